@@ -1,0 +1,1 @@
+"""Linli's core: settings, message types, router, pipeline, channels and the CLI."""

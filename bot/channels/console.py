@@ -1,0 +1,57 @@
+"""The console channel (`linli chat`): a prompt, replies as text, options numbered."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import TextIO
+
+from bot.i18n import t
+from bot.messages import Inbound, Reply
+from bot.pipeline import Pipeline
+
+CHANNEL = "console"
+
+
+def render_reply(reply: Reply) -> str:
+    """A reply as plain text with numbered options (answer with the number)."""
+    lines = [reply.text]
+    lines.extend(f"  {n}. {button.label}" for n, button in enumerate(reply.buttons, start=1))
+    if reply.link is not None:
+        lines.append(f"  {reply.link.label}: {reply.link.url}")
+    return "\n".join(lines)
+
+
+def default_user() -> str:
+    """The console account is the operating-system user, so state survives restarts."""
+    return f"console-{getpass.getuser()}"
+
+
+async def run_console(
+    pipeline: Pipeline,
+    *,
+    user: str | None = None,
+    lang: str = "zh-CN",
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> None:
+    """Chat on the terminal until end of input."""
+    user_ref = user or default_user()
+    loop = asyncio.get_running_loop()
+
+    async def send(inbound: Inbound) -> None:
+        for reply in await pipeline.handle(inbound):
+            stdout.write(render_reply(reply) + "\n\n")
+        stdout.flush()
+
+    await send(Inbound(CHANNEL, user_ref, payload="menu", lang=lang))
+    while True:
+        stdout.write(f"{t(lang, 'console.prompt')}> ")
+        stdout.flush()
+        line = await loop.run_in_executor(None, stdin.readline)
+        if not line:
+            stdout.write("\n" + t(lang, "console.bye") + "\n")
+            return
+        if line.strip():
+            await send(Inbound(CHANNEL, user_ref, text=line.rstrip("\n"), lang=lang))

@@ -1,0 +1,94 @@
+"""Settings from LINLI_* environment variables, with demo defaults and production checks."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used to start (e.g. a production secret is missing)."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; read from LINLI_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
+
+    env: Literal["demo", "production"] = "demo"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite+aiosqlite:///var/linli.db"
+    data_dir: Path = Path("data")
+    now: datetime | None = None
+    default_lang: str = "zh-CN"
+    state_timeout_minutes: int = 30
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "text"
+    chat_body_limit: int = 16_384
+    chat_text_limit: int = 1000
+
+    secret_key: SecretStr | None = None
+    wechat_token: SecretStr | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    telegram_token: SecretStr | None = None
+    telegram_secret: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+
+    @field_validator("now")
+    @classmethod
+    def _now_has_zone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("LINLI_NOW needs a UTC offset, e.g. 2026-11-28T09:30:00+08:00")
+        return value
+
+    @property
+    def wechat_enabled(self) -> bool:
+        """WeChat is on once an app id is configured."""
+        return bool(self.wechat_app_id)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Telegram is on once a bot token is configured."""
+        return self.telegram_token is not None
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """The variables a production start needs but does not have."""
+    missing = [] if settings.secret_key else ["LINLI_SECRET_KEY"]
+    if settings.wechat_enabled:
+        for name in ("wechat_token", "wechat_app_secret"):
+            if getattr(settings, name) is None:
+                missing.append(f"LINLI_{name.upper()}")
+    if settings.telegram_enabled and settings.telegram_secret is None:
+        missing.append("LINLI_TELEGRAM_SECRET")
+    return missing
+
+
+def check_settings(settings: Settings) -> Settings:
+    """Refuse a production start without its secrets; give demo mode clearly-demo defaults."""
+    missing = missing_secrets(settings)
+    if settings.env == "production" and missing:
+        raise ConfigurationError(
+            "LINLI_ENV=production but these secrets are not set: " + ", ".join(missing)
+        )
+    if settings.secret_key is None:
+        logger.warning("demo mode: LINLI_SECRET_KEY not set, using a random demo key")
+        settings.secret_key = SecretStr("demo-insecure-" + secrets.token_hex(16))
+    return settings
+
+
+def load_settings() -> Settings:
+    """Read and check the settings from the environment."""
+    return check_settings(Settings())

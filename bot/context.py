@@ -1,0 +1,73 @@
+"""What a handler gets: the session, who is talking, their state, the clock and t()."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import command_of, normalize_words, t
+from bot.messages import Inbound, Reply
+from models.messaging import ConversationState
+from models.people import ChannelIdentity
+
+
+@dataclass
+class Context:
+    """One message being handled, inside its database transaction."""
+
+    session: AsyncSession
+    inbound: Inbound
+    identity: ChannelIdentity
+    state: ConversationState
+    clock: Clock
+    settings: Settings
+    redirect: Callable[[Context, str], Awaitable[list[Reply]]]
+    payload: str | None = None
+    args: str = ""
+    state_expired: bool = False
+    route_name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lang(self) -> str:
+        """The language this person reads."""
+        return self.identity.lang
+
+    @property
+    def text(self) -> str:
+        """The message text, stripped (empty for buttons and events)."""
+        return (self.inbound.text or "").strip()
+
+    @property
+    def words(self) -> str:
+        """The text folded for matching (full-width, case and punctuation removed)."""
+        return normalize_words(self.text)
+
+    @property
+    def command(self) -> str | None:
+        """The chat command the whole message is, if any."""
+        return command_of(self.inbound.text)
+
+    def now(self) -> datetime:
+        """The current instant from the injected clock."""
+        return self.clock.now()
+
+    def t(self, key: str, **values: Any) -> str:
+        """A text for people in this person's language."""
+        return t(self.lang, key, **values)
+
+    def set_state(self, name: str, **data: Any) -> None:
+        """Enter (or stay in) a step of a flow, with what the flow has gathered so far."""
+        self.state.name = name
+        self.state.data = {**data}
+
+    def clear_state(self) -> None:
+        """Leave any flow."""
+        self.state.name = ""
+        self.state.data = {}

@@ -1,0 +1,87 @@
+"""The translation layer: zh-CN first, English second, from TOML catalogues in bot/locales."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+import unicodedata
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+LOCALES = Path(__file__).with_name("locales")
+DEFAULT_LANG = "zh-CN"
+LANGS = ("zh-CN", "en")
+
+
+def normalize_lang(code: str | None) -> str | None:
+    """Map what a channel tells us (zh, zh_CN, en-GB, …) onto a language we speak."""
+    if not code:
+        return None
+    code = code.strip().lower().replace("_", "-")
+    if code.startswith("zh"):
+        return "zh-CN"
+    if code.startswith("en"):
+        return "en"
+    return None
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+@cache
+def catalogue(lang: str) -> dict[str, Any]:
+    """Every message of one language, by dotted key."""
+    with (LOCALES / f"{lang}.toml").open("rb") as handle:
+        return _flatten(tomllib.load(handle))
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def t(lang: str, key: str, **values: Any) -> str:
+    """The text for key in lang (falling back to zh-CN), with {placeholders} filled in."""
+    text = catalogue(lang if lang in LANGS else DEFAULT_LANG).get(key)
+    if text is None:
+        text = catalogue(DEFAULT_LANG).get(key)
+    if not isinstance(text, str):
+        logger.warning("missing translation", extra={"key": key, "lang": lang})
+        return key
+    return text.format_map(_Blank(values))
+
+
+def normalize_words(text: str) -> str:
+    """Fold full-width characters, case, a leading slash and trailing punctuation away."""
+    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    return folded.lstrip("/").rstrip("。.!！?？~～ ")
+
+
+@cache
+def command_words() -> dict[str, str]:
+    """Every chat word in every language, mapped to the command it means."""
+    words: dict[str, str] = {}
+    for lang in LANGS:
+        for key, value in catalogue(lang).items():
+            if key.startswith("commands.") and isinstance(value, list):
+                for word in value:
+                    words[normalize_words(word)] = key.removeprefix("commands.")
+    return words
+
+
+def command_of(text: str | None) -> str | None:
+    """The command a whole message is (e.g. "菜单" → "menu"), or None."""
+    if not text:
+        return None
+    return command_words().get(normalize_words(text))

@@ -1,0 +1,176 @@
+"""The channel-neutral message pipeline.
+
+dedupe by (channel, message id) → per-user lock → one transaction covering identity, state,
+the handler's domain writes and outbox rows → replies stored for redeliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.context import Context
+from bot.i18n import normalize_lang, t
+from bot.locks import KeyedLocks
+from bot.messages import Inbound, Reply
+from bot.metrics import MESSAGE_SECONDS, MESSAGES
+from bot.router import Router
+from models.messaging import InboundMessage, load_state, state_expired, stored_replies
+from models.people import find_or_create_identity
+
+logger = logging.getLogger(__name__)
+
+InflightKey = tuple[str, str]
+
+
+class Pipeline:
+    """Turns an Inbound into replies, exactly once per message id."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        router: Router,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self.sessions = sessions
+        self.router = router
+        self.clock = clock
+        self.settings = settings
+        self.state_timeout = timedelta(minutes=settings.state_timeout_minutes)
+        self._user_locks = KeyedLocks()
+        self._inflight: dict[InflightKey, asyncio.Future[list[Reply]]] = {}
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Handle one message; concurrent or later redeliveries get the first answer."""
+        if not inbound.message_id:
+            return await self._handle_one(inbound)
+        key = (inbound.channel, inbound.message_id)
+        running = self._inflight.get(key)
+        if running is not None:
+            MESSAGES.labels(inbound.channel, "duplicate").inc()
+            return await asyncio.shield(running)
+        future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            replies = await self._handle_one(inbound)
+            future.set_result(replies)
+            return replies
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def _handle_one(self, inbound: Inbound) -> list[Reply]:
+        started = time.perf_counter()
+        async with self._user_locks.hold((inbound.channel, inbound.user_ref)):
+            try:
+                replies = await self._transaction(inbound)
+                outcome = "ok"
+            except Exception:
+                # The trace goes to the log; the person gets a polite text, never the exception.
+                logger.exception(
+                    "handler failed", extra={"channel": inbound.channel, "message_id": inbound.message_id}
+                )
+                lang = normalize_lang(inbound.lang) or self.settings.default_lang
+                replies = [Reply(t(lang, "error.polite"))]
+                outcome = "error"
+        elapsed = time.perf_counter() - started
+        MESSAGES.labels(inbound.channel, outcome).inc()
+        MESSAGE_SECONDS.labels(inbound.channel).observe(elapsed)
+        logger.info(
+            "message handled",
+            extra={"channel": inbound.channel, "outcome": outcome, "ms": round(elapsed * 1000, 1)},
+        )
+        return replies
+
+    async def _transaction(self, inbound: Inbound) -> list[Reply]:
+        async with self.sessions() as session, session.begin():
+            await self._lock_user_across_instances(session, inbound)
+            if inbound.message_id:
+                stored = await stored_replies(session, inbound.channel, inbound.message_id)
+                if stored is not None:
+                    MESSAGES.labels(inbound.channel, "duplicate").inc()
+                    return [Reply.from_dict(item) for item in stored]
+            replies = await self._run_handlers(session, inbound)
+            if inbound.message_id:
+                session.add(
+                    InboundMessage(
+                        channel=inbound.channel,
+                        message_id=inbound.message_id,
+                        received_at=self.clock.now(),
+                        replies=[reply.to_dict() for reply in replies],
+                    )
+                )
+            return replies
+
+    async def _lock_user_across_instances(self, session: AsyncSession, inbound: Inbound) -> None:
+        # SQLite transactions are already serial (BEGIN IMMEDIATE); PostgreSQL instances take a
+        # transaction-scoped advisory lock per chat account.
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.blake2b(
+            f"{inbound.channel}\0{inbound.user_ref}".encode(), digest_size=8
+        ).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        await (await session.connection()).execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def _run_handlers(self, session: AsyncSession, inbound: Inbound) -> list[Reply]:
+        now = self.clock.now()
+        identity = await find_or_create_identity(
+            session, inbound.channel, inbound.user_ref, now, normalize_lang(inbound.lang)
+        )
+        assert identity.id is not None
+        state = await load_state(session, identity.id, now)
+        expired = state_expired(state, now, self.state_timeout)
+        if now - state.updated_at > self.state_timeout:
+            state.name, state.data = "", {}
+        ctx = Context(
+            session=session,
+            inbound=inbound,
+            identity=identity,
+            state=state,
+            clock=self.clock,
+            settings=self.settings,
+            redirect=self._redirect,
+            payload=inbound.payload or self._chosen_option(state.data, inbound.text),
+            state_expired=expired,
+        )
+        replies = await self.router.dispatch(ctx) or []
+        options = [button.payload for reply in replies for button in reply.buttons]
+        state.data = {**state.data, "options": options} if options else _without_options(state.data)
+        state.updated_at = now
+        session.add(state)
+        return replies
+
+    async def _redirect(self, ctx: Context, payload: str) -> list[Reply]:
+        """Handle the current message again as if the person had pressed payload."""
+        ctx.payload, ctx.args = payload, ""
+        return await self.router.dispatch(ctx) or []
+
+    @staticmethod
+    def _chosen_option(data: dict[str, object], text: str | None) -> str | None:
+        """A typed option number ("2", "２") stands for the payload of that option."""
+        options = data.get("options")
+        if not text or not isinstance(options, list):
+            return None
+        folded = text.strip()
+        if not folded.isdecimal() or len(folded) > 3:
+            return None
+        index = int(folded) - 1
+        return str(options[index]) if 0 <= index < len(options) else None
+
+
+def _without_options(data: dict[str, object]) -> dict[str, object]:
+    return {key: value for key, value in data.items() if key != "options"}

@@ -1,0 +1,151 @@
+"""Routers in the spirit of aiogram: handlers registered with filters, sub-routers per feature.
+
+A message is offered to the whole router tree phase by phase, so that a button press beats a
+command word, a command word ("取消", "菜单") beats the current flow, and the flow beats keywords.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from bot.context import Context
+from bot.messages import Reply
+
+HandlerResult = Reply | Sequence[Reply] | None
+Handler = Callable[[Context], Awaitable[HandlerResult]]
+Filter = Callable[[Context], bool]
+
+
+class Phase(IntEnum):
+    """The order in which kinds of routes are tried."""
+
+    PAYLOAD = 0
+    COMMAND = 1
+    STATE = 2
+    KEYWORD = 3
+    FALLBACK = 4
+
+
+@dataclass(frozen=True)
+class Route:
+    """A handler with the phase it runs in and the filters that must all pass."""
+
+    phase: Phase
+    filters: tuple[Filter, ...]
+    handler: Handler
+    name: str
+    prefixes: tuple[str, ...] = ()
+
+    def matches(self, ctx: Context) -> bool:
+        """Whether every filter accepts the message."""
+        return all(check(ctx) for check in self.filters)
+
+    def payload_prefix(self, payload: str | None) -> str | None:
+        """The longest of this route's prefixes that the payload is, or starts with "prefix:"."""
+        if payload is None:
+            return None
+        found = [p for p in self.prefixes if payload == p or payload.startswith(p + ":")]
+        return max(found, key=len, default=None)
+
+
+def as_replies(result: HandlerResult) -> list[Reply]:
+    """Normalise what a handler returned into a list of replies."""
+    if result is None:
+        return []
+    if isinstance(result, Reply):
+        return [result]
+    return list(result)
+
+
+class Router:
+    """A named group of routes; include other routers to build a tree."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._routes: list[Route] = []
+        self._children: list[Router] = []
+
+    def include(self, *routers: Router) -> Router:
+        """Add sub-routers, tried after this router's own routes, in order."""
+        self._children.extend(routers)
+        return self
+
+    def route(
+        self, phase: Phase, *filters: Filter, prefixes: tuple[str, ...] = ()
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler for a phase with arbitrary filters."""
+
+        def register(handler: Handler) -> Handler:
+            name = f"{self.name}.{handler.__name__}"
+            self._routes.append(Route(phase, tuple(filters), handler, name, prefixes))
+            return handler
+
+        return register
+
+    def payload(self, *prefixes: str, filters: Sequence[Filter] = ()) -> Callable[[Handler], Handler]:
+        """Handle a button payload equal to a prefix or starting with "prefix:" (rest in ctx.args).
+
+        When several routes match, the one with the longest prefix wins, so "account:grid"
+        is not swallowed by "account".
+        """
+        return self.route(Phase.PAYLOAD, *filters, prefixes=prefixes)
+
+    def command(self, *commands: str) -> Callable[[Handler], Handler]:
+        """Handle a chat word such as "菜单"/"menu" (see [commands] in the locale files)."""
+        return self.route(Phase.COMMAND, lambda ctx: ctx.command in commands)
+
+    def state(self, *names: str) -> Callable[[Handler], Handler]:
+        """Handle typed text while the conversation is in one of the named states."""
+        return self.route(
+            Phase.STATE, lambda ctx: ctx.payload is None and ctx.state.name in names
+        )
+
+    def keyword(self, *words: str) -> Callable[[Handler], Handler]:
+        """Handle typed text that contains one of the words."""
+        return self.route(Phase.KEYWORD, lambda ctx: any(w in ctx.words for w in words))
+
+    def fallback(self) -> Callable[[Handler], Handler]:
+        """Handle whatever nothing else took."""
+        return self.route(Phase.FALLBACK)
+
+    def walk(self) -> Iterator[Route]:
+        """Every route of this router and its sub-routers, depth first."""
+        yield from self._routes
+        for child in self._children:
+            yield from child.walk()
+
+    async def dispatch(self, ctx: Context) -> list[Reply] | None:
+        """Run the first matching handler; None when nothing matched."""
+        routes = list(self.walk())
+        chosen = self._payload_route(routes, ctx)
+        if chosen is None:
+            chosen = next(
+                (
+                    route
+                    for phase in list(Phase)[1:]
+                    for route in routes
+                    if route.phase is phase and route.matches(ctx)
+                ),
+                None,
+            )
+        if chosen is None:
+            return None
+        ctx.route_name = chosen.name
+        return as_replies(await chosen.handler(ctx))
+
+    @staticmethod
+    def _payload_route(routes: list[Route], ctx: Context) -> Route | None:
+        best: tuple[int, Route] | None = None
+        for route in routes:
+            prefix = route.payload_prefix(ctx.payload) if route.phase is Phase.PAYLOAD else None
+            if prefix is None or (best is not None and len(prefix) <= best[0]):
+                continue
+            if route.matches(ctx):
+                best = (len(prefix), route)
+        if best is None:
+            return None
+        prefix = best[1].payload_prefix(ctx.payload) or ""
+        ctx.args = (ctx.payload or "")[len(prefix) + 1 :]
+        return best[1]

@@ -1,0 +1,1 @@
+"""HTTP: the web chat page and API, health and metrics."""

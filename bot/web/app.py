@@ -1,0 +1,125 @@
+"""The aiohttp application: web chat, chat API, health, metrics, security headers."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from pathlib import Path
+from string import Template
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.app import Linli
+from bot.channels.web import BadChatRequest, parse_chat_request, render_replies
+from bot.i18n import normalize_lang, t
+from models.org import get_street
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+LINLI_KEY = web.AppKey("linli", Linli)
+CHAT_PAGE = Template((HERE / "templates" / "chat.html").read_text(encoding="utf-8"))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Add the same protective headers to every response."""
+    response = await handler(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def page_lang(request: web.Request) -> str:
+    """?lang=en wins, else the browser's first Accept-Language, else Chinese."""
+    asked = request.query.get("lang") or request.headers.get("Accept-Language", "").split(",")[0]
+    return normalize_lang(asked.split(";")[0]) or "zh-CN"
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    """GET /: the web chat page."""
+    linli = request.app[LINLI_KEY]
+    lang = page_lang(request)
+    async with linli.sessions() as session:
+        street = await get_street(session)
+    name = (street.name_en if lang == "en" else street.name_zh) if street else ""
+    values = {
+        "lang": lang,
+        "title": t(lang, "web.title", street=name),
+        "intro": t(lang, "web.intro"),
+        "placeholder": t(lang, "web.placeholder"),
+        "send_label": t(lang, "web.send"),
+        "error_text": t(lang, "web.network"),
+        "static": "/static",
+    }
+    body = CHAT_PAGE.safe_substitute({k: html.escape(v, quote=True) for k, v in values.items()})
+    return web.Response(text=body, content_type="text/html", charset="utf-8")
+
+
+def _error(status: int, lang: str, reason: str, limit: int) -> web.Response:
+    key = "error.too_long" if reason == "too_long" else "error.bad_request"
+    return web.json_response({"error": t(lang, key, limit=limit)}, status=status)
+
+
+async def chat_api(request: web.Request) -> web.Response:
+    """POST /api/chat: one message in, the replies out (see DESIGN.md for the contract)."""
+    linli = request.app[LINLI_KEY]
+    limit = linli.settings.chat_text_limit
+    try:
+        body = json.loads(await request.read())
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "zh-CN", "too_long", limit)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "zh-CN", "bad_request", limit)
+    lang = normalize_lang(body.get("lang") if isinstance(body, dict) else None) or "zh-CN"
+    try:
+        inbound = parse_chat_request(body, limit)
+    except BadChatRequest as bad:
+        return _error(413 if bad.reason == "too_long" else 400, lang, bad.reason, limit)
+    replies = await linli.pipeline.handle(inbound)
+    return web.json_response(render_replies(replies), dumps=_dumps)
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: 200 when the database answers, 503 otherwise."""
+    ok = await request.app[LINLI_KEY].database_ok()
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "database": ok}, status=200 if ok else 503
+    )
+
+
+async def metrics(_request: web.Request) -> web.Response:
+    """GET /metrics: Prometheus text format."""
+    response = web.Response(body=generate_latest())
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+def create_web_app(linli: Linli) -> web.Application:
+    """The HTTP application over a built Linli; closing the app closes the database."""
+    app = web.Application(
+        middlewares=[security_headers], client_max_size=linli.settings.chat_body_limit
+    )
+    app[LINLI_KEY] = linli
+    app.router.add_get("/", chat_page)
+    app.router.add_post("/api/chat", chat_api)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_static("/static", HERE / "static", append_version=False)
+
+    async def close_linli(_app: web.Application) -> None:
+        await linli.close()
+
+    app.on_cleanup.append(close_linli)
+    return app

@@ -1,0 +1,175 @@
+// Linli (邻里) resident chat page: posts to /api/chat and renders the bot's replies.
+// Reply text is treated as hostile input and is only ever set via textContent.
+"use strict";
+(() => {
+  const log = document.getElementById("log");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("text");
+  const sendBtn = document.getElementById("send");
+  const errorHolder = document.querySelector("[data-error-text]");
+  const errorText = (errorHolder && errorHolder.dataset.errorText) || "Network error. Please try again.";
+  const lang = (document.documentElement.lang || "").toLowerCase().startsWith("en") ? "en" : "zh";
+  const SAFE_URL = /^(https:\/\/|http:\/\/|\/)/;
+  const MAX_ATTEMPTS = 3; // first try + 2 retries with the same message_id
+  const TIMEOUT_MS = 30000;
+
+  function randomId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function loadUserId() {
+    try {
+      let id = localStorage.getItem("linli-user");
+      if (!id) {
+        id = randomId();
+        localStorage.setItem("linli-user", id);
+      }
+      return id;
+    } catch (e) {
+      return randomId(); // storage blocked (e.g. private mode): id lasts for this page only
+    }
+  }
+
+  const userId = loadUserId();
+  let busy = false;
+
+  const typing = document.createElement("div");
+  typing.className = "typing";
+  typing.setAttribute("aria-hidden", "true");
+  typing.append(document.createElement("span"), document.createElement("span"), document.createElement("span"));
+
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function addBubble(classes, text) {
+    const bubble = document.createElement("div");
+    bubble.className = "msg " + classes;
+    bubble.textContent = text;
+    log.appendChild(bubble);
+    return bubble;
+  }
+
+  // Renders one reply; returns its first option button (or null).
+  function renderReply(reply) {
+    const text = typeof reply.text === "string" ? reply.text : "";
+    const link = reply.link;
+    const hasLink = !!link && typeof link.url === "string" && SAFE_URL.test(link.url);
+    if (text || hasLink) {
+      const bubble = addBubble("bot", text);
+      if (hasLink) {
+        const a = document.createElement("a");
+        a.className = "link";
+        a.href = link.url;
+        a.rel = "noopener noreferrer";
+        a.target = "_blank";
+        a.textContent = (typeof link.label === "string" && link.label) || link.url;
+        bubble.appendChild(a);
+      }
+    }
+    let first = null;
+    const group = document.createElement("div");
+    group.className = "options";
+    for (const b of Array.isArray(reply.buttons) ? reply.buttons : []) {
+      if (!b || typeof b.payload !== "string") continue;
+      const btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "option";
+      btn.dataset.payload = b.payload;
+      btn.textContent = (typeof b.label === "string" && b.label) || b.payload;
+      group.appendChild(btn);
+      if (!first) first = btn;
+    }
+    if (first) log.appendChild(group);
+    return first;
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function postOnce(body) {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
+    try {
+      const res = await fetch("/api/chat", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        credentials: "same-origin",
+        body,
+        signal: ctrl.signal,
+      });
+      const data = await res.json().catch(() => null);
+      return { status: res.status, ok: res.ok, data };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // Resolves to {replies: [...]} or {error: "text"}; never throws.
+  async function request(fields) {
+    const body = JSON.stringify({ user: userId, message_id: randomId(), lang, ...fields });
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (attempt > 1) await sleep(600 * (attempt - 1));
+      let res;
+      try {
+        res = await postOnce(body);
+      } catch (e) {
+        continue; // network failure or timeout: retry with the same message_id
+      }
+      const data = res.data;
+      if (res.ok && data && Array.isArray(data.replies)) return { replies: data.replies };
+      if (res.status >= 500 && attempt < MAX_ATTEMPTS) continue;
+      const polite = data && typeof data.error === "string" && data.error.trim();
+      return { error: polite ? data.error : errorText };
+    }
+    return { error: errorText };
+  }
+
+  function setBusy(on) {
+    busy = on;
+    sendBtn.disabled = on;
+    log.setAttribute("aria-busy", on ? "true" : "false");
+    if (on) log.appendChild(typing);
+    else typing.remove();
+  }
+
+  async function send(fields, shownText) {
+    if (busy) return;
+    if (shownText) addBubble("user", shownText);
+    setBusy(true);
+    scrollToEnd();
+    const result = await request(fields);
+    setBusy(false);
+    let focusTarget = input;
+    if (result.replies && result.replies.length) {
+      // Only the newest menu stays active.
+      log.querySelectorAll("button.option").forEach((b) => { b.disabled = true; });
+      for (const reply of result.replies) {
+        if (!reply || typeof reply !== "object") continue;
+        const first = renderReply(reply);
+        if (first && focusTarget === input) focusTarget = first;
+      }
+    } else if (result.error) {
+      addBubble("bot error", result.error);
+    }
+    focusTarget.focus({ preventScroll: true });
+    scrollToEnd();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || busy) return;
+    input.value = "";
+    send({ text }, text);
+  });
+
+  log.addEventListener("click", (event) => {
+    const btn = event.target.closest("button.option");
+    if (!btn || btn.disabled || busy) return;
+    send({ payload: btn.dataset.payload }, btn.textContent);
+  });
+
+  send({ payload: "menu" }, null); // greeting + main menu
+})();

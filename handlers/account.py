@@ -1,0 +1,136 @@
+"""The resident's own details: community and grid (for notices), and the language they read."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.messages import Button, Reply
+from bot.router import HandlerResult, Router
+from handlers.common import back_to_menu, localized, main_menu
+from models.org import Community, Grid, list_communities, list_grids
+from models.people import Resident
+
+router = Router("account")
+
+CHOOSE_COMMUNITY = "account.community"
+CHOOSE_GRID = "account.grid"
+
+
+async def _resident(ctx: Context) -> Resident | None:
+    rid = ctx.identity.resident_id
+    return None if rid is None else await ctx.session.get(Resident, rid)
+
+
+@router.payload("account")
+@router.command("account")
+async def show_account(ctx: Context) -> HandlerResult:
+    """What we know about this resident, with ways to change it."""
+    ctx.clear_state()
+    resident = await _resident(ctx)
+    community = grid = ctx.t("account.unknown")
+    if resident is not None and resident.community_id is not None:
+        row = await ctx.session.get(Community, resident.community_id)
+        community = localized(ctx, row.name_zh, row.name_en) if row else community
+    if resident is not None and resident.grid_id is not None:
+        grid_row = await ctx.session.get(Grid, resident.grid_id)
+        grid = localized(ctx, grid_row.name_zh, grid_row.name_en) if grid_row else grid
+    lines = [
+        ctx.t("account.title"),
+        ctx.t("account.community", community=community),
+        ctx.t("account.grid", grid=grid),
+        ctx.t("account.language"),
+    ]
+    buttons = (
+        Button(ctx.t("account.set_community"), "account:community"),
+        Button(ctx.t("account.set_language"), "account:lang:en" if ctx.lang != "en" else "account:lang:zh-CN"),
+        *back_to_menu(ctx),
+    )
+    return Reply("\n".join(lines), buttons)
+
+
+@router.payload("account:community")
+async def choose_community(ctx: Context) -> HandlerResult:
+    """Step 1: pick a community (a button, its number, or part of its name)."""
+    if ctx.args:
+        return await _community_chosen(ctx, ctx.args)
+    return await _community_question(ctx, ctx.t("account.choose_community"))
+
+
+async def _community_question(ctx: Context, text: str) -> Reply:
+    ctx.set_state(CHOOSE_COMMUNITY, back="account")
+    communities = await list_communities(ctx.session)
+    buttons = tuple(
+        Button(localized(ctx, c.name_zh, c.name_en), f"account:community:{c.code}")
+        for c in communities
+    )
+    return Reply(text, buttons)
+
+
+@router.state(CHOOSE_COMMUNITY)
+async def community_typed(ctx: Context) -> HandlerResult:
+    """A typed community name while step 1 waits."""
+    typed = ctx.words
+    for community in await list_communities(ctx.session):
+        names = (community.name_zh, community.name_en.lower(), community.name_zh.removesuffix("社区"))
+        if typed and any(typed == name or (len(typed) >= 2 and typed in name) for name in names):
+            return await _community_chosen(ctx, community.code)
+    return await _community_question(ctx, ctx.t("account.community_not_found", text=ctx.text[:20]))
+
+
+async def _community_chosen(ctx: Context, code: str) -> Reply:
+    communities = {c.code: c for c in await list_communities(ctx.session)}
+    community = communities.get(code)
+    if community is None or community.id is None:
+        return await _community_question(ctx, ctx.t("menu.stale_option"))
+    ctx.set_state(CHOOSE_GRID, community_id=community.id, back="account:community")
+    grids = await list_grids(ctx.session, community.id)
+    name = localized(ctx, community.name_zh, community.name_en)
+    buttons = tuple(
+        Button(localized(ctx, g.name_zh, g.name_en), f"account:grid:{g.id}") for g in grids
+    )
+    return Reply(ctx.t("account.choose_grid", community=name), buttons)
+
+
+@router.payload("account:grid")
+async def grid_chosen(ctx: Context) -> HandlerResult:
+    """Step 2: save the grid, which must belong to the community chosen in step 1."""
+    community_id = ctx.state.data.get("community_id")
+    grid = await ctx.session.get(Grid, int(ctx.args)) if ctx.args.isdecimal() else None
+    if ctx.state.name != CHOOSE_GRID or grid is None or grid.community_id != community_id:
+        return await _community_question(ctx, ctx.t("menu.stale_option"))
+    resident = await _resident(ctx)
+    community = await ctx.session.get(Community, grid.community_id)
+    if resident is None or community is None:
+        return await main_menu(ctx, ctx.t("menu.stale_option"))
+    resident.community_id, resident.grid_id = community.id, grid.id
+    ctx.session.add(resident)
+    ctx.clear_state()
+    text = ctx.t(
+        "account.saved",
+        community=localized(ctx, community.name_zh, community.name_en),
+        grid=localized(ctx, grid.name_zh, grid.name_en),
+    )
+    return await main_menu(ctx, text)
+
+
+@router.payload("account:lang")
+async def switch_language(ctx: Context) -> HandlerResult:
+    """Switch between Chinese and English."""
+    return await _set_language(ctx, "en" if ctx.args == "en" else "zh-CN")
+
+
+@router.command("lang_en")
+async def english(ctx: Context) -> HandlerResult:
+    """The word "english" switches to English."""
+    return await _set_language(ctx, "en")
+
+
+@router.command("lang_zh")
+async def chinese(ctx: Context) -> HandlerResult:
+    """The word "中文" switches to Chinese."""
+    return await _set_language(ctx, "zh-CN")
+
+
+async def _set_language(ctx: Context, lang: str) -> Reply:
+    ctx.identity.lang = lang
+    ctx.session.add(ctx.identity)
+    return await main_menu(ctx, ctx.t("account.language_set"))

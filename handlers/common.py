@@ -1,0 +1,59 @@
+"""Small pieces every feature uses: the main menu, dates in people's words, names by language."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from bot.context import Context
+from bot.i18n import catalogue
+from bot.messages import Button, Reply
+from models.org import Street, get_street
+
+MAIN_ITEMS = ("book", "need", "proxy", "track", "rate", "ask", "hours", "account")
+
+
+def localized(ctx: Context, zh: str, en: str) -> str:
+    """Pick the Chinese or the English form of a name (English falls back to Chinese)."""
+    return en if ctx.lang == "en" and en else zh
+
+
+def street_name(ctx: Context, street: Street | None) -> str:
+    """The street's name in the reader's language."""
+    if street is None:
+        return ctx.t("web.title", street="").strip() or "Linli"
+    return localized(ctx, street.name_zh, street.name_en)
+
+
+def weekday_name(ctx: Context, day: date) -> str:
+    """周一 … 周日 / Mon … Sun."""
+    names = catalogue(ctx.lang).get("weekday.names") or catalogue("zh-CN")["weekday.names"]
+    return str(names[day.weekday()])
+
+
+def format_date(ctx: Context, day: date) -> str:
+    """11月28日 / 28 Nov."""
+    months = catalogue(ctx.lang).get("date.months") or []
+    month_name = months[day.month - 1] if months else str(day.month)
+    return ctx.t("date.format", month=day.month, day=day.day, month_name=month_name)
+
+
+def format_time(moment: time) -> str:
+    """09:00."""
+    return moment.strftime("%H:%M")
+
+
+def main_menu_buttons(ctx: Context) -> tuple[Button, ...]:
+    """The buttons of the main menu, in the reader's language."""
+    return tuple(Button(ctx.t(f"menu.{item}"), item) for item in MAIN_ITEMS)
+
+
+async def main_menu(ctx: Context, text: str | None = None) -> Reply:
+    """The main menu under a greeting (or under the given text)."""
+    if text is None:
+        text = ctx.t("menu.greeting", street=street_name(ctx, await get_street(ctx.session)))
+    return Reply(text, main_menu_buttons(ctx))
+
+
+def back_to_menu(ctx: Context) -> tuple[Button, ...]:
+    """A single "main menu" button."""
+    return (Button(ctx.t("menu.back"), "menu"),)

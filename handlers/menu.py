@@ -1,0 +1,123 @@
+"""Greeting, main menu, help, opening hours, cancel/back anywhere, and the last-resort answer."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.messages import Reply
+from bot.router import HandlerResult, Router
+from handlers.common import (
+    back_to_menu,
+    format_date,
+    format_time,
+    localized,
+    main_menu,
+    weekday_name,
+)
+from bot.clock import local_today
+from models.calendar import (
+    DayInfo,
+    classify_day,
+    load_overrides,
+    next_non_working_day,
+    street_opening_rule,
+)
+from models.org import get_street
+from models.services import DayKind, count_services
+
+router = Router("menu")
+
+# Main-menu items whose features arrive with later issues; each says so plainly until then.
+PENDING_FEATURES = ("book", "need", "proxy", "track", "rate", "ask")
+
+
+@router.payload("menu")
+@router.command("menu")
+async def show_menu(ctx: Context) -> HandlerResult:
+    """Greet and show the main menu; leaves any flow."""
+    ctx.clear_state()
+    return [await main_menu(ctx), Reply(ctx.t("menu.help"))] if ctx.command else await main_menu(ctx)
+
+
+@router.command("cancel")
+async def cancel(ctx: Context) -> HandlerResult:
+    """Abandon the current flow from anywhere."""
+    ctx.clear_state()
+    return await main_menu(ctx, ctx.t("menu.cancelled"))
+
+
+@router.command("back")
+async def back(ctx: Context) -> HandlerResult:
+    """Go one step back in a flow that says where back is, else to the main menu."""
+    target = ctx.state.data.get("back")
+    if isinstance(target, str) and target:
+        return await ctx.redirect(ctx, target)
+    ctx.clear_state()
+    return await main_menu(ctx, ctx.t("menu.main_title"))
+
+
+def _pending_feature(feature: str) -> None:
+    async def not_yet(ctx: Context) -> HandlerResult:
+        street = await get_street(ctx.session)
+        phone = street.phone if street else ""
+        text = ctx.t("menu.not_yet", feature=ctx.t(f"menu.{feature}"), phone=phone)
+        return Reply(text, back_to_menu(ctx))
+
+    not_yet.__name__ = f"not_yet_{feature}"
+    router.payload(feature)(not_yet)
+    router.command(feature)(not_yet)
+
+
+for _feature in PENDING_FEATURES:
+    _pending_feature(_feature)
+
+
+@router.payload("hours")
+@router.command("hours")
+async def opening_hours(ctx: Context) -> HandlerResult:
+    """Opening hours today and on the next weekend or holiday."""
+    overrides = await load_overrides(ctx.session)
+    today = classify_day(local_today(ctx.clock), overrides)
+    upcoming = next_non_working_day(today.day, overrides)
+    lines = [await _day_line(ctx, today, "today")]
+    lines.append(
+        ctx.t("hours.no_next_holiday") if upcoming is None else await _day_line(ctx, upcoming, "next")
+    )
+    unpublished = {info.day.year for info in (today, upcoming) if info and not info.published}
+    lines.extend(ctx.t("hours.unpublished", year=year) for year in sorted(unpublished))
+    street = await get_street(ctx.session)
+    if street is not None:
+        hall = localized(ctx, street.service_hall_zh, street.service_hall_en)
+        address = localized(ctx, street.address_zh, street.address_en)
+        lines.append(ctx.t("hours.address", hall=hall, address=address, phone=street.phone))
+    return Reply("\n".join(lines), back_to_menu(ctx))
+
+
+async def _day_line(ctx: Context, info: DayInfo, which: str) -> str:
+    """One line saying when a day's service runs and how many services it offers."""
+    rule = await street_opening_rule(ctx.session, info.kind)
+    values = {
+        "date": format_date(ctx, info.day),
+        "weekday": weekday_name(ctx, info.day),
+        "holiday": f" {ctx.t('hours.holiday_name', name=info.holiday_name)}" if info.holiday_name else "",
+    }
+    if rule is None:
+        return ctx.t("hours.today_closed", **values)
+    holiday = info.kind is DayKind.HOLIDAY
+    count = await count_services(ctx.session, weekend_only=holiday)
+    values |= {"opens": format_time(rule.opens), "closes": format_time(rule.closes), "count": count}
+    if which == "next":
+        return ctx.t("hours.next_holiday", **values)
+    return ctx.t("hours.today_holiday" if holiday else "hours.today_workday", **values)
+
+
+@router.fallback()
+async def not_understood(ctx: Context) -> HandlerResult:
+    """The last resort: explain, and offer the main menu."""
+    if ctx.state_expired:
+        minutes = ctx.settings.state_timeout_minutes
+        return await main_menu(ctx, ctx.t("menu.expired", minutes=minutes))
+    if ctx.payload is not None:
+        return await main_menu(ctx, ctx.t("menu.stale_option"))
+    if ctx.inbound.event is not None or not ctx.text:
+        return await main_menu(ctx) if ctx.inbound.event else await main_menu(ctx, ctx.t("menu.empty"))
+    return await main_menu(ctx, ctx.t("menu.not_understood"))

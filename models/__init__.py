@@ -1,0 +1,55 @@
+"""Linli's tables and domain operations; imports nothing else of ours."""
+
+from models.booking import Appointment, BookingSlot, RosterShift, WaitlistEntry
+from models.cases import Case, CaseEvent, CaseHandler, Rating
+from models.messaging import (
+    BindCode,
+    ConversationState,
+    InboundMessage,
+    JobRun,
+    OutboxMessage,
+    ReferenceCounter,
+    Reminder,
+)
+from models.needs import Need, NeedItem, NeedItemEvent, NeedSupport
+from models.notices import Notice, NoticeDelivery
+from models.org import Community, Compound, Department, Grid, Staff, StaffSkill, Street
+from models.people import ChannelIdentity, Resident
+from models.services import FaqEntry, HolidayOverride, OpeningRule, Service
+
+__all__ = [
+    "Appointment",
+    "BindCode",
+    "BookingSlot",
+    "Case",
+    "CaseEvent",
+    "CaseHandler",
+    "ChannelIdentity",
+    "Community",
+    "Compound",
+    "ConversationState",
+    "Department",
+    "FaqEntry",
+    "Grid",
+    "HolidayOverride",
+    "InboundMessage",
+    "JobRun",
+    "Need",
+    "NeedItem",
+    "NeedItemEvent",
+    "NeedSupport",
+    "Notice",
+    "NoticeDelivery",
+    "OpeningRule",
+    "OutboxMessage",
+    "Rating",
+    "ReferenceCounter",
+    "Reminder",
+    "Resident",
+    "RosterShift",
+    "Service",
+    "StaffSkill",
+    "Staff",
+    "Street",
+    "WaitlistEntry",
+]

@@ -1,0 +1,63 @@
+"""Working days, weekends, statutory holidays and make-up working days (调休)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import chinese_calendar
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.services import DayKind, HolidayOverride, OpeningRule
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    """What kind of day a date is, and whether the holiday calendar for its year is known."""
+
+    day: date
+    kind: DayKind
+    holiday_name: str | None = None
+    published: bool = True
+
+
+async def load_overrides(session: AsyncSession) -> dict[date, HolidayOverride]:
+    """The operator's holiday overrides, by date."""
+    rows = (await session.exec(select(HolidayOverride))).all()
+    return {row.day: row for row in rows}
+
+
+def classify_day(day: date, overrides: dict[date, HolidayOverride]) -> DayInfo:
+    """Say whether a date follows weekday or weekend/holiday rules."""
+    override = overrides.get(day)
+    if override is not None:
+        return DayInfo(day, DayKind(override.day_kind), override.name_zh or None)
+    try:
+        workday = chinese_calendar.is_workday(day)
+        on_holiday, name = chinese_calendar.get_holiday_detail(day)
+    except NotImplementedError:
+        # The package covers published years only; later years fall back to plain weekends.
+        kind = DayKind.WORKDAY if day.weekday() < 5 else DayKind.HOLIDAY
+        return DayInfo(day, kind, None, published=False)
+    kind = DayKind.WORKDAY if workday else DayKind.HOLIDAY
+    return DayInfo(day, kind, name if on_holiday and not workday else None)
+
+
+def next_non_working_day(
+    start: date, overrides: dict[date, HolidayOverride], horizon_days: int = 62
+) -> DayInfo | None:
+    """The first weekend or holiday strictly after start, within the horizon."""
+    for offset in range(1, horizon_days + 1):
+        info = classify_day(start + timedelta(days=offset), overrides)
+        if info.kind is DayKind.HOLIDAY:
+            return info
+    return None
+
+
+async def street_opening_rule(session: AsyncSession, kind: DayKind) -> OpeningRule | None:
+    """The street-wide opening hours for a kind of day."""
+    stmt = select(OpeningRule).where(
+        OpeningRule.day_kind == kind.value, OpeningRule.service_id == None  # noqa: E711
+    )
+    return (await session.exec(stmt)).first()

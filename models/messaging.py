@@ -1,0 +1,132 @@
+"""Messages in and out: the dedupe log, conversation state, the outbox, reminders and bind codes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.base import enum_field, json_field, utc_field
+
+
+class OutboxStatus(StrEnum):
+    """Where an outgoing message stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class InboundMessage(SQLModel, table=True):
+    """A message we have handled, kept so that a redelivery returns the first reply."""
+
+    channel: str = Field(max_length=16, primary_key=True)
+    message_id: str = Field(max_length=128, primary_key=True)
+    identity_id: int | None = Field(default=None, foreign_key="channelidentity.id")
+    received_at: datetime = utc_field(index=True)
+    replies: list[dict[str, Any]] = json_field(default_factory=list)
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a chat account is in a multi-step flow; reset when older than the timeout."""
+
+    identity_id: int = Field(foreign_key="channelidentity.id", primary_key=True)
+    name: str = Field(default="", max_length=64)
+    data: dict[str, Any] = json_field(default_factory=dict)
+    updated_at: datetime = utc_field()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message we send on our own, written in the transaction that causes it."""
+
+    __table_args__ = (sa.Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int | None = Field(default=None, foreign_key="channelidentity.id")
+    resident_id: int | None = Field(default=None, foreign_key="resident.id")
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    channel: str | None = Field(default=None, max_length=16)
+    kind: str = Field(max_length=24)  # alert, reminder, notice, reply, follow_up, digest
+    payload: dict[str, Any] = json_field(default_factory=dict)
+    dedupe_key: str | None = Field(default=None, max_length=128, unique=True)
+    status: OutboxStatus = enum_field(OutboxStatus.PENDING)
+    attempts: int = 0
+    next_attempt_at: datetime = utc_field()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = utc_field(nullable=True, default=None)
+    sent_at: datetime | None = utc_field(nullable=True, default=None)
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = utc_field()
+
+
+class Reminder(SQLModel, table=True):
+    """A timed action over a row (an appointment, a case); swept by a periodic tick."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("subject_kind", "subject_id", "kind"),
+        sa.Index("ix_reminder_due", "done", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_kind: str = Field(max_length=16)
+    subject_id: int
+    kind: str = Field(max_length=32)
+    due_at: datetime = utc_field()
+    done: bool = False
+    outcome: str | None = Field(default=None, max_length=32)
+
+
+class BindCode(SQLModel, table=True):
+    """A one-time code that links a chat account to a staff member or a resident."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=128, unique=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    resident_id: int | None = Field(default=None, foreign_key="resident.id")
+    expires_at: datetime = utc_field()
+    used_at: datetime | None = utc_field(nullable=True, default=None)
+    created_at: datetime = utc_field()
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """The last sequence number handed out for a prefix on a day."""
+
+    prefix: str = Field(max_length=16, primary_key=True)
+    day: str = Field(max_length=8, primary_key=True)
+    last: int = 0
+
+
+class JobRun(SQLModel, table=True):
+    """The last run of a periodic tick, so an operator can see the scheduler is alive."""
+
+    name: str = Field(max_length=64, primary_key=True)
+    last_started_at: datetime | None = utc_field(nullable=True, default=None)
+    last_finished_at: datetime | None = utc_field(nullable=True, default=None)
+    outcome: str | None = Field(default=None, max_length=200)
+
+
+
+async def load_state(session: AsyncSession, identity_id: int, now: datetime) -> ConversationState:
+    """The conversation state of a chat account (a fresh, empty one if it has none)."""
+    state = await session.get(ConversationState, identity_id)
+    if state is None:
+        state = ConversationState(identity_id=identity_id, updated_at=now)
+    return state
+
+
+def state_expired(state: ConversationState, now: datetime, timeout: timedelta) -> bool:
+    """Whether a half-finished flow has waited longer than the timeout."""
+    return bool(state.name) and now - state.updated_at > timeout
+
+
+async def stored_replies(
+    session: AsyncSession, channel: str, message_id: str
+) -> list[dict[str, Any]] | None:
+    """The replies given the first time a message was handled, or None if it is new."""
+    row = await session.get(InboundMessage, (channel, message_id))
+    return None if row is None else row.replies

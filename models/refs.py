@@ -1,0 +1,35 @@
+"""Short, speakable reference numbers: <PREFIX>-<YYYYMMDD>-<seq>."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.messaging import ReferenceCounter
+
+
+async def next_reference(session: AsyncSession, prefix: str, day: date) -> str:
+    """Hand out the next number for a prefix and local day, atomically in the database."""
+    key = day.strftime("%Y%m%d")
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    table = ReferenceCounter.__table__  # type: ignore[attr-defined]
+    stmt = module.insert(table).values(prefix=prefix, day=key, last=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["prefix", "day"], set_={"last": table.c.last + 1}
+    ).returning(table.c.last)
+    seq = (await (await session.connection()).execute(stmt)).scalar_one()
+    return f"{prefix}-{key}-{seq:04d}"
+
+
+def parse_reference(text: str) -> tuple[str, str, int] | None:
+    """Split a typed reference number into prefix, day and sequence, or None if it is not one."""
+    parts = text.strip().upper().split("-")
+    if len(parts) != 3 or not parts[0].isalpha() or len(parts[1]) != 8:
+        return None
+    if not (parts[1].isdigit() and parts[2].isdigit()):
+        return None
+    return parts[0], parts[1], int(parts[2])
+

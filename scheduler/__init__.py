@@ -1,0 +1,1 @@
+"""Periodic jobs (reminders, SLA sweeps, follow-ups, digests); they arrive with the scheduler issue."""
