@@ -60,8 +60,10 @@ async def _seed(linli: Linli, residents: int) -> None:
     if residents > 0:
         started = time.perf_counter()
         async with linli.sessions() as session, session.begin():
-            await seed_residents(session, residents)
-        logger.info("added %d synthetic residents in %.1f s", residents, time.perf_counter() - started)
+            await seed_residents(session, residents, linli.settings.data_dir)
+        logger.info(
+            "added %d synthetic residents in %.1f s", residents, time.perf_counter() - started
+        )
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:

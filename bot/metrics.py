@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-MESSAGES = Counter(
-    "linli_messages_total", "Inbound messages handled", ["channel", "outcome"]
-)
+MESSAGES = Counter("linli_messages_total", "Inbound messages handled", ["channel", "outcome"])
 MESSAGE_SECONDS = Histogram(
     "linli_message_seconds",
     "Time to handle one inbound message",

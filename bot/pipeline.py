@@ -81,7 +81,8 @@ class Pipeline:
             except Exception:
                 # The trace goes to the log; the person gets a polite text, never the exception.
                 logger.exception(
-                    "handler failed", extra={"channel": inbound.channel, "message_id": inbound.message_id}
+                    "handler failed",
+                    extra={"channel": inbound.channel, "message_id": inbound.message_id},
                 )
                 lang = normalize_lang(inbound.lang) or self.settings.default_lang
                 replies = [Reply(t(lang, "error.polite"))]
@@ -124,7 +125,9 @@ class Pipeline:
             f"{inbound.channel}\0{inbound.user_ref}".encode(), digest_size=8
         ).digest()
         key = int.from_bytes(digest, "big", signed=True)
-        await (await session.connection()).execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await (await session.connection()).execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key}
+        )
 
     async def _run_handlers(self, session: AsyncSession, inbound: Inbound) -> list[Reply]:
         now = self.clock.now()

@@ -84,7 +84,9 @@ class Router:
 
         return register
 
-    def payload(self, *prefixes: str, filters: Sequence[Filter] = ()) -> Callable[[Handler], Handler]:
+    def payload(
+        self, *prefixes: str, filters: Sequence[Filter] = ()
+    ) -> Callable[[Handler], Handler]:
         """Handle a button payload equal to a prefix or starting with "prefix:" (rest in ctx.args).
 
         When several routes match, the one with the longest prefix wins, so "account:grid"
@@ -98,9 +100,7 @@ class Router:
 
     def state(self, *names: str) -> Callable[[Handler], Handler]:
         """Handle typed text while the conversation is in one of the named states."""
-        return self.route(
-            Phase.STATE, lambda ctx: ctx.payload is None and ctx.state.name in names
-        )
+        return self.route(Phase.STATE, lambda ctx: ctx.payload is None and ctx.state.name in names)
 
     def keyword(self, *words: str) -> Callable[[Handler], Handler]:
         """Handle typed text that contains one of the words."""

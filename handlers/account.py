@@ -41,7 +41,10 @@ async def show_account(ctx: Context) -> HandlerResult:
     ]
     buttons = (
         Button(ctx.t("account.set_community"), "account:community"),
-        Button(ctx.t("account.set_language"), "account:lang:en" if ctx.lang != "en" else "account:lang:zh-CN"),
+        Button(
+            ctx.t("account.set_language"),
+            "account:lang:en" if ctx.lang != "en" else "account:lang:zh-CN",
+        ),
         *back_to_menu(ctx),
     )
     return Reply("\n".join(lines), buttons)
@@ -70,7 +73,11 @@ async def community_typed(ctx: Context) -> HandlerResult:
     """A typed community name while step 1 waits."""
     typed = ctx.words
     for community in await list_communities(ctx.session):
-        names = (community.name_zh, community.name_en.lower(), community.name_zh.removesuffix("社区"))
+        names = (
+            community.name_zh,
+            community.name_en.lower(),
+            community.name_zh.removesuffix("社区"),
+        )
         if typed and any(typed == name or (len(typed) >= 2 and typed in name) for name in names):
             return await _community_chosen(ctx, community.code)
     return await _community_question(ctx, ctx.t("account.community_not_found", text=ctx.text[:20]))

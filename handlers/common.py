@@ -7,7 +7,9 @@ from datetime import date, time
 from bot.context import Context
 from bot.i18n import catalogue
 from bot.messages import Button, Reply
+from models.calendar import DayInfo
 from models.org import Street, get_street
+from models.services import DayKind
 
 MAIN_ITEMS = ("book", "need", "proxy", "track", "rate", "ask", "hours", "account")
 
@@ -35,6 +37,17 @@ def format_date(ctx: Context, day: date) -> str:
     months = catalogue(ctx.lang).get("date.months") or []
     month_name = months[day.month - 1] if months else str(day.month)
     return ctx.t("date.format", month=day.month, day=day.day, month_name=month_name)
+
+
+def holiday_label(ctx: Context, info: DayInfo) -> str | None:
+    """The name of a holiday or of an operator's override day, in the reader's language."""
+    if info.override is not None:
+        return localized(ctx, info.override.name_zh, info.override.name_en) or None
+    if info.holiday is not None:
+        return ctx.t(f"holidays.{info.holiday}")
+    if info.kind is DayKind.WORKDAY and info.day.weekday() >= 5:
+        return ctx.t("hours.makeup_workday")
+    return None
 
 
 def format_time(moment: time) -> str:

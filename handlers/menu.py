@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.clock import local_today
 from bot.context import Context
 from bot.messages import Reply
 from bot.router import HandlerResult, Router
@@ -9,11 +10,11 @@ from handlers.common import (
     back_to_menu,
     format_date,
     format_time,
+    holiday_label,
     localized,
     main_menu,
     weekday_name,
 )
-from bot.clock import local_today
 from models.calendar import (
     DayInfo,
     classify_day,
@@ -35,7 +36,9 @@ PENDING_FEATURES = ("book", "need", "proxy", "track", "rate", "ask")
 async def show_menu(ctx: Context) -> HandlerResult:
     """Greet and show the main menu; leaves any flow."""
     ctx.clear_state()
-    return [await main_menu(ctx), Reply(ctx.t("menu.help"))] if ctx.command else await main_menu(ctx)
+    return (
+        [await main_menu(ctx), Reply(ctx.t("menu.help"))] if ctx.command else await main_menu(ctx)
+    )
 
 
 @router.command("cancel")
@@ -80,7 +83,9 @@ async def opening_hours(ctx: Context) -> HandlerResult:
     upcoming = next_non_working_day(today.day, overrides)
     lines = [await _day_line(ctx, today, "today")]
     lines.append(
-        ctx.t("hours.no_next_holiday") if upcoming is None else await _day_line(ctx, upcoming, "next")
+        ctx.t("hours.no_next_holiday")
+        if upcoming is None
+        else await _day_line(ctx, upcoming, "next")
     )
     unpublished = {info.day.year for info in (today, upcoming) if info and not info.published}
     lines.extend(ctx.t("hours.unpublished", year=year) for year in sorted(unpublished))
@@ -95,10 +100,11 @@ async def opening_hours(ctx: Context) -> HandlerResult:
 async def _day_line(ctx: Context, info: DayInfo, which: str) -> str:
     """One line saying when a day's service runs and how many services it offers."""
     rule = await street_opening_rule(ctx.session, info.kind)
-    values = {
+    label = holiday_label(ctx, info)
+    values: dict[str, object] = {
         "date": format_date(ctx, info.day),
         "weekday": weekday_name(ctx, info.day),
-        "holiday": f" {ctx.t('hours.holiday_name', name=info.holiday_name)}" if info.holiday_name else "",
+        "holiday": ctx.t("hours.holiday_name", name=label) if label else "",
     }
     if rule is None:
         return ctx.t("hours.today_closed", **values)
@@ -119,5 +125,7 @@ async def not_understood(ctx: Context) -> HandlerResult:
     if ctx.payload is not None:
         return await main_menu(ctx, ctx.t("menu.stale_option"))
     if ctx.inbound.event is not None or not ctx.text:
-        return await main_menu(ctx) if ctx.inbound.event else await main_menu(ctx, ctx.t("menu.empty"))
+        return (
+            await main_menu(ctx) if ctx.inbound.event else await main_menu(ctx, ctx.t("menu.empty"))
+        )
     return await main_menu(ctx, ctx.t("menu.not_understood"))

@@ -48,8 +48,8 @@ __all__ = [
     "Resident",
     "RosterShift",
     "Service",
-    "StaffSkill",
     "Staff",
+    "StaffSkill",
     "Street",
     "WaitlistEntry",
 ]

@@ -18,7 +18,8 @@ class DayInfo:
 
     day: date
     kind: DayKind
-    holiday_name: str | None = None
+    holiday: str | None = None  # the calendar package's holiday key, e.g. "national_day"
+    override: HolidayOverride | None = None
     published: bool = True
 
 
@@ -32,16 +33,17 @@ def classify_day(day: date, overrides: dict[date, HolidayOverride]) -> DayInfo:
     """Say whether a date follows weekday or weekend/holiday rules."""
     override = overrides.get(day)
     if override is not None:
-        return DayInfo(day, DayKind(override.day_kind), override.name_zh or None)
+        return DayInfo(day, DayKind(override.day_kind), override=override)
     try:
         workday = chinese_calendar.is_workday(day)
         on_holiday, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
         # The package covers published years only; later years fall back to plain weekends.
         kind = DayKind.WORKDAY if day.weekday() < 5 else DayKind.HOLIDAY
-        return DayInfo(day, kind, None, published=False)
+        return DayInfo(day, kind, published=False)
     kind = DayKind.WORKDAY if workday else DayKind.HOLIDAY
-    return DayInfo(day, kind, name if on_holiday and not workday else None)
+    holiday = chinese_calendar.Holiday(name).name if on_holiday and name and not workday else None
+    return DayInfo(day, kind, holiday)
 
 
 def next_non_working_day(
@@ -58,6 +60,7 @@ def next_non_working_day(
 async def street_opening_rule(session: AsyncSession, kind: DayKind) -> OpeningRule | None:
     """The street-wide opening hours for a kind of day."""
     stmt = select(OpeningRule).where(
-        OpeningRule.day_kind == kind.value, OpeningRule.service_id == None  # noqa: E711
+        OpeningRule.day_kind == kind.value,
+        OpeningRule.service_id == None,  # noqa: E711
     )
     return (await session.exec(stmt)).first()

@@ -110,7 +110,6 @@ class JobRun(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=200)
 
 
-
 async def load_state(session: AsyncSession, identity_id: int, now: datetime) -> ConversationState:
     """The conversation state of a chat account (a fresh, empty one if it has none)."""
     state = await session.get(ConversationState, identity_id)

@@ -32,4 +32,3 @@ def parse_reference(text: str) -> tuple[str, str, int] | None:
     if not (parts[1].isdigit() and parts[2].isdigit()):
         return None
     return parts[0], parts[1], int(parts[2])
-

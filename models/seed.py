@@ -78,7 +78,9 @@ async def seed_street(session: AsyncSession, data_dir: Path, today: date) -> See
     streets = await _upsert(session, Street, "code", [street_data["street"]])
     street = streets[street_data["street"]["code"]]
     departments = await _upsert(session, Department, "code", street_data["departments"])
-    communities = await _seed_communities(session, street, street_data["communities"])
+    communities = await _seed_communities(
+        session, street, street_data["communities"], street_data["naming"]
+    )
     services = await _seed_services(session, data_dir, departments)
     await _seed_opening(session, data_dir)
     staff = await _seed_staff(session, data_dir, departments, communities, services, now)
@@ -97,7 +99,10 @@ async def seed_street(session: AsyncSession, data_dir: Path, today: date) -> See
 
 
 async def _seed_communities(
-    session: AsyncSession, street: Street, entries: list[dict[str, Any]]
+    session: AsyncSession,
+    street: Street,
+    entries: list[dict[str, Any]],
+    naming: dict[str, str],
 ) -> dict[str, Community]:
     rows = [
         {
@@ -113,12 +118,14 @@ async def _seed_communities(
     communities = await _upsert(session, Community, "code", rows)
     for entry in entries:
         community = communities[entry["code"]]
-        grids = await _seed_grids(session, community, int(entry.get("grids", 1)))
-        await _seed_compounds(session, community, grids, int(entry.get("compounds", 0)))
+        grids = await _seed_grids(session, community, int(entry.get("grids", 1)), naming)
+        await _seed_compounds(session, community, grids, int(entry.get("compounds", 0)), naming)
     return communities
 
 
-async def _seed_grids(session: AsyncSession, community: Community, count: int) -> list[Grid]:
+async def _seed_grids(
+    session: AsyncSession, community: Community, count: int, naming: dict[str, str]
+) -> list[Grid]:
     stmt = select(Grid).where(Grid.community_id == community.id)
     existing = {g.number: g for g in (await session.exec(stmt)).all()}
     for number in range(1, count + 1):
@@ -126,8 +133,8 @@ async def _seed_grids(session: AsyncSession, community: Community, count: int) -
             existing[number] = Grid(
                 community_id=community.id or 0,
                 number=number,
-                name_zh=f"{community.name_zh}第{number}网格",
-                name_en=f"{community.name_en} grid {number}",
+                name_zh=naming["grid_zh"].format(community=community.name_zh, number=number),
+                name_en=naming["grid_en"].format(community=community.name_en, number=number),
             )
             session.add(existing[number])
     await session.flush()
@@ -135,7 +142,11 @@ async def _seed_grids(session: AsyncSession, community: Community, count: int) -
 
 
 async def _seed_compounds(
-    session: AsyncSession, community: Community, grids: list[Grid], count: int
+    session: AsyncSession,
+    community: Community,
+    grids: list[Grid],
+    count: int,
+    naming: dict[str, str],
 ) -> None:
     stmt = select(Compound.number).where(Compound.community_id == community.id)
     existing = set((await session.exec(stmt)).all())
@@ -147,7 +158,9 @@ async def _seed_compounds(
                     community_id=community.id or 0,
                     grid_id=grid.id if grid else None,
                     number=number,
-                    name_zh=f"{community.name_zh.removesuffix('社区')}{number}号小区",
+                    name_zh=naming["compound_zh"].format(
+                        community=community.name_zh.removesuffix("社区"), number=number
+                    ),
                 )
             )
     await session.flush()
@@ -220,7 +233,9 @@ async def _seed_staff(
     await (await session.connection()).execute(sa.delete(StaffSkill))
     for e in entries:
         for code in e.get("skills", []):
-            session.add(StaffSkill(staff_id=staff[e["code"]].id or 0, service_id=services[code].id or 0))
+            session.add(
+                StaffSkill(staff_id=staff[e["code"]].id or 0, service_id=services[code].id or 0)
+            )
     await session.flush()
     return staff
 
@@ -267,8 +282,9 @@ async def _insert_missing(
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = model.__table__  # type: ignore[attr-defined]
     stmt = module.insert(table).on_conflict_do_nothing(index_elements=keys)
-    result = await (await session.connection()).execute(stmt, rows)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # RETURNING counts the new rows on every backend (asyncpg reports no executemany rowcount).
+    result = await (await session.connection()).execute(stmt.returning(table.c.id), rows)
+    return len(result.all())
 
 
 async def _seed_faq(
@@ -284,13 +300,15 @@ async def _seed_faq(
     return len(await _upsert(session, FaqEntry, "question_zh", rows))
 
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌海燕云飞鹏辉"
-
-
-async def seed_residents(session: AsyncSession, count: int, *, seed: int = 7) -> int:
+async def seed_residents(
+    session: AsyncSession, count: int, data_dir: Path, *, seed: int = 7
+) -> int:
     """Add count synthetic residents spread over the compounds (for scale tests)."""
-    compounds = (await session.exec(select(Compound.id, Compound.community_id, Compound.grid_id))).all()
+    names = read_toml(data_dir, "synthetic.toml")
+    surnames, given = names["surnames"], names["given"]
+    compounds = (
+        await session.exec(select(Compound.id, Compound.community_id, Compound.grid_id))
+    ).all()
     if not compounds:
         raise ValueError("seed the street first: there are no compounds to put residents in")
     rng = random.Random(seed)
@@ -303,7 +321,7 @@ async def seed_residents(session: AsyncSession, count: int, *, seed: int = 7) ->
             compound_id, community_id, grid_id = compounds[rng.randrange(len(compounds))]
             rows.append(
                 {
-                    "name": rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2))),
+                    "name": rng.choice(surnames) + "".join(rng.choices(given, k=rng.randint(1, 2))),
                     "phone": f"1{rng.choice('3578')}{rng.randrange(10**9):09d}",
                     "community_id": community_id,
                     "grid_id": grid_id,

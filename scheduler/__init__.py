@@ -1,1 +1,1 @@
-"""Periodic jobs (reminders, SLA sweeps, follow-ups, digests); they arrive with the scheduler issue."""
+"""Periodic jobs: reminders, SLA sweeps, follow-ups and digests (built by the scheduler issue)."""

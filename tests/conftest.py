@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -69,11 +69,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_migrated() -> Iterator[str]:
+def pg_migrated() -> str:
     """The PostgreSQL test database, emptied and migrated once per run."""
     assert PG_URL is not None
     run_in_own_loop(_migrate_and_seed(PG_URL, reset_pg=True))
-    yield PG_URL
+    return PG_URL
 
 
 @pytest.fixture(params=ENGINES)
@@ -103,7 +103,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     """Demo settings pointing at this test's database."""
-    return Settings(database_url=db_url, data_dir=DATA, secret_key="test-secret")  # type: ignore[arg-type]
+    return Settings(database_url=db_url, data_dir=DATA, secret_key="test-secret")
 
 
 @pytest.fixture
@@ -125,7 +125,9 @@ class Chat:
     def __init__(self, linli: Linli, user: str = "resident-0001", channel: str = "web") -> None:
         self.linli, self.user, self.channel = linli, user, channel
 
-    async def send(self, text: str, *, message_id: str | None = None, lang: str | None = None) -> list[Reply]:
+    async def send(
+        self, text: str, *, message_id: str | None = None, lang: str | None = None
+    ) -> list[Reply]:
         """Type a message."""
         inbound = Inbound(self.channel, self.user, text=text, message_id=message_id, lang=lang)
         return await self.linli.pipeline.handle(inbound)

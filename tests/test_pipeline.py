@@ -15,8 +15,8 @@ from bot.context import Context
 from bot.messages import Inbound, Reply
 from bot.router import HandlerResult, Router
 from models.messaging import ConversationState, InboundMessage, OutboxMessage
-from models.people import ChannelIdentity
 from models.org import Street
+from models.people import ChannelIdentity
 from tests.conftest import Chat, make_linli, payloads
 
 
@@ -28,8 +28,11 @@ def counting_router() -> Router:
     async def record(ctx: Context) -> HandlerResult:
         ctx.session.add(
             OutboxMessage(
-                identity_id=ctx.identity.id, kind="alert", payload={"text": ctx.text},
-                next_attempt_at=ctx.now(), created_at=ctx.now(),
+                identity_id=ctx.identity.id,
+                kind="alert",
+                payload={"text": ctx.text},
+                next_attempt_at=ctx.now(),
+                created_at=ctx.now(),
             )
         )
         await asyncio.sleep(0.05)  # long enough for redeliveries to arrive while this runs
@@ -116,10 +119,13 @@ async def test_exception_in_handler_answers_politely_and_rolls_back(
     settings: Settings, clock: ManualClock, caplog: object
 ) -> None:
     linli = make_linli(settings, clock, failing_router())
-    replies = await linli.pipeline.handle(Inbound("web", "fail-user-01", text="boom", message_id="f1"))
+    replies = await linli.pipeline.handle(
+        Inbound("web", "fail-user-01", text="boom", message_id="f1")
+    )
     assert len(replies) == 1
     assert "出了点问题" in replies[0].text
-    assert "secret" not in replies[0].text and "RuntimeError" not in replies[0].text
+    assert "secret" not in replies[0].text
+    assert "RuntimeError" not in replies[0].text
     async with linli.sessions() as session:
         street = (await session.exec(select(Street))).one()
         identities = (await session.exec(select(ChannelIdentity))).all()
@@ -130,14 +136,18 @@ async def test_exception_in_handler_answers_politely_and_rolls_back(
     await linli.close()
 
 
-async def test_polite_error_in_english_for_english_users(settings: Settings, clock: ManualClock) -> None:
+async def test_polite_error_in_english_for_english_users(
+    settings: Settings, clock: ManualClock
+) -> None:
     linli = make_linli(settings, clock, failing_router())
     replies = await linli.pipeline.handle(Inbound("web", "fail-user-02", text="boom", lang="en"))
     assert replies[0].text.startswith("Sorry, something went wrong")
     await linli.close()
 
 
-async def test_unfinished_flow_resets_after_the_timeout(chat: Chat, clock: ManualClock, linli: Linli) -> None:
+async def test_unfinished_flow_resets_after_the_timeout(
+    chat: Chat, clock: ManualClock, linli: Linli
+) -> None:
     await chat.send("我的")
     question = (await chat.press("account:community"))[0]
     assert len(question.buttons) == 19
@@ -150,7 +160,9 @@ async def test_unfinished_flow_resets_after_the_timeout(chat: Chat, clock: Manua
     assert state.name == ""
 
 
-async def test_flow_within_the_timeout_continues(chat: Chat, clock: ManualClock, linli: Linli) -> None:
+async def test_flow_within_the_timeout_continues(
+    chat: Chat, clock: ManualClock, linli: Linli
+) -> None:
     await chat.press("account:community")
     clock.advance(timedelta(minutes=settings_timeout(linli) - 1))
     replies = await chat.send("2")
@@ -168,7 +180,9 @@ async def test_typed_numbers_pick_the_options_just_shown(chat: Chat) -> None:
     assert "没有听懂" in (await chat.send("99"))[0].text
 
 
-async def test_message_without_id_is_handled_every_time(settings: Settings, clock: ManualClock) -> None:
+async def test_message_without_id_is_handled_every_time(
+    settings: Settings, clock: ManualClock
+) -> None:
     linli = make_linli(settings, clock, counting_router())
     for _ in range(2):
         await linli.pipeline.handle(Inbound("web", "noid-user-1", text="same"))

@@ -13,7 +13,7 @@ MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 PAYLOAD_LIMIT = 200
 
 
-class BadChatRequest(ValueError):
+class BadChatRequestError(ValueError):
     """A chat request we refuse; `reason` picks the polite text shown to the person."""
 
     def __init__(self, reason: str) -> None:
@@ -26,28 +26,28 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadChatRequest("bad_request")
+        raise BadChatRequestError("bad_request")
     return value
 
 
 def parse_chat_request(body: object, text_limit: int) -> Inbound:
     """Validate the web chat JSON contract and turn it into an Inbound."""
     if not isinstance(body, dict):
-        raise BadChatRequest("bad_request")
+        raise BadChatRequestError("bad_request")
     user = _optional_str(body, "user")
     text = _optional_str(body, "text")
     payload = _optional_str(body, "payload")
     message_id = _optional_str(body, "message_id")
     if user is None or not USER_ID.match(user):
-        raise BadChatRequest("bad_request")
+        raise BadChatRequestError("bad_request")
     if message_id is not None and not MESSAGE_ID.match(message_id):
-        raise BadChatRequest("bad_request")
+        raise BadChatRequestError("bad_request")
     if (text is None) == (payload is None):
-        raise BadChatRequest("bad_request")
+        raise BadChatRequestError("bad_request")
     if text is not None and len(text) > text_limit:
-        raise BadChatRequest("too_long")
+        raise BadChatRequestError("too_long")
     if payload is not None and len(payload) > PAYLOAD_LIMIT:
-        raise BadChatRequest("bad_request")
+        raise BadChatRequestError("bad_request")
     return Inbound(
         channel=CHANNEL,
         user_ref=user,

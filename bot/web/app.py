@@ -9,10 +9,11 @@ from pathlib import Path
 from string import Template
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import Linli
-from bot.channels.web import BadChatRequest, parse_chat_request, render_replies
+from bot.channels.web import BadChatRequestError, parse_chat_request, render_replies
 from bot.i18n import normalize_lang, t
 from models.org import get_street
 
@@ -29,9 +30,9 @@ SECURITY_HEADERS = {
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Add the same protective headers to every response."""
-    response = await handler(request)
+    response: web.StreamResponse = await handler(request)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
@@ -81,7 +82,7 @@ async def chat_api(request: web.Request) -> web.Response:
     lang = normalize_lang(body.get("lang") if isinstance(body, dict) else None) or "zh-CN"
     try:
         inbound = parse_chat_request(body, limit)
-    except BadChatRequest as bad:
+    except BadChatRequestError as bad:
         return _error(413 if bad.reason == "too_long" else 400, lang, bad.reason, limit)
     replies = await linli.pipeline.handle(inbound)
     return web.json_response(render_replies(replies), dumps=_dumps)

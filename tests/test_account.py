@@ -1,0 +1,71 @@
+"""The resident's own details: community and grid, and language."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.app import Linli
+from models.org import Community, Grid
+from models.people import ChannelIdentity, Resident
+from tests.conftest import Chat, payloads
+
+
+async def resident_of(linli: Linli, user: str) -> Resident:
+    async with linli.sessions() as session:
+        identity = (
+            await session.exec(select(ChannelIdentity).where(ChannelIdentity.external_id == user))
+        ).one()
+        resident = await session.get(Resident, identity.resident_id)
+        assert resident is not None
+        return resident
+
+
+async def test_set_community_and_grid_by_numbers(chat: Chat, linli: Linli) -> None:
+    account = (await chat.send("我的"))[0]
+    assert "所在社区：未设置" in account.text
+    communities = (await chat.send("1"))[0]
+    assert len(communities.buttons) == 19
+    grids = (await chat.send("3"))[0]
+    saved = (await chat.send("2"))[0]
+    assert saved.text.startswith("已保存：")
+    resident = await resident_of(linli, chat.user)
+    async with linli.sessions() as session:
+        community = await session.get(Community, resident.community_id)
+        grid = await session.get(Grid, resident.grid_id)
+    assert community is not None
+    assert grid is not None
+    assert communities.buttons[2].label == community.name_zh
+    assert grid.community_id == community.id
+    assert grid.number == 2
+    assert grids.buttons[1].payload == f"account:grid:{grid.id}"
+    assert community.name_zh in (await chat.send("我的"))[0].text
+
+
+async def test_typed_community_name_and_unknown_name(chat: Chat) -> None:
+    await chat.press("account:community")
+    unknown = (await chat.send("不存在的地方"))[0]
+    assert "没有找到名为“不存在的地方”的社区" in unknown.text
+    assert len(unknown.buttons) == 19  # still asking, nothing lost
+    assert "东湖社区：请选择" in (await chat.send("东湖社区"))[0].text
+
+
+async def test_grid_of_another_community_is_refused(chat: Chat, linli: Linli) -> None:
+    await chat.press("account:community")
+    await chat.send("东湖")
+    async with linli.sessions() as session:
+        elsewhere = (
+            await session.exec(select(Grid).join(Community).where(Community.code == "C19"))
+        ).first()
+    assert elsewhere is not None
+    reply = (await chat.press(f"account:grid:{elsewhere.id}"))[0]
+    assert "失效" in reply.text
+    assert (await resident_of(linli, chat.user)).grid_id is None
+
+
+async def test_language_switch_sticks(chat: Chat) -> None:
+    switched = (await chat.press("account:lang:en"))[0]
+    assert switched.text.startswith("Switched to English")
+    # A later message that names Chinese as the channel language does not undo the choice.
+    assert payloads((await chat.send("menu", lang="zh"))[0])[0] == "book"
+    assert (await chat.send("menu", lang="zh"))[0].text.startswith("Hello!")
+    assert (await chat.send("中文"))[0].text.startswith("已切换为中文")

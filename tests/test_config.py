@@ -1,0 +1,71 @@
+"""Settings: demo defaults, production refusal, LINLI_NOW and the clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from bot.clock import ManualClock, SystemClock, local_today
+from bot.config import ConfigurationError, Settings, check_settings, missing_secrets
+
+
+def test_demo_mode_gets_a_clearly_demo_secret(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LINLI_SECRET_KEY", raising=False)
+    monkeypatch.delenv("LINLI_ENV", raising=False)
+    settings = check_settings(Settings())
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value().startswith("demo-insecure-")
+    assert "demo mode" in caplog.text
+    assert settings.secret_key.get_secret_value() not in caplog.text
+
+
+def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINLI_ENV", "production")
+    monkeypatch.setenv("LINLI_WECHAT_APP_ID", "wx123")
+    with pytest.raises(ConfigurationError) as refused:
+        check_settings(Settings())
+    message = str(refused.value)
+    for name in ("LINLI_SECRET_KEY", "LINLI_WECHAT_TOKEN", "LINLI_WECHAT_APP_SECRET"):
+        assert name in message
+
+
+def test_production_starts_with_its_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINLI_ENV", "production")
+    monkeypatch.setenv("LINLI_SECRET_KEY", "s3cret-value")
+    monkeypatch.setenv("LINLI_TELEGRAM_TOKEN", "123:abc")
+    assert missing_secrets(Settings()) == ["LINLI_TELEGRAM_SECRET"]
+    monkeypatch.setenv("LINLI_TELEGRAM_SECRET", "hook-secret")
+    settings = check_settings(Settings())
+    assert settings.telegram_enabled
+    assert not settings.wechat_enabled
+    assert "s3cret-value" not in repr(settings)  # secrets never print
+
+
+def test_now_needs_an_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINLI_NOW", "2026-11-28T09:30:00")
+    with pytest.raises(ValidationError):
+        Settings()
+    monkeypatch.setenv("LINLI_NOW", "2026-11-28T09:30:00+08:00")
+    assert Settings().now == datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
+
+
+def test_system_clock_starts_at_now_and_runs() -> None:
+    start = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
+    clock = SystemClock(start)
+    first = clock.now()
+    assert timedelta(0) <= first - start < timedelta(seconds=5)
+    assert local_today(clock).isoformat() == "2026-11-28"
+    assert clock.now() >= first
+
+
+def test_manual_clock_moves_only_when_told() -> None:
+    clock = ManualClock(datetime(2026, 11, 27, 15, 59, tzinfo=UTC))
+    assert local_today(clock).isoformat() == "2026-11-27"
+    clock.advance(timedelta(minutes=1))  # 16:00 UTC is midnight in Shanghai
+    assert local_today(clock).isoformat() == "2026-11-28"
+    with pytest.raises(ValueError, match="aware"):
+        ManualClock(datetime(2026, 1, 1))

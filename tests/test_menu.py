@@ -1,0 +1,117 @@
+"""The menu: greeting, help, opening hours by kind of day, not-yet features, cancel and back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from bot.clock import ManualClock
+from models.base import SHANGHAI
+from tests.conftest import Chat, labels, payloads
+
+
+async def test_greeting_shows_the_main_menu(chat: Chat) -> None:
+    replies = await chat.send("你好")
+    assert replies[0].text.startswith("您好！这里是临川街道便民服务中心")
+    assert labels(replies[0]) == [
+        "预约办事",
+        "提需求",
+        "找代办",
+        "查进度",
+        "评价",
+        "咨询",
+        "办公时间",
+        "我的",
+    ]
+    assert "菜单、预约、需求" in replies[1].text  # help follows a typed greeting
+
+
+@pytest.mark.parametrize("word", ["菜单", "MENU", "/menu", "ｍｅｎｕ", "帮助。", " help "])
+async def test_menu_words_in_every_form(chat: Chat, word: str) -> None:
+    replies = await chat.send(word)
+    assert payloads(replies[0])[0] == "book"
+
+
+async def test_english_menu(chat: Chat) -> None:
+    replies = await chat.send("menu", lang="en")
+    assert labels(replies[0])[0] == "Book a service"
+
+
+@pytest.mark.parametrize(
+    ("moment", "today", "upcoming"),
+    [
+        # Friday: a working day, the weekend ahead.
+        ((2026, 11, 27), "今天 11月27日（周五）：08:00–18:00 办公", "11月28日（周六）09:00–12:00"),
+        # Saturday: weekend hours, 28 services.
+        (
+            (2026, 11, 28),
+            "今天 11月28日（周六）：09:00–12:00 值班，可办理 28 项服务",
+            "11月29日（周日）",
+        ),
+        # National Day: a statutory holiday, named.
+        (
+            (2026, 10, 1),
+            "今天 10月1日（周四，国庆节）：09:00–12:00 值班",
+            "10月2日（周五，国庆节）",
+        ),
+        # A make-up working Saturday (调休) behaves as a weekday.
+        ((2026, 10, 10), "今天 10月10日（周六，调休上班）：08:00–18:00 办公", "10月11日（周日）"),
+        # The operator's override in data/opening.toml opens a Saturday.
+        (
+            (2026, 12, 26),
+            "今天 12月26日（周六，年终集中办理日（演示））：08:00–18:00 办公",
+            "12月27日（周日）",
+        ),
+    ],
+)
+async def test_opening_hours_follow_the_calendar(
+    chat: Chat, clock: ManualClock, moment: tuple[int, int, int], today: str, upcoming: str
+) -> None:
+    clock.set(datetime(*moment, 10, 0, tzinfo=SHANGHAI))
+    text = (await chat.press("hours"))[0].text
+    assert today in text
+    assert upcoming in text
+    assert "临川路188号" in text
+
+
+async def test_hours_say_when_a_year_is_not_published(chat: Chat, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 12, 31, 10, 0, tzinfo=SHANGHAI))
+    text = (await chat.press("hours"))[0].text
+    assert "2027 年法定节假日安排尚未发布" in text
+
+
+@pytest.mark.parametrize("feature", ["book", "need", "proxy", "track", "rate", "ask"])
+async def test_features_not_built_yet_say_so(chat: Chat, feature: str) -> None:
+    reply = (await chat.press(feature))[0]
+    assert "暂未开放" in reply.text
+    assert payloads(reply) == ["menu"]
+
+
+async def test_cancel_anywhere_leaves_the_flow(chat: Chat) -> None:
+    await chat.press("account:community")
+    reply = (await chat.send("取消"))[0]
+    assert reply.text.startswith("已取消")
+    # "东湖" would have chosen a community inside the flow; now it is just not understood.
+    assert "没有听懂" in (await chat.send("东湖"))[0].text
+
+
+async def test_back_goes_one_step_back(chat: Chat) -> None:
+    await chat.press("account:community")
+    grid_question = (await chat.send("东湖"))[0]
+    assert "东湖社区：请选择您所在的网格" in grid_question.text
+    assert "请选择您所在的社区" in (await chat.send("返回"))[0].text
+    assert (await chat.send("返回"))[0].text.startswith("我的信息")
+    assert (await chat.send("返回"))[0].text.startswith("主菜单")
+
+
+async def test_stale_or_forged_buttons_are_refused_politely(chat: Chat) -> None:
+    for payload in ("no-such-thing", "account:grid:abc", "account:grid:1", "x" * 150):
+        reply = (await chat.press(payload))[0]
+        assert "失效" in reply.text, payload
+        assert reply.buttons
+
+
+async def test_empty_and_unknown_text(chat: Chat) -> None:
+    assert "请输入文字" in (await chat.send("   "))[0].text
+    assert "没有听懂" in (await chat.send("asdfgh"))[0].text

@@ -1,0 +1,96 @@
+"""The data model: migrations match the tables, SQLite settings, UTC time, reference numbers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel, select
+
+from bot.app import Linli
+from models.db import make_engine
+from models.messaging import OutboxMessage
+from models.migrate import upgrade
+from models.people import mask_phone
+from models.refs import next_reference, parse_reference
+
+
+async def test_migrations_build_exactly_the_models(linli: Linli) -> None:
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, SQLModel.metadata))
+
+    async with linli.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        names = await connection.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+    assert set(SQLModel.metadata.tables) <= names
+
+
+async def test_upgrade_is_repeatable(linli: Linli) -> None:
+    await upgrade(linli.engine)
+    async with linli.engine.connect() as connection:
+        version = (
+            await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+        ).scalar_one()
+    assert version == "0001"
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/sub/dir/x.db")
+    async with engine.connect() as connection:
+        mode = (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one()
+        timeout = (await connection.execute(sa.text("PRAGMA busy_timeout"))).scalar_one()
+        fks = (await connection.execute(sa.text("PRAGMA foreign_keys"))).scalar_one()
+    await engine.dispose()
+    assert (mode, timeout, fks) == ("wal", 10_000, 1)
+
+
+async def test_timestamps_are_stored_utc_and_read_back_aware(linli: Linli) -> None:
+    shanghai_noon = datetime(2026, 11, 27, 12, 0, tzinfo=timezone(timedelta(hours=8)))
+    async with linli.sessions() as session, session.begin():
+        row = OutboxMessage(kind="alert", next_attempt_at=shanghai_noon, created_at=shanghai_noon)
+        session.add(row)
+    async with linli.sessions() as session:
+        loaded = (await session.exec(select(OutboxMessage))).one()
+    assert loaded.created_at.tzinfo is not None
+    assert loaded.created_at == datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
+
+
+async def test_naive_timestamps_are_refused(linli: Linli) -> None:
+    naive = datetime(2026, 11, 27, 12, 0)
+    async with linli.sessions() as session:
+        session.add(OutboxMessage(kind="alert", next_attempt_at=naive, created_at=naive))
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            await session.flush()
+
+
+async def test_reference_numbers_are_sequential_per_day_and_unique_under_load(linli: Linli) -> None:
+    day = date(2026, 11, 28)
+
+    async def take() -> str:
+        async with linli.sessions() as session, session.begin():
+            return await next_reference(session, "LC", day)
+
+    refs = await asyncio.gather(*(take() for _ in range(30)))
+    assert sorted(refs) == [f"LC-20261128-{n:04d}" for n in range(1, 31)]
+    async with linli.sessions() as session, session.begin():
+        assert await next_reference(session, "LC", date(2026, 11, 29)) == "LC-20261129-0001"
+        assert await next_reference(session, "LCY", day) == "LCY-20261128-0001"
+
+
+def test_parse_reference() -> None:
+    assert parse_reference(" lc-20261128-0042 ") == ("LC", "20261128", 42)
+    for text in ("LC-2026112-0042", "LC-20261128", "12-20261128-1", "LC-2026112X-0001", ""):
+        assert parse_reference(text) is None
+
+
+def test_phone_numbers_are_masked() -> None:
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("12345") == "*****"
+    assert mask_phone(None) == ""

@@ -1,0 +1,114 @@
+"""The demo street from data/: complete, idempotent, and synthetic residents at scale."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from bot.app import Linli
+from bot.clock import local_today
+from models.booking import RosterShift
+from models.calendar import classify_day, load_overrides
+from models.org import Community, Compound, Department, Grid, Staff, StaffSkill
+from models.people import Resident
+from models.seed import seed_residents, seed_street
+from models.services import DayKind, FaqEntry, Service
+from tests.conftest import DATA
+
+
+async def counts(linli: Linli) -> dict[str, int]:
+    result = {}
+    async with linli.sessions() as session:
+        for model in (
+            Community,
+            Grid,
+            Compound,
+            Department,
+            Service,
+            Staff,
+            StaffSkill,
+            RosterShift,
+            FaqEntry,
+        ):
+            stmt = select(sa.func.count()).select_from(model)
+            result[model.__name__] = int((await session.exec(stmt)).one())
+    return result
+
+
+async def test_street_matches_the_design(linli: Linli) -> None:
+    found = await counts(linli)
+    assert found["Community"] == 19
+    assert found["Department"] == 8
+    assert found["Service"] == 72
+    assert found["Compound"] == 188
+    assert found["FaqEntry"] >= 20
+    async with linli.sessions() as session:
+        weekend = (await session.exec(select(Service).where(Service.weekend == True))).all()  # noqa: E712
+        roles = Counter(s.role for s in (await session.exec(select(Staff))).all())
+        groups = (await session.exec(select(sa.func.sum(Community.resident_groups)))).one()
+    assert len(weekend) == 28
+    assert set(roles) == {"clerk", "department_staff", "grid_leader", "supervisor", "admin"}
+    assert groups == 176
+
+
+async def test_roster_covers_four_weeks_and_every_weekend_service(linli: Linli) -> None:
+    today = local_today(linli.clock)
+    async with linli.sessions() as session:
+        overrides = await load_overrides(session)
+        shifts = (await session.exec(select(RosterShift))).all()
+        skills = (await session.exec(select(StaffSkill))).all()
+        weekend = set((await session.exec(select(Service.id).where(Service.weekend == True))).all())  # noqa: E712
+    trained = defaultdict(set)
+    for skill in skills:
+        trained[skill.staff_id].add(skill.service_id)
+    on_duty = defaultdict(set)
+    for shift in shifts:
+        on_duty[shift.day].add(shift.staff_id)
+    days = [today + timedelta(days=n) for n in range(28)]
+    assert set(on_duty) == set(days)
+    for day in days:
+        if classify_day(day, overrides).kind is DayKind.HOLIDAY:
+            covered = set().union(*(trained[s] for s in on_duty[day]))
+            assert weekend <= covered, day
+
+
+async def test_seeding_again_changes_nothing(linli: Linli) -> None:
+    before = await counts(linli)
+    async with linli.sessions() as session, session.begin():
+        report = await seed_street(session, DATA, local_today(linli.clock))
+    assert report.counts["roster_shifts_added"] == 0
+    assert await counts(linli) == before
+
+
+async def test_seeding_a_later_day_extends_the_roster(linli: Linli) -> None:
+    before = await counts(linli)
+    later = local_today(linli.clock) + timedelta(days=7)
+    async with linli.sessions() as session, session.begin():
+        report = await seed_street(session, DATA, later)
+    assert report.counts["roster_shifts_added"] > 0
+    assert (await counts(linli))["RosterShift"] == before["RosterShift"] + report.counts[
+        "roster_shifts_added"
+    ]
+    async with linli.sessions() as session:
+        last = (await session.exec(select(sa.func.max(RosterShift.day)))).one()
+    assert last == later + timedelta(days=27)
+
+
+async def test_synthetic_residents_live_in_real_compounds(linli: Linli) -> None:
+    async with linli.sessions() as session, session.begin():
+        await seed_residents(session, 2_500, DATA)
+    async with linli.sessions() as session:
+        residents = (await session.exec(select(Resident))).all()
+        compounds = {c.id: c for c in (await session.exec(select(Compound))).all()}
+    assert len(residents) == 2_500
+    for resident in residents[:200]:
+        compound = compounds[resident.compound_id]
+        assert resident.community_id == compound.community_id
+        assert resident.grid_id == compound.grid_id
+        assert resident.synthetic
+        assert resident.phone
+        assert len(resident.phone) == 11
+    assert date(2026, 1, 1) < residents[0].created_at.date()
