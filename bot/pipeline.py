@@ -29,7 +29,7 @@ from models.people import find_or_create_identity
 
 logger = logging.getLogger(__name__)
 
-InflightKey = tuple[str, str]
+InflightKey = tuple[str, str, str]
 
 
 class Pipeline:
@@ -54,7 +54,7 @@ class Pipeline:
         """Handle one message; concurrent or later redeliveries get the first answer."""
         if not inbound.message_id:
             return await self._handle_one(inbound)
-        key = (inbound.channel, inbound.message_id)
+        key = (inbound.channel, inbound.user_ref, inbound.message_id)
         running = self._inflight.get(key)
         if running is not None:
             MESSAGES.labels(inbound.channel, "duplicate").inc()
@@ -100,7 +100,9 @@ class Pipeline:
         async with self.sessions() as session, session.begin():
             await self._lock_user_across_instances(session, inbound)
             if inbound.message_id:
-                stored = await stored_replies(session, inbound.channel, inbound.message_id)
+                stored = await stored_replies(
+                    session, inbound.channel, inbound.user_ref, inbound.message_id
+                )
                 if stored is not None:
                     MESSAGES.labels(inbound.channel, "duplicate").inc()
                     return [Reply.from_dict(item) for item in stored]
@@ -109,6 +111,7 @@ class Pipeline:
                 session.add(
                     InboundMessage(
                         channel=inbound.channel,
+                        user_ref=inbound.user_ref,
                         message_id=inbound.message_id,
                         received_at=self.clock.now(),
                         replies=[reply.to_dict() for reply in replies],

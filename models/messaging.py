@@ -23,9 +23,14 @@ class OutboxStatus(StrEnum):
 
 
 class InboundMessage(SQLModel, table=True):
-    """A message we have handled, kept so that a redelivery returns the first reply."""
+    """A message we have handled, kept so that a redelivery returns the first reply.
+
+    The sender is part of the key: a web client picks its own message ids, and must never be
+    able to read another person's replies by reusing theirs.
+    """
 
     channel: str = Field(max_length=16, primary_key=True)
+    user_ref: str = Field(max_length=128, primary_key=True)
     message_id: str = Field(max_length=128, primary_key=True)
     identity_id: int | None = Field(default=None, foreign_key="channelidentity.id")
     received_at: datetime = utc_field(index=True)
@@ -124,8 +129,8 @@ def state_expired(state: ConversationState, now: datetime, timeout: timedelta) -
 
 
 async def stored_replies(
-    session: AsyncSession, channel: str, message_id: str
+    session: AsyncSession, channel: str, user_ref: str, message_id: str
 ) -> list[dict[str, Any]] | None:
     """The replies given the first time a message was handled, or None if it is new."""
-    row = await session.get(InboundMessage, (channel, message_id))
+    row = await session.get(InboundMessage, (channel, user_ref, message_id))
     return None if row is None else row.replies

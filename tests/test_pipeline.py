@@ -91,6 +91,20 @@ async def test_redelivery_after_completion_returns_first_reply(
     await linli.close()
 
 
+async def test_reusing_someone_elses_message_id_reveals_nothing(
+    settings: Settings, clock: ManualClock
+) -> None:
+    linli = make_linli(settings, clock, counting_router())
+    mine = await linli.pipeline.handle(
+        Inbound("web", "victim-0001", text="private", message_id="m")
+    )
+    theirs = await linli.pipeline.handle(Inbound("web", "attacker-01", text="peek", message_id="m"))
+    assert mine == [Reply("recorded private")]
+    assert theirs == [Reply("recorded peek")]
+    assert await count(linli, OutboxMessage) == 2
+    await linli.close()
+
+
 async def test_two_instances_share_dedupe_through_the_database(
     settings: Settings, clock: ManualClock
 ) -> None:

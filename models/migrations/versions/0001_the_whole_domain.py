@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 23:39:26.301770
+Create Date: 2026-11-27
 """
 
 from collections.abc import Sequence
@@ -512,12 +512,13 @@ def upgrade() -> None:
     )
     op.create_table('inboundmessage',
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('user_ref', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('identity_id', sa.Integer(), nullable=True),
     sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('replies', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['identity_id'], ['channelidentity.id'], ),
-    sa.PrimaryKeyConstraint('channel', 'message_id')
+    sa.PrimaryKeyConstraint('channel', 'user_ref', 'message_id')
     )
     with op.batch_alter_table('inboundmessage', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inboundmessage_received_at'), ['received_at'], unique=False)
