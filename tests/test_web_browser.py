@@ -223,3 +223,7 @@ async def test_usable_at_phone_width(page: Page, base_url: str) -> None:
     await expect(page.locator("#send")).to_be_in_viewport(ratio=1)
     width = await page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
+    sideways = await page.evaluate(
+        "() => { const l = document.getElementById('log'); return l.scrollWidth - l.clientWidth; }"
+    )
+    assert sideways <= 0
