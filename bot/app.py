@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels.wechat_api import TemplateSpec, WeChatApi, WeChatSender
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.outbound import Sender
+from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.router import Router
 from models.db import make_engine, make_session_factory
@@ -24,6 +28,8 @@ class Linli:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     pipeline: Pipeline
+    worker: OutboxWorker
+    wechat_api: WeChatApi | None = None
 
     async def database_ok(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -51,4 +57,42 @@ def build_linli(
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     pipeline = Pipeline(sessions, router, clock, settings)
-    return Linli(settings, clock, engine, sessions, pipeline)
+    wechat_api = _wechat_api(settings, sessions, clock)
+    senders: dict[str, Sender] = {}
+    if wechat_api is not None:
+        senders["wechat"] = WeChatSender(wechat_api, clock, *wechat_templates(settings))
+    worker = OutboxWorker(sessions, senders, clock, rates=SEND_RATES)
+    return Linli(settings, clock, engine, sessions, pipeline, worker, wechat_api)
+
+
+# Messages a second per channel for the delivery worker (the platforms' documented ceilings).
+SEND_RATES = {"wechat": 200.0, "telegram": 30.0}
+
+
+def _wechat_api(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> WeChatApi | None:
+    if not settings.wechat_enabled or settings.wechat_app_secret is None:
+        return None
+    return WeChatApi(
+        settings.wechat_app_id or "",
+        settings.wechat_app_secret.get_secret_value(),
+        settings.wechat_api_base,
+        settings.wechat_api_timeout,
+        sessions,
+        clock,
+    )
+
+
+def wechat_templates(settings: Settings) -> tuple[TemplateSpec | None, TemplateSpec | None]:
+    """The template and subscription messages configured for outside the 48-hour window."""
+    path = settings.data_dir / "wechat.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    specs = []
+    for template_id, section in (
+        (settings.wechat_template_id, "template"),
+        (settings.wechat_subscribe_template_id, "subscription"),
+    ):
+        fields = data.get(section, {}).get("fields", {})
+        specs.append(TemplateSpec(template_id, dict(fields)) if template_id else None)
+    return specs[0], specs[1]

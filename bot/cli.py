@@ -16,7 +16,7 @@ from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings
 from bot.logs import setup_logging
 from models.migrate import upgrade
-from models.seed import seed_residents, seed_street
+from models.seed import read_toml, seed_residents, seed_street
 
 logger = logging.getLogger("linli")
 
@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--lang", default="zh-CN", choices=["zh-CN", "en"])
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
+    wechat = commands.add_parser("wechat", help="WeChat Official Account tools")
+    wechat.add_argument("action", choices=["menu"], help="menu: push data/wechat.toml's menu")
     seed = commands.add_parser("seed", help="load data/ (idempotent) and optional synthetic data")
     seed.add_argument("--residents", type=int, default=0, help="add N synthetic residents")
     return parser
@@ -45,6 +47,8 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             logger.info("database schema is up to date")
         elif work == "seed":
             await _seed(linli, args.residents)
+        elif work == "wechat":
+            await _push_wechat_menu(linli)
         elif work == "chat":
             from bot.channels.console import run_console
 
@@ -66,12 +70,21 @@ async def _seed(linli: Linli, residents: int) -> None:
         )
 
 
+async def _push_wechat_menu(linli: Linli) -> None:
+    if linli.wechat_api is None:
+        raise ConfigurationError("WeChat is not configured (LINLI_WECHAT_APP_ID, …_APP_SECRET)")
+    data = read_toml(linli.settings.data_dir, "wechat.toml")
+    menu = {"button": data["menu"]["button"]}
+    await linli.wechat_api.call(lambda client: client.menu.create(menu))
+    logger.info("pushed the custom menu: %d top-level buttons", len(menu["button"]))
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from bot.web.app import create_web_app
 
     host = args.host or settings.host
     port = args.port or settings.port
-    app = create_web_app(build_linli(settings))
+    app = create_web_app(build_linli(settings), run_worker=True)
     logger.info("serving on http://%s:%d", host, port)
     web.run_app(app, host=host, port=port, print=None, shutdown_timeout=10)
 
@@ -85,10 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"linli: {error}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.log_format)
-    if args.command == "serve":
-        _serve(settings, args)
-    else:
-        asyncio.run(_with_linli(settings, args.command, args))
+    try:
+        if args.command == "serve":
+            _serve(settings, args)
+        else:
+            asyncio.run(_with_linli(settings, args.command, args))
+    except ConfigurationError as error:
+        print(f"linli: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

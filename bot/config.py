@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 logger = logging.getLogger(__name__)
 
 
+AES_KEY_LENGTH = 43
+DEMO_WECHAT_APP_ID = "wx-demo-app"
+
+
 class ConfigurationError(RuntimeError):
     """The settings cannot be used to start (e.g. a production secret is missing)."""
 
@@ -41,7 +45,13 @@ class Settings(BaseSettings):
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
+    wechat_aes_key_previous: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_api_timeout: float = 5.0
+    wechat_reply_budget: float = 4.0
+    wechat_body_limit: int = 65_536
+    wechat_template_id: str | None = None
+    wechat_subscribe_template_id: str | None = None
     telegram_token: SecretStr | None = None
     telegram_secret: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"
@@ -53,9 +63,16 @@ class Settings(BaseSettings):
             raise ValueError("LINLI_NOW needs a UTC offset, e.g. 2026-11-28T09:30:00+08:00")
         return value
 
+    @field_validator("wechat_aes_key", "wechat_aes_key_previous")
+    @classmethod
+    def _aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) != AES_KEY_LENGTH:
+            raise ValueError("a WeChat EncodingAESKey has exactly 43 characters")
+        return value
+
     @property
     def wechat_enabled(self) -> bool:
-        """WeChat is on once an app id is configured."""
+        """WeChat is on once an app id is configured (demo mode fills in a demo one)."""
         return bool(self.wechat_app_id)
 
     @property
@@ -86,7 +103,20 @@ def check_settings(settings: Settings) -> Settings:
     if settings.secret_key is None:
         logger.warning("demo mode: LINLI_SECRET_KEY not set, using a random demo key")
         settings.secret_key = SecretStr("demo-insecure-" + secrets.token_hex(16))
+    if settings.env == "demo":
+        _demo_wechat(settings)
     return settings
+
+
+def _demo_wechat(settings: Settings) -> None:
+    """Demo mode answers /wechat with clearly-demo credentials unless real ones are set."""
+    if settings.wechat_app_id is None:
+        settings.wechat_app_id = DEMO_WECHAT_APP_ID
+    if settings.wechat_token is None:
+        logger.warning("demo mode: LINLI_WECHAT_TOKEN not set, /wechat uses the demo token")
+        settings.wechat_token = SecretStr("demo-insecure-wechat-token")
+    if settings.wechat_app_secret is None:
+        settings.wechat_app_secret = SecretStr("demo-insecure-wechat-secret")
 
 
 def load_settings() -> Settings:

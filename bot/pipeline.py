@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -23,13 +24,41 @@ from bot.i18n import normalize_lang, t
 from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
 from bot.metrics import MESSAGE_SECONDS, MESSAGES
+from bot.render import MORE, numbered_text, paginate
 from bot.router import Router
-from models.messaging import InboundMessage, load_state, state_expired, stored_replies
-from models.people import find_or_create_identity
+from models.messaging import (
+    ConversationState,
+    InboundMessage,
+    load_state,
+    queue_message,
+    state_expired,
+    stored_replies,
+)
+from models.people import ChannelIdentity, find_or_create_identity
 
 logger = logging.getLogger(__name__)
 
 InflightKey = tuple[str, str, str]
+
+
+@dataclass
+class Deadline:
+    """When a channel must have its answer; a reply ready later goes out through the outbox."""
+
+    at: float  # time.monotonic()
+    missed: bool = False
+
+    def passed(self) -> bool:
+        """Whether the moment has come."""
+        return time.monotonic() >= self.at
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the channel a message came from can answer it."""
+
+    text_limit: int | None = None  # text-only channel: one message of at most this many characters
+    deadline: Deadline | None = None
 
 
 class Pipeline:
@@ -50,10 +79,11 @@ class Pipeline:
         self._user_locks = KeyedLocks()
         self._inflight: dict[InflightKey, asyncio.Future[list[Reply]]] = {}
 
-    async def handle(self, inbound: Inbound) -> list[Reply]:
+    async def handle(self, inbound: Inbound, delivery: Delivery | None = None) -> list[Reply]:
         """Handle one message; concurrent or later redeliveries get the first answer."""
+        delivery = delivery or Delivery()
         if not inbound.message_id:
-            return await self._handle_one(inbound)
+            return await self._handle_one(inbound, delivery)
         key = (inbound.channel, inbound.user_ref, inbound.message_id)
         running = self._inflight.get(key)
         if running is not None:
@@ -62,7 +92,7 @@ class Pipeline:
         future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            replies = await self._handle_one(inbound)
+            replies = await self._handle_one(inbound, delivery)
             future.set_result(replies)
             return replies
         except BaseException as exc:
@@ -72,11 +102,11 @@ class Pipeline:
         finally:
             del self._inflight[key]
 
-    async def _handle_one(self, inbound: Inbound) -> list[Reply]:
+    async def _handle_one(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
         started = time.perf_counter()
         async with self._user_locks.hold((inbound.channel, inbound.user_ref)):
             try:
-                replies = await self._transaction(inbound)
+                replies = await self._transaction(inbound, delivery)
                 outcome = "ok"
             except Exception:
                 # The trace goes to the log; the person gets a polite text, never the exception.
@@ -96,7 +126,7 @@ class Pipeline:
         )
         return replies
 
-    async def _transaction(self, inbound: Inbound) -> list[Reply]:
+    async def _transaction(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
         async with self.sessions() as session, session.begin():
             await self._lock_user_across_instances(session, inbound)
             if inbound.message_id:
@@ -106,7 +136,12 @@ class Pipeline:
                 if stored is not None:
                     MESSAGES.labels(inbound.channel, "duplicate").inc()
                     return [Reply.from_dict(item) for item in stored]
-            replies = await self._run_handlers(session, inbound)
+            identity, replies = await self._run_handlers(session, inbound, delivery)
+            if delivery.deadline is not None and delivery.deadline.passed():
+                # Too late for this answer: the outbox sends it, and redeliveries answer nothing.
+                delivery.deadline.missed = True
+                self._queue_replies(session, identity, replies)
+                replies = []
             if inbound.message_id:
                 session.add(
                     InboundMessage(
@@ -132,7 +167,9 @@ class Pipeline:
             sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key}
         )
 
-    async def _run_handlers(self, session: AsyncSession, inbound: Inbound) -> list[Reply]:
+    async def _run_handlers(
+        self, session: AsyncSession, inbound: Inbound, delivery: Delivery
+    ) -> tuple[ChannelIdentity, list[Reply]]:
         now = self.clock.now()
         identity = await find_or_create_identity(
             session, inbound.channel, inbound.user_ref, now, normalize_lang(inbound.lang)
@@ -154,11 +191,53 @@ class Pipeline:
             state_expired=expired,
         )
         replies = await self.router.dispatch(ctx) or []
-        options = [button.payload for reply in replies for button in reply.buttons]
-        state.data = {**state.data, "options": options} if options else _without_options(state.data)
+        if not ctx.extra.get("continued"):
+            replies = self._remember_options_and_pages(state, replies, delivery.text_limit, ctx)
         state.updated_at = now
         session.add(state)
+        return identity, replies
+
+    @staticmethod
+    def _remember_options_and_pages(
+        state: ConversationState, replies: list[Reply], text_limit: int | None, ctx: Context
+    ) -> list[Reply]:
+        """Keep the options just shown (typed numbers choose them) and, on a text-only
+        channel, fold the replies into one page, keeping the rest for "更多"/"more"."""
+        options = [button.payload for reply in replies for button in reply.buttons]
+        data = {k: v for k, v in state.data.items() if k not in ("options", MORE)}
+        if options:
+            data["options"] = options
+        if text_limit is not None and replies:
+            hint = "\n" + ctx.t("menu.more_hint")
+            pages = paginate(numbered_text(replies), text_limit - len(hint))
+            if len(pages) > 1:
+                data[MORE] = pages[1:]
+                pages[0] += hint
+            buttons = tuple(button for reply in replies for button in reply.buttons)
+            replies = [Reply(pages[0], buttons)]
+        state.data = data
         return replies
+
+    def _queue_replies(
+        self, session: AsyncSession, identity: ChannelIdentity, replies: list[Reply]
+    ) -> None:
+        if replies:
+            queue_message(
+                session,
+                kind="reply",
+                payload={"replies": [reply.to_dict() for reply in replies]},
+                now=self.clock.now(),
+                identity_id=identity.id,
+                channel=identity.channel,
+            )
+
+    async def send_later(self, inbound: Inbound, replies: list[Reply]) -> None:
+        """Queue replies for an inbound message whose channel could no longer wait for them."""
+        async with self.sessions() as session, session.begin():
+            identity = await find_or_create_identity(
+                session, inbound.channel, inbound.user_ref, self.clock.now()
+            )
+            self._queue_replies(session, identity, replies)
 
     async def _redirect(self, ctx: Context, payload: str) -> list[Reply]:
         """Handle the current message again as if the person had pressed payload."""
@@ -176,7 +255,3 @@ class Pipeline:
             return None
         index = int(folded) - 1
         return str(options[index]) if 0 <= index < len(options) else None
-
-
-def _without_options(data: dict[str, object]) -> dict[str, object]:
-    return {key: value for key, value in data.items() if key != "options"}

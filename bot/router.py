@@ -98,6 +98,10 @@ class Router:
         """Handle a chat word such as "菜单"/"menu" (see [commands] in the locale files)."""
         return self.route(Phase.COMMAND, lambda ctx: ctx.command in commands)
 
+    def event(self, *events: str) -> Callable[[Handler], Handler]:
+        """Handle a channel event (subscribe, unsubscribe, image, location, …)."""
+        return self.route(Phase.COMMAND, lambda ctx: ctx.inbound.event in events)
+
     def state(self, *names: str) -> Callable[[Handler], Handler]:
         """Handle typed text while the conversation is in one of the named states."""
         return self.route(Phase.STATE, lambda ctx: ctx.payload is None and ctx.state.name in names)

@@ -141,3 +141,12 @@ async def _set_language(ctx: Context, lang: str) -> Reply:
     ctx.identity.lang = lang
     ctx.session.add(ctx.identity)
     return await main_menu(ctx, ctx.t("account.language_set"))
+
+
+@router.event("unsubscribe")
+async def unfollowed(ctx: Context) -> HandlerResult:
+    """The person unfollowed: stop pushing to this account until they come back."""
+    ctx.identity.active = False
+    ctx.session.add(ctx.identity)
+    ctx.clear_state()
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.clock import local_today
 from bot.context import Context
 from bot.messages import Reply
+from bot.render import MORE
 from bot.router import HandlerResult, Router
 from handlers.common import (
     back_to_menu,
@@ -13,6 +14,7 @@ from handlers.common import (
     holiday_label,
     localized,
     main_menu,
+    street_name,
     weekday_name,
 )
 from models.calendar import (
@@ -39,6 +41,50 @@ async def show_menu(ctx: Context) -> HandlerResult:
     return (
         [await main_menu(ctx), Reply(ctx.t("menu.help"))] if ctx.command else await main_menu(ctx)
     )
+
+
+@router.event("subscribe", "scan")
+async def welcome(ctx: Context) -> HandlerResult:
+    """A new follower (or a scanned code): welcome, main menu and what words work."""
+    ctx.clear_state()
+    street = street_name(ctx, await get_street(ctx.session))
+    return [await main_menu(ctx, ctx.t("menu.welcome", street=street)), Reply(ctx.t("menu.help"))]
+
+
+@router.event("view")
+async def link_opened(ctx: Context) -> HandlerResult:
+    """A menu link was opened; the platform shows the page, nothing to say."""
+    return None
+
+
+@router.event("image", "location")
+async def attachment_without_flow(ctx: Context) -> HandlerResult:
+    """A photo or place sent outside any flow that uses one."""
+    return await main_menu(ctx, ctx.t("menu.attachment_unused"))
+
+
+@router.event("voice_unrecognized")
+async def voice_not_recognized(ctx: Context) -> HandlerResult:
+    """A voice message the platform could not turn into text."""
+    return await main_menu(ctx, ctx.t("menu.voice_unclear"))
+
+
+@router.event("unsupported")
+async def unsupported_message(ctx: Context) -> HandlerResult:
+    """A kind of message we do not handle (video, link, file, …)."""
+    return await main_menu(ctx, ctx.t("menu.unsupported"))
+
+
+@router.command("more")
+async def more(ctx: Context) -> HandlerResult:
+    """The next page of a long answer on a text-only channel."""
+    pages = ctx.state.data.get(MORE)
+    if not isinstance(pages, list) or not pages:
+        return await main_menu(ctx, ctx.t("menu.no_more"))
+    ctx.state.data = {**ctx.state.data, MORE: pages[1:]}
+    ctx.extra["continued"] = True  # keep the options and the remaining pages as they are
+    hint = "\n" + ctx.t("menu.more_hint") if pages[1:] else ""
+    return Reply(str(pages[0]) + hint)
 
 
 @router.command("cancel")

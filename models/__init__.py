@@ -3,6 +3,7 @@
 from models.booking import Appointment, BookingSlot, RosterShift, WaitlistEntry
 from models.cases import Case, CaseEvent, CaseHandler, Rating
 from models.messaging import (
+    ApiToken,
     BindCode,
     ConversationState,
     InboundMessage,
@@ -18,6 +19,7 @@ from models.people import ChannelIdentity, Resident
 from models.services import FaqEntry, HolidayOverride, OpeningRule, Service
 
 __all__ = [
+    "ApiToken",
     "Appointment",
     "BindCode",
     "BookingSlot",

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import enum_field, json_field, utc_field
@@ -134,3 +134,61 @@ async def stored_replies(
     """The replies given the first time a message was handled, or None if it is new."""
     row = await session.get(InboundMessage, (channel, user_ref, message_id))
     return None if row is None else row.replies
+
+
+def queue_message(
+    session: AsyncSession,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    identity_id: int | None = None,
+    channel: str | None = None,
+    resident_id: int | None = None,
+    staff_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Write an outgoing message in the caller's transaction; the delivery worker sends it."""
+    row = OutboxMessage(
+        identity_id=identity_id,
+        channel=channel,
+        resident_id=resident_id,
+        staff_id=staff_id,
+        kind=kind,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+class ApiToken(SQLModel, table=True):
+    """A platform access token shared by every instance (fetched once, refreshed before expiry)."""
+
+    name: str = Field(max_length=64, primary_key=True)
+    token: str = Field(max_length=600)
+    expires_at: datetime = utc_field()
+
+
+async def read_api_token(session: AsyncSession, name: str) -> ApiToken | None:
+    """The stored token for a platform app, if any."""
+    return await session.get(ApiToken, name)
+
+
+async def lock_api_token(session: AsyncSession, name: str) -> ApiToken | None:
+    """The stored token, row-locked until commit on PostgreSQL (SQLite transactions are serial)."""
+    stmt = select(ApiToken).where(ApiToken.name == name).with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def save_api_token(
+    session: AsyncSession, name: str, token: str, expires_at: datetime
+) -> None:
+    """Store a freshly fetched token."""
+    row = await session.get(ApiToken, name)
+    if row is None:
+        row = ApiToken(name=name, token=token, expires_at=expires_at)
+    row.token, row.expires_at = token, expires_at
+    session.add(row)

@@ -44,8 +44,8 @@ def test_console_chat_with_numbered_options(seeded: Path) -> None:
     result = run(["chat", "--user", "console-test"], env_for(seeded), stdin="7\n菜单\n8\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "  1. 预约办事" in out
-    assert "  8. 我的" in out
+    assert "\n1. 预约办事" in out
+    assert "\n8. 我的" in out
     assert "今天 11月27日（周五" in out  # "7" chose opening hours
     assert "我的信息" in out  # "8" chose the account page from the menu shown again
     assert out.rstrip().endswith("再见！")

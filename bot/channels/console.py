@@ -8,19 +8,11 @@ import sys
 from typing import TextIO
 
 from bot.i18n import t
-from bot.messages import Inbound, Reply
+from bot.messages import Inbound
 from bot.pipeline import Pipeline
+from bot.render import numbered_text
 
 CHANNEL = "console"
-
-
-def render_reply(reply: Reply) -> str:
-    """A reply as plain text with numbered options (answer with the number)."""
-    lines = [reply.text]
-    lines.extend(f"  {n}. {button.label}" for n, button in enumerate(reply.buttons, start=1))
-    if reply.link is not None:
-        lines.append(f"  {reply.link.label}: {reply.link.url}")
-    return "\n".join(lines)
 
 
 def default_user() -> str:
@@ -41,8 +33,7 @@ async def run_console(
     loop = asyncio.get_running_loop()
 
     async def send(inbound: Inbound) -> None:
-        for reply in await pipeline.handle(inbound):
-            stdout.write(render_reply(reply) + "\n\n")
+        stdout.write(numbered_text(await pipeline.handle(inbound)) + "\n\n")
         stdout.flush()
 
     await send(Inbound(CHANNEL, user_ref, payload="menu", lang=lang))

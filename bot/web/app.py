@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -14,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import Linli
 from bot.channels.web import BadChatRequestError, parse_chat_request, render_replies
+from bot.channels.wechat import WeChatGatekeeper
+from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
 from models.org import get_street
 
@@ -107,8 +110,32 @@ async def metrics(_request: web.Request) -> web.Response:
     return response
 
 
-def create_web_app(linli: Linli) -> web.Application:
-    """The HTTP application over a built Linli; closing the app closes the database."""
+def wechat_webhook(linli: Linli) -> WeChatWebhook | None:
+    """The /wechat handlers when WeChat is configured (demo mode configures a demo account)."""
+    settings = linli.settings
+    if not settings.wechat_enabled or settings.wechat_token is None:
+        return None
+    keys = tuple(
+        key.get_secret_value()
+        for key in (settings.wechat_aes_key, settings.wechat_aes_key_previous)
+        if key is not None
+    )
+    gatekeeper = WeChatGatekeeper(
+        settings.wechat_token.get_secret_value(), settings.wechat_app_id or "", keys
+    )
+    return WeChatWebhook(
+        linli.pipeline,
+        gatekeeper,
+        budget_seconds=settings.wechat_reply_budget,
+        body_limit=settings.wechat_body_limit,
+    )
+
+
+def create_web_app(linli: Linli, *, run_worker: bool = False) -> web.Application:
+    """The HTTP application over a built Linli; closing the app closes the database.
+
+    With run_worker the outbox delivery worker runs beside the server.
+    """
     app = web.Application(
         middlewares=[security_headers], client_max_size=linli.settings.chat_body_limit
     )
@@ -118,9 +145,26 @@ def create_web_app(linli: Linli) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", HERE / "static", append_version=False)
+    wechat = wechat_webhook(linli)
+    if wechat is not None:
+        app.router.add_get("/wechat", wechat.verify)
+        app.router.add_post("/wechat", wechat.receive)
+
+    worker_task: list[asyncio.Task[None]] = []
+
+    async def start_worker(_app: web.Application) -> None:
+        if run_worker:
+            worker_task.append(asyncio.create_task(linli.worker.run()))
 
     async def close_linli(_app: web.Application) -> None:
+        if wechat is not None:
+            await wechat.drain()
+        for task in worker_task:
+            task.cancel()
+        await asyncio.gather(*worker_task, return_exceptions=True)
         await linli.close()
+
+    app.on_startup.append(start_worker)
 
     app.on_cleanup.append(close_linli)
     return app

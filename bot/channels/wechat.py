@@ -1,0 +1,182 @@
+"""The WeChat Official Account channel: verify, decrypt, parse → Inbound; replies → passive XML.
+
+Everything here treats the request as hostile until the signature is checked, and treats the
+verified XML as hostile after that: no DTDs or entities, a size cap, sanitised echoes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+from wechatpy.utils import WeChatSigner
+
+from bot.messages import Attachment, Inbound, Location
+
+CHANNEL = "wechat"
+TEXT_LIMIT = 600  # characters; WeChat cuts passive text replies at 2048 bytes
+PAYLOAD_LIMIT = 200
+DECRYPT_ERRORS = (InvalidAppIdException, ValueError, IndexError, struct.error)
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+class WeChatRejectedError(Exception):
+    """A callback we refuse, with the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A verified callback body: the message XML and the key to seal the answer with."""
+
+    xml: str
+    crypto: WeChatCrypto | None
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: SHA-1 over the sorted parts."""
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return str(signer.signature)
+
+
+def _same(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected, given)
+
+
+def precheck_xml(body: bytes) -> Any:
+    """Parse with DTDs, entities and external references forbidden; 400 on anything odd."""
+    try:
+        return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, ParseError, ValueError) as error:
+        raise WeChatRejectedError(400, f"unsafe or malformed XML: {type(error).__name__}") from None
+
+
+class WeChatGatekeeper:
+    """Checks signatures and opens safe-mode bodies, accepting the current and previous AES key."""
+
+    def __init__(self, token: str, app_id: str, aes_keys: tuple[str, ...]) -> None:
+        self.token = token
+        self.app_id = app_id
+        self.cryptos = tuple(WeChatCrypto(token, key, app_id) for key in aes_keys if key)
+
+    def check_query(self, query: dict[str, str]) -> None:
+        """The plain signature every callback carries (timestamp, nonce, token)."""
+        expected = sign(self.token, query.get("timestamp", ""), query.get("nonce", ""))
+        if not _same(expected, query.get("signature")):
+            raise WeChatRejectedError(403, "bad signature")
+
+    def open(self, query: dict[str, str], body: bytes) -> Opened:
+        """Verify and, in safe mode, decrypt a POST body."""
+        self.check_query(query)
+        root = precheck_xml(body)
+        if query.get("encrypt_type", "raw") != "aes":
+            return Opened(body.decode("utf-8"), None)
+        encrypted = root.findtext("Encrypt") or ""
+        expected = sign(self.token, query.get("timestamp", ""), query.get("nonce", ""), encrypted)
+        if not encrypted or not _same(expected, query.get("msg_signature")):
+            raise WeChatRejectedError(403, "bad message signature")
+        for crypto in self.cryptos:  # current key first, then the one being replaced
+            try:
+                plain = crypto.decrypt_message(
+                    {"Encrypt": encrypted},
+                    query["msg_signature"],
+                    query.get("timestamp", ""),
+                    query.get("nonce", ""),
+                )
+            except DECRYPT_ERRORS:  # wrong key, wrong app id or corrupt padding: try the next
+                continue
+            precheck_xml(plain.encode("utf-8") if isinstance(plain, str) else plain)
+            return Opened(plain if isinstance(plain, str) else plain.decode("utf-8"), crypto)
+        raise WeChatRejectedError(400, "cannot decrypt with any configured key")
+
+    def seal(self, xml: str, opened: Opened) -> str:
+        """Encrypt an answer in the mode the message came in."""
+        if opened.crypto is None:
+            return xml
+        return str(opened.crypto.encrypt_message(xml, secrets.token_hex(8), str(int(time.time()))))
+
+
+def sanitize(text: str) -> str:
+    """Remove what could break out of CDATA or is not allowed in XML."""
+    return _UNSAFE.sub("", text).replace("]]>", "]] >")
+
+
+def dedupe_id(message: BaseMessage) -> str:
+    """MsgId for messages; sender + time + event for events (which have no MsgId)."""
+    if message.id:
+        return str(message.id)
+    return f"{message.source}:{message.time}:{getattr(message, 'event', '')}"
+
+
+def to_inbound(message: BaseMessage) -> Inbound:
+    """Translate a parsed WeChat message into the pipeline's neutral Inbound."""
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "user_ref": message.source,
+        "message_id": dedupe_id(message),
+        "lang": "zh-CN",
+    }
+    kind = message.type
+    if kind == "text":
+        return Inbound(text=message.content or "", **base)
+    if kind == "voice":
+        heard = (message.recognition or "").strip()
+        return Inbound(text=heard, **base) if heard else Inbound(event="voice_unrecognized", **base)
+    if kind == "image":
+        return Inbound(event="image", attachments=(Attachment("image", message.media_id),), **base)
+    if kind == "location":
+        place = Location(float(message.location_x), float(message.location_y), message.label)
+        return Inbound(event="location", location=place, **base)
+    if kind == "event":
+        return _event_inbound(message, base)
+    return Inbound(event="unsupported", **base)
+
+
+def _event_inbound(message: BaseMessage, base: dict[str, Any]) -> Inbound:
+    event = message.event
+    if event in ("subscribe", "subscribe_scan"):
+        return Inbound(event="subscribe", **base)
+    if event == "click":
+        key = (message.key or "")[:PAYLOAD_LIMIT]
+        return Inbound(payload=key, **base)
+    if event in ("unsubscribe", "view", "scan"):
+        return Inbound(event=event, **base)
+    return Inbound(event="unsupported", **base)
+
+
+def parse(xml: str) -> BaseMessage:
+    """wechatpy's parser over XML that has passed the pre-check."""
+    try:
+        message = parse_message(xml)
+    except Exception:
+        raise WeChatRejectedError(400, "not a WeChat message") from None
+    if message is None or not message.source:
+        raise WeChatRejectedError(400, "not a WeChat message")
+    return message
+
+
+def render_text(message: BaseMessage, text: str) -> str:
+    """A passive text reply to message, sanitised."""
+    reply = TextReply(
+        source=sanitize(message.target or ""),
+        target=sanitize(message.source or ""),
+        content=sanitize(text),
+    )
+    return str(reply.render())

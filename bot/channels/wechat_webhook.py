@@ -1,0 +1,107 @@
+"""The /wechat callback: answer inside WeChat's 5-second deadline, or via the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+
+from bot.channels.wechat import (
+    TEXT_LIMIT,
+    WeChatGatekeeper,
+    WeChatRejectedError,
+    parse,
+    render_text,
+    to_inbound,
+)
+from bot.messages import Inbound, Reply
+from bot.pipeline import Deadline, Delivery, Pipeline
+
+logger = logging.getLogger(__name__)
+
+# How long past the pipeline's own deadline we still wait for a commit already under way.
+GRACE_SECONDS = 0.5
+ECHO_LIMIT = 128
+
+
+class WeChatWebhook:
+    """aiohttp handlers for GET (URL verification) and POST (messages) on /wechat."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        gatekeeper: WeChatGatekeeper,
+        *,
+        budget_seconds: float,
+        body_limit: int,
+    ) -> None:
+        self.pipeline = pipeline
+        self.gatekeeper = gatekeeper
+        self.budget = budget_seconds
+        self.body_limit = body_limit
+        self._late: set[asyncio.Task[None]] = set()
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """GET /wechat: echo echostr when the signature is right (the platform's URL check)."""
+        query = dict(request.query)
+        try:
+            self.gatekeeper.check_query(query)
+        except WeChatRejectedError as rejected:
+            return web.Response(status=rejected.status, text="forbidden")
+        return web.Response(text=query.get("echostr", "")[:ECHO_LIMIT])
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """POST /wechat: verify, decrypt, handle, answer in the mode the message came in."""
+        body = await self._read_body(request)
+        if body is None:
+            return web.Response(status=413, text="too large")
+        try:
+            opened = self.gatekeeper.open(dict(request.query), body)
+            message = parse(opened.xml)
+        except WeChatRejectedError as rejected:
+            logger.warning("wechat callback refused", extra={"reason": str(rejected)})
+            return web.Response(status=rejected.status, text="refused")
+        replies = await self._answer(to_inbound(message))
+        if not replies:
+            return web.Response(text="success")
+        xml = render_text(message, replies[0].text)
+        return web.Response(text=self.gatekeeper.seal(xml, opened), content_type="application/xml")
+
+    async def _read_body(self, request: web.Request) -> bytes | None:
+        if request.content_length is not None and request.content_length > self.body_limit:
+            return None
+        body = await request.content.read(self.body_limit + 1)
+        return None if len(body) > self.body_limit else body
+
+    async def _answer(self, inbound: Inbound) -> list[Reply]:
+        """The replies if they are ready in time; otherwise none now and the rest via the outbox."""
+        deadline = Deadline(time.monotonic() + self.budget)
+        delivery = Delivery(text_limit=TEXT_LIMIT, deadline=deadline)
+        task = asyncio.ensure_future(self.pipeline.handle(inbound, delivery))
+        try:
+            replies = await asyncio.wait_for(asyncio.shield(task), self.budget + GRACE_SECONDS)
+        except TimeoutError:
+            self._deliver_when_done(task, inbound, deadline)
+            return []
+        return [] if deadline.missed else replies
+
+    def _deliver_when_done(
+        self, task: asyncio.Future[list[Reply]], inbound: Inbound, deadline: Deadline
+    ) -> None:
+        # Rare: the pipeline decided "in time" but its commit outlived the grace period. The
+        # platform has been told "success", so the replies must go out as customer-service messages.
+        async def finish() -> None:
+            replies = await task
+            if replies and not deadline.missed:
+                await self.pipeline.send_later(inbound, replies)
+
+        late = asyncio.ensure_future(finish())
+        self._late.add(late)
+        late.add_done_callback(self._late.discard)
+
+    async def drain(self) -> None:
+        """Wait for late replies still being handed to the outbox (graceful shutdown)."""
+        if self._late:
+            await asyncio.gather(*self._late, return_exceptions=True)

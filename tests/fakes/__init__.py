@@ -1,0 +1,1 @@
+"""Fakes of outside services (WeChat's API and WeChat's callback sender) for the tests."""

@@ -1,0 +1,92 @@
+"""Fixtures for WeChat tests: the fake platform API, a signed-callback maker, a configured app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import Linli, build_linli
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.router import Router
+from bot.web.app import create_web_app
+from tests.conftest import DATA
+from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
+
+TOKEN = "linli-test-token"
+AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+OLD_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj"
+
+Client = TestClient[web.Request, web.Application]
+
+
+@dataclass
+class WeChatRig:
+    """Everything a WeChat test talks to."""
+
+    linli: Linli
+    client: Client
+    platform: FakeWeChatAPI
+    server: WeChatServer
+
+    async def post(self, xml: str, *, safe: bool = False) -> dict[str, str]:
+        """Deliver a message as WeChat does and read the passive reply."""
+        query, body = self.server.request(xml, safe=safe)
+        response = await self.client.post("/wechat", params=query, data=body)
+        assert response.status == 200, await response.text()
+        return self.server.read_reply(await response.read(), safe=safe)
+
+
+def wechat_settings(db_url: str, platform: FakeWeChatAPI, **extra: object) -> Settings:
+    """Settings for an account whose API is the fake platform."""
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "data_dir": DATA,
+        "secret_key": "test-secret",
+        "wechat_app_id": platform.appid,
+        "wechat_app_secret": platform.secret,
+        "wechat_token": TOKEN,
+        "wechat_aes_key": AES_KEY,
+        "wechat_aes_key_previous": OLD_AES_KEY,
+        "wechat_api_base": platform.base_url,
+        "wechat_api_timeout": 1.0,
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[FakeWeChatAPI]:
+    """The fake WeChat API server on 127.0.0.1."""
+    fake = FakeWeChatAPI()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+async def make_rig(
+    db_url: str,
+    platform: FakeWeChatAPI,
+    clock: ManualClock,
+    *,
+    router: Router | None = None,
+    aes_key: str = AES_KEY,
+    **extra: object,
+) -> AsyncIterator[WeChatRig]:
+    """Build the app for an account on the fake platform and serve it over loopback."""
+    linli = build_linli(wechat_settings(db_url, platform, **extra), clock=clock, router=router)
+    account = WeChatAccount(TOKEN, platform.appid, aes_key)
+    async with TestClient(TestServer(create_web_app(linli), host="127.0.0.1")) as client:
+        yield WeChatRig(linli, client, platform, WeChatServer(account))
+
+
+@pytest.fixture
+async def rig(db_url: str, platform: FakeWeChatAPI, clock: ManualClock) -> AsyncIterator[WeChatRig]:
+    """A WeChat account on the fake platform with every feature's router."""
+    async for built in make_rig(db_url, platform, clock):
+        yield built
