@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,11 +35,11 @@ async def run(url: str, residents: int) -> None:
     started = time.perf_counter()
     await upgrade(engine)
     async with sessions() as session, session.begin():
-        await seed_street(session, DATA, date.today())
+        await seed_street(session, DATA, date.today(), datetime.now(UTC))
     street_seconds = time.perf_counter() - started
     started = time.perf_counter()
     async with sessions() as session, session.begin():
-        await seed_residents(session, residents, DATA)
+        await seed_residents(session, residents, DATA, datetime.now(UTC))
     seconds = time.perf_counter() - started
     await engine.dispose()
     print(f"backend: {engine.dialect.name}")

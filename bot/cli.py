@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.app import Linli, build_linli
 from bot.clock import local_today
@@ -59,12 +60,14 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
 
 async def _seed(linli: Linli, residents: int) -> None:
     async with linli.sessions() as session, session.begin():
-        report = await seed_street(session, linli.settings.data_dir, local_today(linli.clock))
+        report = await seed_street(
+            session, linli.settings.data_dir, local_today(linli.clock), linli.clock.now()
+        )
     logger.info("seeded street data: %s", report.counts)
     if residents > 0:
         started = time.perf_counter()
         async with linli.sessions() as session, session.begin():
-            await seed_residents(session, residents, linli.settings.data_dir)
+            await seed_residents(session, residents, linli.settings.data_dir, linli.clock.now())
         logger.info(
             "added %d synthetic residents in %.1f s", residents, time.perf_counter() - started
         )
@@ -94,10 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-    except ConfigurationError as error:
-        print(f"linli: {error}", file=sys.stderr)
+    except (ConfigurationError, ValidationError) as error:
+        print(f"linli: the settings cannot be used: {error}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.log_format)
+    if args.command == "chat":  # the terminal is the conversation: keep routine logs out of it
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         if args.command == "serve":
             _serve(settings, args)
@@ -106,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"linli: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -34,11 +34,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     now: datetime | None = None
     default_lang: str = "zh-CN"
-    state_timeout_minutes: int = 30
+    state_timeout_minutes: int = Field(default=30, gt=0)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "text"
     chat_body_limit: int = 16_384
-    chat_text_limit: int = 1000
+    chat_text_limit: int = Field(default=1000, gt=0)
+    chat_rate_limit: str = "60/minute"
 
     secret_key: SecretStr | None = None
     wechat_token: SecretStr | None = None

@@ -8,6 +8,19 @@ import sys
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class TextWithExtras(logging.Formatter):
+    """Readable lines that still show the structured fields passed with extra={…}."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The usual line, then key=value for each extra field."""
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return line
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
@@ -18,7 +31,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
             JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", json_ensure_ascii=False)
         )
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextWithExtras(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

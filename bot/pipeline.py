@@ -148,6 +148,7 @@ class Pipeline:
                         channel=inbound.channel,
                         user_ref=inbound.user_ref,
                         message_id=inbound.message_id,
+                        identity_id=identity.id,
                         received_at=self.clock.now(),
                         replies=[reply.to_dict() for reply in replies],
                     )
@@ -177,7 +178,7 @@ class Pipeline:
         assert identity.id is not None
         state = await load_state(session, identity.id, now)
         expired = state_expired(state, now, self.state_timeout)
-        if now - state.updated_at > self.state_timeout:
+        if expired:  # a half-finished flow starts over; options shown at the menu stay usable
             state.name, state.data = "", {}
         ctx = Context(
             session=session,

@@ -72,15 +72,16 @@ async def _community_question(ctx: Context, text: str) -> Reply:
 async def community_typed(ctx: Context) -> HandlerResult:
     """A typed community name while step 1 waits."""
     typed = ctx.words
-    for community in await list_communities(ctx.session):
-        names = (
-            community.name_zh,
-            community.name_en.lower(),
-            community.name_zh.removesuffix("社区"),
-        )
-        if typed and any(typed == name or (len(typed) >= 2 and typed in name) for name in names):
-            return await _community_chosen(ctx, community.code)
-    return await _community_question(ctx, ctx.t("account.community_not_found", text=ctx.text[:20]))
+    communities = await list_communities(ctx.session)
+    exact = [c for c in communities if typed in (c.name_zh, c.name_en.lower())]
+    partial = [
+        c for c in communities if len(typed) >= 2 and typed in f"{c.name_zh}|{c.name_en.lower()}"
+    ]
+    matches = exact or partial
+    if len(matches) == 1:
+        return await _community_chosen(ctx, matches[0].code)
+    key = "account.community_ambiguous" if matches else "account.community_not_found"
+    return await _community_question(ctx, ctx.t(key, text=ctx.text[:20]))
 
 
 async def _community_chosen(ctx: Context, code: str) -> Reply:
@@ -101,8 +102,11 @@ async def _community_chosen(ctx: Context, code: str) -> Reply:
 async def grid_chosen(ctx: Context) -> HandlerResult:
     """Step 2: save the grid, which must belong to the community chosen in step 1."""
     community_id = ctx.state.data.get("community_id")
-    grid = await ctx.session.get(Grid, int(ctx.args)) if ctx.args.isdecimal() else None
-    if ctx.state.name != CHOOSE_GRID or grid is None or grid.community_id != community_id:
+    digits = ctx.args if ctx.args.isascii() and ctx.args.isdecimal() and len(ctx.args) <= 9 else ""
+    grid = None
+    if ctx.state.name == CHOOSE_GRID and digits:
+        grid = await ctx.session.get(Grid, int(digits))
+    if grid is None or grid.community_id != community_id:
         return await _community_question(ctx, ctx.t("menu.stale_option"))
     resident = await _resident(ctx)
     community = await ctx.session.get(Community, grid.community_id)

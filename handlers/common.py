@@ -22,7 +22,7 @@ def localized(ctx: Context, zh: str, en: str) -> str:
 def street_name(ctx: Context, street: Street | None) -> str:
     """The street's name in the reader's language."""
     if street is None:
-        return ctx.t("web.title", street="").strip() or "Linli"
+        return ctx.t("menu.unnamed_street")
     return localized(ctx, street.name_zh, street.name_en)
 
 

@@ -170,8 +170,8 @@ async def not_understood(ctx: Context) -> HandlerResult:
         return await main_menu(ctx, ctx.t("menu.expired", minutes=minutes))
     if ctx.payload is not None:
         return await main_menu(ctx, ctx.t("menu.stale_option"))
-    if ctx.inbound.event is not None or not ctx.text:
-        return (
-            await main_menu(ctx) if ctx.inbound.event else await main_menu(ctx, ctx.t("menu.empty"))
-        )
+    if ctx.inbound.event is not None:
+        return await main_menu(ctx)
+    if not ctx.text:
+        return await main_menu(ctx, ctx.t("menu.empty"))
     return await main_menu(ctx, ctx.t("menu.not_understood"))

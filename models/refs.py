@@ -26,9 +26,11 @@ async def next_reference(session: AsyncSession, prefix: str, day: date) -> str:
 
 def parse_reference(text: str) -> tuple[str, str, int] | None:
     """Split a typed reference number into prefix, day and sequence, or None if it is not one."""
+    if not text.isascii():
+        return None
     parts = text.strip().upper().split("-")
     if len(parts) != 3 or not parts[0].isalpha() or len(parts[1]) != 8:
         return None
-    if not (parts[1].isdigit() and parts[2].isdigit()):
+    if not (parts[1].isdecimal() and parts[2].isdecimal()) or len(parts[2]) > 6:
         return None
     return parts[0], parts[1], int(parts[2])

@@ -50,9 +50,16 @@ def read_toml(data_dir: Path, name: str) -> dict[str, Any]:
 
 
 async def _upsert(
-    session: AsyncSession, model: type[Row], key: str, rows: Iterable[dict[str, Any]]
+    session: AsyncSession,
+    model: type[Row],
+    key: str,
+    rows: Iterable[dict[str, Any]],
+    insert_only: tuple[str, ...] = (),
 ) -> dict[Any, Row]:
-    """Insert or update rows matched on a natural key; returns every row by that key."""
+    """Insert or update rows matched on a natural key; returns every row by that key.
+
+    Columns named in insert_only (e.g. created_at) keep their first value on later seeds.
+    """
     existing = {getattr(row, key): row for row in (await session.exec(select(model))).all()}
     for values in rows:
         row = existing.get(values[key])
@@ -61,7 +68,8 @@ async def _upsert(
             existing[values[key]] = row
         else:
             for name, value in values.items():
-                setattr(row, name, value)
+                if name not in insert_only:
+                    setattr(row, name, value)
         session.add(row)
     await session.flush()
     return existing
@@ -71,9 +79,10 @@ def _hhmm(text: str) -> time:
     return time.fromisoformat(text)
 
 
-async def seed_street(session: AsyncSession, data_dir: Path, today: date) -> SeedReport:
+async def seed_street(
+    session: AsyncSession, data_dir: Path, today: date, now: datetime
+) -> SeedReport:
     """Load street, communities, departments, services, hours, staff, roster and FAQ."""
-    now = datetime.now(UTC)
     street_data = read_toml(data_dir, "street.toml")
     streets = await _upsert(session, Street, "code", [street_data["street"]])
     street = streets[street_data["street"]["code"]]
@@ -159,7 +168,10 @@ async def _seed_compounds(
                     grid_id=grid.id if grid else None,
                     number=number,
                     name_zh=naming["compound_zh"].format(
-                        community=community.name_zh.removesuffix("社区"), number=number
+                        community=community.name_zh.removesuffix(
+                            naming.get("community_suffix", "")
+                        ),
+                        number=number,
                     ),
                 )
             )
@@ -229,7 +241,7 @@ async def _seed_staff(
                 "created_at": now,
             }
         )
-    staff = await _upsert(session, Staff, "code", rows)
+    staff = await _upsert(session, Staff, "code", rows, insert_only=("created_at",))
     await (await session.connection()).execute(sa.delete(StaffSkill))
     for e in entries:
         for code in e.get("skills", []):
@@ -301,7 +313,7 @@ async def _seed_faq(
 
 
 async def seed_residents(
-    session: AsyncSession, count: int, data_dir: Path, *, seed: int = 7
+    session: AsyncSession, count: int, data_dir: Path, now: datetime, *, seed: int = 7
 ) -> int:
     """Add count synthetic residents spread over the compounds (for scale tests)."""
     names = read_toml(data_dir, "synthetic.toml")
@@ -312,7 +324,6 @@ async def seed_residents(
     if not compounds:
         raise ValueError("seed the street first: there are no compounds to put residents in")
     rng = random.Random(seed)
-    now = datetime.now(UTC)
     table = Resident.__table__  # type: ignore[attr-defined]
     batch = 20_000
     for start in range(0, count, batch):

@@ -51,7 +51,7 @@ async def _migrate_and_seed(url: str, *, reset_pg: bool = False) -> None:
 
 async def _seed(engine: AsyncEngine) -> None:
     async with make_session_factory(engine)() as session, session.begin():
-        await seed_street(session, DATA, local_today(ManualClock(START)))
+        await seed_street(session, DATA, local_today(ManualClock(START)), START)
 
 
 def run_in_own_loop(coroutine: Coroutine[Any, Any, None]) -> None:

@@ -69,3 +69,17 @@ async def test_language_switch_sticks(chat: Chat) -> None:
     assert payloads((await chat.send("menu", lang="zh"))[0])[0] == "book"
     assert (await chat.send("menu", lang="zh"))[0].text.startswith("Hello!")
     assert (await chat.send("中文"))[0].text.startswith("已切换为中文")
+
+
+async def test_an_ambiguous_name_asks_again(chat: Chat) -> None:
+    await chat.press("account:community")
+    reply = (await chat.send("社区"))[0]
+    assert "有几个社区都含有“社区”" in reply.text
+    assert len(reply.buttons) == 19
+
+
+async def test_absurd_grid_numbers_are_just_stale(chat: Chat, caplog: object) -> None:
+    await chat.press("account:community")
+    await chat.send("东湖")
+    for payload in ("account:grid:" + "9" * 40, "account:grid:²", "account:grid:-1"):
+        assert "失效" in (await chat.press(payload))[0].text

@@ -91,3 +91,29 @@ def test_seed_residents_option(seeded: Path) -> None:
     result = run(["seed", "--residents", "1000"], env_for(seeded))
     assert result.returncode == 0, result.stderr
     assert "added 1000 synthetic residents" in result.stderr
+
+
+def test_console_stops_on_ctrl_c(seeded: Path) -> None:
+    chat = subprocess.Popen(
+        [*LINLI, "chat"],
+        env=env_for(seeded),
+        cwd=ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert chat.stdout is not None
+    while "8. 我的" not in chat.stdout.readline():
+        pass
+    chat.send_signal(signal.SIGINT)
+    chat.wait(timeout=10)
+    assert chat.returncode == 130
+    chat.communicate()
+
+
+def test_unusable_settings_are_explained(tmp_path: Path) -> None:
+    result = run(["db", "upgrade"], env_for(tmp_path / "x.db", LINLI_NOW="2026-11-28T09:30"))
+    assert result.returncode == 2
+    assert "the settings cannot be used" in result.stderr
+    assert "Traceback" not in result.stderr

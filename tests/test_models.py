@@ -88,7 +88,15 @@ async def test_reference_numbers_are_sequential_per_day_and_unique_under_load(li
 
 def test_parse_reference() -> None:
     assert parse_reference(" lc-20261128-0042 ") == ("LC", "20261128", 42)
-    for text in ("LC-2026112-0042", "LC-20261128", "12-20261128-1", "LC-2026112X-0001", ""):
+    bad = (
+        "LC-2026112-0042",
+        "LC-20261128",
+        "12-20261128-1",
+        "LC-2026112X-0001",
+        "",
+        "LC-20261128-²",
+    )
+    for text in (*bad, "LC-２０２６１１２８-0001", "临川-20261128-0001"):
         assert parse_reference(text) is None
 
 

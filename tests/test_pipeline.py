@@ -202,3 +202,9 @@ async def test_message_without_id_is_handled_every_time(
         await linli.pipeline.handle(Inbound("web", "noid-user-1", text="same"))
     assert await count(linli, OutboxMessage) == 2
     await linli.close()
+
+
+async def test_menu_options_outlive_the_flow_timeout(chat: Chat, clock: ManualClock) -> None:
+    await chat.send("菜单")
+    clock.advance(timedelta(hours=3))
+    assert "08:00–18:00" in (await chat.send("7"))[0].text

@@ -77,17 +77,26 @@ async def test_roster_covers_four_weeks_and_every_weekend_service(linli: Linli) 
 
 async def test_seeding_again_changes_nothing(linli: Linli) -> None:
     before = await counts(linli)
+    async with linli.sessions() as session:
+        created = {s.code: s.created_at for s in (await session.exec(select(Staff))).all()}
+    linli.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     async with linli.sessions() as session, session.begin():
-        report = await seed_street(session, DATA, local_today(linli.clock))
-    assert report.counts["roster_shifts_added"] == 0
-    assert await counts(linli) == before
+        report = await seed_street(session, DATA, local_today(linli.clock), linli.clock.now())
+    assert report.counts["roster_shifts_added"] > 0  # three more days at the end of four weeks
+    after = await counts(linli)
+    assert {k: v for k, v in after.items() if k != "RosterShift"} == {
+        k: v for k, v in before.items() if k != "RosterShift"
+    }
+    async with linli.sessions() as session:
+        again = {s.code: s.created_at for s in (await session.exec(select(Staff))).all()}
+    assert again == created
 
 
 async def test_seeding_a_later_day_extends_the_roster(linli: Linli) -> None:
     before = await counts(linli)
     later = local_today(linli.clock) + timedelta(days=7)
     async with linli.sessions() as session, session.begin():
-        report = await seed_street(session, DATA, later)
+        report = await seed_street(session, DATA, later, linli.clock.now())
     assert report.counts["roster_shifts_added"] > 0
     assert (await counts(linli))["RosterShift"] == before["RosterShift"] + report.counts[
         "roster_shifts_added"
@@ -99,7 +108,7 @@ async def test_seeding_a_later_day_extends_the_roster(linli: Linli) -> None:
 
 async def test_synthetic_residents_live_in_real_compounds(linli: Linli) -> None:
     async with linli.sessions() as session, session.begin():
-        await seed_residents(session, 2_500, DATA)
+        await seed_residents(session, 2_500, DATA, linli.clock.now())
     async with linli.sessions() as session:
         residents = (await session.exec(select(Resident))).all()
         compounds = {c.id: c for c in (await session.exec(select(Compound))).all()}

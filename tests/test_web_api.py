@@ -6,10 +6,12 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import func, select
 
-from bot.app import build_linli
+from bot.app import Linli, build_linli
 from bot.config import Settings
 from bot.web.app import create_web_app
+from models.people import ChannelIdentity
 
 Client = TestClient[web.Request, web.Application]
 
@@ -106,3 +108,37 @@ async def test_health_reports_a_database_that_cannot_open(tmp_path: Path) -> Non
         response = await dead.get("/healthz")
         assert response.status == 503
         assert await response.json() == {"status": "unavailable", "database": False}
+
+
+async def test_odd_json_gets_400_not_a_crash(client: Client) -> None:
+    bodies = [
+        b'{"user": "web-user-0007", "text": "hi", "lang": 5}',
+        b'{"user": "web-user-0007", "text": "hi", "lang": ["en"]}',
+        b"[" * 5000 + b"]" * 5000,
+        b'{"user": "web-user-0007", "text": "\\ud800abc"}',
+        b'{"user": "web-user-0007", "payload": "\\udfff"}',
+    ]
+    for raw in bodies:
+        response = await client.post(
+            "/api/chat", data=raw, headers={"Content-Type": "application/json"}
+        )
+        assert response.status == 400, raw[:40]
+        assert "error" in await response.json()
+    ok = await client.post("/api/chat", json={"user": "web-user-0007", "text": "菜单"})
+    assert ok.status == 200
+
+
+async def test_a_client_sending_too_fast_is_slowed_down(linli: Linli) -> None:
+    linli.settings.chat_rate_limit = "3/minute"
+    async with TestClient(TestServer(create_web_app(linli), host="127.0.0.1")) as limited:
+        statuses = []
+        for n in range(5):
+            response = await limited.post(
+                "/api/chat", json={"user": f"web-fast-{n:04d}", "text": "菜单"}
+            )
+            statuses.append(response.status)
+        assert statuses == [200, 200, 200, 429, 429]
+        assert "请稍等一分钟" in (await response.json())["error"]
+    async with linli.sessions() as session:
+        count = (await session.exec(select(func.count()).select_from(ChannelIdentity))).one()
+    assert count == 3

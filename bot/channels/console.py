@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import threading
 from typing import TextIO
 
 from bot.i18n import t
@@ -13,6 +14,22 @@ from bot.pipeline import Pipeline
 from bot.render import numbered_text
 
 CHANNEL = "console"
+
+
+def _read_lines_in_background(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines from stdin ("" at the end), read by a daemon thread so Ctrl-C is never stuck on it."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        while True:
+            line = stdin.readline()
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+            if not line:
+                return
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    return queue
 
 
 def default_user() -> str:
@@ -30,7 +47,7 @@ async def run_console(
 ) -> None:
     """Chat on the terminal until end of input."""
     user_ref = user or default_user()
-    loop = asyncio.get_running_loop()
+    lines = _read_lines_in_background(stdin)
 
     async def send(inbound: Inbound) -> None:
         stdout.write(numbered_text(await pipeline.handle(inbound)) + "\n\n")
@@ -40,7 +57,7 @@ async def run_console(
     while True:
         stdout.write(f"{t(lang, 'console.prompt')}> ")
         stdout.flush()
-        line = await loop.run_in_executor(None, stdin.readline)
+        line = await lines.get()
         if not line:
             stdout.write("\n" + t(lang, "console.bye") + "\n")
             return

@@ -27,6 +27,10 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadChatRequestError("bad_request")
+    try:
+        value.encode("utf-8")  # lone surrogates from JSON escapes cannot be stored or echoed
+    except UnicodeEncodeError:
+        raise BadChatRequestError("bad_request") from None
     return value
 
 

@@ -18,12 +18,14 @@ from bot.channels.web import BadChatRequestError, parse_chat_request, render_rep
 from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
+from bot.web.ratelimit import ClientRateLimit
 from models.org import get_street
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 LINLI_KEY = web.AppKey("linli", Linli)
+CHAT_LIMITER = web.AppKey("chat_limiter", ClientRateLimit)
 CHAT_PAGE = Template((HERE / "templates" / "chat.html").read_text(encoding="utf-8"))
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -53,7 +55,9 @@ async def chat_page(request: web.Request) -> web.Response:
     lang = page_lang(request)
     async with linli.sessions() as session:
         street = await get_street(session)
-    name = (street.name_en if lang == "en" else street.name_zh) if street else ""
+    name = ""
+    if street is not None:
+        name = street.name_en if lang == "en" and street.name_en else street.name_zh
     values = {
         "lang": lang,
         "title": t(lang, "web.title", street=name),
@@ -68,21 +72,26 @@ async def chat_page(request: web.Request) -> web.Response:
 
 
 def _error(status: int, lang: str, reason: str, limit: int) -> web.Response:
-    key = "error.too_long" if reason == "too_long" else "error.bad_request"
-    return web.json_response({"error": t(lang, key, limit=limit)}, status=status)
+    key = {"too_long": "error.too_long", "too_many": "error.too_many"}.get(
+        reason, "error.bad_request"
+    )
+    return web.json_response({"error": t(lang, key, limit=limit)}, status=status, dumps=_dumps)
 
 
 async def chat_api(request: web.Request) -> web.Response:
     """POST /api/chat: one message in, the replies out (see DESIGN.md for the contract)."""
     linli = request.app[LINLI_KEY]
     limit = linli.settings.chat_text_limit
+    if not await request.app[CHAT_LIMITER].allow(request.remote or "unknown"):
+        return _error(429, "zh-CN", "too_many", limit)
     try:
         body = json.loads(await request.read())
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "zh-CN", "too_long", limit)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return _error(400, "zh-CN", "bad_request", limit)
-    lang = normalize_lang(body.get("lang") if isinstance(body, dict) else None) or "zh-CN"
+    asked = body.get("lang") if isinstance(body, dict) else None
+    lang = (normalize_lang(asked) if isinstance(asked, str) else None) or "zh-CN"
     try:
         inbound = parse_chat_request(body, limit)
     except BadChatRequestError as bad:
@@ -140,6 +149,7 @@ def create_web_app(linli: Linli, *, run_worker: bool = False) -> web.Application
         middlewares=[security_headers], client_max_size=linli.settings.chat_body_limit
     )
     app[LINLI_KEY] = linli
+    app[CHAT_LIMITER] = ClientRateLimit(linli.settings.chat_rate_limit)
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_api)
     app.router.add_get("/healthz", healthz)
