@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, select
 
 from bot.app import Linli
@@ -43,14 +44,44 @@ async def test_upgrade_is_repeatable(linli: Linli) -> None:
     assert version == head
 
 
-async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/sub/dir/x.db")
     async with engine.connect() as connection:
         mode = (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one()
-        timeout = (await connection.execute(sa.text("PRAGMA busy_timeout"))).scalar_one()
         fks = (await connection.execute(sa.text("PRAGMA foreign_keys"))).scalar_one()
     await engine.dispose()
-    assert (mode, timeout, fks) == ("wal", 10_000, 1)
+    assert (mode, fks) == ("wal", 1)
+
+
+async def test_a_locked_sqlite_database_is_waited_for_without_freezing_the_loop(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/busy.db"
+    holder, waiter = make_engine(url), make_engine(url)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    async with holder.begin() as held:  # BEGIN IMMEDIATE: the write lock
+        await held.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+        waiting = asyncio.create_task(_write(waiter))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        assert ticks >= 15  # the loop kept running while the second writer waited
+    await asyncio.wait_for(waiting, 5)
+    ticker.cancel()
+    for engine in (holder, waiter):
+        await engine.dispose()
+
+
+async def _write(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(sa.text("INSERT INTO t VALUES (1)"))
 
 
 async def test_timestamps_are_stored_utc_and_read_back_aware(linli: Linli) -> None:
