@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import command_of, normalize_words, t
 from bot.messages import Inbound, Reply
+from bot.reference import ReferenceData
 from models.messaging import ConversationState
 from models.people import ChannelIdentity
 
@@ -28,6 +29,7 @@ class Context:
     clock: Clock
     settings: Settings
     redirect: Callable[[Context, str], Awaitable[list[Reply]]]
+    reference: ReferenceData
     payload: str | None = None
     args: str = ""
     state_expired: bool = False

@@ -24,16 +24,11 @@ from bot.i18n import normalize_lang, t
 from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
 from bot.metrics import MESSAGE_SECONDS, MESSAGES
+from bot.reference import ReferenceData
 from bot.render import MORE, numbered_text, paginate
 from bot.router import Router
-from models.messaging import (
-    ConversationState,
-    InboundMessage,
-    load_state,
-    queue_message,
-    state_expired,
-    stored_replies,
-)
+from models.conversation import Conversation, open_conversation, record_inbound
+from models.messaging import ConversationState, queue_message, state_expired
 from models.people import ChannelIdentity, find_or_create_identity
 
 logger = logging.getLogger(__name__)
@@ -76,6 +71,7 @@ class Pipeline:
         self.clock = clock
         self.settings = settings
         self.state_timeout = timedelta(minutes=settings.state_timeout_minutes)
+        self.reference = ReferenceData()
         self._user_locks = KeyedLocks()
         self._inflight: dict[InflightKey, asyncio.Future[list[Reply]]] = {}
 
@@ -129,29 +125,32 @@ class Pipeline:
     async def _transaction(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
         async with self.sessions() as session, session.begin():
             await self._lock_user_across_instances(session, inbound)
-            if inbound.message_id:
-                stored = await stored_replies(
-                    session, inbound.channel, inbound.user_ref, inbound.message_id
-                )
-                if stored is not None:
-                    MESSAGES.labels(inbound.channel, "duplicate").inc()
-                    return [Reply.from_dict(item) for item in stored]
-            identity, replies = await self._run_handlers(session, inbound, delivery)
+            conversation = await open_conversation(
+                session,
+                inbound.channel,
+                inbound.user_ref,
+                inbound.message_id,
+                self.clock.now(),
+                normalize_lang(inbound.lang),
+            )
+            if conversation.stored_replies is not None:
+                MESSAGES.labels(inbound.channel, "duplicate").inc()
+                return [Reply.from_dict(item) for item in conversation.stored_replies]
+            identity, replies = await self._run_handlers(session, conversation, inbound, delivery)
             if delivery.deadline is not None and delivery.deadline.passed():
                 # Too late for this answer: the outbox sends it, and redeliveries answer nothing.
                 delivery.deadline.missed = True
                 self._queue_replies(session, identity, replies)
                 replies = []
             if inbound.message_id:
-                session.add(
-                    InboundMessage(
-                        channel=inbound.channel,
-                        user_ref=inbound.user_ref,
-                        message_id=inbound.message_id,
-                        identity_id=identity.id,
-                        received_at=self.clock.now(),
-                        replies=[reply.to_dict() for reply in replies],
-                    )
+                await record_inbound(
+                    session,
+                    channel=inbound.channel,
+                    user_ref=inbound.user_ref,
+                    message_id=inbound.message_id,
+                    identity_id=identity.id,
+                    received_at=self.clock.now(),
+                    replies=[reply.to_dict() for reply in replies],
                 )
             return replies
 
@@ -169,14 +168,15 @@ class Pipeline:
         )
 
     async def _run_handlers(
-        self, session: AsyncSession, inbound: Inbound, delivery: Delivery
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        inbound: Inbound,
+        delivery: Delivery,
     ) -> tuple[ChannelIdentity, list[Reply]]:
         now = self.clock.now()
-        identity = await find_or_create_identity(
-            session, inbound.channel, inbound.user_ref, now, normalize_lang(inbound.lang)
-        )
-        assert identity.id is not None
-        state = await load_state(session, identity.id, now)
+        identity, state = conversation.identity, conversation.state
+        before = (state.name, dict(state.data))
         expired = state_expired(state, now, self.state_timeout)
         if expired:  # a half-finished flow starts over; options shown at the menu stay usable
             state.name, state.data = "", {}
@@ -188,14 +188,17 @@ class Pipeline:
             clock=self.clock,
             settings=self.settings,
             redirect=self._redirect,
+            reference=self.reference,
             payload=inbound.payload or self._chosen_option(state.data, inbound.text),
             state_expired=expired,
         )
         replies = await self.router.dispatch(ctx) or []
         if not ctx.extra.get("continued"):
             replies = self._remember_options_and_pages(state, replies, delivery.text_limit, ctx)
-        state.updated_at = now
-        session.add(state)
+        # An idle, unchanged state costs no write; a flow's timestamp moves on every message.
+        if state.name or (state.name, state.data) != before:
+            state.updated_at = now
+        await conversation.save(session)
         return identity, replies
 
     @staticmethod

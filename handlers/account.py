@@ -6,8 +6,8 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized, main_menu
-from models.org import Community, Grid, list_communities, list_grids
-from models.people import Resident
+from models.org import Community, Grid, list_grids
+from models.people import Resident, ensure_resident
 
 router = Router("account")
 
@@ -60,7 +60,7 @@ async def choose_community(ctx: Context) -> HandlerResult:
 
 async def _community_question(ctx: Context, text: str) -> Reply:
     ctx.set_state(CHOOSE_COMMUNITY, back="account")
-    communities = await list_communities(ctx.session)
+    communities = await ctx.reference.communities(ctx.session)
     buttons = tuple(
         Button(localized(ctx, c.name_zh, c.name_en), f"account:community:{c.code}")
         for c in communities
@@ -72,7 +72,7 @@ async def _community_question(ctx: Context, text: str) -> Reply:
 async def community_typed(ctx: Context) -> HandlerResult:
     """A typed community name while step 1 waits."""
     typed = ctx.words
-    communities = await list_communities(ctx.session)
+    communities = await ctx.reference.communities(ctx.session)
     exact = [c for c in communities if typed in (c.name_zh, c.name_en.lower())]
     partial = [
         c for c in communities if len(typed) >= 2 and typed in f"{c.name_zh}|{c.name_en.lower()}"
@@ -85,7 +85,7 @@ async def community_typed(ctx: Context) -> HandlerResult:
 
 
 async def _community_chosen(ctx: Context, code: str) -> Reply:
-    communities = {c.code: c for c in await list_communities(ctx.session)}
+    communities = {c.code: c for c in await ctx.reference.communities(ctx.session)}
     community = communities.get(code)
     if community is None or community.id is None:
         return await _community_question(ctx, ctx.t("menu.stale_option"))
@@ -108,10 +108,10 @@ async def grid_chosen(ctx: Context) -> HandlerResult:
         grid = await ctx.session.get(Grid, int(digits))
     if grid is None or grid.community_id != community_id:
         return await _community_question(ctx, ctx.t("menu.stale_option"))
-    resident = await _resident(ctx)
     community = await ctx.session.get(Community, grid.community_id)
-    if resident is None or community is None:
+    if community is None:
         return await main_menu(ctx, ctx.t("menu.stale_option"))
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     resident.community_id, resident.grid_id = community.id, grid.id
     ctx.session.add(resident)
     ctx.clear_state()
@@ -143,7 +143,6 @@ async def chinese(ctx: Context) -> HandlerResult:
 
 async def _set_language(ctx: Context, lang: str) -> Reply:
     ctx.identity.lang = lang
-    ctx.session.add(ctx.identity)
     return await main_menu(ctx, ctx.t("account.language_set"))
 
 
@@ -151,6 +150,5 @@ async def _set_language(ctx: Context, lang: str) -> Reply:
 async def unfollowed(ctx: Context) -> HandlerResult:
     """The person unfollowed: stop pushing to this account until they come back."""
     ctx.identity.active = False
-    ctx.session.add(ctx.identity)
     ctx.clear_state()
     return None

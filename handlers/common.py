@@ -8,7 +8,7 @@ from bot.context import Context
 from bot.i18n import catalogue
 from bot.messages import Button, Reply
 from models.calendar import DayInfo
-from models.org import Street, get_street
+from models.org import Street
 from models.services import DayKind
 
 MAIN_ITEMS = ("book", "need", "proxy", "track", "rate", "ask", "hours", "account")
@@ -63,7 +63,9 @@ def main_menu_buttons(ctx: Context) -> tuple[Button, ...]:
 async def main_menu(ctx: Context, text: str | None = None) -> Reply:
     """The main menu under a greeting (or under the given text)."""
     if text is None:
-        text = ctx.t("menu.greeting", street=street_name(ctx, await get_street(ctx.session)))
+        text = ctx.t(
+            "menu.greeting", street=street_name(ctx, await ctx.reference.street(ctx.session))
+        )
     return Reply(text, main_menu_buttons(ctx))
 
 

@@ -128,14 +128,6 @@ def state_expired(state: ConversationState, now: datetime, timeout: timedelta) -
     return bool(state.name) and now - state.updated_at > timeout
 
 
-async def stored_replies(
-    session: AsyncSession, channel: str, user_ref: str, message_id: str
-) -> list[dict[str, Any]] | None:
-    """The replies given the first time a message was handled, or None if it is new."""
-    row = await session.get(InboundMessage, (channel, user_ref, message_id))
-    return None if row is None else row.replies
-
-
 def queue_message(
     session: AsyncSession,
     *,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, select
@@ -45,6 +45,9 @@ class ChannelIdentity(SQLModel, table=True):
     last_seen_at: datetime = utc_field()
 
 
+SEEN_PRECISION = timedelta(minutes=1)
+
+
 def mask_phone(phone: str | None) -> str:
     """Show only the first three and last four digits of a phone number."""
     if not phone:
@@ -67,22 +70,52 @@ async def find_or_create_identity(
     )
     identity = (await session.exec(stmt)).first()
     if identity is None:
-        resident = Resident(created_at=now)
-        session.add(resident)
-        await session.flush()
-        identity = ChannelIdentity(
-            channel=channel,
-            external_id=external_id,
-            resident_id=resident.id,
-            lang=lang or "zh-CN",
-            created_at=now,
-            last_seen_at=now,
-        )
-        session.add(identity)
-        await session.flush()
-        return identity
-    # The channel's language only seeds a new account; afterwards the person's own choice wins.
-    identity.last_seen_at = now
-    identity.active = True
-    session.add(identity)
+        return await create_identity(session, channel, external_id, now, lang)
+    mark_seen(identity, now)
     return identity
+
+
+async def create_identity(
+    session: AsyncSession, channel: str, external_id: str, now: datetime, lang: str | None
+) -> ChannelIdentity:
+    """A first contact: a chat account that is nobody's yet (see ensure_resident)."""
+    identity = ChannelIdentity(
+        channel=channel,
+        external_id=external_id,
+        lang=lang or "zh-CN",
+        created_at=now,
+        last_seen_at=now,
+    )
+    session.add(identity)
+    await session.flush()
+    return identity
+
+
+async def ensure_resident(
+    session: AsyncSession, identity: ChannelIdentity, now: datetime
+) -> Resident:
+    """The resident behind a chat account, created the first time they give us something to keep.
+
+    Visitors who only look at menus stay anonymous accounts, so a flood of throwaway web ids
+    does not fill the residents table (or notice audiences) with nobody.
+    """
+    if identity.resident_id is not None:
+        resident = await session.get(Resident, identity.resident_id)
+        if resident is not None:
+            return resident
+    resident = Resident(created_at=now)
+    session.add(resident)
+    await session.flush()
+    identity.resident_id = (
+        resident.id
+    )  # saved with the identity (by the unit of work or the pipeline)
+    return resident
+
+
+def mark_seen(identity: ChannelIdentity, now: datetime) -> None:
+    """Record that the person wrote (minute precision is enough for the 48-hour window)."""
+    # The channel's language only seeds a new account; afterwards the person's own choice wins.
+    if now - identity.last_seen_at > SEEN_PRECISION:
+        identity.last_seen_at = now
+    if not identity.active:
+        identity.active = True

@@ -59,7 +59,18 @@ async def test_grid_of_another_community_is_refused(chat: Chat, linli: Linli) ->
     assert elsewhere is not None
     reply = (await chat.press(f"account:grid:{elsewhere.id}"))[0]
     assert "失效" in reply.text
-    assert (await resident_of(linli, chat.user)).grid_id is None
+    async with linli.sessions() as session:
+        identity = (await session.exec(select(ChannelIdentity))).one()
+    assert identity.resident_id is None  # nothing was saved, so nobody was created
+
+
+async def test_browsing_menus_creates_no_resident(chat: Chat, linli: Linli) -> None:
+    for text in ("菜单", "7", "我的"):
+        await chat.send(text)
+    async with linli.sessions() as session:
+        assert (await session.exec(select(Resident))).all() == []
+        identity = (await session.exec(select(ChannelIdentity))).one()
+    assert identity.resident_id is None
 
 
 async def test_language_switch_sticks(chat: Chat) -> None:
