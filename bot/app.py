@@ -56,7 +56,7 @@ def build_linli(
     clock = clock or SystemClock(settings.now)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    pipeline = Pipeline(sessions, router, clock, settings)
+    pipeline = Pipeline(engine, sessions, router, clock, settings)
     wechat_api = _wechat_api(settings, sessions, clock)
     senders: dict[str, Sender] = {}
     if wechat_api is not None:

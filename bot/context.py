@@ -14,18 +14,18 @@ from bot.config import Settings
 from bot.i18n import command_of, normalize_words, t
 from bot.messages import Inbound, Reply
 from bot.reference import ReferenceData
-from models.messaging import ConversationState
-from models.people import ChannelIdentity
+from bot.unit import UnitOfWork
+from models.conversation import ChatAccount, FlowState
 
 
 @dataclass
 class Context:
     """One message being handled, inside its database transaction."""
 
-    session: AsyncSession
+    unit: UnitOfWork
     inbound: Inbound
-    identity: ChannelIdentity
-    state: ConversationState
+    identity: ChatAccount
+    state: FlowState
     clock: Clock
     settings: Settings
     redirect: Callable[[Context, str], Awaitable[list[Reply]]]
@@ -35,6 +35,11 @@ class Context:
     state_expired: bool = False
     route_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session(self) -> AsyncSession:
+        """An ORM session inside this message's transaction (made on first use)."""
+        return self.unit.session
 
     @property
     def lang(self) -> str:

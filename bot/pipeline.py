@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
@@ -27,8 +27,15 @@ from bot.metrics import MESSAGE_SECONDS, MESSAGES
 from bot.reference import ReferenceData
 from bot.render import MORE, numbered_text, paginate
 from bot.router import Router
-from models.conversation import Conversation, open_conversation, record_inbound
-from models.messaging import ConversationState, queue_message, state_expired
+from bot.unit import UnitOfWork
+from models.conversation import (
+    ChatAccount,
+    Conversation,
+    FlowState,
+    open_conversation,
+    record_inbound,
+)
+from models.messaging import queue_message
 from models.people import ChannelIdentity, find_or_create_identity
 
 logger = logging.getLogger(__name__)
@@ -61,11 +68,13 @@ class Pipeline:
 
     def __init__(
         self,
+        engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         router: Router,
         clock: Clock,
         settings: Settings,
     ) -> None:
+        self.engine = engine
         self.sessions = sessions
         self.router = router
         self.clock = clock
@@ -123,65 +132,77 @@ class Pipeline:
         return replies
 
     async def _transaction(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
-        async with self.sessions() as session, session.begin():
-            await self._lock_user_across_instances(session, inbound)
-            conversation = await open_conversation(
-                session,
-                inbound.channel,
-                inbound.user_ref,
-                inbound.message_id,
-                self.clock.now(),
-                normalize_lang(inbound.lang),
-            )
-            if conversation.stored_replies is not None:
-                MESSAGES.labels(inbound.channel, "duplicate").inc()
-                return [Reply.from_dict(item) for item in conversation.stored_replies]
-            identity, replies = await self._run_handlers(session, conversation, inbound, delivery)
-            if delivery.deadline is not None and delivery.deadline.passed():
-                # Too late for this answer: the outbox sends it, and redeliveries answer nothing.
-                delivery.deadline.missed = True
-                self._queue_replies(session, identity, replies)
-                replies = []
-            if inbound.message_id:
-                await record_inbound(
-                    session,
-                    channel=inbound.channel,
-                    user_ref=inbound.user_ref,
-                    message_id=inbound.message_id,
-                    identity_id=identity.id,
-                    received_at=self.clock.now(),
-                    replies=[reply.to_dict() for reply in replies],
-                )
-            return replies
+        async with self.engine.connect() as connection, connection.begin():
+            unit = UnitOfWork(connection)
+            try:
+                return await self._in_transaction(unit, inbound, delivery)
+            finally:
+                await unit.close()
 
-    async def _lock_user_across_instances(self, session: AsyncSession, inbound: Inbound) -> None:
+    async def _in_transaction(
+        self, unit: UnitOfWork, inbound: Inbound, delivery: Delivery
+    ) -> list[Reply]:
+        connection = unit.connection
+        await self._lock_user_across_instances(connection, inbound)
+        conversation = await open_conversation(
+            connection,
+            inbound.channel,
+            inbound.user_ref,
+            inbound.message_id,
+            self.clock.now(),
+            normalize_lang(inbound.lang),
+        )
+        if conversation.stored_replies is not None:
+            MESSAGES.labels(inbound.channel, "duplicate").inc()
+            return [Reply.from_dict(item) for item in conversation.stored_replies]
+        identity, replies = await self._run_handlers(unit, conversation, inbound, delivery)
+        if delivery.deadline is not None and delivery.deadline.passed():
+            # Too late for this answer: the outbox sends it, and redeliveries answer nothing.
+            delivery.deadline.missed = True
+            self._queue_replies(unit.session, identity, replies)
+            replies = []
+        await unit.flush()
+        await conversation.save(connection)
+        if inbound.message_id:
+            await record_inbound(
+                connection,
+                channel=inbound.channel,
+                user_ref=inbound.user_ref,
+                message_id=inbound.message_id,
+                identity_id=identity.id,
+                received_at=self.clock.now(),
+                replies=[reply.to_dict() for reply in replies],
+            )
+        return replies
+
+    async def _lock_user_across_instances(
+        self, connection: AsyncConnection, inbound: Inbound
+    ) -> None:
         # SQLite transactions are already serial (BEGIN IMMEDIATE); PostgreSQL instances take a
         # transaction-scoped advisory lock per chat account.
-        if session.get_bind().dialect.name != "postgresql":
+        if connection.dialect.name != "postgresql":
             return
         digest = hashlib.blake2b(
             f"{inbound.channel}\0{inbound.user_ref}".encode(), digest_size=8
         ).digest()
         key = int.from_bytes(digest, "big", signed=True)
-        await (await session.connection()).execute(
-            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key}
-        )
+        await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     async def _run_handlers(
         self,
-        session: AsyncSession,
+        unit: UnitOfWork,
         conversation: Conversation,
         inbound: Inbound,
         delivery: Delivery,
-    ) -> tuple[ChannelIdentity, list[Reply]]:
+    ) -> tuple[ChatAccount, list[Reply]]:
         now = self.clock.now()
         identity, state = conversation.identity, conversation.state
         before = (state.name, dict(state.data))
-        expired = state_expired(state, now, self.state_timeout)
+        expired = state.expired(now, self.state_timeout)
         if expired:  # a half-finished flow starts over; options shown at the menu stay usable
             state.name, state.data = "", {}
         ctx = Context(
-            session=session,
+            unit=unit,
             inbound=inbound,
             identity=identity,
             state=state,
@@ -198,12 +219,11 @@ class Pipeline:
         # An idle, unchanged state costs no write; a flow's timestamp moves on every message.
         if state.name or (state.name, state.data) != before:
             state.updated_at = now
-        await conversation.save(session)
         return identity, replies
 
     @staticmethod
     def _remember_options_and_pages(
-        state: ConversationState, replies: list[Reply], text_limit: int | None, ctx: Context
+        state: FlowState, replies: list[Reply], text_limit: int | None, ctx: Context
     ) -> list[Reply]:
         """Keep the options just shown (typed numbers choose them) and, on a text-only
         channel, fold the replies into one page, keeping the rest for "更多"/"more"."""
@@ -223,7 +243,7 @@ class Pipeline:
         return replies
 
     def _queue_replies(
-        self, session: AsyncSession, identity: ChannelIdentity, replies: list[Reply]
+        self, session: AsyncSession, identity: ChatAccount | ChannelIdentity, replies: list[Reply]
     ) -> None:
         if replies:
             queue_message(

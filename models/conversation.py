@@ -12,13 +12,12 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import InlineSQLiteConnection
 from models.messaging import ConversationState, InboundMessage
@@ -32,31 +31,62 @@ STATE_FIELDS = ("name", "data", "updated_at")
 
 
 @dataclass
+class ChatAccount:
+    """A chat account (a ChannelIdentity row) as a plain object handlers may change."""
+
+    id: int
+    channel: str
+    external_id: str
+    resident_id: int | None
+    staff_id: int | None
+    lang: str
+    display_name: str | None
+    active: bool
+    unreachable: bool
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass
+class FlowState:
+    """Where the account is in a multi-step flow (a ConversationState row)."""
+
+    identity_id: int
+    name: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+    def expired(self, now: datetime, timeout: timedelta) -> bool:
+        """Whether a half-finished flow has waited longer than the timeout."""
+        return bool(self.name) and now - self.updated_at > timeout
+
+
+@dataclass
 class Conversation:
     """A chat account and its state as loaded; ``save`` writes back only what changed."""
 
-    identity: ChannelIdentity
-    state: ConversationState
+    identity: ChatAccount
+    state: FlowState
     stored_replies: list[dict[str, Any]] | None
     loaded: dict[str, Any] = field(default_factory=dict)
 
-    async def save(self, session: AsyncSession) -> None:
+    async def save(self, connection: AsyncConnection) -> None:
         """An UPDATE of the account and an upsert of the state, each only if needed."""
-        store = await _store(session)
+        store = await _store(connection)
         changes = {
             name: getattr(self.identity, name)
             for name in IDENTITY_FIELDS
             if getattr(self.identity, name) != self.loaded.get(name)
         }
         if changes:
-            await store.update_identity(self.identity.id or 0, changes)
+            await store.update_identity(self.identity.id, changes)
         state = {name: getattr(self.state, name) for name in STATE_FIELDS}
         if state != {name: self.loaded.get(f"state_{name}") for name in STATE_FIELDS}:
             await store.upsert_state(self.state.identity_id, state)
 
 
 async def open_conversation(
-    session: AsyncSession,
+    connection: AsyncConnection,
     channel: str,
     external_id: str,
     message_id: str | None,
@@ -65,7 +95,7 @@ async def open_conversation(
 ) -> Conversation:
     """Account, state and (for a redelivery) the stored replies in one query; a first contact
     creates the account."""
-    store = await _store(session)
+    store = await _store(connection)
     row = await store.fetch(channel, external_id, message_id)
     if row is None:
         values = {
@@ -82,10 +112,10 @@ async def open_conversation(
         }
         values["id"] = await store.insert_identity(values)
         row = {**values, "name": None, "data": None, "updated_at": None, "replies": None}
-    identity = ChannelIdentity(**{name: row[name] for name in IDENTITY_FIELDS})
+    identity = ChatAccount(**{name: row[name] for name in IDENTITY_FIELDS})
     loaded = {name: row[name] for name in IDENTITY_FIELDS}
-    state = ConversationState(
-        identity_id=identity.id or 0,
+    state = FlowState(
+        identity_id=identity.id,
         name=row["name"] or "",
         data=dict(row["data"] or {}),
         updated_at=row["updated_at"] or now,
@@ -99,7 +129,7 @@ async def open_conversation(
 
 
 async def record_inbound(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     channel: str,
     user_ref: str,
@@ -117,7 +147,7 @@ async def record_inbound(
         "received_at": received_at,
         "replies": replies,
     }
-    await (await _store(session)).insert_inbound(values)
+    await (await _store(connection)).insert_inbound(values)
 
 
 class _Store(Protocol):
@@ -134,8 +164,7 @@ class _Store(Protocol):
     async def insert_inbound(self, values: dict[str, Any]) -> None: ...
 
 
-async def _store(session: AsyncSession) -> _Store:
-    connection = await session.connection()  # also begins the transaction
+async def _store(connection: AsyncConnection) -> _Store:
     raw = (await connection.get_raw_connection()).driver_connection
     if isinstance(raw, InlineSQLiteConnection) and raw._connection is not None:
         return _SQLiteStore(raw._connection)

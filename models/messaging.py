@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -121,11 +121,6 @@ async def load_state(session: AsyncSession, identity_id: int, now: datetime) -> 
     if state is None:
         state = ConversationState(identity_id=identity_id, updated_at=now)
     return state
-
-
-def state_expired(state: ConversationState, now: datetime, timeout: timedelta) -> bool:
-    """Whether a half-finished flow has waited longer than the timeout."""
-    return bool(state.name) and now - state.updated_at > timeout
 
 
 def queue_message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, select
@@ -91,9 +92,15 @@ async def create_identity(
     return identity
 
 
-async def ensure_resident(
-    session: AsyncSession, identity: ChannelIdentity, now: datetime
-) -> Resident:
+class Account(Protocol):
+    """What the domain needs of a chat account, ORM row or the pipeline's plain copy."""
+
+    resident_id: int | None
+    last_seen_at: datetime
+    active: bool
+
+
+async def ensure_resident(session: AsyncSession, identity: Account, now: datetime) -> Resident:
     """The resident behind a chat account, created the first time they give us something to keep.
 
     Visitors who only look at menus stay anonymous accounts, so a flood of throwaway web ids
@@ -112,7 +119,7 @@ async def ensure_resident(
     return resident
 
 
-def mark_seen(identity: ChannelIdentity, now: datetime) -> None:
+def mark_seen(identity: Account, now: datetime) -> None:
     """Record that the person wrote (minute precision is enough for the 48-hour window)."""
     # The channel's language only seeds a new account; afterwards the person's own choice wins.
     if now - identity.last_seen_at > SEEN_PRECISION:
