@@ -41,7 +41,9 @@ class Linli:
         return True
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and the platform clients' threads."""
+        if self.wechat_api is not None:
+            self.wechat_api.close()
         await self.engine.dispose()
 
 

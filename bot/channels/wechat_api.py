@@ -7,6 +7,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ OUT_OF_WINDOW = 45015
 SERVICE_WINDOW = timedelta(hours=48) - timedelta(minutes=30)  # leave a margin before 48 h
 SERVICE_TEXT_LIMIT = 600
 TOKEN_MARGIN = timedelta(minutes=5)
+API_THREADS = 50
 
 
 class LinliWeChatClient(WeChatClient):  # type: ignore[misc]
@@ -141,6 +143,9 @@ class WeChatApi:
     ) -> None:
         self.client = LinliWeChatClient(app_id, secret, api_base, timeout)
         self.timeout = timeout
+        # A pool of its own, as large as the worker's batch: a call never waits for a thread, so
+        # the timeout below measures the platform, not a queue (bench/wechat_outbound.py).
+        self.threads = ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="wechat-api")
         self.tokens = AccessTokens(
             f"wechat:{app_id}", self.client.fetch_access_token, sessions, clock, timeout
         )
@@ -150,15 +155,20 @@ class WeChatApi:
         for attempt in range(2):
             token = await self.tokens.get()
             try:
-                return await asyncio.wait_for(
-                    asyncio.to_thread(self._with_token, action, token), self.timeout + 1
+                call = asyncio.get_running_loop().run_in_executor(
+                    self.threads, self._with_token, action, token
                 )
+                return await asyncio.wait_for(call, self.timeout + 1)
             except WeChatClientException as error:
                 if error.errcode in TOKEN_ERRORS and attempt == 0:
                     await self.tokens.refresh(stale=token)
                     continue
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Stop the API threads (calls under way finish on their own)."""
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
     def _with_token(self, action: Callable[[WeChatClient], T], token: str) -> T:
         # wechatpy reads the token from its session store; ours is the source of truth.
