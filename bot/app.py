@@ -43,7 +43,7 @@ class Linli:
     async def close(self) -> None:
         """Release the database connections and the platform clients' threads."""
         if self.wechat_api is not None:
-            self.wechat_api.close()
+            await self.wechat_api.close()
         await self.engine.dispose()
 
 
