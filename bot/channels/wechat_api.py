@@ -1,5 +1,5 @@
 """WeChat's outbound API: a shared access token, customer-service, template and subscription
-messages, and the custom menu — wechatpy's synchronous client run off the event loop."""
+messages, and the custom menu — wechatpy's client over an aiohttp transport."""
 
 from __future__ import annotations
 
