@@ -11,8 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
+from bot.unit import UnitOfWork
 from models.calendar import load_overrides, street_opening_rule
 from models.org import Community, Street, get_street, list_communities
 from models.services import DayKind, HolidayOverride, OpeningRule, count_services
@@ -39,24 +38,27 @@ class ReferenceData:
         """Forget everything (after a re-seed in this process)."""
         self._values.clear()
 
-    async def street(self, session: AsyncSession) -> Street | None:
+    # Each getter takes the message's unit of work and opens its ORM session only on a miss.
+
+    async def street(self, unit: UnitOfWork) -> Street | None:
         """The street this installation serves."""
-        return await self._cached("street", lambda: get_street(session))
+        return await self._cached("street", lambda: get_street(unit.session))
 
-    async def communities(self, session: AsyncSession) -> list[Community]:
+    async def communities(self, unit: UnitOfWork) -> list[Community]:
         """All communities in code order."""
-        return await self._cached("communities", lambda: list_communities(session))
+        return await self._cached("communities", lambda: list_communities(unit.session))
 
-    async def overrides(self, session: AsyncSession) -> dict[date, HolidayOverride]:
+    async def overrides(self, unit: UnitOfWork) -> dict[date, HolidayOverride]:
         """The operator's holiday overrides."""
-        return await self._cached("overrides", lambda: load_overrides(session))
+        return await self._cached("overrides", lambda: load_overrides(unit.session))
 
-    async def opening_rule(self, session: AsyncSession, kind: DayKind) -> OpeningRule | None:
+    async def opening_rule(self, unit: UnitOfWork, kind: DayKind) -> OpeningRule | None:
         """Street-wide opening hours for a kind of day."""
-        return await self._cached(f"rule:{kind}", lambda: street_opening_rule(session, kind))
+        return await self._cached(f"rule:{kind}", lambda: street_opening_rule(unit.session, kind))
 
-    async def service_count(self, session: AsyncSession, *, weekend_only: bool) -> int:
+    async def service_count(self, unit: UnitOfWork, *, weekend_only: bool) -> int:
         """How many services are offered (on weekend mornings, if asked)."""
         return await self._cached(
-            f"services:{weekend_only}", lambda: count_services(session, weekend_only=weekend_only)
+            f"services:{weekend_only}",
+            lambda: count_services(unit.session, weekend_only=weekend_only),
         )

@@ -60,7 +60,7 @@ async def choose_community(ctx: Context) -> HandlerResult:
 
 async def _community_question(ctx: Context, text: str) -> Reply:
     ctx.set_state(CHOOSE_COMMUNITY, back="account")
-    communities = await ctx.reference.communities(ctx.session)
+    communities = await ctx.reference.communities(ctx.unit)
     buttons = tuple(
         Button(localized(ctx, c.name_zh, c.name_en), f"account:community:{c.code}")
         for c in communities
@@ -72,7 +72,7 @@ async def _community_question(ctx: Context, text: str) -> Reply:
 async def community_typed(ctx: Context) -> HandlerResult:
     """A typed community name while step 1 waits."""
     typed = ctx.words
-    communities = await ctx.reference.communities(ctx.session)
+    communities = await ctx.reference.communities(ctx.unit)
     exact = [c for c in communities if typed in (c.name_zh, c.name_en.lower())]
     partial = [
         c for c in communities if len(typed) >= 2 and typed in f"{c.name_zh}|{c.name_en.lower()}"
@@ -85,7 +85,7 @@ async def community_typed(ctx: Context) -> HandlerResult:
 
 
 async def _community_chosen(ctx: Context, code: str) -> Reply:
-    communities = {c.code: c for c in await ctx.reference.communities(ctx.session)}
+    communities = {c.code: c for c in await ctx.reference.communities(ctx.unit)}
     community = communities.get(code)
     if community is None or community.id is None:
         return await _community_question(ctx, ctx.t("menu.stale_option"))

@@ -63,9 +63,7 @@ def main_menu_buttons(ctx: Context) -> tuple[Button, ...]:
 async def main_menu(ctx: Context, text: str | None = None) -> Reply:
     """The main menu under a greeting (or under the given text)."""
     if text is None:
-        text = ctx.t(
-            "menu.greeting", street=street_name(ctx, await ctx.reference.street(ctx.session))
-        )
+        text = ctx.t("menu.greeting", street=street_name(ctx, await ctx.reference.street(ctx.unit)))
     return Reply(text, main_menu_buttons(ctx))
 
 

@@ -44,7 +44,7 @@ async def show_menu(ctx: Context) -> HandlerResult:
 async def welcome(ctx: Context) -> HandlerResult:
     """A new follower (or a scanned code): welcome, main menu and what words work."""
     ctx.clear_state()
-    street = street_name(ctx, await ctx.reference.street(ctx.session))
+    street = street_name(ctx, await ctx.reference.street(ctx.unit))
     return [await main_menu(ctx, ctx.t("menu.welcome", street=street)), Reply(ctx.t("menu.help"))]
 
 
@@ -103,7 +103,7 @@ async def back(ctx: Context) -> HandlerResult:
 
 def _pending_feature(feature: str) -> None:
     async def not_yet(ctx: Context) -> HandlerResult:
-        street = await ctx.reference.street(ctx.session)
+        street = await ctx.reference.street(ctx.unit)
         phone = street.phone if street else ""
         text = ctx.t("menu.not_yet", feature=ctx.t(f"menu.{feature}"), phone=phone)
         return Reply(text, back_to_menu(ctx))
@@ -121,7 +121,7 @@ for _feature in PENDING_FEATURES:
 @router.command("hours")
 async def opening_hours(ctx: Context) -> HandlerResult:
     """Opening hours today and on the next weekend or holiday."""
-    overrides = await ctx.reference.overrides(ctx.session)
+    overrides = await ctx.reference.overrides(ctx.unit)
     today = classify_day(local_today(ctx.clock), overrides)
     upcoming = next_non_working_day(today.day, overrides)
     lines = [await _day_line(ctx, today, "today")]
@@ -132,7 +132,7 @@ async def opening_hours(ctx: Context) -> HandlerResult:
     )
     unpublished = {info.day.year for info in (today, upcoming) if info and not info.published}
     lines.extend(ctx.t("hours.unpublished", year=year) for year in sorted(unpublished))
-    street = await ctx.reference.street(ctx.session)
+    street = await ctx.reference.street(ctx.unit)
     if street is not None:
         hall = localized(ctx, street.service_hall_zh, street.service_hall_en)
         address = localized(ctx, street.address_zh, street.address_en)
@@ -142,7 +142,7 @@ async def opening_hours(ctx: Context) -> HandlerResult:
 
 async def _day_line(ctx: Context, info: DayInfo, which: str) -> str:
     """One line saying when a day's service runs and how many services it offers."""
-    rule = await ctx.reference.opening_rule(ctx.session, info.kind)
+    rule = await ctx.reference.opening_rule(ctx.unit, info.kind)
     label = holiday_label(ctx, info)
     values: dict[str, object] = {
         "date": format_date(ctx, info.day),
@@ -152,7 +152,7 @@ async def _day_line(ctx: Context, info: DayInfo, which: str) -> str:
     if rule is None:
         return ctx.t("hours.today_closed", **values)
     holiday = info.kind is DayKind.HOLIDAY
-    count = await ctx.reference.service_count(ctx.session, weekend_only=holiday)
+    count = await ctx.reference.service_count(ctx.unit, weekend_only=holiday)
     values |= {"opens": format_time(rule.opens), "closes": format_time(rule.closes), "count": count}
     if which == "next":
         return ctx.t("hours.next_holiday", **values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 from sqlmodel import select
@@ -34,6 +35,12 @@ def classify_day(day: date, overrides: dict[date, HolidayOverride]) -> DayInfo:
     override = overrides.get(day)
     if override is not None:
         return DayInfo(day, DayKind(override.day_kind), override=override)
+    return _published_day(day)
+
+
+@lru_cache(maxsize=4096)
+def _published_day(day: date) -> DayInfo:
+    """What the holiday calendar package says of a date (a pure function, so it is cached)."""
     try:
         workday = chinese_calendar.is_workday(day)
         on_holiday, name = chinese_calendar.get_holiday_detail(day)
