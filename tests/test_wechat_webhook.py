@@ -307,3 +307,30 @@ async def test_web_chat_and_wechat_reach_the_same_state(rig: WeChatRig) -> None:
     assert states[0] is not None and states[1] is not None
     assert states[0].name == states[1].name == ""
     assert states[0].data["options"] == states[1].data["options"]
+
+
+@pytest.fixture
+async def busy_rig(
+    db_url: str, platform: FakeWeChatAPI, clock: ManualClock
+) -> AsyncIterator[WeChatRig]:
+    async for built in make_rig(
+        db_url,
+        platform,
+        clock,
+        router=long_router(seconds=0.5, length=100),
+        wechat_max_pending=1,
+    ):
+        yield built
+
+
+async def test_an_overloaded_server_sheds_messages_for_wechat_to_retry(busy_rig: WeChatRig) -> None:
+    slow = busy_rig.server.request(busy_rig.server.text("长文", msg_id=91))
+    other = WeChatServer(WeChatAccount(TOKEN, busy_rig.platform.appid), openid="oOther-1")
+    shed = other.request(other.text("菜单", msg_id=92))
+    first = asyncio.create_task(busy_rig.client.post("/wechat", params=slow[0], data=slow[1]))
+    await asyncio.sleep(0.1)
+    refused = await busy_rig.client.post("/wechat", params=shed[0], data=shed[1])
+    assert refused.status == 503
+    assert (await first).status == 200
+    retried = await busy_rig.client.post("/wechat", params=shed[0], data=shed[1])
+    assert other.read_reply(await retried.read())["Content"].startswith("您好")

@@ -36,11 +36,14 @@ class WeChatWebhook:
         *,
         budget_seconds: float,
         body_limit: int,
+        max_pending: int = 1000,
     ) -> None:
         self.pipeline = pipeline
         self.gatekeeper = gatekeeper
         self.budget = budget_seconds
         self.body_limit = body_limit
+        self.max_pending = max_pending
+        self.pending = 0
         self._late: set[asyncio.Task[None]] = set()
 
     async def verify(self, request: web.Request) -> web.Response:
@@ -63,6 +66,11 @@ class WeChatWebhook:
         except WeChatRejectedError as rejected:
             logger.warning("wechat callback refused", extra={"reason": str(rejected)})
             return web.Response(status=rejected.status, text="refused")
+        if self.pending >= self.max_pending:
+            # Overloaded: taking more would only make every answer late. Refusing (nothing was
+            # done) lets WeChat deliver the message again; the dedupe makes that safe.
+            logger.warning("wechat callback shed", extra={"pending": self.pending})
+            return web.Response(status=503, text="busy")
         replies = await self._answer(to_inbound(message))
         if not replies:
             return web.Response(text="success")
@@ -80,12 +88,17 @@ class WeChatWebhook:
         deadline = Deadline(time.monotonic() + self.budget)
         delivery = Delivery(text_limit=TEXT_LIMIT, deadline=deadline)
         task = asyncio.ensure_future(self.pipeline.handle(inbound, delivery))
+        self.pending += 1
+        task.add_done_callback(self._one_less)
         try:
             replies = await asyncio.wait_for(asyncio.shield(task), self.budget + GRACE_SECONDS)
         except TimeoutError:
             self._deliver_when_done(task, inbound, deadline)
             return []
         return [] if deadline.missed else replies
+
+    def _one_less(self, _task: asyncio.Future[list[Reply]]) -> None:
+        self.pending -= 1
 
     def _deliver_when_done(
         self, task: asyncio.Future[list[Reply]], inbound: Inbound, deadline: Deadline

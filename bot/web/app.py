@@ -137,6 +137,7 @@ def wechat_webhook(linli: Linli) -> WeChatWebhook | None:
         gatekeeper,
         budget_seconds=settings.wechat_reply_budget,
         body_limit=settings.wechat_body_limit,
+        max_pending=settings.wechat_max_pending,
     )
 
 
