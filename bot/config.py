@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     wechat_api_timeout: float = 5.0
     wechat_reply_budget: float = 4.0
     wechat_body_limit: int = 65_536
-    wechat_max_pending: int = Field(default=1000, gt=0)
+    wechat_max_pending: int = Field(default=500, gt=0)
     wechat_template_id: str | None = None
     wechat_subscribe_template_id: str | None = None
     telegram_token: SecretStr | None = None

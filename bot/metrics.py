@@ -11,3 +11,6 @@ MESSAGE_SECONDS = Histogram(
     ["channel"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8),
 )
+SHED = Counter(
+    "linli_shed_total", "Callbacks refused because the pipeline backlog was full", ["channel"]
+)

@@ -35,7 +35,7 @@ from models.conversation import (
     open_conversation,
     record_inbound,
 )
-from models.messaging import queue_message
+from models.messaging import insert_outbox
 from models.people import ChannelIdentity, find_or_create_identity
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class Pipeline:
         if delivery.deadline is not None and delivery.deadline.passed():
             # Too late for this answer: the outbox sends it, and redeliveries answer nothing.
             delivery.deadline.missed = True
-            self._queue_replies(unit.session, identity, replies)
+            await self._queue_replies(connection, identity, replies)
             replies = []
         await unit.flush()
         await conversation.save(connection)
@@ -242,12 +242,15 @@ class Pipeline:
         state.data = data
         return replies
 
-    def _queue_replies(
-        self, session: AsyncSession, identity: ChatAccount | ChannelIdentity, replies: list[Reply]
+    async def _queue_replies(
+        self,
+        connection: AsyncConnection,
+        identity: ChatAccount | ChannelIdentity,
+        replies: list[Reply],
     ) -> None:
         if replies:
-            queue_message(
-                session,
+            await insert_outbox(
+                connection,
                 kind="reply",
                 payload={"replies": [reply.to_dict() for reply in replies]},
                 now=self.clock.now(),
@@ -261,7 +264,7 @@ class Pipeline:
             identity = await find_or_create_identity(
                 session, inbound.channel, inbound.user_ref, self.clock.now()
             )
-            self._queue_replies(session, identity, replies)
+            await self._queue_replies(await session.connection(), identity, replies)
 
     async def _redirect(self, ctx: Context, payload: str) -> list[Reply]:
         """Handle the current message again as if the person had pressed payload."""

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -121,6 +122,29 @@ async def load_state(session: AsyncSession, identity_id: int, now: datetime) -> 
     if state is None:
         state = ConversationState(identity_id=identity_id, updated_at=now)
     return state
+
+
+async def insert_outbox(
+    connection: AsyncConnection,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    identity_id: int | None,
+    channel: str | None,
+) -> None:
+    """The row queue_message makes, written with one Core INSERT (no ORM session needed)."""
+    values = {
+        "identity_id": identity_id,
+        "channel": channel,
+        "kind": kind,
+        "payload": payload,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    await connection.execute(sa.insert(OutboxMessage.__table__), values)  # type: ignore[attr-defined]
 
 
 def queue_message(
