@@ -116,14 +116,6 @@ class JobRun(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=200)
 
 
-async def load_state(session: AsyncSession, identity_id: int, now: datetime) -> ConversationState:
-    """The conversation state of a chat account (a fresh, empty one if it has none)."""
-    state = await session.get(ConversationState, identity_id)
-    if state is None:
-        state = ConversationState(identity_id=identity_id, updated_at=now)
-    return state
-
-
 async def insert_outbox(
     connection: AsyncConnection,
     *,
