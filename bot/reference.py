@@ -34,6 +34,10 @@ class ReferenceData:
         self._values[key] = (time.monotonic() + self.ttl, value)
         return value
 
+    async def remember(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Any value derived only from reference data (e.g. today's opening hours text)."""
+        return await self._cached(key, load)
+
     def clear(self) -> None:
         """Forget everything (after a re-seed in this process)."""
         self._values.clear()

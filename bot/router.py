@@ -66,10 +66,12 @@ class Router:
         self.name = name
         self._routes: list[Route] = []
         self._children: list[Router] = []
+        self._flat: list[Route] | None = None  # walk() of the whole tree, kept once dispatching
 
     def include(self, *routers: Router) -> Router:
         """Add sub-routers, tried after this router's own routes, in order."""
         self._children.extend(routers)
+        self._flat = None
         return self
 
     def route(
@@ -80,6 +82,7 @@ class Router:
         def register(handler: Handler) -> Handler:
             name = f"{self.name}.{handler.__name__}"
             self._routes.append(Route(phase, tuple(filters), handler, name, prefixes))
+            self._flat = None
             return handler
 
         return register
@@ -122,7 +125,9 @@ class Router:
 
     async def dispatch(self, ctx: Context) -> list[Reply] | None:
         """Run the first matching handler; None when nothing matched."""
-        routes = list(self.walk())
+        if self._flat is None:  # routers are built at import time; routes are not added later
+            self._flat = list(self.walk())
+        routes = self._flat
         chosen = self._payload_route(routes, ctx)
         if chosen is None:
             chosen = next(

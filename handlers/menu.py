@@ -121,6 +121,13 @@ for _feature in PENDING_FEATURES:
 @router.command("hours")
 async def opening_hours(ctx: Context) -> HandlerResult:
     """Opening hours today and on the next weekend or holiday."""
+    key = f"hours:{ctx.lang}:{local_today(ctx.clock).isoformat()}"
+    text = await ctx.reference.remember(key, lambda: _hours_text(ctx))
+    return Reply(text, back_to_menu(ctx))
+
+
+async def _hours_text(ctx: Context) -> str:
+    """The opening-hours answer; the same for everyone reading the same language that day."""
     overrides = await ctx.reference.overrides(ctx.unit)
     today = classify_day(local_today(ctx.clock), overrides)
     upcoming = next_non_working_day(today.day, overrides)
@@ -137,7 +144,7 @@ async def opening_hours(ctx: Context) -> HandlerResult:
         hall = localized(ctx, street.service_hall_zh, street.service_hall_en)
         address = localized(ctx, street.address_zh, street.address_en)
         lines.append(ctx.t("hours.address", hall=hall, address=address, phone=street.phone))
-    return Reply("\n".join(lines), back_to_menu(ctx))
+    return "\n".join(lines)
 
 
 async def _day_line(ctx: Context, info: DayInfo, which: str) -> str:
