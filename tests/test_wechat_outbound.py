@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,9 +20,9 @@ from models.messaging import OutboxMessage, OutboxStatus, queue_message
 from models.people import ChannelIdentity, find_or_create_identity
 from tests.conftest import DATA, ROOT
 from tests.fakes.wechat_api import FakeWeChatAPI
-from tests.wechat_fixtures import WeChatRig, make_rig, platform, rig
+from tests.wechat_fixtures import OpenRig, WeChatRig, open_rig, platform, rig
 
-__all__ = ["platform", "rig"]
+__all__ = ["open_rig", "platform", "rig"]
 
 
 def replies_payload(text: str) -> dict[str, Any]:
@@ -152,17 +151,8 @@ async def test_outside_the_window_without_a_template_nothing_is_sent(rig: WeChat
 
 
 @pytest.fixture
-async def template_rig(
-    db_url: str, platform: FakeWeChatAPI, clock: ManualClock
-) -> AsyncIterator[WeChatRig]:
-    async for built in make_rig(
-        db_url,
-        platform,
-        clock,
-        wechat_template_id="tpl-notice",
-        wechat_subscribe_template_id="sub-1",
-    ):
-        yield built
+async def template_rig(open_rig: OpenRig) -> WeChatRig:
+    return await open_rig(wechat_template_id="tpl-notice", wechat_subscribe_template_id="sub-1")
 
 
 async def test_outside_the_window_a_template_message_goes_out(template_rig: WeChatRig) -> None:

@@ -4,28 +4,33 @@ retries and the 5-second deadline, driven by a second implementation of WeChat's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlmodel import col, func, select
 
-from bot.clock import ManualClock
 from bot.context import Context
 from bot.messages import Reply
 from bot.router import HandlerResult, Router
 from handlers import menu
 from models.messaging import ConversationState, InboundMessage, OutboxMessage
 from models.people import ChannelIdentity, Resident
-from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.fakes.wechat_sender import (
     PUBLISHED_SAMPLE,
     WeChatAccount,
     WeChatServer,
     signature,
 )
-from tests.wechat_fixtures import OLD_AES_KEY, TOKEN, WeChatRig, make_rig, platform, rig
+from tests.wechat_fixtures import (
+    OLD_AES_KEY,
+    TOKEN,
+    OpenRig,
+    WeChatRig,
+    open_rig,
+    platform,
+    rig,
+)
 
-__all__ = ["platform", "rig"]
+__all__ = ["open_rig", "platform", "rig"]
 
 
 async def identities(rig: WeChatRig) -> list[ChannelIdentity]:
@@ -86,19 +91,13 @@ async def test_previous_aes_key_still_works_during_a_key_change(rig: WeChatRig) 
 
 
 @pytest.fixture
-async def sample_rig(
-    db_url: str, platform: FakeWeChatAPI, clock: ManualClock
-) -> AsyncIterator[WeChatRig]:
-    async for built in make_rig(
-        db_url,
-        platform,
-        clock,
+async def sample_rig(open_rig: OpenRig) -> WeChatRig:
+    return await open_rig(
         wechat_token=PUBLISHED_SAMPLE["token"],
         wechat_app_id=PUBLISHED_SAMPLE["app_id"],
         wechat_aes_key=PUBLISHED_SAMPLE["encoding_aes_key"],
         aes_key=PUBLISHED_SAMPLE["encoding_aes_key"],
-    ):
-        yield built
+    )
 
 
 async def test_wechats_published_safe_mode_sample(sample_rig: WeChatRig) -> None:
@@ -231,11 +230,8 @@ def long_router(seconds: float = 0.0, length: int = 1500) -> Router:
 
 
 @pytest.fixture
-async def long_rig(
-    db_url: str, platform: FakeWeChatAPI, clock: ManualClock
-) -> AsyncIterator[WeChatRig]:
-    async for built in make_rig(db_url, platform, clock, router=long_router()):
-        yield built
+async def long_rig(open_rig: OpenRig) -> WeChatRig:
+    return await open_rig(router=long_router())
 
 
 async def test_long_replies_are_split_with_more(long_rig: WeChatRig) -> None:
@@ -253,17 +249,8 @@ async def test_long_replies_are_split_with_more(long_rig: WeChatRig) -> None:
 
 
 @pytest.fixture
-async def slow_rig(
-    db_url: str, platform: FakeWeChatAPI, clock: ManualClock
-) -> AsyncIterator[WeChatRig]:
-    async for built in make_rig(
-        db_url,
-        platform,
-        clock,
-        router=long_router(seconds=0.8, length=100),
-        wechat_reply_budget=0.3,
-    ):
-        yield built
+async def slow_rig(open_rig: OpenRig) -> WeChatRig:
+    return await open_rig(router=long_router(seconds=0.8, length=100), wechat_reply_budget=0.3)
 
 
 async def test_slow_answer_says_success_now_and_arrives_through_the_outbox(
@@ -310,17 +297,8 @@ async def test_web_chat_and_wechat_reach_the_same_state(rig: WeChatRig) -> None:
 
 
 @pytest.fixture
-async def busy_rig(
-    db_url: str, platform: FakeWeChatAPI, clock: ManualClock
-) -> AsyncIterator[WeChatRig]:
-    async for built in make_rig(
-        db_url,
-        platform,
-        clock,
-        router=long_router(seconds=0.5, length=100),
-        wechat_max_pending=1,
-    ):
-        yield built
+async def busy_rig(open_rig: OpenRig) -> WeChatRig:
+    return await open_rig(router=long_router(seconds=0.5, length=100), wechat_max_pending=1)
 
 
 async def test_an_overloaded_server_sheds_messages_for_wechat_to_retry(busy_rig: WeChatRig) -> None:

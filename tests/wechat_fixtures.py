@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -69,7 +70,11 @@ async def platform() -> AsyncIterator[FakeWeChatAPI]:
     await fake.close()
 
 
-async def make_rig(
+OpenRig = Callable[..., Awaitable[WeChatRig]]
+
+
+@asynccontextmanager
+async def _serve_rig(
     db_url: str,
     platform: FakeWeChatAPI,
     clock: ManualClock,
@@ -86,7 +91,21 @@ async def make_rig(
 
 
 @pytest.fixture
-async def rig(db_url: str, platform: FakeWeChatAPI, clock: ManualClock) -> AsyncIterator[WeChatRig]:
+async def open_rig(
+    db_url: str, platform: FakeWeChatAPI, clock: ManualClock
+) -> AsyncIterator[OpenRig]:
+    """Open WeChat accounts with settings of the test's choosing; all closed at the end."""
+    async with AsyncExitStack() as stack:
+
+        async def open_one(**options: object) -> WeChatRig:
+            return await stack.enter_async_context(
+                _serve_rig(db_url, platform, clock, **options)  # type: ignore[arg-type]
+            )
+
+        yield open_one
+
+
+@pytest.fixture
+async def rig(open_rig: OpenRig) -> WeChatRig:
     """A WeChat account on the fake platform with every feature's router."""
-    async for built in make_rig(db_url, platform, clock):
-        yield built
+    return await open_rig()
