@@ -1,0 +1,67 @@
+"""Benchmark: one message through the pipeline, in process, on a fresh SQLite file.
+
+    .venv/bin/python -m bench.pipeline [--messages 2000]
+
+Sends the same words the webhook benchmark uses (菜单, 7, 办公时间, 8, 返回) from 500 chat accounts,
+one at a time, as a text-only channel (WeChat's rendering), and prints milliseconds per message
+for first contacts and for returning accounts. No HTTP, no XML: the pipeline's own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.app import build_linli
+from bot.config import Settings
+from bot.messages import Inbound
+from bot.pipeline import Delivery
+from models.migrate import upgrade
+from models.seed import seed_street
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+ACCOUNTS = 500
+WORDS = ["菜单", "7", "办公时间", "8", "返回"]
+
+
+async def run(messages: int) -> None:
+    """Seed a street, then time first contacts and returning messages."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", data_dir=DATA)
+        linli = build_linli(settings)
+        await upgrade(linli.engine)
+        async with linli.sessions() as session, session.begin():
+            await seed_street(session, DATA, datetime.now(UTC).date(), datetime.now(UTC))
+        delivery = Delivery(text_limit=600)
+
+        async def send(n: int) -> None:
+            word = WORDS[(n // ACCOUNTS) % len(WORDS)]
+            inbound = Inbound("wechat", f"oBench{n % ACCOUNTS}", text=word, message_id=str(n))
+            await linli.pipeline.handle(inbound, delivery)
+
+        started = time.perf_counter()
+        for n in range(ACCOUNTS):
+            await send(n)
+        first = (time.perf_counter() - started) / ACCOUNTS * 1000
+        started = time.perf_counter()
+        for n in range(ACCOUNTS, ACCOUNTS + messages):
+            await send(n)
+        returning = (time.perf_counter() - started) / messages * 1000
+        await linli.close()
+    print(f"first contact: {first:.2f} ms/message ({ACCOUNTS} accounts)")
+    print(f"returning:     {returning:.2f} ms/message ({messages} messages)")
+
+
+def main() -> None:
+    """Parse arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=2000)
+    asyncio.run(run(parser.parse_args().messages))
+
+
+if __name__ == "__main__":
+    main()
