@@ -35,8 +35,7 @@ from models.conversation import (
     open_conversation,
     record_inbound,
 )
-from models.messaging import insert_outbox
-from models.people import ChannelIdentity, find_or_create_identity
+from models.messaging import queue_message
 
 logger = logging.getLogger(__name__)
 
@@ -245,11 +244,11 @@ class Pipeline:
     async def _queue_replies(
         self,
         connection: AsyncConnection,
-        identity: ChatAccount | ChannelIdentity,
+        identity: ChatAccount,
         replies: list[Reply],
     ) -> None:
         if replies:
-            await insert_outbox(
+            await queue_message(
                 connection,
                 kind="reply",
                 payload={"replies": [reply.to_dict() for reply in replies]},
@@ -260,11 +259,12 @@ class Pipeline:
 
     async def send_later(self, inbound: Inbound, replies: list[Reply]) -> None:
         """Queue replies for an inbound message whose channel could no longer wait for them."""
-        async with self.sessions() as session, session.begin():
-            identity = await find_or_create_identity(
-                session, inbound.channel, inbound.user_ref, self.clock.now()
+        async with self.engine.connect() as connection, connection.begin():
+            conversation = await open_conversation(
+                connection, inbound.channel, inbound.user_ref, None, self.clock.now(), None
             )
-            await self._queue_replies(await session.connection(), identity, replies)
+            await conversation.save(connection)
+            await self._queue_replies(connection, conversation.identity, replies)
 
     async def _redirect(self, ctx: Context, payload: str) -> list[Reply]:
         """Handle the current message again as if the person had pressed payload."""

@@ -124,6 +124,7 @@ async def open_conversation(
     loaded |= {f"state_{name}": getattr(state, name) for name in STATE_FIELDS}
     if row["updated_at"] is not None:
         loaded |= {"state_name": row["name"], "state_data": row["data"]}
+    # lang is used only for a new account: afterwards the person's own choice wins.
     mark_seen(identity, now)
     return Conversation(identity, state, row["replies"], loaded)
 

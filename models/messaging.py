@@ -116,31 +116,8 @@ class JobRun(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=200)
 
 
-async def insert_outbox(
+async def queue_message(
     connection: AsyncConnection,
-    *,
-    kind: str,
-    payload: dict[str, Any],
-    now: datetime,
-    identity_id: int | None,
-    channel: str | None,
-) -> None:
-    """The row queue_message makes, written with one Core INSERT (no ORM session needed)."""
-    values = {
-        "identity_id": identity_id,
-        "channel": channel,
-        "kind": kind,
-        "payload": payload,
-        "status": OutboxStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-    await connection.execute(sa.insert(OutboxMessage.__table__), values)  # type: ignore[attr-defined]
-
-
-def queue_message(
-    session: AsyncSession,
     *,
     kind: str,
     payload: dict[str, Any],
@@ -150,21 +127,27 @@ def queue_message(
     resident_id: int | None = None,
     staff_id: int | None = None,
     dedupe_key: str | None = None,
-) -> OutboxMessage:
-    """Write an outgoing message in the caller's transaction; the delivery worker sends it."""
-    row = OutboxMessage(
-        identity_id=identity_id,
-        channel=channel,
-        resident_id=resident_id,
-        staff_id=staff_id,
-        kind=kind,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    return row
+) -> int:
+    """Write an outgoing message in the caller's transaction (one INSERT); returns its id.
+
+    The delivery worker sends it once the transaction commits, and never if it rolls back.
+    """
+    values = {
+        "identity_id": identity_id,
+        "channel": channel,
+        "resident_id": resident_id,
+        "staff_id": staff_id,
+        "kind": kind,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    result = await connection.execute(sa.insert(table).returning(table.c.id), values)
+    return int(result.scalar_one())
 
 
 class ApiToken(SQLModel, table=True):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import utc_field
@@ -58,40 +58,6 @@ def mask_phone(phone: str | None) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
-async def find_or_create_identity(
-    session: AsyncSession,
-    channel: str,
-    external_id: str,
-    now: datetime,
-    lang: str | None = None,
-) -> ChannelIdentity:
-    """The chat account for (channel, external_id); a first contact becomes a new resident."""
-    stmt = select(ChannelIdentity).where(
-        ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
-    )
-    identity = (await session.exec(stmt)).first()
-    if identity is None:
-        return await create_identity(session, channel, external_id, now, lang)
-    mark_seen(identity, now)
-    return identity
-
-
-async def create_identity(
-    session: AsyncSession, channel: str, external_id: str, now: datetime, lang: str | None
-) -> ChannelIdentity:
-    """A first contact: a chat account that is nobody's yet (see ensure_resident)."""
-    identity = ChannelIdentity(
-        channel=channel,
-        external_id=external_id,
-        lang=lang or "zh-CN",
-        created_at=now,
-        last_seen_at=now,
-    )
-    session.add(identity)
-    await session.flush()
-    return identity
-
-
 class Account(Protocol):
     """What the domain needs of a chat account, ORM row or the pipeline's plain copy."""
 
@@ -121,7 +87,6 @@ async def ensure_resident(session: AsyncSession, identity: Account, now: datetim
 
 def mark_seen(identity: Account, now: datetime) -> None:
     """Record that the person wrote (minute precision is enough for the 48-hour window)."""
-    # The channel's language only seeds a new account; afterwards the person's own choice wins.
     if now - identity.last_seen_at > SEEN_PRECISION:
         identity.last_seen_at = now
     if not identity.active:

@@ -16,8 +16,9 @@ from bot.app import Linli
 from bot.channels.wechat_api import AccessTokens
 from bot.clock import ManualClock
 from bot.messages import Reply
+from models.conversation import open_conversation
 from models.messaging import OutboxMessage, OutboxStatus, queue_message
-from models.people import ChannelIdentity, find_or_create_identity
+from models.people import ChannelIdentity
 from tests.conftest import DATA, ROOT
 from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.wechat_fixtures import OpenRig, WeChatRig, open_rig, platform, rig
@@ -34,19 +35,18 @@ async def queue(
 ) -> int:
     """A follower last seen some hours ago, and one committed outbox row for them."""
     now = linli.clock.now()
-    async with linli.sessions() as session, session.begin():
-        identity = await find_or_create_identity(session, "wechat", openid, now)
-        identity.last_seen_at = now - timedelta(hours=seen_hours_ago)
-        row = queue_message(
-            session,
+    async with linli.engine.connect() as connection, connection.begin():
+        conversation = await open_conversation(connection, "wechat", openid, None, now, None)
+        conversation.identity.last_seen_at = now - timedelta(hours=seen_hours_ago)
+        await conversation.save(connection)
+        return await queue_message(
+            connection,
             kind="alert",
             payload={**replies_payload(text), **payload},
             now=now,
-            identity_id=identity.id,
+            identity_id=conversation.identity.id,
             channel="wechat",
         )
-        await session.flush()
-        return row.id or 0
 
 
 async def outbox_row(linli: Linli, row_id: int) -> OutboxMessage:
