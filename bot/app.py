@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels.telegram_api import TelegramSender
+from bot.channels.telegram_bot import TelegramBot
 from bot.channels.wechat_api import TemplateSpec, WeChatApi, WeChatSender
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -30,6 +32,7 @@ class Linli:
     pipeline: Pipeline
     worker: OutboxWorker
     wechat_api: WeChatApi | None = None
+    telegram: TelegramBot | None = None
 
     async def database_ok(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -44,11 +47,17 @@ class Linli:
         """Release the database connections and the platform clients' threads."""
         if self.wechat_api is not None:
             await self.wechat_api.close()
+        if self.telegram is not None:
+            await self.telegram.close()
         await self.engine.dispose()
 
 
 def build_linli(
-    settings: Settings, *, clock: Clock | None = None, router: Router | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    router: Router | None = None,
+    telegram_polling: bool = False,
 ) -> Linli:
     """Wire the system together; the router defaults to every feature in handlers/."""
     if router is None:
@@ -64,11 +73,30 @@ def build_linli(
     if wechat_api is not None:
         senders["wechat"] = WeChatSender(wechat_api, clock, *wechat_templates(settings))
     worker = OutboxWorker(sessions, senders, clock, rates=SEND_RATES)
-    return Linli(settings, clock, engine, sessions, pipeline, worker, wechat_api)
+    telegram = _telegram(settings, pipeline, worker, telegram_polling)
+    if telegram is not None:
+        worker.senders["telegram"] = TelegramSender(telegram.bot, telegram.ready)
+    return Linli(settings, clock, engine, sessions, pipeline, worker, wechat_api, telegram)
 
 
-# Messages a second per channel for the delivery worker (the platforms' documented ceilings).
-SEND_RATES = {"wechat": 200.0, "telegram": 30.0}
+# Send calls a second per channel for the delivery worker (the platforms' documented ceilings).
+# Telegram's sender keeps its own per-message, per-chat and per-group limits.
+SEND_RATES = {"wechat": 200.0}
+
+
+def _telegram(
+    settings: Settings, pipeline: Pipeline, worker: OutboxWorker, polling: bool
+) -> TelegramBot | None:
+    if settings.telegram_token is None:
+        return None
+    return TelegramBot(
+        settings.telegram_token.get_secret_value(),
+        settings.telegram_api_base,
+        settings.telegram_api_timeout,
+        pipeline,
+        polling=polling,
+        on_queued=worker.wake,
+    )
 
 
 def _wechat_api(

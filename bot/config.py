@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_secret: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"
+    telegram_api_timeout: float = 10.0
+    telegram_body_limit: int = 262_144
+    bind_code_staff_hours: float = Field(default=24.0, gt=0)
+    bind_code_resident_minutes: float = Field(default=10.0, gt=0)
 
     @field_validator("now")
     @classmethod
@@ -107,6 +111,9 @@ def check_settings(settings: Settings) -> Settings:
         settings.secret_key = SecretStr("demo-insecure-" + secrets.token_hex(16))
     if settings.env == "demo":
         _demo_wechat(settings)
+        if settings.telegram_enabled and settings.telegram_secret is None:
+            logger.warning("demo mode: LINLI_TELEGRAM_SECRET not set, /telegram uses a demo secret")
+            settings.telegram_secret = SecretStr("demo-insecure-telegram-secret")
     return settings
 
 

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.i18n import command_of, normalize_words, t
+from bot.i18n import normalize_words, split_command, t
 from bot.messages import Inbound, Reply
 from bot.reference import ReferenceData
 from bot.unit import UnitOfWork
@@ -58,8 +58,18 @@ class Context:
 
     @property
     def command(self) -> str | None:
-        """The chat command the whole message is, if any."""
-        return command_of(self.inbound.text)
+        """The chat command the message is or starts with, if any."""
+        return split_command(self.inbound.text)[0]
+
+    @property
+    def command_args(self) -> str:
+        """What follows the command word ("/bind ABCD-2345" → "ABCD-2345")."""
+        return split_command(self.inbound.text)[1]
+
+    @property
+    def is_staff(self) -> bool:
+        """Whether this chat account is bound to a staff account."""
+        return self.identity.staff_id is not None
 
     def now(self) -> datetime:
         """The current instant from the injected clock."""

@@ -80,8 +80,13 @@ def command_words() -> dict[str, str]:
     return words
 
 
-def command_of(text: str | None) -> str | None:
-    """The command a whole message is (e.g. "菜单" → "menu"), or None."""
+def split_command(text: str | None) -> tuple[str | None, str]:
+    """The command a message is, or the command its first word is and the rest as arguments."""
     if not text:
-        return None
-    return command_words().get(normalize_words(text))
+        return None, ""
+    whole = command_words().get(normalize_words(text))
+    if whole is not None:
+        return whole, ""
+    head, _, rest = text.strip().partition(" ")
+    command = command_words().get(normalize_words(head)) if rest.strip() else None
+    return (command, rest.strip()) if command is not None else (None, "")

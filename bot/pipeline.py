@@ -60,6 +60,7 @@ class Delivery:
 
     text_limit: int | None = None  # text-only channel: one message of at most this many characters
     deadline: Deadline | None = None
+    via_outbox: bool = False  # push channel: replies are queued in the message's own transaction
 
 
 class Pipeline:
@@ -155,9 +156,11 @@ class Pipeline:
             MESSAGES.labels(inbound.channel, "duplicate").inc()
             return [Reply.from_dict(item) for item in conversation.stored_replies]
         identity, replies = await self._run_handlers(unit, conversation, inbound, delivery)
-        if delivery.deadline is not None and delivery.deadline.passed():
-            # Too late for this answer: the outbox sends it, and redeliveries answer nothing.
-            delivery.deadline.missed = True
+        late = delivery.deadline is not None and delivery.deadline.passed()
+        if late or delivery.via_outbox:
+            # The outbox sends these replies, and a redelivery answers nothing: exactly once.
+            if delivery.deadline is not None:
+                delivery.deadline.missed = late
             await self._queue_replies(connection, identity, replies)
             replies = []
         await unit.flush()

@@ -97,9 +97,11 @@ class Router:
         """
         return self.route(Phase.PAYLOAD, *filters, prefixes=prefixes)
 
-    def command(self, *commands: str) -> Callable[[Handler], Handler]:
+    def command(
+        self, *commands: str, filters: Sequence[Filter] = ()
+    ) -> Callable[[Handler], Handler]:
         """Handle a chat word such as "菜单"/"menu" (see [commands] in the locale files)."""
-        return self.route(Phase.COMMAND, lambda ctx: ctx.command in commands)
+        return self.route(Phase.COMMAND, lambda ctx: ctx.command in commands, *filters)
 
     def event(self, *events: str) -> Callable[[Handler], Handler]:
         """Handle a channel event (subscribe, unsubscribe, image, location, …)."""

@@ -57,7 +57,8 @@ def format_time(moment: time) -> str:
 
 def main_menu_buttons(ctx: Context) -> tuple[Button, ...]:
     """The buttons of the main menu, in the reader's language."""
-    return tuple(Button(ctx.t(f"menu.{item}"), item) for item in MAIN_ITEMS)
+    items = (*MAIN_ITEMS, "staff") if ctx.is_staff else MAIN_ITEMS
+    return tuple(Button(ctx.t(f"menu.{item}"), item) for item in items)
 
 
 async def main_menu(ctx: Context, text: str | None = None) -> Reply:

@@ -35,9 +35,12 @@ PENDING_FEATURES = ("book", "need", "proxy", "track", "rate", "ask")
 async def show_menu(ctx: Context) -> HandlerResult:
     """Greet and show the main menu; leaves any flow."""
     ctx.clear_state()
-    return (
-        [await main_menu(ctx), Reply(ctx.t("menu.help"))] if ctx.command else await main_menu(ctx)
-    )
+    if not ctx.command:
+        return await main_menu(ctx)
+    help_text = ctx.t("menu.help")
+    if ctx.is_staff:
+        help_text += "\n" + ctx.t("menu.staff_help")
+    return [await main_menu(ctx), Reply(help_text)]
 
 
 @router.event("subscribe", "scan")

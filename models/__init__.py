@@ -4,6 +4,7 @@ from models.booking import Appointment, BookingSlot, RosterShift, WaitlistEntry
 from models.cases import Case, CaseEvent, CaseHandler, Rating
 from models.messaging import (
     ApiToken,
+    BindAttempt,
     BindCode,
     ConversationState,
     InboundMessage,
@@ -21,6 +22,7 @@ from models.services import FaqEntry, HolidayOverride, OpeningRule, Service
 __all__ = [
     "ApiToken",
     "Appointment",
+    "BindAttempt",
     "BindCode",
     "BookingSlot",
     "Case",

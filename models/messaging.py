@@ -99,6 +99,17 @@ class BindCode(SQLModel, table=True):
     created_at: datetime = utc_field()
 
 
+class BindAttempt(SQLModel, table=True):
+    """One try at redeeming a bind code, kept to slow down guessing."""
+
+    __table_args__ = (sa.Index("ix_bindattempt_identity_at", "identity_id", "attempted_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="channelidentity.id")
+    attempted_at: datetime = utc_field(index=True)
+    succeeded: bool = False
+
+
 class ReferenceCounter(SQLModel, table=True):
     """The last sequence number handed out for a prefix on a day."""
 

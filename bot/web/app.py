@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import Linli
+from bot.channels.telegram_bot import TelegramWebhook
 from bot.channels.web import BadChatRequestError, parse_chat_request, render_replies
 from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
@@ -141,6 +142,16 @@ def wechat_webhook(linli: Linli) -> WeChatWebhook | None:
     )
 
 
+def telegram_webhook(linli: Linli) -> TelegramWebhook | None:
+    """The /telegram handler when a bot token (and so a webhook secret) is configured."""
+    secret = linli.settings.telegram_secret
+    if linli.telegram is None or secret is None:
+        return None
+    return TelegramWebhook(
+        linli.telegram, secret.get_secret_value(), linli.settings.telegram_body_limit
+    )
+
+
 def create_web_app(linli: Linli, *, run_worker: bool = False) -> web.Application:
     """The HTTP application over a built Linli; closing the app closes the database.
 
@@ -160,6 +171,9 @@ def create_web_app(linli: Linli, *, run_worker: bool = False) -> web.Application
     if wechat is not None:
         app.router.add_get("/wechat", wechat.verify)
         app.router.add_post("/wechat", wechat.receive)
+    telegram = telegram_webhook(linli)
+    if telegram is not None:
+        app.router.add_post("/telegram", telegram.receive)
 
     worker_task: list[asyncio.Task[None]] = []
 
