@@ -75,7 +75,7 @@ def build_linli(
     worker = OutboxWorker(sessions, senders, clock, rates=SEND_RATES)
     telegram = _telegram(settings, pipeline, worker, telegram_polling)
     if telegram is not None:
-        worker.senders["telegram"] = TelegramSender(telegram.bot, telegram.ready)
+        worker.senders["telegram"] = TelegramSender(telegram.bot, telegram.ready, clock)
     return Linli(settings, clock, engine, sessions, pipeline, worker, wechat_api, telegram)
 
 

@@ -1,4 +1,4 @@
-"""The `linli` command: serve, chat, db upgrade, seed."""
+"""The `linli` command: serve, chat, db upgrade, seed, wechat, telegram, staff."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -16,6 +17,8 @@ from bot.app import Linli, build_linli
 from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings
 from bot.logs import setup_logging
+from models.base import SHANGHAI
+from models.binding import find_staff, format_code, issue_bind_code
 from models.migrate import upgrade
 from models.seed import read_toml, seed_residents, seed_street
 
@@ -35,13 +38,24 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     wechat = commands.add_parser("wechat", help="WeChat Official Account tools")
     wechat.add_argument("action", choices=["menu"], help="menu: push data/wechat.toml's menu")
+    telegram = commands.add_parser("telegram", help="Telegram bot tools")
+    telegram_actions = telegram.add_subparsers(dest="action", required=True)
+    webhook = telegram_actions.add_parser("webhook", help="register /telegram with the secret")
+    webhook.add_argument("--url", required=True, help="public https URL ending in /telegram")
+    telegram_actions.add_parser("poll", help="long polling, for a machine without a public URL")
+    telegram_actions.add_parser("commands", help="register the command menu in zh and en")
+    staff = commands.add_parser("staff", help="staff accounts")
+    staff_actions = staff.add_subparsers(dest="action", required=True)
+    bind_code = staff_actions.add_parser("bind-code", help="a one-time code to bind a chat account")
+    bind_code.add_argument("staff", help="staff code (e.g. S001) or numeric id")
     seed = commands.add_parser("seed", help="load data/ (idempotent) and optional synthetic data")
     seed.add_argument("--residents", type=int, default=0, help="add N synthetic residents")
     return parser
 
 
 async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -> None:
-    linli = build_linli(settings)
+    polling = work == "telegram" and args.action == "poll"
+    linli = build_linli(settings, telegram_polling=polling)
     try:
         if work == "db":
             await upgrade(linli.engine)
@@ -50,6 +64,10 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             await _seed(linli, args.residents)
         elif work == "wechat":
             await _push_wechat_menu(linli)
+        elif work == "telegram":
+            await run_telegram_action(linli, args)
+        elif work == "staff":
+            await print_staff_bind_code(linli, args.staff)
         elif work == "chat":
             from bot.channels.console import run_console
 
@@ -80,6 +98,56 @@ async def _push_wechat_menu(linli: Linli) -> None:
     menu = {"button": data["menu"]["button"]}
     await linli.wechat_api.call(lambda client: client.menu.create(menu))
     logger.info("pushed the custom menu: %d top-level buttons", len(menu["button"]))
+
+
+async def run_telegram_action(linli: Linli, args: argparse.Namespace) -> None:
+    """linli telegram webhook|poll|commands."""
+    bot, secret = linli.telegram, linli.settings.telegram_secret
+    if bot is None or secret is None:
+        raise ConfigurationError("Telegram is not configured (LINLI_TELEGRAM_TOKEN)")
+    lists = await bot.register_commands()
+    logger.info("registered the command menu in %d languages", lists)
+    if args.action == "webhook":
+        if not args.url.startswith("https://"):
+            raise ConfigurationError("Telegram only calls https:// webhook URLs")
+        await bot.set_webhook(args.url, secret.get_secret_value())
+        logger.info("webhook set to %s", args.url)
+    elif args.action == "poll":
+        await poll_telegram(linli)
+
+
+async def poll_telegram(linli: Linli, stop: asyncio.Event | None = None) -> None:
+    """Long polling with the outbox worker beside it, until stop is set or Ctrl-C."""
+    assert linli.telegram is not None
+    stop = stop or asyncio.Event()
+    worker = asyncio.create_task(linli.worker.run())
+    logger.info("polling Telegram for updates; Ctrl-C stops")
+    try:
+        await linli.telegram.run_polling(stop)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+
+
+async def print_staff_bind_code(linli: Linli, key: str) -> None:
+    """linli staff bind-code STAFF: print a fresh one-time code for that staff member."""
+    settings = linli.settings
+    assert settings.secret_key is not None
+    async with linli.sessions() as session, session.begin():
+        staff = await find_staff(session, key)
+        if staff is None or not staff.active:
+            raise ConfigurationError(f"no active staff member {key!r}")
+        issued = await issue_bind_code(
+            session,
+            secret=settings.secret_key.get_secret_value(),
+            now=linli.clock.now(),
+            ttl=timedelta(hours=settings.bind_code_staff_hours),
+            staff_id=staff.id,
+        )
+    expires = issued.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    code = format_code(issued.code)
+    print(f"{staff.code} {staff.name}: {code} (single use, until {expires} Beijing time)")
+    print(f"send in WeChat or Telegram: 绑定 {code}   or   /bind {code}")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     port: int = 8080
     database_url: str = "sqlite+aiosqlite:///var/linli.db"
     data_dir: Path = Path("data")
+    state_dir: Path = Path("var")  # demo mode keeps its generated secret key here
     now: datetime | None = None
     default_lang: str = "zh-CN"
     state_timeout_minutes: int = Field(default=30, gt=0)
@@ -107,14 +108,36 @@ def check_settings(settings: Settings) -> Settings:
             "LINLI_ENV=production but these secrets are not set: " + ", ".join(missing)
         )
     if settings.secret_key is None:
-        logger.warning("demo mode: LINLI_SECRET_KEY not set, using a random demo key")
-        settings.secret_key = SecretStr("demo-insecure-" + secrets.token_hex(16))
+        settings.secret_key = SecretStr(_demo_secret_key(settings.state_dir))
     if settings.env == "demo":
         _demo_wechat(settings)
         if settings.telegram_enabled and settings.telegram_secret is None:
             logger.warning("demo mode: LINLI_TELEGRAM_SECRET not set, /telegram uses a demo secret")
             settings.telegram_secret = SecretStr("demo-insecure-telegram-secret")
     return settings
+
+
+def _demo_secret_key(state_dir: Path) -> str:
+    """A demo key made once and kept in state_dir, so that `linli serve` and the other `linli`
+    commands (e.g. staff bind codes) agree on it; random for this process if it cannot be kept."""
+    path = state_dir / "demo-secret-key"
+    try:
+        if path.exists():
+            key = path.read_text(encoding="ascii").strip()
+            if key.startswith("demo-insecure-"):
+                logger.warning(
+                    "demo mode: LINLI_SECRET_KEY not set, using the demo key in %s", path
+                )
+                return key
+        key = "demo-insecure-" + secrets.token_hex(16)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(key + "\n", encoding="ascii")
+    except OSError:
+        logger.warning("demo mode: LINLI_SECRET_KEY not set, using a random demo key")
+        return "demo-insecure-" + secrets.token_hex(16)
+    logger.warning("demo mode: LINLI_SECRET_KEY not set, made a demo key in %s", path)
+    return key
 
 
 def _demo_wechat(settings: Settings) -> None:

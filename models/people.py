@@ -64,6 +64,7 @@ class Account(Protocol):
     resident_id: int | None
     last_seen_at: datetime
     active: bool
+    unreachable: bool
 
 
 async def ensure_resident(session: AsyncSession, identity: Account, now: datetime) -> Resident:
@@ -91,3 +92,5 @@ def mark_seen(identity: Account, now: datetime) -> None:
         identity.last_seen_at = now
     if not identity.active:
         identity.active = True
+    if identity.unreachable:  # they wrote, so they can be reached again (e.g. unblocked the bot)
+        identity.unreachable = False

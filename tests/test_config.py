@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -11,16 +12,22 @@ from bot.clock import ManualClock, SystemClock, local_today
 from bot.config import ConfigurationError, Settings, check_settings, missing_secrets
 
 
-def test_demo_mode_gets_a_clearly_demo_secret(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+def test_demo_mode_gets_a_clearly_demo_secret_kept_for_the_next_command(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("LINLI_SECRET_KEY", raising=False)
     monkeypatch.delenv("LINLI_ENV", raising=False)
+    monkeypatch.setenv("LINLI_STATE_DIR", str(tmp_path / "var"))
     settings = check_settings(Settings())
     assert settings.secret_key is not None
-    assert settings.secret_key.get_secret_value().startswith("demo-insecure-")
+    key = settings.secret_key.get_secret_value()
+    assert key.startswith("demo-insecure-")
     assert "demo mode" in caplog.text
-    assert settings.secret_key.get_secret_value() not in caplog.text
+    assert key not in caplog.text
+    kept = tmp_path / "var" / "demo-secret-key"
+    assert kept.stat().st_mode & 0o077 == 0  # readable by the owner only
+    again = check_settings(Settings()).secret_key
+    assert again is not None and again.get_secret_value() == key
 
 
 def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

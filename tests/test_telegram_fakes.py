@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +38,9 @@ from tests.fakes.telegram_api import (
     same_id,
     text_update,
 )
+from tests.telegram_fixtures import telegram_platform
+
+__all__ = ["telegram_platform"]
 
 CHAT = 4242
 SHORT = 0.5
@@ -50,17 +52,6 @@ KEYBOARD = InlineKeyboardMarkup(
         ]
     ]
 )
-
-
-@pytest.fixture
-async def telegram_platform() -> AsyncIterator[FakeTelegramAPI]:
-    """A started fake Telegram Bot API, closed after the test."""
-    fake = FakeTelegramAPI()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
 
 
 def bot_for(fake: FakeTelegramAPI, *, token: str | None = None, short: bool = False) -> Bot:

@@ -7,11 +7,10 @@ platform accepted are never sent again.
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -26,6 +25,7 @@ from telegram.error import (
 )
 
 from bot.channels.telegram import render
+from bot.clock import Clock
 from bot.messages import Reply
 from bot.outbound import Recipient, SendResult, SendStatus
 
@@ -60,11 +60,11 @@ class TelegramSender:
 
     channel = "telegram"
 
-    def __init__(self, bot: Bot, ready: Callable[[], Awaitable[None]]) -> None:
-        self.bot, self.ready = bot, ready
+    def __init__(self, bot: Bot, ready: Callable[[], Awaitable[None]], clock: Clock) -> None:
+        self.bot, self.ready, self.clock = bot, ready, clock
         self.overall = AsyncLimiter(OVERALL_PER_SECOND, 1.0)
         self.chats = ChatLimits()
-        self._paused_until = 0.0  # monotonic; set by a 429
+        self._paused_until = datetime.min.replace(tzinfo=UTC)  # set by a 429
 
     async def send(
         self, recipient: Recipient, payload: dict[str, Any], parts_done: int
@@ -80,7 +80,7 @@ class TelegramSender:
         except TelegramError as error:
             return SendResult(SendStatus.RETRY, type(error).__name__, parts_done)
         for index in range(parts_done, len(messages)):
-            paused = self._paused_until - time.monotonic()
+            paused = (self._paused_until - self.clock.now()).total_seconds()
             if paused > 0:
                 return SendResult(SendStatus.RETRY, "flood pause", index, retry_after=paused)
             async with self.chats.of(chat_id), self.overall:
@@ -98,7 +98,8 @@ class TelegramSender:
         name = type(error).__name__
         if isinstance(error, RetryAfter):
             wait = retry_after_seconds(error)
-            self._paused_until = max(self._paused_until, time.monotonic() + wait)
+            until = self.clock.now() + timedelta(seconds=wait)
+            self._paused_until = max(self._paused_until, until)
             return SendResult(SendStatus.RETRY, name, parts_sent, retry_after=wait)
         if isinstance(error, Forbidden):  # blocked by the user, or the account is gone
             return SendResult(SendStatus.UNREACHABLE, name, parts_sent)
