@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -66,7 +67,8 @@ async def test_a_staff_member_binds_a_chat_account_with_a_code(linli: Linli, cha
 
 
 async def test_codes_work_typed_in_any_reasonable_shape(linli: Linli) -> None:
-    for n, shape in enumerate((str.lower, lambda c: c.replace("-", ""), lambda c: c)):
+    shapes: list[Callable[[str], str]] = [str.lower, lambda c: c.replace("-", ""), str]
+    for n, shape in enumerate(shapes):
         code = await staff_code(linli, f"S00{n + 1}")
         person = Chat(linli, user=f"staff-shape-{n}")
         text = f"/bind {shape(code)}" if n != 1 else f"绑定{shape(code)}"
@@ -232,4 +234,3 @@ async def test_a_staff_member_binds_in_telegram_too(telegram: TelegramRig) -> No
 async def test_odd_codes_get_a_polite_answer(linli: Linli, typed: str) -> None:
     replies = await Chat(linli, user="odd").send(typed)
     assert replies and "抱歉，系统" not in replies[0].text
-

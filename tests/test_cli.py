@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA, ROOT
+from tests.fakes.telegram_api import FakeTelegramAPI, text_update
+from tests.telegram_fixtures import telegram_platform
+
+__all__ = ["telegram_platform"]
 
 LINLI = [sys.executable, "-m", "bot.cli"]
 
@@ -21,6 +27,7 @@ LINLI = [sys.executable, "-m", "bot.cli"]
 def env_for(db: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
     env |= {"LINLI_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "LINLI_DATA_DIR": str(DATA)}
+    env |= {"LINLI_STATE_DIR": str(db.parent)}
     env |= {"LINLI_NOW": "2026-11-27T10:00:00+08:00", **extra}
     return env
 
@@ -117,3 +124,73 @@ def test_unusable_settings_are_explained(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "the settings cannot be used" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_staff_bind_code_from_the_command_line_works_in_chat(seeded: Path) -> None:
+    issued = run(["staff", "bind-code", "S001"], env_for(seeded))
+    assert issued.returncode == 0, issued.stderr
+    code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", issued.stdout)
+    assert code is not None and "王丽" in issued.stdout
+    assert code.group() not in issued.stderr  # the code is shown, never logged
+    chat = run(["chat", "--user", "clerk"], env_for(seeded), stdin=f"绑定 {code.group()}\n工作台\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "绑定成功" in chat.stdout and "工作台：王丽" in chat.stdout
+    unknown = run(["staff", "bind-code", "S999"], env_for(seeded))
+    assert unknown.returncode == 2 and "S999" in unknown.stderr
+
+
+def telegram_env(db: Path, platform: FakeTelegramAPI) -> dict[str, str]:
+    return env_for(
+        db,
+        LINLI_TELEGRAM_TOKEN=platform.token,
+        LINLI_TELEGRAM_SECRET="cli-test-secret",
+        LINLI_TELEGRAM_API_BASE=platform.base_url,
+    )
+
+
+async def linli_async(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *LINLI,
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_telegram_webhook_command_registers_url_secret_and_commands(
+    seeded: Path, telegram_platform: FakeTelegramAPI
+) -> None:
+    env = telegram_env(seeded, telegram_platform)
+    process = await linli_async(
+        env, "telegram", "webhook", "--url", "https://linli.example/telegram"
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert telegram_platform.webhook is not None
+    assert telegram_platform.webhook["url"] == "https://linli.example/telegram"
+    assert telegram_platform.webhook["secret_token"] == "cli-test-secret"
+    assert telegram_platform.commands(language_code="en")
+    assert b"cli-test-secret" not in stderr
+    plain = await linli_async(env, "telegram", "webhook", "--url", "http://insecure.example/x")
+    _, refused = await asyncio.wait_for(plain.communicate(), 60)
+    assert plain.returncode == 2 and b"https://" in refused
+
+
+async def test_telegram_long_polling_answers_and_stops_on_ctrl_c(
+    seeded: Path, telegram_platform: FakeTelegramAPI
+) -> None:
+    telegram_platform.queue_update(text_update(5150, "/start"))
+    process = await linli_async(telegram_env(seeded, telegram_platform), "telegram", "poll")
+    try:
+        for _ in range(300):
+            if len(telegram_platform.sent_messages) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert "便民服务中心" in telegram_platform.sent_messages[0].text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 130, stderr.decode()
+    assert b"Traceback" not in stderr

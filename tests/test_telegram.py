@@ -10,14 +10,13 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from bot.channels.telegram import TEXT_LIMIT, render
-from bot.channels.telegram_api import TelegramSender
+from bot.channels.telegram_api import ChatLimits, TelegramSender
 from bot.clock import ManualClock
 from bot.messages import Button, Reply
 from bot.outbound import Recipient, SendStatus
 from models.messaging import InboundMessage, OutboxMessage, OutboxStatus
 from models.people import ChannelIdentity, Resident
 from tests.fakes.telegram_api import (
-    FakeTelegramAPI,
     location_update,
     photo_update,
     text_update,
@@ -37,7 +36,9 @@ BOB = 700_002
 
 async def outbox_rows(rig: TelegramRig) -> list[OutboxMessage]:
     async with rig.linli.sessions() as session:
-        return list((await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all())
+        return list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        )
 
 
 async def identity(rig: TelegramRig, chat_id: int) -> ChannelIdentity:
@@ -97,7 +98,7 @@ async def test_a_repeated_update_id_does_nothing_twice(telegram: TelegramRig) ->
     assert await telegram.post(update) == 200
     first = await telegram.deliver()
     assert await telegram.post(update) == 200
-    assert await asyncio.gather(telegram.post(update), telegram.post(update)) == [200, 200]
+    assert list(await asyncio.gather(telegram.post(update), telegram.post(update))) == [200, 200]
     assert await telegram.deliver() == []
     assert len(first) == 2
     assert len(await outbox_rows(telegram)) == 1
@@ -252,3 +253,11 @@ async def test_commands_are_registered_in_chinese_and_english(telegram: Telegram
         assert name in names
     assert names == [c["command"] for c in english]
     assert chinese[0]["description"] != english[0]["description"]
+
+
+def test_groups_get_twenty_a_minute_and_chats_are_forgotten_beyond_a_bound() -> None:
+    limits = ChatLimits()
+    group, private = limits.of(-100_200), limits.of(ALICE)
+    assert (group.max_rate, group.time_period) == (20, 60.0)
+    assert private.max_rate / private.time_period == 1.0
+    assert limits.of(ALICE) is private
