@@ -189,36 +189,40 @@ async def test_a_resident_links_wechat_and_telegram_into_one_profile(
 ) -> None:
     linli = telegram.linli
     wechat = Chat(linli, user="oWeChatResident", channel="wechat")
-    await wechat.send("我的")
-    await wechat.press("account:community")
-    grid_reply = await wechat.send("3")
-    await wechat.press(grid_reply[0].buttons[0].payload)
-    # The Telegram account already has a history of its own (a resident record).
-    await telegram.say(8001, "我的")
-    await telegram.press(8001, "account:community")
-    await telegram.say(8001, "5")
-    before = await account(linli, "telegram", "8001")
-
     issued = await wechat.send("绑定码")
     code = CODE.search(issued[0].text)
     assert code is not None and "10 分钟" in issued[0].text
+    # The Telegram account already has a record of its own: community 05 and a grid.
+    await telegram.say(8001, "我的")
+    await telegram.press(8001, "account:community")
+    grids = await telegram.say(8001, "5")
+    await telegram.press(8001, button_data(grids[0])[0])
+    before = await account(linli, "telegram", "8001")
+    assert before.resident_id is not None
+
     linked = await telegram.say(8001, f"/bind {code.group()}")
     assert "关联成功" in linked[0].text
 
     wechat_account = await account(linli, "wechat", "oWeChatResident")
     telegram_account = await account(linli, "telegram", "8001")
-    assert telegram_account.resident_id == wechat_account.resident_id
+    assert telegram_account.resident_id == wechat_account.resident_id != before.resident_id
     async with linli.sessions() as session:
         merged = await session.get(Resident, wechat_account.resident_id)
         orphan = await session.get(Resident, before.resident_id)
-        third = await session.get(Community, merged.community_id if merged else 0)
+        assert merged is not None and merged.community_id is not None
+        community = await session.get(Community, merged.community_id)
     assert orphan is None  # the Telegram-only record was merged away
-    assert merged is not None and third is not None and third.code.endswith("03")
+    assert community is not None and community.code.endswith("05")  # its answers were kept
+    shown = await wechat.send("我的")
+    assert community.name_zh in shown[0].text  # and WeChat sees them
 
+    again = await telegram.say(8001, f"/bind {code.group()}")
+    assert "已经用过" in again[0].text
     unlink = await telegram.say(8001, "解绑")
     assert "binding:unbind:resident" in button_data(unlink[0])
     await telegram.press(8001, "binding:unbind:resident")
     assert (await account(linli, "telegram", "8001")).resident_id is None
+    assert (await account(linli, "wechat", "oWeChatResident")).resident_id == merged.id
 
 
 async def test_a_staff_member_binds_in_telegram_too(telegram: TelegramRig) -> None:
