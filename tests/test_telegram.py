@@ -7,16 +7,22 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
+from bot.app import build_linli
 from bot.channels.telegram import TEXT_LIMIT, render
 from bot.channels.telegram_api import ChatLimits, TelegramSender
 from bot.clock import ManualClock
+from bot.context import Context
 from bot.messages import Button, Reply
 from bot.outbound import Recipient, SendStatus
+from bot.router import HandlerResult, Router
+from bot.web.app import create_web_app
 from models.messaging import InboundMessage, OutboxMessage, OutboxStatus
 from models.people import ChannelIdentity, Resident
 from tests.fakes.telegram_api import (
+    FakeTelegramAPI,
     location_update,
     photo_update,
     text_update,
@@ -26,6 +32,7 @@ from tests.telegram_fixtures import (
     button_data,
     telegram,
     telegram_platform,
+    telegram_settings,
 )
 
 __all__ = ["telegram", "telegram_platform"]
@@ -261,3 +268,19 @@ def test_groups_get_twenty_a_minute_and_chats_are_forgotten_beyond_a_bound() -> 
     assert (group.max_rate, group.time_period) == (20, 60.0)
     assert private.max_rate / private.time_period == 1.0
     assert limits.of(ALICE) is private
+
+
+async def test_a_failing_handler_still_gets_the_person_an_apology(
+    db_url: str, telegram_platform: FakeTelegramAPI, clock: ManualClock
+) -> None:
+    router = Router("broken")
+
+    @router.fallback()
+    async def explode(_ctx: Context) -> HandlerResult:
+        raise RuntimeError("boom")
+
+    linli = build_linli(telegram_settings(db_url, telegram_platform), clock=clock, router=router)
+    async with TestClient(TestServer(create_web_app(linli), host="127.0.0.1")) as client:
+        rig = TelegramRig(linli, client, telegram_platform)
+        sent = await rig.say(ALICE, "你好")
+    assert len(sent) == 1 and "出了点问题" in sent[0].text

@@ -59,6 +59,7 @@ class TelegramBot:
         self.application: Application = builder.build()  # type: ignore[type-arg]
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self._wake = on_queued
+        self._polling = polling
         self._failures: dict[int, BaseException] = {}
         self._ready = asyncio.Lock()
 
@@ -101,9 +102,14 @@ class TelegramBot:
 
     async def _handle(self, update_id: int, inbound: Inbound) -> None:
         try:
-            await self.pipeline.handle(inbound, Delivery(via_outbox=True))
-        except Exception as error:  # PTB would swallow it; the webhook must answer 500
-            self._failures[update_id] = error
+            leftover = await self.pipeline.handle(inbound, Delivery(via_outbox=True))
+            if leftover:  # the transaction failed; only the apology came back, unsent
+                await self.pipeline.send_later(inbound, leftover)
+        except Exception as error:
+            if self._polling:  # the update is already confirmed; all we can do is say so
+                logger.exception("telegram update failed", extra={"update_id": update_id})
+            else:  # PTB would swallow it; the webhook answers 500 and Telegram retries
+                self._failures[update_id] = error
             return
         if self._wake is not None:
             self._wake()
