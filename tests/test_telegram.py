@@ -161,6 +161,11 @@ def test_long_text_is_split_at_the_limit_with_buttons_on_the_last_part() -> None
     assert parts[0].keyboard is None and parts[-1].keyboard is not None
 
 
+def test_a_reply_with_only_buttons_still_has_text() -> None:
+    [part] = render([Reply(" ", (Button("返回主菜单", "menu"),))])
+    assert part.text.strip() and part.keyboard is not None
+
+
 def test_a_payload_too_long_for_callback_data_becomes_a_numbered_option() -> None:
     reply = Reply("选一个", (Button("短", "menu"), Button("长", "x" * 65)))
     [part] = render([reply])

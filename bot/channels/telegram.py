@@ -86,7 +86,7 @@ def render(replies: list[Reply]) -> list[OutgoingMessage]:
     messages: list[OutgoingMessage] = []
     for reply in replies:
         text, keyboard = _with_keyboard(reply)
-        pages = paginate(text, TEXT_LIMIT) if text else [" "]
+        pages = paginate(text, TEXT_LIMIT) if text.strip() else ["…"]  # Telegram refuses blank text
         messages.extend(OutgoingMessage(page) for page in pages[:-1])
         messages.append(OutgoingMessage(pages[-1], keyboard))
     return messages
