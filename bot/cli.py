@@ -125,8 +125,7 @@ async def poll_telegram(linli: Linli, stop: asyncio.Event | None = None) -> None
     try:
         await linli.telegram.run_polling(stop)
     finally:
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
+        await linli.worker.stop_and_wait(worker)
 
 
 async def print_staff_bind_code(linli: Linli, key: str) -> None:

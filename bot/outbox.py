@@ -27,6 +27,7 @@ from models.people import ChannelIdentity
 logger = logging.getLogger(__name__)
 
 PARTS_KEY = "_parts_sent"
+STOP_GRACE = 8.0  # seconds a stopping worker may finish its batch (`linli serve` allows 10)
 
 
 @dataclass(frozen=True)
@@ -71,23 +72,40 @@ class OutboxWorker:
         self.name = name or f"worker-{os.getpid()}"
         self.limiters = {ch: AsyncLimiter(rate, 1.0) for ch, rate in (rates or {}).items()}
         self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
 
     def wake(self) -> None:
         """Look for due rows now instead of at the next poll."""
         self._wakeup.set()
 
+    def stop(self) -> None:
+        """Finish the batch in hand, record it, and return from ``run``."""
+        self._stopping.set()
+        self._wakeup.set()
+
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        while True:
+        """Deliver until ``stop`` (graceful) or cancellation (a claimed batch is redone later)."""
+        self._stopping.clear()
+        while not self._stopping.is_set():
             try:
                 delivered = await self.deliver_due()
             except Exception:
                 logger.exception("outbox pass failed")
                 delivered = 0
-            if delivered == 0:
+            if delivered == 0 and not self._stopping.is_set():
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.policy.poll_seconds)
+
+    async def stop_and_wait(self, task: asyncio.Task[None], grace: float = STOP_GRACE) -> None:
+        """Stop the worker running in task, cancelling it if its batch outlasts grace seconds."""
+        self.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            logger.warning("outbox worker cancelled mid-batch; claimed rows are retried later")
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def deliver_due(self) -> int:
         """Claim one batch of due rows and deliver them; returns how many were claimed."""

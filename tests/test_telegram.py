@@ -289,3 +289,19 @@ async def test_a_failing_handler_still_gets_the_person_an_apology(
         rig = TelegramRig(linli, client, telegram_platform)
         sent = await rig.say(ALICE, "你好")
     assert len(sent) == 1 and "出了点问题" in sent[0].text
+
+
+async def test_a_stopping_worker_finishes_its_batch_so_nothing_is_sent_twice(
+    telegram: TelegramRig,
+) -> None:
+    for n in range(5):  # one chat: the per-chat limit stretches the batch over seconds
+        assert await telegram.post(text_update(ALICE, "办公时间", update_id=90_000 + n)) == 200
+    worker = telegram.linli.worker
+    task = asyncio.create_task(worker.run())
+    while not telegram.platform.sent_messages:
+        await asyncio.sleep(0.01)
+    await worker.stop_and_wait(task)
+    assert task.done()
+    rows = await outbox_rows(telegram)
+    assert [row.status for row in rows] == [OutboxStatus.SENT] * 5
+    assert len(telegram.platform.sent_messages) == 5

@@ -184,9 +184,8 @@ def create_web_app(linli: Linli, *, run_worker: bool = False) -> web.Application
     async def close_linli(_app: web.Application) -> None:
         if wechat is not None:
             await wechat.drain()
-        for task in worker_task:
-            task.cancel()
-        await asyncio.gather(*worker_task, return_exceptions=True)
+        for task in worker_task:  # let the batch in hand finish, so nothing is sent twice
+            await linli.worker.stop_and_wait(task)
         await linli.close()
 
     app.on_startup.append(start_worker)
