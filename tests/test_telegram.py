@@ -298,7 +298,9 @@ async def test_a_stopping_worker_finishes_its_batch_so_nothing_is_sent_twice(
         assert await telegram.post(text_update(ALICE, "办公时间", update_id=90_000 + n)) == 200
     worker = telegram.linli.worker
     task = asyncio.create_task(worker.run())
-    while not telegram.platform.sent_messages:
+    for _ in range(500):  # until the first message of the batch is out
+        if telegram.platform.sent_messages:
+            break
         await asyncio.sleep(0.01)
     await worker.stop_and_wait(task)
     assert task.done()
