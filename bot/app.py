@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -15,10 +16,12 @@ from bot.channels.wechat_api import TemplateSpec, WeChatApi, WeChatSender
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.outbound import Sender
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, WorkerPolicy
 from bot.pipeline import Pipeline
 from bot.router import Router
 from models.db import make_engine, make_session_factory
+from scheduler.context import JobContext
+from scheduler.runner import Ticker
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Linli:
     worker: OutboxWorker
     wechat_api: WeChatApi | None = None
     telegram: TelegramBot | None = None
+    ticker: Ticker | None = None
 
     async def database_ok(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -72,11 +76,17 @@ def build_linli(
     senders: dict[str, Sender] = {}
     if wechat_api is not None:
         senders["wechat"] = WeChatSender(wechat_api, clock, *wechat_templates(settings))
-    worker = OutboxWorker(sessions, senders, clock, rates=SEND_RATES)
+    policy = WorkerPolicy(
+        batch=settings.outbox_batch,
+        max_attempts=settings.outbox_max_attempts,
+        claim_timeout=timedelta(seconds=settings.outbox_claim_timeout_seconds),
+    )
+    worker = OutboxWorker(sessions, senders, clock, rates=SEND_RATES, policy=policy)
     telegram = _telegram(settings, pipeline, worker, telegram_polling)
     if telegram is not None:
         worker.senders["telegram"] = TelegramSender(telegram.bot, telegram.ready, clock)
-    return Linli(settings, clock, engine, sessions, pipeline, worker, wechat_api, telegram)
+    ticker = Ticker(JobContext(engine, sessions, clock, settings), on_effects=worker.wake)
+    return Linli(settings, clock, engine, sessions, pipeline, worker, wechat_api, telegram, ticker)
 
 
 # Send calls a second per channel for the delivery worker (the platforms' documented ceilings).

@@ -1,16 +1,18 @@
-"""The `linli` command: serve, chat, db upgrade, seed, wechat, telegram, staff."""
+"""The `linli` command: serve, worker, chat, db upgrade, seed, wechat, telegram, staff."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
 
 from aiohttp import web
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from bot.app import Linli, build_linli
@@ -31,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the web chat, API and webhooks")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--no-worker", action="store_true", help="do not deliver the outbox here")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run periodic jobs here")
+    worker = commands.add_parser("worker", help="outbox delivery and the scheduler, no web server")
+    worker.add_argument("--no-delivery", action="store_true", help="only the scheduler")
+    worker.add_argument("--no-scheduler", action="store_true", help="only the delivery worker")
+    worker.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     chat = commands.add_parser("chat", help="chat on this terminal")
     chat.add_argument("--user", help="console account id (default: console-<os user>)")
     chat.add_argument("--lang", default="zh-CN", choices=["zh-CN", "en"])
@@ -68,6 +76,8 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             await run_telegram_action(linli, args)
         elif work == "staff":
             await print_staff_bind_code(linli, args.staff)
+        elif work == "worker":
+            await run_worker(linli, args)
         elif work == "chat":
             from bot.channels.console import run_console
 
@@ -128,6 +138,28 @@ async def poll_telegram(linli: Linli, stop: asyncio.Event | None = None) -> None
         await linli.worker.stop_and_wait(worker)
 
 
+async def run_worker(linli: Linli, args: argparse.Namespace) -> None:
+    """linli worker: delivery and scheduler until SIGTERM or Ctrl-C, then a graceful stop."""
+    from bot.web.app import Background
+
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr=linli.settings.host)
+    background = Background(linli, not args.no_delivery, not args.no_scheduler)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await background.start()
+    logger.info(
+        "worker running: delivery=%s scheduler=%s", not args.no_delivery, not args.no_scheduler
+    )
+    try:
+        await stop.wait()
+    finally:
+        await background.stop()
+    logger.info("worker stopped")
+
+
 async def print_staff_bind_code(linli: Linli, key: str) -> None:
     """linli staff bind-code STAFF: print a fresh one-time code for that staff member."""
     settings = linli.settings
@@ -154,7 +186,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     host = args.host or settings.host
     port = args.port or settings.port
-    app = create_web_app(build_linli(settings), run_worker=True)
+    app = create_web_app(
+        build_linli(settings),
+        run_worker=not args.no_worker,
+        run_scheduler=not args.no_scheduler,
+    )
     logger.info("serving on http://%s:%d", host, port)
     web.run_app(app, host=host, port=port, print=None, shutdown_timeout=10)
 

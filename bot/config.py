@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org"
     telegram_api_timeout: float = 10.0
     telegram_body_limit: int = 262_144
+    outbox_batch: int = Field(default=200, gt=0)
+    outbox_max_attempts: int = Field(default=12, gt=0)
+    outbox_claim_timeout_seconds: float = Field(default=300.0, gt=0)
+    reminder_evening_at: time = time(18, 0)
+    reminder_before_minutes: int = Field(default=60, gt=0)
+    sla_warn_hours: float = Field(default=24.0, gt=0)
+    sla_accept_working_days: int = Field(default=1, gt=0)
+    follow_up_after_hours: float = Field(default=2.0, ge=0)
+    follow_up_nudge_after_hours: float = Field(default=48.0, gt=0)
+    digest_at: time = time(8, 0)
+    kpi_weekday: int = Field(default=0, ge=0, le=6)  # Monday
+    kpi_at: time = time(8, 30)
     bind_code_staff_hours: float = Field(default=24.0, gt=0)
     bind_code_resident_minutes: float = Field(default=10.0, gt=0)
 
@@ -76,6 +88,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) != AES_KEY_LENGTH:
             raise ValueError("a WeChat EncodingAESKey has exactly 43 characters")
         return value
+
+    @property
+    def reminder_before(self) -> timedelta:
+        """How long before an appointment the second reminder goes out."""
+        return timedelta(minutes=self.reminder_before_minutes)
 
     @property
     def wechat_enabled(self) -> bool:

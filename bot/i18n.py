@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tomllib
 import unicodedata
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,10 @@ def split_command(text: str | None) -> tuple[str | None, str]:
     head, _, rest = text.strip().partition(" ")
     command = command_words().get(normalize_words(head)) if rest.strip() else None
     return (command, rest.strip()) if command is not None else (None, "")
+
+
+def format_day(lang: str, day: date) -> str:
+    """11月28日 / 28 Nov."""
+    months = catalogue(lang).get("date.months") or []
+    month_name = months[day.month - 1] if months else str(day.month)
+    return t(lang, "date.format", month=day.month, day=day.day, month_name=month_name)

@@ -1,5 +1,9 @@
 """The delivery worker: claims due outbox rows, sends them through the channel's sender, and
-records the outcome — retried with back-off and jitter, never re-sent once accepted."""
+records the outcome — retried with back-off and jitter, never re-sent once accepted.
+
+A row is addressed to one chat account, or to a person (a resident or a staff member), who is
+reached on the account they used last, falling back to their others.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,18 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from aiolimiter import AsyncLimiter
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.metrics import OUTBOX_RESULTS
 from bot.outbound import Recipient, Sender, SendResult, SendStatus
 from models.messaging import OutboxMessage, OutboxStatus
 from models.people import ChannelIdentity
@@ -27,27 +31,50 @@ from models.people import ChannelIdentity
 logger = logging.getLogger(__name__)
 
 PARTS_KEY = "_parts_sent"
+PARTS_ACCOUNT_KEY = "_parts_account"  # which chat account the counted parts went to
 STOP_GRACE = 8.0  # seconds a stopping worker may finish its batch (`linli serve` allows 10)
+RECORD_EVERY = 0.05  # seconds: results are written in small groups while a batch runs
+
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_IDENTITY = ChannelIdentity.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Account:
+    """A chat account the worker can push to."""
+
+    id: int
+    channel: str
+    recipient: Recipient
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A claimed row with what is needed to send it outside the transaction."""
+    """A claimed row, with the accounts to try in order, ready to send outside a transaction."""
 
     row_id: int
-    channel: str | None
-    identity_id: int | None
-    recipient: Recipient | None
+    kind: str
     payload: dict[str, Any]
     attempts: int
+    accounts: tuple[Account, ...]
+
+
+@dataclass
+class Delivered:
+    """What one claimed row came to."""
+
+    item: Claimed
+    result: SendResult
+    account: Account | None = None
+    unreachable: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class WorkerPolicy:
     """How hard the worker tries."""
 
-    batch: int = 50
-    max_attempts: int = 8
+    batch: int = 200
+    max_attempts: int = 12  # with the back-off below, about 68 minutes of trying
     claim_timeout: timedelta = timedelta(minutes=5)
     base_backoff: float = 2.0
     max_backoff: float = 3600.0
@@ -55,7 +82,7 @@ class WorkerPolicy:
 
 
 class OutboxWorker:
-    """Delivers committed outbox rows; one claimer on SQLite, SKIP LOCKED on PostgreSQL."""
+    """Delivers committed outbox rows; claims are atomic (SKIP LOCKED on PostgreSQL)."""
 
     def __init__(
         self,
@@ -108,88 +135,110 @@ class OutboxWorker:
             await asyncio.gather(task, return_exceptions=True)
 
     async def deliver_due(self) -> int:
-        """Claim one batch of due rows and deliver them; returns how many were claimed."""
+        """Claim one batch of due rows and deliver them; returns how many were claimed.
+
+        Outcomes are written as they arrive, a few at a time, so that a crash loses the record
+        of at most a moment's sends rather than of the whole batch.
+        """
         claimed = await self._claim()
-        await asyncio.gather(*(self._deliver(item) for item in claimed))
+        if not claimed:
+            return 0
+        loop = asyncio.get_running_loop()
+        unrecorded: list[Delivered] = []
+        last_write = loop.time()
+        for finished in asyncio.as_completed([self._deliver(item) for item in claimed]):
+            unrecorded.append(await finished)
+            if loop.time() - last_write >= RECORD_EVERY:
+                await self._record(unrecorded)
+                unrecorded, last_write = [], loop.time()
+        await self._record(unrecorded)
         return len(claimed)
 
     async def _claim(self) -> list[Claimed]:
         now = self.clock.now()
-        stale = now - self.policy.claim_timeout
-        due = sa.or_(
-            sa.and_(
-                col(OutboxMessage.status) == OutboxStatus.PENDING,
-                col(OutboxMessage.next_attempt_at) <= now,
-            ),
-            sa.and_(
-                col(OutboxMessage.status) == OutboxStatus.SENDING,
-                col(OutboxMessage.claimed_at) < stale,
-            ),
-        )
-        stmt = (
-            select(OutboxMessage)
-            .where(due)
-            .order_by(col(OutboxMessage.next_attempt_at))
-            .limit(self.policy.batch)
-        )
         async with self.sessions() as session, session.begin():
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = list((await session.exec(stmt)).all())
-            identities = await _identities(session, rows)
-            claimed = []
-            for row in rows:
-                row.status, row.claimed_by, row.claimed_at = OutboxStatus.SENDING, self.name, now
-                row.attempts += 1
-                session.add(row)
-                identity = identities.get(row.identity_id or 0)
-                claimed.append(_claimed(row, identity))
-        return claimed
+            connection = await session.connection()
+            rows = await _claim_rows(connection, self.policy, self.name, now)
+            accounts = await _accounts_for(connection, rows, set(self.senders))
+        return [
+            Claimed(row.id, row.kind, dict(row.payload), row.attempts, accounts.get(row.id, ()))
+            for row in rows
+        ]
 
-    async def _deliver(self, item: Claimed) -> None:
-        sender = self.senders.get(item.channel or "")
-        if sender is None or item.recipient is None:
-            reason = "no sender for this channel" if item.recipient else "no chat account"
-            await self._record(item, SendResult(SendStatus.FAILED, reason))
-            return
-        limiter = self.limiters.get(sender.channel)
+    async def _deliver(self, item: Claimed) -> Delivered:
+        if not item.accounts:
+            return Delivered(item, SendResult(SendStatus.FAILED, "no reachable chat account"))
+        unreachable: list[int] = []
+        result = SendResult(SendStatus.FAILED, "no reachable chat account")
+        for account in item.accounts:
+            result = await self._send(item, account)
+            if result.status is not SendStatus.UNREACHABLE:
+                return Delivered(item, result, account, unreachable)
+            unreachable.append(account.id)  # fall back to the person's next account
+        return Delivered(item, result, item.accounts[-1], unreachable)
+
+    async def _send(self, item: Claimed, account: Account) -> SendResult:
+        sender = self.senders[account.channel]
+        done = _parts_done(item.payload, account)
+        payload = localized_payload(item.payload, account.recipient.lang)
+        limiter = self.limiters.get(account.channel)
         try:
-            if limiter is not None:
-                async with limiter:
-                    result = await sender.send(item.recipient, item.payload, _parts(item.payload))
-            else:
-                result = await sender.send(item.recipient, item.payload, _parts(item.payload))
+            if limiter is None:
+                return await sender.send(account.recipient, payload, done)
+            async with limiter:
+                return await sender.send(account.recipient, payload, done)
         except Exception:
             logger.exception("sender crashed", extra={"outbox_id": item.row_id})
-            result = SendResult(SendStatus.RETRY, "sender error", _parts(item.payload))
-        await self._record(item, result)
+            return SendResult(SendStatus.RETRY, "sender error", done)
 
-    async def _record(self, item: Claimed, result: SendResult) -> None:
+    async def _record(self, delivered: Sequence[Delivered]) -> None:
+        if not delivered:
+            return
         now = self.clock.now()
+        updates = [self._row_update(one, now) for one in delivered]
+        lost = sorted({account for one in delivered for account in one.unreachable})
         async with self.sessions() as session, session.begin():
-            row = await session.get(OutboxMessage, item.row_id)
-            if row is None:
-                return
-            row.payload = {**row.payload, PARTS_KEY: result.parts_sent}
-            row.last_error = result.detail[:300] or None
-            if result.status is SendStatus.SENT:
-                row.status, row.sent_at = OutboxStatus.SENT, now
-            elif result.status is SendStatus.RETRY and row.attempts < self.policy.max_attempts:
-                row.status = OutboxStatus.PENDING
-                row.next_attempt_at = now + timedelta(seconds=self._backoff(row.attempts, result))
-            else:
-                row.status = OutboxStatus.DEAD
-                if result.status is SendStatus.UNREACHABLE and item.identity_id is not None:
-                    await _mark_unreachable(session, item.identity_id)
-                logger.warning(
-                    "outbox message given up",
-                    extra={
-                        "outbox_id": row.id,
-                        "status": result.status.value,
-                        "detail": result.detail,
-                    },
+            connection = await session.connection()
+            await connection.execute(_RECORD, updates)
+            if lost:
+                await connection.execute(
+                    sa.update(_IDENTITY).where(_IDENTITY.c.id.in_(lost)).values(unreachable=True)
                 )
-            session.add(row)
+        for one, values in zip(delivered, updates, strict=True):
+            self._count(one, str(values["new_status"]))
+
+    def _row_update(self, one: Delivered, now: datetime) -> dict[str, Any]:
+        item, result = one.item, one.result
+        payload = {**item.payload, PARTS_KEY: result.parts_sent}
+        if one.account is not None:
+            payload[PARTS_ACCOUNT_KEY] = one.account.id
+        values: dict[str, Any] = {
+            "row_id": item.row_id,
+            "me": self.name,
+            "new_payload": payload,
+            "new_error": result.detail[:300] or None,
+            "new_sent_at": None,
+            "new_due": now,
+        }
+        if result.status is SendStatus.SENT:
+            return values | {"new_status": OutboxStatus.SENT.value, "new_sent_at": now}
+        if result.status is SendStatus.RETRY and item.attempts < self.policy.max_attempts:
+            delay = timedelta(seconds=self._backoff(item.attempts, result))
+            return values | {"new_status": OutboxStatus.PENDING.value, "new_due": now + delay}
+        return values | {"new_status": OutboxStatus.DEAD.value}
+
+    def _count(self, one: Delivered, status: str) -> None:
+        channel = one.account.channel if one.account else "none"
+        OUTBOX_RESULTS.labels(channel, one.item.kind, status).inc()
+        if status == OutboxStatus.DEAD.value:
+            logger.warning(
+                "outbox message given up",
+                extra={
+                    "outbox_id": one.item.row_id,
+                    "status": one.result.status.value,
+                    "detail": one.result.detail,
+                },
+            )
 
     def _backoff(self, attempts: int, result: SendResult) -> float:
         delay = min(self.policy.base_backoff * 2 ** (attempts - 1), self.policy.max_backoff)
@@ -197,36 +246,108 @@ class OutboxWorker:
         return float(max(delay, result.retry_after or 0.0))
 
 
-def _parts(payload: dict[str, Any]) -> int:
+# A claim that another worker took over after the claim timeout is not overwritten.
+_RECORD = (
+    sa.update(_OUTBOX)
+    .where(_OUTBOX.c.id == sa.bindparam("row_id"), _OUTBOX.c.claimed_by == sa.bindparam("me"))
+    .values(
+        status=sa.bindparam("new_status"),
+        payload=sa.bindparam("new_payload", type_=_OUTBOX.c.payload.type),
+        last_error=sa.bindparam("new_error"),
+        sent_at=sa.bindparam("new_sent_at", type_=_OUTBOX.c.sent_at.type),
+        next_attempt_at=sa.bindparam("new_due", type_=_OUTBOX.c.next_attempt_at.type),
+    )
+)
+
+
+def localized_payload(payload: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The payload with "replies" in the reader's language, when it was written in several."""
+    versions = payload.get("localized")
+    if not isinstance(versions, dict) or not versions:
+        return payload
+    chosen = versions.get(lang) or versions.get("zh-CN") or next(iter(versions.values()))
+    return {**payload, "replies": chosen}
+
+
+def _parts_done(payload: dict[str, Any], account: Account) -> int:
+    """Parts already accepted on this account (parts sent to another account do not count)."""
+    went_to = payload.get(PARTS_ACCOUNT_KEY)
+    if went_to is not None and went_to != account.id:
+        return 0
     return int(payload.get(PARTS_KEY, 0))
 
 
-def _claimed(row: OutboxMessage, identity: ChannelIdentity | None) -> Claimed:
-    recipient = None
-    if identity is not None:
-        recipient = Recipient(identity.external_id, identity.lang, identity.last_seen_at)
-    return Claimed(
-        row_id=row.id or 0,
-        channel=row.channel or (identity.channel if identity else None),
-        identity_id=identity.id if identity else None,
-        recipient=recipient,
-        payload=dict(row.payload),
-        attempts=row.attempts,
+async def _claim_rows(
+    connection: AsyncConnection, policy: WorkerPolicy, name: str, now: datetime
+) -> list[Any]:
+    """Mark one batch of due rows as ours in one statement; two workers never get the same row."""
+    stale = now - policy.claim_timeout
+    due = sa.or_(
+        sa.and_(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= now),
+        sa.and_(_OUTBOX.c.status == OutboxStatus.SENDING.value, _OUTBOX.c.claimed_at < stale),
     )
+    pick = sa.select(_OUTBOX.c.id).where(due).order_by(_OUTBOX.c.next_attempt_at)
+    pick = pick.limit(policy.batch)
+    if connection.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(pick.scalar_subquery()))
+        .values(
+            status=OutboxStatus.SENDING.value,
+            claimed_by=name,
+            claimed_at=now,
+            attempts=_OUTBOX.c.attempts + 1,
+        )
+        .returning(
+            _OUTBOX.c.id,
+            _OUTBOX.c.kind,
+            _OUTBOX.c.payload,
+            _OUTBOX.c.attempts,
+            _OUTBOX.c.identity_id,
+            _OUTBOX.c.resident_id,
+            _OUTBOX.c.staff_id,
+            _OUTBOX.c.channel,
+        )
+    )
+    rows = list((await connection.execute(claim)).all())
+    rows.sort(key=lambda row: row.id)
+    return rows
 
 
-async def _identities(
-    session: AsyncSession, rows: list[OutboxMessage]
-) -> dict[int, ChannelIdentity]:
-    ids = {row.identity_id for row in rows if row.identity_id is not None}
-    if not ids:
+async def _accounts_for(
+    connection: AsyncConnection, rows: list[Any], channels: set[str]
+) -> dict[int, tuple[Account, ...]]:
+    """Each row's accounts to try: its own account, or the person's, most recently used first."""
+    identity_ids = {row.identity_id for row in rows if row.identity_id is not None}
+    residents = {row.resident_id for row in rows if row.identity_id is None and row.resident_id}
+    staff = {row.staff_id for row in rows if row.identity_id is None and row.staff_id}
+    wanted = []
+    if identity_ids:
+        wanted.append(_IDENTITY.c.id.in_(identity_ids))
+    people = sa.and_(_IDENTITY.c.active.is_(True), _IDENTITY.c.unreachable.is_(False))
+    if residents:
+        wanted.append(sa.and_(people, _IDENTITY.c.resident_id.in_(residents)))
+    if staff:
+        wanted.append(sa.and_(people, _IDENTITY.c.staff_id.in_(staff)))
+    if not wanted:
         return {}
-    found = await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.id).in_(ids)))
-    return {identity.id or 0: identity for identity in found.all()}
-
-
-async def _mark_unreachable(session: AsyncSession, identity_id: int) -> None:
-    identity = await session.get(ChannelIdentity, identity_id)
-    if identity is not None:
-        identity.unreachable = True
-        session.add(identity)
+    stmt = sa.select(_IDENTITY).where(sa.or_(*wanted)).order_by(_IDENTITY.c.last_seen_at.desc())
+    found = list((await connection.execute(stmt)).all())
+    by_id = {identity.id: identity for identity in found}
+    result: dict[int, tuple[Account, ...]] = {}
+    for row in rows:
+        if row.identity_id is not None:
+            candidates = [by_id[row.identity_id]] if row.identity_id in by_id else []
+        elif row.staff_id:
+            candidates = [i for i in found if i.staff_id == row.staff_id]
+        else:
+            candidates = [i for i in found if i.resident_id == row.resident_id]
+        if row.channel and row.identity_id is None:
+            candidates = [i for i in candidates if i.channel == row.channel]
+        result[row.id] = tuple(
+            Account(i.id, i.channel, Recipient(i.external_id, i.lang, i.last_seen_at))
+            for i in candidates
+            if i.channel in channels
+        )
+    return result

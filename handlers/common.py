@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 
 from bot.context import Context
-from bot.i18n import catalogue
+from bot.i18n import catalogue, format_day
 from bot.messages import Button, Reply
 from models.calendar import DayInfo
 from models.org import Street
@@ -34,9 +34,7 @@ def weekday_name(ctx: Context, day: date) -> str:
 
 def format_date(ctx: Context, day: date) -> str:
     """11月28日 / 28 Nov."""
-    months = catalogue(ctx.lang).get("date.months") or []
-    month_name = months[day.month - 1] if months else str(day.month)
-    return ctx.t("date.format", month=day.month, day=day.day, month_name=month_name)
+    return format_day(ctx.lang, day)
 
 
 def holiday_label(ctx: Context, info: DayInfo) -> str | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import chinese_calendar
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.base import SHANGHAI
 from models.services import DayKind, HolidayOverride, OpeningRule
 
 
@@ -71,3 +72,22 @@ async def street_opening_rule(session: AsyncSession, kind: DayKind) -> OpeningRu
         OpeningRule.service_id == None,  # noqa: E711
     )
     return (await session.exec(stmt)).first()
+
+
+def add_working_days(
+    start: datetime, days: int, overrides: dict[date, HolidayOverride]
+) -> datetime:
+    """The same local time of day, `days` working days later (weekends, holidays and 调休 count
+    as the calendar says). A deadline of "3 working days" from Friday 10:00 is Wednesday 10:00."""
+    local = start.astimezone(SHANGHAI)
+    day, left = local.date(), days
+    while left > 0:
+        day += timedelta(days=1)
+        if classify_day(day, overrides).kind is DayKind.WORKDAY:
+            left -= 1
+    return datetime.combine(day, local.timetz()).astimezone(start.tzinfo)
+
+
+def is_working_day(moment: datetime, overrides: dict[date, HolidayOverride]) -> bool:
+    """Whether the local date of a moment is a working day."""
+    return classify_day(moment.astimezone(SHANGHAI).date(), overrides).kind is DayKind.WORKDAY

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -159,6 +160,45 @@ async def queue_message(
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     result = await connection.execute(sa.insert(table).returning(table.c.id), values)
     return int(result.scalar_one())
+
+
+async def queue_once(
+    connection: AsyncConnection,
+    *,
+    dedupe_key: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    resident_id: int | None = None,
+    staff_id: int | None = None,
+    identity_id: int | None = None,
+) -> bool:
+    """Queue a message unless one with this dedupe key exists; whether it was queued.
+
+    Sweeps that may run twice (two instances, a retried tick) use this so a person never gets
+    the same reminder twice.
+    """
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    values = {
+        "identity_id": identity_id,
+        "resident_id": resident_id,
+        "staff_id": staff_id,
+        "kind": kind,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    insert = (
+        postgresql.insert(table)
+        if connection.dialect.name == "postgresql"
+        else sqlite.insert(table)
+    )
+    stmt = insert.values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await connection.execute(stmt)
+    return bool(result.rowcount)
 
 
 class ApiToken(SQLModel, table=True):

@@ -152,10 +152,13 @@ def telegram_webhook(linli: Linli) -> TelegramWebhook | None:
     )
 
 
-def create_web_app(linli: Linli, *, run_worker: bool = False) -> web.Application:
+def create_web_app(
+    linli: Linli, *, run_worker: bool = False, run_scheduler: bool = False
+) -> web.Application:
     """The HTTP application over a built Linli; closing the app closes the database.
 
-    With run_worker the outbox delivery worker runs beside the server.
+    With run_worker the outbox delivery worker runs beside the server, and with run_scheduler
+    the periodic ticks (reminders, SLA sweep, follow-ups, digests).
     """
     app = web.Application(
         middlewares=[security_headers], client_max_size=linli.settings.chat_body_limit
@@ -174,21 +177,36 @@ def create_web_app(linli: Linli, *, run_worker: bool = False) -> web.Application
     telegram = telegram_webhook(linli)
     if telegram is not None:
         app.router.add_post("/telegram", telegram.receive)
-
-    worker_task: list[asyncio.Task[None]] = []
-
-    async def start_worker(_app: web.Application) -> None:
-        if run_worker:
-            worker_task.append(asyncio.create_task(linli.worker.run()))
+    background = Background(linli, run_worker, run_scheduler)
 
     async def close_linli(_app: web.Application) -> None:
         if wechat is not None:
             await wechat.drain()
-        for task in worker_task:  # let the batch in hand finish, so nothing is sent twice
-            await linli.worker.stop_and_wait(task)
+        await background.stop()
         await linli.close()
 
-    app.on_startup.append(start_worker)
-
+    app.on_startup.append(lambda _app: background.start())
     app.on_cleanup.append(close_linli)
     return app
+
+
+class Background:
+    """The delivery worker and the scheduler, started and stopped with whatever hosts them."""
+
+    def __init__(self, linli: Linli, run_worker: bool, run_scheduler: bool) -> None:
+        self.linli, self.run_worker, self.run_scheduler = linli, run_worker, run_scheduler
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start what was asked for on the running loop."""
+        if self.run_worker:
+            self._worker = asyncio.create_task(self.linli.worker.run())
+        if self.run_scheduler and self.linli.ticker is not None:
+            self.linli.ticker.start()
+
+    async def stop(self) -> None:
+        """Stop ticking, then let the worker finish the batch in hand so nothing is sent twice."""
+        if self.linli.ticker is not None:
+            self.linli.ticker.shutdown()
+        if self._worker is not None:
+            await self.linli.worker.stop_and_wait(self._worker)

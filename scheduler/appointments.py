@@ -1,0 +1,158 @@
+"""Appointment reminders: the evening before and an hour before, swept from the reminder table.
+
+Each batch is one transaction: the outbox rows and the reminders' "done" marks commit
+together, so a crash neither loses a reminder nor sends one twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.i18n import format_day, t
+from models.base import SHANGHAI
+from models.booking import Appointment
+from models.messaging import OutboxMessage, OutboxStatus, Reminder
+from models.reminders import (
+    APPOINTMENT,
+    HOUR_BEFORE,
+    ReminderRules,
+    Verdict,
+    judge_appointment_reminder,
+)
+from models.services import Service
+from scheduler.context import JobContext, localized
+
+logger = logging.getLogger(__name__)
+
+_REMINDER = Reminder.__table__  # type: ignore[attr-defined]
+_APPOINTMENT = Appointment.__table__  # type: ignore[attr-defined]
+_SERVICE = Service.__table__  # type: ignore[attr-defined]
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+_DONE = (
+    sa.update(_REMINDER)
+    .where(_REMINDER.c.id == sa.bindparam("reminder_id"))
+    .values(
+        done=sa.bindparam("now_done"),
+        outcome=sa.bindparam("new_outcome"),
+        due_at=sa.bindparam("new_due", type_=_REMINDER.c.due_at.type),
+    )
+)
+
+
+def reminder_rules(ctx: JobContext) -> ReminderRules:
+    """The reminder times from the settings."""
+    settings = ctx.settings
+    return ReminderRules(settings.reminder_evening_at, settings.reminder_before)
+
+
+async def send_due_reminders(ctx: JobContext) -> int:
+    """Queue every due appointment reminder that is still useful; returns how many were queued."""
+    queued = 0
+    while True:
+        async with ctx.engine.begin() as connection:
+            rows = await _due(connection, ctx.clock.now(), ctx.batch)
+            if not rows:
+                return queued
+            queued += await _handle_batch(connection, ctx, rows)
+
+
+async def _due(connection: AsyncConnection, now: datetime, limit: int) -> list[Any]:
+    stmt = (
+        sa.select(
+            _REMINDER.c.id,
+            _REMINDER.c.kind,
+            _REMINDER.c.due_at,
+            _APPOINTMENT.c.id.label("appointment_id"),
+            _APPOINTMENT.c.ref,
+            _APPOINTMENT.c.status,
+            _APPOINTMENT.c.starts_at,
+            _APPOINTMENT.c.resident_id,
+            _SERVICE.c.name_zh,
+            _SERVICE.c.name_en,
+        )
+        .select_from(
+            _REMINDER.outerjoin(
+                _APPOINTMENT, _APPOINTMENT.c.id == _REMINDER.c.subject_id
+            ).outerjoin(_SERVICE, _SERVICE.c.id == _APPOINTMENT.c.service_id)
+        )
+        .where(
+            _REMINDER.c.subject_kind == APPOINTMENT,
+            _REMINDER.c.done.is_(False),
+            _REMINDER.c.due_at <= now,
+        )
+        .order_by(_REMINDER.c.due_at)
+        .limit(limit)
+    )
+    return list((await connection.execute(stmt)).all())
+
+
+async def _handle_batch(connection: AsyncConnection, ctx: JobContext, rows: list[Any]) -> int:
+    now, rules = ctx.clock.now(), reminder_rules(ctx)
+    marks, messages = [], []
+    for row in rows:
+        reminder = Reminder(id=row.id, subject_kind=APPOINTMENT, subject_id=0, kind=row.kind)
+        reminder.due_at = row.due_at
+        appointment = None
+        if row.appointment_id is not None:
+            appointment = Appointment(
+                id=row.appointment_id,
+                ref=row.ref,
+                status=row.status,
+                starts_at=row.starts_at,
+                resident_id=row.resident_id,
+                service_id=0,
+                slot_id=0,
+            )
+        verdict, new_due = judge_appointment_reminder(reminder, appointment, rules, now)
+        if verdict is Verdict.SEND and appointment is not None:
+            messages.append(_reminder_message(row, now))
+        elif verdict is Verdict.EXPIRED:
+            logger.info("reminder dropped: the appointment has begun", extra={"ref": row.ref})
+        done = new_due is None
+        marks.append(
+            {
+                "reminder_id": row.id,
+                "now_done": done,
+                "new_outcome": verdict.value if done else None,
+                "new_due": new_due or row.due_at,
+            }
+        )
+    await connection.execute(_DONE, marks)
+    if messages:
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        await connection.execute(
+            insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]), messages
+        )
+    return len(messages)
+
+
+def _reminder_message(row: Any, now: datetime) -> dict[str, Any]:
+    local = row.starts_at.astimezone(SHANGHAI)
+
+    def text(lang: str) -> str:
+        service = row.name_en if lang == "en" and row.name_en else row.name_zh
+        key = "reminders.hour_before" if row.kind == HOUR_BEFORE else "reminders.evening_before"
+        when = local.strftime("%H:%M")
+        day = format_day(lang, local.date())
+        return t(lang, key, service=service or "", time=when, date=day, ref=row.ref)
+
+    return {
+        "resident_id": row.resident_id,
+        "identity_id": None,
+        "staff_id": None,
+        "channel": None,
+        "kind": "reminder",
+        "payload": localized(text),
+        "dedupe_key": f"reminder:{row.id}",
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }

@@ -1,0 +1,199 @@
+"""Case deadlines and follow-ups: remind the assignee, escalate what is overdue, flag cases left
+unaccepted (推诿风险), and ask the resident to confirm and rate once a case is resolved.
+
+Every effect is recorded in the reminder ledger under a unique key, in the transaction that
+queues its message, so a sweep that runs twice (two instances, a retried tick) does nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import format_day, t
+from bot.messages import Button
+from models.base import SHANGHAI
+from models.calendar import add_working_days, load_overrides
+from models.cases import Case, CaseEvent, CaseStatus, Rating
+from models.messaging import queue_once
+from models.org import Staff, StaffRole
+from models.reminders import CASE, mark_once, not_yet_marked
+from scheduler.context import JobContext, localized
+
+OPEN = (CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.WAITING_RESIDENT)
+UNACCEPTED = (CaseStatus.NEW, CaseStatus.ASSIGNED)
+SLA_WARNING, OVERDUE, UNACCEPTED_RISK = "sla_warning", "overdue", "unaccepted"
+FOLLOW_UP, NUDGE = "follow_up", "follow_up_nudge"
+
+
+def _when(lang: str, moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(SHANGHAI)
+    return f"{format_day(lang, local.date())} {local:%H:%M}"
+
+
+async def sweep_case_deadlines(ctx: JobContext) -> int:
+    """One pass of the SLA sweep; returns how many alerts were queued."""
+    now = ctx.clock.now()
+    async with ctx.sessions() as session, session.begin():
+        sent = await _warn_assignees(session, ctx, now)
+        sent += await _escalate_overdue(session, now)
+        sent += await _flag_unaccepted(session, ctx, now)
+    return sent
+
+
+async def _open_cases(session: AsyncSession, *conditions: Any) -> list[Case]:
+    stmt = select(Case).where(col(Case.status).in_(OPEN), *conditions).order_by(col(Case.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def _warn_assignees(session: AsyncSession, ctx: JobContext, now: datetime) -> int:
+    soon = now + timedelta(hours=ctx.settings.sla_warn_hours)
+    cases = await _open_cases(
+        session,
+        col(Case.assignee_staff_id).is_not(None),
+        col(Case.due_at) > now,
+        col(Case.due_at) <= soon,
+        not_yet_marked(CASE, SLA_WARNING, col(Case.id)),
+    )
+    for case in cases:
+        await _alert(session, case, SLA_WARNING, [case.assignee_staff_id or 0], "", now)
+    return len(cases)
+
+
+async def _escalate_overdue(session: AsyncSession, now: datetime) -> int:
+    cases = await _open_cases(session, col(Case.due_at) < now, col(Case.escalated_at).is_(None))
+    sent = 0
+    for case in cases:
+        assignee = await _assignee_name(session, case)
+        supervisors = await supervisors_for(session, case.department_id)
+        sent += await _alert(session, case, OVERDUE, supervisors, assignee, now)
+        case.escalated_at = now
+        session.add(case)
+    return sent
+
+
+async def _flag_unaccepted(session: AsyncSession, ctx: JobContext, now: datetime) -> int:
+    days = ctx.settings.sla_accept_working_days
+    stmt = select(Case).where(
+        col(Case.status).in_(UNACCEPTED),
+        col(Case.accepted_at).is_(None),
+        col(Case.created_at) < now - timedelta(days=days),  # a cheap bound; exact check below
+        not_yet_marked(CASE, UNACCEPTED_RISK, col(Case.id)),
+    )
+    overrides = await load_overrides(session)
+    sent = 0
+    for case in (await session.exec(stmt)).all():
+        if add_working_days(case.created_at, days, overrides) > now:
+            continue
+        assignee = await _assignee_name(session, case)
+        supervisors = await supervisors_for(session, case.department_id)
+        sent += await _alert(session, case, UNACCEPTED_RISK, supervisors, assignee, now)
+    return sent
+
+
+async def _alert(
+    session: AsyncSession,
+    case: Case,
+    kind: str,
+    staff_ids: list[int],
+    assignee: str,
+    now: datetime,
+) -> int:
+    """Mark the case, log it on its timeline and queue one alert per staff member."""
+    assert case.id is not None
+    connection = await session.connection()
+    if not await mark_once(connection, CASE, case.id, kind, now):
+        return 0
+    session.add(CaseEvent(case_id=case.id, at=now, actor_kind="system", kind=kind))
+
+    def text(lang: str) -> str:
+        return t(
+            lang,
+            f"cases.{kind}",
+            ref=case.ref,
+            category=case.category,
+            due=_when(lang, case.due_at),
+            assignee=assignee,
+        )
+
+    for staff_id in staff_ids:
+        await queue_once(
+            connection,
+            dedupe_key=f"case:{case.id}:{kind}:{staff_id}",
+            kind="alert",
+            payload=localized(text),
+            now=now,
+            staff_id=staff_id,
+        )
+    return len(staff_ids)
+
+
+async def supervisors_for(session: AsyncSession, department_id: int | None) -> list[int]:
+    """Supervisors of the department, and those over the whole hall."""
+    stmt = select(Staff.id).where(
+        Staff.role == StaffRole.SUPERVISOR,
+        col(Staff.active).is_(True),
+        (col(Staff.department_id) == department_id) | col(Staff.department_id).is_(None),
+    )
+    return [int(staff_id) for staff_id in (await session.exec(stmt)).all() if staff_id]
+
+
+async def _assignee_name(session: AsyncSession, case: Case) -> str:
+    if case.assignee_staff_id is None:
+        return "—"
+    staff = await session.get(Staff, case.assignee_staff_id)
+    return staff.name if staff else "—"
+
+
+async def send_follow_ups(ctx: JobContext) -> int:
+    """Ask residents to confirm and rate resolved cases, and nudge once more later."""
+    now = ctx.clock.now()
+    settings = ctx.settings
+    async with ctx.sessions() as session, session.begin():
+        sent = await _follow_up(
+            session, FOLLOW_UP, now - timedelta(hours=settings.follow_up_after_hours), now
+        )
+        nudge_before = now - timedelta(hours=settings.follow_up_nudge_after_hours)
+        sent += await _follow_up(session, NUDGE, nudge_before, now)
+    return sent
+
+
+async def _follow_up(
+    session: AsyncSession, kind: str, resolved_before: datetime, now: datetime
+) -> int:
+    rated = select(Rating.id).where(Rating.subject_kind == CASE, Rating.subject_id == Case.id)
+    stmt = select(Case).where(
+        Case.status == CaseStatus.RESOLVED,
+        col(Case.resident_id).is_not(None),
+        col(Case.resolved_at) <= resolved_before,
+        ~rated.exists(),
+        not_yet_marked(CASE, kind, col(Case.id)),
+    )
+    if kind == NUDGE:  # the nudge only follows a first follow-up
+        stmt = stmt.where(~not_yet_marked(CASE, FOLLOW_UP, col(Case.id)))
+    cases = list((await session.exec(stmt)).all())
+    connection = await session.connection()
+    for case in cases:
+        assert case.id is not None
+        await mark_once(connection, CASE, case.id, kind, now)
+        await queue_once(
+            connection,
+            dedupe_key=f"case:{case.id}:{kind}",
+            kind="follow_up",
+            payload=_follow_up_payload(case, kind),
+            now=now,
+            resident_id=case.resident_id,
+        )
+    return len(cases)
+
+
+def _follow_up_payload(case: Case, kind: str) -> dict[str, Any]:
+    return localized(
+        lambda lang: t(lang, f"cases.{kind}", ref=case.ref, category=case.category),
+        lambda lang: (Button(t(lang, "cases.rate_button"), f"rate:case:{case.id}"),),
+    )

@@ -1,0 +1,150 @@
+"""The daily digest for staff (08:00 on working days) and the weekly KPI summary for supervisors.
+
+Both run as frequent ticks that act once the moment has come and a dedupe key per person and
+day (or week) says it has not been sent: a server that was down at 08:00 still sends the
+morning's digest when it starts, and two servers never send it twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import partial
+
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import format_day, t
+from models.base import SHANGHAI
+from models.calendar import is_working_day, load_overrides
+from models.cases import Case, Rating, RatingLevel
+from models.messaging import queue_once
+from models.org import Staff, StaffRole
+from models.people import ChannelIdentity
+from scheduler.cases import OPEN
+from scheduler.context import JobContext, localized
+
+LATE_LIMIT = timedelta(hours=4)  # after this, a missed digest is no longer news
+SATISFIED = (RatingLevel.VERY_SATISFIED, RatingLevel.SATISFIED)
+
+
+def _in_window(now: datetime, at: time) -> bool:
+    local = now.astimezone(SHANGHAI)
+    start = datetime.combine(local.date(), at, tzinfo=SHANGHAI)
+    return start <= local < start + LATE_LIMIT
+
+
+async def _reachable_staff(session: AsyncSession, roles: tuple[StaffRole, ...]) -> list[Staff]:
+    """Active staff in these roles with at least one chat account to reach them on."""
+    bound = select(ChannelIdentity.id).where(
+        ChannelIdentity.staff_id == Staff.id, col(ChannelIdentity.active).is_(True)
+    )
+    stmt = (
+        select(Staff)
+        .where(col(Staff.role).in_(roles), col(Staff.active).is_(True), bound.exists())
+        .order_by(col(Staff.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def send_daily_digests(ctx: JobContext) -> int:
+    """Each bound staff member's open, due-today and overdue cases, once per working day."""
+    now = ctx.clock.now()
+    if not _in_window(now, ctx.settings.digest_at):
+        return 0
+    today = now.astimezone(SHANGHAI).date()
+    sent = 0
+    async with ctx.sessions() as session, session.begin():
+        if not is_working_day(now, await load_overrides(session)):
+            return 0
+        connection = await session.connection()
+        for staff in await _reachable_staff(session, tuple(StaffRole)):
+            counts = await _workload(session, staff.id or 0, today, now)
+            sent += await queue_once(
+                connection,
+                dedupe_key=f"digest:{staff.id}:{today.isoformat()}",
+                kind="digest",
+                payload=localized(partial(_digest_text, staff.name, counts)),
+                now=now,
+                staff_id=staff.id,
+            )
+    return sent
+
+
+def _digest_text(name: str, counts: dict[str, int], lang: str) -> str:
+    return t(lang, "digest.daily", name=name, **counts)
+
+
+async def _workload(
+    session: AsyncSession, staff_id: int, today: date, now: datetime
+) -> dict[str, int]:
+    end_of_day = datetime.combine(today + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    mine = (Case.assignee_staff_id == staff_id, col(Case.status).in_(OPEN))
+    due = col(Case.due_at)
+    return {
+        "open": await _count(session, *mine),
+        "due_today": await _count(session, *mine, due >= now, due < end_of_day),
+        "overdue": await _count(session, *mine, due < now),
+    }
+
+
+async def _count(session: AsyncSession, *conditions: object) -> int:
+    stmt = select(func.count()).select_from(Case).where(*conditions)  # type: ignore[arg-type]
+    return int((await session.exec(stmt)).one())
+
+
+async def send_weekly_kpis(ctx: JobContext) -> int:
+    """Last week's numbers to supervisors and administrators, once a week."""
+    now = ctx.clock.now()
+    local = now.astimezone(SHANGHAI)
+    if local.weekday() != ctx.settings.kpi_weekday or not _in_window(now, ctx.settings.kpi_at):
+        return 0
+    monday = local.date() - timedelta(days=local.weekday() + 7)
+    start = datetime.combine(monday, time(0), tzinfo=SHANGHAI)
+    end = start + timedelta(days=7)
+    week = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
+    sent = 0
+    async with ctx.sessions() as session, session.begin():
+        kpi = await week_kpi(session, start, end, now)
+        connection = await session.connection()
+        for staff in await _reachable_staff(session, (StaffRole.SUPERVISOR, StaffRole.ADMIN)):
+
+            def text(lang: str) -> str:
+                first, last = format_day(lang, monday), format_day(lang, monday + timedelta(days=6))
+                return t(lang, "digest.weekly", start=first, end=last, **kpi)
+
+            sent += await queue_once(
+                connection,
+                dedupe_key=f"kpi:{staff.id}:{week}",
+                kind="digest",
+                payload=localized(text),
+                now=now,
+                staff_id=staff.id,
+            )
+    return sent
+
+
+async def week_kpi(
+    session: AsyncSession, start: datetime, end: datetime, now: datetime
+) -> dict[str, int]:
+    """Cases opened and resolved in [start, end), on-time share, overdue now, satisfaction."""
+    created = col(Case.created_at)
+    resolved_at = col(Case.resolved_at)
+    resolved = (resolved_at >= start, resolved_at < end)
+    on_time = sa.or_(col(Case.due_at).is_(None), resolved_at <= col(Case.due_at))
+    ratings = (
+        select(func.count())
+        .select_from(Rating)
+        .where(col(Rating.created_at) >= start, col(Rating.created_at) < end)
+    )
+    rated = int((await session.exec(ratings)).one())
+    happy = int((await session.exec(ratings.where(col(Rating.level).in_(SATISFIED)))).one())
+    done = await _count(session, *resolved)
+    return {
+        "opened": await _count(session, created >= start, created < end),
+        "resolved": done,
+        "on_time": round(100 * await _count(session, *resolved, on_time) / done) if done else 100,
+        "overdue": await _count(session, col(Case.status).in_(OPEN), col(Case.due_at) < now),
+        "satisfied": round(100 * happy / rated) if rated else 100,
+        "rated": rated,
+    }

@@ -1,0 +1,149 @@
+"""APScheduler 3 with periodic ticks only; every timed thing lives in the database.
+
+Choices made on purpose:
+- interval ticks, first run at start-up, so what fell due while the server was down is done
+  at once (the sweeps decide from the tables what is still useful);
+- ``coalesce=True`` and ``max_instances=1``: a tick that falls behind runs once, never twice at
+  the same time;
+- ``misfire_grace_time=None``: a late tick still runs, since every sweep is idempotent;
+- on PostgreSQL each tick first takes a session advisory lock named after the job, so of several
+  servers sharing a database only one runs it (SQLite serves one process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.metrics import TICK_ERRORS, TICK_SECONDS
+from models.base import SHANGHAI
+from models.messaging import JobRun
+from scheduler.appointments import send_due_reminders
+from scheduler.cases import send_follow_ups, sweep_case_deadlines
+from scheduler.context import JobContext
+from scheduler.digests import send_daily_digests, send_weekly_kpis
+from scheduler.outbox_stats import measure_outbox
+
+logger = logging.getLogger(__name__)
+
+Work = Callable[[JobContext], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic tick: what it does and how often."""
+
+    name: str
+    work: Work
+    every_seconds: float
+
+
+JOBS: tuple[Job, ...] = (
+    Job("appointment_reminders", send_due_reminders, 30),
+    Job("case_deadlines", sweep_case_deadlines, 300),
+    Job("case_follow_ups", send_follow_ups, 600),
+    Job("daily_digest", send_daily_digests, 300),
+    Job("weekly_kpi", send_weekly_kpis, 900),
+    Job("outbox_stats", measure_outbox, 15),
+)
+
+
+class Ticker:
+    """Runs the jobs on an AsyncIOScheduler; ``tick`` can also be called directly (tests, CLI)."""
+
+    def __init__(
+        self,
+        ctx: JobContext,
+        jobs: Sequence[Job] = JOBS,
+        on_effects: Callable[[], None] | None = None,
+    ) -> None:
+        self.ctx, self.jobs = ctx, tuple(jobs)
+        self.on_effects = on_effects  # e.g. wake the delivery worker when messages were queued
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        """Schedule every job (first runs now) on the running event loop."""
+        scheduler = AsyncIOScheduler(
+            timezone=SHANGHAI,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        for job in self.jobs:
+            scheduler.add_job(
+                self.tick,
+                IntervalTrigger(seconds=job.every_seconds, timezone=SHANGHAI),
+                args=[job],
+                id=job.name,
+                next_run_time=datetime.now(SHANGHAI),
+            )
+        scheduler.start()
+        self.scheduler = scheduler
+
+    def shutdown(self) -> None:
+        """Stop scheduling; a tick already running finishes on its own."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def tick(self, job: Job) -> int | None:
+        """Run one job once, if no other instance is running it; returns its effect count."""
+        started = time.perf_counter()
+        try:
+            effects = await self._run_alone(job)
+        except Exception:
+            TICK_ERRORS.labels(job.name).inc()
+            logger.exception("scheduler tick failed", extra={"job": job.name})
+            return None
+        if effects is None:
+            return None
+        TICK_SECONDS.labels(job.name).observe(time.perf_counter() - started)
+        if effects and job.name != "outbox_stats":
+            logger.info("scheduler tick", extra={"job": job.name, "effects": effects})
+            if self.on_effects is not None:
+                self.on_effects()
+        return effects
+
+    async def _run_alone(self, job: Job) -> int | None:
+        if self.ctx.engine.dialect.name != "postgresql":
+            return await self._run(job)  # one process per SQLite file
+        async with self.ctx.engine.connect() as lock_connection:
+            key = {"key": _lock_key(job.name)}
+            taken = await lock_connection.execute(_TRY_LOCK, key)
+            if not taken.scalar_one():
+                return None  # another instance is running this tick
+            try:
+                return await self._run(job)
+            finally:
+                await lock_connection.execute(_UNLOCK, key)
+                await lock_connection.commit()
+
+    async def _run(self, job: Job) -> int:
+        await self._record(job.name, started=True)
+        effects = await job.work(self.ctx)
+        await self._record(job.name, started=False)
+        return effects
+
+    async def _record(self, name: str, *, started: bool) -> None:
+        now = self.ctx.clock.now()
+        async with self.ctx.sessions() as session, session.begin():
+            run = await session.get(JobRun, name) or JobRun(name=name)
+            if started:
+                run.last_started_at = now
+            else:
+                run.last_finished_at = now
+            session.add(run)
+
+
+_TRY_LOCK = sa.text("SELECT pg_try_advisory_lock(:key)")
+_UNLOCK = sa.text("SELECT pg_advisory_unlock(:key)")
+
+
+def _lock_key(name: str) -> int:
+    digest = hashlib.blake2b(f"linli-tick:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
