@@ -251,6 +251,8 @@ class FakeTelegramAPI:
         self._message_ids = itertools.count(1)
         self._arrival = asyncio.Event()
         self._closing = asyncio.Event()
+        self._gate: asyncio.Event | None = None  # while set up and not open, sends wait
+        self.held = 0  # sendMessage requests waiting at the gate, not yet accepted
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         handlers: dict[str, Handler] = {
@@ -374,6 +376,12 @@ class FakeTelegramAPI:
         self.calls.append(Call(name, params, time.monotonic()))
         if handler is None:
             return BotAPIError(404, "Not Found").response()
+        if (
+            name == "sendMessage"
+            and self._gate is not None
+            and not await self._through_gate(request)
+        ):
+            return web.Response(status=499, text="client gone")
         failure = self._failures[name].popleft() if self._failures[name] else None
         if failure is not None and failure.kind != AFTER_ACCEPT:
             return await self._injected(failure)
@@ -384,6 +392,31 @@ class FakeTelegramAPI:
         if failure is not None:
             await self._stall()
         return answer(result)
+
+    def hold_sends(self) -> None:
+        """From now on, sendMessage waits before accepting anything, until release_sends()."""
+        self._gate = asyncio.Event()
+
+    def release_sends(self) -> None:
+        """Let waiting and later sends through."""
+        if self._gate is not None:
+            self._gate.set()
+        self._gate = None
+
+    async def _through_gate(self, request: web.Request) -> bool:
+        """Wait at the gate; False when the client went away meanwhile (nothing accepted)."""
+        gate = self._gate
+        assert gate is not None
+        self.held += 1
+        try:
+            while not gate.is_set() and not self._closing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gate.wait(), 0.05)
+                if request.transport is None or request.transport.is_closing():
+                    return False
+        finally:
+            self.held -= 1
+        return not self._closing.is_set()
 
     async def _injected(self, failure: Failure) -> web.Response:
         if failure.kind == "429":
