@@ -39,7 +39,10 @@ class Recipient:
 class Sender(Protocol):
     """A channel's way of pushing a message (customer-service API, Bot API sendMessage, …)."""
 
-    channel: str
+    @property
+    def channel(self) -> str:
+        """The channel this sender pushes to ("wechat", "telegram", …)."""
+        ...
 
     async def send(
         self, recipient: Recipient, payload: dict[str, Any], parts_done: int
