@@ -143,15 +143,14 @@ class OutboxWorker:
         claimed = await self._claim()
         if not claimed:
             return 0
-        loop = asyncio.get_running_loop()
-        unrecorded: list[Delivered] = []
-        last_write = loop.time()
-        for finished in asyncio.as_completed([self._deliver(item) for item in claimed]):
-            unrecorded.append(await finished)
-            if loop.time() - last_write >= RECORD_EVERY:
-                await self._record(unrecorded)
-                unrecorded, last_write = [], loop.time()
-        await self._record(unrecorded)
+        pending = {asyncio.ensure_future(self._deliver(item)) for item in claimed}
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
+                await self._record([task.result() for task in done])
+        finally:
+            for task in pending:  # cancelled mid-batch: these rows are claimed, retried later
+                task.cancel()
         return len(claimed)
 
     async def _claim(self) -> list[Claimed]:
