@@ -58,12 +58,13 @@ def test_console_chat_with_numbered_options(seeded: Path) -> None:
     assert out.rstrip().endswith("再见！")
 
 
-def test_serve_answers_health_and_stops_gracefully(seeded: Path) -> None:
+@pytest.mark.parametrize("flags", [[], ["--no-worker", "--no-scheduler"]])
+def test_serve_answers_health_and_stops_gracefully(seeded: Path, flags: list[str]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [*LINLI, "serve", "--port", str(port)],
+        [*LINLI, "serve", "--port", str(port), *flags],
         env=env_for(seeded),
         cwd=ROOT,
         stdout=subprocess.PIPE,
