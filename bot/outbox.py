@@ -338,10 +338,12 @@ async def _accounts_for(
     for row in rows:
         if row.identity_id is not None:
             candidates = [by_id[row.identity_id]] if row.identity_id in by_id else []
-        elif row.staff_id:
-            candidates = [i for i in found if i.staff_id == row.staff_id]
         else:
-            candidates = [i for i in found if i.resident_id == row.resident_id]
+            reachable = [i for i in found if i.active and not i.unreachable]
+            if row.staff_id:
+                candidates = [i for i in reachable if i.staff_id == row.staff_id]
+            else:
+                candidates = [i for i in reachable if i.resident_id == row.resident_id]
         if row.channel and row.identity_id is None:
             candidates = [i for i in candidates if i.channel == row.channel]
         result[row.id] = tuple(
