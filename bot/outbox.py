@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import random
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -334,16 +335,23 @@ async def _accounts_for(
     stmt = sa.select(_IDENTITY).where(sa.or_(*wanted)).order_by(_IDENTITY.c.last_seen_at.desc())
     found = list((await connection.execute(stmt)).all())
     by_id = {identity.id: identity for identity in found}
+    # Grouped once, most recently used first, so a batch costs linear time, not quadratic.
+    of_staff: dict[int, list[Any]] = defaultdict(list)
+    of_resident: dict[int, list[Any]] = defaultdict(list)
+    for identity in found:
+        if identity.active and not identity.unreachable:
+            if identity.staff_id is not None:
+                of_staff[identity.staff_id].append(identity)
+            if identity.resident_id is not None:
+                of_resident[identity.resident_id].append(identity)
     result: dict[int, tuple[Account, ...]] = {}
     for row in rows:
         if row.identity_id is not None:
             candidates = [by_id[row.identity_id]] if row.identity_id in by_id else []
+        elif row.staff_id:
+            candidates = of_staff.get(row.staff_id, [])
         else:
-            reachable = [i for i in found if i.active and not i.unreachable]
-            if row.staff_id:
-                candidates = [i for i in reachable if i.staff_id == row.staff_id]
-            else:
-                candidates = [i for i in reachable if i.resident_id == row.resident_id]
+            candidates = of_resident.get(row.resident_id, [])
         if row.channel and row.identity_id is None:
             candidates = [i for i in candidates if i.channel == row.channel]
         result[row.id] = tuple(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -77,8 +77,25 @@ async def schedule_appointment_reminders(
     return made
 
 
+class DueReminder(Protocol):
+    """What judging needs of a reminder (a Reminder row, or a plain row from a sweep query)."""
+
+    kind: str
+    due_at: datetime
+
+
+class RemindedAppointment(Protocol):
+    """What judging needs of an appointment."""
+
+    status: str
+    starts_at: datetime
+
+
 def judge_appointment_reminder(
-    reminder: Reminder, appointment: Appointment | None, rules: ReminderRules, now: datetime
+    reminder: DueReminder,
+    appointment: RemindedAppointment | None,
+    rules: ReminderRules,
+    now: datetime,
 ) -> tuple[Verdict, datetime | None]:
     """Send, skip or move a due reminder; a moved one comes back with its new due time."""
     if appointment is None or appointment.status != AppointmentStatus.BOOKED:

@@ -97,21 +97,9 @@ async def _handle_batch(connection: AsyncConnection, ctx: JobContext, rows: list
     now, rules = ctx.clock.now(), reminder_rules(ctx)
     marks, messages = [], []
     for row in rows:
-        reminder = Reminder(id=row.id, subject_kind=APPOINTMENT, subject_id=0, kind=row.kind)
-        reminder.due_at = row.due_at
-        appointment = None
-        if row.appointment_id is not None:
-            appointment = Appointment(
-                id=row.appointment_id,
-                ref=row.ref,
-                status=row.status,
-                starts_at=row.starts_at,
-                resident_id=row.resident_id,
-                service_id=0,
-                slot_id=0,
-            )
-        verdict, new_due = judge_appointment_reminder(reminder, appointment, rules, now)
-        if verdict is Verdict.SEND and appointment is not None:
+        appointment = row if row.appointment_id is not None else None
+        verdict, new_due = judge_appointment_reminder(row, appointment, rules, now)
+        if verdict is Verdict.SEND:
             messages.append(_reminder_message(row, now))
         elif verdict is Verdict.EXPIRED:
             logger.info("reminder dropped: the appointment has begun", extra={"ref": row.ref})
