@@ -1,0 +1,147 @@
+"""Bookable slots: when a service is open on a day, and how many places the duty roster gives.
+
+A slot's capacity is the on-duty staff trained for the service (一人多岗) times how many of its
+appointments fit in the slot. Slots are made when someone looks at a day, and their capacity
+follows the roster whenever they are looked at again (never below what is already booked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.base import SHANGHAI
+from models.booking import BookingSlot, RosterShift
+from models.calendar import DayInfo, classify_day, load_overrides
+from models.org import StaffSkill
+from models.services import DayKind, OpeningRule, Service
+
+
+class Closed(StrEnum):
+    """Why a service cannot be booked on a day."""
+
+    NOT_ON_HOLIDAYS = "not_on_holidays"  # a weekday-only service on a weekend or holiday
+    NO_HOURS = "no_hours"  # no opening rule for this kind of day
+    PAST = "past"
+    TOO_FAR = "too_far"
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """A service's day: open or why not, its hours and slots with places left."""
+
+    info: DayInfo
+    closed: Closed | None
+    opens: time | None = None
+    closes: time | None = None
+    slots: tuple[BookingSlot, ...] = ()
+
+    @property
+    def free(self) -> tuple[BookingSlot, ...]:
+        """Slots with at least one place left."""
+        return tuple(slot for slot in self.slots if slot.booked < slot.capacity)
+
+
+async def opening_rule(
+    session: AsyncSession, service: Service, kind: DayKind
+) -> OpeningRule | None:
+    """The service's own hours for a kind of day, else the street's."""
+    stmt = select(OpeningRule).where(OpeningRule.day_kind == kind.value)
+    rules = list((await session.exec(stmt)).all())
+    own = [rule for rule in rules if rule.service_id == service.id]
+    street = [rule for rule in rules if rule.service_id is None]
+    found = own or street
+    return found[0] if found else None
+
+
+async def plan_day(
+    session: AsyncSession,
+    service: Service,
+    day: date,
+    now: datetime,
+    *,
+    horizon_days: int = 30,
+) -> DayPlan:
+    """Whether the service is open on day, and its slots (made or refreshed from the roster)."""
+    info = classify_day(day, await load_overrides(session))
+    today = now.astimezone(SHANGHAI).date()
+    if day < today:
+        return DayPlan(info, Closed.PAST)
+    if day > today + timedelta(days=horizon_days):
+        return DayPlan(info, Closed.TOO_FAR)
+    if info.kind is DayKind.HOLIDAY and not service.weekend:
+        return DayPlan(info, Closed.NOT_ON_HOLIDAYS)
+    rule = await opening_rule(session, service, info.kind)
+    if rule is None:
+        return DayPlan(info, Closed.NO_HOURS)
+    slots = await _slots(session, service, day, rule)
+    future = tuple(slot for slot in slots if slot.starts_at > now)
+    return DayPlan(info, None, rule.opens, rule.closes, future)
+
+
+async def _slots(
+    session: AsyncSession, service: Service, day: date, rule: OpeningRule
+) -> list[BookingSlot]:
+    starts = _slot_starts(day, rule)
+    length = timedelta(minutes=rule.slot_minutes)
+    per_person = max(1, rule.slot_minutes // max(1, service.duration_minutes))
+    shifts = await _trained_shifts(session, service, day)
+    existing = {
+        slot.starts_at: slot
+        for slot in (
+            await session.exec(
+                select(BookingSlot).where(
+                    BookingSlot.service_id == service.id, BookingSlot.day == day
+                )
+            )
+        ).all()
+    }
+    slots = []
+    for start in starts:
+        on_duty = sum(1 for s in shifts if s.starts_at <= start and s.ends_at >= start + length)
+        capacity = on_duty * per_person
+        slot = existing.get(start) or BookingSlot(
+            service_id=service.id or 0, day=day, starts_at=start, ends_at=start + length
+        )
+        slot.capacity = max(capacity, slot.booked)  # the roster may shrink; bookings stay
+        session.add(slot)
+        slots.append(slot)
+    await session.flush()
+    return slots
+
+
+def _slot_starts(day: date, rule: OpeningRule) -> list[datetime]:
+    start = datetime.combine(day, rule.opens, tzinfo=SHANGHAI)
+    end = datetime.combine(day, rule.closes, tzinfo=SHANGHAI)
+    step = timedelta(minutes=rule.slot_minutes)
+    starts = []
+    while start + step <= end:
+        starts.append(start)
+        start += step
+    return starts
+
+
+async def _trained_shifts(session: AsyncSession, service: Service, day: date) -> list[RosterShift]:
+    """Shifts on day of staff trained for the service."""
+    trained = select(StaffSkill.staff_id).where(StaffSkill.service_id == service.id)
+    stmt = select(RosterShift).where(RosterShift.day == day, col(RosterShift.staff_id).in_(trained))
+    return list((await session.exec(stmt)).all())
+
+
+async def next_open_days(
+    session: AsyncSession, service: Service, now: datetime, count: int, *, horizon_days: int = 30
+) -> list[DayPlan]:
+    """The next days (from today) on which the service has places left."""
+    today = now.astimezone(SHANGHAI).date()
+    found = []
+    for offset in range(horizon_days + 1):
+        plan = await plan_day(session, service, today + timedelta(days=offset), now)
+        if plan.closed is None and plan.free:
+            found.append(plan)
+            if len(found) == count:
+                break
+    return found
