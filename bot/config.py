@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     digest_at: time = time(8, 0)
     kpi_weekday: int = Field(default=0, ge=0, le=6)  # Monday
     kpi_at: time = time(8, 30)
+    public_url: str = "http://127.0.0.1:8080"  # how residents reach us (links in messages)
+    booking_per_service: int = Field(default=1, gt=0)
+    booking_in_total: int = Field(default=3, gt=0)
+    booking_no_show_limit: int = Field(default=2, gt=0)
+    waitlist_offer_minutes: int = Field(default=30, gt=0)
     bind_code_staff_hours: float = Field(default=24.0, gt=0)
     bind_code_resident_minutes: float = Field(default=10.0, gt=0)
 
@@ -88,6 +93,13 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) != AES_KEY_LENGTH:
             raise ValueError("a WeChat EncodingAESKey has exactly 43 characters")
         return value
+
+    @property
+    def secret_key_value(self) -> str:
+        """The secret key (always set once the settings are checked)."""
+        if self.secret_key is None:
+            raise ConfigurationError("LINLI_SECRET_KEY is not set")
+        return self.secret_key.get_secret_value()
 
     @property
     def reminder_before(self) -> timedelta:

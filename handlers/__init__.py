@@ -1,9 +1,11 @@
 """Conversation features, one module each; every module exports a Router."""
 
 from bot.router import Router
-from handlers import account, binding, menu, staff
+from handlers import account, binding, booking, menu, staff
 
 
 def build_router() -> Router:
     """The root router: features first, the menu (with its catch-all fallback) last."""
-    return Router("root").include(binding.router, staff.router, account.router, menu.router)
+    return Router("root").include(
+        binding.router, staff.router, booking.router, account.router, menu.router
+    )

@@ -1,0 +1,594 @@
+"""Booking a service: choose it, see the documents, choose a day and a slot, confirm; my
+appointments, cancel, reschedule, the waitlist."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date, datetime
+
+from sqlmodel import col, select
+
+from bot.context import Context
+from bot.dates import DayPart, parse_when
+from bot.i18n import format_day, normalize_words, t
+from bot.messages import Button, Link, Reply
+from bot.router import HandlerResult, Router
+from handlers.common import back_to_menu, format_time, localized, main_menu, weekday_name
+from models.appointments import (
+    BookingLimits,
+    Outcome,
+    accept_offer,
+    active_appointments,
+    book_slot,
+    cancel_appointment,
+    find_appointment,
+    join_waitlist,
+    reschedule,
+)
+from models.base import SHANGHAI
+from models.booking import Appointment, BookingSlot, WaitlistEntry
+from models.messaging import queue_message
+from models.org import Department
+from models.people import ensure_resident
+from models.reminders import ReminderRules
+from models.services import Service
+from models.slots import DayPlan, next_open_days, plan_day
+
+router = Router("booking")
+
+CHOOSE_SERVICE = "booking.service"
+CHOOSE_DAY = "booking.day"
+DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
+FUZZY_ENOUGH = 0.75
+
+
+def reminder_rules(ctx: Context) -> ReminderRules:
+    """Reminder times from the settings."""
+    return ReminderRules(ctx.settings.reminder_evening_at, ctx.settings.reminder_before)
+
+
+def booking_limits(ctx: Context) -> BookingLimits:
+    """Per-resident limits from the settings."""
+    s = ctx.settings
+    return BookingLimits(
+        per_service=s.booking_per_service,
+        in_total=s.booking_in_total,
+        no_shows=s.booking_no_show_limit,
+        offer_minutes=s.waitlist_offer_minutes,
+    )
+
+
+def ics_link(ctx: Context, ref: str) -> str:
+    """A signed link to the appointment's calendar file (refs alone cannot be enumerated)."""
+    signature = ics_signature(ctx.settings.secret_key_value, ref)
+    return f"{ctx.settings.public_url.rstrip('/')}/ics/{ref}.ics?sig={signature}"
+
+
+def ics_signature(secret: str, ref: str) -> str:
+    """The signature an .ics link carries."""
+    return hmac.new(secret.encode(), f"ics:{ref}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _name(ctx: Context, service: Service) -> str:
+    return localized(ctx, service.name_zh, service.name_en)
+
+
+def _when(ctx: Context, moment: datetime) -> str:
+    local = moment.astimezone(SHANGHAI)
+    day = local.date()
+    return ctx.t(
+        "booking.when",
+        date=format_day(ctx.lang, day),
+        weekday=weekday_name(ctx, day),
+        time=format_time(local.time()),
+    )
+
+
+async def _service(ctx: Context, code: str) -> Service | None:
+    found = (await ctx.session.exec(select(Service).where(Service.code == code))).first()
+    return found if found is not None and found.active else None
+
+
+@router.payload("book")
+@router.command("book")
+async def start_booking(ctx: Context) -> HandlerResult:
+    """Categories to choose from, or type part of a service's name (and a day)."""
+    if ctx.command_args:
+        return await _service_typed(ctx, ctx.command_args)
+    ctx.set_state(CHOOSE_SERVICE, back="menu")
+    departments = (await ctx.session.exec(select(Department).order_by(col(Department.id)))).all()
+    buttons = tuple(
+        Button(localized(ctx, d.name_zh, d.name_en), f"book:cat:{d.code}") for d in departments
+    )
+    return Reply(ctx.t("booking.choose_category"), (*buttons, *_mine_button(ctx)))
+
+
+def _mine_button(ctx: Context) -> tuple[Button, ...]:
+    return (Button(ctx.t("booking.mine"), "book:mine"),)
+
+
+@router.payload("book:cat")
+async def category(ctx: Context) -> HandlerResult:
+    """The services of one department."""
+    department = (
+        await ctx.session.exec(select(Department).where(Department.code == ctx.args))
+    ).first()
+    if department is None:
+        return await start_booking(ctx)
+    stmt = select(Service).where(
+        Service.department_id == department.id, col(Service.active).is_(True)
+    )
+    services = (await ctx.session.exec(stmt.order_by(col(Service.id)))).all()
+    ctx.set_state(CHOOSE_SERVICE, back="book")
+    buttons = tuple(Button(_name(ctx, s), f"book:svc:{s.code}") for s in services)
+    return Reply(ctx.t("booking.choose_service"), buttons)
+
+
+@router.state(CHOOSE_SERVICE)
+async def service_typed(ctx: Context) -> HandlerResult:
+    """Part of a service's name, perhaps with a day ("周六上午办社保卡补办")."""
+    return await _service_typed(ctx, ctx.text)
+
+
+async def _service_typed(ctx: Context, text: str) -> HandlerResult:
+    matches = await match_services(ctx, text)
+    if len(matches) == 1:
+        asked = parse_when(text, _today(ctx))
+        if asked.day is not None:
+            return await _show_day(ctx, matches[0], asked.day, asked.part, asked.at)
+        return await _show_service(ctx, matches[0])
+    ctx.set_state(CHOOSE_SERVICE, back="book")
+    if not matches:
+        return Reply(ctx.t("booking.no_match", text=text[:20]), back_to_menu(ctx))
+    buttons = tuple(Button(_name(ctx, s), f"book:svc:{s.code}") for s in matches)
+    return Reply(ctx.t("booking.several", text=text[:20]), buttons)
+
+
+async def match_services(ctx: Context, text: str) -> list[Service]:
+    """Services named in the text; else whose name contains it; else sharing most characters."""
+    stmt = select(Service).where(col(Service.active).is_(True)).order_by(col(Service.id))
+    services = list((await ctx.session.exec(stmt)).all())
+    typed = normalize_words(text)
+    named = [s for s in services if s.name_zh in typed or s.name_en.lower() in typed]
+    if named:
+        return [max(named, key=lambda s: len(s.name_zh))]
+    if len(typed) >= 2:
+        within = [s for s in services if typed in s.name_zh or typed in s.name_en.lower()]
+        if within:
+            return within[:MATCHES_SHOWN]
+    scored = sorted(
+        ((_overlap(typed, s.name_zh), s.id or 0, s) for s in services), key=lambda x: (-x[0], x[1])
+    )
+    return [s for score, _, s in scored if score >= FUZZY_ENOUGH][:MATCHES_SHOWN]
+
+
+def _overlap(typed: str, name: str) -> float:
+    """The share of the typed Chinese characters that appear in the name."""
+    wanted = [ch for ch in typed if "\u4e00" <= ch <= "\u9fff"]
+    if len(wanted) < 2:
+        return 0.0
+    return sum(1 for ch in wanted if ch in name) / len(wanted)
+
+
+def _today(ctx: Context) -> date:
+    return ctx.now().astimezone(SHANGHAI).date()
+
+
+@router.payload("book:svc")
+async def service_chosen(ctx: Context) -> HandlerResult:
+    """Documents to bring and the next days with places."""
+    service = await _service(ctx, ctx.args)
+    if service is None:
+        return await start_booking(ctx)
+    return await _show_service(ctx, service)
+
+
+async def _show_service(ctx: Context, service: Service) -> Reply:
+    move = ctx.state.data.get("move")
+    ctx.set_state(CHOOSE_DAY, service=service.code, back="book", **({"move": move} if move else {}))
+    documents = (
+        service.documents_en if ctx.lang == "en" and service.documents_en else service.documents_zh
+    )
+    lines = [ctx.t("booking.service_title", service=_name(ctx, service))]
+    lines += [ctx.t("booking.documents")] + [f"· {d}" for d in documents]
+    days = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN)
+    if not days:
+        lines.append(ctx.t("booking.no_days"))
+        return Reply("\n".join(lines), back_to_menu(ctx))
+    lines.append(ctx.t("booking.choose_day"))
+    buttons = tuple(_day_button(ctx, service, plan) for plan in days)
+    return Reply("\n".join(lines), buttons)
+
+
+def _day_button(ctx: Context, service: Service, plan: DayPlan) -> Button:
+    day = plan.info.day
+    label = ctx.t(
+        "booking.day_label",
+        date=format_day(ctx.lang, day),
+        weekday=weekday_name(ctx, day),
+        places=sum(s.capacity - s.booked for s in plan.free),
+    )
+    return Button(label, f"book:day:{service.code}:{day:%Y%m%d}")
+
+
+@router.state(CHOOSE_DAY)
+async def day_typed(ctx: Context) -> HandlerResult:
+    """A typed day ("周六", "12月5日", "明天上午", "下周三10点")."""
+    service = await _service(ctx, str(ctx.state.data.get("service", "")))
+    if service is None:
+        return await start_booking(ctx)
+    asked = parse_when(ctx.text, _today(ctx))
+    if asked.day is None:
+        return Reply(ctx.t("booking.day_not_understood"), back_to_menu(ctx))
+    return await _show_day(ctx, service, asked.day, asked.part, asked.at)
+
+
+@router.payload("book:day")
+async def day_chosen(ctx: Context) -> HandlerResult:
+    """The slots of a chosen day."""
+    code, _, day_text = ctx.args.partition(":")
+    service = await _service(ctx, code)
+    try:
+        day = datetime.strptime(day_text, "%Y%m%d").date()
+    except ValueError:
+        day = None
+    if service is None or day is None:
+        return await start_booking(ctx)
+    return await _show_day(ctx, service, day, None, None)
+
+
+async def _show_day(
+    ctx: Context,
+    service: Service,
+    day: date,
+    part: DayPart | None,
+    at: object,
+) -> Reply:
+    move = ctx.state.data.get("move")
+    ctx.set_state(
+        CHOOSE_DAY,
+        service=service.code,
+        back=f"book:svc:{service.code}",
+        **({"move": move} if move else {}),
+    )
+    plan = await plan_day(ctx.session, service, day, ctx.now())
+    if plan.closed is not None:
+        return await _closed(ctx, service, plan)
+    wanted = [s for s in plan.free if _fits(s, part, at)]
+    if at is not None and wanted:
+        return _confirm_question(ctx, service, wanted[0])
+    if not wanted:
+        return await _nothing_free(ctx, service, plan, part, at)
+    buttons = tuple(
+        Button(
+            ctx.t(
+                "booking.slot_label",
+                time=format_time(s.starts_at.astimezone(SHANGHAI).time()),
+                places=s.capacity - s.booked,
+            ),
+            f"book:slot:{s.id}",
+        )
+        for s in wanted[:SLOTS_SHOWN]
+    )
+    title = ctx.t(
+        "booking.choose_slot",
+        service=_name(ctx, service),
+        date=format_day(ctx.lang, day),
+        weekday=weekday_name(ctx, day),
+    )
+    return Reply(title, buttons)
+
+
+def _fits(slot: BookingSlot, part: DayPart | None, at: object) -> bool:
+    local = slot.starts_at.astimezone(SHANGHAI)
+    end = slot.ends_at.astimezone(SHANGHAI)
+    if at is not None:
+        return bool(local.time() <= at < end.time())  # type: ignore[operator]
+    if part is DayPart.MORNING:
+        return local.hour < 12
+    if part is DayPart.AFTERNOON:
+        return 12 <= local.hour < 18
+    if part is DayPart.EVENING:
+        return local.hour >= 18
+    return True
+
+
+async def _closed(ctx: Context, service: Service, plan: DayPlan) -> Reply:
+    """Why the day is closed, and the nearest days that are open."""
+    day = plan.info.day
+    reason = ctx.t(
+        f"booking.closed_{plan.closed}",
+        date=format_day(ctx.lang, day),
+        weekday=weekday_name(ctx, day),
+    )
+    if not plan.info.published:
+        reason += ctx.t("booking.unpublished", year=day.year)
+    return await _with_alternatives(ctx, service, reason, day)
+
+
+async def _nothing_free(
+    ctx: Context, service: Service, plan: DayPlan, part: DayPart | None, at: object
+) -> Reply:
+    day = plan.info.day
+    hours = (
+        ctx.t("booking.hours", opens=format_time(plan.opens), closes=format_time(plan.closes))
+        if plan.opens and plan.closes
+        else ""
+    )
+    key = "booking.outside_hours" if (part or at) and plan.free else "booking.day_full"
+    reason = ctx.t(key, date=format_day(ctx.lang, day), weekday=weekday_name(ctx, day), hours=hours)
+    if plan.free:  # other times of the same day still have places
+        buttons = tuple(_slot_button(ctx, s, with_day=False) for s in plan.free[:ALTERNATIVES])
+        return Reply(reason + ctx.t("booking.alternatives"), (*buttons, *back_to_menu(ctx)))
+    return await _with_alternatives(ctx, service, reason, day)
+
+
+async def _with_alternatives(ctx: Context, service: Service, reason: str, after: date) -> Reply:
+    plans = await next_open_days(ctx.session, service, ctx.now(), 2)
+    slots = [s for plan in plans for s in plan.free][:ALTERNATIVES]
+    if not slots:
+        return Reply(reason + ctx.t("booking.no_days"), back_to_menu(ctx))
+    buttons = tuple(_slot_button(ctx, s, with_day=True) for s in slots)
+    return Reply(reason + ctx.t("booking.alternatives"), (*buttons, *back_to_menu(ctx)))
+
+
+def _slot_button(ctx: Context, slot: BookingSlot, *, with_day: bool) -> Button:
+    local = slot.starts_at.astimezone(SHANGHAI)
+    when = format_time(local.time())
+    if with_day:
+        when = f"{format_day(ctx.lang, local.date())} {weekday_name(ctx, local.date())} {when}"
+    return Button(
+        ctx.t("booking.slot_label", time=when, places=slot.capacity - slot.booked),
+        f"book:slot:{slot.id}",
+    )
+
+
+@router.payload("book:slot")
+async def slot_chosen(ctx: Context) -> HandlerResult:
+    """Ask to confirm the chosen slot."""
+    slot = await _slot(ctx, ctx.args)
+    if slot is None:
+        return await start_booking(ctx)
+    service = await ctx.session.get(Service, slot.service_id)
+    if service is None:
+        return await start_booking(ctx)
+    return _confirm_question(ctx, service, slot)
+
+
+async def _slot(ctx: Context, text: str) -> BookingSlot | None:
+    return (
+        await ctx.session.get(BookingSlot, int(text))
+        if text.isascii() and text.isdecimal() and len(text) < 10
+        else None
+    )
+
+
+def _confirm_question(ctx: Context, service: Service, slot: BookingSlot) -> Reply:
+    key = "booking.confirm_move" if ctx.state.data.get("move") else "booking.confirm"
+    text = ctx.t(key, service=_name(ctx, service), when=_when(ctx, slot.starts_at))
+    return Reply(text, (Button(ctx.t("booking.yes"), f"book:ok:{slot.id}"), *back_to_menu(ctx)))
+
+
+@router.payload("book:ok")
+async def confirmed(ctx: Context) -> HandlerResult:
+    """Book (or move to) the slot; full → alternatives and the waitlist."""
+    slot = await _slot(ctx, ctx.args)
+    if slot is None:
+        return await start_booking(ctx)
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    move = ctx.state.data.get("move")
+    if isinstance(move, str):
+        appointment = await _own_appointment(ctx, move)
+        if appointment is None:
+            return await start_booking(ctx)
+        result = await reschedule(
+            ctx.session,
+            appointment,
+            slot.id or 0,
+            ctx.now(),
+            reminder_rules(ctx),
+            booking_limits(ctx),
+        )
+        await _announce_offers(ctx, result.offered)
+    else:
+        street = await ctx.reference.street(ctx.unit)
+        result = await book_slot(
+            ctx.session,
+            resident_id=resident.id or 0,
+            slot_id=slot.id or 0,
+            now=ctx.now(),
+            street_code=street.code if street else "LC",
+            rules=reminder_rules(ctx),
+            limits=booking_limits(ctx),
+            identity_id=ctx.identity.id,
+        )
+    ctx.clear_state()
+    if result.outcome is Outcome.BOOKED and result.appointment is not None:
+        return await _booked_reply(ctx, result.appointment, moved=bool(move))
+    service = await ctx.session.get(Service, slot.service_id)
+    reason = ctx.t(f"booking.outcome_{result.outcome}")
+    if result.outcome is Outcome.FULL and service is not None:
+        reply = await _with_alternatives(ctx, service, reason, slot.day)
+        wait = Button(ctx.t("booking.wait"), f"book:wait:{slot.id}")
+        return Reply(reply.text, (wait, *reply.buttons))
+    return Reply(reason, (*_mine_button(ctx), *back_to_menu(ctx)))
+
+
+async def _booked_reply(ctx: Context, appointment: Appointment, *, moved: bool) -> Reply:
+    service = await ctx.session.get(Service, appointment.service_id)
+    street = await ctx.reference.street(ctx.unit)
+    documents = ""
+    if service is not None:
+        items = (
+            service.documents_en
+            if ctx.lang == "en" and service.documents_en
+            else service.documents_zh
+        )
+        documents = "、".join(items) if ctx.lang != "en" else "; ".join(items)
+    text = ctx.t(
+        "booking.moved" if moved else "booking.booked",
+        ref=appointment.ref,
+        service=_name(ctx, service) if service else "",
+        when=_when(ctx, appointment.starts_at),
+        hall=localized(ctx, street.service_hall_zh, street.service_hall_en) if street else "",
+        address=localized(ctx, street.address_zh, street.address_en) if street else "",
+        documents=documents,
+    )
+    link = Link(ics_link(ctx, appointment.ref), ctx.t("booking.calendar"))
+    return Reply(text, (*_mine_button(ctx), *back_to_menu(ctx)), link)
+
+
+@router.payload("book:wait")
+async def wait_for_place(ctx: Context) -> HandlerResult:
+    """Join the waitlist of a full slot."""
+    slot = await _slot(ctx, ctx.args)
+    if slot is None or slot.starts_at <= ctx.now():
+        return await start_booking(ctx)
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    await join_waitlist(ctx.session, slot.id or 0, resident.id or 0, ctx.now())
+    minutes = ctx.settings.waitlist_offer_minutes
+    return Reply(
+        ctx.t("booking.waiting", when=_when(ctx, slot.starts_at), minutes=minutes),
+        back_to_menu(ctx),
+    )
+
+
+@router.payload("book:accept")
+async def accept_place(ctx: Context) -> HandlerResult:
+    """Take the place a waitlist offer holds."""
+    entry = (
+        await ctx.session.get(WaitlistEntry, int(ctx.args))
+        if ctx.args.isdecimal() and len(ctx.args) < 10
+        else None
+    )
+    if entry is None or entry.resident_id != ctx.identity.resident_id:
+        return Reply(ctx.t("booking.offer_gone"), back_to_menu(ctx))
+    street = await ctx.reference.street(ctx.unit)
+    result = await accept_offer(
+        ctx.session,
+        entry,
+        ctx.now(),
+        street_code=street.code if street else "LC",
+        rules=reminder_rules(ctx),
+        identity_id=ctx.identity.id,
+    )
+    if result.appointment is None:
+        return Reply(ctx.t("booking.offer_gone"), back_to_menu(ctx))
+    return await _booked_reply(ctx, result.appointment, moved=False)
+
+
+@router.payload("book:mine")
+@router.command("appointments")
+async def my_appointments(ctx: Context) -> HandlerResult:
+    """Booked appointments still to come, each with cancel and reschedule."""
+    ctx.clear_state()
+    if ctx.identity.resident_id is None:
+        return Reply(
+            ctx.t("booking.none"), (Button(ctx.t("menu.book"), "book"), *back_to_menu(ctx))
+        )
+    appointments = await active_appointments(ctx.session, ctx.identity.resident_id, ctx.now())
+    if not appointments:
+        return Reply(
+            ctx.t("booking.none"), (Button(ctx.t("menu.book"), "book"), *back_to_menu(ctx))
+        )
+    replies = []
+    for appointment in appointments:
+        service = await ctx.session.get(Service, appointment.service_id)
+        text = ctx.t(
+            "booking.item",
+            ref=appointment.ref,
+            service=_name(ctx, service) if service else "",
+            when=_when(ctx, appointment.starts_at),
+        )
+        buttons = (
+            Button(ctx.t("booking.cancel"), f"book:cancel:{appointment.ref}"),
+            Button(ctx.t("booking.move"), f"book:move:{appointment.ref}"),
+        )
+        replies.append(Reply(text, buttons))
+    replies.append(Reply(ctx.t("booking.mine_footer"), back_to_menu(ctx)))
+    return replies
+
+
+async def _own_appointment(ctx: Context, ref: str) -> Appointment | None:
+    """The appointment if it belongs to this resident (others' refs reveal nothing)."""
+    appointment = await find_appointment(ctx.session, ref[:32])
+    if appointment is None or ctx.identity.resident_id is None:
+        return None
+    return appointment if appointment.resident_id == ctx.identity.resident_id else None
+
+
+@router.payload("book:cancel")
+async def cancel_question(ctx: Context) -> HandlerResult:
+    """Ask before cancelling."""
+    appointment = await _own_appointment(ctx, ctx.args)
+    if appointment is None:
+        return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
+    text = ctx.t(
+        "booking.cancel_question", ref=appointment.ref, when=_when(ctx, appointment.starts_at)
+    )
+    return Reply(
+        text,
+        (
+            Button(ctx.t("booking.cancel_yes"), f"book:cancelled:{appointment.ref}"),
+            *back_to_menu(ctx),
+        ),
+    )
+
+
+@router.payload("book:cancelled")
+async def cancel_confirmed(ctx: Context) -> HandlerResult:
+    """Cancel; the freed place is offered to the waitlist."""
+    appointment = await _own_appointment(ctx, ctx.args)
+    if appointment is None:
+        return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
+    offered = await cancel_appointment(ctx.session, appointment, ctx.now(), booking_limits(ctx))
+    await _announce_offers(ctx, offered)
+    return await main_menu(ctx, ctx.t("booking.cancelled", ref=appointment.ref))
+
+
+@router.payload("book:move")
+async def move_start(ctx: Context) -> HandlerResult:
+    """Reschedule: choose a new day for the same service."""
+    appointment = await _own_appointment(ctx, ctx.args)
+    service = await ctx.session.get(Service, appointment.service_id) if appointment else None
+    if appointment is None or service is None:
+        return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
+    ctx.set_state(CHOOSE_DAY, move=appointment.ref)
+    return await _show_service(ctx, service)
+
+
+async def _announce_offers(ctx: Context, offered: list[WaitlistEntry]) -> None:
+    """Tell each resident a place is held for them (through the outbox)."""
+    await ctx.unit.flush()
+    for entry in offered:
+        await announce_offer(ctx, entry)
+
+
+async def announce_offer(ctx: Context, entry: WaitlistEntry) -> None:
+    """One waitlist offer as an outbox message to the resident."""
+    connection = ctx.unit.connection
+    slot = await ctx.session.get(BookingSlot, entry.slot_id)
+    if slot is None:
+        return
+    minutes = ctx.settings.waitlist_offer_minutes
+    payload = {
+        "localized": {
+            lang: [
+                Reply(
+                    _offer_text(lang, slot.starts_at, minutes),
+                    (Button(t(lang, "booking.accept"), f"book:accept:{entry.id}"),),
+                ).to_dict()
+            ]
+            for lang in ("zh-CN", "en")
+        }
+    }
+    await queue_message(
+        connection, kind="offer", payload=payload, now=ctx.now(), resident_id=entry.resident_id
+    )
+
+
+def _offer_text(lang: str, starts_at: datetime, minutes: int) -> str:
+    local = starts_at.astimezone(SHANGHAI)
+    when = f"{format_day(lang, local.date())} {local:%H:%M}"
+    return t(lang, "booking.offer", when=when, minutes=minutes)

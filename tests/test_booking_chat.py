@@ -1,0 +1,121 @@
+"""The booking conversation through the pipeline: choose, confirm, closed times, manage."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from bot.app import Linli
+from models.booking import Appointment, BookingSlot
+from tests.conftest import Chat, labels, payloads
+
+REF = re.compile(r"LCY-20261127-\d{4}")
+
+
+async def book_first_slot(chat: Chat, service: str = "ss-card-reissue") -> str:
+    days = await chat.press(f"book:svc:{service}")
+    slots = await chat.press(payloads(days[0])[0])
+    confirm = await chat.press(payloads(slots[0])[0])
+    done = await chat.press(payloads(confirm[0])[0])
+    found = REF.search(done[0].text)
+    assert found is not None, done[0].text
+    return found.group()
+
+
+async def test_book_by_category_and_confirm(chat: Chat) -> None:
+    start = await chat.send("预约")
+    assert "book:cat:social_security" in payloads(start[0])
+    services = await chat.press("book:cat:social_security")
+    assert "book:svc:ss-card-reissue" in payloads(services[0])
+    days = await chat.press("book:svc:ss-card-reissue")
+    assert "本人身份证原件" in days[0].text
+    assert payloads(days[0])[0] == "book:day:ss-card-reissue:20261127"  # today still has places
+    slots = await chat.press("book:day:ss-card-reissue:20261128")  # Saturday morning service
+    assert labels(slots[0])[0].startswith("09:00")
+    assert all(label < "12" for label in labels(slots[0]))
+    confirm = await chat.press(payloads(slots[0])[0])
+    assert "11月28日（周六）09:00" in confirm[0].text
+    done = await chat.press(payloads(confirm[0])[0])
+    assert REF.search(done[0].text) and "请携带" in done[0].text
+    assert done[0].link is not None and "/ics/LCY-20261127-" in done[0].link.url
+
+
+async def test_a_typed_partial_name_finds_the_service(chat: Chat) -> None:
+    await chat.send("预约")
+    found = await chat.send("社保")  # the only service with 社保 in its name: straight to it
+    assert "社保卡补办" in found[0].text
+    assert payloads(found[0])[0].startswith("book:day:ss-card-reissue:")
+    await chat.send("预约")
+    several = await chat.send("居住证")
+    assert "book:svc:fl-residence-permit-apply" in payloads(several[0])
+    assert len(payloads(several[0])) > 1
+
+
+async def test_a_service_and_a_day_in_one_sentence(chat: Chat) -> None:
+    await chat.send("预约")
+    slots = await chat.send("我想约周六上午办社保卡补办")
+    assert "11月28日（周六）" in slots[0].text
+    assert all(p.startswith("book:slot:") for p in payloads(slots[0]))
+
+
+async def test_a_closed_time_gets_the_reason_and_alternatives(chat: Chat) -> None:
+    await chat.press("book:svc:ss-card-reissue")
+    answer = await chat.send("周日下午2点")
+    assert "没有可预约的名额" in answer[0].text and "09:00–12:00" in answer[0].text
+    assert any("09:00" in label for label in labels(answer[0]))
+
+
+async def test_a_weekday_service_on_a_weekend_is_explained(chat: Chat) -> None:
+    await chat.press("book:svc:ca-dibao")
+    answer = await chat.send("周六")
+    assert "只在工作日办理" in answer[0].text
+    assert all(p.startswith("book:slot:") for p in payloads(answer[0])[:-1])
+
+
+async def test_my_appointments_cancel_and_nobody_elses(linli: Linli, chat: Chat) -> None:
+    ref = await book_first_slot(chat)
+    mine = await chat.send("我的预约")
+    assert ref in mine[0].text and f"book:cancel:{ref}" in payloads(mine[0])
+    stranger = Chat(linli, user="stranger")
+    assert "没有找到" in (await stranger.press(f"book:cancelled:{ref}"))[0].text
+    asked = await chat.press(f"book:cancel:{ref}")
+    done = await chat.press(payloads(asked[0])[0])
+    assert "已取消" in done[0].text
+    async with linli.sessions() as session:
+        appointment = (await session.exec(select(Appointment))).one()
+        slot = await session.get(BookingSlot, appointment.slot_id)
+    assert appointment.status == "cancelled" and slot is not None and slot.booked == 0
+
+
+async def test_one_booking_per_service(chat: Chat) -> None:
+    await book_first_slot(chat)
+    days = await chat.press("book:svc:ss-card-reissue")
+    slots = await chat.press(payloads(days[0])[1])
+    confirm = await chat.press(payloads(slots[0])[0])
+    refused = await chat.press(payloads(confirm[0])[0])
+    assert "每项服务同时只能有一个预约" in refused[0].text
+
+
+async def test_reschedule_moves_the_place(linli: Linli, chat: Chat) -> None:
+    ref = await book_first_slot(chat)
+    days = await chat.press(f"book:move:{ref}")
+    slots = await chat.press(payloads(days[0])[1])
+    confirm = await chat.press(payloads(slots[0])[0])
+    assert "改约" in confirm[0].text
+    moved = await chat.press(payloads(confirm[0])[0])
+    assert "改约成功" in moved[0].text and ref in moved[0].text
+    async with linli.sessions() as session:
+        booked = sorted(
+            s.booked for s in (await session.exec(select(BookingSlot))).all() if s.booked
+        )
+    assert booked == [1]
+
+
+async def test_english_booking(linli: Linli) -> None:
+    chat = Chat(linli, user="english-speaker")
+    await chat.send("english")
+    days = await chat.press("book:svc:ss-card-reissue")
+    assert "Please bring" in days[0].text
+    slots = await chat.press(payloads(days[0])[0])
+    assert "free times" in slots[0].text
