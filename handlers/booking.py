@@ -376,8 +376,11 @@ async def confirmed(ctx: Context) -> HandlerResult:
     slot = await _slot(ctx, ctx.args)
     if slot is None:
         return await start_booking(ctx)
-    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     move = ctx.state.data.get("move")
+    if slot.booked >= slot.capacity:  # full already: no need to make a resident record
+        ctx.clear_state()
+        return await _full(ctx, slot)
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     if isinstance(move, str):
         appointment = await _own_appointment(ctx, move)
         if appointment is None:
@@ -406,13 +409,21 @@ async def confirmed(ctx: Context) -> HandlerResult:
     ctx.clear_state()
     if result.outcome is Outcome.BOOKED and result.appointment is not None:
         return await _booked_reply(ctx, result.appointment, moved=bool(move))
-    service = await ctx.session.get(Service, slot.service_id)
+    if result.outcome is Outcome.FULL:
+        return await _full(ctx, slot)
     reason = ctx.t(f"booking.outcome_{result.outcome}")
-    if result.outcome is Outcome.FULL and service is not None:
-        reply = await _with_alternatives(ctx, service, reason, slot.day)
-        wait = Button(ctx.t("booking.wait"), f"book:wait:{slot.id}")
-        return Reply(reply.text, (wait, *reply.buttons))
     return Reply(reason, (*_mine_button(ctx), *back_to_menu(ctx)))
+
+
+async def _full(ctx: Context, slot: BookingSlot) -> Reply:
+    """The slot is full: the nearest times with places, and the waitlist."""
+    service = await ctx.session.get(Service, slot.service_id)
+    reason = ctx.t("booking.outcome_full")
+    if service is None:
+        return Reply(reason, back_to_menu(ctx))
+    reply = await _with_alternatives(ctx, service, reason, slot.day)
+    wait = Button(ctx.t("booking.wait"), f"book:wait:{slot.id}")
+    return Reply(reply.text, (wait, *reply.buttons))
 
 
 async def _booked_reply(ctx: Context, appointment: Appointment, *, moved: bool) -> Reply:

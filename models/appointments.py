@@ -132,6 +132,8 @@ async def book_slot(
         return Booking(Outcome.GONE)
     if slot.starts_at <= now:
         return Booking(Outcome.STARTED)
+    if slot.booked >= slot.capacity:  # a cheap early answer; the conditional UPDATE decides
+        return Booking(Outcome.FULL)
     refused = await check_limits(session, resident_id, slot.service_id, limits, now)
     if refused is not None:
         return Booking(refused)
