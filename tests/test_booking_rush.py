@@ -44,9 +44,8 @@ async def twenty_place_slot(linli: Linli) -> int:
                 )
             ).all()
         )
-        session.add_all(
-            StaffSkill(staff_id=s, service_id=service.id or 0) for s in clerks if s not in trained
-        )
+        missing = [s for s in clerks if s is not None and s not in trained]
+        session.add_all(StaffSkill(staff_id=s, service_id=service.id or 0) for s in missing)
         await session.flush()
         plan = await plan_day(session, service, RUSH_DAY, linli.clock.now())
     slot = plan.slots[0]
