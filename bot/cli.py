@@ -1,4 +1,4 @@
-"""The `linli` command: serve, worker, chat, db upgrade, seed, wechat, telegram, staff."""
+"""The `linli` command: serve, worker, chat, db, seed, wechat, telegram, staff, roster, calendar."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from bot.app import Linli, build_linli
+from bot.cli_roster import calendar_check, roster_export, roster_import
 from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings
 from bot.logs import setup_logging
@@ -52,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     webhook.add_argument("--url", required=True, help="public https URL ending in /telegram")
     telegram_actions.add_parser("poll", help="long polling, for a machine without a public URL")
     telegram_actions.add_parser("commands", help="register the command menu in zh and en")
+    roster = commands.add_parser("roster", help="the duty roster as CSV")
+    roster_actions = roster.add_subparsers(dest="action", required=True)
+    roster_in = roster_actions.add_parser("import", help="replace shifts and skills from a CSV")
+    roster_in.add_argument("file", type=Path)
+    roster_out = roster_actions.add_parser("export", help="shifts and skills as CSV")
+    roster_out.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
+    roster_out.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD")
+    roster_out.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    calendar = commands.add_parser("calendar", help="the holiday calendar")
+    calendar_actions = calendar.add_subparsers(dest="action", required=True)
+    check = calendar_actions.add_parser("check", help="warn about unpublished holiday years")
+    check.add_argument("--years", type=int, default=1, help="years ahead to check")
     staff = commands.add_parser("staff", help="staff accounts")
     staff_actions = staff.add_subparsers(dest="action", required=True)
     bind_code = staff_actions.add_parser("bind-code", help="a one-time code to bind a chat account")
@@ -61,9 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -> None:
+async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -> int:
+    """Run one command against a built system; its exit status."""
     polling = work == "telegram" and args.action == "poll"
     linli = build_linli(settings, telegram_polling=polling)
+    status = 0
     try:
         if work == "db":
             await upgrade(linli.engine)
@@ -78,12 +94,19 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             await print_staff_bind_code(linli, args.staff)
         elif work == "worker":
             await run_worker(linli, args)
+        elif work == "roster" and args.action == "import":
+            status = await roster_import(linli, args.file)
+        elif work == "roster":
+            status = await roster_export(linli, args.start, args.end, args.out)
+        elif work == "calendar":
+            status = await calendar_check(linli, args.years)
         elif work == "chat":
             from bot.channels.console import run_console
 
             await run_console(linli.pipeline, user=args.user, lang=args.lang)
     finally:
         await linli.close()
+    return status
 
 
 async def _seed(linli: Linli, residents: int) -> None:
@@ -210,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             _serve(settings, args)
         else:
-            asyncio.run(_with_linli(settings, args.command, args))
+            return asyncio.run(_with_linli(settings, args.command, args))
     except ConfigurationError as error:
         print(f"linli: {error}", file=sys.stderr)
         return 2

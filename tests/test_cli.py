@@ -195,3 +195,18 @@ async def test_telegram_long_polling_answers_and_stops_on_ctrl_c(
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 130, stderr.decode()
     assert b"Traceback" not in stderr
+
+
+def test_roster_round_trip_and_a_bad_file_from_the_command_line(
+    seeded: Path, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "roster.csv"
+    exported = run(["roster", "export", "--out", str(csv_file)], env_for(seeded))
+    assert exported.returncode == 0, exported.stderr
+    assert run(["roster", "import", str(csv_file)], env_for(seeded)).returncode == 0
+    csv_file.write_text(csv_file.read_text() + "2026-11-30,S999,08:00,18:00,,\n")
+    refused = run(["roster", "import", str(csv_file)], env_for(seeded))
+    assert refused.returncode == 1
+    assert "S999" in refused.stdout and "nothing was changed" in refused.stdout
+    check = run(["calendar", "check", "--years", "0"], env_for(seeded))
+    assert check.returncode == 0, check.stdout
