@@ -3,8 +3,6 @@ appointments, cancel, reschedule, the waitlist."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import date, datetime
 
 from sqlmodel import col, select
@@ -14,6 +12,7 @@ from bot.dates import DayPart, parse_when
 from bot.i18n import format_day, normalize_words, t
 from bot.messages import Button, Link, Reply
 from bot.router import HandlerResult, Router
+from bot.signing import link_signature
 from handlers.common import back_to_menu, format_time, localized, main_menu, weekday_name
 from models.appointments import (
     BookingLimits,
@@ -61,13 +60,8 @@ def booking_limits(ctx: Context) -> BookingLimits:
 
 def ics_link(ctx: Context, ref: str) -> str:
     """A signed link to the appointment's calendar file (refs alone cannot be enumerated)."""
-    signature = ics_signature(ctx.settings.secret_key_value, ref)
+    signature = link_signature(ctx.settings.secret_key_value, "ics", ref)
     return f"{ctx.settings.public_url.rstrip('/')}/ics/{ref}.ics?sig={signature}"
-
-
-def ics_signature(secret: str, ref: str) -> str:
-    """The signature an .ics link carries."""
-    return hmac.new(secret.encode(), f"ics:{ref}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _name(ctx: Context, service: Service) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from bot.app import Linli
@@ -119,3 +121,25 @@ async def test_english_booking(linli: Linli) -> None:
     assert "Please bring" in days[0].text
     slots = await chat.press(payloads(days[0])[0])
     assert "free times" in slots[0].text
+
+
+async def test_the_calendar_link_is_signed_and_gives_an_ics(
+    chat: Chat, client: TestClient[web.Request, web.Application]
+) -> None:
+    days = await chat.press("book:svc:ss-card-reissue")
+    slots = await chat.press(payloads(days[0])[0])
+    confirm = await chat.press(payloads(slots[0])[0])
+    done = await chat.press(payloads(confirm[0])[0])
+    assert done[0].link is not None
+    link = done[0].link.url.split("127.0.0.1:8080", 1)[1]
+    ref = link.split("/ics/")[1].split(".ics")[0]
+    response = await client.get(link)
+    assert response.status == 200
+    assert response.content_type == "text/calendar"
+    body = await response.text()
+    assert "BEGIN:VEVENT" in body and ref in body and "DTSTART" in body
+    assert (await client.get(link[:-4] + "0000")).status == 404  # a forged signature
+    assert (await client.get(link.split("?")[0])).status == 404  # none at all
+    asked = await chat.press(f"book:cancel:{ref}")
+    await chat.press(payloads(asked[0])[0])
+    assert (await client.get(link)).status == 404  # cancelled: no longer offered

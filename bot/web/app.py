@@ -19,6 +19,7 @@ from bot.channels.web import BadChatRequestError, parse_chat_request, render_rep
 from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
+from bot.web.calendar import appointment_ics
 from bot.web.ratelimit import ClientRateLimit
 from models.org import get_street
 
@@ -170,6 +171,11 @@ def create_web_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", HERE / "static", append_version=False)
+
+    async def ics(request: web.Request) -> web.Response:
+        return await appointment_ics(request, linli)
+
+    app.router.add_get("/ics/{ref}.ics", ics)
     wechat = wechat_webhook(linli)
     if wechat is not None:
         app.router.add_get("/wechat", wechat.verify)

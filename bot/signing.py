@@ -1,0 +1,17 @@
+"""Signed links: a reference in a URL that cannot be guessed or enumerated without the key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def link_signature(secret: str, purpose: str, value: str) -> str:
+    """A short keyed signature of value for one purpose (e.g. "ics")."""
+    digest = hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def signature_ok(secret: str, purpose: str, value: str, given: str) -> bool:
+    """Whether a link's signature is right (constant-time)."""
+    return hmac.compare_digest(link_signature(secret, purpose, value), given)
