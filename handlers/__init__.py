@@ -1,11 +1,16 @@
 """Conversation features, one module each; every module exports a Router."""
 
 from bot.router import Router
-from handlers import account, binding, booking, menu, staff
+from handlers import account, binding, booking, booking_staff, menu, staff
 
 
 def build_router() -> Router:
     """The root router: features first, the menu (with its catch-all fallback) last."""
     return Router("root").include(
-        binding.router, staff.router, booking.router, account.router, menu.router
+        binding.router,
+        staff.router,
+        booking_staff.router,
+        booking.router,
+        account.router,
+        menu.router,
     )

@@ -23,7 +23,9 @@ from models.booking import (
     WaitlistEntry,
     WaitlistStatus,
 )
+from models.cases import Rating, RatingLevel
 from models.messaging import Reminder
+from models.org import StaffSkill
 from models.refs import next_reference
 from models.reminders import APPOINTMENT, ReminderRules, schedule_appointment_reminders
 
@@ -320,3 +322,90 @@ async def find_appointment(session: AsyncSession, ref: str) -> Appointment | Non
     """An appointment by its reference number."""
     stmt = select(Appointment).where(Appointment.ref == ref.strip().upper())
     return (await session.exec(stmt)).first()
+
+
+async def todays_appointments(
+    session: AsyncSession, staff_id: int, day_start: datetime, day_end: datetime
+) -> list[Appointment]:
+    """The day's appointments for services this staff member is trained for, by time."""
+    trained = select(StaffSkill.service_id).where(StaffSkill.staff_id == staff_id)
+    stmt = (
+        select(Appointment)
+        .where(
+            col(Appointment.service_id).in_(trained),
+            col(Appointment.starts_at) >= day_start,
+            col(Appointment.starts_at) < day_end,
+            Appointment.status != AppointmentStatus.CANCELLED,
+        )
+        .order_by(col(Appointment.starts_at), col(Appointment.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+class Step(StrEnum):
+    """What a staff member can do to an appointment at the window."""
+
+    CHECK_IN = "check_in"
+    COMPLETE = "complete"
+    NO_SHOW = "no_show"
+
+
+_ALLOWED = {
+    Step.CHECK_IN: (AppointmentStatus.BOOKED,),
+    Step.COMPLETE: (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN),
+    Step.NO_SHOW: (AppointmentStatus.BOOKED,),
+}
+_RESULT = {
+    Step.CHECK_IN: AppointmentStatus.CHECKED_IN,
+    Step.COMPLETE: AppointmentStatus.COMPLETED,
+    Step.NO_SHOW: AppointmentStatus.NO_SHOW,
+}
+
+
+def window_step(appointment: Appointment, step: Step, staff_id: int, now: datetime) -> bool:
+    """Check in, complete or mark a no-show; False when the appointment's state forbids it."""
+    if appointment.status not in _ALLOWED[step]:
+        return False
+    if step is Step.NO_SHOW and appointment.starts_at > now:
+        return False  # nobody is late before the time has come
+    if (
+        step is Step.CHECK_IN
+        and appointment.starts_at.astimezone(SHANGHAI).date() != now.astimezone(SHANGHAI).date()
+    ):
+        return False  # check-in is for today's appointments
+    appointment.status, appointment.updated_at = _RESULT[step], now
+    if step is not Step.NO_SHOW:
+        appointment.served_by_staff_id = staff_id
+    if step is Step.CHECK_IN:
+        appointment.checked_in_at = now
+    return True
+
+
+async def rate_appointment(
+    session: AsyncSession,
+    appointment: Appointment,
+    resident_id: int,
+    level: RatingLevel,
+    now: datetime,
+) -> bool:
+    """The resident's one rating of a completed appointment, counted for who served them."""
+    if appointment.resident_id != resident_id or appointment.status != AppointmentStatus.COMPLETED:
+        return False
+    stmt = select(Rating).where(
+        Rating.subject_kind == APPOINTMENT,
+        Rating.subject_id == appointment.id,
+        Rating.resident_id == resident_id,
+    )
+    if (await session.exec(stmt)).first() is not None:
+        return False
+    session.add(
+        Rating(
+            subject_kind=APPOINTMENT,
+            subject_id=appointment.id or 0,
+            resident_id=resident_id,
+            staff_id=appointment.served_by_staff_id,
+            level=level,
+            created_at=now,
+        )
+    )
+    return True

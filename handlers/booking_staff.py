@@ -1,0 +1,137 @@
+"""At the window: today's appointments, check-in by reference, completion with a rating
+request, no-shows; and the resident's six-level rating of a completed appointment."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from bot.context import Context
+from bot.i18n import LANGS, t
+from bot.messages import Reply
+from bot.router import HandlerResult, Router
+from handlers.common import back_to_menu, format_time, localized
+from handlers.staff import is_staff
+from models.appointments import (
+    Step,
+    find_appointment,
+    rate_appointment,
+    todays_appointments,
+    window_step,
+)
+from models.base import SHANGHAI
+from models.booking import Appointment
+from models.cases import RatingLevel
+from models.messaging import queue_message
+from models.services import Service
+
+router = Router("booking_staff")
+
+LIST_LIMIT = 40
+STEP_COMMANDS = {"checkin": Step.CHECK_IN, "finish": Step.COMPLETE, "noshow": Step.NO_SHOW}
+
+
+@router.command("today", filters=(is_staff,))
+async def todays_list(ctx: Context) -> HandlerResult:
+    """Today's appointments for the services this staff member serves."""
+    local = ctx.now().astimezone(SHANGHAI)
+    start = datetime.combine(local.date(), time(0), tzinfo=SHANGHAI)
+    appointments = await todays_appointments(
+        ctx.session, ctx.identity.staff_id or 0, start, start + timedelta(days=1)
+    )
+    if not appointments:
+        return Reply(ctx.t("window.none_today"), back_to_menu(ctx))
+    lines = [ctx.t("window.today_title", count=len(appointments))]
+    for appointment in appointments[:LIST_LIMIT]:
+        service = await ctx.session.get(Service, appointment.service_id)
+        lines.append(
+            ctx.t(
+                "window.line",
+                time=format_time(appointment.starts_at.astimezone(SHANGHAI).time()),
+                ref=appointment.ref,
+                service=localized(ctx, service.name_zh, service.name_en) if service else "",
+                status=ctx.t(f"window.status_{appointment.status}"),
+            )
+        )
+    lines.append(ctx.t("window.hint"))
+    return Reply("\n".join(lines), back_to_menu(ctx))
+
+
+async def _step(ctx: Context, step: Step) -> HandlerResult:
+    ref = ctx.command_args.split()[0] if ctx.command_args else ""
+    appointment = await find_appointment(ctx.session, ref[:32]) if ref else None
+    if appointment is None:
+        return Reply(ctx.t("window.not_found", ref=ref[:32]), back_to_menu(ctx))
+    if not window_step(appointment, step, ctx.identity.staff_id or 0, ctx.now()):
+        text = ctx.t(
+            "window.not_now",
+            ref=appointment.ref,
+            status=ctx.t(f"window.status_{appointment.status}"),
+        )
+        return Reply(text, back_to_menu(ctx))
+    ctx.session.add(appointment)
+    if step is Step.COMPLETE:
+        await _ask_for_rating(ctx, appointment)
+    return Reply(ctx.t(f"window.done_{step}", ref=appointment.ref), back_to_menu(ctx))
+
+
+def _register_steps() -> None:
+    for command, step in STEP_COMMANDS.items():
+
+        async def handle(ctx: Context, step: Step = step) -> HandlerResult:
+            return await _step(ctx, step)
+
+        handle.__name__ = f"window_{command}"
+        router.command(command, filters=(is_staff,))(handle)
+
+
+_register_steps()
+
+
+async def _ask_for_rating(ctx: Context, appointment: Appointment) -> None:
+    """The six-level rating request, sent to the resident through the outbox."""
+    await ctx.unit.flush()
+
+    def buttons(lang: str) -> list[dict[str, str]]:
+        return [
+            {"label": t(lang, f"rating.{level}"), "payload": f"rate:appt:{appointment.id}:{level}"}
+            for level in RatingLevel
+        ]
+
+    payload = {
+        "localized": {
+            lang: [
+                {
+                    "text": t(lang, "window.rate_request", ref=appointment.ref),
+                    "buttons": buttons(lang),
+                    "link": None,
+                }
+            ]
+            for lang in LANGS
+        }
+    }
+    await queue_message(
+        ctx.unit.connection,
+        kind="rating",
+        payload=payload,
+        now=ctx.now(),
+        resident_id=appointment.resident_id,
+        dedupe_key=f"rate:appt:{appointment.id}",
+    )
+
+
+@router.payload("rate:appt")
+async def rated(ctx: Context) -> HandlerResult:
+    """The resident chose a level; one rating per appointment, only their own."""
+    number, _, level_text = ctx.args.partition(":")
+    level = RatingLevel(level_text) if level_text in RatingLevel._value2member_map_ else None
+    appointment = (
+        await ctx.session.get(Appointment, int(number))
+        if number.isdecimal() and len(number) < 10
+        else None
+    )
+    resident = ctx.identity.resident_id
+    if appointment is None or level is None or resident is None:
+        return Reply(ctx.t("window.rating_not_taken"), back_to_menu(ctx))
+    if not await rate_appointment(ctx.session, appointment, resident, level, ctx.now()):
+        return Reply(ctx.t("window.rating_not_taken"), back_to_menu(ctx))
+    return Reply(ctx.t("window.rating_thanks", level=ctx.t(f"rating.{level}")), back_to_menu(ctx))
