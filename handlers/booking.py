@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from bot.context import Context
 from bot.dates import DayPart, parse_when
-from bot.i18n import format_day, normalize_words, t
+from bot.i18n import format_day, normalize_words
 from bot.messages import Button, Link, Reply
 from bot.router import HandlerResult, Router
 from bot.signing import link_signature
@@ -27,12 +27,12 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment, BookingSlot, WaitlistEntry
-from models.messaging import queue_message
 from models.org import Department
 from models.people import ensure_resident
 from models.reminders import ReminderRules
 from models.services import Service
 from models.slots import DayPlan, next_open_days, plan_day
+from scheduler.waitlist import queue_offer
 
 router = Router("booking")
 
@@ -572,28 +572,7 @@ async def _announce_offers(ctx: Context, offered: list[WaitlistEntry]) -> None:
 
 async def announce_offer(ctx: Context, entry: WaitlistEntry) -> None:
     """One waitlist offer as an outbox message to the resident."""
-    connection = ctx.unit.connection
     slot = await ctx.session.get(BookingSlot, entry.slot_id)
-    if slot is None:
-        return
-    minutes = ctx.settings.waitlist_offer_minutes
-    payload = {
-        "localized": {
-            lang: [
-                Reply(
-                    _offer_text(lang, slot.starts_at, minutes),
-                    (Button(t(lang, "booking.accept"), f"book:accept:{entry.id}"),),
-                ).to_dict()
-            ]
-            for lang in ("zh-CN", "en")
-        }
-    }
-    await queue_message(
-        connection, kind="offer", payload=payload, now=ctx.now(), resident_id=entry.resident_id
-    )
-
-
-def _offer_text(lang: str, starts_at: datetime, minutes: int) -> str:
-    local = starts_at.astimezone(SHANGHAI)
-    when = f"{format_day(lang, local.date())} {local:%H:%M}"
-    return t(lang, "booking.offer", when=when, minutes=minutes)
+    if slot is not None:
+        minutes = ctx.settings.waitlist_offer_minutes
+        await queue_offer(ctx.unit.connection, entry, slot, minutes, ctx.now())

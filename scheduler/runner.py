@@ -31,6 +31,7 @@ from scheduler.cases import send_follow_ups, sweep_case_deadlines
 from scheduler.context import JobContext
 from scheduler.digests import send_daily_digests, send_weekly_kpis
 from scheduler.outbox_stats import measure_outbox
+from scheduler.waitlist import pass_on_expired_offers
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ JOBS: tuple[Job, ...] = (
     Job("case_follow_ups", send_follow_ups, 600),
     Job("daily_digest", send_daily_digests, 300),
     Job("weekly_kpi", send_weekly_kpis, 900),
+    Job("waitlist_offers", pass_on_expired_offers, 60),
     Job("outbox_stats", measure_outbox, 15),
 )
 

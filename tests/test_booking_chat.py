@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import Linli
+from bot.clock import ManualClock
 from models.booking import Appointment, BookingSlot
+from models.messaging import OutboxMessage
+from scheduler.context import JobContext
+from scheduler.waitlist import pass_on_expired_offers
 from tests.conftest import Chat, labels, payloads
 
 REF = re.compile(r"LCY-20261127-\d{4}")
@@ -143,3 +148,52 @@ async def test_the_calendar_link_is_signed_and_gives_an_ics(
     asked = await chat.press(f"book:cancel:{ref}")
     await chat.press(payloads(asked[0])[0])
     assert (await client.get(link)).status == 404  # cancelled: no longer offered
+
+
+async def test_waitlist_offer_by_message_then_accept_and_expiry_passes_on(
+    linli: Linli, clock: ManualClock
+) -> None:
+    first = Chat(linli, user="holder")
+    days = await first.press("book:svc:ss-card-reissue")
+    slots = await first.press(payloads(days[0])[1])  # tomorrow: the offers have time to run
+    slot_payload = payloads(slots[0])[0]
+    slot_id = int(slot_payload.rsplit(":", 1)[1])
+    async with linli.sessions() as session:
+        slot = await session.get(BookingSlot, slot_id)
+        assert slot is not None
+    for n in range(slot.capacity - 1):  # everybody else fills the slot from the roster
+        assert (
+            "预约成功"
+            in (await Chat(linli, user=f"filler-{n}").press(f"book:ok:{slot_id}"))[0].text
+        )
+    holder_ref = REF.search((await first.press(f"book:ok:{slot_id}"))[0].text)
+    assert holder_ref is not None
+    waiters = [Chat(linli, user=f"waiter-{n}") for n in range(2)]
+    for waiter in waiters:
+        full = await waiter.press(f"book:ok:{slot_id}")
+        assert payloads(full[0])[0] == f"book:wait:{slot_id}", full[0].text
+        assert "排队候补" in (await waiter.press(f"book:wait:{slot_id}"))[0].text
+        clock.advance(timedelta(seconds=1))
+    asked = await first.press(f"book:cancel:{holder_ref.group()}")
+    await first.press(payloads(asked[0])[0])
+    offers = await _offers(linli)
+    assert len(offers) == 1
+    accept = offers[0].payload["localized"]["zh-CN"][0]["buttons"][0]["payload"]
+    clock.advance(timedelta(minutes=31))  # too late: the job passes the place on
+    ctx = JobContext(linli.engine, linli.sessions, clock, linli.settings)
+    assert await pass_on_expired_offers(ctx) == 1
+    assert "失效" in (await waiters[0].press(accept))[0].text
+    second_offer = (await _offers(linli))[1]
+    second_accept = second_offer.payload["localized"]["zh-CN"][0]["buttons"][0]["payload"]
+    assert "失效" in (await waiters[0].press(second_accept))[0].text  # not theirs
+    assert "预约成功" in (await waiters[1].press(second_accept))[0].text
+
+
+async def _offers(linli: Linli) -> list[OutboxMessage]:
+    async with linli.sessions() as session:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "offer")
+            .order_by(col(OutboxMessage.id))
+        )
+        return list((await session.exec(stmt)).all())
