@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +22,8 @@ from models.booking import BookingSlot, RosterShift
 from models.calendar import DayInfo, classify_day, load_overrides
 from models.org import StaffSkill
 from models.services import DayKind, OpeningRule, Service
+
+_SLOT = BookingSlot.__table__  # type: ignore[attr-defined]
 
 
 class Closed(StrEnum):
@@ -86,32 +91,80 @@ async def plan_day(
 async def _slots(
     session: AsyncSession, service: Service, day: date, rule: OpeningRule
 ) -> list[BookingSlot]:
-    starts = _slot_starts(day, rule)
+    """The day's slots, made if missing, their capacity set from the roster.
+
+    Many residents may open the same new day at once: missing slots are inserted with
+    ON CONFLICT DO NOTHING, and capacity is set in SQL from the row's own booked count, so
+    concurrent transactions neither collide nor undercut a place just taken.
+    """
     length = timedelta(minutes=rule.slot_minutes)
     per_person = max(1, rule.slot_minutes // max(1, service.duration_minutes))
     shifts = await _trained_shifts(session, service, day)
-    existing = {
-        slot.starts_at: slot
-        for slot in (
-            await session.exec(
-                select(BookingSlot).where(
-                    BookingSlot.service_id == service.id, BookingSlot.day == day
-                )
-            )
-        ).all()
+    capacity = {
+        start: per_person
+        * sum(1 for s in shifts if s.starts_at <= start and s.ends_at >= start + length)
+        for start in _slot_starts(day, rule)
     }
-    slots = []
-    for start in starts:
-        on_duty = sum(1 for s in shifts if s.starts_at <= start and s.ends_at >= start + length)
-        capacity = on_duty * per_person
-        slot = existing.get(start) or BookingSlot(
-            service_id=service.id or 0, day=day, starts_at=start, ends_at=start + length
-        )
-        slot.capacity = max(capacity, slot.booked)  # the roster may shrink; bookings stay
-        session.add(slot)
-        slots.append(slot)
-    await session.flush()
-    return slots
+    slots = await _day_slots(session, service, day)
+    missing = [start for start in capacity if start not in {slot.starts_at for slot in slots}]
+    if missing:
+        await _insert_missing(session, service, day, length, {s: capacity[s] for s in missing})
+        slots = await _day_slots(session, service, day)
+    for slot in slots:
+        wanted = capacity.get(slot.starts_at)
+        if wanted is not None and wanted != slot.capacity:
+            await _set_capacity(session, slot, wanted)
+    return [slot for slot in slots if slot.starts_at in capacity]
+
+
+async def _day_slots(session: AsyncSession, service: Service, day: date) -> list[BookingSlot]:
+    stmt = (
+        select(BookingSlot)
+        .where(BookingSlot.service_id == service.id, BookingSlot.day == day)
+        .order_by(col(BookingSlot.starts_at))
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def _insert_missing(
+    session: AsyncSession,
+    service: Service,
+    day: date,
+    length: timedelta,
+    capacity: dict[datetime, int],
+) -> None:
+    rows = [
+        {
+            "service_id": service.id,
+            "day": day,
+            "starts_at": start,
+            "ends_at": start + length,
+            "capacity": places,
+            "booked": 0,
+        }
+        for start, places in capacity.items()
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(_SLOT)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["service_id", "starts_at"])
+    )
+    await session.exec(stmt)
+
+
+async def _set_capacity(session: AsyncSession, slot: BookingSlot, wanted: int) -> None:
+    """capacity = max(wanted, booked), computed by the database from the current row."""
+    booked = _SLOT.c.booked
+    await session.exec(
+        sa.update(_SLOT)
+        .where(_SLOT.c.id == slot.id)
+        .values(capacity=sa.case((booked > wanted, booked), else_=wanted))
+    )
+    # Mirror the database's value without making the ORM write it again.
+    set_committed_value(slot, "capacity", max(wanted, slot.booked))
 
 
 def _slot_starts(day: date, rule: OpeningRule) -> list[datetime]:
