@@ -31,7 +31,7 @@ from models.org import Department
 from models.people import ensure_resident
 from models.reminders import ReminderRules
 from models.services import Service
-from models.slots import DayPlan, next_open_days, plan_day
+from models.slots import DayPlan, known_free_slots, next_open_days, plan_day
 from scheduler.waitlist import queue_offer
 
 router = Router("booking")
@@ -298,7 +298,7 @@ async def _closed(ctx: Context, service: Service, plan: DayPlan) -> Reply:
     )
     if not plan.info.published:
         reason += ctx.t("booking.unpublished", year=day.year)
-    return await _with_alternatives(ctx, service, reason, day)
+    return await _with_alternatives(ctx, service, reason)
 
 
 async def _nothing_free(
@@ -315,12 +315,15 @@ async def _nothing_free(
     if plan.free:  # other times of the same day still have places
         buttons = tuple(_slot_button(ctx, s, with_day=False) for s in plan.free[:ALTERNATIVES])
         return Reply(reason + ctx.t("booking.alternatives"), (*buttons, *back_to_menu(ctx)))
-    return await _with_alternatives(ctx, service, reason, day)
+    return await _with_alternatives(ctx, service, reason)
 
 
-async def _with_alternatives(ctx: Context, service: Service, reason: str, after: date) -> Reply:
-    plans = await next_open_days(ctx.session, service, ctx.now(), 2)
-    slots = [s for plan in plans for s in plan.free][:ALTERNATIVES]
+async def _with_alternatives(ctx: Context, service: Service, reason: str) -> Reply:
+    """The reason, then the nearest times with places (slots already made first: cheap)."""
+    slots = await known_free_slots(ctx.session, service.id or 0, ctx.now(), ALTERNATIVES)
+    if not slots:
+        plans = await next_open_days(ctx.session, service, ctx.now(), 2)
+        slots = [s for plan in plans for s in plan.free][:ALTERNATIVES]
     if not slots:
         return Reply(reason + ctx.t("booking.no_days"), back_to_menu(ctx))
     buttons = tuple(_slot_button(ctx, s, with_day=True) for s in slots)
@@ -415,7 +418,7 @@ async def _full(ctx: Context, slot: BookingSlot) -> Reply:
     reason = ctx.t("booking.outcome_full")
     if service is None:
         return Reply(reason, back_to_menu(ctx))
-    reply = await _with_alternatives(ctx, service, reason, slot.day)
+    reply = await _with_alternatives(ctx, service, reason)
     wait = Button(ctx.t("booking.wait"), f"book:wait:{slot.id}")
     return Reply(reply.text, (wait, *reply.buttons))
 

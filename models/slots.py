@@ -198,3 +198,21 @@ async def next_open_days(
             if len(found) == count:
                 break
     return found
+
+
+async def known_free_slots(
+    session: AsyncSession, service_id: int, now: datetime, limit: int
+) -> list[BookingSlot]:
+    """The soonest slots already made that still have places (one cheap read, for
+    suggestions when a slot is full; booking itself always re-checks)."""
+    stmt = (
+        select(BookingSlot)
+        .where(
+            BookingSlot.service_id == service_id,
+            col(BookingSlot.starts_at) > now,
+            col(BookingSlot.booked) < col(BookingSlot.capacity),
+        )
+        .order_by(col(BookingSlot.starts_at))
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
