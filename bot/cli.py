@@ -215,7 +215,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         run_scheduler=not args.no_scheduler,
     )
     logger.info("serving on http://%s:%d", host, port)
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=10)
+    # A deep accept queue: a rush of connections should wait, not be dropped and retried.
+    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=10, backlog=1024)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
