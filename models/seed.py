@@ -200,6 +200,7 @@ async def _seed_opening(session: AsyncSession, data_dir: Path) -> None:
         rule.opens, rule.closes = _hhmm(spec["start"]), _hhmm(spec["end"])
         rule.slot_minutes = int(opening.get("slot_minutes", 30))
         session.add(rule)
+    await _seed_service_hours(session, opening.get("service_hours", []))
     overrides = [
         {
             "day": date.fromisoformat(str(o["date"])),
@@ -210,6 +211,24 @@ async def _seed_opening(session: AsyncSession, data_dir: Path) -> None:
         for o in opening.get("overrides", [])
     ]
     await _upsert(session, HolidayOverride, "day", overrides)
+
+
+async def _seed_service_hours(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """A service's own hours for a kind of day (e.g. vaccinations only in the morning)."""
+    for entry in entries:
+        service = (
+            await session.exec(select(Service).where(Service.code == entry["service"]))
+        ).one()
+        kind = DayKind.HOLIDAY if entry["kind"] == "holiday" else DayKind.WORKDAY
+        stmt = select(OpeningRule).where(
+            OpeningRule.day_kind == kind, OpeningRule.service_id == service.id
+        )
+        rule = (await session.exec(stmt)).first() or OpeningRule(
+            day_kind=kind, service_id=service.id, opens=time(0), closes=time(0)
+        )
+        rule.opens, rule.closes = _hhmm(entry["start"]), _hhmm(entry["end"])
+        rule.slot_minutes = int(entry.get("slot_minutes", 30))
+        session.add(rule)
 
 
 async def _seed_staff(

@@ -228,3 +228,12 @@ async def test_the_waitlist_offer_expires_and_passes_on(linli: Linli, clock: Man
         accepted = await accept_offer(session, entry, clock.now(), street_code="LC", rules=RULES)
     assert accepted.outcome is Outcome.BOOKED
     assert (await slot_row(linli, slot.id or 0)).booked == slot.capacity
+
+
+async def test_a_service_can_have_its_own_hours_from_data(linli: Linli) -> None:
+    vaccination = await service(linli, "hl-vaccination-booking")
+    async with linli.sessions() as session, session.begin():
+        plan = await plan_day(session, vaccination, MONDAY, linli.clock.now())
+    assert plan.closed is None
+    starts = [s.starts_at.astimezone(SHANGHAI).strftime("%H:%M") for s in plan.slots]
+    assert starts[:3] == ["08:00", "08:20", "08:40"] and starts[-1] == "11:40"
