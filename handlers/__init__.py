@@ -1,7 +1,7 @@
 """Conversation features, one module each; every module exports a Router."""
 
 from bot.router import Router
-from handlers import account, binding, booking, booking_staff, menu, staff
+from handlers import account, binding, booking, booking_staff, cases, cases_staff, menu, staff
 
 
 def build_router() -> Router:
@@ -10,6 +10,8 @@ def build_router() -> Router:
         binding.router,
         staff.router,
         booking_staff.router,
+        cases_staff.router,
+        cases.router,
         booking.router,
         account.router,
         menu.router,

@@ -1,0 +1,112 @@
+"""How a case and its timeline read, and the messages a case sends to people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.context import Context
+from bot.i18n import format_day, t
+from bot.messages import Button
+from models.base import SHANGHAI
+from models.case_ops import department_staff
+from models.cases import Case, CaseEvent
+from models.messaging import queue_message
+from models.org import Department
+from scheduler.context import localized
+
+RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
+
+
+def when(lang: str, moment: datetime | None) -> str:
+    """11月30日 10:00 / 30 Nov 10:00."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(SHANGHAI)
+    return f"{format_day(lang, local.date())} {local:%H:%M}"
+
+
+def status_text(ctx: Context, case: Case) -> str:
+    """The case's status in plain words."""
+    return ctx.t(f"cases.status_{case.status}")
+
+
+def event_line(lang: str, event: CaseEvent) -> str:
+    """One timeline step in plain words."""
+    values = {k: v for k, v in event.data.items() if isinstance(v, str | int)}
+    values.setdefault("department", "")
+    values.setdefault("staff", "")
+    values.setdefault("window", "")
+    text = t(lang, f"cases.event_{event.kind}", note=event.note or "", **values)
+    return f"{when(lang, event.at)} {text}"
+
+
+def timeline_text(ctx: Context, case: Case, events: list[CaseEvent], *, for_staff: bool) -> str:
+    """The case and its steps; residents do not see staff notes."""
+    lines = [
+        ctx.t("cases.header", ref=case.ref, category=case.category, status=status_text(ctx, case)),
+        ctx.t("cases.summary", summary=case.summary),
+    ]
+    if case.due_at is not None:
+        lines.append(ctx.t("cases.due", due=when(ctx.lang, case.due_at)))
+    shown = [e for e in events if for_staff or e.kind not in RESIDENT_HIDDEN]
+    lines += [event_line(ctx.lang, event) for event in shown]
+    return "\n".join(lines)
+
+
+async def tell_resident(
+    ctx: Context, case: Case, key: str, buttons: list[tuple[str, str]] | None = None, **values: Any
+) -> None:
+    """A message about the case to its resident, on whichever account they used last."""
+    if case.resident_id is None:
+        return
+    payload = localized(
+        lambda lang: t(lang, key, ref=case.ref, category=case.category, **values),
+        (lambda lang: tuple(Button(t(lang, label), payload) for label, payload in buttons))
+        if buttons
+        else None,
+    )
+    await queue_message(
+        ctx.unit.connection,
+        kind="case",
+        payload=payload,
+        now=ctx.now(),
+        resident_id=case.resident_id,
+    )
+
+
+async def alert_department(
+    ctx: Context, case: Case, department_id: int, *, co: bool = False
+) -> int:
+    """The assigned-case alert, with accept and view buttons, to a department's staff."""
+    department = await ctx.session.get(Department, department_id)
+    key = "cases.alert_co" if co else "cases.alert"
+
+    def text(lang: str) -> str:
+        name = department.name_zh if department else ""
+        return t(
+            lang,
+            key,
+            ref=case.ref,
+            category=case.category,
+            summary=case.summary[:80],
+            department=name,
+            due=when(lang, case.due_at),
+        )
+
+    def buttons(lang: str) -> tuple[Button, ...]:
+        view = Button(t(lang, "cases.view"), f"case:view:{case.ref}")
+        if co:
+            return (view,)
+        return (Button(t(lang, "cases.accept"), f"case:accept:{case.id}"), view)
+
+    staff = await department_staff(ctx.session, department_id)
+    for person in staff:
+        await queue_message(
+            ctx.unit.connection,
+            kind="alert",
+            payload=localized(text, buttons),
+            now=ctx.now(),
+            staff_id=person.id,
+        )
+    return len(staff)

@@ -1,0 +1,277 @@
+"""Cases for residents: ask for proxy handling (全程代办), follow progress (进度), answer a
+question from the office, confirm or reopen a resolved case, and rate it."""
+
+from __future__ import annotations
+
+import re
+
+from bot.context import Context
+from bot.messages import Button, Reply
+from bot.router import HandlerResult, Phase, Router
+from handlers.case_text import alert_department, status_text, timeline_text, when
+from handlers.common import back_to_menu, localized, main_menu
+from models.case_ops import (
+    CaseCatalogue,
+    Viewer,
+    confirm_resolved,
+    find_case,
+    open_case,
+    rate_case,
+    reopen,
+    resident_answers,
+    resident_cases,
+    timeline,
+)
+from models.cases import Case, CaseKind, RatingLevel
+from models.org import Staff
+from models.people import ensure_resident
+
+router = Router("cases")
+
+PROXY_WORDS, PROXY_CATEGORY, PROXY_QUESTION = "case.words", "case.category", "case.question"
+ANSWER = "case.answer"
+WORDS_LIMIT = 500
+CASE_REF = re.compile(r"^[A-Za-z]{2,4}-\d{8}-\d{1,6}$")
+_catalogues: dict[str, CaseCatalogue] = {}
+
+
+def catalogue(ctx: Context) -> CaseCatalogue:
+    """data/cases.toml, read once per data directory."""
+    key = str(ctx.settings.data_dir)
+    if key not in _catalogues:
+        _catalogues[key] = CaseCatalogue.load(ctx.settings.data_dir)
+    return _catalogues[key]
+
+
+@router.payload("proxy")
+@router.command("proxy")
+async def proxy_start(ctx: Context) -> HandlerResult:
+    """In your own words first: what should we handle for you?"""
+    if ctx.command_args:
+        return await _words_given(ctx, ctx.command_args)
+    ctx.set_state(PROXY_WORDS, back="menu")
+    return Reply(ctx.t("cases.proxy_ask_words"), back_to_menu(ctx))
+
+
+@router.state(PROXY_WORDS)
+async def proxy_words(ctx: Context) -> HandlerResult:
+    """The resident's own words; then the category, suggested from them."""
+    return await _words_given(ctx, ctx.text)
+
+
+async def _words_given(ctx: Context, words: str) -> Reply:
+    if not words.strip():
+        return Reply(ctx.t("cases.proxy_ask_words"), back_to_menu(ctx))
+    categories = catalogue(ctx).categories[CaseKind.PROXY]
+    ranked = sorted(categories, key=lambda c: -sum(ch in words for ch in c.name_zh))
+    ctx.set_state(PROXY_CATEGORY, words=words[:WORDS_LIMIT], back="proxy")
+    buttons = tuple(
+        Button(localized(ctx, c.name_zh, c.name_en), f"case:cat:{c.code}") for c in ranked
+    )
+    return Reply(ctx.t("cases.proxy_choose_category"), buttons)
+
+
+@router.payload("case:cat")
+async def proxy_category(ctx: Context) -> HandlerResult:
+    """The category; then only the questions this type needs."""
+    words = ctx.state.data.get("words")
+    category = catalogue(ctx).category(CaseKind.PROXY, ctx.args)
+    if not isinstance(words, str) or category is None:
+        return await proxy_start(ctx)
+    questions = list(catalogue(ctx).types[CaseKind.PROXY].questions)
+    ctx.set_state(PROXY_QUESTION, words=words, category=category.code, answers={}, left=questions)
+    return (
+        Reply(ctx.t(f"cases.question_{questions[0]}"), back_to_menu(ctx))
+        if questions
+        else await _open(ctx)
+    )
+
+
+@router.state(PROXY_QUESTION)
+async def proxy_answer(ctx: Context) -> HandlerResult:
+    """One intake answer; the next question, or the case opened."""
+    left = [q for q in ctx.state.data.get("left", []) if isinstance(q, str)]
+    answers = dict(ctx.state.data.get("answers", {}))
+    if not left or not ctx.text:
+        return Reply(ctx.t("cases.question_again"), back_to_menu(ctx))
+    answers[left[0]] = ctx.text[:WORDS_LIMIT]
+    ctx.state.data = {**ctx.state.data, "answers": answers, "left": left[1:]}
+    if left[1:]:
+        return Reply(ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
+    return await _open(ctx)
+
+
+async def _open(ctx: Context) -> Reply:
+    data = ctx.state.data
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    street = await ctx.reference.street(ctx.unit)
+    case = await open_case(
+        ctx.session,
+        catalogue(ctx),
+        kind=CaseKind.PROXY,
+        category_code=str(data.get("category")),
+        summary=str(data.get("words", "")),
+        details={"answers": data.get("answers", {})},
+        now=ctx.now(),
+        street_code=street.code if street else "LC",
+        resident_id=resident.id,
+        grid_id=resident.grid_id,
+    )
+    await alert_department(ctx, case, case.department_id or 0)
+    ctx.clear_state()
+    text = ctx.t(
+        "cases.opened",
+        ref=case.ref,
+        category=case.category,
+        first_reply=when(ctx.lang, case.first_reply_due_at),
+        due=when(ctx.lang, case.due_at),
+    )
+    return await main_menu(ctx, text)
+
+
+@router.payload("track")
+@router.command("track")
+async def my_cases(ctx: Context) -> HandlerResult:
+    """进度: my cases, newest first, each with its status."""
+    ctx.clear_state()
+    if ctx.command_args:
+        return await _show(ctx, ctx.command_args)
+    if ctx.identity.resident_id is None:
+        return Reply(ctx.t("cases.none"), back_to_menu(ctx))
+    cases = await resident_cases(ctx.session, ctx.identity.resident_id)
+    if not cases:
+        return Reply(ctx.t("cases.none"), back_to_menu(ctx))
+    lines = [ctx.t("cases.mine_title")]
+    lines += [
+        ctx.t("cases.mine_line", ref=c.ref, category=c.category, status=status_text(ctx, c))
+        for c in cases
+    ]
+    buttons = tuple(Button(c.ref, f"case:view:{c.ref}") for c in cases)
+    return Reply("\n".join(lines), (*buttons, *back_to_menu(ctx)))
+
+
+def _is_reference(ctx: Context) -> bool:
+    return (
+        ctx.payload is None
+        and bool(CASE_REF.match(ctx.text))
+        and not ctx.text.upper().startswith("LCY")
+    )
+
+
+@router.route(Phase.COMMAND, _is_reference)
+async def reference_typed(ctx: Context) -> HandlerResult:
+    """A case number typed on its own shows that case (if it is yours to see)."""
+    return await _show(ctx, ctx.text)
+
+
+@router.payload("case:view")
+async def view_case(ctx: Context) -> HandlerResult:
+    """The case and its timeline."""
+    return await _show(ctx, ctx.args)
+
+
+async def viewer(ctx: Context) -> Viewer:
+    """Who is looking: a bound, active staff member, else the resident behind the account."""
+    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
+    if staff is not None and staff.active:
+        return Viewer(staff=staff)
+    return Viewer(resident_id=ctx.identity.resident_id)
+
+
+async def _show(ctx: Context, ref: str) -> Reply:
+    who = await viewer(ctx)
+    case = await find_case(ctx.session, ref, who)
+    if case is None:
+        return Reply(ctx.t("cases.not_found", ref=ref[:32]), back_to_menu(ctx))
+    events = await timeline(ctx.session, case)
+    text = timeline_text(ctx, case, events, for_staff=who.staff is not None)
+    if who.staff is not None:
+        from handlers.cases_staff import staff_actions
+
+        return Reply(text, await staff_actions(ctx, case, who.staff))
+    return Reply(text, _resident_actions(ctx, case))
+
+
+def _resident_actions(ctx: Context, case: Case) -> tuple[Button, ...]:
+    buttons: list[Button] = []
+    if case.status in ("resolved", "ready_for_pickup"):
+        buttons += [
+            Button(ctx.t("cases.confirm"), f"case:confirm:{case.id}"),
+            Button(ctx.t("cases.reopen"), f"case:reopen:{case.id}"),
+        ]
+    if case.status in ("resolved", "closed"):
+        buttons.append(Button(ctx.t("cases.rate_button"), f"rate:case:{case.id}"))
+    if case.status == "waiting_resident":
+        buttons.append(Button(ctx.t("cases.answer"), f"case:answer:{case.id}"))
+    return (*buttons, *back_to_menu(ctx))
+
+
+async def _own(ctx: Context, number: str) -> Case | None:
+    if not (number.isdecimal() and len(number) < 10) or ctx.identity.resident_id is None:
+        return None
+    case = await ctx.session.get(Case, int(number))
+    return case if case is not None and case.resident_id == ctx.identity.resident_id else None
+
+
+@router.payload("case:confirm")
+async def confirm(ctx: Context) -> HandlerResult:
+    """The resident confirms the matter is solved."""
+    case = await _own(ctx, ctx.args)
+    if case is None or not confirm_resolved(ctx.session, case, case.resident_id or 0, ctx.now()):
+        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+    rate = Button(ctx.t("cases.rate_button"), f"rate:case:{case.id}")
+    return Reply(ctx.t("cases.confirmed", ref=case.ref), (rate, *back_to_menu(ctx)))
+
+
+@router.payload("case:reopen")
+async def reopen_case(ctx: Context) -> HandlerResult:
+    """ "Not solved": back to the owner."""
+    case = await _own(ctx, ctx.args)
+    if case is None or not reopen(
+        ctx.session, case, case.resident_id or 0, ctx.t("cases.not_solved"), ctx.now()
+    ):
+        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+    await alert_department(ctx, case, case.department_id or 0)
+    return Reply(ctx.t("cases.reopened", ref=case.ref), back_to_menu(ctx))
+
+
+@router.payload("case:answer")
+async def answer_start(ctx: Context) -> HandlerResult:
+    """Answer the office's question: the next message goes to the case."""
+    case = await _own(ctx, ctx.args)
+    if case is None or case.status != "waiting_resident":
+        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+    ctx.set_state(ANSWER, case=case.id, back="track")
+    return Reply(ctx.t("cases.answer_prompt", ref=case.ref), back_to_menu(ctx))
+
+
+@router.state(ANSWER)
+async def answer_given(ctx: Context) -> HandlerResult:
+    """The answer lands on the case's timeline."""
+    case = await _own(ctx, str(ctx.state.data.get("case", "")))
+    ctx.clear_state()
+    if case is None or not ctx.text:
+        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+    resident_answers(ctx.session, case, case.resident_id or 0, ctx.text[:WORDS_LIMIT], ctx.now())
+    return await main_menu(ctx, ctx.t("cases.answer_sent", ref=case.ref))
+
+
+@router.payload("rate:case")
+async def rate(ctx: Context) -> HandlerResult:
+    """Six levels to choose from; a chosen level is recorded once."""
+    number, _, level_text = ctx.args.partition(":")
+    case = await _own(ctx, number)
+    if case is None:
+        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+    if not level_text:
+        buttons = tuple(
+            Button(ctx.t(f"rating.{level}"), f"rate:case:{case.id}:{level}")
+            for level in RatingLevel
+        )
+        return Reply(ctx.t("cases.rate_question", ref=case.ref), buttons)
+    if level_text not in RatingLevel._value2member_map_:
+        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+    level = RatingLevel(level_text)
+    if not await rate_case(ctx.session, case, case.resident_id or 0, level, ctx.now()):
+        return Reply(ctx.t("window.rating_not_taken"), back_to_menu(ctx))
+    return await main_menu(ctx, ctx.t("window.rating_thanks", level=ctx.t(f"rating.{level}")))

@@ -1,0 +1,320 @@
+"""Cases for staff: accept (首问责任), my cases, notes, questions to the resident, progress
+steps the resident is told about, transfer, co-handling; grid leaders report what they find."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.context import Context
+from bot.messages import Button, Reply
+from bot.router import HandlerResult, Router
+from handlers.case_text import alert_department, status_text, tell_resident
+from handlers.cases import WORDS_LIMIT, catalogue, viewer
+from handlers.common import back_to_menu, localized
+from handlers.staff import is_staff
+from models.case_ops import (
+    OPEN,
+    Progress,
+    Refusal,
+    accept_case,
+    add_note,
+    ask_resident,
+    can_view,
+    finish_part,
+    handler_departments,
+    mark_progress,
+    open_case,
+    staff_cases,
+    transfer_case,
+)
+from models.cases import Case, CaseKind
+from models.org import Department, Staff, StaffRole
+
+router = Router("cases_staff")
+
+NOTE, ASK, TRANSFER_REASON = "case.note", "case.ask", "case.transfer"
+REPORT_WORDS, REPORT_CATEGORY = "report.words", "report.category"
+TELL_RESIDENT = {
+    Progress.COLLECTED: ("cases.notice_collected", []),
+    Progress.READY: (
+        "cases.notice_ready",
+        [("cases.confirm", "case:confirm:{id}"), ("cases.reopen", "case:reopen:{id}")],
+    ),
+    Progress.RESOLVED: (
+        "cases.notice_resolved",
+        [
+            ("cases.confirm", "case:confirm:{id}"),
+            ("cases.reopen", "case:reopen:{id}"),
+            ("cases.rate_button", "rate:case:{id}"),
+        ],
+    ),
+}
+
+
+async def _staff(ctx: Context) -> Staff | None:
+    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
+    return staff if staff is not None and staff.active else None
+
+
+async def _case(ctx: Context, number: str, staff: Staff) -> Case | None:
+    if not (number.isdecimal() and len(number) < 10):
+        return None
+    case = await ctx.session.get(Case, int(number))
+    if case is None or not await can_view(ctx.session, case, await viewer(ctx)):
+        return None
+    return case
+
+
+async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button, ...]:
+    """What this staff member can do with the case now."""
+    buttons: list[Button] = []
+    if (
+        case.status in OPEN
+        and case.assignee_staff_id is None
+        and staff.department_id == case.department_id
+    ):
+        buttons.append(Button(ctx.t("cases.accept"), f"case:accept:{case.id}"))
+    if case.assignee_staff_id == staff.id and case.status in (*OPEN, "ready_for_pickup"):
+        buttons += [
+            Button(ctx.t("cases.note"), f"case:note:{case.id}"),
+            Button(ctx.t("cases.ask"), f"case:ask:{case.id}"),
+            Button(ctx.t("cases.collected"), f"case:step:{case.id}:{Progress.COLLECTED}"),
+            Button(ctx.t("cases.ready"), f"case:step:{case.id}:{Progress.READY}"),
+            Button(ctx.t("cases.resolve"), f"case:step:{case.id}:{Progress.RESOLVED}"),
+            Button(ctx.t("cases.transfer"), f"case:transfer:{case.id}"),
+        ]
+    handlers = await handler_departments(ctx.session, case)
+    mine = handlers.get(staff.department_id or 0)
+    if mine is not None and not mine.lead and mine.done_at is None and case.status in OPEN:
+        buttons.append(Button(ctx.t("cases.co_done"), f"case:co:{case.id}"))
+    return (*buttons, *back_to_menu(ctx))
+
+
+def _refused(ctx: Context, refusal: Refusal) -> Reply:
+    return Reply(ctx.t(f"cases.refused_{refusal}"), back_to_menu(ctx))
+
+
+@router.command("mycases", filters=(is_staff,))
+async def my_work(ctx: Context) -> HandlerResult:
+    """Open cases I own, then unassigned ones in my department, soonest due first."""
+    staff = await _staff(ctx)
+    if staff is None:
+        return Reply(ctx.t("staff.inactive"), back_to_menu(ctx))
+    cases = await staff_cases(ctx.session, staff)
+    if not cases:
+        return Reply(ctx.t("cases.staff_none"), back_to_menu(ctx))
+    lines = [ctx.t("cases.staff_title")]
+    lines += [
+        ctx.t("cases.mine_line", ref=c.ref, category=c.category, status=status_text(ctx, c))
+        for c in cases
+    ]
+    return Reply(
+        "\n".join(lines),
+        (*(Button(c.ref, f"case:view:{c.ref}") for c in cases), *back_to_menu(ctx)),
+    )
+
+
+@router.payload("case:accept", filters=(is_staff,))
+async def accept(ctx: Context) -> HandlerResult:
+    """Take the case: from now on it is mine to the end."""
+    staff = await _staff(ctx)
+    case = await _case(ctx, ctx.args, staff) if staff else None
+    if staff is None or case is None:
+        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+    refusal = await accept_case(ctx.session, case, staff, ctx.now())
+    if refusal is not None:
+        return _refused(ctx, refusal)
+    department = await ctx.session.get(Department, case.department_id)
+    await tell_resident(
+        ctx,
+        case,
+        "cases.notice_accepted",
+        department=localized(ctx, department.name_zh, department.name_en) if department else "",
+    )
+    return Reply(ctx.t("cases.accepted", ref=case.ref), await staff_actions(ctx, case, staff))
+
+
+@router.payload("case:step", filters=(is_staff,))
+async def step(ctx: Context) -> HandlerResult:
+    """Collected, ready for pick-up, resolved: the resident is told each time."""
+    number, _, step_text = ctx.args.partition(":")
+    staff = await _staff(ctx)
+    case = await _case(ctx, number, staff) if staff else None
+    if staff is None or case is None or step_text not in Progress._value2member_map_:
+        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+    progress = Progress(step_text)
+    refusal = await mark_progress(ctx.session, case, staff, progress, ctx.now())
+    if refusal is not None:
+        return _refused(ctx, refusal)
+    key, buttons = TELL_RESIDENT[progress]
+    await tell_resident(
+        ctx,
+        case,
+        key,
+        [(label, payload.format(id=case.id)) for label, payload in buttons],
+        window=staff.window or "",
+    )
+    return Reply(
+        ctx.t(f"cases.done_{progress}", ref=case.ref), await staff_actions(ctx, case, staff)
+    )
+
+
+@router.payload("case:co", filters=(is_staff,))
+async def co_done(ctx: Context) -> HandlerResult:
+    """My department's part of a co-handled case is done."""
+    staff = await _staff(ctx)
+    case = await _case(ctx, ctx.args, staff) if staff else None
+    if staff is None or case is None:
+        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+    refusal = await finish_part(ctx.session, case, staff, ctx.now())
+    return (
+        _refused(ctx, refusal)
+        if refusal
+        else Reply(ctx.t("cases.co_recorded", ref=case.ref), back_to_menu(ctx))
+    )
+
+
+async def _ask_text(ctx: Context, state: str, key: str) -> HandlerResult:
+    staff = await _staff(ctx)
+    case = await _case(ctx, ctx.args.partition(":")[0], staff) if staff else None
+    if staff is None or case is None:
+        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+    ctx.set_state(state, case=case.id, extra=ctx.args.partition(":")[2])
+    return Reply(ctx.t(key, ref=case.ref), back_to_menu(ctx))
+
+
+@router.payload("case:note", filters=(is_staff,))
+async def note_start(ctx: Context) -> HandlerResult:
+    """Ask for the note's text."""
+    return await _ask_text(ctx, NOTE, "cases.note_prompt")
+
+
+@router.payload("case:ask", filters=(is_staff,))
+async def ask_start(ctx: Context) -> HandlerResult:
+    """Ask for the question to the resident."""
+    return await _ask_text(ctx, ASK, "cases.ask_prompt")
+
+
+@router.payload("case:to", filters=(is_staff,))
+async def transfer_target(ctx: Context) -> HandlerResult:
+    """A department chosen: now the reason."""
+    return await _ask_text(ctx, TRANSFER_REASON, "cases.transfer_prompt")
+
+
+@router.state(NOTE, ASK, TRANSFER_REASON)
+async def text_for_case(ctx: Context) -> HandlerResult:
+    """The note, the question, or the transfer's reason."""
+    staff = await _staff(ctx)
+    state, data = ctx.state.name, dict(ctx.state.data)
+    ctx.clear_state()
+    case = await _case(ctx, str(data.get("case", "")), staff) if staff else None
+    if staff is None or case is None or not ctx.text:
+        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+    text = ctx.text[:WORDS_LIMIT]
+    if state == NOTE:
+        add_note(ctx.session, case, staff, text, ctx.now())
+        return Reply(ctx.t("cases.noted", ref=case.ref), await staff_actions(ctx, case, staff))
+    if state == ASK:
+        refusal = await ask_resident(ctx.session, case, staff, text, ctx.now())
+        if refusal is not None:
+            return _refused(ctx, refusal)
+        await tell_resident(
+            ctx,
+            case,
+            "cases.notice_question",
+            [("cases.answer", f"case:answer:{case.id}")],
+            question=text,
+        )
+        return Reply(ctx.t("cases.asked", ref=case.ref), back_to_menu(ctx))
+    refusal = await transfer_case(
+        ctx.session, case, staff, str(data.get("extra", "")), text, ctx.now()
+    )
+    if refusal is not None:
+        return _refused(ctx, refusal)
+    await ctx.unit.flush()
+    await alert_department(ctx, case, case.department_id or 0)
+    return Reply(ctx.t("cases.transferred", ref=case.ref), back_to_menu(ctx))
+
+
+@router.payload("case:transfer", filters=(is_staff,))
+async def transfer_start(ctx: Context) -> HandlerResult:
+    """Which department should take it over?"""
+    staff = await _staff(ctx)
+    case = await _case(ctx, ctx.args, staff) if staff else None
+    if staff is None or case is None:
+        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+    departments = (
+        await ctx.session.exec(
+            select(Department)
+            .where(col(Department.id) != case.department_id)
+            .order_by(col(Department.id))
+        )
+    ).all()
+    buttons = tuple(
+        Button(localized(ctx, d.name_zh, d.name_en), f"case:to:{case.id}:{d.code}")
+        for d in departments
+    )
+    return Reply(ctx.t("cases.transfer_choose", ref=case.ref), buttons)
+
+
+def _may_report(ctx: Context) -> bool:
+    return ctx.is_staff
+
+
+@router.command("report", filters=(_may_report,))
+async def report_start(ctx: Context) -> HandlerResult:
+    """社区发现: describe what you found (a photo or location may follow)."""
+    ctx.set_state(REPORT_WORDS, back="menu")
+    return Reply(ctx.t("cases.report_ask"), back_to_menu(ctx))
+
+
+@router.state(REPORT_WORDS)
+async def report_words(ctx: Context) -> HandlerResult:
+    """The description (and any photo or location sent with it); then the category."""
+    attachments = [{"kind": a.kind, "ref": a.ref} for a in ctx.inbound.attachments]
+    data = dict(ctx.state.data)
+    if ctx.inbound.location is not None:
+        data["location"] = [ctx.inbound.location.latitude, ctx.inbound.location.longitude]
+    data["attachments"] = [*data.get("attachments", []), *attachments][:9]
+    if ctx.text:
+        data["words"] = ctx.text[:WORDS_LIMIT]
+    ctx.set_state(REPORT_WORDS, **data)
+    if "words" not in data:
+        return Reply(ctx.t("cases.report_got_media"), back_to_menu(ctx))
+    ctx.set_state(REPORT_CATEGORY, **data)
+    categories = catalogue(ctx).categories[CaseKind.GRID_REPORT]
+    return Reply(
+        ctx.t("cases.report_category"),
+        tuple(
+            Button(localized(ctx, c.name_zh, c.name_en), f"case:grid:{c.code}") for c in categories
+        ),
+    )
+
+
+@router.payload("case:grid", filters=(is_staff,))
+async def report_category(ctx: Context) -> HandlerResult:
+    """Open the grid report: the lead and co-handling departments are alerted."""
+    staff = await _staff(ctx)
+    data = ctx.state.data
+    if staff is None or ctx.state.name != REPORT_CATEGORY or not isinstance(data.get("words"), str):
+        return await report_start(ctx)
+    street = await ctx.reference.street(ctx.unit)
+    location = data.get("location") if isinstance(data.get("location"), list) else None
+    case = await open_case(
+        ctx.session,
+        catalogue(ctx),
+        kind=CaseKind.GRID_REPORT,
+        category_code=ctx.args,
+        summary=str(data["words"]),
+        now=ctx.now(),
+        street_code=street.code if street else "LC",
+        reporter_staff_id=staff.id,
+        grid_id=staff.grid_id if staff.role == StaffRole.GRID_LEADER else None,
+        attachments=list(data.get("attachments", [])),
+        latitude=float(location[0]) if location else None,
+        longitude=float(location[1]) if location else None,
+    )
+    ctx.clear_state()
+    for department_id, handler in (await handler_departments(ctx.session, case)).items():
+        await alert_department(ctx, case, department_id, co=not handler.lead)
+    return Reply(ctx.t("cases.reported", ref=case.ref, category=case.category), back_to_menu(ctx))

@@ -1,0 +1,451 @@
+"""Case handling: open with deadlines and routing, first-responder ownership (首问责任),
+transfer, co-handling (协同), the resident's confirmation, and who may see what.
+
+Every action is an event on the case's timeline (who, when, what).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.base import SHANGHAI
+from models.calendar import add_working_days, load_overrides
+from models.cases import Case, CaseEvent, CaseHandler, CaseKind, CaseStatus, Rating, RatingLevel
+from models.org import Department, Staff, StaffRole
+from models.refs import next_reference
+
+OPEN = (CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.WAITING_RESIDENT)
+ALL_SEEING = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
+
+
+@dataclass(frozen=True)
+class CaseType:
+    """A kind of case: its names, time limits and the questions its intake asks."""
+
+    kind: CaseKind
+    name_zh: str
+    name_en: str
+    deadline_days: int
+    first_reply_days: int
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category of a kind (e.g. 高龄补贴申领) and the departments that handle it."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    department: str
+    co: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseCatalogue:
+    """Case types, categories and routing from data/cases.toml."""
+
+    types: dict[CaseKind, CaseType]
+    categories: dict[CaseKind, tuple[Category, ...]]
+    routing: dict[CaseKind, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> CaseCatalogue:
+        """Read data/cases.toml."""
+        data = tomllib.loads((data_dir / "cases.toml").read_text(encoding="utf-8"))
+        types = {
+            CaseKind(kind): CaseType(
+                CaseKind(kind),
+                spec["name_zh"],
+                spec["name_en"],
+                int(spec["deadline_working_days"]),
+                int(spec["first_reply_working_days"]),
+                tuple(spec.get("questions", [])),
+            )
+            for kind, spec in data["types"].items()
+        }
+        categories = {
+            CaseKind.PROXY: tuple(_category(c) for c in data.get("proxy", [])),
+            CaseKind.GRID_REPORT: tuple(_category(c) for c in data.get("grid", [])),
+        }
+        routing = {CaseKind(k): v for k, v in data.get("routing", {}).items()}
+        return cls(types, categories, routing)
+
+    def category(self, kind: CaseKind, code: str) -> Category | None:
+        """A category of a kind by its code."""
+        return next((c for c in self.categories.get(kind, ()) if c.code == code), None)
+
+
+def _category(entry: dict[str, Any]) -> Category:
+    return Category(
+        entry["code"],
+        entry["name_zh"],
+        entry["name_en"],
+        entry["department"],
+        tuple(entry.get("co", [])),
+    )
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking to see or change a case."""
+
+    resident_id: int | None = None
+    staff: Staff | None = None
+
+
+async def _department(session: AsyncSession, code: str) -> Department:
+    return (await session.exec(select(Department).where(Department.code == code))).one()
+
+
+async def open_case(
+    session: AsyncSession,
+    catalogue: CaseCatalogue,
+    *,
+    kind: CaseKind,
+    category_code: str | None,
+    summary: str,
+    now: datetime,
+    street_code: str,
+    resident_id: int | None = None,
+    reporter_staff_id: int | None = None,
+    grid_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Case:
+    """Open a case routed to its department(s), with its deadlines in working days."""
+    spec = catalogue.types[kind]
+    category = catalogue.category(kind, category_code or "")
+    lead_code = category.department if category else catalogue.routing.get(kind, "masswork")
+    lead = await _department(session, lead_code)
+    overrides = await load_overrides(session)
+    case = Case(
+        ref=await next_reference(session, street_code, now.astimezone(SHANGHAI).date()),
+        kind=kind,
+        category=category.name_zh if category else spec.name_zh,
+        status=CaseStatus.ASSIGNED,
+        summary=summary[:2000],
+        details={"category_code": category_code, **(details or {})},
+        resident_id=resident_id,
+        reporter_staff_id=reporter_staff_id,
+        department_id=lead.id,
+        grid_id=grid_id,
+        latitude=latitude,
+        longitude=longitude,
+        attachments=attachments or [],
+        first_reply_due_at=add_working_days(now, spec.first_reply_days, overrides),
+        due_at=add_working_days(now, spec.deadline_days, overrides),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    await session.flush()
+    assert case.id is not None
+    session.add(CaseHandler(case_id=case.id, department_id=lead.id or 0, lead=True))
+    for code in category.co if category else ():
+        co = await _department(session, code)
+        session.add(CaseHandler(case_id=case.id, department_id=co.id or 0, lead=False))
+    actor = ("staff", reporter_staff_id) if reporter_staff_id else ("resident", resident_id)
+    record(session, case, actor, "received", now, department=lead.name_zh)
+    return case
+
+
+def record(
+    session: AsyncSession,
+    case: Case,
+    actor: tuple[str, int | None],
+    kind: str,
+    now: datetime,
+    note: str | None = None,
+    **data: Any,
+) -> CaseEvent:
+    """Add one event to the case's timeline."""
+    event = CaseEvent(
+        case_id=case.id or 0,
+        at=now,
+        actor_kind=actor[0],
+        actor_id=actor[1],
+        kind=kind,
+        note=note[:2000] if note else None,
+        data=data,
+    )
+    session.add(event)
+    case.updated_at = now
+    session.add(case)
+    return event
+
+
+async def handler_departments(session: AsyncSession, case: Case) -> dict[int, CaseHandler]:
+    """The departments handling a case (lead and co-handlers), by department id."""
+    stmt = select(CaseHandler).where(CaseHandler.case_id == case.id)
+    return {h.department_id: h for h in (await session.exec(stmt)).all()}
+
+
+async def department_staff(session: AsyncSession, department_id: int) -> list[Staff]:
+    """Active staff of a department who take cases (not supervisors or admins)."""
+    stmt = select(Staff).where(
+        Staff.department_id == department_id,
+        col(Staff.active).is_(True),
+        col(Staff.role).in_((StaffRole.CLERK, StaffRole.DEPARTMENT_STAFF)),
+    )
+    return list((await session.exec(stmt.order_by(col(Staff.id)))).all())
+
+
+class Refusal(StrEnum):
+    """Why a staff action was refused."""
+
+    NOT_YOURS = "not_yours"
+    TAKEN = "taken"
+    CLOSED = "closed"
+    WAITING_CO = "waiting_co"
+
+
+async def accept_case(
+    session: AsyncSession, case: Case, staff: Staff, now: datetime
+) -> Refusal | None:
+    """The first to accept owns the case to the end (首问责任)."""
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    if staff.department_id != case.department_id:
+        return Refusal.NOT_YOURS
+    if case.assignee_staff_id is not None and case.assignee_staff_id != staff.id:
+        return Refusal.TAKEN
+    case.assignee_staff_id, case.status = staff.id, CaseStatus.ACCEPTED
+    case.accepted_at = case.accepted_at or now
+    case.first_replied_at = case.first_replied_at or now
+    record(session, case, ("staff", staff.id), "accepted", now, staff=staff.name)
+    return None
+
+
+async def transfer_case(
+    session: AsyncSession,
+    case: Case,
+    staff: Staff,
+    department_code: str,
+    reason: str,
+    now: datetime,
+) -> Refusal | None:
+    """Hand the case to another department, with a reason; it is unassigned again there."""
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    if not _owns_or_leads(case, staff):
+        return Refusal.NOT_YOURS
+    target = await _department(session, department_code)
+    handlers = await handler_departments(session, case)
+    old = handlers.get(case.department_id or 0)
+    if old is not None:
+        await session.delete(old)
+    if target.id in handlers and target.id != case.department_id:
+        await session.delete(handlers[target.id or 0])
+    await session.flush()
+    session.add(CaseHandler(case_id=case.id or 0, department_id=target.id or 0, lead=True))
+    case.department_id, case.assignee_staff_id, case.status = target.id, None, CaseStatus.ASSIGNED
+    record(
+        session, case, ("staff", staff.id), "transferred", now, reason, department=target.name_zh
+    )
+    return None
+
+
+def _owns_or_leads(case: Case, staff: Staff) -> bool:
+    return case.assignee_staff_id == staff.id or (
+        case.assignee_staff_id is None and staff.department_id == case.department_id
+    )
+
+
+async def finish_part(
+    session: AsyncSession, case: Case, staff: Staff, now: datetime
+) -> Refusal | None:
+    """A co-handling department reports its part done."""
+    handlers = await handler_departments(session, case)
+    mine = handlers.get(staff.department_id or 0)
+    if mine is None or mine.lead:
+        return Refusal.NOT_YOURS
+    mine.done_at = now
+    session.add(mine)
+    record(session, case, ("staff", staff.id), "co_done", now, staff=staff.name)
+    return None
+
+
+class Progress(StrEnum):
+    """Steps the owner marks on the way to an answer."""
+
+    COLLECTED = "collected"
+    READY = "ready_for_pickup"
+    RESOLVED = "resolved"
+
+
+async def mark_progress(
+    session: AsyncSession,
+    case: Case,
+    staff: Staff,
+    step: Progress,
+    now: datetime,
+    note: str | None = None,
+) -> Refusal | None:
+    """Documents collected, ready for pick-up (at the staff member's window), or resolved."""
+    if case.status not in (*OPEN, CaseStatus.READY_FOR_PICKUP):
+        return Refusal.CLOSED
+    if case.assignee_staff_id != staff.id:
+        return Refusal.NOT_YOURS
+    if step is Progress.RESOLVED:
+        handlers = await handler_departments(session, case)
+        if any(not h.lead and h.done_at is None for h in handlers.values()):
+            return Refusal.WAITING_CO  # 协同整治: closes only when every co-handler is done
+        case.status, case.resolved_at = CaseStatus.RESOLVED, now
+        handlers_lead = handlers.get(case.department_id or 0)
+        if handlers_lead is not None:
+            handlers_lead.done_at = now
+            session.add(handlers_lead)
+    elif step is Progress.READY:
+        case.status = CaseStatus.READY_FOR_PICKUP
+    record(session, case, ("staff", staff.id), step.value, now, note, window=staff.window)
+    return None
+
+
+async def ask_resident(
+    session: AsyncSession, case: Case, staff: Staff, question: str, now: datetime
+) -> Refusal | None:
+    """A question for the resident; the case waits for the answer."""
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    if case.assignee_staff_id != staff.id:
+        return Refusal.NOT_YOURS
+    case.status = CaseStatus.WAITING_RESIDENT
+    record(session, case, ("staff", staff.id), "question", now, question)
+    return None
+
+
+def resident_answers(
+    session: AsyncSession, case: Case, resident_id: int, answer: str, now: datetime
+) -> None:
+    """The resident's answer lands on the case, and the owner has it back."""
+    if case.status == CaseStatus.WAITING_RESIDENT:
+        case.status = CaseStatus.ACCEPTED
+    record(session, case, ("resident", resident_id), "answer", now, answer)
+
+
+def add_note(session: AsyncSession, case: Case, staff: Staff, note: str, now: datetime) -> None:
+    """A staff note on the timeline."""
+    record(session, case, ("staff", staff.id), "note", now, note)
+
+
+def confirm_resolved(session: AsyncSession, case: Case, resident_id: int, now: datetime) -> bool:
+    """The resident confirms: the case closes."""
+    if case.status != CaseStatus.RESOLVED or case.resident_id != resident_id:
+        return False
+    case.status, case.closed_at = CaseStatus.CLOSED, now
+    record(session, case, ("resident", resident_id), "confirmed", now)
+    return True
+
+
+def reopen(session: AsyncSession, case: Case, resident_id: int, reason: str, now: datetime) -> bool:
+    """ "Not solved": back to its owner, who is still responsible."""
+    if (
+        case.status not in (CaseStatus.RESOLVED, CaseStatus.READY_FOR_PICKUP)
+        or case.resident_id != resident_id
+    ):
+        return False
+    case.status, case.resolved_at = CaseStatus.ACCEPTED, None
+    record(session, case, ("resident", resident_id), "reopened", now, reason)
+    return True
+
+
+async def rate_case(
+    session: AsyncSession, case: Case, resident_id: int, level: RatingLevel, now: datetime
+) -> bool:
+    """One six-level rating per case by its resident, counted for the owner."""
+    if case.resident_id != resident_id or case.status not in (
+        CaseStatus.RESOLVED,
+        CaseStatus.CLOSED,
+    ):
+        return False
+    stmt = select(Rating).where(
+        Rating.subject_kind == "case",
+        Rating.subject_id == case.id,
+        Rating.resident_id == resident_id,
+    )
+    if (await session.exec(stmt)).first() is not None:
+        return False
+    session.add(
+        Rating(
+            subject_kind="case",
+            subject_id=case.id or 0,
+            resident_id=resident_id,
+            staff_id=case.assignee_staff_id,
+            level=level,
+            created_at=now,
+        )
+    )
+    return True
+
+
+async def can_view(session: AsyncSession, case: Case, viewer: Viewer) -> bool:
+    """A resident sees their own cases; staff their department's (lead or co-handling) and
+    assigned ones; grid leaders their grid's; supervisors and admins all."""
+    staff = viewer.staff
+    if staff is None:
+        return viewer.resident_id is not None and case.resident_id == viewer.resident_id
+    if not staff.active:
+        return False
+    if staff.role in ALL_SEEING or case.assignee_staff_id == staff.id:
+        return True
+    if staff.role == StaffRole.GRID_LEADER:
+        return case.grid_id is not None and case.grid_id == staff.grid_id
+    return staff.department_id in await handler_departments(session, case)
+
+
+async def find_case(session: AsyncSession, ref: str, viewer: Viewer) -> Case | None:
+    """A case by reference number, only if the viewer may see it (else as if it did not exist)."""
+    case = (await session.exec(select(Case).where(Case.ref == ref.strip().upper()[:32]))).first()
+    if case is None or not await can_view(session, case, viewer):
+        return None
+    return case
+
+
+async def resident_cases(session: AsyncSession, resident_id: int, limit: int = 10) -> list[Case]:
+    """A resident's most recent cases."""
+    stmt = (
+        select(Case)
+        .where(Case.resident_id == resident_id)
+        .order_by(col(Case.created_at).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def staff_cases(session: AsyncSession, staff: Staff, limit: int = 20) -> list[Case]:
+    """Open cases the staff member owns, then unassigned ones in their department."""
+    stmt = (
+        select(Case)
+        .where(
+            col(Case.status).in_(OPEN),
+            (col(Case.assignee_staff_id) == staff.id)
+            | (
+                (col(Case.department_id) == staff.department_id)
+                & col(Case.assignee_staff_id).is_(None)
+            ),
+        )
+        .order_by(col(Case.due_at))
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def timeline(session: AsyncSession, case: Case) -> list[CaseEvent]:
+    """The case's events, oldest first."""
+    stmt = (
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(col(CaseEvent.at), col(CaseEvent.id))
+    )
+    return list((await session.exec(stmt)).all())
