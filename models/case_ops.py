@@ -20,6 +20,7 @@ from models.base import SHANGHAI
 from models.calendar import add_working_days, load_overrides
 from models.cases import Case, CaseEvent, CaseHandler, CaseKind, CaseStatus, Rating, RatingLevel
 from models.org import Department, Staff, StaffRole
+from models.people import ChannelIdentity
 from models.refs import next_reference
 
 OPEN = (CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.WAITING_RESIDENT)
@@ -192,11 +193,16 @@ async def handler_departments(session: AsyncSession, case: Case) -> dict[int, Ca
 
 
 async def department_staff(session: AsyncSession, department_id: int) -> list[Staff]:
-    """Active staff of a department who take cases (not supervisors or admins)."""
+    """Active staff of a department who take cases and have a chat account to be alerted on
+    (if nobody has one, the SLA sweep escalates the case)."""
+    reachable = select(ChannelIdentity.id).where(
+        ChannelIdentity.staff_id == Staff.id, col(ChannelIdentity.active).is_(True)
+    )
     stmt = select(Staff).where(
         Staff.department_id == department_id,
         col(Staff.active).is_(True),
         col(Staff.role).in_((StaffRole.CLERK, StaffRole.DEPARTMENT_STAFF)),
+        reachable.exists(),
     )
     return list((await session.exec(stmt.order_by(col(Staff.id)))).all())
 

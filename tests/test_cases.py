@@ -1,0 +1,183 @@
+"""Cases end to end: proxy handling over Telegram, a co-handled grid report, access rules,
+and escalation by the scheduler."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from bot.app import Linli
+from bot.clock import ManualClock
+from models.cases import Case, CaseEvent, Rating
+from models.org import Staff
+from scheduler.cases import sweep_case_deadlines
+from scheduler.context import JobContext
+from tests.conftest import Chat, payloads
+from tests.telegram_fixtures import TelegramRig, button_data, telegram, telegram_platform
+from tests.test_binding import staff_code
+
+__all__ = ["telegram", "telegram_platform"]
+
+REF = re.compile(r"LC-\d{8}-\d{4}")
+CLERK_CHAT, RESIDENT_CHAT = 910_021, 920_001
+
+
+async def staff_id(linli: Linli, code: str) -> int:
+    async with linli.sessions() as session:
+        return int((await session.exec(select(Staff.id).where(Staff.code == code))).one() or 0)
+
+
+async def bound_chat(linli: Linli, code: str, user: str) -> Chat:
+    person = Chat(linli, user=user)
+    assert "绑定成功" in (await person.send(f"绑定 {await staff_code(linli, code)}"))[0].text
+    return person
+
+
+async def open_proxy(chat: Chat) -> str:
+    await chat.send("代办")
+    categories = await chat.send("帮我母亲办高龄补贴，她腿脚不便")
+    assert payloads(categories[0])[0] == "case:cat:ca-elderly-allowance"  # suggested first
+    assert "地址" in (await chat.press("case:cat:ca-elderly-allowance"))[0].text
+    assert "什么时间" in (await chat.send("幸福小区3号楼201"))[0].text
+    opened = await chat.send("工作日上午")
+    found = REF.search(opened[0].text)
+    assert found is not None, opened[0].text
+    return found.group()
+
+
+async def test_resident_to_resolution_over_telegram(telegram: TelegramRig) -> None:
+    linli = telegram.linli
+    code = await staff_code(linli, "S021")  # 民政科
+    assert "绑定成功" in (await telegram.say(CLERK_CHAT, f"/bind {code}"))[0].text
+    await telegram.say(RESIDENT_CHAT, "/start")
+    await telegram.say(RESIDENT_CHAT, "代办")
+    categories = await telegram.say(RESIDENT_CHAT, "帮我母亲办高龄补贴，她腿脚不便")
+    assert button_data(categories[0])[0] == "case:cat:ca-elderly-allowance"
+    await telegram.press(RESIDENT_CHAT, "case:cat:ca-elderly-allowance")
+    await telegram.say(RESIDENT_CHAT, "幸福小区3号楼201")
+    sent = await telegram.say(RESIDENT_CHAT, "工作日上午")
+    opened = next(m for m in sent if m.chat_id == RESIDENT_CHAT)
+    ref = REF.search(opened.text)
+    assert ref is not None
+    alert = [m for m in sent if m.chat_id == CLERK_CHAT]
+    assert alert and ref.group() in alert[0].text
+    accept = button_data(alert[0])[0]
+    assert accept.startswith("case:accept:")
+    case_id = accept.rsplit(":", 1)[1]
+
+    after_accept = await telegram.press(CLERK_CHAT, accept)
+    told = [m.text for m in after_accept if m.chat_id == RESIDENT_CHAT]
+    assert told and "已由民政科受理" in told[0]
+    for step, words in (("collected", "材料已收取"), ("ready_for_pickup", "号窗口取件")):
+        messages = await telegram.press(CLERK_CHAT, f"case:step:{case_id}:{step}")
+        assert any(words in m.text for m in messages if m.chat_id == RESIDENT_CHAT)
+    resolved = await telegram.press(CLERK_CHAT, f"case:step:{case_id}:resolved")
+    notice = next(m for m in resolved if m.chat_id == RESIDENT_CHAT)
+    assert "已办结" in notice.text
+    assert button_data(notice) == [
+        f"case:confirm:{case_id}",
+        f"case:reopen:{case_id}",
+        f"rate:case:{case_id}",
+    ]
+
+    progress = await telegram.say(RESIDENT_CHAT, ref.group())
+    assert "已办结，待确认" in progress[0].text and "民政科" in progress[0].text
+    confirmed = await telegram.press(RESIDENT_CHAT, f"case:confirm:{case_id}")
+    assert "已办结归档" in confirmed[0].text
+    levels = await telegram.press(RESIDENT_CHAT, f"rate:case:{case_id}")
+    assert len(button_data(levels[0])) == 6
+    thanks = await telegram.press(RESIDENT_CHAT, button_data(levels[0])[0])
+    assert "很满意" in thanks[0].text
+    async with linli.sessions() as session:
+        [rating] = (await session.exec(select(Rating))).all()
+        case = await session.get(Case, int(case_id))
+        kinds = [
+            e.kind
+            for e in (
+                await session.exec(
+                    select(CaseEvent)
+                    .where(CaseEvent.case_id == int(case_id))
+                    .order_by(col(CaseEvent.id))
+                )
+            ).all()
+        ]
+    assert rating.staff_id == await staff_id(linli, "S021")
+    assert (
+        case is not None and case.status == "closed" and case.assignee_staff_id == rating.staff_id
+    )
+    assert kinds == [
+        "received",
+        "accepted",
+        "collected",
+        "ready_for_pickup",
+        "resolved",
+        "confirmed",
+    ]
+
+
+async def test_a_grid_report_closes_only_when_both_departments_are_done(linli: Linli) -> None:
+    leader = await bound_chat(linli, "S027", "grid-leader")
+    health = await bound_chat(linli, "S025", "health-officer")
+    masswork = await bound_chat(linli, "S015", "masswork-officer")
+    await leader.send("上报")
+    categories = await leader.send("3号楼后面垃圾堆了一周没人清")
+    assert "case:grid:sanitation" in payloads(categories[0])
+    reported = await leader.press("case:grid:sanitation")
+    ref = REF.search(reported[0].text)
+    assert ref is not None
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == ref.group()))).one()
+    assert case.kind == "grid_report" and case.grid_id is not None
+    assert "已受理" in (await health.press(f"case:accept:{case.id}"))[0].text
+    refused = await health.press(f"case:step:{case.id}:resolved")
+    assert "协同部门还没有全部完成" in refused[0].text
+    viewed = await masswork.press(f"case:view:{ref.group()}")
+    assert f"case:co:{case.id}" in payloads(viewed[0])
+    assert "协办工作完成" in (await masswork.press(f"case:co:{case.id}"))[0].text
+    assert "已办结" in (await health.press(f"case:step:{case.id}:resolved"))[0].text
+
+
+async def test_access_rules_on_every_forbidden_path(linli: Linli) -> None:
+    owner = Chat(linli, user="owner")
+    ref = await open_proxy(owner)
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == ref))).one()
+    stranger = Chat(linli, user="stranger")
+    await stranger.send("我的")
+    assert "没有找到" in (await stranger.send(ref))[0].text
+    assert "没有找到" in (await stranger.press(f"case:view:{ref}"))[0].text
+    assert "不能进行" in (await stranger.press(f"case:confirm:{case.id}"))[0].text
+    assert "不能进行" in (await stranger.press(f"rate:case:{case.id}:very_satisfied"))[0].text
+    assert "没有听懂" in (await stranger.send("我的案件"))[0].text
+    crafted = await stranger.press(f"case:accept:{case.id}")
+    assert "已受理" not in crafted[0].text
+    other_department = await bound_chat(linli, "S025", "health")  # not 民政科
+    assert "没有找到" in (await other_department.send(ref))[0].text
+    assert "没有找到" in (await other_department.press(f"case:accept:{case.id}"))[0].text
+    other_grid = await bound_chat(linli, "S028", "leader-grid-2")
+    assert "没有找到" in (await other_grid.send(ref))[0].text
+    supervisor = await bound_chat(linli, "S037", "hall-supervisor")
+    assert ref in (await supervisor.send(ref))[0].text
+    assert ref in (await owner.send("进度"))[0].text
+    first = await bound_chat(linli, "S021", "civil-1")
+    second = await bound_chat(linli, "S022", "civil-2")
+    assert "已受理" in (await first.press(f"case:accept:{case.id}"))[0].text
+    assert "已被同事受理" in (await second.press(f"case:accept:{case.id}"))[0].text
+
+
+async def test_the_scheduler_escalates_an_unaccepted_and_then_overdue_case(
+    linli: Linli, clock: ManualClock
+) -> None:
+    await bound_chat(linli, "S038", "civil-supervisor")
+    await open_proxy(Chat(linli, user="waiting-resident"))
+    ctx = JobContext(linli.engine, linli.sessions, clock, linli.settings)
+    assert await sweep_case_deadlines(ctx) == 0
+    clock.advance(timedelta(days=3))  # Monday: one working day has passed
+    assert await sweep_case_deadlines(ctx) == 2  # 推诿 risk, to both supervisors
+    clock.advance(timedelta(days=7))  # past the five working days
+    assert await sweep_case_deadlines(ctx) == 2  # overdue, to both supervisors
+    async with linli.sessions() as session:
+        kinds = {e.kind for e in (await session.exec(select(CaseEvent))).all()}
+    assert {"unaccepted", "overdue"} <= kinds
