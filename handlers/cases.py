@@ -129,6 +129,60 @@ async def _open(ctx: Context) -> Reply:
     return await main_menu(ctx, text)
 
 
+SIMPLE_WORDS = "case.simple"
+SIMPLE_KINDS = {"complaint": CaseKind.COMPLAINT, "dispute": CaseKind.DISPUTE}
+
+
+def _register_simple(command: str, kind: CaseKind) -> None:
+    async def start(ctx: Context) -> HandlerResult:
+        if ctx.command_args:
+            return await _open_simple(ctx, kind, ctx.command_args)
+        ctx.set_state(SIMPLE_WORDS, kind=kind.value, back="menu")
+        return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
+
+    start.__name__ = f"start_{command}"
+    router.command(command)(start)
+
+
+for _command, _kind in SIMPLE_KINDS.items():
+    _register_simple(_command, _kind)
+
+
+@router.state(SIMPLE_WORDS)
+async def simple_words(ctx: Context) -> HandlerResult:
+    """The complaint or dispute in the resident's own words: the case is opened at once."""
+    kind = CaseKind(str(ctx.state.data.get("kind", CaseKind.COMPLAINT.value)))
+    if not ctx.text:
+        return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
+    return await _open_simple(ctx, kind, ctx.text)
+
+
+async def _open_simple(ctx: Context, kind: CaseKind, words: str) -> Reply:
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    street = await ctx.reference.street(ctx.unit)
+    case = await open_case(
+        ctx.session,
+        catalogue(ctx),
+        kind=kind,
+        category_code=None,
+        summary=words[:WORDS_LIMIT],
+        now=ctx.now(),
+        street_code=street.code if street else "LC",
+        resident_id=resident.id,
+        grid_id=resident.grid_id,
+    )
+    await alert_department(ctx, case, case.department_id or 0)
+    ctx.clear_state()
+    text = ctx.t(
+        "cases.opened",
+        ref=case.ref,
+        category=case.category,
+        first_reply=when(ctx.lang, case.first_reply_due_at),
+        due=when(ctx.lang, case.due_at),
+    )
+    return await main_menu(ctx, text)
+
+
 @router.payload("track")
 @router.command("track")
 async def my_cases(ctx: Context) -> HandlerResult:

@@ -181,3 +181,16 @@ async def test_the_scheduler_escalates_an_unaccepted_and_then_overdue_case(
     async with linli.sessions() as session:
         kinds = {e.kind for e in (await session.exec(select(CaseEvent))).all()}
     assert {"unaccepted", "overdue"} <= kinds
+
+
+async def test_a_complaint_goes_to_its_department_with_a_number(linli: Linli) -> None:
+    officer = await bound_chat(linli, "S015", "masswork-duty")  # 群众工作科
+    resident = Chat(linli, user="complainer")
+    assert "投诉" in (await resident.send("投诉"))[0].text
+    opened = await resident.send("小区门口的早餐摊每天占道，电动车过不去")
+    ref = REF.search(opened[0].text)
+    assert ref is not None
+    mine = await officer.send("我的案件")
+    assert ref.group() in mine[0].text
+    dispute = await resident.send("纠纷 楼上漏水到我家，协商不成")
+    assert REF.search(dispute[0].text) is not None
