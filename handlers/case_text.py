@@ -9,13 +9,23 @@ from bot.context import Context
 from bot.i18n import format_day, t
 from bot.messages import Button
 from models.base import SHANGHAI
-from models.case_ops import department_staff
+from models.case_ops import CaseCatalogue, Viewer, department_staff
 from models.cases import Case, CaseEvent
 from models.messaging import queue_message
-from models.org import Department
+from models.org import Department, Staff
 from scheduler.context import localized
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
+WORDS_LIMIT = 500
+_CATALOGUES: dict[str, CaseCatalogue] = {}
+
+
+def catalogue(ctx: Context) -> CaseCatalogue:
+    """data/cases.toml, read once per data directory."""
+    key = str(ctx.settings.data_dir)
+    if key not in _CATALOGUES:
+        _CATALOGUES[key] = CaseCatalogue.load(ctx.settings.data_dir)
+    return _CATALOGUES[key]
 
 
 def when(lang: str, moment: datetime | None) -> str:
@@ -110,3 +120,11 @@ async def alert_department(
             staff_id=person.id,
         )
     return len(staff)
+
+
+async def viewer(ctx: Context) -> Viewer:
+    """Who is looking: a bound, active staff member, else the resident behind the account."""
+    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
+    if staff is not None and staff.active:
+        return Viewer(staff=staff)
+    return Viewer(resident_id=ctx.identity.resident_id)

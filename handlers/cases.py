@@ -8,11 +8,18 @@ import re
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
-from handlers.case_text import alert_department, status_text, timeline_text, when
+from handlers.case_text import (
+    WORDS_LIMIT,
+    alert_department,
+    catalogue,
+    status_text,
+    timeline_text,
+    viewer,
+    when,
+)
+from handlers.cases_staff import staff_actions
 from handlers.common import back_to_menu, localized, main_menu
 from models.case_ops import (
-    CaseCatalogue,
-    Viewer,
     confirm_resolved,
     find_case,
     open_case,
@@ -23,24 +30,13 @@ from models.case_ops import (
     timeline,
 )
 from models.cases import Case, CaseKind, RatingLevel
-from models.org import Staff
 from models.people import ensure_resident
 
 router = Router("cases")
 
 PROXY_WORDS, PROXY_CATEGORY, PROXY_QUESTION = "case.words", "case.category", "case.question"
 ANSWER = "case.answer"
-WORDS_LIMIT = 500
 CASE_REF = re.compile(r"^[A-Za-z]{2,4}-\d{8}-\d{1,6}$")
-_catalogues: dict[str, CaseCatalogue] = {}
-
-
-def catalogue(ctx: Context) -> CaseCatalogue:
-    """data/cases.toml, read once per data directory."""
-    key = str(ctx.settings.data_dir)
-    if key not in _catalogues:
-        _catalogues[key] = CaseCatalogue.load(ctx.settings.data_dir)
-    return _catalogues[key]
 
 
 @router.payload("proxy")
@@ -224,14 +220,6 @@ async def view_case(ctx: Context) -> HandlerResult:
     return await _show(ctx, ctx.args)
 
 
-async def viewer(ctx: Context) -> Viewer:
-    """Who is looking: a bound, active staff member, else the resident behind the account."""
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
-    if staff is not None and staff.active:
-        return Viewer(staff=staff)
-    return Viewer(resident_id=ctx.identity.resident_id)
-
-
 async def _show(ctx: Context, ref: str) -> Reply:
     who = await viewer(ctx)
     case = await find_case(ctx.session, ref, who)
@@ -240,8 +228,6 @@ async def _show(ctx: Context, ref: str) -> Reply:
     events = await timeline(ctx.session, case)
     text = timeline_text(ctx, case, events, for_staff=who.staff is not None)
     if who.staff is not None:
-        from handlers.cases_staff import staff_actions
-
         return Reply(text, await staff_actions(ctx, case, who.staff))
     return Reply(text, _resident_actions(ctx, case))
 

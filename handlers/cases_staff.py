@@ -8,8 +8,14 @@ from sqlmodel import col, select
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
-from handlers.case_text import alert_department, status_text, tell_resident
-from handlers.cases import WORDS_LIMIT, catalogue, viewer
+from handlers.case_text import (
+    WORDS_LIMIT,
+    alert_department,
+    catalogue,
+    status_text,
+    tell_resident,
+    viewer,
+)
 from handlers.common import back_to_menu, localized
 from handlers.staff import is_staff
 from models.case_ops import (

@@ -17,13 +17,13 @@ from bot.i18n import format_day, t
 from bot.messages import Button
 from models.base import SHANGHAI
 from models.calendar import add_working_days, load_overrides
+from models.case_ops import OPEN
 from models.cases import Case, CaseEvent, CaseStatus, Rating
 from models.messaging import queue_once
 from models.org import Staff, StaffRole
 from models.reminders import CASE, mark_once, not_yet_marked
 from scheduler.context import JobContext, localized
 
-OPEN = (CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.WAITING_RESIDENT)
 UNACCEPTED = (CaseStatus.NEW, CaseStatus.ASSIGNED)
 SLA_WARNING, OVERDUE, UNACCEPTED_RISK = "sla_warning", "overdue", "unaccepted"
 FOLLOW_UP, NUDGE = "follow_up", "follow_up_nudge"

@@ -17,11 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import format_day, t
 from models.base import SHANGHAI
 from models.calendar import is_working_day, load_overrides
+from models.case_ops import OPEN
 from models.cases import Case, Rating, RatingLevel
 from models.messaging import queue_once
 from models.org import Staff, StaffRole
 from models.people import ChannelIdentity
-from scheduler.cases import OPEN
 from scheduler.context import JobContext, localized
 
 LATE_LIMIT = timedelta(hours=4)  # after this, a missed digest is no longer news
