@@ -99,15 +99,33 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
 
 async def _open(ctx: Context) -> Reply:
     data = ctx.state.data
+    return await open_and_alert(
+        ctx,
+        CaseKind.PROXY,
+        str(data.get("words", "")),
+        category=str(data.get("category")),
+        details={"answers": data.get("answers", {})},
+    )
+
+
+async def open_and_alert(
+    ctx: Context,
+    kind: CaseKind,
+    words: str,
+    *,
+    category: str | None = None,
+    details: dict[str, object] | None = None,
+) -> Reply:
+    """Open the resident's case, alert its department, and give the reference at once."""
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     street = await ctx.reference.street(ctx.unit)
     case = await open_case(
         ctx.session,
         catalogue(ctx),
-        kind=CaseKind.PROXY,
-        category_code=str(data.get("category")),
-        summary=str(data.get("words", "")),
-        details={"answers": data.get("answers", {})},
+        kind=kind,
+        category_code=category,
+        summary=words[:WORDS_LIMIT],
+        details=details,
         now=ctx.now(),
         street_code=street.code if street else "LC",
         resident_id=resident.id,
@@ -132,7 +150,7 @@ SIMPLE_KINDS = {"complaint": CaseKind.COMPLAINT, "dispute": CaseKind.DISPUTE}
 def _register_simple(command: str, kind: CaseKind) -> None:
     async def start(ctx: Context) -> HandlerResult:
         if ctx.command_args:
-            return await _open_simple(ctx, kind, ctx.command_args)
+            return await open_and_alert(ctx, kind, ctx.command_args)
         ctx.set_state(SIMPLE_WORDS, kind=kind.value, back="menu")
         return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
 
@@ -150,33 +168,7 @@ async def simple_words(ctx: Context) -> HandlerResult:
     kind = CaseKind(str(ctx.state.data.get("kind", CaseKind.COMPLAINT.value)))
     if not ctx.text:
         return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
-    return await _open_simple(ctx, kind, ctx.text)
-
-
-async def _open_simple(ctx: Context, kind: CaseKind, words: str) -> Reply:
-    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
-    street = await ctx.reference.street(ctx.unit)
-    case = await open_case(
-        ctx.session,
-        catalogue(ctx),
-        kind=kind,
-        category_code=None,
-        summary=words[:WORDS_LIMIT],
-        now=ctx.now(),
-        street_code=street.code if street else "LC",
-        resident_id=resident.id,
-        grid_id=resident.grid_id,
-    )
-    await alert_department(ctx, case, case.department_id or 0)
-    ctx.clear_state()
-    text = ctx.t(
-        "cases.opened",
-        ref=case.ref,
-        category=case.category,
-        first_reply=when(ctx.lang, case.first_reply_due_at),
-        due=when(ctx.lang, case.due_at),
-    )
-    return await main_menu(ctx, text)
+    return await open_and_alert(ctx, kind, ctx.text)
 
 
 @router.payload("track")

@@ -141,11 +141,27 @@ async def book_slot(
         return Booking(refused)
     if not await take_place(session, slot_id):
         return Booking(Outcome.FULL)
+    appointment = await _new_appointment(
+        session, slot, resident_id, identity_id, now, street_code, rules
+    )
+    return Booking(Outcome.BOOKED, appointment)
+
+
+async def _new_appointment(
+    session: AsyncSession,
+    slot: BookingSlot,
+    resident_id: int,
+    identity_id: int | None,
+    now: datetime,
+    street_code: str,
+    rules: ReminderRules,
+) -> Appointment:
+    """The appointment for a place already taken, with its reference and reminders."""
     appointment = Appointment(
         ref=await next_reference(session, f"{street_code}Y", now.astimezone(SHANGHAI).date()),
         resident_id=resident_id,
         service_id=slot.service_id,
-        slot_id=slot_id,
+        slot_id=slot.id or 0,
         identity_id=identity_id,
         starts_at=slot.starts_at,
         created_at=now,
@@ -154,7 +170,7 @@ async def book_slot(
     session.add(appointment)
     await session.flush()
     await schedule_appointment_reminders(session, appointment, rules, now)
-    return Booking(Outcome.BOOKED, appointment)
+    return appointment
 
 
 async def cancel_appointment(
@@ -268,19 +284,9 @@ async def accept_offer(
         return Booking(Outcome.GONE)
     entry.status = WaitlistStatus.ACCEPTED
     session.add(entry)
-    appointment = Appointment(
-        ref=await next_reference(session, f"{street_code}Y", now.astimezone(SHANGHAI).date()),
-        resident_id=entry.resident_id,
-        service_id=slot.service_id,
-        slot_id=slot.id or 0,
-        identity_id=identity_id,
-        starts_at=slot.starts_at,
-        created_at=now,
-        updated_at=now,
+    appointment = await _new_appointment(
+        session, slot, entry.resident_id, identity_id, now, street_code, rules
     )
-    session.add(appointment)
-    await session.flush()
-    await schedule_appointment_reminders(session, appointment, rules, now)
     return Booking(Outcome.BOOKED, appointment)
 
 

@@ -128,8 +128,7 @@ class JobRun(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=200)
 
 
-async def queue_message(
-    connection: AsyncConnection,
+def outbox_row(
     *,
     kind: str,
     payload: dict[str, Any],
@@ -139,12 +138,9 @@ async def queue_message(
     resident_id: int | None = None,
     staff_id: int | None = None,
     dedupe_key: str | None = None,
-) -> int:
-    """Write an outgoing message in the caller's transaction (one INSERT); returns its id.
-
-    The delivery worker sends it once the transaction commits, and never if it rolls back.
-    """
-    values = {
+) -> dict[str, Any]:
+    """The column values of a new, due outbox row (for Core inserts)."""
+    return {
         "identity_id": identity_id,
         "channel": channel,
         "resident_id": resident_id,
@@ -157,46 +153,32 @@ async def queue_message(
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+async def queue_message(connection: AsyncConnection, **values: Any) -> int:
+    """Write an outgoing message in the caller's transaction (one INSERT); returns its id.
+
+    Takes the keyword arguments of ``outbox_row``. The delivery worker sends it once the
+    transaction commits, and never if it rolls back.
+    """
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    result = await connection.execute(sa.insert(table).returning(table.c.id), values)
+    result = await connection.execute(sa.insert(table).returning(table.c.id), outbox_row(**values))
     return int(result.scalar_one())
 
 
-async def queue_once(
-    connection: AsyncConnection,
-    *,
-    dedupe_key: str,
-    kind: str,
-    payload: dict[str, Any],
-    now: datetime,
-    resident_id: int | None = None,
-    staff_id: int | None = None,
-    identity_id: int | None = None,
-) -> bool:
+async def queue_once(connection: AsyncConnection, *, dedupe_key: str, **values: Any) -> bool:
     """Queue a message unless one with this dedupe key exists; whether it was queued.
 
     Sweeps that may run twice (two instances, a retried tick) use this so a person never gets
     the same reminder twice.
     """
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    values = {
-        "identity_id": identity_id,
-        "resident_id": resident_id,
-        "staff_id": staff_id,
-        "kind": kind,
-        "payload": payload,
-        "dedupe_key": dedupe_key,
-        "status": OutboxStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-    insert = (
-        postgresql.insert(table)
-        if connection.dialect.name == "postgresql"
-        else sqlite.insert(table)
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(table)
+        .values(outbox_row(dedupe_key=dedupe_key, **values))
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
-    stmt = insert.values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     result = await connection.execute(stmt)
     return bool(result.rowcount)
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.i18n import format_day, t
 from models.base import SHANGHAI
 from models.booking import Appointment
-from models.messaging import OutboxMessage, OutboxStatus, Reminder
+from models.messaging import OutboxMessage, Reminder, outbox_row
 from models.reminders import (
     APPOINTMENT,
     HOUR_BEFORE,
@@ -131,16 +131,10 @@ def _reminder_message(row: Any, now: datetime) -> dict[str, Any]:
         day = format_day(lang, local.date())
         return t(lang, key, service=service or "", time=when, date=day, ref=row.ref)
 
-    return {
-        "resident_id": row.resident_id,
-        "identity_id": None,
-        "staff_id": None,
-        "channel": None,
-        "kind": "reminder",
-        "payload": localized(text),
-        "dedupe_key": f"reminder:{row.id}",
-        "status": OutboxStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    return outbox_row(
+        kind="reminder",
+        payload=localized(text),
+        now=now,
+        resident_id=row.resident_id,
+        dedupe_key=f"reminder:{row.id}",
+    )
