@@ -8,13 +8,15 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import start_http_server
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli, build_linli
 from bot.cli_roster import calendar_check, roster_export, roster_import
@@ -25,6 +27,7 @@ from models.base import SHANGHAI
 from models.binding import find_staff, format_code, issue_bind_code
 from models.migrate import upgrade
 from models.seed import read_toml, seed_residents, seed_street
+from models.synthetic_cases import seed_cases
 
 logger = logging.getLogger("linli")
 
@@ -72,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     bind_code.add_argument("staff", help="staff code (e.g. S001) or numeric id")
     seed = commands.add_parser("seed", help="load data/ (idempotent) and optional synthetic data")
     seed.add_argument("--residents", type=int, default=0, help="add N synthetic residents")
+    seed.add_argument(
+        "--cases", type=int, default=0, help="add N synthetic cases (needs residents)"
+    )
     return parser
 
 
@@ -85,7 +91,7 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             await upgrade(linli.engine)
             logger.info("database schema is up to date")
         elif work == "seed":
-            await _seed(linli, args.residents)
+            await _seed(linli, args.residents, args.cases)
         elif work == "wechat":
             await _push_wechat_menu(linli)
         elif work == "telegram":
@@ -109,19 +115,31 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
     return status
 
 
-async def _seed(linli: Linli, residents: int) -> None:
+async def _seed(linli: Linli, residents: int, cases: int = 0) -> None:
     async with linli.sessions() as session, session.begin():
         report = await seed_street(
             session, linli.settings.data_dir, local_today(linli.clock), linli.clock.now()
         )
     logger.info("seeded street data: %s", report.counts)
+    now, data_dir = linli.clock.now(), linli.settings.data_dir
     if residents > 0:
-        started = time.perf_counter()
-        async with linli.sessions() as session, session.begin():
-            await seed_residents(session, residents, linli.settings.data_dir, linli.clock.now())
-        logger.info(
-            "added %d synthetic residents in %.1f s", residents, time.perf_counter() - started
+        await _timed(
+            linli,
+            residents,
+            "residents",
+            partial(seed_residents, count=residents, data_dir=data_dir, now=now),
         )
+    if cases > 0:
+        await _timed(linli, cases, "cases", partial(seed_cases, count=cases, now=now))
+
+
+async def _timed(
+    linli: Linli, count: int, what: str, add: Callable[[AsyncSession], Awaitable[object]]
+) -> None:
+    started = time.perf_counter()
+    async with linli.sessions() as session, session.begin():
+        await add(session)
+    logger.info("added %d synthetic %s in %.1f s", count, what, time.perf_counter() - started)
 
 
 async def _push_wechat_menu(linli: Linli) -> None:

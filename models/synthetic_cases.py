@@ -216,10 +216,10 @@ def _day_counts(
 def _open_chance(age_days: int) -> float:
     """Recent cases are mostly still open; a few old ones got stuck (about 5% overall)."""
     if age_days <= 10:
-        return 0.8
+        return 0.75
     if age_days <= 60:
-        return 0.8 - (0.8 - 0.015) * (age_days - 10) / 50
-    return 0.015
+        return 0.75 - (0.75 - 0.01) * (age_days - 10) / 50
+    return 0.01
 
 
 def _cases_of_day(
@@ -329,10 +329,11 @@ def _times(
     if status not in (CaseStatus.ASSIGNED, CaseStatus.CANCELLED):
         accepted = min(created + (first_due - created) * rng.uniform(0.05, 1.1), now)
     if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
-        resolved = min(created + (due - created) * rng.uniform(0.2, 1.3), now)
+        worked = (due - created) * rng.uniform(0.2, 1.3)
+        resolved = min(max(created + worked, (accepted or created) + timedelta(minutes=30)), now)
     if status is CaseStatus.CLOSED and resolved is not None:
         closed = min(resolved + timedelta(hours=rng.uniform(1, 72)), now)
-    if status is not CaseStatus.CANCELLED and (resolved or now) > due:
+    if (resolved or now) > due and (resolved is not None or status in OPEN_STATUSES):
         escalated = min(due + timedelta(minutes=15), now)  # the SLA sweep saw it overdue
     moments = [m for m in (created, accepted, resolved, closed, escalated) if m is not None]
     return {
