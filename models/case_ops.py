@@ -13,17 +13,28 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import SHANGHAI
 from models.calendar import add_working_days, load_overrides
-from models.cases import Case, CaseEvent, CaseHandler, CaseKind, CaseStatus, Rating, RatingLevel
+from models.cases import (
+    OPEN_CONDITION,
+    OPEN_STATUSES,
+    Case,
+    CaseEvent,
+    CaseHandler,
+    CaseKind,
+    CaseStatus,
+    Rating,
+    RatingLevel,
+)
 from models.org import Department, Staff, StaffRole
 from models.people import ChannelIdentity
 from models.refs import next_reference
 
-OPEN = (CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.WAITING_RESIDENT)
+OPEN = tuple(CaseStatus(status) for status in OPEN_STATUSES)
 ALL_SEEING = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 
 
@@ -430,21 +441,21 @@ async def resident_cases(session: AsyncSession, resident_id: int, limit: int = 1
 
 
 async def staff_cases(session: AsyncSession, staff: Staff, limit: int = 20) -> list[Case]:
-    """Open cases the staff member owns, then unassigned ones in their department."""
-    stmt = (
-        select(Case)
-        .where(
-            col(Case.status).in_(OPEN),
-            (col(Case.assignee_staff_id) == staff.id)
-            | (
-                (col(Case.department_id) == staff.department_id)
-                & col(Case.assignee_staff_id).is_(None)
-            ),
-        )
-        .order_by(col(Case.due_at))
-        .limit(limit)
+    """Open cases the staff member owns and unassigned ones in their department, soonest due
+    first: two index-ordered reads of at most `limit` rows each, merged."""
+    is_open = sa.text(OPEN_CONDITION)  # the partial indexes' own words
+    mine = select(Case).where(is_open, col(Case.assignee_staff_id) == staff.id)
+    unassigned = select(Case).where(
+        is_open,
+        col(Case.department_id) == staff.department_id,
+        col(Case.assignee_staff_id).is_(None),
     )
-    return list((await session.exec(stmt)).all())
+    found: list[Case] = []
+    for stmt in (mine, unassigned):
+        ordered = stmt.order_by(col(Case.due_at), col(Case.id)).limit(limit)
+        found += (await session.exec(ordered)).all()
+    far = datetime.max.replace(tzinfo=SHANGHAI)
+    return sorted(found, key=lambda c: (c.due_at or far, c.id or 0))[:limit]
 
 
 async def timeline(session: AsyncSession, case: Case) -> list[CaseEvent]:
