@@ -1,0 +1,246 @@
+"""Needs (你需求我提供): submit in the resident's words, +1 an item once per person, rank items
+by distinct supporters, move them through their stages, and merge items.
+
+Similar-text matching is not here yet; items are chosen or created explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.needs import Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
+
+TEXT_LIMIT = 500
+STAGE_ORDER = (
+    NeedStage.COLLECTING,
+    NeedStage.APPROVED,
+    NeedStage.PLANNING,
+    NeedStage.REVIEW,
+    NeedStage.IMPLEMENTING,
+    NeedStage.DONE,
+)
+_SUPPORT = NeedSupport.__table__  # type: ignore[attr-defined]
+_ITEM = NeedItem.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class NeedCategory:
+    """One of the need categories in data/needs.toml."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    keywords: tuple[str, ...]
+
+
+def load_categories(data_dir: Path) -> tuple[NeedCategory, ...]:
+    """The need categories, in file order."""
+    data = tomllib.loads((data_dir / "needs.toml").read_text(encoding="utf-8"))
+    return tuple(
+        NeedCategory(c["code"], c["name_zh"], c["name_en"], tuple(c.get("keywords", [])))
+        for c in data["categories"]
+    )
+
+
+def suggest_category(text: str, categories: tuple[NeedCategory, ...]) -> NeedCategory | None:
+    """The category whose keywords the text mentions most (None when none is mentioned)."""
+    scored = [(sum(word in text for word in c.keywords), c) for c in categories]
+    best = max(scored, key=lambda pair: pair[0], default=(0, None))
+    return best[1] if best[0] > 0 else None
+
+
+class UnusableNeedError(ValueError):
+    """A need text we cannot take; the reason names the friendly answer."""
+
+
+def clean_need_text(text: str) -> str:
+    """The text to keep, or UnusableNeedError("empty" | "too_short" | "no_words" | "too_long")."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    if not folded:
+        raise UnusableNeedError("empty")
+    if len(folded) > TEXT_LIMIT:
+        raise UnusableNeedError("too_long")
+    meaningful = [ch for ch in folded if ch.isalnum()]
+    if not meaningful:
+        raise UnusableNeedError("no_words")  # emoji, punctuation only
+    if len(meaningful) < 2:
+        raise UnusableNeedError("too_short")
+    return folded
+
+
+def text_hash(text: str) -> str:
+    """The same words, however spaced or punctuated, hash the same (one need per resident)."""
+    key = "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def submit_need(
+    session: AsyncSession,
+    *,
+    resident_id: int,
+    text: str,
+    now: datetime,
+    category: str | None = None,
+    community_id: int | None = None,
+    grid_id: int | None = None,
+    compound_id: int | None = None,
+    submitted_by_staff_id: int | None = None,
+) -> tuple[Need, bool]:
+    """Record a need; the same resident with the same words gets the first one back."""
+    cleaned = clean_need_text(text)
+    digest = text_hash(cleaned)
+    stmt = select(Need).where(Need.resident_id == resident_id, Need.text_hash == digest)
+    existing = (await session.exec(stmt)).first()
+    if existing is not None:
+        return existing, False
+    need = Need(
+        resident_id=resident_id,
+        text=cleaned,
+        text_hash=digest,
+        category=category,
+        community_id=community_id,
+        grid_id=grid_id,
+        compound_id=compound_id,
+        submitted_by_staff_id=submitted_by_staff_id,
+        created_at=now,
+    )
+    session.add(need)
+    await session.flush()
+    return need, True
+
+
+async def new_item(session: AsyncSession, need: Need, title: str, now: datetime) -> NeedItem:
+    """A new item from a need; its resident is its first supporter."""
+    item = NeedItem(
+        title=title[:120],
+        category=need.category or "",
+        community_id=need.community_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    need.item_id = item.id
+    session.add(need)
+    await support_item(session, item.id or 0, need.resident_id, now)
+    return item
+
+
+async def support_item(
+    session: AsyncSession, item_id: int, resident_id: int, now: datetime
+) -> bool:
+    """+1 from a resident, once per person; whether this was a new supporter."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    added = await session.exec(
+        insert(_SUPPORT)
+        .values(item_id=item_id, resident_id=resident_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["item_id", "resident_id"])
+    )
+    if not added.rowcount:
+        return False
+    await session.exec(
+        sa.update(_ITEM).where(_ITEM.c.id == item_id).values(supporters=_ITEM.c.supporters + 1)
+    )
+    return True
+
+
+async def top_items(
+    session: AsyncSession,
+    *,
+    limit: int = 10,
+    since: datetime | None = None,
+    community_id: int | None = None,
+    category: str | None = None,
+) -> list[tuple[NeedItem, int]]:
+    """Items ranked by distinct supporters (in the period, when one is given)."""
+    count = func.count(col(NeedSupport.resident_id)).label("n")
+    stmt = (
+        select(NeedItem, count)
+        .join(NeedSupport, col(NeedSupport.item_id) == col(NeedItem.id))
+        .where(col(NeedItem.merged_into_id).is_(None))
+        .group_by(col(NeedItem.id))
+        .order_by(count.desc(), col(NeedItem.id))
+        .limit(limit)
+    )
+    if since is not None:
+        stmt = stmt.where(col(NeedSupport.created_at) >= since)
+    if community_id is not None:
+        stmt = stmt.where(NeedItem.community_id == community_id)
+    if category is not None:
+        stmt = stmt.where(NeedItem.category == category)
+    return [(item, int(n)) for item, n in (await session.exec(stmt)).all()]
+
+
+async def supporters_of(session: AsyncSession, item_id: int) -> list[int]:
+    """The residents who support an item."""
+    stmt = select(NeedSupport.resident_id).where(NeedSupport.item_id == item_id)
+    return sorted(int(r) for r in (await session.exec(stmt)).all())
+
+
+def can_move(item: NeedItem, stage: NeedStage) -> bool:
+    """Stages go forward one step at a time; rejection only before implementation starts."""
+    if item.stage in (NeedStage.DONE, NeedStage.REJECTED):
+        return False
+    if stage is NeedStage.REJECTED:
+        return STAGE_ORDER.index(item.stage) < STAGE_ORDER.index(NeedStage.IMPLEMENTING)
+    return STAGE_ORDER.index(stage) == STAGE_ORDER.index(item.stage) + 1
+
+
+async def change_stage(
+    session: AsyncSession,
+    item: NeedItem,
+    stage: NeedStage,
+    now: datetime,
+    *,
+    staff_id: int | None = None,
+    reason: str | None = None,
+) -> list[int] | None:
+    """Move an item on; the supporters to tell, or None when the move is not allowed."""
+    if not can_move(item, stage) or (stage is NeedStage.REJECTED and not reason):
+        return None
+    item.stage, item.updated_at = stage, now
+    item.stage_reason = reason[:500] if reason else None
+    session.add(item)
+    session.add(
+        NeedItemEvent(
+            item_id=item.id or 0, at=now, staff_id=staff_id, kind=stage.value, note=reason
+        )
+    )
+    return await supporters_of(session, item.id or 0)
+
+
+async def merge_items(
+    session: AsyncSession,
+    keep: NeedItem,
+    absorb: NeedItem,
+    now: datetime,
+    staff_id: int | None = None,
+) -> int:
+    """Fold absorb into keep: its needs and supporters move (each person counted once)."""
+    moved = 0
+    for resident_id in await supporters_of(session, absorb.id or 0):
+        moved += await support_item(session, keep.id or 0, resident_id, now)
+    await session.exec(
+        sa.update(Need).where(col(Need.item_id) == absorb.id).values(item_id=keep.id)
+    )
+    await session.exec(sa.delete(NeedSupport).where(col(NeedSupport.item_id) == absorb.id))
+    absorb.merged_into_id, absorb.supporters, absorb.updated_at = keep.id, 0, now
+    session.add(absorb)
+    session.add(
+        NeedItemEvent(
+            item_id=keep.id or 0, at=now, staff_id=staff_id, kind="merged", note=absorb.title
+        )
+    )
+    await session.flush()
+    await session.refresh(keep)
+    return moved
