@@ -1,7 +1,18 @@
 """Conversation features, one module each; every module exports a Router."""
 
 from bot.router import Router
-from handlers import account, binding, booking, booking_staff, cases, cases_staff, menu, staff
+from handlers import (
+    account,
+    binding,
+    booking,
+    booking_staff,
+    cases,
+    cases_staff,
+    menu,
+    needs,
+    needs_staff,
+    staff,
+)
 
 
 def build_router() -> Router:
@@ -12,6 +23,8 @@ def build_router() -> Router:
         booking_staff.router,
         cases_staff.router,
         cases.router,
+        needs_staff.router,
+        needs.router,
         booking.router,
         account.router,
         menu.router,

@@ -81,7 +81,7 @@ async def test_hours_say_when_a_year_is_not_published(chat: Chat, clock: ManualC
     assert "2027 年法定节假日安排尚未发布" in text
 
 
-@pytest.mark.parametrize("feature", ["need", "rate", "ask"])
+@pytest.mark.parametrize("feature", ["rate", "ask"])
 async def test_features_not_built_yet_say_so(chat: Chat, feature: str) -> None:
     reply = (await chat.press(feature))[0]
     assert "暂未开放" in reply.text

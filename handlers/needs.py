@@ -1,0 +1,171 @@
+"""提需求: a need in the resident's own words, matched against what neighbours already asked
+for (+1 it) or made a new item with a suggested category; supporters hear of every stage."""
+
+from __future__ import annotations
+
+import time
+
+from bot.context import Context
+from bot.messages import Button, Reply
+from bot.router import HandlerResult, Router
+from handlers.common import back_to_menu, localized, main_menu
+from models.need_match import NeedMatcher, load_matcher
+from models.need_ops import (
+    NeedCategory,
+    UnusableNeedError,
+    load_categories,
+    new_item,
+    submit_need,
+    suggest_category,
+    support_item,
+)
+from models.needs import Need, NeedItem
+from models.people import ensure_resident
+
+router = Router("needs")
+
+NEED_WORDS = "need.words"
+MATCHES_SHOWN = 3
+MATCHER_SECONDS = 60.0  # a process rebuilds its matcher at most this often; new items join at once
+_matchers: dict[str, tuple[float, NeedMatcher]] = {}
+
+
+def categories(ctx: Context) -> tuple[NeedCategory, ...]:
+    """The 18 need categories from data/needs.toml."""
+    return load_categories(ctx.settings.data_dir)
+
+
+async def matcher(ctx: Context) -> NeedMatcher:
+    """This process's matcher over open items, rebuilt when stale."""
+    key = ctx.settings.database_url
+    cached = _matchers.get(key)
+    if cached is None or time.monotonic() - cached[0] > MATCHER_SECONDS:
+        built = await load_matcher(ctx.session, ctx.settings.need_match_threshold)
+        cached = (time.monotonic(), built)
+        _matchers[key] = cached
+    return cached[1]
+
+
+@router.payload("need")
+@router.command("need")
+async def need_start(ctx: Context) -> HandlerResult:
+    """Ask for the need in the resident's own words."""
+    if ctx.command_args:
+        return await _words(ctx, ctx.command_args)
+    ctx.set_state(NEED_WORDS, back="menu")
+    return Reply(ctx.t("needs.ask"), back_to_menu(ctx))
+
+
+@router.state(NEED_WORDS)
+async def need_words(ctx: Context) -> HandlerResult:
+    """The words (a photo or location sent meanwhile is kept with them)."""
+    if ctx.inbound.event in ("image", "location") and not ctx.text:
+        kept = dict(ctx.state.data)
+        if ctx.inbound.location is not None:
+            kept["location"] = [ctx.inbound.location.latitude, ctx.inbound.location.longitude]
+        kept["attachments"] = [
+            *kept.get("attachments", []),
+            *({"kind": a.kind, "ref": a.ref} for a in ctx.inbound.attachments),
+        ][:9]
+        ctx.set_state(NEED_WORDS, **kept)
+        return Reply(ctx.t("needs.media_kept"), back_to_menu(ctx))
+    return await _words(ctx, ctx.text)
+
+
+async def _words(ctx: Context, text: str) -> Reply:
+    try:
+        resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+        suggested = suggest_category(text, categories(ctx))
+        need, created = await submit_need(
+            ctx.session,
+            resident_id=resident.id or 0,
+            text=text,
+            now=ctx.now(),
+            category=suggested.code if suggested else None,
+            community_id=resident.community_id,
+            grid_id=resident.grid_id,
+            compound_id=resident.compound_id,
+        )
+    except UnusableNeedError as unusable:
+        return Reply(ctx.t(f"needs.unusable_{unusable}"), back_to_menu(ctx))
+    ctx.clear_state()
+    if not created and need.item_id is not None:
+        item = await ctx.session.get(NeedItem, need.item_id)
+        return Reply(ctx.t("needs.already", title=item.title if item else ""), back_to_menu(ctx))
+    found = (await matcher(ctx)).match(need.text, need.category, MATCHES_SHOWN)
+    items = [
+        item
+        for item_id, _ in found
+        if (item := await ctx.session.get(NeedItem, item_id)) is not None
+    ]
+    if not items:
+        return _category_question(ctx, need, suggested)
+    lines = [ctx.t("needs.similar", count=items[0].supporters)]
+    lines += [
+        ctx.t("needs.similar_line", n=n, title=item.title, count=item.supporters)
+        for n, item in enumerate(items, 1)
+    ]
+    buttons = tuple(
+        Button(ctx.t("needs.plus", title=item.title), f"need:plus:{need.id}:{item.id}")
+        for item in items
+    )
+    return Reply("\n".join(lines), (*buttons, Button(ctx.t("needs.new"), f"need:new:{need.id}")))
+
+
+def _category_question(ctx: Context, need: Need, suggested: NeedCategory | None) -> Reply:
+    ordered = sorted(categories(ctx), key=lambda c: c != suggested)
+    buttons = tuple(
+        Button(localized(ctx, c.name_zh, c.name_en), f"need:cat:{need.id}:{c.code}")
+        for c in ordered
+    )
+    return Reply(ctx.t("needs.choose_category"), buttons)
+
+
+async def _own_need(ctx: Context, number: str) -> Need | None:
+    if not (number.isdecimal() and len(number) < 10) or ctx.identity.resident_id is None:
+        return None
+    need = await ctx.session.get(Need, int(number))
+    return need if need is not None and need.resident_id == ctx.identity.resident_id else None
+
+
+@router.payload("need:plus")
+async def plus_one(ctx: Context) -> HandlerResult:
+    """+1 an existing item with this need."""
+    need_id, _, item_id = ctx.args.partition(":")
+    need = await _own_need(ctx, need_id)
+    item = (
+        await ctx.session.get(NeedItem, int(item_id))
+        if item_id.isdecimal() and len(item_id) < 10
+        else None
+    )
+    if need is None or item is None or item.merged_into_id is not None:
+        return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
+    need.item_id = item.id
+    ctx.session.add(need)
+    await support_item(ctx.session, item.id or 0, need.resident_id, ctx.now())
+    await ctx.session.refresh(item)
+    return await main_menu(ctx, ctx.t("needs.supported", title=item.title, count=item.supporters))
+
+
+@router.payload("need:new")
+async def as_new(ctx: Context) -> HandlerResult:
+    """Not the same as those: choose a category for a new item."""
+    need = await _own_need(ctx, ctx.args)
+    if need is None:
+        return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
+    suggested = next((c for c in categories(ctx) if c.code == need.category), None)
+    return _category_question(ctx, need, suggested)
+
+
+@router.payload("need:cat")
+async def category_chosen(ctx: Context) -> HandlerResult:
+    """A new item in the chosen category; the resident is its first supporter."""
+    need_id, _, code = ctx.args.partition(":")
+    need = await _own_need(ctx, need_id)
+    category = next((c for c in categories(ctx) if c.code == code), None)
+    if need is None or category is None or need.item_id is not None:
+        return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
+    need.category = category.code
+    item = await new_item(ctx.session, need, need.text[:30], ctx.now())
+    (await matcher(ctx)).add(item.id or 0, need.text, category.code)
+    return await main_menu(ctx, ctx.t("needs.created", title=item.title))

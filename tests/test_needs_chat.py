@@ -1,0 +1,72 @@
+"""Needs in chat: submit, the match offer, +1, bad input, stage news to every supporter once."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.app import Linli
+from models.messaging import OutboxMessage
+from models.needs import NeedItem
+from tests.conftest import Chat, payloads
+from tests.test_binding import staff_code
+
+
+async def first_need(linli: Linli) -> Chat:
+    chat = Chat(linli, user="first-neighbour")
+    assert "自己的话" in (await chat.send("需求"))[0].text
+    asked = await chat.send("希望小区附近能有个老年食堂，老人吃饭方便")
+    assert payloads(asked[0])[0].endswith(":elderly-care")  # the suggested category first
+    created = await chat.press(payloads(asked[0])[0])
+    assert "已记录" in created[0].text
+    return chat
+
+
+async def test_submit_match_plus_and_the_same_words_twice(linli: Linli) -> None:
+    await first_need(linli)
+    second = Chat(linli, user="second-neighbour")
+    await second.send("需求")
+    offer = await second.send("老人吃饭不方便，社区能不能办个老年食堂")
+    assert "位邻居提过类似需求" in offer[0].text
+    plus = payloads(offer[0])[0]
+    assert plus.startswith("need:plus:") and payloads(offer[0])[-1].startswith("need:new:")
+    done = await second.press(plus)
+    assert "目前 2 位邻居支持" in done[0].text
+    again = await second.send("需求 老人吃饭不方便，社区能不能办个老年食堂")
+    assert "已经提过" in again[0].text
+    async with linli.sessions() as session:
+        [item] = (await session.exec(select(NeedItem))).all()
+    assert item.supporters == 2
+
+
+async def test_bad_input_gets_a_friendly_answer(linli: Linli) -> None:
+    chat = Chat(linli, user="odd-input")
+    for text, words in (("🙂🙂", "用文字"), ("好", "具体一点"), ("长" * 5000, "500 字")):
+        await chat.send("需求")
+        assert words in (await chat.send(text))[0].text, text
+
+
+async def test_every_supporter_hears_of_a_stage_once(linli: Linli) -> None:
+    await first_need(linli)
+    second = Chat(linli, user="supporter")
+    await second.send("需求")
+    offer = await second.send("老人吃饭不方便，社区能不能办个老年食堂")
+    await second.press(payloads(offer[0])[0])
+    officer = Chat(linli, user="needs-officer")
+    await officer.send(f"绑定 {await staff_code(linli, 'S015')}")
+    top = await officer.send("需求排行")
+    assert "2 人" in top[0].text
+    move = payloads(top[0])[0]
+    assert move.endswith(":approved")
+    assert "已通知 2 位" in (await officer.press(move))[0].text
+    assert "不能进入" in (await officer.press(move))[0].text  # not twice
+    async with linli.sessions() as session:
+        news = (
+            await session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == "need")
+                .order_by(col(OutboxMessage.id))
+            )
+        ).all()
+    assert len(news) == 2 and len({n.resident_id for n in news}) == 2
+    assert "立项" in news[0].payload["localized"]["zh-CN"][0]["text"]
+    assert "没有听懂" in (await second.send("需求排行"))[0].text  # residents cannot
