@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli, build_linli
+from bot.cli_needs import needs_export, needs_merge, needs_stage, needs_top
 from bot.cli_roster import calendar_check, roster_export, roster_import
 from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings
@@ -69,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
     calendar_actions = calendar.add_subparsers(dest="action", required=True)
     check = calendar_actions.add_parser("check", help="warn about unpublished holiday years")
     check.add_argument("--years", type=int, default=1, help="years ahead to check")
+    needs = commands.add_parser("needs", help="residents' needs")
+    needs_actions = needs.add_subparsers(dest="action", required=True)
+    top = needs_actions.add_parser("top", help="items with the most new supporters")
+    top.add_argument("--days", type=int, default=7)
+    stage = needs_actions.add_parser("stage", help="move an item on (its supporters are told)")
+    stage.add_argument("item", type=int)
+    stage.add_argument("stage", help="approved, planning, review, implementing, done, rejected")
+    stage.add_argument("--reason", help="required for rejected")
+    merge = needs_actions.add_parser("merge", help="fold the second item into the first")
+    merge.add_argument("keep", type=int)
+    merge.add_argument("absorb", type=int)
+    export = needs_actions.add_parser("export", help="items as CSV")
+    export.add_argument("--out", type=Path)
     staff = commands.add_parser("staff", help="staff accounts")
     staff_actions = staff.add_subparsers(dest="action", required=True)
     bind_code = staff_actions.add_parser("bind-code", help="a one-time code to bind a chat account")
@@ -106,6 +120,8 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             status = await roster_export(linli, args.start, args.end, args.out)
         elif work == "calendar":
             status = await calendar_check(linli, args.years)
+        elif work == "needs":
+            status = await _needs(linli, args)
         elif work == "chat":
             from bot.channels.console import run_console
 
@@ -177,6 +193,16 @@ async def poll_telegram(linli: Linli, stop: asyncio.Event | None = None) -> None
         await linli.telegram.run_polling(stop)
     finally:
         await linli.worker.stop_and_wait(worker)
+
+
+async def _needs(linli: Linli, args: argparse.Namespace) -> int:
+    if args.action == "top":
+        return await needs_top(linli, args.days)
+    if args.action == "stage":
+        return await needs_stage(linli, args.item, args.stage, args.reason)
+    if args.action == "merge":
+        return await needs_merge(linli, args.keep, args.absorb)
+    return await needs_export(linli, args.out)
 
 
 async def run_worker(linli: Linli, args: argparse.Namespace) -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context
-from bot.i18n import t
 from bot.messages import Button, Reply
+from bot.needs_news import announce_stage
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu
 from handlers.staff import is_staff
-from models.messaging import queue_once
 from models.need_ops import STAGE_ORDER, change_stage, top_items
 from models.needs import NeedItem, NeedStage
-from scheduler.context import localized
 
 router = Router("needs_staff")
 
@@ -68,19 +66,5 @@ async def move(ctx: Context) -> HandlerResult:
     told = await change_stage(ctx.session, item, stage, ctx.now(), staff_id=ctx.identity.staff_id)
     if told is None:
         return Reply(ctx.t("needs.cannot_move"), back_to_menu(ctx))
-    connection = ctx.unit.connection
-    payload = localized(
-        lambda lang: t(
-            lang, "needs.stage_notice", title=item.title, stage=t(lang, f"needs.stage_{stage}")
-        )
-    )
-    for resident_id in told:
-        await queue_once(
-            connection,
-            dedupe_key=f"need:{item.id}:{stage}:{resident_id}",
-            kind="need",
-            payload=payload,
-            now=ctx.now(),
-            resident_id=resident_id,
-        )
+    await announce_stage(ctx.unit.connection, item, stage, told, ctx.now())
     return Reply(ctx.t("needs.moved", title=item.title, count=len(told)), back_to_menu(ctx))

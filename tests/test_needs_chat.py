@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlmodel import col, select
 
 from bot.app import Linli
+from bot.cli_needs import needs_export, needs_merge, needs_stage, needs_top
 from models.messaging import OutboxMessage
 from models.needs import NeedItem
 from tests.conftest import Chat, payloads
@@ -70,3 +74,28 @@ async def test_every_supporter_hears_of_a_stage_once(linli: Linli) -> None:
     assert len(news) == 2 and len({n.resident_id for n in news}) == 2
     assert "立项" in news[0].payload["localized"]["zh-CN"][0]["text"]
     assert "没有听懂" in (await second.send("需求排行"))[0].text  # residents cannot
+
+
+async def test_the_needs_command_line(
+    linli: Linli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await first_need(linli)
+    other = Chat(linli, user="library-fan")
+    await other.send("需求")
+    asked = await other.send("希望社区开个图书室，周末能看书")
+    await other.press(next(p for p in payloads(asked[0]) if p.endswith(":library")))
+    async with linli.sessions() as session:
+        canteen, library = (await session.exec(select(NeedItem).order_by(col(NeedItem.id)))).all()
+    assert await needs_top(linli, 7) == 0
+    assert "#" in capsys.readouterr().out
+    assert await needs_stage(linli, library.id or 0, "rejected", None) == 1  # a reason is needed
+    assert await needs_stage(linli, library.id or 0, "rejected", "场地不足") == 0
+    assert await needs_merge(linli, canteen.id or 0, canteen.id or 0) == 1
+    assert await needs_merge(linli, canteen.id or 0, library.id or 0) == 0
+    out = tmp_path / "needs.csv"
+    assert await needs_export(linli, out) == 0
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("id,title,category,stage,supporters") and len(rows) == 2
+    async with linli.sessions() as session:
+        news = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "need"))).all()
+    assert len(news) == 1 and "场地不足" in news[0].payload["localized"]["zh-CN"][0]["text"]
