@@ -26,7 +26,9 @@ router = Router("needs")
 
 NEED_WORDS = "need.words"
 MATCHES_SHOWN = 3
-MATCHER_SECONDS = 60.0  # a process rebuilds its matcher at most this often; new items join at once
+# A process rebuilds its matcher at most this often (building over 100,000 needs takes about
+# 13 s); items made in this process join it at once.
+MATCHER_SECONDS = 600.0
 _matchers: dict[str, tuple[float, NeedMatcher]] = {}
 
 
