@@ -84,9 +84,8 @@ def main() -> None:
     def pct(p: float) -> float:
         return timings[min(len(timings) - 1, int(p * len(timings)))] * 1000
 
-    print(
-        f"{args.needs:,} needs in {args.needs // 5:,} items: matcher built in {built:.1f} s, RSS {rss:.0f} MiB"
-    )
+    items = args.needs // 5
+    print(f"{args.needs:,} needs in {items:,} items: built in {built:.1f} s, RSS {rss:.0f} MiB")
     print(
         f"{args.queries:,} matches: p50 {pct(0.5):.2f} ms, p95 {pct(0.95):.2f} ms, "
         f"p99 {pct(0.99):.2f} ms, max {timings[-1] * 1000:.2f} ms, "
