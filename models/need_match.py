@@ -7,6 +7,7 @@ matching (rapidfuzz) and a bonus for the same category. Everything is determinis
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
 import unicodedata
@@ -197,12 +198,15 @@ def build_matcher(
 
 
 async def load_matcher(session: AsyncSession, threshold: float = DEFAULT_THRESHOLD) -> NeedMatcher:
-    """A matcher over the open items (not merged away, not done or rejected) and their needs."""
+    """A matcher over the open items (not merged away, not done or rejected) and their needs.
+
+    The rows are read on the event loop; the index is built in a worker thread, because over
+    100,000 needs that takes seconds and the loop must keep answering other people meanwhile.
+    """
     open_items = (
         col(NeedItem.merged_into_id).is_(None),
         col(NeedItem.stage).not_in([NeedStage.DONE, NeedStage.REJECTED]),
     )
-    matcher = NeedMatcher(threshold)
     items = (
         await session.exec(
             select(NeedItem.id, NeedItem.title, NeedItem.category)
@@ -210,8 +214,6 @@ async def load_matcher(session: AsyncSession, threshold: float = DEFAULT_THRESHO
             .order_by(col(NeedItem.id))
         )
     ).all()
-    for item_id, title, category in items:
-        matcher.add(item_id or 0, title, category or None)
     needs = (
         await session.exec(
             select(Need.item_id, Need.text, NeedItem.category)
@@ -219,6 +221,5 @@ async def load_matcher(session: AsyncSession, threshold: float = DEFAULT_THRESHO
             .order_by(col(Need.id))
         )
     ).all()
-    for item_id, text, category in needs:
-        matcher.add(item_id or 0, text, category or None)
-    return matcher
+    rows = [(item_id or 0, text, category or None) for item_id, text, category in (*items, *needs)]
+    return await asyncio.to_thread(build_matcher, rows, threshold)
