@@ -23,7 +23,7 @@ from models.booking import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from models.cases import Rating, RatingLevel
+from models.cases import RatingLevel, record_rating
 from models.messaging import Reminder
 from models.org import StaffSkill
 from models.refs import next_reference
@@ -397,21 +397,12 @@ async def rate_appointment(
     """The resident's one rating of a completed appointment, counted for who served them."""
     if appointment.resident_id != resident_id or appointment.status != AppointmentStatus.COMPLETED:
         return False
-    stmt = select(Rating).where(
-        Rating.subject_kind == APPOINTMENT,
-        Rating.subject_id == appointment.id,
-        Rating.resident_id == resident_id,
+    return await record_rating(
+        session,
+        subject_kind=APPOINTMENT,
+        subject_id=appointment.id or 0,
+        resident_id=resident_id,
+        staff_id=appointment.served_by_staff_id,
+        level=level,
+        now=now,
     )
-    if (await session.exec(stmt)).first() is not None:
-        return False
-    session.add(
-        Rating(
-            subject_kind=APPOINTMENT,
-            subject_id=appointment.id or 0,
-            resident_id=resident_id,
-            staff_id=appointment.served_by_staff_id,
-            level=level,
-            created_at=now,
-        )
-    )
-    return True

@@ -27,8 +27,8 @@ from models.cases import (
     CaseHandler,
     CaseKind,
     CaseStatus,
-    Rating,
     RatingLevel,
+    record_rating,
 )
 from models.org import Department, Staff, StaffRole
 from models.people import ChannelIdentity
@@ -386,24 +386,15 @@ async def rate_case(
         CaseStatus.CLOSED,
     ):
         return False
-    stmt = select(Rating).where(
-        Rating.subject_kind == "case",
-        Rating.subject_id == case.id,
-        Rating.resident_id == resident_id,
+    return await record_rating(
+        session,
+        subject_kind="case",
+        subject_id=case.id or 0,
+        resident_id=resident_id,
+        staff_id=case.assignee_staff_id,
+        level=level,
+        now=now,
     )
-    if (await session.exec(stmt)).first() is not None:
-        return False
-    session.add(
-        Rating(
-            subject_kind="case",
-            subject_id=case.id or 0,
-            resident_id=resident_id,
-            staff_id=case.assignee_staff_id,
-            level=level,
-            created_at=now,
-        )
-    )
-    return True
 
 
 async def can_view(session: AsyncSession, case: Case, viewer: Viewer) -> bool:
