@@ -103,9 +103,9 @@ class Router:
         """Handle a chat word such as "菜单"/"menu" (see [commands] in the locale files)."""
         return self.route(Phase.COMMAND, lambda ctx: ctx.command in commands, *filters)
 
-    def event(self, *events: str) -> Callable[[Handler], Handler]:
+    def event(self, *events: str, filters: Sequence[Filter] = ()) -> Callable[[Handler], Handler]:
         """Handle a channel event (subscribe, unsubscribe, image, location, …)."""
-        return self.route(Phase.COMMAND, lambda ctx: ctx.inbound.event in events)
+        return self.route(Phase.COMMAND, lambda ctx: ctx.inbound.event in events, *filters)
 
     def state(self, *names: str) -> Callable[[Handler], Handler]:
         """Handle typed text while the conversation is in one of the named states."""

@@ -16,7 +16,7 @@ from handlers.case_text import (
     tell_resident,
     viewer,
 )
-from handlers.common import back_to_menu, localized
+from handlers.common import back_to_menu, localized, location_of, with_media
 from handlers.staff import is_staff
 from models.case_ops import (
     OPEN,
@@ -277,11 +277,7 @@ async def report_start(ctx: Context) -> HandlerResult:
 @router.state(REPORT_WORDS)
 async def report_words(ctx: Context) -> HandlerResult:
     """The description (and any photo or location sent with it); then the category."""
-    attachments = [{"kind": a.kind, "ref": a.ref} for a in ctx.inbound.attachments]
-    data = dict(ctx.state.data)
-    if ctx.inbound.location is not None:
-        data["location"] = [ctx.inbound.location.latitude, ctx.inbound.location.longitude]
-    data["attachments"] = [*data.get("attachments", []), *attachments][:9]
+    data = with_media(ctx, ctx.state.data)
     if ctx.text:
         data["words"] = ctx.text[:WORDS_LIMIT]
     ctx.set_state(REPORT_WORDS, **data)
@@ -305,7 +301,7 @@ async def report_category(ctx: Context) -> HandlerResult:
     if staff is None or ctx.state.name != REPORT_CATEGORY or not isinstance(data.get("words"), str):
         return await report_start(ctx)
     street = await ctx.reference.street(ctx.unit)
-    location = data.get("location") if isinstance(data.get("location"), list) else None
+    latitude, longitude = location_of(data)
     case = await open_case(
         ctx.session,
         catalogue(ctx),
@@ -317,8 +313,8 @@ async def report_category(ctx: Context) -> HandlerResult:
         reporter_staff_id=staff.id,
         grid_id=staff.grid_id if staff.role == StaffRole.GRID_LEADER else None,
         attachments=list(data.get("attachments", [])),
-        latitude=float(location[0]) if location else None,
-        longitude=float(location[1]) if location else None,
+        latitude=latitude,
+        longitude=longitude,
     )
     ctx.clear_state()
     for department_id, handler in (await handler_departments(ctx.session, case)).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Any
 
 from bot.context import Context
 from bot.i18n import catalogue, format_day
@@ -69,3 +70,25 @@ async def main_menu(ctx: Context, text: str | None = None) -> Reply:
 def back_to_menu(ctx: Context) -> tuple[Button, ...]:
     """A single "main menu" button."""
     return (Button(ctx.t("menu.back"), "menu"),)
+
+
+MEDIA_KEPT = 9
+
+
+def with_media(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Flow data plus the photos and location this message carries (a flow gathers them
+    over several messages before the words arrive)."""
+    kept = dict(data)
+    if ctx.inbound.location is not None:
+        kept["location"] = [ctx.inbound.location.latitude, ctx.inbound.location.longitude]
+    new = [{"kind": a.kind, "ref": a.ref} for a in ctx.inbound.attachments]
+    kept["attachments"] = [*kept.get("attachments", []), *new][:MEDIA_KEPT]
+    return kept
+
+
+def location_of(data: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(latitude, longitude) kept by with_media, or (None, None)."""
+    point = data.get("location")
+    if isinstance(point, list) and len(point) == 2:
+        return float(point[0]), float(point[1])
+    return None, None

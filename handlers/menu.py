@@ -57,7 +57,12 @@ async def link_opened(ctx: Context) -> HandlerResult:
     return None
 
 
-@router.event("image", "location")
+def _no_flow(ctx: Context) -> bool:
+    """A photo or location inside a flow belongs to that flow (a need, a grid report)."""
+    return not ctx.state.name
+
+
+@router.event("image", "location", filters=(_no_flow,))
 async def attachment_without_flow(ctx: Context) -> HandlerResult:
     """A photo or place sent outside any flow that uses one."""
     return await main_menu(ctx, ctx.t("menu.attachment_unused"))

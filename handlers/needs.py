@@ -4,11 +4,14 @@ for (+1 it) or made a new item with a suggested category; supporters hear of eve
 from __future__ import annotations
 
 import time
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
-from handlers.common import back_to_menu, localized, main_menu
+from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
 from models.need_match import NeedMatcher, load_matcher
 from models.need_ops import (
     NeedCategory,
@@ -33,8 +36,13 @@ _matchers: dict[str, tuple[float, NeedMatcher]] = {}
 
 
 def categories(ctx: Context) -> tuple[NeedCategory, ...]:
-    """The 18 need categories from data/needs.toml."""
-    return load_categories(ctx.settings.data_dir)
+    """The 18 need categories from data/needs.toml (read once per data directory)."""
+    return _categories_in(ctx.settings.data_dir)
+
+
+@cache
+def _categories_in(data_dir: Path) -> tuple[NeedCategory, ...]:
+    return load_categories(data_dir)
 
 
 async def matcher(ctx: Context) -> NeedMatcher:
@@ -61,20 +69,15 @@ async def need_start(ctx: Context) -> HandlerResult:
 @router.state(NEED_WORDS)
 async def need_words(ctx: Context) -> HandlerResult:
     """The words (a photo or location sent meanwhile is kept with them)."""
+    kept = with_media(ctx, ctx.state.data)
     if ctx.inbound.event in ("image", "location") and not ctx.text:
-        kept = dict(ctx.state.data)
-        if ctx.inbound.location is not None:
-            kept["location"] = [ctx.inbound.location.latitude, ctx.inbound.location.longitude]
-        kept["attachments"] = [
-            *kept.get("attachments", []),
-            *({"kind": a.kind, "ref": a.ref} for a in ctx.inbound.attachments),
-        ][:9]
         ctx.set_state(NEED_WORDS, **kept)
         return Reply(ctx.t("needs.media_kept"), back_to_menu(ctx))
-    return await _words(ctx, ctx.text)
+    return await _words(ctx, ctx.text, kept)
 
 
-async def _words(ctx: Context, text: str) -> Reply:
+async def _words(ctx: Context, text: str, kept: dict[str, Any] | None = None) -> Reply:
+    latitude, longitude = location_of(kept or {})
     try:
         resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
         suggested = suggest_category(text, categories(ctx))
@@ -87,6 +90,9 @@ async def _words(ctx: Context, text: str) -> Reply:
             community_id=resident.community_id,
             grid_id=resident.grid_id,
             compound_id=resident.compound_id,
+            latitude=latitude,
+            longitude=longitude,
+            attachments=list((kept or {}).get("attachments", [])),
         )
     except UnusableNeedError as unusable:
         return Reply(ctx.t(f"needs.unusable_{unusable}"), back_to_menu(ctx))

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -95,6 +96,9 @@ async def submit_need(
     grid_id: int | None = None,
     compound_id: int | None = None,
     submitted_by_staff_id: int | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> tuple[Need, bool]:
     """Record a need; the same resident with the same words gets the first one back."""
     cleaned = clean_need_text(text)
@@ -112,6 +116,9 @@ async def submit_need(
         grid_id=grid_id,
         compound_id=compound_id,
         submitted_by_staff_id=submitted_by_staff_id,
+        latitude=latitude,
+        longitude=longitude,
+        attachments=attachments or [],
         created_at=now,
     )
     session.add(need)

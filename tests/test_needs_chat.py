@@ -9,8 +9,9 @@ from sqlmodel import col, select
 
 from bot.app import Linli
 from bot.cli_needs import needs_export, needs_merge, needs_stage, needs_top
+from bot.messages import Attachment, Inbound, Location
 from models.messaging import OutboxMessage
-from models.needs import NeedItem
+from models.needs import Need, NeedItem
 from tests.conftest import Chat, payloads
 from tests.test_binding import staff_code
 
@@ -99,3 +100,17 @@ async def test_the_needs_command_line(
     async with linli.sessions() as session:
         news = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "need"))).all()
     assert len(news) == 1 and "场地不足" in news[0].payload["localized"]["zh-CN"][0]["text"]
+
+
+async def test_a_photo_and_location_sent_first_stay_with_the_need(linli: Linli) -> None:
+    chat = Chat(linli, user="with-photo")
+    await chat.send("需求")
+    photo = Inbound("web", "with-photo", event="image", attachments=(Attachment("image", "m-1"),))
+    assert "已收到" in (await linli.pipeline.handle(photo))[0].text
+    place = Inbound("web", "with-photo", event="location", location=Location(30.27, 120.15))
+    await linli.pipeline.handle(place)
+    await chat.send("希望小区附近能有个老年食堂")
+    async with linli.sessions() as session:
+        [need] = (await session.exec(select(Need))).all()
+    assert need.attachments == [{"kind": "image", "ref": "m-1"}]
+    assert (need.latitude, need.longitude) == (30.27, 120.15)
