@@ -38,6 +38,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.wechat_webhook import wait_until_up
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, text_update
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,20 +191,6 @@ def stop_linli(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(timeout=10)
-
-
-async def wait_until_up(url: str) -> None:
-    """Poll until the server answers."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def prepare(count: int, update_ids: itertools.count[int]) -> list[Planned]:
