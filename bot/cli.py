@@ -19,7 +19,14 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli, build_linli
-from bot.cli_needs import needs_export, needs_merge, needs_stage, needs_top
+from bot.cli_needs import (
+    needs_export,
+    needs_merge,
+    needs_rename,
+    needs_split,
+    needs_stage,
+    needs_top,
+)
 from bot.cli_roster import calendar_check, roster_export, roster_import
 from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings
@@ -81,8 +88,17 @@ def _parser() -> argparse.ArgumentParser:
     merge = needs_actions.add_parser("merge", help="fold the second item into the first")
     merge.add_argument("keep", type=int)
     merge.add_argument("absorb", type=int)
+    rename = needs_actions.add_parser("rename", help="give an item a new title")
+    rename.add_argument("item", type=int)
+    rename.add_argument("title")
+    split = needs_actions.add_parser("split", help="move some needs of an item to a new item")
+    split.add_argument("item", type=int)
+    split.add_argument(
+        "needs", type=int, nargs="+", help="need ids (`linli needs export --needs` lists them)"
+    )
     export = needs_actions.add_parser("export", help="items as CSV")
     export.add_argument("--out", type=Path)
+    export.add_argument("--needs", action="store_true", help="every need instead of the items")
     staff = commands.add_parser("staff", help="staff accounts")
     staff_actions = staff.add_subparsers(dest="action", required=True)
     bind_code = staff_actions.add_parser("bind-code", help="a one-time code to bind a chat account")
@@ -202,7 +218,11 @@ async def _needs(linli: Linli, args: argparse.Namespace) -> int:
         return await needs_stage(linli, args.item, args.stage, args.reason)
     if args.action == "merge":
         return await needs_merge(linli, args.keep, args.absorb)
-    return await needs_export(linli, args.out)
+    if args.action == "rename":
+        return await needs_rename(linli, args.item, args.title)
+    if args.action == "split":
+        return await needs_split(linli, args.item, args.needs)
+    return await needs_export(linli, args.out, args.needs)
 
 
 async def run_worker(linli: Linli, args: argparse.Namespace) -> None:

@@ -1,7 +1,8 @@
-"""Telling every supporter of a need item about a new stage, once each."""
+"""Telling the supporters of a need item what happened to it, once each (through the outbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,11 +30,38 @@ async def announce_stage(
             news += t(lang, "needs.reason", reason=item.stage_reason)
         return news
 
+    return await _tell(connection, f"need:{item.id}:{stage}", text, residents, now)
+
+
+async def announce_merge(
+    connection: AsyncConnection,
+    keep: NeedItem,
+    absorbed: NeedItem,
+    residents: list[int],
+    now: datetime,
+) -> int:
+    """Tell the absorbed item's supporters where their need went (once each)."""
+
+    def text(lang: str) -> str:
+        return t(
+            lang, "needs.merge_notice", old=absorbed.title, title=keep.title, count=keep.supporters
+        )
+
+    return await _tell(connection, f"need:{absorbed.id}:merged", text, residents, now)
+
+
+async def _tell(
+    connection: AsyncConnection,
+    key: str,
+    text: Callable[[str], str],
+    residents: list[int],
+    now: datetime,
+) -> int:
     queued = 0
     for resident_id in residents:
         queued += await queue_once(
             connection,
-            dedupe_key=f"need:{item.id}:{stage}:{resident_id}",
+            dedupe_key=f"{key}:{resident_id}",
             kind="need",
             payload=localized(text),
             now=now,

@@ -10,7 +10,9 @@ from handlers import (
     cases_staff,
     menu,
     needs,
+    needs_edit,
     needs_staff,
+    needs_visit,
     staff,
 )
 
@@ -24,6 +26,8 @@ def build_router() -> Router:
         cases_staff.router,
         cases.router,
         needs_staff.router,
+        needs_edit.router,
+        needs_visit.router,
         needs.router,
         booking.router,
         account.router,

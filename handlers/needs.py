@@ -23,7 +23,7 @@ from models.need_ops import (
     support_item,
 )
 from models.needs import Need, NeedItem
-from models.people import ensure_resident
+from models.people import Resident, ensure_resident
 
 router = Router("needs")
 
@@ -77,9 +77,20 @@ async def need_words(ctx: Context) -> HandlerResult:
 
 
 async def _words(ctx: Context, text: str, kept: dict[str, Any] | None = None) -> Reply:
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    return await take_need(ctx, resident, text, kept)
+
+
+async def take_need(
+    ctx: Context,
+    resident: Resident,
+    text: str,
+    kept: dict[str, Any] | None = None,
+    staff_id: int | None = None,
+) -> Reply:
+    """Record a need for a resident (by a grid worker when staff_id is given) and offer matches."""
     latitude, longitude = location_of(kept or {})
     try:
-        resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
         suggested = suggest_category(text, categories(ctx))
         need, created = await submit_need(
             ctx.session,
@@ -90,6 +101,7 @@ async def _words(ctx: Context, text: str, kept: dict[str, Any] | None = None) ->
             community_id=resident.community_id,
             grid_id=resident.grid_id,
             compound_id=resident.compound_id,
+            submitted_by_staff_id=staff_id,
             latitude=latitude,
             longitude=longitude,
             attachments=list((kept or {}).get("attachments", [])),
@@ -130,10 +142,19 @@ def _category_question(ctx: Context, need: Need, suggested: NeedCategory | None)
 
 
 async def _own_need(ctx: Context, number: str) -> Need | None:
-    if not (number.isdecimal() and len(number) < 10) or ctx.identity.resident_id is None:
+    """The need, if this account's resident wrote it or its staff member took it down."""
+    if not (number.isdecimal() and len(number) < 10):
         return None
     need = await ctx.session.get(Need, int(number))
-    return need if need is not None and need.resident_id == ctx.identity.resident_id else None
+    if need is None:
+        return None
+    by_resident = (
+        ctx.identity.resident_id is not None and need.resident_id == ctx.identity.resident_id
+    )
+    by_staff = (
+        ctx.identity.staff_id is not None and need.submitted_by_staff_id == ctx.identity.staff_id
+    )
+    return need if by_resident or by_staff else None
 
 
 @router.payload("need:plus")

@@ -53,8 +53,11 @@ async def desk(ctx: Context) -> HandlerResult:
     accounts = await staff_accounts(ctx.session, staff.id or 0)
     channels = ", ".join(sorted({ctx.t(f"channels.{account.channel}") for account in accounts}))
     lines.append(ctx.t("staff.accounts", channels=channels))
+    visits = (Button(ctx.t("needs.visit_button"), "need:for"),) if staff.grid_id else ()
     buttons = (
         Button(ctx.t("staff.duty_button"), "staff:duty"),
+        Button(ctx.t("needs.top_button"), "need:top"),
+        *visits,
         Button(ctx.t("binding.unbind_staff"), "binding:unbind"),
         *back_to_menu(ctx),
     )

@@ -1,7 +1,6 @@
 """Needs (你需求我提供): submit in the resident's words, +1 an item once per person, rank items
-by distinct supporters, move them through their stages, and merge items.
-
-Similar-text matching is not here yet; items are chosen or created explicitly.
+by distinct supporters, and move them through their stages. Matching is in models/need_match.py,
+renaming, merging and splitting in models/need_edit.py.
 """
 
 from __future__ import annotations
@@ -195,8 +194,9 @@ async def supporters_of(session: AsyncSession, item_id: int) -> list[int]:
 
 
 def can_move(item: NeedItem, stage: NeedStage) -> bool:
-    """Stages go forward one step at a time; rejection only before implementation starts."""
-    if item.stage in (NeedStage.DONE, NeedStage.REJECTED):
+    """Stages go forward one step at a time, rejection only before implementation starts, and
+    an item merged away stays where it was."""
+    if item.stage in (NeedStage.DONE, NeedStage.REJECTED) or item.merged_into_id is not None:
         return False
     if stage is NeedStage.REJECTED:
         return STAGE_ORDER.index(item.stage) < STAGE_ORDER.index(NeedStage.IMPLEMENTING)
@@ -224,30 +224,3 @@ async def change_stage(
         )
     )
     return await supporters_of(session, item.id or 0)
-
-
-async def merge_items(
-    session: AsyncSession,
-    keep: NeedItem,
-    absorb: NeedItem,
-    now: datetime,
-    staff_id: int | None = None,
-) -> int:
-    """Fold absorb into keep: its needs and supporters move (each person counted once)."""
-    moved = 0
-    for resident_id in await supporters_of(session, absorb.id or 0):
-        moved += await support_item(session, keep.id or 0, resident_id, now)
-    await session.exec(
-        sa.update(Need).where(col(Need.item_id) == absorb.id).values(item_id=keep.id)
-    )
-    await session.exec(sa.delete(NeedSupport).where(col(NeedSupport.item_id) == absorb.id))
-    absorb.merged_into_id, absorb.supporters, absorb.updated_at = keep.id, 0, now
-    session.add(absorb)
-    session.add(
-        NeedItemEvent(
-            item_id=keep.id or 0, at=now, staff_id=staff_id, kind="merged", note=absorb.title
-        )
-    )
-    await session.flush()
-    await session.refresh(keep)
-    return moved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -94,3 +95,11 @@ def mark_seen(identity: Account, now: datetime) -> None:
         identity.active = True
     if identity.unreachable:  # they wrote, so they can be reached again (e.g. unblocked the bot)
         identity.unreachable = False
+
+
+def normalise_mobile(text: str) -> str | None:
+    """A mainland mobile number typed any way (spaces, dashes, +86, full-width) as 11 digits."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isdigit())
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return digits if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789" else None

@@ -60,7 +60,8 @@ async def test_every_supporter_hears_of_a_stage_once(linli: Linli) -> None:
     await officer.send(f"绑定 {await staff_code(linli, 'S015')}")
     top = await officer.send("需求排行")
     assert "2 人" in top[0].text
-    move = payloads(top[0])[0]
+    card = await officer.press(payloads(top[0])[0])
+    move = payloads(card[0])[0]
     assert move.endswith(":approved")
     assert "已通知 2 位" in (await officer.press(move))[0].text
     assert "不能进入" in (await officer.press(move))[0].text  # not twice
@@ -89,17 +90,21 @@ async def test_the_needs_command_line(
         canteen, library = (await session.exec(select(NeedItem).order_by(col(NeedItem.id)))).all()
     assert await needs_top(linli, 7) == 0
     assert "#" in capsys.readouterr().out
-    assert await needs_stage(linli, library.id or 0, "rejected", None) == 1  # a reason is needed
-    assert await needs_stage(linli, library.id or 0, "rejected", "场地不足") == 0
     assert await needs_merge(linli, canteen.id or 0, canteen.id or 0) == 1
     assert await needs_merge(linli, canteen.id or 0, library.id or 0) == 0
+    assert await needs_merge(linli, canteen.id or 0, library.id or 0) == 1  # merged already
+    assert await needs_stage(linli, library.id or 0, "approved", None) == 1  # merged away
+    assert await needs_stage(linli, canteen.id or 0, "rejected", None) == 1  # a reason is needed
+    assert await needs_stage(linli, canteen.id or 0, "rejected", "场地不足") == 0
     out = tmp_path / "needs.csv"
     assert await needs_export(linli, out) == 0
     rows = out.read_text(encoding="utf-8").splitlines()
     assert rows[0].startswith("id,title,category,stage,supporters") and len(rows) == 2
     async with linli.sessions() as session:
         news = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "need"))).all()
-    assert len(news) == 1 and "场地不足" in news[0].payload["localized"]["zh-CN"][0]["text"]
+    texts = [n.payload["localized"]["zh-CN"][0]["text"] for n in news]
+    assert len(texts) == 3 and "合并" in texts[0]  # the library fan hears of the merge,
+    assert all("场地不足" in text for text in texts[1:])  # then both of the rejection
 
 
 async def test_a_photo_and_location_sent_first_stay_with_the_need(linli: Linli) -> None:

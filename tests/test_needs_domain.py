@@ -9,12 +9,12 @@ import pytest
 
 from bot.app import Linli
 from bot.clock import ManualClock
+from models.need_edit import merge_items
 from models.need_ops import (
     UnusableNeedError,
     change_stage,
     clean_need_text,
     load_categories,
-    merge_items,
     new_item,
     submit_need,
     suggest_category,
@@ -113,8 +113,8 @@ async def test_support_once_rank_stage_and_merge(linli: Linli, clock: ManualCloc
             await support_item(session, library.id or 0, person, clock.now())
         this_week = await top_items(session, since=clock.now() - timedelta(days=7))
         assert [(item.title, n) for item, n in this_week] == [("社区图书室", 2)]
-        moved = await merge_items(session, canteen, library, clock.now())
-        assert moved == 2  # people[1] already supported the canteen
+        merged = await merge_items(session, canteen, library, clock.now())
+        assert merged.moved == 2  # people[1] already supported the canteen
         ranked = await top_items(session)
         assert [(item.title, n) for item, n in ranked] == [("老年食堂", 6)]
         assert canteen.supporters == 6

@@ -1,0 +1,95 @@
+"""代提需求: a grid worker takes down the need of a resident met on a door-to-door visit.
+
+The resident is found by mobile number (or registered in the worker's grid when new); the need
+is theirs, marked as taken down by the worker, and goes through the same matching as their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from bot.context import Context
+from bot.messages import Reply
+from bot.router import HandlerResult, Router
+from handlers.common import back_to_menu, with_media
+from handlers.needs import take_need
+from handlers.staff import is_staff
+from models.org import Grid, Staff, StaffRole
+from models.people import Resident, mask_phone, normalise_mobile
+
+router = Router("needs_visit")
+
+VISIT_PHONE, VISIT_WORDS = "need_for.phone", "need_for.words"
+
+
+async def grid_worker(ctx: Context) -> Staff | None:
+    """The active grid leader behind this account, with a grid to work in."""
+    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
+    if staff is None or not staff.active or staff.role != StaffRole.GRID_LEADER:
+        return None
+    return staff if staff.grid_id is not None else None
+
+
+@router.payload("need:for", filters=(is_staff,))
+@router.command("need_for", filters=(is_staff,))
+async def need_for_start(ctx: Context) -> HandlerResult:
+    """Ask for the resident's mobile number."""
+    if await grid_worker(ctx) is None:
+        return Reply(ctx.t("needs.visit_only_grid"), back_to_menu(ctx))
+    ctx.set_state(VISIT_PHONE, back="menu")
+    return Reply(ctx.t("needs.visit_phone"), back_to_menu(ctx))
+
+
+@router.state(VISIT_PHONE)
+async def visit_phone(ctx: Context) -> HandlerResult:
+    """The number: an existing resident, or a new one registered in the worker's grid."""
+    staff = await grid_worker(ctx)
+    if staff is None:
+        ctx.clear_state()
+        return Reply(ctx.t("needs.visit_only_grid"), back_to_menu(ctx))
+    phone = normalise_mobile(ctx.text)
+    if phone is None:
+        return Reply(ctx.t("needs.visit_phone_again"), back_to_menu(ctx))
+    resident, new = await resident_by_phone(ctx, phone, staff)
+    # Only the worker's own grid shows a name: a number typed in must not reveal who lives
+    # elsewhere.
+    known = resident.name if resident.grid_id == staff.grid_id and resident.name else ""
+    ctx.set_state(VISIT_WORDS, resident=resident.id)
+    key = "needs.visit_new" if new else "needs.visit_found"
+    return Reply(ctx.t(key, phone=mask_phone(phone), name=known), back_to_menu(ctx))
+
+
+async def resident_by_phone(ctx: Context, phone: str, staff: Staff) -> tuple[Resident, bool]:
+    """The resident with this mobile number, or a new one in the worker's grid."""
+    stmt = select(Resident).where(Resident.phone == phone).order_by(Resident.id)  # type: ignore[arg-type]
+    found = (await ctx.session.exec(stmt)).first()
+    if found is not None:
+        return found, False
+    grid = await ctx.session.get(Grid, staff.grid_id or 0)
+    resident = Resident(
+        phone=phone,
+        grid_id=staff.grid_id,
+        community_id=grid.community_id if grid else staff.community_id,
+        created_at=ctx.now(),
+    )
+    ctx.session.add(resident)
+    await ctx.session.flush()
+    return resident, True
+
+
+@router.state(VISIT_WORDS)
+async def visit_words(ctx: Context) -> HandlerResult:
+    """The need in the resident's words (a photo or location meanwhile is kept with it)."""
+    data: dict[str, Any] = dict(ctx.state.data)
+    kept = with_media(ctx, data)
+    if ctx.inbound.event in ("image", "location") and not ctx.text:
+        ctx.set_state(VISIT_WORDS, **kept)
+        return Reply(ctx.t("needs.media_kept"), back_to_menu(ctx))
+    staff = await grid_worker(ctx)
+    resident = await ctx.session.get(Resident, int(data.get("resident", 0)))
+    if staff is None or resident is None:
+        ctx.clear_state()
+        return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
+    return await take_need(ctx, resident, ctx.text, kept, staff_id=staff.id)
