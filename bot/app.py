@@ -81,7 +81,9 @@ def build_linli(
         max_attempts=settings.outbox_max_attempts,
         claim_timeout=timedelta(seconds=settings.outbox_claim_timeout_seconds),
     )
-    worker = OutboxWorker(sessions, senders, clock, rates=SEND_RATES, policy=policy)
+    worker = OutboxWorker(
+        sessions, senders, clock, rates=SEND_RATES, policy=policy, notice_rate=settings.notice_rate
+    )
     telegram = _telegram(settings, pipeline, worker, telegram_polling)
     if telegram is not None:
         worker.senders["telegram"] = TelegramSender(telegram.bot, telegram.ready, clock)

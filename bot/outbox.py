@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,8 +26,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.metrics import OUTBOX_RESULTS
+from bot.notice_text import notice_payload
 from bot.outbound import Recipient, Sender, SendResult, SendStatus
 from models.messaging import OutboxMessage, OutboxStatus
+from models.notice_ops import UNREACHABLE_PREFIX
+from models.notices import Notice, NoticeStatus
 from models.people import ChannelIdentity
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,7 @@ RECORD_EVERY = 0.05  # seconds: results are written in small groups while a batc
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _IDENTITY = ChannelIdentity.__table__  # type: ignore[attr-defined]
+_NOTICE = Notice.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     accounts: tuple[Account, ...]
+    notice_id: int | None = None
 
 
 @dataclass
@@ -75,6 +81,7 @@ class WorkerPolicy:
     """How hard the worker tries."""
 
     batch: int = 200
+    bulk_batch: int = 25  # notice deliveries claimed per pass, about one second's worth
     max_attempts: int = 12  # with the back-off below, about 68 minutes of trying
     claim_timeout: timedelta = timedelta(minutes=5)
     base_backoff: float = 2.0
@@ -94,9 +101,14 @@ class OutboxWorker:
         rates: Mapping[str, float] | None = None,
         policy: WorkerPolicy | None = None,
         name: str | None = None,
+        notice_rate: float | None = None,
     ) -> None:
         self.sessions, self.senders, self.clock = sessions, dict(senders), clock
         self.policy = policy or WorkerPolicy()
+        if notice_rate:
+            self.policy = replace(self.policy, bulk_batch=max(1, math.ceil(notice_rate)))
+        # Notices share each platform's limits with replies, and on top keep to their own rate.
+        self.notice_limiter = AsyncLimiter(notice_rate, 1.0) if notice_rate else None
         self.name = name or f"worker-{os.getpid()}"
         self.limiters = {ch: AsyncLimiter(rate, 1.0) for ch, rate in (rates or {}).items()}
         self._wakeup = asyncio.Event()
@@ -159,10 +171,20 @@ class OutboxWorker:
         async with self.sessions() as session, session.begin():
             connection = await session.connection()
             rows = await _claim_rows(connection, self.policy, self.name, now)
+            rows += await _claim_rows(connection, self.policy, self.name, now, bulk=True)
+            notices = await notice_payloads(connection, rows)
             accounts = await _accounts_for(connection, rows, set(self.senders))
         return [
-            Claimed(row.id, row.kind, dict(row.payload), row.attempts, accounts.get(row.id, ()))
+            Claimed(
+                row.id,
+                row.kind,
+                notices.get(row.notice_id) or dict(row.payload),
+                row.attempts,
+                accounts.get(row.id, ()),
+                row.notice_id,
+            )
             for row in rows
+            if row.notice_id is None or row.notice_id in notices
         ]
 
     async def _deliver(self, item: Claimed) -> Delivered:
@@ -182,6 +204,8 @@ class OutboxWorker:
         done = _parts_done(item.payload, account)
         payload = localized_payload(item.payload, account.recipient.lang)
         limiter = self.limiters.get(account.channel)
+        if item.notice_id is not None and self.notice_limiter is not None:
+            await self.notice_limiter.acquire()
         try:
             if limiter is None:
                 return await sender.send(account.recipient, payload, done)
@@ -225,6 +249,8 @@ class OutboxWorker:
         if result.status is SendStatus.RETRY and item.attempts < self.policy.max_attempts:
             delay = timedelta(seconds=self._backoff(item.attempts, result))
             return values | {"new_status": OutboxStatus.PENDING.value, "new_due": now + delay}
+        if result.status is SendStatus.UNREACHABLE and item.notice_id is not None:
+            values["new_error"] = (UNREACHABLE_PREFIX + result.detail)[:300]
         return values | {"new_status": OutboxStatus.DEAD.value}
 
     def _count(self, one: Delivered, status: str) -> None:
@@ -278,16 +304,21 @@ def _parts_done(payload: dict[str, Any], account: Account) -> int:
 
 
 async def _claim_rows(
-    connection: AsyncConnection, policy: WorkerPolicy, name: str, now: datetime
+    connection: AsyncConnection, policy: WorkerPolicy, name: str, now: datetime, bulk: bool = False
 ) -> list[Any]:
-    """Mark one batch of due rows as ours in one statement; two workers never get the same row."""
+    """Mark one batch of due rows as ours in one statement; two workers never get the same row.
+
+    Conversation rows and notice deliveries (bulk) are claimed separately, each from its own
+    partial index, so that replies are never queued behind a broadcast.
+    """
     stale = now - policy.claim_timeout
     due = sa.or_(
         sa.and_(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= now),
         sa.and_(_OUTBOX.c.status == OutboxStatus.SENDING.value, _OUTBOX.c.claimed_at < stale),
     )
-    pick = sa.select(_OUTBOX.c.id).where(due).order_by(_OUTBOX.c.next_attempt_at)
-    pick = pick.limit(policy.batch)
+    kind = _OUTBOX.c.notice_id.is_not(None) if bulk else _OUTBOX.c.notice_id.is_(None)
+    pick = sa.select(_OUTBOX.c.id).where(kind, due).order_by(_OUTBOX.c.next_attempt_at)
+    pick = pick.limit(policy.bulk_batch if bulk else policy.batch)
     if connection.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     claim = (
@@ -308,6 +339,7 @@ async def _claim_rows(
             _OUTBOX.c.resident_id,
             _OUTBOX.c.staff_id,
             _OUTBOX.c.channel,
+            _OUTBOX.c.notice_id,
         )
     )
     rows = list((await connection.execute(claim)).all())
@@ -360,3 +392,26 @@ async def _accounts_for(
             if i.channel in channels
         )
     return result
+
+
+async def notice_payloads(
+    connection: AsyncConnection, rows: list[Any]
+) -> dict[int, dict[str, Any]]:
+    """The payload of each notice among the claimed rows; rows of a notice cancelled meanwhile
+    are marked cancelled here and left out (a retry must not revive them)."""
+    ids = sorted({row.notice_id for row in rows if row.notice_id is not None})
+    if not ids:
+        return {}
+    found = (await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.id.in_(ids)))).all()
+    live = {n.id: n for n in found if n.status != NoticeStatus.CANCELLED.value}
+    withdrawn = [row.id for row in rows if row.notice_id is not None and row.notice_id not in live]
+    if withdrawn:
+        await connection.execute(
+            sa.update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(withdrawn))
+            .values(status=OutboxStatus.CANCELLED.value)
+        )
+    return {
+        notice_id: notice_payload(Notice.model_validate(dict(n._mapping)))
+        for notice_id, n in live.items()
+    }

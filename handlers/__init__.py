@@ -13,6 +13,8 @@ from handlers import (
     needs_edit,
     needs_staff,
     needs_visit,
+    notices,
+    notices_staff,
     staff,
 )
 
@@ -28,6 +30,8 @@ def build_router() -> Router:
         needs_staff.router,
         needs_edit.router,
         needs_visit.router,
+        notices_staff.router,
+        notices.router,
         needs.router,
         booking.router,
         account.router,

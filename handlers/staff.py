@@ -13,6 +13,7 @@ from handlers.common import back_to_menu, format_date, format_time, localized, w
 from models.base import SHANGHAI
 from models.binding import staff_accounts
 from models.booking import RosterShift
+from models.notice_audience import scope_of
 from models.org import Department, Staff
 
 router = Router("staff")
@@ -53,11 +54,18 @@ async def desk(ctx: Context) -> HandlerResult:
     accounts = await staff_accounts(ctx.session, staff.id or 0)
     channels = ", ".join(sorted({ctx.t(f"channels.{account.channel}") for account in accounts}))
     lines.append(ctx.t("staff.accounts", channels=channels))
-    visits = (Button(ctx.t("needs.visit_button"), "need:for"),) if staff.grid_id else ()
+    extra: list[Button] = []
+    if staff.grid_id:
+        extra.append(Button(ctx.t("needs.visit_button"), "need:for"))
+    if scope_of(staff).any:
+        extra += [
+            Button(ctx.t("notices.new"), "notice:new"),
+            Button(ctx.t("notices.mine"), "notice:mine"),
+        ]
     buttons = (
         Button(ctx.t("staff.duty_button"), "staff:duty"),
         Button(ctx.t("needs.top_button"), "need:top"),
-        *visits,
+        *extra,
         Button(ctx.t("binding.unbind_staff"), "binding:unbind"),
         *back_to_menu(ctx),
     )

@@ -22,6 +22,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # a notice withdrawn while still sending
 
 
 class InboundMessage(SQLModel, table=True):
@@ -51,7 +52,25 @@ class ConversationState(SQLModel, table=True):
 class OutboxMessage(SQLModel, table=True):
     """A message we send on our own, written in the transaction that causes it."""
 
-    __table_args__ = (sa.Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+    # Conversation messages and notice deliveries are claimed from separate partial indexes, so
+    # a broadcast of 300,000 rows never stands in front of a reply.
+    __table_args__ = (
+        sa.Index(
+            "ix_outbox_status_due",
+            "status",
+            "next_attempt_at",
+            sqlite_where=sa.text("notice_id IS NULL"),
+            postgresql_where=sa.text("notice_id IS NULL"),
+        ),
+        sa.Index(
+            "ix_outbox_bulk_due",
+            "status",
+            "next_attempt_at",
+            sqlite_where=sa.text("notice_id IS NOT NULL"),
+            postgresql_where=sa.text("notice_id IS NOT NULL"),
+        ),
+        sa.Index("ix_outbox_notice_status", "notice_id", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     identity_id: int | None = Field(default=None, foreign_key="channelidentity.id")
@@ -69,6 +88,7 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = utc_field(nullable=True, default=None)
     last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = utc_field()
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
 
 
 class Reminder(SQLModel, table=True):

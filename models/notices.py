@@ -44,13 +44,19 @@ class Notice(SQLModel, table=True):
     audience: dict[str, Any] = json_field(default_factory=dict)
     status: NoticeStatus = enum_field(NoticeStatus.DRAFT, index=True)
     send_at: datetime | None = utc_field(nullable=True, default=None)
-    audience_size: int = 0
+    audience_size: int = 0  # residents in the area
+    opted_out: int = 0  # of those, left out because they opted out (non-urgent notices only)
+    accounts: int = 0  # delivery rows created: one per reachable resident-channel
+    unreachable: int = 0  # residents with no chat account we can reach (listed as deliveries)
     created_at: datetime = utc_field()
+    started_at: datetime | None = utc_field(nullable=True, default=None)
     finished_at: datetime | None = utc_field(nullable=True, default=None)
+    summary_sent: bool = False
 
 
 class NoticeDelivery(SQLModel, table=True):
-    """One notice to one chat account."""
+    """A resident a notice could not reach (no usable chat account), so that a grid worker can
+    tell them in person; deliveries to chat accounts are the notice's outbox rows."""
 
     __table_args__ = (
         sa.UniqueConstraint("notice_id", "identity_id"),

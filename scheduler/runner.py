@@ -30,6 +30,7 @@ from scheduler.appointments import send_due_reminders
 from scheduler.cases import send_follow_ups, sweep_case_deadlines
 from scheduler.context import JobContext
 from scheduler.digests import send_daily_digests, send_weekly_kpis
+from scheduler.notices import run_notices
 from scheduler.outbox_stats import measure_outbox
 from scheduler.waitlist import pass_on_expired_offers
 
@@ -55,6 +56,7 @@ JOBS: tuple[Job, ...] = (
     Job("weekly_kpi", send_weekly_kpis, 900),
     Job("waitlist_offers", pass_on_expired_offers, 60),
     Job("outbox_stats", measure_outbox, 15),
+    Job("notices", run_notices, 15),
 )
 
 

@@ -1,0 +1,224 @@
+"""Notices: write one, release it to its audience in bulk, cancel it, and report on it.
+
+Releasing fans out in two INSERT … SELECT statements inside one transaction: an outbox row per
+reachable resident-channel (its payload only names the notice; the worker fills in the text)
+and a NoticeDelivery row per resident no chat account can reach. Nothing passes through Python
+per resident, and a crash before the commit leaves the notice as it was, to be released again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.messaging import OutboxMessage, OutboxStatus
+from models.notice_audience import Audience, resident_filter
+from models.notices import DeliveryStatus, Notice, NoticeDelivery, NoticeStatus
+from models.people import ChannelIdentity, Resident
+
+UNREACHABLE_PREFIX = "unreachable: "  # last_error of a row that no account could take
+NO_ACCOUNT = "no chat account"
+
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_DELIVERY = NoticeDelivery.__table__  # type: ignore[attr-defined]
+_RESIDENT = Resident.__table__  # type: ignore[attr-defined]
+_IDENTITY = ChannelIdentity.__table__  # type: ignore[attr-defined]
+_NOTICE = Notice.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class AudienceCount:
+    """How many residents an audience holds, and how many of them can be reached."""
+
+    residents: int
+    opted_out: int
+    reachable_accounts: int
+    unreachable: int
+
+
+@dataclass
+class NoticeReport:
+    """Where a notice's deliveries stand."""
+
+    audience: int
+    opted_out: int
+    accounts: int
+    sent: int = 0
+    pending: int = 0
+    cancelled: int = 0
+    unreachable: int = 0
+    failed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is waiting to be sent any more."""
+        return self.pending == 0
+
+
+def _usable_account() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _IDENTITY.c.resident_id == _RESIDENT.c.id,
+        _IDENTITY.c.active.is_(True),
+        _IDENTITY.c.unreachable.is_(False),
+    )
+
+
+def _wanted(audience: Audience, urgent: bool) -> sa.ColumnElement[bool]:
+    """The audience, less those who opted out (urgent notices reach them too)."""
+    area = resident_filter(audience)
+    return area if urgent else sa.and_(area, _RESIDENT.c.notices_opt_out.is_(False))
+
+
+async def count_audience(session: AsyncSession, audience: Audience, urgent: bool) -> AudienceCount:
+    """The preview's numbers: residents, opted out, accounts to send to, unreachable."""
+    connection = await session.connection()
+    area = resident_filter(audience)
+    residents, opted_out = (
+        await connection.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(_RESIDENT.c.notices_opt_out.is_(True)),
+            ).where(area)
+        )
+    ).one()
+    wanted = _wanted(audience, urgent)
+    accounts = await connection.scalar(
+        sa.select(sa.func.count())
+        .select_from(_RESIDENT.join(_IDENTITY, _usable_account()))
+        .where(wanted)
+    )
+    unreachable = await connection.scalar(
+        sa.select(sa.func.count())
+        .where(wanted)
+        .where(~sa.exists(sa.select(_IDENTITY.c.id).where(_usable_account())))
+    )
+    return AudienceCount(
+        int(residents), 0 if urgent else int(opted_out), int(accounts or 0), int(unreachable or 0)
+    )
+
+
+async def release_notice(connection: AsyncConnection, notice: Notice, now: datetime) -> int:
+    """Fan a notice out (in the caller's transaction); the number of outbox rows created."""
+    audience = Audience.from_data(notice.audience)
+    wanted = _wanted(audience, notice.urgent)
+    accounts = (
+        sa.select(
+            _IDENTITY.c.id,
+            _RESIDENT.c.id,
+            _IDENTITY.c.channel,
+            sa.literal("notice"),
+            sa.literal({"notice": notice.id}, type_=_OUTBOX.c.payload.type),
+            sa.literal(OutboxStatus.PENDING.value),
+            sa.literal(0),
+            sa.literal(now, type_=_OUTBOX.c.next_attempt_at.type),
+            sa.literal(now, type_=_OUTBOX.c.created_at.type),
+            sa.literal(notice.id),
+        )
+        .select_from(_RESIDENT.join(_IDENTITY, _usable_account()))
+        .where(wanted)
+    )
+    columns = [
+        "identity_id",
+        "resident_id",
+        "channel",
+        "kind",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "notice_id",
+    ]
+    created = (await connection.execute(sa.insert(_OUTBOX).from_select(columns, accounts))).rowcount
+    nobody = (
+        sa.select(
+            sa.literal(notice.id),
+            _RESIDENT.c.id,
+            sa.literal(DeliveryStatus.UNREACHABLE.value),
+            sa.literal(NO_ACCOUNT),
+            sa.literal(now, type_=_DELIVERY.c.updated_at.type),
+        )
+        .where(wanted)
+        .where(~sa.exists(sa.select(_IDENTITY.c.id).where(_usable_account())))
+    )
+    unreachable = (
+        await connection.execute(
+            sa.insert(_DELIVERY).from_select(
+                ["notice_id", "resident_id", "status", "error", "updated_at"], nobody
+            )
+        )
+    ).rowcount
+    residents, opted_out = (
+        await connection.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(_RESIDENT.c.notices_opt_out.is_(True)),
+            ).where(resident_filter(audience))
+        )
+    ).one()
+    await connection.execute(
+        sa.update(_NOTICE)
+        .where(_NOTICE.c.id == notice.id)
+        .values(
+            status=NoticeStatus.SENDING.value,
+            started_at=now,
+            audience_size=int(residents),
+            opted_out=0 if notice.urgent else int(opted_out),
+            accounts=created,
+            unreachable=unreachable,
+        )
+    )
+    return int(created)
+
+
+async def cancel_notice(session: AsyncSession, notice: Notice, now: datetime) -> int:
+    """Withdraw a scheduled or sending notice; the number of deliveries that will not go out."""
+    if notice.status not in (NoticeStatus.SCHEDULED, NoticeStatus.SENDING, NoticeStatus.DRAFT):
+        return -1
+    connection = await session.connection()
+    withdrawn = await connection.execute(
+        sa.update(_OUTBOX)
+        .where(_OUTBOX.c.notice_id == notice.id, _OUTBOX.c.status == OutboxStatus.PENDING.value)
+        .values(status=OutboxStatus.CANCELLED.value)
+    )
+    notice.status, notice.finished_at = NoticeStatus.CANCELLED, now
+    session.add(notice)
+    return int(withdrawn.rowcount)
+
+
+async def notice_report(session: AsyncSession, notice: Notice) -> NoticeReport:
+    """Audience size, sent, failed (and why), unreachable, cancelled and pending."""
+    report = NoticeReport(notice.audience_size, notice.opted_out, notice.accounts)
+    report.unreachable = notice.unreachable
+    rows = await session.exec(
+        select(OutboxMessage.status, OutboxMessage.last_error, sa.func.count())
+        .where(OutboxMessage.notice_id == notice.id)
+        .group_by(col(OutboxMessage.status), col(OutboxMessage.last_error))
+    )
+    for status, error, count in rows.all():
+        if status == OutboxStatus.SENT:
+            report.sent += count
+        elif status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+            report.pending += count
+        elif status == OutboxStatus.CANCELLED:
+            report.cancelled += count
+        elif error and error.startswith(UNREACHABLE_PREFIX):
+            report.unreachable += count
+            report.failures[error.removeprefix(UNREACHABLE_PREFIX)] += count
+        else:
+            report.failed += count
+            report.failures[error or "unknown"] += count
+    return report
+
+
+async def due_notices(session: AsyncSession, now: datetime) -> list[Notice]:
+    """Scheduled notices whose time has come."""
+    stmt = select(Notice).where(Notice.status == NoticeStatus.SCHEDULED, col(Notice.send_at) <= now)
+    return list((await session.exec(stmt.order_by(col(Notice.id)))).all())
