@@ -33,9 +33,15 @@ async def grid_of(linli: Linli, code: str) -> Grid:
 
 
 async def resident(
-    linli: Linli, grid: Grid, *accounts: str, elderly: bool = False, opted_out: bool = False
+    linli: Linli,
+    grid: Grid,
+    *accounts: str,
+    elderly: bool = False,
+    opted_out: bool = False,
+    channel: str = "web",
+    seen: timedelta = timedelta(0),
 ) -> int:
-    """A resident of a grid with web chat accounts of the given ids."""
+    """A resident of a grid with chat accounts of the given ids (last seen `seen` ago)."""
     now = linli.clock.now()
     async with linli.sessions() as session, session.begin():
         person = Resident(
@@ -50,11 +56,11 @@ async def resident(
         for external_id in accounts:
             session.add(
                 ChannelIdentity(
-                    channel="web",
+                    channel=channel,
                     external_id=external_id,
                     resident_id=person.id,
                     created_at=now,
-                    last_seen_at=now,
+                    last_seen_at=now - seen,
                 )
             )
     return person.id or 0
