@@ -29,6 +29,9 @@ TEXT, LINK, AREA_LIST, WHEN = "notice.text", "notice.link", "notice.area", "noti
 CHOOSE = "notice.choose"  # a step answered with buttons only
 TEXT_MIN, TEXT_MAX, URL_MAX = 4, 1000, 500
 EARLIEST = timedelta(minutes=2)  # a scheduled time must lie at least this far ahead
+# Up to this many residents a notice is released in the confirming transaction; beyond, the
+# scheduler releases it in steps within seconds, so no single transaction holds writers long.
+INLINE_RESIDENTS = 5_000
 
 
 async def notice_author(ctx: Context) -> tuple[Staff, Scope] | None:
@@ -298,7 +301,8 @@ async def preview(ctx: Context, data: dict[str, Any]) -> Reply:
 
 @router.payload("notice:send", filters=(is_staff,))
 async def confirmed(ctx: Context) -> HandlerResult:
-    """Create the notice: released now (in this transaction) or scheduled."""
+    """Create the notice: a small one is released in this transaction; a big or scheduled one
+    is released by the scheduler in steps (see scheduler/notices.py)."""
     data = dict(ctx.state.data)
     author = await notice_author(ctx)
     ctx.clear_state()
@@ -308,22 +312,26 @@ async def confirmed(ctx: Context) -> HandlerResult:
     if not await allowed(ctx.session, author[1], audience):
         return Reply(ctx.t("notices.outside_scope"), back_to_menu(ctx))
     send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
+    urgent = bool(data["urgent"])
+    counted = await count_audience(ctx.session, audience, urgent)
+    inline = send_at is None and counted.residents <= INLINE_RESIDENTS
     notice = Notice(
         author_staff_id=author[0].id or 0,
         text=str(data["text"])[:TEXT_MAX],
         link_url=data.get("link"),
-        urgent=bool(data["urgent"]),
+        urgent=urgent,
         audience=audience.as_data(),
-        status=NoticeStatus.SCHEDULED if send_at else NoticeStatus.SENDING,
-        send_at=send_at,
+        status=NoticeStatus.SENDING if inline else NoticeStatus.SCHEDULED,
+        send_at=send_at or ctx.now(),
         created_at=ctx.now(),
     )
     ctx.session.add(notice)
     await ctx.session.flush()
     if send_at is not None:
-        local = send_at.astimezone(SHANGHAI)
-        return Reply(
-            ctx.t("notices.scheduled", id=notice.id, when=f"{local:%m-%d %H:%M}"), back_to_menu(ctx)
-        )
+        when = f"{send_at.astimezone(SHANGHAI):%m-%d %H:%M}"
+        return Reply(ctx.t("notices.scheduled", id=notice.id, when=when), back_to_menu(ctx))
+    if not inline:
+        count = counted.reachable_accounts
+        return Reply(ctx.t("notices.sending", id=notice.id, count=count), back_to_menu(ctx))
     created = await release_notice(ctx.unit.connection, notice, ctx.now())
     return Reply(ctx.t("notices.sending", id=notice.id, count=created), back_to_menu(ctx))

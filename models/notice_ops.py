@@ -1,9 +1,11 @@
 """Notices: write one, release it to its audience in bulk, cancel it, and report on it.
 
-Releasing fans out in two INSERT … SELECT statements inside one transaction: an outbox row per
-reachable resident-channel (its payload only names the notice; the worker fills in the text)
-and a NoticeDelivery row per resident no chat account can reach. Nothing passes through Python
-per resident, and a crash before the commit leaves the notice as it was, to be released again.
+Releasing fans out with two INSERT … SELECT statements: an outbox row per reachable
+resident-channel (its payload only names the notice; the worker fills in the text) and a
+NoticeDelivery row per resident no chat account can reach. Nothing passes through Python per
+resident. A small notice is released in the transaction that confirms it; a big one in steps of
+20,000 residents, each its own transaction that also moves the notice's cursor, so SQLite's
+writers are never held for long and a crash resumes after the last committed step.
 """
 
 from __future__ import annotations
@@ -104,10 +106,29 @@ async def count_audience(session: AsyncSession, audience: Audience, urgent: bool
     )
 
 
+FANOUT_CHUNK = 20_000  # residents per transaction when a big notice is fanned out in steps
+
+
 async def release_notice(connection: AsyncConnection, notice: Notice, now: datetime) -> int:
-    """Fan a notice out (in the caller's transaction); the number of outbox rows created."""
+    """Fan a notice out in one go (in the caller's transaction); the outbox rows created."""
+    created, unreachable = await fan_out(connection, notice, now)
+    await mark_released(connection, notice, now, created, unreachable)
+    return created
+
+
+async def fan_out(
+    connection: AsyncConnection,
+    notice: Notice,
+    now: datetime,
+    after_id: int = 0,
+    upto_id: int | None = None,
+) -> tuple[int, int]:
+    """Delivery rows for the audience's residents with after_id < id <= upto_id: outbox rows
+    for reachable accounts, unreachable deliveries for the rest; both counts."""
     audience = Audience.from_data(notice.audience)
-    wanted = _wanted(audience, notice.urgent)
+    wanted = sa.and_(_wanted(audience, notice.urgent), _RESIDENT.c.id > after_id)
+    if upto_id is not None:
+        wanted = sa.and_(wanted, _RESIDENT.c.id <= upto_id)
     accounts = (
         sa.select(
             _IDENTITY.c.id,
@@ -124,19 +145,9 @@ async def release_notice(connection: AsyncConnection, notice: Notice, now: datet
         .select_from(_RESIDENT.join(_IDENTITY, _usable_account()))
         .where(wanted)
     )
-    columns = [
-        "identity_id",
-        "resident_id",
-        "channel",
-        "kind",
-        "payload",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "notice_id",
-    ]
-    created = (await connection.execute(sa.insert(_OUTBOX).from_select(columns, accounts))).rowcount
+    created = (
+        await connection.execute(sa.insert(_OUTBOX).from_select(_COLUMNS, accounts))
+    ).rowcount
     nobody = (
         sa.select(
             sa.literal(notice.id),
@@ -155,6 +166,43 @@ async def release_notice(connection: AsyncConnection, notice: Notice, now: datet
             )
         )
     ).rowcount
+    return int(created), int(unreachable)
+
+
+_COLUMNS = [
+    "identity_id",
+    "resident_id",
+    "channel",
+    "kind",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "notice_id",
+]
+
+
+async def chunk_end(
+    connection: AsyncConnection, after_id: int, size: int = FANOUT_CHUNK
+) -> int | None:
+    """The resident id that ends the next chunk after after_id (None: the rest is one chunk)."""
+    stmt = (
+        sa.select(_RESIDENT.c.id)
+        .where(_RESIDENT.c.id > after_id)
+        .order_by(_RESIDENT.c.id)
+        .offset(size - 1)
+        .limit(1)
+    )
+    found = await connection.scalar(stmt)
+    return None if found is None else int(found)
+
+
+async def mark_released(
+    connection: AsyncConnection, notice: Notice, now: datetime, created: int, unreachable: int
+) -> None:
+    """Record a finished fan-out: the audience's numbers, and the notice as sending."""
+    audience = Audience.from_data(notice.audience)
     residents, opted_out = (
         await connection.execute(
             sa.select(
@@ -168,14 +216,14 @@ async def release_notice(connection: AsyncConnection, notice: Notice, now: datet
         .where(_NOTICE.c.id == notice.id)
         .values(
             status=NoticeStatus.SENDING.value,
-            started_at=now,
+            started_at=sa.func.coalesce(_NOTICE.c.started_at, now),
             audience_size=int(residents),
             opted_out=0 if notice.urgent else int(opted_out),
-            accounts=created,
-            unreachable=unreachable,
+            accounts=_NOTICE.c.accounts + created,
+            unreachable=_NOTICE.c.unreachable + unreachable,
+            fanned_out=True,
         )
     )
-    return int(created)
 
 
 async def cancel_notice(session: AsyncSession, notice: Notice, now: datetime) -> int:

@@ -51,7 +51,8 @@ class Notice(SQLModel, table=True):
     created_at: datetime = utc_field()
     started_at: datetime | None = utc_field(nullable=True, default=None)
     finished_at: datetime | None = utc_field(nullable=True, default=None)
-    summary_sent: bool = False
+    fanout_cursor: int = 0  # residents up to this id have their delivery rows
+    fanned_out: bool = False
 
 
 class NoticeDelivery(SQLModel, table=True):

@@ -56,7 +56,7 @@ JOBS: tuple[Job, ...] = (
     Job("weekly_kpi", send_weekly_kpis, 900),
     Job("waitlist_offers", pass_on_expired_offers, 60),
     Job("outbox_stats", measure_outbox, 15),
-    Job("notices", run_notices, 15),
+    Job("notices", run_notices, 5),
 )
 
 

@@ -13,12 +13,12 @@ from bot.messages import Reply
 from bot.outbox import OutboxWorker, WorkerPolicy
 from models.messaging import OutboxMessage, OutboxStatus, queue_message
 from models.notice_audience import Audience, Scope, allowed, scope_of
-from models.notice_ops import notice_report, release_notice
+from models.notice_ops import cancel_notice, notice_report, release_notice
 from models.notices import DeliveryStatus, Notice, NoticeDelivery, NoticeStatus
 from models.org import Community, Grid, Staff, StaffRole
 from models.people import ChannelIdentity, Resident
 from scheduler.context import JobContext
-from scheduler.notices import run_notices
+from scheduler.notices import release_due_notices, release_step, run_notices
 from tests.conftest import Chat, payloads
 from tests.fakes.recording_channel import RecordingChannel
 from tests.test_binding import staff_code
@@ -301,3 +301,45 @@ async def test_a_worker_dying_mid_send_loses_and_repeats_nothing(
         stmt = select(OutboxMessage).where(OutboxMessage.notice_id == notice.id)
         statuses = {row.status for row in (await session.exec(stmt)).all()}
     assert statuses == {OutboxStatus.SENT}
+
+
+async def test_a_big_notice_is_released_in_steps_and_a_withdrawal_stops_them(
+    linli: Linli, clock: ManualClock
+) -> None:
+    await street_of_two_grids(linli)
+    ctx = JobContext(linli.engine, linli.sessions, linli.clock, linli.settings)
+
+    async def street_notice(text: str) -> int:
+        async with linli.sessions() as session, session.begin():
+            boss = (await session.exec(select(Staff).where(Staff.role == "supervisor"))).first()
+            assert boss is not None
+            notice = Notice(
+                author_staff_id=boss.id or 0,
+                text=text,
+                audience=Audience(street=True).as_data(),
+                status=NoticeStatus.SCHEDULED,
+                send_at=clock.now(),
+                created_at=clock.now(),
+            )
+            session.add(notice)
+        return notice.id or 0
+
+    whole = await street_notice("全街道消防演练")
+    assert await release_due_notices(ctx, chunk=2) == 5  # a1, a2x, a2y, a3, b1 (a4 opted out)
+    assert await release_due_notices(ctx, chunk=2) == 0  # nothing twice
+    async with linli.sessions() as session:
+        notice = await session.get(Notice, whole)
+        assert notice is not None and notice.fanned_out and notice.status == NoticeStatus.SENDING
+        assert (notice.accounts, notice.unreachable, notice.audience_size) == (5, 1, 6)
+        assert notice.fanout_cursor > 0
+    stopped = await street_notice("将被撤回的通知")
+    assert await release_step(ctx, stopped, chunk=2) == 3  # the first two residents' accounts
+    async with linli.sessions() as session, session.begin():
+        notice = await session.get(Notice, stopped)
+        assert notice is not None
+        assert await cancel_notice(session, notice, clock.now()) == 3
+    assert await release_step(ctx, stopped, chunk=2) is None
+    async with linli.sessions() as session:
+        stmt = select(OutboxMessage).where(OutboxMessage.notice_id == stopped)
+        rows = (await session.exec(stmt)).all()
+    assert len(rows) == 3 and {row.status for row in rows} == {OutboxStatus.CANCELLED}

@@ -27,7 +27,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('accounts', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('unreachable', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('started_at', models.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('summary_sent', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('fanout_cursor', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('fanned_out', sa.Boolean(), nullable=False, server_default=sa.false()))
 
     with op.batch_alter_table('outboxmessage', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notice_id', sa.Integer(), nullable=True))
@@ -52,7 +53,8 @@ def downgrade() -> None:
         batch_op.create_index('ix_outbox_status_due', ['status', 'next_attempt_at'], unique=False)
 
     with op.batch_alter_table('notice', schema=None) as batch_op:
-        batch_op.drop_column('summary_sent')
+        batch_op.drop_column('fanned_out')
+        batch_op.drop_column('fanout_cursor')
         batch_op.drop_column('started_at')
         batch_op.drop_column('unreachable')
         batch_op.drop_column('accounts')
