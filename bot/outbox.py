@@ -81,7 +81,7 @@ class WorkerPolicy:
     """How hard the worker tries."""
 
     batch: int = 200
-    bulk_batch: int = 25  # notice deliveries claimed per pass, about one second's worth
+    bulk_batch: int = 3  # notice deliveries claimed per pass, about a tenth of a second's worth
     max_attempts: int = 12  # with the back-off below, about 68 minutes of trying
     claim_timeout: timedelta = timedelta(minutes=5)
     base_backoff: float = 2.0
@@ -106,9 +106,12 @@ class OutboxWorker:
         self.sessions, self.senders, self.clock = sessions, dict(senders), clock
         self.policy = policy or WorkerPolicy()
         if notice_rate:
-            self.policy = replace(self.policy, bulk_batch=max(1, math.ceil(notice_rate)))
+            # A tenth of a second's worth a pass: a reply queued meanwhile waits no longer.
+            self.policy = replace(self.policy, bulk_batch=max(1, math.ceil(notice_rate / 10)))
         # Notices share each platform's limits with replies, and on top keep to their own rate.
-        self.notice_limiter = AsyncLimiter(notice_rate, 1.0) if notice_rate else None
+        # One token at a time (not a second's worth at start-up), so a broadcast starts at its
+        # rate instead of a burst. The rate is per worker process.
+        self.notice_limiter = AsyncLimiter(1, 1.0 / notice_rate) if notice_rate else None
         self.name = name or f"worker-{os.getpid()}"
         self.limiters = {ch: AsyncLimiter(rate, 1.0) for ch, rate in (rates or {}).items()}
         self._wakeup = asyncio.Event()
@@ -157,10 +160,20 @@ class OutboxWorker:
         if not claimed:
             return 0
         pending = {asyncio.ensure_future(self._deliver(item)) for item in claimed}
+        recording: list[Delivered] = []
         try:
             while pending:
                 done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
-                await self._record([task.result() for task in done])
+                recording = [task.result() for task in done]
+                await self._record(recording)
+                recording = []
+        except asyncio.CancelledError:
+            # Stopped past the grace: what the channel already accepted is still recorded (again,
+            # harmlessly, if the cancelled record had committed), or it would be sent twice once
+            # the claim goes stale. Only sends cut off mid-call are left to be retried.
+            finished = [t for t in pending if t.done() and not t.cancelled() and not t.exception()]
+            await self._record(recording + [task.result() for task in finished])
+            raise
         finally:
             for task in pending:  # cancelled mid-batch: these rows are claimed, retried later
                 task.cancel()
@@ -233,7 +246,9 @@ class OutboxWorker:
 
     def _row_update(self, one: Delivered, now: datetime) -> dict[str, Any]:
         item, result = one.item, one.result
-        payload = {**item.payload, PARTS_KEY: result.parts_sent}
+        # A notice row keeps naming its notice rather than storing the text filled in for it.
+        stored = {"notice": item.notice_id} if item.notice_id is not None else item.payload
+        payload = {**stored, PARTS_KEY: result.parts_sent}
         if one.account is not None:
             payload[PARTS_ACCOUNT_KEY] = one.account.id
         values: dict[str, Any] = {
@@ -306,19 +321,38 @@ def _parts_done(payload: dict[str, Any], account: Account) -> int:
 async def _claim_rows(
     connection: AsyncConnection, policy: WorkerPolicy, name: str, now: datetime, bulk: bool = False
 ) -> list[Any]:
-    """Mark one batch of due rows as ours in one statement; two workers never get the same row.
+    """Mark one batch of due rows as ours; two workers never get the same row.
 
     Conversation rows and notice deliveries (bulk) are claimed separately, each from its own
-    partial index, so that replies are never queued behind a broadcast.
+    partial index, so that replies are never queued behind a broadcast. Rows a vanished worker
+    left claimed go first: behind 300,000 pending deliveries they would otherwise wait hours.
     """
-    stale = now - policy.claim_timeout
-    due = sa.or_(
-        sa.and_(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= now),
-        sa.and_(_OUTBOX.c.status == OutboxStatus.SENDING.value, _OUTBOX.c.claimed_at < stale),
-    )
+    limit = policy.bulk_batch if bulk else policy.batch
     kind = _OUTBOX.c.notice_id.is_not(None) if bulk else _OUTBOX.c.notice_id.is_(None)
-    pick = sa.select(_OUTBOX.c.id).where(kind, due).order_by(_OUTBOX.c.next_attempt_at)
-    pick = pick.limit(policy.bulk_batch if bulk else policy.batch)
+    abandoned = sa.and_(
+        _OUTBOX.c.status == OutboxStatus.SENDING.value,
+        _OUTBOX.c.claimed_at < now - policy.claim_timeout,
+    )
+    rows = await _claim_where(connection, sa.and_(kind, abandoned), limit, name, now)
+    if len(rows) < limit:
+        due = sa.and_(
+            _OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= now
+        )
+        rows += await _claim_where(connection, sa.and_(kind, due), limit - len(rows), name, now)
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+async def _claim_where(
+    connection: AsyncConnection,
+    condition: sa.ColumnElement[bool],
+    limit: int,
+    name: str,
+    now: datetime,
+) -> list[Any]:
+    """Claim up to limit rows meeting the condition, oldest due first, in one statement."""
+    pick = sa.select(_OUTBOX.c.id).where(condition).order_by(_OUTBOX.c.next_attempt_at)
+    pick = pick.limit(limit)
     if connection.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     claim = (
@@ -342,9 +376,7 @@ async def _claim_rows(
             _OUTBOX.c.notice_id,
         )
     )
-    rows = list((await connection.execute(claim)).all())
-    rows.sort(key=lambda row: row.id)
-    return rows
+    return list((await connection.execute(claim)).all())
 
 
 async def _accounts_for(

@@ -299,8 +299,11 @@ async def test_a_worker_dying_mid_send_loses_and_repeats_nothing(
     assert len(receivers) == created == 24 and len(set(receivers)) == created
     async with linli.sessions() as session:
         stmt = select(OutboxMessage).where(OutboxMessage.notice_id == notice.id)
-        statuses = {row.status for row in (await session.exec(stmt)).all()}
-    assert statuses == {OutboxStatus.SENT}
+        sent = (await session.exec(stmt)).all()
+    assert {row.status for row in sent} == {OutboxStatus.SENT}
+    assert all(
+        row.payload["notice"] == notice.id and "localized" not in row.payload for row in sent
+    )
 
 
 async def test_a_big_notice_is_released_in_steps_and_a_withdrawal_stops_them(
