@@ -109,9 +109,10 @@ class OutboxWorker:
             # A tenth of a second's worth a pass: a reply queued meanwhile waits no longer.
             self.policy = replace(self.policy, bulk_batch=max(1, math.ceil(notice_rate / 10)))
         # Notices share each platform's limits with replies, and on top keep to their own rate.
-        # One token at a time (not a second's worth at start-up), so a broadcast starts at its
-        # rate instead of a burst. The rate is per worker process.
-        self.notice_limiter = AsyncLimiter(1, 1.0 / notice_rate) if notice_rate else None
+        # The bucket holds one pass's worth (a tenth of a second): a broadcast starts without a
+        # burst, and the pause between passes is made up. The rate is per worker process.
+        batch = self.policy.bulk_batch
+        self.notice_limiter = AsyncLimiter(batch, batch / notice_rate) if notice_rate else None
         self.name = name or f"worker-{os.getpid()}"
         self.limiters = {ch: AsyncLimiter(rate, 1.0) for ch, rate in (rates or {}).items()}
         self._wakeup = asyncio.Event()
