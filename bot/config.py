@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     booking_in_total: int = Field(default=3, gt=0)
     booking_no_show_limit: int = Field(default=2, gt=0)
     waitlist_offer_minutes: int = Field(default=30, gt=0)
-    need_match_threshold: float = Field(default=0.28, ge=0, le=1)
+    need_match_threshold: float = Field(default=0.22, ge=0, le=1)
     notice_rate: float = Field(default=20.0, gt=0)  # notice deliveries a second, all channels
     bind_code_staff_hours: float = Field(default=24.0, gt=0)
     bind_code_resident_minutes: float = Field(default=10.0, gt=0)

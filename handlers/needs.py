@@ -12,7 +12,7 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
-from models.need_match import NeedMatcher, load_matcher
+from models.need_match import NeedMatcher, load_matcher, refresh_matcher
 from models.need_ops import (
     NeedCategory,
     UnusableNeedError,
@@ -29,10 +29,13 @@ router = Router("needs")
 
 NEED_WORDS = "need.words"
 MATCHES_SHOWN = 3
-# A process rebuilds its matcher at most this often (building over 100,000 needs takes about
-# 13 s); items made in this process join it at once.
-MATCHER_SECONDS = 600.0
-_matchers: dict[str, tuple[float, NeedMatcher]] = {}
+# A process builds its matcher once (over 100,000 needs that takes about 15 s, in a worker
+# thread), then reads only what changed at most this often; items made in this process join it
+# at once. A full build a day also catches what reading changes cannot see (a +1 on a need
+# submitted over a week before).
+MATCHER_SECONDS = 60.0
+REBUILD_SECONDS = 86_400.0
+_matchers: dict[str, tuple[float, float, NeedMatcher]] = {}  # url -> (built, refreshed, matcher)
 
 
 def categories(ctx: Context) -> tuple[NeedCategory, ...]:
@@ -46,14 +49,21 @@ def _categories_in(data_dir: Path) -> tuple[NeedCategory, ...]:
 
 
 async def matcher(ctx: Context) -> NeedMatcher:
-    """This process's matcher over open items, rebuilt when stale."""
-    key = ctx.settings.database_url
-    cached = _matchers.get(key)
-    if cached is None or time.monotonic() - cached[0] > MATCHER_SECONDS:
-        built = await load_matcher(ctx.session, ctx.settings.need_match_threshold)
-        cached = (time.monotonic(), built)
-        _matchers[key] = cached
-    return cached[1]
+    """This process's matcher over open items, brought up to date when stale."""
+    key, now = ctx.settings.database_url, time.monotonic()
+    held = _matchers.get(key)
+    if held is None or now - held[0] > REBUILD_SECONDS:
+        built = await load_matcher(ctx.session, ctx.settings.need_match_threshold, ctx.now())
+        _matchers[key] = (now, now, built)
+        return built
+    built_at, refreshed_at, current = held
+    if now - refreshed_at <= MATCHER_SECONDS:
+        return current
+    _matchers[key] = (built_at, now, current)  # requests meanwhile match against it as it is
+    fresh = await refresh_matcher(ctx.session, current, ctx.now())
+    if fresh is not current:
+        _matchers[key] = (now, now, fresh)
+    return fresh
 
 
 @router.payload("need")

@@ -36,7 +36,7 @@ class NeedItem(SQLModel, table=True):
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     merged_into_id: int | None = Field(default=None, foreign_key="needitem.id")
     created_at: datetime = utc_field()
-    updated_at: datetime = utc_field()
+    updated_at: datetime = utc_field(index=True)  # the matcher re-reads items changed since
 
 
 class Need(SQLModel, table=True):
