@@ -12,6 +12,7 @@ Choices made on purpose:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -48,6 +49,8 @@ class Job:
     every_seconds: float
 
 
+STOP_GRACE = 5.0  # seconds ticks still running may take to finish when the process stops
+
 JOBS: tuple[Job, ...] = (
     Job("appointment_reminders", send_due_reminders, 30),
     Job("case_deadlines", sweep_case_deadlines, 300),
@@ -72,6 +75,7 @@ class Ticker:
         self.ctx, self.jobs = ctx, tuple(jobs)
         self.on_effects = on_effects  # e.g. wake the delivery worker when messages were queued
         self.scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[object]] = set()
 
     def start(self) -> None:
         """Schedule every job (first runs now) on the running event loop."""
@@ -95,15 +99,34 @@ class Ticker:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop scheduling and give ticks still running a moment to finish (each sweep is one
+        transaction, so one cut short is simply done again at the next start)."""
+        self.shutdown()
+        running = [task for task in self._running if not task.done()]
+        if running:
+            await asyncio.wait(running, timeout=grace)
+
     async def tick(self, job: Job) -> int | None:
         """Run one job once, if no other instance is running it; returns its effect count."""
         started = time.perf_counter()
+        current = asyncio.current_task()
+        if current is not None:
+            self._running.add(current)
         try:
             effects = await self._run_alone(job)
+        except asyncio.CancelledError:
+            # Stopped with the process: the sweep's transaction rolled back and runs again next
+            # time; not an error worth a traceback.
+            logger.info("scheduler tick cancelled", extra={"job": job.name})
+            return None
         except Exception:
             TICK_ERRORS.labels(job.name).inc()
             logger.exception("scheduler tick failed", extra={"job": job.name})
             return None
+        finally:
+            if current is not None:
+                self._running.discard(current)
         if effects is None:
             return None
         TICK_SECONDS.labels(job.name).observe(time.perf_counter() - started)

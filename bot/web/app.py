@@ -213,6 +213,6 @@ class Background:
     async def stop(self) -> None:
         """Stop ticking, then let the worker finish the batch in hand so nothing is sent twice."""
         if self.linli.ticker is not None:
-            self.linli.ticker.shutdown()
+            await self.linli.ticker.stop()
         if self._worker is not None:
             await self.linli.worker.stop_and_wait(self._worker)
