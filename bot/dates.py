@@ -64,7 +64,7 @@ def _cn_digit(char: str, default: int) -> int | None:
     return _CN_DIGITS.get(char) if char else default
 
 
-def _number(text: str) -> int | None:
+def read_number(text: str) -> int | None:
     """The value of "12", "五", "十一", "二十", "三十一", "零五"; None if not such a number."""
     if text.isascii():
         return int(text)
@@ -172,16 +172,16 @@ def _read_relative(match: re.Match[str], today: date) -> date | None:
 
 
 def _read_year_month_day(match: re.Match[str], today: date) -> date | None:
-    month, day = _number(match[2]), _number(match[3])
+    month, day = read_number(match[2]), read_number(match[3])
     return None if month is None or day is None else date(int(match[1]), month, day)
 
 
 def _read_month_day(match: re.Match[str], today: date) -> date | None:
-    return _month_day(today, _number(match[1]), _number(match[2]))
+    return _month_day(today, read_number(match[1]), read_number(match[2]))
 
 
 def _read_day_of_month(match: re.Match[str], today: date) -> date | None:
-    return _day_of_month(today, _number(match[1]))
+    return _day_of_month(today, read_number(match[1]))
 
 
 def _read_cn_weekday(match: re.Match[str], today: date) -> date | None:
@@ -287,11 +287,11 @@ def _cn_minutes(match: re.Match[str]) -> int | None:
         return 30
     if match[3]:
         return 15 if match[3] in "一1" else 45
-    return _number(match[4]) if match[4] else 0
+    return read_number(match[4]) if match[4] else 0
 
 
 def _read_cn_clock(match: re.Match[str], part: DayPart | None) -> _Clock:
-    hour, minute = _number(match[1]), _cn_minutes(match)
+    hour, minute = read_number(match[1]), _cn_minutes(match)
     if hour is None or minute is None:
         return None, None
     return _clock(_hour_in_day(hour, part, zero_padded=_zero_padded(match[1])), minute), None

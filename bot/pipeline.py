@@ -25,7 +25,7 @@ from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
 from bot.metrics import MESSAGE_SECONDS, MESSAGES
 from bot.reference import ReferenceData
-from bot.render import MORE, numbered_text, paginate
+from bot.render import MORE, numbered_text, option_number, paginate
 from bot.router import Router
 from bot.unit import UnitOfWork
 from models.conversation import (
@@ -276,12 +276,12 @@ class Pipeline:
 
     @staticmethod
     def _chosen_option(data: dict[str, object], text: str | None) -> str | None:
-        """A typed option number ("2", "２") stands for the payload of that option."""
+        """A typed option number ("2", "２", "二", "第二个") stands for that option's payload."""
         options = data.get("options")
         if not text or not isinstance(options, list):
             return None
-        folded = text.strip()
-        if not folded.isdecimal() or len(folded) > 3:
+        number = option_number(text)
+        if number is None:
             return None
-        index = int(folded) - 1
+        index = number - 1
         return str(options[index]) if 0 <= index < len(options) else None

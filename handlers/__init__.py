@@ -8,6 +8,8 @@ from handlers import (
     booking_staff,
     cases,
     cases_staff,
+    handover,
+    inquiry,
     menu,
     needs,
     needs_edit,
@@ -35,5 +37,7 @@ def build_router() -> Router:
         needs.router,
         booking.router,
         account.router,
+        handover.router,
+        inquiry.router,
         menu.router,
     )

@@ -178,6 +178,43 @@ async def service_chosen(ctx: Context) -> HandlerResult:
     return await _show_service(ctx, service)
 
 
+async def book_from_words(ctx: Context, service_code: str, text: str) -> HandlerResult:
+    """A booking asked for in one sentence: the service's days, or that day's slots."""
+    ctx.clear_state()
+    service = await _service(ctx, service_code)
+    if service is None:
+        return await start_booking(ctx)
+    asked = parse_when(text, _today(ctx))
+    if asked.day is not None:
+        return await _show_day(ctx, service, asked.day, asked.part, asked.at)
+    return await _show_service(ctx, service)
+
+
+async def appointment_card(ctx: Context, ref: str) -> Reply | None:
+    """One of this resident's appointments by its reference, with cancel and reschedule."""
+    appointment = await _own_appointment(ctx, ref)
+    if appointment is None:
+        return None
+    item = await _appointment_item(ctx, appointment)
+    return Reply(item.text, (*item.buttons, *back_to_menu(ctx)))
+
+
+async def _appointment_item(ctx: Context, appointment: Appointment) -> Reply:
+    """One appointment with its cancel and reschedule buttons."""
+    service = await ctx.session.get(Service, appointment.service_id)
+    text = ctx.t(
+        "booking.item",
+        ref=appointment.ref,
+        service=_name(ctx, service) if service else "",
+        when=_when(ctx, appointment.starts_at),
+    )
+    buttons = (
+        Button(ctx.t("booking.cancel"), f"book:cancel:{appointment.ref}"),
+        Button(ctx.t("booking.move"), f"book:move:{appointment.ref}"),
+    )
+    return Reply(text, buttons)
+
+
 async def _show_service(ctx: Context, service: Service) -> Reply:
     move = ctx.state.data.get("move")
     ctx.set_state(CHOOSE_DAY, service=service.code, back="book", **({"move": move} if move else {}))
@@ -500,20 +537,7 @@ async def my_appointments(ctx: Context) -> HandlerResult:
         return Reply(
             ctx.t("booking.none"), (Button(ctx.t("menu.book"), "book"), *back_to_menu(ctx))
         )
-    replies = []
-    for appointment in appointments:
-        service = await ctx.session.get(Service, appointment.service_id)
-        text = ctx.t(
-            "booking.item",
-            ref=appointment.ref,
-            service=_name(ctx, service) if service else "",
-            when=_when(ctx, appointment.starts_at),
-        )
-        buttons = (
-            Button(ctx.t("booking.cancel"), f"book:cancel:{appointment.ref}"),
-            Button(ctx.t("booking.move"), f"book:move:{appointment.ref}"),
-        )
-        replies.append(Reply(text, buttons))
+    replies = [await _appointment_item(ctx, appointment) for appointment in appointments]
     replies.append(Reply(ctx.t("booking.mine_footer"), back_to_menu(ctx)))
     return replies
 

@@ -44,7 +44,7 @@ CASE_REF = re.compile(r"^[A-Za-z]{2,4}-\d{8}-\d{1,6}$")
 async def proxy_start(ctx: Context) -> HandlerResult:
     """In your own words first: what should we handle for you?"""
     if ctx.command_args:
-        return await _words_given(ctx, ctx.command_args)
+        return await proxy_from_words(ctx, ctx.command_args)
     ctx.set_state(PROXY_WORDS, back="menu")
     return Reply(ctx.t("cases.proxy_ask_words"), back_to_menu(ctx))
 
@@ -52,10 +52,11 @@ async def proxy_start(ctx: Context) -> HandlerResult:
 @router.state(PROXY_WORDS)
 async def proxy_words(ctx: Context) -> HandlerResult:
     """The resident's own words; then the category, suggested from them."""
-    return await _words_given(ctx, ctx.text)
+    return await proxy_from_words(ctx, ctx.text)
 
 
-async def _words_given(ctx: Context, words: str) -> Reply:
+async def proxy_from_words(ctx: Context, words: str) -> Reply:
+    """Proxy handling asked for in the resident's own words: choose its category next."""
     if not words.strip():
         return Reply(ctx.t("cases.proxy_ask_words"), back_to_menu(ctx))
     categories = catalogue(ctx).categories[CaseKind.PROXY]

@@ -27,7 +27,7 @@ from models.services import DayKind
 router = Router("menu")
 
 # Main-menu items whose features arrive with later issues; each says so plainly until then.
-PENDING_FEATURES = ("rate", "ask")
+PENDING_FEATURES = ("rate",)
 
 
 @router.payload("menu")

@@ -71,7 +71,7 @@ async def matcher(ctx: Context) -> NeedMatcher:
 async def need_start(ctx: Context) -> HandlerResult:
     """Ask for the need in the resident's own words."""
     if ctx.command_args:
-        return await _words(ctx, ctx.command_args)
+        return await need_from_words(ctx, ctx.command_args)
     ctx.set_state(NEED_WORDS, back="menu")
     return Reply(ctx.t("needs.ask"), back_to_menu(ctx))
 
@@ -83,10 +83,11 @@ async def need_words(ctx: Context) -> HandlerResult:
     if ctx.inbound.event in ("image", "location") and not ctx.text:
         ctx.set_state(NEED_WORDS, **kept)
         return Reply(ctx.t("needs.media_kept"), back_to_menu(ctx))
-    return await _words(ctx, ctx.text, kept)
+    return await need_from_words(ctx, ctx.text, kept)
 
 
-async def _words(ctx: Context, text: str, kept: dict[str, Any] | None = None) -> Reply:
+async def need_from_words(ctx: Context, text: str, kept: dict[str, Any] | None = None) -> Reply:
+    """A need in the resident's own words: matched against what neighbours asked for."""
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     return await take_need(ctx, resident, text, kept)
 

@@ -324,7 +324,11 @@ async def _seed_faq(
     entries = read_toml(data_dir, "faq.toml")["faq"]
     rows = []
     for e in entries:
-        values = {k: v for k, v in e.items() if k != "department"}
+        values = {
+            k: v
+            for k, v in e.items()
+            if k not in {"department", "code", "service", "alt_questions_zh"}
+        }
         dept = departments.get(e.get("department", ""))
         values["department_id"] = dept.id if dept else None
         rows.append(values)

@@ -81,7 +81,7 @@ async def test_hours_say_when_a_year_is_not_published(chat: Chat, clock: ManualC
     assert "2027 年法定节假日安排尚未发布" in text
 
 
-@pytest.mark.parametrize("feature", ["rate", "ask"])
+@pytest.mark.parametrize("feature", ["rate"])
 async def test_features_not_built_yet_say_so(chat: Chat, feature: str) -> None:
     reply = (await chat.press(feature))[0]
     assert "暂未开放" in reply.text
@@ -92,8 +92,9 @@ async def test_cancel_anywhere_leaves_the_flow(chat: Chat) -> None:
     await chat.press("account:community")
     reply = (await chat.send("取消"))[0]
     assert reply.text.startswith("已取消")
-    # "东湖" would have chosen a community inside the flow; now it is just not understood.
-    assert "没有听懂" in (await chat.send("东湖"))[0].text
+    # "东湖" would have chosen a community inside the flow; now it is just free text.
+    answer = (await chat.send("东湖"))[0].text
+    assert "没有听懂" in answer or "回答不了" in answer, answer
 
 
 async def test_back_goes_one_step_back(chat: Chat) -> None:

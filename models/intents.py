@@ -1,0 +1,171 @@
+"""What a resident wants when they write freely: a question, a booking, a reference number, a
+problem to report, a wish, proxy handling, a person, small talk, or abuse.
+
+Clear signals are checked first (a reference number, asking for a person, swearing, a booking
+verb with a service's name); then the kinds of request told by their words; what is left is a
+question for the knowledge search, answered only when the search is sure.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from models.knowledge import Found, Knowledge
+
+REFERENCE = re.compile(r"(?<![a-z0-9])([a-z]{2,4}-\d{8}-\d{1,6})(?!\d)", re.IGNORECASE)
+# 约 on its own asks for a booking, except in words such as 大约, 节约, 约定, 合约.
+DAY = re.compile(
+    r"今天|明天|后天|下?下?(?:周|星期|礼拜)[一二三四五六日天1-7]|\d{1,2}\s*[月号日]|上午|下午|"
+    r"tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
+BOOKING_YUE = re.compile(r"(?<![大节合契公条隐])约(?![定束谈])")
+ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
+ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
+BOOKING_SCORE = 6.0  # a booking verb plus a service found this well is a booking
+MIN_ENGLISH_NAME = 6  # shorter English names ("Other") are not taken as naming a service
+SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
+SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
+
+
+class Intent(StrEnum):
+    """The kinds of free-text message the bot understands."""
+
+    QUESTION = "question"
+    BOOKING = "booking"
+    REFERENCE = "reference"
+    REPORT = "report"
+    NEED = "need"
+    PROXY = "proxy"
+    HANDOVER = "handover"
+    CHITCHAT = "chitchat"
+    ABUSE = "abuse"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What a message was taken to mean, with what it named."""
+
+    intent: Intent
+    found: tuple[Found, ...] = ()  # knowledge found for a question (best first)
+    service: str | None = None  # the service a booking names
+    reference: str | None = None
+
+    @property
+    def answer(self) -> Found | None:
+        """The answer the bot is sure of, if any."""
+        return self.found[0] if self.found and self.found[0].sure else None
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The word lists of data/intents.toml."""
+
+    words: dict[str, tuple[str, ...]]
+
+    def has(self, kind: str, text: str) -> bool:
+        """Whether the folded text contains one of the kind's words."""
+        return any(_contains(text, word) for word in self.words.get(kind, ()))
+
+
+def _contains(text: str, word: str) -> bool:
+    if word.isascii() and word.replace(" ", "").isalpha():
+        return re.search(rf"\b{re.escape(word)}\b", text) is not None  # "hi" is not in "this"
+    return word in text
+
+
+@cache
+def load_lexicon(data_dir: Path) -> Lexicon:
+    """The intent words of a data directory (read once)."""
+    path = data_dir / "intents.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return Lexicon({kind: tuple(fold(w) for w in words) for kind, words in data.items()})
+
+
+def fold(text: str) -> str:
+    """Half-width, lower case, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def understand(
+    text: str, lexicon: Lexicon, knowledge: Knowledge, service_names: dict[str, str]
+) -> Understood:
+    """What a free-text message wants; service_names maps each service's names to its code."""
+    folded = fold(text)
+    if not any(ch.isalnum() for ch in folded):
+        return Understood(Intent.UNKNOWN)
+    reference = REFERENCE.search(folded)
+    if reference is not None:
+        return Understood(Intent.REFERENCE, reference=reference.group(1).upper())
+    if lexicon.has("abuse", folded):
+        return Understood(Intent.ABUSE)
+    if lexicon.has("handover", folded):
+        return Understood(Intent.HANDOVER)
+    asking = lexicon.has("question", folded)
+    # "怎么约?" asks about booking; "下周三上午能约吗?" books.
+    if (lexicon.has("booking", folded) or BOOKING_YUE.search(folded)) and (
+        not asking or DAY.search(folded)
+    ):
+        service = named_service(folded, service_names) or _searched_service(knowledge, folded)
+        if service is not None:
+            return Understood(Intent.BOOKING, service=service)
+    if _small_talk(folded, lexicon):
+        return Understood(Intent.CHITCHAT)
+    if lexicon.has("elsewhere", folded):
+        return Understood(Intent.UNKNOWN)  # another city's rules: not the street's to answer
+    if not asking:
+        for kind in (Intent.PROXY, Intent.REPORT, Intent.NEED):
+            if lexicon.has(kind.value, folded):
+                return Understood(kind)
+    found = tuple(knowledge.search(folded))
+    if found and _about_our_business(found[0]):
+        return Understood(Intent.QUESTION, found)
+    for kind in (Intent.PROXY, Intent.REPORT, Intent.NEED):
+        if lexicon.has(kind.value, folded):
+            return Understood(kind, found)
+    return Understood(Intent.UNKNOWN, found)
+
+
+def _about_our_business(best: Found) -> bool:
+    """Whether the best entry shares enough of the question to be what it is about (the bot
+    may still be unsure which answer is right, and then says so)."""
+    return best.score >= ASK_SCORE and best.coverage >= ASK_COVERAGE
+
+
+def _small_talk(folded: str, lexicon: Lexicon) -> bool:
+    """A short message that is mostly a greeting, thanks or a word about the bot itself."""
+    if len(folded) > SHORT_CHAT:
+        return False
+    words = [w for w in lexicon.words.get("chitchat", ()) if _contains(folded, w)]
+    return bool(words) and len(folded) - max(len(w) for w in words) <= SMALL_TALK_REST
+
+
+def _searched_service(knowledge: Knowledge, folded: str) -> str | None:
+    """The service the best knowledge entry is about, when it scores well enough."""
+    for found in knowledge.search(folded, limit=3):
+        if found.score >= BOOKING_SCORE and found.entry.service:
+            return found.entry.service
+    return None
+
+
+def service_names(knowledge: Knowledge) -> dict[str, str]:
+    """Each catalogue service's names (folded) mapped to its code, for spotting bookings."""
+    names: dict[str, str] = {}
+    for entry in knowledge.entries:
+        if entry.id.startswith("service:") and entry.service:
+            names[fold(entry.title_zh)] = entry.service
+            if len(entry.title_en) > MIN_ENGLISH_NAME:
+                names[fold(entry.title_en)] = entry.service
+    return names
+
+
+def named_service(folded: str, service_names: dict[str, str]) -> str | None:
+    """The service whose (longest) name the text contains."""
+    named = [(len(name), code) for name, code in service_names.items() if name and name in folded]
+    return max(named)[1] if named else None

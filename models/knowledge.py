@@ -1,0 +1,242 @@
+"""The street's knowledge for answering questions: the FAQ (data/faq.toml) and the service
+catalogue (data/services.toml, data/opening.toml), searched offline.
+
+Every FAQ entry and every service is one document. Texts are cut into words with the need
+matcher's tokenizer (jieba, near-synonym groups, single characters) and ranked with BM25
+(rank_bm25). An answer counts as sure only when it scores well on its own and clearly ahead
+of the next one; otherwise the bot says it is not sure and offers a person.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from rank_bm25 import BM25Okapi
+from rapidfuzz import fuzz
+
+from models.need_match import CHAR_MARK, tokenize
+
+SURE_SCORE = 9.0  # BM25 score an answer needs on its own …
+SURE_LEAD = 0.1  # … how far ahead (re-ranked) of the best answer about something else …
+SURE_COVERAGE = 0.3  # … and the share of the question's words (by weight) it must contain
+CANDIDATES = 5  # BM25's best, re-ranked
+RERANK_WEIGHT = 0.8
+QUESTION_WEIGHT = 3  # a FAQ question's words count this many times against its answer's
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One answer the bot can give: a FAQ entry or a service's catalogue facts."""
+
+    id: str  # "faq:<code>" or "service:<code>"
+    department: str
+    title_zh: str
+    title_en: str
+    answer_zh: str
+    answer_en: str
+    service: str | None = None  # the service it is about (for "预约这个服务")
+    proxy: bool = False  # door-to-door proxy handling is possible
+    asked: tuple[str, ...] = ()  # how residents ask for it (folded), for the re-ranking
+
+
+@dataclass(frozen=True)
+class Found:
+    """An entry found for a question, its score, and whether the bot may answer with it."""
+
+    entry: Entry
+    score: float
+    sure: bool
+    coverage: float = 0.0  # the share of the question's words (by rarity) the entry holds
+
+
+class Knowledge:
+    """BM25 over the FAQ and the catalogue."""
+
+    def __init__(self, entries: list[Entry], documents: list[list[str]]) -> None:
+        self.entries = entries
+        self.index = BM25Okapi(documents)
+        self.vocabulary = [frozenset(words) for words in documents]
+        self.by_id = {entry.id: entry for entry in entries}
+
+    def search(self, text: str, limit: int = 3) -> list[Found]:
+        """The best entries for a question, best first; the first says whether it is sure.
+
+        BM25 picks candidates; they are re-ranked by how closely the question reads like the
+        ways residents ask for each (character similarity), which settles near ties such as
+        "残疾证过期了怎么换" between getting and renewing the card.
+        """
+        words = tokenize(text)
+        if not words:
+            return []
+        scores = self.index.get_scores(words)
+        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+        best_bm25 = float(scores[ranked[0]])
+        if best_bm25 <= 0:
+            return []
+        folded = _letters(text)
+        final = {
+            i: float(scores[i]) / best_bm25 + RERANK_WEIGHT * self._likeness(folded, i)
+            for i in ranked[:CANDIDATES]
+        }
+        order = sorted(final, key=lambda i: -final[i])
+        top = order[0]
+        rival = next(
+            (i for i in order[1:] if not _same_subject(self.entries[top], self.entries[i])), None
+        )
+        lead = final[top] - (final[rival] if rival is not None else 0.0)
+        sure = (
+            float(scores[top]) >= SURE_SCORE
+            and lead >= SURE_LEAD
+            and self.coverage(words, top) >= SURE_COVERAGE
+        )
+        return [
+            Found(self.entries[i], float(scores[i]), sure and n == 0, self.coverage(words, i))
+            for n, i in enumerate(order[:limit])
+        ]
+
+    def _likeness(self, folded: str, document: int) -> float:
+        asked = self.entries[document].asked
+        return max((fuzz.token_set_ratio(folded, q) for q in asked), default=0.0) / 100
+
+    def coverage(self, words: list[str], document: int) -> float:
+        """The share of the question's words, weighted by rarity, that the document holds."""
+        asked = {w for w in words if not w.startswith(CHAR_MARK)} or set(words)
+        idf = self.index.idf
+        rarest = 2 * max(idf.values(), default=1.0)  # a word no entry holds weighs most
+        weights = {w: max(idf[w], 0.1) if w in idf else rarest for w in asked}
+        held = sum(weight for w, weight in weights.items() if w in self.vocabulary[document])
+        return held / sum(weights.values())
+
+
+def _letters(text: str) -> str:
+    """Letters and digits only, half-width and lower case (for character similarity)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+
+
+def _same_subject(one: Entry, other: Entry) -> bool:
+    return one.service is not None and one.service == other.service
+
+
+@cache
+def load_knowledge(data_dir: Path) -> Knowledge:
+    """The knowledge of the street in data_dir (read once per directory)."""
+    street = _read(data_dir / "street.toml")
+    departments = {d["code"]: d for d in street.get("departments", [])}
+    hours = _read(data_dir / "opening.toml")
+    entries: list[Entry] = []
+    documents: list[list[str]] = []
+    for n, faq in enumerate(_read(data_dir / "faq.toml").get("faq", []), 1):
+        entries.append(_faq_entry({"code": f"entry-{n}", **faq}))
+        documents.append(_faq_words(faq))
+    for service in _read(data_dir / "services.toml").get("services", []):
+        entries.append(_service_entry(service, departments, hours))
+        documents.append(_service_words(service, departments))
+    return Knowledge(entries, documents)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _faq_entry(faq: dict[str, Any]) -> Entry:
+    return Entry(
+        id=f"faq:{faq['code']}",
+        department=faq.get("department", ""),
+        title_zh=faq["question_zh"],
+        title_en=faq.get("question_en", ""),
+        answer_zh=faq["answer_zh"],
+        answer_en=faq.get("answer_en", ""),
+        service=faq.get("service"),
+        asked=tuple(_letters(q) for q in (faq["question_zh"], *faq.get("alt_questions_zh", []))),
+    )
+
+
+def _faq_words(faq: dict[str, Any]) -> list[str]:
+    keywords = " ".join(faq.get("keywords", []))
+    asked = [faq["question_zh"], *faq.get("alt_questions_zh", []), keywords]
+    words = [w for text in asked for w in tokenize(text)] * QUESTION_WEIGHT
+    return words + tokenize(faq.get("question_en", "")) + tokenize(faq["answer_zh"])
+
+
+def _service_words(service: dict[str, Any], departments: dict[str, Any]) -> list[str]:
+    department = departments.get(service.get("department", ""), {})
+    named = tokenize(f"{service['name_zh']} {service.get('name_en', '')}") * QUESTION_WEIGHT
+    facts = [service.get("category_zh", ""), department.get("name_zh", "")]
+    about = " ".join([*facts, *service.get("documents_zh", [])])
+    return named + tokenize(about)
+
+
+def _service_entry(
+    service: dict[str, Any], departments: dict[str, Any], hours: dict[str, Any]
+) -> Entry:
+    department = departments.get(service.get("department", ""), {})
+    return Entry(
+        id=f"service:{service['code']}",
+        department=service.get("department", ""),
+        title_zh=service["name_zh"],
+        title_en=service.get("name_en", ""),
+        answer_zh=_service_answer(service, department, hours, "zh"),
+        answer_en=_service_answer(service, department, hours, "en"),
+        service=service["code"],
+        proxy=bool(service.get("proxy")),
+        asked=(_letters(service["name_zh"]),),
+    )
+
+
+_SERVICE_TEXT = {
+    "zh": {
+        "who": "「{name}」由{department}办理{window}。",
+        "window": "（{window}号窗口）",
+        "bring": "请带：{documents}。",
+        "join": "、",
+        "hours": "办理时间：工作日 {week}",
+        "weekend": "；周末和节假日上午 {weekend} 也可办理。",
+        "weekdays_only": "；周末和节假日不办理。",
+        "proxy": "行动不便的，可以请网格员上门全程代办。",
+        "sep": "",
+    },
+    "en": {
+        "who": "“{name}” is handled by {department}{window}.",
+        "window": " (window {window})",
+        "bring": "Please bring: {documents}.",
+        "join": "; ",
+        "hours": "Hours: weekdays {week}",
+        "weekend": "; also weekend and holiday mornings {weekend}.",
+        "weekdays_only": "; not on weekends or holidays.",
+        "proxy": "If you cannot come, a grid worker can handle it for you at home.",
+        "sep": " ",
+    },
+}
+
+
+def _service_answer(
+    service: dict[str, Any], department: dict[str, Any], hours: dict[str, Any], lang: str
+) -> str:
+    """Who handles a service, where, what to bring, when, and whether proxy handling exists."""
+    text = _SERVICE_TEXT[lang]
+    suffix = "_zh" if lang == "zh" else "_en"
+    name = service.get("name" + suffix) or service["name_zh"]
+    window = department.get("window")
+    parts = [
+        text["who"].format(
+            name=name,
+            department=department.get("name" + suffix, ""),
+            window=text["window"].format(window=window) if window else "",
+        )
+    ]
+    documents = service.get("documents" + suffix) or service.get("documents_zh", [])
+    if documents:
+        parts.append(text["bring"].format(documents=text["join"].join(documents)))
+    weekday, holiday = hours.get("weekday", {}), hours.get("holiday", {})
+    week = f"{weekday.get('start', '08:00')}–{weekday.get('end', '18:00')}"
+    weekend = f"{holiday.get('start', '09:00')}–{holiday.get('end', '12:00')}"
+    when = text["weekend"] if service.get("weekend") else text["weekdays_only"]
+    parts.append(text["hours"].format(week=week) + when.format(weekend=weekend))
+    if service.get("proxy"):
+        parts.append(text["proxy"])
+    return text["sep"].join(parts)

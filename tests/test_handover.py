@@ -1,0 +1,145 @@
+"""转人工 end to end across two channels: a resident on WeChat (fake platform) is handed to the
+staff member on duty, who answers on Telegram (fake Bot API); messages are relayed both ways
+until one side ends it. Outside opening hours the resident learns when to expect an answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from bot.clock import ManualClock
+from models.booking import RosterShift
+from models.cases import Case, CaseEvent, CaseKind, CaseStatus
+from models.org import Staff
+from tests.fakes.telegram_api import FakeTelegramAPI, SentText, callback_update, text_update
+from tests.telegram_fixtures import SECRET, telegram_platform
+from tests.test_binding import staff_code
+from tests.wechat_fixtures import OpenRig, WeChatRig, open_rig, platform
+
+__all__ = ["open_rig", "platform", "telegram_platform"]
+
+STAFF_CHAT = 4242
+
+
+@dataclass
+class TwoChannels:
+    """One Linli serving WeChat and Telegram, with both fakes."""
+
+    rig: WeChatRig
+    telegram: FakeTelegramAPI
+
+    async def resident(self, text: str) -> str:
+        """The resident types on WeChat; the passive reply's text."""
+        reply = await self.rig.post(self.rig.server.text(text))
+        return reply.get("Content", "")
+
+    async def staff(self, text: str | None = None, press: str | None = None) -> None:
+        """The staff member types or presses a button on Telegram."""
+        update = (
+            callback_update(STAFF_CHAT, press) if press else text_update(STAFF_CHAT, text or "")
+        )
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        response = await self.rig.client.post("/telegram", json=update, headers=headers)
+        assert response.status == 200
+
+    async def deliver(self) -> tuple[list[str], list[SentText]]:
+        """Run the outbox; what reached the resident (WeChat) and the staff member (Telegram)."""
+        wechat, telegram = len(self.rig.platform.sent), len(self.telegram.sent_messages)
+        while await self.rig.linli.worker.deliver_due():
+            pass
+        to_resident = [m.text or "" for m in self.rig.platform.sent[wechat:]]
+        return to_resident, self.telegram.sent_messages[telegram:]
+
+
+@pytest.fixture
+async def two(open_rig: OpenRig, telegram_platform: FakeTelegramAPI) -> TwoChannels:
+    rig = await open_rig(
+        telegram_token=telegram_platform.token,
+        telegram_secret=SECRET,
+        telegram_api_base=telegram_platform.base_url,
+        telegram_api_timeout=0.5,
+    )
+    return TwoChannels(rig, telegram_platform)
+
+
+async def on_duty(two: TwoChannels, code: str, clock: ManualClock) -> Staff:
+    """Bind the staff member's Telegram account and put them on a shift now."""
+    await two.staff(f"绑定 {await staff_code(two.rig.linli, code)}")
+    async with two.rig.linli.sessions() as session, session.begin():
+        staff = (await session.exec(select(Staff).where(Staff.code == code))).one()
+        now = clock.now()
+        session.add(
+            RosterShift(
+                staff_id=staff.id or 0,
+                day=now.date(),
+                starts_at=now - timedelta(hours=1),
+                ends_at=now + timedelta(hours=3),
+            )
+        )
+    await two.deliver()
+    return staff
+
+
+def buttons(message: SentText) -> list[str]:
+    rows = (message.reply_markup or {}).get("inline_keyboard", [])
+    return [str(button.get("callback_data")) for row in rows for button in row]
+
+
+async def test_a_resident_on_wechat_talks_to_staff_on_telegram(
+    two: TwoChannels, clock: ManualClock
+) -> None:
+    staff = await on_duty(two, "S015", clock)
+    assert "残疾人两项补贴" in await two.resident(
+        "我想了解一下残疾人两项补贴的事情，具体有哪些规定呢"
+    )
+    waiting = await two.resident("转人工")
+    assert "值班工作人员" in waiting
+    _, alerts = await two.deliver()
+    [alert] = alerts
+    assert alert.chat_id == STAFF_CHAT and "残疾人两项补贴" in alert.text  # the transcript
+    [take, _end] = buttons(alert)
+    await two.staff(press=take)
+    to_resident, _ = await two.deliver()
+    assert any("已接入" in text for text in to_resident)
+
+    await two.staff("您好，两项补贴是困难残疾人生活补贴和重度残疾人护理补贴。")
+    to_resident, _ = await two.deliver()
+    assert any("护理补贴" in text for text in to_resident)
+    assert "已转达" in await two.resident("需要带什么材料？")
+    _, to_staff = await two.deliver()
+    assert [m.text for m in to_staff if "需要带什么材料" in m.text]
+
+    await two.staff("结束对话")
+    to_resident, _ = await two.deliver()
+    assert any("已结束本次对话" in text for text in to_resident)
+    async with two.rig.linli.sessions() as session:
+        [case] = (await session.exec(select(Case))).all()
+        events = (
+            await session.exec(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
+            )
+        ).all()
+    assert case.kind == CaseKind.CONSULTATION and case.status == CaseStatus.RESOLVED
+    assert case.assignee_staff_id == staff.id
+    assert "残疾人两项补贴" in str(case.details["transcript"])
+    assert [e.kind for e in events if e.kind == "message"] == ["message", "message"]
+    # After the end, what the resident types is no longer relayed.
+    await two.resident("谢谢")
+    _, to_staff = await two.deliver()
+    assert to_staff == []
+
+
+async def test_outside_opening_hours_the_resident_learns_when(
+    two: TwoChannels, clock: ManualClock
+) -> None:
+    await on_duty(two, "S015", clock)
+    clock.advance(timedelta(hours=11))  # Friday 21:00: closed
+    closed = await two.resident("转人工")
+    assert "不在办公时间" in closed and "LC-" in closed
+    async with two.rig.linli.sessions() as session:
+        [case] = (await session.exec(select(Case))).all()
+    assert case.first_reply_due_at is not None and case.due_at is not None  # the SLA sweep's
+    assert case.assignee_staff_id is None
