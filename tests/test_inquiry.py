@@ -16,6 +16,7 @@ from models.cases import Case, CaseKind
 from models.intents import load_lexicon, service_names, understand
 from models.knowledge import load_knowledge
 from tests.conftest import DATA, Chat, payloads
+from tests.test_booking_chat import book_first_slot
 
 LABELLED = Path(__file__).resolve().parent / "data" / "inquiries_labelled.toml"
 INTENT_AIM, ANSWER_AIM = 0.90, 0.85
@@ -156,3 +157,12 @@ async def test_a_reference_number_shows_the_case(linli: Linli) -> None:
     assert ref in shown.text
     other = Chat(linli, user="stranger")
     assert "路灯" not in (await other.send(f"帮我查一下 {ref}"))[0].text  # not theirs to see
+
+
+async def test_a_booking_reference_shows_the_appointment_to_its_owner_only(linli: Linli) -> None:
+    chat = Chat(linli, user="with-booking")
+    ref = await book_first_slot(chat)
+    shown = (await chat.send(f"我的预约号是{ref}，帮我看看"))[0]
+    assert ref in shown.text and f"book:cancel:{ref}" in payloads(shown)
+    other = Chat(linli, user="not-the-owner")
+    assert f"book:cancel:{ref}" not in payloads((await other.send(ref))[0])
