@@ -9,7 +9,7 @@ from bot.clock import local_today
 from bot.context import Context
 from bot.i18n import t
 from bot.messages import Button, Reply
-from bot.router import HandlerResult, Router
+from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import alert_department, catalogue, when
 from handlers.common import back_to_menu
 from handlers.staff import is_staff
@@ -166,6 +166,21 @@ async def resident_replies(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("handover.over"), back_to_menu(ctx))
     ctx.set_state(LIVE, case=case.id)
     return Reply(ctx.t("handover.resident_prompt"), (_end_button(ctx, case),))
+
+
+MENU_WORDS = ("菜单", "主菜单", "帮助", "menu", "help")  # these still leave the chat
+
+
+def _greeting_in_chat(ctx: Context) -> bool:
+    """ "你好" in a live chat is said to the person, though it also opens the menu elsewhere."""
+    in_chat = ctx.state.name in (LIVE, STAFF_SIDE) and ctx.payload is None
+    return in_chat and ctx.command == "menu" and ctx.text.strip().lower() not in MENU_WORDS
+
+
+@router.route(Phase.COMMAND, _greeting_in_chat)
+async def greeting_in_chat(ctx: Context) -> HandlerResult:
+    """Relay a greeting like any other message."""
+    return await (staff_says(ctx) if ctx.state.name == STAFF_SIDE else resident_says(ctx))
 
 
 @router.state(STAFF_SIDE)

@@ -108,6 +108,7 @@ async def test_a_resident_on_wechat_talks_to_staff_on_telegram(
     await two.staff("您好，两项补贴是困难残疾人生活补贴和重度残疾人护理补贴。")
     to_resident, _ = await two.deliver()
     assert any("护理补贴" in text for text in to_resident)
+    assert "已转达" in await two.resident("你好")  # said to the person, not the menu word
     assert "已转达" in await two.resident("需要带什么材料？")
     _, to_staff = await two.deliver()
     assert [m.text for m in to_staff if "需要带什么材料" in m.text]
@@ -125,7 +126,7 @@ async def test_a_resident_on_wechat_talks_to_staff_on_telegram(
     assert case.kind == CaseKind.CONSULTATION and case.status == CaseStatus.RESOLVED
     assert case.assignee_staff_id == staff.id
     assert "残疾人两项补贴" in str(case.details["transcript"])
-    assert [e.kind for e in events if e.kind == "message"] == ["message", "message"]
+    assert [e.kind for e in events if e.kind == "message"] == ["message"] * 3
     # After the end, what the resident types is no longer relayed.
     await two.resident("谢谢")
     _, to_staff = await two.deliver()
