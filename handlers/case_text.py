@@ -8,11 +8,12 @@ from typing import Any
 from bot.context import Context
 from bot.i18n import format_day, t
 from bot.messages import Button
+from handlers.staff import active_staff
 from models.base import SHANGHAI
 from models.case_ops import CaseCatalogue, Viewer, department_staff
 from models.cases import Case, CaseEvent
 from models.messaging import queue_message
-from models.org import Department, Staff
+from models.org import Department
 from scheduler.context import localized
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
@@ -124,7 +125,7 @@ async def alert_department(
 
 async def viewer(ctx: Context) -> Viewer:
     """Who is looking: a bound, active staff member, else the resident behind the account."""
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
-    if staff is not None and staff.active:
+    staff = await active_staff(ctx)
+    if staff is not None:
         return Viewer(staff=staff)
     return Viewer(resident_id=ctx.identity.resident_id)

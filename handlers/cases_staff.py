@@ -17,7 +17,7 @@ from handlers.case_text import (
     viewer,
 )
 from handlers.common import back_to_menu, localized, location_of, with_media
-from handlers.staff import is_staff
+from handlers.staff import active_staff, is_staff
 from models.case_ops import (
     OPEN,
     Progress,
@@ -55,11 +55,6 @@ TELL_RESIDENT = {
         ],
     ),
 }
-
-
-async def _staff(ctx: Context) -> Staff | None:
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
-    return staff if staff is not None and staff.active else None
 
 
 async def _case(ctx: Context, number: str, staff: Staff) -> Case | None:
@@ -103,7 +98,7 @@ def _refused(ctx: Context, refusal: Refusal) -> Reply:
 @router.command("mycases", filters=(is_staff,))
 async def my_work(ctx: Context) -> HandlerResult:
     """Open cases I own, then unassigned ones in my department, soonest due first."""
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     if staff is None:
         return Reply(ctx.t("staff.inactive"), back_to_menu(ctx))
     cases = await staff_cases(ctx.session, staff)
@@ -123,7 +118,7 @@ async def my_work(ctx: Context) -> HandlerResult:
 @router.payload("case:accept", filters=(is_staff,))
 async def accept(ctx: Context) -> HandlerResult:
     """Take the case: from now on it is mine to the end."""
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
@@ -144,7 +139,7 @@ async def accept(ctx: Context) -> HandlerResult:
 async def step(ctx: Context) -> HandlerResult:
     """Collected, ready for pick-up, resolved: the resident is told each time."""
     number, _, step_text = ctx.args.partition(":")
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     case = await _case(ctx, number, staff) if staff else None
     if staff is None or case is None or step_text not in Progress._value2member_map_:
         return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
@@ -168,7 +163,7 @@ async def step(ctx: Context) -> HandlerResult:
 @router.payload("case:co", filters=(is_staff,))
 async def co_done(ctx: Context) -> HandlerResult:
     """My department's part of a co-handled case is done."""
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
@@ -181,7 +176,7 @@ async def co_done(ctx: Context) -> HandlerResult:
 
 
 async def _ask_text(ctx: Context, state: str, key: str) -> HandlerResult:
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args.partition(":")[0], staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
@@ -210,7 +205,7 @@ async def transfer_target(ctx: Context) -> HandlerResult:
 @router.state(NOTE, ASK, TRANSFER_REASON)
 async def text_for_case(ctx: Context) -> HandlerResult:
     """The note, the question, or the transfer's reason."""
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     state, data = ctx.state.name, dict(ctx.state.data)
     ctx.clear_state()
     case = await _case(ctx, str(data.get("case", "")), staff) if staff else None
@@ -245,7 +240,7 @@ async def text_for_case(ctx: Context) -> HandlerResult:
 @router.payload("case:transfer", filters=(is_staff,))
 async def transfer_start(ctx: Context) -> HandlerResult:
     """Which department should take it over?"""
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
@@ -296,7 +291,7 @@ async def report_words(ctx: Context) -> HandlerResult:
 @router.payload("case:grid", filters=(is_staff,))
 async def report_category(ctx: Context) -> HandlerResult:
     """Open the grid report: the lead and co-handling departments are alerted."""
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     data = ctx.state.data
     if staff is None or ctx.state.name != REPORT_CATEGORY or not isinstance(data.get("words"), str):
         return await report_start(ctx)

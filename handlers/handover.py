@@ -12,14 +12,13 @@ from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import alert_department, catalogue, when
 from handlers.common import back_to_menu
-from handlers.staff import is_staff
+from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
 from models.calendar import classify_day
 from models.case_ops import open_case
 from models.cases import Case, CaseKind
 from models.handover import assign_to, end, is_handover, on_duty, relay, take
 from models.messaging import queue_message
-from models.org import Staff
 from models.people import ensure_resident
 from scheduler.context import localized
 
@@ -125,11 +124,6 @@ async def _case(ctx: Context, number: object) -> Case | None:
     return case if is_handover(case) else None
 
 
-async def _staff(ctx: Context) -> Staff | None:
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
-    return staff if staff is not None and staff.active else None
-
-
 @router.payload("human")
 @router.command("human")
 async def human(ctx: Context) -> HandlerResult:
@@ -141,7 +135,7 @@ async def human(ctx: Context) -> HandlerResult:
 @router.payload("handover:take", filters=(is_staff,))
 async def staff_takes(ctx: Context) -> HandlerResult:
     """The staff member joins (or returns to) the conversation; the resident is told once."""
-    staff, case = await _staff(ctx), await _case(ctx, ctx.args)
+    staff, case = await active_staff(ctx), await _case(ctx, ctx.args)
     if staff is None or case is None:
         return Reply(ctx.t("handover.over"), back_to_menu(ctx))
     joined = case.assignee_staff_id is None or case.status != "accepted"
@@ -186,7 +180,7 @@ async def greeting_in_chat(ctx: Context) -> HandlerResult:
 @router.state(STAFF_SIDE)
 async def staff_says(ctx: Context) -> HandlerResult:
     """What the staff member types goes to the resident."""
-    staff, case = await _staff(ctx), await _case(ctx, ctx.state.data.get("case"))
+    staff, case = await active_staff(ctx), await _case(ctx, ctx.state.data.get("case"))
     if staff is None or case is None or case.assignee_staff_id != staff.id or not ctx.text:
         ctx.clear_state()
         return Reply(ctx.t("handover.over"), back_to_menu(ctx))
@@ -216,7 +210,7 @@ async def end_conversation(ctx: Context) -> HandlerResult:
     """Either side ends it; the other side is told, and the resident may rate it later."""
     number = ctx.args or ctx.state.data.get("case", "")
     case = await _case(ctx, number)
-    staff = await _staff(ctx)
+    staff = await active_staff(ctx)
     mine = case is not None and (
         (case.resident_id is not None and case.resident_id == ctx.identity.resident_id)
         or (staff is not None and case.assignee_staff_id == staff.id)

@@ -12,7 +12,7 @@ from bot.needs_news import announce_stage
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized
 from handlers.needs import categories
-from handlers.staff import is_staff
+from handlers.staff import active_staff, is_staff
 from models.need_edit import is_open, need_count
 from models.need_ops import STAGE_ORDER, can_move, change_stage, top_items
 from models.needs import NeedItem, NeedStage
@@ -29,8 +29,8 @@ EDITORS = frozenset({StaffRole.DEPARTMENT_STAFF, StaffRole.SUPERVISOR, StaffRole
 
 async def needs_editor(ctx: Context) -> Staff | None:
     """The active staff member behind this account, when their role may edit need items."""
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
-    return staff if staff is not None and staff.active and staff.role in EDITORS else None
+    staff = await active_staff(ctx)
+    return staff if staff is not None and staff.role in EDITORS else None
 
 
 async def item_from(ctx: Context, number: str) -> NeedItem | None:

@@ -15,7 +15,7 @@ from bot.messages import Reply
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, with_media
 from handlers.needs import take_need
-from handlers.staff import is_staff
+from handlers.staff import active_staff, is_staff
 from models.org import Grid, Staff, StaffRole
 from models.people import Resident, mask_phone, normalise_mobile
 
@@ -26,8 +26,8 @@ VISIT_PHONE, VISIT_WORDS = "need_for.phone", "need_for.words"
 
 async def grid_worker(ctx: Context) -> Staff | None:
     """The active grid leader behind this account, with a grid to work in."""
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
-    if staff is None or not staff.active or staff.role != StaffRole.GRID_LEADER:
+    staff = await active_staff(ctx)
+    if staff is None or staff.role != StaffRole.GRID_LEADER:
         return None
     return staff if staff.grid_id is not None else None
 

@@ -16,7 +16,7 @@ from bot.messages import Button, Reply
 from bot.notice_text import notice_reply
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized
-from handlers.staff import is_staff
+from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
 from models.notice_audience import FILTERS, Audience, Scope, allowed, scope_of
 from models.notice_ops import count_audience, release_notice
@@ -36,7 +36,7 @@ INLINE_RESIDENTS = 5_000
 
 async def notice_author(ctx: Context) -> tuple[Staff, Scope] | None:
     """The active staff member behind this account and what they may reach, if anything."""
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
+    staff = await active_staff(ctx)
     scope = scope_of(staff)
     return (staff, scope) if staff is not None and scope.any else None
 

@@ -27,6 +27,12 @@ def is_staff(ctx: Context) -> bool:
     return ctx.is_staff
 
 
+async def active_staff(ctx: Context) -> Staff | None:
+    """The active staff member behind this account, if any."""
+    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
+    return staff if staff is not None and staff.active else None
+
+
 async def _active_staff(ctx: Context) -> Staff | None:
     """The staff member behind this account; a deactivated one loses the binding."""
     staff = await ctx.session.get(Staff, ctx.identity.staff_id)
