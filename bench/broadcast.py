@@ -16,7 +16,7 @@ The measurements run in a freshly spawned process, so its memory figures are its
 1. Fan-out: `release_notice` for Audience(street=True) in one transaction (as the notices tick
    does), each statement timed, and the commit; the rows created are checked against the seed.
    Targets: ≤ 20 s on SQLite, ≤ 10 s on PostgreSQL. Also times `notice_report`, which the
-   notices tick runs every 15 s on each notice still sending.
+   notices tick runs every 5 s on each notice still sending.
 2. Pacing: an `OutboxWorker` (production send rates, notice_rate=--rate) with fake senders that
    accept at once and log the time, for --seconds. Meanwhile conversation replies are queued
    (--replies a second, waking the worker as the pipeline does); their latency is from commit to
@@ -598,7 +598,7 @@ def print_report(plan: Plan, population: Population, report: Report) -> None:
         f"{'RSS before / after / peak (MiB)':<44} {report.rss_before:.0f} / "
         f"{report.rss_after:.0f} / {report.rss_peak:.0f}"
     )
-    print(f"{'notice_report (notices tick, every 15 s)':<44} {report.report_seconds:>10.2f} s")
+    print(f"{'notice_report (notices tick, every 5 s)':<44} {report.report_seconds:>10.2f} s")
     print()
     achieved = report.paced / plan.seconds
     print(

@@ -58,11 +58,6 @@ class NoticeReport:
     failed: int = 0
     failures: Counter[str] = field(default_factory=Counter)
 
-    @property
-    def finished(self) -> bool:
-        """Nothing is waiting to be sent any more."""
-        return self.pending == 0
-
 
 def _usable_account() -> sa.ColumnElement[bool]:
     return sa.and_(
@@ -81,15 +76,7 @@ def _wanted(audience: Audience, urgent: bool) -> sa.ColumnElement[bool]:
 async def count_audience(session: AsyncSession, audience: Audience, urgent: bool) -> AudienceCount:
     """The preview's numbers: residents, opted out, accounts to send to, unreachable."""
     connection = await session.connection()
-    area = resident_filter(audience)
-    residents, opted_out = (
-        await connection.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count().filter(_RESIDENT.c.notices_opt_out.is_(True)),
-            ).where(area)
-        )
-    ).one()
+    residents, opted_out = await _area_counts(connection, audience)
     wanted = _wanted(audience, urgent)
     accounts = await connection.scalar(
         sa.select(sa.func.count())
@@ -102,8 +89,21 @@ async def count_audience(session: AsyncSession, audience: Audience, urgent: bool
         .where(~sa.exists(sa.select(_IDENTITY.c.id).where(_usable_account())))
     )
     return AudienceCount(
-        int(residents), 0 if urgent else int(opted_out), int(accounts or 0), int(unreachable or 0)
+        residents, 0 if urgent else opted_out, int(accounts or 0), int(unreachable or 0)
     )
+
+
+async def _area_counts(connection: AsyncConnection, audience: Audience) -> tuple[int, int]:
+    """Residents in the audience's area, and how many of them opted out of notices."""
+    residents, opted_out = (
+        await connection.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(_RESIDENT.c.notices_opt_out.is_(True)),
+            ).where(resident_filter(audience))
+        )
+    ).one()
+    return int(residents), int(opted_out)
 
 
 FANOUT_CHUNK = 20_000  # residents per transaction when a big notice is fanned out in steps
@@ -202,23 +202,15 @@ async def mark_released(
     connection: AsyncConnection, notice: Notice, now: datetime, created: int, unreachable: int
 ) -> None:
     """Record a finished fan-out: the audience's numbers, and the notice as sending."""
-    audience = Audience.from_data(notice.audience)
-    residents, opted_out = (
-        await connection.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count().filter(_RESIDENT.c.notices_opt_out.is_(True)),
-            ).where(resident_filter(audience))
-        )
-    ).one()
+    residents, opted_out = await _area_counts(connection, Audience.from_data(notice.audience))
     await connection.execute(
         sa.update(_NOTICE)
         .where(_NOTICE.c.id == notice.id)
         .values(
             status=NoticeStatus.SENDING.value,
             started_at=sa.func.coalesce(_NOTICE.c.started_at, now),
-            audience_size=int(residents),
-            opted_out=0 if notice.urgent else int(opted_out),
+            audience_size=residents,
+            opted_out=0 if notice.urgent else opted_out,
             accounts=_NOTICE.c.accounts + created,
             unreachable=_NOTICE.c.unreachable + unreachable,
             fanned_out=True,
@@ -264,6 +256,15 @@ async def notice_report(session: AsyncSession, notice: Notice) -> NoticeReport:
             report.failed += count
             report.failures[error or "unknown"] += count
     return report
+
+
+async def still_sending(session: AsyncSession, notice: Notice) -> bool:
+    """Whether any delivery of the notice is waiting or being sent (one indexed lookup)."""
+    waiting = sa.select(_OUTBOX.c.id).where(
+        _OUTBOX.c.notice_id == notice.id,
+        _OUTBOX.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]),
+    )
+    return bool(await session.scalar(sa.select(sa.exists(waiting))))
 
 
 async def due_notices(session: AsyncSession, now: datetime) -> list[Notice]:

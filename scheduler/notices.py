@@ -20,6 +20,7 @@ from models.notice_ops import (
     fan_out,
     mark_released,
     notice_report,
+    still_sending,
 )
 from models.notices import Notice, NoticeStatus
 from models.org import Staff
@@ -89,9 +90,10 @@ async def close_finished_notices(ctx: JobContext) -> int:
         )
         stmt = stmt.order_by(col(Notice.id))
         for notice in (await session.exec(stmt)).all():
-            report = await notice_report(session, notice)
-            if not report.finished:
+            # The full report groups every delivery; asked only once nothing is waiting.
+            if await still_sending(session, notice):
                 continue
+            report = await notice_report(session, notice)
             notice.status, notice.finished_at = NoticeStatus.DONE, ctx.clock.now()
             session.add(notice)
             told += await queue_once(
