@@ -10,11 +10,16 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.booking import appointment_card, book_from_words
-from handlers.cases import open_and_alert, proxy_from_words
+from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, open_and_alert, proxy_from_words
+from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
 from handlers.common import back_to_menu, localized, main_menu
-from handlers.handover import hand_over
+from handlers.handover import LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
-from handlers.needs import need_from_words
+from handlers.needs import NEED_WORDS, need_from_words
+from handlers.needs_edit import RENAME
+from handlers.needs_staff import REJECT_REASON
+from handlers.needs_visit import VISIT_WORDS
+from handlers.notices_staff import TEXT as NOTICE_TEXT
 from models.cases import CaseKind
 from models.intents import Intent, Understood, fold, load_lexicon, service_names, understand
 from models.knowledge import Entry, Knowledge, load_knowledge
@@ -26,18 +31,20 @@ RECENT = 6  # exchanges kept for a hand-over's transcript
 # Flows where the resident types free text of their own; only a reference number or asking
 # for a person interrupts them, since "路灯坏了" there is what the flow asked for.
 FREE_TEXT_STATES = (
-    "need.words",
-    "need_for.words",
-    "proxy.words",
-    "case.note",
-    "case.ask",
-    "case.answer",
-    "report.words",
-    "notice.text",
-    "needs.reject",
-    "needs.rename",
-    "handover.live",
-    "handover.staff",
+    NEED_WORDS,
+    VISIT_WORDS,
+    PROXY_WORDS,
+    PROXY_QUESTION,
+    ANSWER,
+    NOTE,
+    ASK,
+    TRANSFER_REASON,
+    REPORT_WORDS,
+    NOTICE_TEXT,
+    REJECT_REASON,
+    RENAME,
+    LIVE,
+    STAFF_SIDE,
 )
 INTERRUPTING = (Intent.REFERENCE, Intent.HANDOVER, Intent.BOOKING)
 
@@ -64,7 +71,7 @@ def _interrupts(ctx: Context) -> bool:
     """In a flow, a message that clearly asks for something else takes over."""
     if ctx.payload is not None or not ctx.text or not ctx.state.name:
         return False
-    if ctx.state.name == ASKING or ctx.state.name.startswith("handover."):
+    if ctx.state.name in (ASKING, LIVE, STAFF_SIDE):
         return False
     intent = understood(ctx).intent
     if ctx.state.name in FREE_TEXT_STATES:

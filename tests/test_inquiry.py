@@ -166,3 +166,12 @@ async def test_a_booking_reference_shows_the_appointment_to_its_owner_only(linli
     assert ref in shown.text and f"book:cancel:{ref}" in payloads(shown)
     other = Chat(linli, user="not-the-owner")
     assert f"book:cancel:{ref}" not in payloads((await other.send(ref))[0])
+
+
+async def test_a_proxy_request_in_the_residents_own_words_is_not_taken_for_a_question(
+    linli: Linli,
+) -> None:
+    chat = Chat(linli, user="proxy-asker")
+    await chat.send("代办")
+    taken = (await chat.send("社保卡丢了怎么办？我腿脚不便去不了"))[0]
+    assert "来源" not in taken.text and any(p.startswith("case:cat:") for p in payloads(taken))
