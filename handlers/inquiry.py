@@ -78,11 +78,11 @@ def _interrupts(ctx: Context) -> bool:
         return intent in (Intent.REFERENCE, Intent.HANDOVER)
     if intent in INTERRUPTING:
         return True
-    return intent is Intent.QUESTION and _asks(ctx)
+    return intent is Intent.QUESTION and _asks(ctx, ctx.text)
 
 
-def _asks(ctx: Context) -> bool:
-    return load_lexicon(Path(ctx.settings.data_dir)).has("question", fold(ctx.text))
+def _asks(ctx: Context, text: str) -> bool:
+    return load_lexicon(Path(ctx.settings.data_dir)).has("question", fold(text))
 
 
 @router.route(Phase.COMMAND, _interrupts)
@@ -140,7 +140,7 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
         return await main_menu(ctx, ctx.t("ask.chitchat"))
     if intent is Intent.ABUSE:
         return Reply(ctx.t("ask.abuse"), _human_and_menu(ctx))
-    if not seen.found and not _asks(ctx):
+    if not seen.found and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
     return _answer(ctx, seen, text)
 

@@ -110,11 +110,8 @@ async def split_item(
     staff_id: int | None = None,
 ) -> NeedItem | None:
     """Move some of an item's needs to a new item; None unless some but not all are chosen."""
-    chosen = [
-        need
-        for need in await item_needs(session, item.id or 0, limit=10_000)
-        if need.id in set(need_ids)
-    ]
+    stmt = select(Need).where(Need.item_id == item.id, col(Need.id).in_(list(need_ids)))
+    chosen = list((await session.exec(stmt.order_by(col(Need.id)))).all())
     if not chosen or len(chosen) >= await need_count(session, item.id or 0):
         return None
     new = NeedItem(
