@@ -89,14 +89,16 @@ class Knowledge:
             (i for i in order[1:] if not _same_subject(self.entries[top], self.entries[i])), None
         )
         lead = final[top] - (final[rival] if rival is not None else 0.0)
+        shown = order[: max(limit, 1)]
+        coverage = {i: self.coverage(words, i) for i in shown}
         sure = (
             float(scores[top]) >= SURE_SCORE
             and lead >= SURE_LEAD
-            and self.coverage(words, top) >= SURE_COVERAGE
+            and coverage[top] >= SURE_COVERAGE
         )
         return [
-            Found(self.entries[i], float(scores[i]), sure and n == 0, self.coverage(words, i))
-            for n, i in enumerate(order[:limit])
+            Found(self.entries[i], float(scores[i]), sure and n == 0, coverage[i])
+            for n, i in enumerate(shown)
         ]
 
     def _likeness(self, folded: str, document: int) -> float:
