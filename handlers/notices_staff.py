@@ -81,15 +81,11 @@ async def got_link(ctx: Context) -> HandlerResult:
     if "text" not in data:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
     if ctx.inbound.event == "image":
-        return Reply(
-            ctx.t("notices.image_as_link"), (Button(ctx.t("notices.no_link"), "notice:link"),)
-        )
+        return Reply(ctx.t("notices.image_as_link"), _no_link(ctx))
     if not ctx.inbound.payload:
         link = web_address(ctx.text)
         if link is None:
-            return Reply(
-                ctx.t("notices.link_again"), (Button(ctx.t("notices.no_link"), "notice:link"),)
-            )
+            return Reply(ctx.t("notices.link_again"), _no_link(ctx))
         data["link"] = link
     author = await notice_author(ctx)
     if author is None:
@@ -251,11 +247,8 @@ async def when_chosen(ctx: Context) -> HandlerResult:
     if not ctx.inbound.payload:
         send_at = scheduled_time(ctx.text, ctx.now())
         if send_at is None:
-            return Reply(
-                ctx.t("notices.when_again"), (Button(ctx.t("notices.now"), "notice:when"),)
-            )
+            return Reply(ctx.t("notices.when_again"), _send_now(ctx))
         data["send_at"] = send_at.isoformat()
-    ctx.set_state(WHEN, **data)
     return await preview(ctx, data)
 
 
@@ -273,6 +266,8 @@ async def preview(ctx: Context, data: dict[str, Any]) -> Reply:
     """What residents will read, to whom it goes, and when."""
     audience = Audience.from_data(data["audience"])
     counted = await count_audience(ctx.session, audience, bool(data["urgent"]))
+    # Confirming decides from these numbers whether to release the notice at once.
+    ctx.set_state(WHEN, **data, residents=counted.residents, accounts=counted.reachable_accounts)
     draft = Notice(
         author_staff_id=0, text=data["text"], link_url=data.get("link"), urgent=bool(data["urgent"])
     )
@@ -313,8 +308,7 @@ async def confirmed(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("notices.outside_scope"), back_to_menu(ctx))
     send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
     urgent = bool(data["urgent"])
-    counted = await count_audience(ctx.session, audience, urgent)
-    inline = send_at is None and counted.residents <= INLINE_RESIDENTS
+    inline = send_at is None and int(data.get("residents", 0)) <= INLINE_RESIDENTS
     notice = Notice(
         author_staff_id=author[0].id or 0,
         text=str(data["text"])[:TEXT_MAX],
@@ -331,7 +325,7 @@ async def confirmed(ctx: Context) -> HandlerResult:
         when = f"{send_at.astimezone(SHANGHAI):%m-%d %H:%M}"
         return Reply(ctx.t("notices.scheduled", id=notice.id, when=when), back_to_menu(ctx))
     if not inline:
-        count = counted.reachable_accounts
+        count = int(data.get("accounts", 0))
         return Reply(ctx.t("notices.sending", id=notice.id, count=count), back_to_menu(ctx))
     created = await release_notice(ctx.unit.connection, notice, ctx.now())
     return Reply(ctx.t("notices.sending", id=notice.id, count=created), back_to_menu(ctx))
