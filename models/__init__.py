@@ -12,6 +12,7 @@ from models.messaging import (
     OutboxMessage,
     ReferenceCounter,
     Reminder,
+    WeChatCallback,
 )
 from models.needs import Need, NeedItem, NeedItemEvent, NeedSupport
 from models.notices import Notice, NoticeDelivery
@@ -55,5 +56,6 @@ __all__ = [
     "Staff",
     "StaffSkill",
     "Street",
+    "WeChatCallback",
     "WaitlistEntry",
 ]

@@ -131,6 +131,18 @@ class BindAttempt(SQLModel, table=True):
     succeeded: bool = False
 
 
+class WeChatCallback(SQLModel, table=True):
+    """A signed WeChat callback seen lately: its (timestamp, nonce, signature) and the message
+    it first carried, so a capture replayed with another message or sender is refused."""
+
+    timestamp: str = Field(max_length=16, primary_key=True)
+    nonce: str = Field(max_length=64, primary_key=True)
+    signature: str = Field(max_length=64, primary_key=True)
+    sender: str = Field(max_length=128)
+    message_id: str = Field(max_length=160)
+    seen_at: datetime = utc_field(index=True)
+
+
 class ReferenceCounter(SQLModel, table=True):
     """The last sequence number handed out for a prefix on a day."""
 

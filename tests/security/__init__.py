@@ -1,0 +1,1 @@
+"""Attacks performed end to end through the real HTTP entry points (issue 16)."""
