@@ -80,6 +80,7 @@ def server_env(db: Path) -> dict[str, str]:
         "LINLI_WECHAT_APP_ID": APP_ID,
         "LINLI_WECHAT_APP_SECRET": "bench-secret",
         "LINLI_WECHAT_AES_KEY": AES_KEY,
+        "LINLI_WECHAT_MODE": "compatible",  # the bench sends plain and safe-mode bodies
         "LINLI_WECHAT_API_BASE": "http://127.0.0.1:9",  # nothing is sent out in this bench
         "LINLI_LOG_LEVEL": "WARNING",
         "LINLI_CHAT_RATE_LIMIT": "1000000/minute",
@@ -108,7 +109,7 @@ def run_floor_server(port: int) -> None:
     """Verify, parse, answer a fixed text: the least any WeChat webhook must do."""
     from bot.channels.wechat import WeChatGatekeeper, WeChatRejectedError, parse, render_text
 
-    gate = WeChatGatekeeper(TOKEN, APP_ID, (AES_KEY,))
+    gate = WeChatGatekeeper(TOKEN, APP_ID, (AES_KEY,), mode="compatible")
 
     async def receive(request: web.Request) -> web.Response:
         try:

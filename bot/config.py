@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     wechat_app_secret: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
     wechat_aes_key_previous: SecretStr | None = None
+    # 明文/兼容/安全 = plain/compatible/safe; unset: safe with an AES key, plain without.
+    wechat_mode: Literal["plain", "compatible", "safe"] | None = None
+    wechat_timestamp_window_seconds: float = Field(default=300.0, gt=0)
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_api_timeout: float = 5.0
     wechat_reply_budget: float = 4.0
@@ -133,6 +136,11 @@ def missing_secrets(settings: Settings) -> list[str]:
 
 def check_settings(settings: Settings) -> Settings:
     """Refuse a production start without its secrets; give demo mode clearly-demo defaults."""
+    if settings.wechat_mode in ("safe", "compatible") and settings.wechat_aes_key is None:
+        raise ConfigurationError(
+            f"LINLI_WECHAT_MODE={settings.wechat_mode} needs LINLI_WECHAT_AES_KEY "
+            "(the EncodingAESKey of the Official Account)"
+        )
     missing = missing_secrets(settings)
     if settings.env == "production" and missing:
         raise ConfigurationError(

@@ -14,6 +14,11 @@ MESSAGE_SECONDS = Histogram(
 SHED = Counter(
     "linli_shed_total", "Callbacks refused because the pipeline backlog was full", ["channel"]
 )
+REFUSED = Counter(
+    "linli_webhook_refused_total",
+    "Callbacks refused before they had any effect (bad signature, stale, replay, …)",
+    ["channel", "reason"],
+)
 OUTBOX_RESULTS = Counter(
     "linli_outbox_results_total",
     "Outbox delivery attempts by outcome (sent, retry, dead)",

@@ -68,6 +68,12 @@ async def attachment_without_flow(ctx: Context) -> HandlerResult:
     return await main_menu(ctx, ctx.t("menu.attachment_unused"))
 
 
+@router.event("location_unreadable")
+async def location_unreadable(ctx: Context) -> HandlerResult:
+    """A location whose coordinates make no sense: ask again, keeping any flow as it is."""
+    return Reply(ctx.t("menu.location_unreadable"), back_to_menu(ctx))
+
+
 @router.event("voice_unrecognized")
 async def voice_not_recognized(ctx: Context) -> HandlerResult:
     """A voice message the platform could not turn into text."""

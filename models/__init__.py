@@ -56,6 +56,6 @@ __all__ = [
     "Staff",
     "StaffSkill",
     "Street",
-    "WeChatCallback",
     "WaitlistEntry",
+    "WeChatCallback",
 ]

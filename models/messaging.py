@@ -143,6 +143,47 @@ class WeChatCallback(SQLModel, table=True):
     seen_at: datetime = utc_field(index=True)
 
 
+async def bind_callback(
+    connection: AsyncConnection,
+    *,
+    key: tuple[str, str, str],
+    sender: str,
+    message_id: str,
+    now: datetime,
+) -> tuple[str, str]:
+    """Remember that the callback key (timestamp, nonce, signature) carried this message.
+
+    Returns the (sender, message id) the key was first seen with: this one for a new key or
+    the platform's own retry, another one for a replay. Safe across instances: the key is the
+    primary key and the first insert wins.
+    """
+    table = WeChatCallback.__table__  # type: ignore[attr-defined]
+    timestamp, nonce, signature = key
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    row = {"timestamp": timestamp, "nonce": nonce, "signature": signature}
+    stmt = (
+        insert(table)
+        .values(**row, sender=sender, message_id=message_id, seen_at=now)
+        .on_conflict_do_nothing(index_elements=["timestamp", "nonce", "signature"])
+    )
+    if (await connection.execute(stmt)).rowcount:
+        return sender, message_id
+    first = await connection.execute(
+        sa.select(table.c.sender, table.c.message_id).where(
+            *(table.c[name] == value for name, value in row.items())
+        )
+    )
+    found = first.one()
+    return str(found.sender), str(found.message_id)
+
+
+async def forget_callbacks(connection: AsyncConnection, before: datetime) -> int:
+    """Drop remembered callbacks seen before a moment (older ones fail the time window)."""
+    table = WeChatCallback.__table__  # type: ignore[attr-defined]
+    result = await connection.execute(sa.delete(table).where(table.c.seen_at < before))
+    return int(result.rowcount or 0)
+
+
 class ReferenceCounter(SQLModel, table=True):
     """The last sequence number handed out for a prefix on a day."""
 

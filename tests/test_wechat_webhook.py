@@ -97,6 +97,7 @@ async def sample_rig(open_rig: OpenRig) -> WeChatRig:
         wechat_app_id=PUBLISHED_SAMPLE["app_id"],
         wechat_aes_key=PUBLISHED_SAMPLE["encoding_aes_key"],
         aes_key=PUBLISHED_SAMPLE["encoding_aes_key"],
+        wechat_timestamp_window_seconds=10**10,  # the sample was signed in 2014
     )
 
 

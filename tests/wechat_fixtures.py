@@ -56,6 +56,8 @@ def wechat_settings(db_url: str, platform: FakeWeChatAPI, **extra: object) -> Se
         "wechat_aes_key_previous": OLD_AES_KEY,
         "wechat_api_base": platform.base_url,
         "wechat_api_timeout": 1.0,
+        # Most tests post both plain and encrypted bodies; tests/security checks safe mode.
+        "wechat_mode": "compatible",
         **extra,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -7,12 +7,14 @@ verified XML as hostile after that: no DTDs or entities, a size cap, sanitised e
 from __future__ import annotations
 
 import hmac
+import math
 import re
 import secrets
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from xml.etree.ElementTree import ParseError
 
 import xmltodict
@@ -32,14 +34,17 @@ TEXT_LIMIT = 600  # characters; WeChat cuts passive text replies at 2048 bytes
 PAYLOAD_LIMIT = 200
 DECRYPT_ERRORS = (InvalidAppIdException, ValueError, IndexError, struct.error)
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# The platform's three message encryption modes: 明文模式, 兼容模式, 安全模式.
+WeChatMode = Literal["plain", "compatible", "safe"]
 
 
 class WeChatRejectedError(Exception):
-    """A callback we refuse, with the HTTP status to answer."""
+    """A callback we refuse, with the HTTP status to answer and a short reason for the metrics."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, code: str = "malformed") -> None:
         super().__init__(reason)
         self.status = status
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -87,24 +92,53 @@ def _encrypted_part(body: bytes) -> str:
 
 
 class WeChatGatekeeper:
-    """Checks signatures and opens safe-mode bodies, accepting the current and previous AES key."""
+    """Checks signatures, freshness and the encryption mode, and opens safe-mode bodies
+    (accepting the current and the previous AES key)."""
 
-    def __init__(self, token: str, app_id: str, aes_keys: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        token: str,
+        app_id: str,
+        aes_keys: tuple[str, ...],
+        *,
+        mode: WeChatMode | None = None,
+        window_seconds: float = 300.0,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.token = token
         self.app_id = app_id
         self.cryptos = tuple(WeChatCrypto(token, key, app_id) for key in aes_keys if key)
+        self.mode: WeChatMode = mode or ("safe" if self.cryptos else "plain")
+        self.window = window_seconds
+        self.wall = wall  # the platform signs with real time, whatever the demo clock says
 
     def check_query(self, query: dict[str, str]) -> None:
-        """The plain signature every callback carries (timestamp, nonce, token)."""
+        """The plain signature every callback carries (timestamp, nonce, token), and its age."""
         expected = sign(self.token, query.get("timestamp", ""), query.get("nonce", ""))
         if not _same(expected, query.get("signature")):
-            raise WeChatRejectedError(403, "bad signature")
+            raise WeChatRejectedError(403, "bad signature", "signature")
+        self._check_fresh(query.get("timestamp", ""))
+
+    def _check_fresh(self, timestamp: str) -> None:
+        try:
+            age = abs(self.wall() - int(timestamp))
+        except ValueError:
+            raise WeChatRejectedError(403, "timestamp is not a number", "stale") from None
+        if age > self.window:
+            raise WeChatRejectedError(403, "timestamp outside the window", "stale")
 
     def open(self, query: dict[str, str], body: bytes) -> Opened:
         """Verify and, in safe mode, decrypt a POST body."""
         self.check_query(query)
         precheck_xml(body)
-        if query.get("encrypt_type", "raw") != "aes":
+        encrypted_mode = query.get("encrypt_type", "raw") == "aes"
+        if encrypted_mode and self.mode == "plain":
+            raise WeChatRejectedError(403, "encrypted body in plain mode", "mode")
+        if not encrypted_mode:
+            # In safe mode the body must carry its own signature; a plain one would let
+            # whoever saw one signed URL post any XML as anyone.
+            if self.mode == "safe":
+                raise WeChatRejectedError(403, "plain body in safe mode", "mode")
             try:
                 return Opened(body.decode("utf-8"), None)
             except UnicodeDecodeError:
@@ -112,7 +146,7 @@ class WeChatGatekeeper:
         encrypted = _encrypted_part(body)
         expected = sign(self.token, query.get("timestamp", ""), query.get("nonce", ""), encrypted)
         if not encrypted or not _same(expected, query.get("msg_signature")):
-            raise WeChatRejectedError(403, "bad message signature")
+            raise WeChatRejectedError(403, "bad message signature", "signature")
         for crypto in self.cryptos:  # current key first, then the one being replaced
             try:
                 plain = crypto.decrypt_message(
@@ -125,7 +159,7 @@ class WeChatGatekeeper:
                 continue
             precheck_xml(plain.encode("utf-8") if isinstance(plain, str) else plain)
             return Opened(plain if isinstance(plain, str) else plain.decode("utf-8"), crypto)
-        raise WeChatRejectedError(400, "cannot decrypt with any configured key")
+        raise WeChatRejectedError(400, "cannot decrypt with any configured key", "decrypt")
 
     def seal(self, xml: str, opened: Opened) -> str:
         """Encrypt an answer in the mode the message came in."""
@@ -163,11 +197,33 @@ def to_inbound(message: BaseMessage) -> Inbound:
     if kind == "image":
         return Inbound(event="image", attachments=(Attachment("image", message.media_id),), **base)
     if kind == "location":
-        place = Location(float(message.location_x), float(message.location_y), message.label)
+        place = _location(message)
+        if place is None:
+            return Inbound(event="location_unreadable", **base)
         return Inbound(event="location", location=place, **base)
     if kind == "event":
         return _event_inbound(message, base)
     return Inbound(event="unsupported", **base)
+
+
+def _location(message: BaseMessage) -> Location | None:
+    """The place a location message names, or None when its coordinates make no sense."""
+    try:
+        latitude, longitude = float(message.location_x), float(message.location_y)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        return None
+    if abs(latitude) > 90 or abs(longitude) > 180:
+        return None
+    return Location(latitude, longitude, message.label)
+
+
+def check_sender(query: dict[str, str], message: BaseMessage) -> None:
+    """The openid WeChat puts in the query must be the message's sender."""
+    openid = query.get("openid")
+    if openid is not None and not _same(openid, message.source or ""):
+        raise WeChatRejectedError(403, "openid is not the sender", "openid")
 
 
 def _event_inbound(message: BaseMessage, base: dict[str, Any]) -> Inbound:

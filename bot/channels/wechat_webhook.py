@@ -12,13 +12,15 @@ from bot.channels.wechat import (
     TEXT_LIMIT,
     WeChatGatekeeper,
     WeChatRejectedError,
+    check_sender,
     parse,
     render_text,
     to_inbound,
 )
 from bot.messages import Inbound, Reply
-from bot.metrics import SHED
+from bot.metrics import REFUSED, SHED
 from bot.pipeline import Deadline, Delivery, Pipeline
+from bot.replay import CallbackMemory
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class WeChatWebhook:
         self,
         pipeline: Pipeline,
         gatekeeper: WeChatGatekeeper,
+        memory: CallbackMemory,
         *,
         budget_seconds: float,
         body_limit: int,
@@ -41,6 +44,7 @@ class WeChatWebhook:
     ) -> None:
         self.pipeline = pipeline
         self.gatekeeper = gatekeeper
+        self.memory = memory
         self.budget = budget_seconds
         self.body_limit = body_limit
         self.max_pending = max_pending
@@ -53,7 +57,7 @@ class WeChatWebhook:
         try:
             self.gatekeeper.check_query(query)
         except WeChatRejectedError as rejected:
-            return web.Response(status=rejected.status, text="forbidden")
+            return _refused(rejected)
         return web.Response(text=query.get("echostr", "")[:ECHO_LIMIT])
 
     async def receive(self, request: web.Request) -> web.Response:
@@ -66,17 +70,26 @@ class WeChatWebhook:
         body = await self._read_body(request)
         if body is None:
             return web.Response(status=413, text="too large")
+        query = dict(request.query)
         try:
-            opened = self.gatekeeper.open(dict(request.query), body)
+            opened = self.gatekeeper.open(query, body)
             message = parse(opened.xml)
+            check_sender(query, message)
+            inbound = to_inbound(message)
+            await self._check_not_replayed(query, inbound)
         except WeChatRejectedError as rejected:
-            logger.warning("wechat callback refused", extra={"reason": str(rejected)})
-            return web.Response(status=rejected.status, text="refused")
-        replies = await self._answer(to_inbound(message))
+            return _refused(rejected)
+        replies = await self._answer(inbound)
         if not replies:
             return web.Response(text="success")
         xml = render_text(message, replies[0].text)
         return web.Response(text=self.gatekeeper.seal(xml, opened), content_type="application/xml")
+
+    async def _check_not_replayed(self, query: dict[str, str], inbound: Inbound) -> None:
+        """The same signed URL may come again only with the same message (the platform's retry)."""
+        key = (query.get("timestamp", ""), query.get("nonce", ""), query.get("signature", ""))
+        if not await self.memory.admit(key, inbound.user_ref, inbound.message_id or ""):
+            raise WeChatRejectedError(403, "signed URL reused for another message", "replay")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         if request.content_length is not None and request.content_length > self.body_limit:
@@ -119,3 +132,10 @@ class WeChatWebhook:
         """Wait for late replies still being handed to the outbox (graceful shutdown)."""
         if self._late:
             await asyncio.gather(*self._late, return_exceptions=True)
+
+
+def _refused(rejected: WeChatRejectedError) -> web.Response:
+    """A 4xx that did nothing, counted by reason and logged without the request's content."""
+    REFUSED.labels("wechat", rejected.code).inc()
+    logger.warning("wechat callback refused", extra={"reason": str(rejected)})
+    return web.Response(status=rejected.status, text="refused")

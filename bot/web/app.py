@@ -19,6 +19,7 @@ from bot.channels.web import BadChatRequestError, parse_chat_request, render_rep
 from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
+from bot.replay import CallbackMemory
 from bot.web.calendar import appointment_ics
 from bot.web.ratelimit import ClientRateLimit
 from models.org import get_street
@@ -132,11 +133,17 @@ def wechat_webhook(linli: Linli) -> WeChatWebhook | None:
         if key is not None
     )
     gatekeeper = WeChatGatekeeper(
-        settings.wechat_token.get_secret_value(), settings.wechat_app_id or "", keys
+        settings.wechat_token.get_secret_value(),
+        settings.wechat_app_id or "",
+        keys,
+        mode=settings.wechat_mode,
+        window_seconds=settings.wechat_timestamp_window_seconds,
     )
+    memory = CallbackMemory(linli.engine, settings.wechat_timestamp_window_seconds)
     return WeChatWebhook(
         linli.pipeline,
         gatekeeper,
+        memory,
         budget_seconds=settings.wechat_reply_budget,
         body_limit=settings.wechat_body_limit,
         max_pending=settings.wechat_max_pending,
