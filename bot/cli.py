@@ -29,7 +29,7 @@ from bot.cli_needs import (
 )
 from bot.cli_roster import calendar_check, roster_export, roster_import
 from bot.clock import local_today
-from bot.config import ConfigurationError, Settings, load_settings
+from bot.config import ConfigurationError, Settings, load_settings, secret_values
 from bot.logs import setup_logging
 from models.base import SHANGHAI
 from models.binding import find_staff, format_code, issue_bind_code
@@ -291,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigurationError, ValidationError) as error:
         print(f"linli: the settings cannot be used: {error}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, secret_values(settings))
     if args.command == "chat":  # the terminal is the conversation: keep routine logs out of it
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     try:

@@ -6,10 +6,14 @@ import logging
 import secrets
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.secret_rules import weak_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,10 @@ class Settings(BaseSettings):
     chat_body_limit: int = 16_384
     chat_text_limit: int = Field(default=1000, gt=0)
     chat_rate_limit: str = "60/minute"
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated);
+    # empty: the socket's peer is the client and X-Forwarded-For is ignored.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
+    metrics_token: SecretStr | None = None  # Bearer token for /metrics from other machines
 
     secret_key: SecretStr | None = None
     wechat_token: SecretStr | None = None
@@ -92,6 +100,13 @@ class Settings(BaseSettings):
             raise ValueError("LINLI_NOW needs a UTC offset, e.g. 2026-11-28T09:30:00+08:00")
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
     @field_validator("wechat_aes_key", "wechat_aes_key_previous")
     @classmethod
     def _aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -134,6 +149,22 @@ def missing_secrets(settings: Settings) -> list[str]:
     return missing
 
 
+def secret_values(settings: Settings) -> dict[str, str]:
+    """Every secret that is set, by the name of its variable (for the log filter and checks)."""
+    values = {
+        f"LINLI_{name.upper()}": value.get_secret_value()
+        for name in type(settings).model_fields
+        if isinstance(value := getattr(settings, name), SecretStr) and value.get_secret_value()
+    }
+    try:
+        password = make_url(settings.database_url).password
+    except ArgumentError:  # not a URL at all: the engine will say so
+        password = None
+    if password:
+        values["LINLI_DATABASE_URL"] = str(password)
+    return values
+
+
 def check_settings(settings: Settings) -> Settings:
     """Refuse a production start without its secrets; give demo mode clearly-demo defaults."""
     if settings.wechat_mode in ("safe", "compatible") and settings.wechat_aes_key is None:
@@ -146,6 +177,8 @@ def check_settings(settings: Settings) -> Settings:
         raise ConfigurationError(
             "LINLI_ENV=production but these secrets are not set: " + ", ".join(missing)
         )
+    if settings.env == "production" and (weak := weak_secrets(secret_values(settings))):
+        raise ConfigurationError("LINLI_ENV=production refuses weak secrets: " + "; ".join(weak))
     if settings.secret_key is None:
         settings.secret_key = SecretStr(_demo_secret_key(settings.state_dir))
     if settings.env == "demo":

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 
 from pythonjsonlogger.json import JsonFormatter
+
+from bot.redact import RedactingFilter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -23,9 +26,14 @@ class TextWithExtras(logging.Formatter):
         return line
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
-    """Send our logs to stderr in the chosen format."""
+def setup_logging(
+    level: str = "INFO", fmt: str = "text", secrets: Mapping[str, str] | None = None
+) -> None:
+    """Log every logger to stderr in the chosen format, secrets and personal numbers blanked."""
     handler = logging.StreamHandler(sys.stderr)
+    # On the handler, not a logger: a logger's filter would miss records of its children
+    # (httpx, aiohttp, telegram, wechatpy, …) that propagate to the root's handler.
+    handler.addFilter(RedactingFilter(secrets or {}))
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", json_ensure_ascii=False)

@@ -42,14 +42,15 @@ def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyP
 
 def test_production_starts_with_its_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINLI_ENV", "production")
-    monkeypatch.setenv("LINLI_SECRET_KEY", "s3cret-value")
-    monkeypatch.setenv("LINLI_TELEGRAM_TOKEN", "123:abc")
+    key = "s3cret-value-" + "7c1e" * 8
+    monkeypatch.setenv("LINLI_SECRET_KEY", key)
+    monkeypatch.setenv("LINLI_TELEGRAM_TOKEN", "5550123456:AAH4kQw2-Zr9Xv7Tn5Lm3Jp1Hd8Fs6Gb0Ce")
     assert missing_secrets(Settings()) == ["LINLI_TELEGRAM_SECRET"]
-    monkeypatch.setenv("LINLI_TELEGRAM_SECRET", "hook-secret")
+    monkeypatch.setenv("LINLI_TELEGRAM_SECRET", "hook-secret-" + "a9" * 16)
     settings = check_settings(Settings())
     assert settings.telegram_enabled
     assert not settings.wechat_enabled
-    assert "s3cret-value" not in repr(settings)  # secrets never print
+    assert key not in repr(settings)  # secrets never print
 
 
 def test_now_needs_an_offset(monkeypatch: pytest.MonkeyPatch) -> None:
