@@ -16,6 +16,8 @@ from bot.messages import Inbound, Reply
 from bot.reference import ReferenceData
 from bot.unit import UnitOfWork
 from models.conversation import ChatAccount, FlowState
+from models.org import Staff
+from models.policy import acting_staff
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Context:
     payload: str | None = None
     args: str = ""
     state_expired: bool = False
+    staff: Staff | None = None  # the staff member this account acts as (models.policy)
     route_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -68,8 +71,17 @@ class Context:
 
     @property
     def is_staff(self) -> bool:
-        """Whether this chat account is bound to a staff account."""
-        return self.identity.staff_id is not None
+        """Whether this chat account acts as an active staff member (bound is not enough)."""
+        return self.staff is not None
+
+    async def reload_staff(self) -> None:
+        """Work out again whom this account acts as (after a binding changed)."""
+        self.staff = await acting_staff(
+            self.session,
+            self.identity.staff_id,
+            self.identity.channel,
+            self.settings.env == "production",
+        )
 
     def now(self) -> datetime:
         """The current instant from the injected clock."""

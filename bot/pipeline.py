@@ -215,6 +215,8 @@ class Pipeline:
             payload=inbound.payload or self._chosen_option(state.data, inbound.text),
             state_expired=expired,
         )
+        if identity.staff_id is not None:  # only staff accounts pay for this lookup
+            await ctx.reload_staff()
         replies = await self.router.dispatch(ctx) or []
         if not ctx.extra.get("continued"):
             replies = self._remember_options_and_pages(state, replies, delivery.text_limit, ctx)

@@ -68,6 +68,7 @@ async def _redeem(ctx: Context, typed: str) -> Reply:
         ctx.session, ctx.identity, typed[:CODE_TYPED_LIMIT], secret=_secret(ctx), now=ctx.now()
     )
     if outcome is BindOutcome.STAFF_BOUND:
+        await ctx.reload_staff()
         staff = await ctx.session.get(Staff, ctx.identity.staff_id)
         assert staff is not None
         role = ctx.t(f"staff.role_{staff.role}")
@@ -114,6 +115,7 @@ async def unbind_staff(ctx: Context) -> HandlerResult:
     if ctx.identity.staff_id is None:
         return Reply(ctx.t("binding.nothing"), back_to_menu(ctx))
     ctx.identity.staff_id = None
+    await ctx.reload_staff()
     return await main_menu(ctx, ctx.t("binding.staff_unbound"))
 
 

@@ -15,8 +15,8 @@ from models.appointments import (
     Step,
     find_appointment,
     rate_appointment,
+    serve_appointment,
     todays_appointments,
-    window_step,
 )
 from models.base import SHANGHAI
 from models.booking import Appointment
@@ -35,8 +35,11 @@ async def todays_list(ctx: Context) -> HandlerResult:
     """Today's appointments for the services this staff member serves."""
     local = ctx.now().astimezone(SHANGHAI)
     start = datetime.combine(local.date(), time(0), tzinfo=SHANGHAI)
+    staff = ctx.staff
+    if staff is None:
+        return Reply(ctx.t("staff.inactive"), back_to_menu(ctx))
     appointments = await todays_appointments(
-        ctx.session, ctx.identity.staff_id or 0, start, start + timedelta(days=1)
+        ctx.session, staff.id or 0, start, start + timedelta(days=1)
     )
     if not appointments:
         return Reply(ctx.t("window.none_today"), back_to_menu(ctx))
@@ -59,16 +62,21 @@ async def todays_list(ctx: Context) -> HandlerResult:
 async def _step(ctx: Context, step: Step) -> HandlerResult:
     ref = ctx.command_args.split()[0] if ctx.command_args else ""
     appointment = await find_appointment(ctx.session, ref[:32]) if ref else None
-    if appointment is None:
+    outcome = (
+        await serve_appointment(ctx.session, appointment, step, ctx.staff, ctx.now())
+        if appointment is not None and ctx.staff is not None
+        else "not_yours"
+    )
+    # Not found and not yours read the same: references are guessable, appointments private.
+    if appointment is None or outcome == "not_yours":
         return Reply(ctx.t("window.not_found", ref=ref[:32]), back_to_menu(ctx))
-    if not window_step(appointment, step, ctx.identity.staff_id or 0, ctx.now()):
+    if outcome == "not_now":
         text = ctx.t(
             "window.not_now",
             ref=appointment.ref,
             status=ctx.t(f"window.status_{appointment.status}"),
         )
         return Reply(text, back_to_menu(ctx))
-    ctx.session.add(appointment)
     if step is Step.COMPLETE:
         await _ask_for_rating(ctx, appointment)
     return Reply(ctx.t(f"window.done_{step}", ref=appointment.ref), back_to_menu(ctx))

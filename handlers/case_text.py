@@ -10,10 +10,11 @@ from bot.i18n import format_day, t
 from bot.messages import Button
 from handlers.staff import active_staff
 from models.base import SHANGHAI
-from models.case_ops import CaseCatalogue, Viewer, department_staff
+from models.case_ops import CaseCatalogue, department_staff
 from models.cases import Case, CaseEvent
 from models.messaging import queue_message
 from models.org import Department
+from models.policy import Viewer
 from scheduler.context import localized
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office

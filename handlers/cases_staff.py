@@ -25,9 +25,7 @@ from models.case_ops import (
     accept_case,
     add_note,
     ask_resident,
-    can_view,
     finish_part,
-    handler_departments,
     mark_progress,
     open_case,
     staff_cases,
@@ -35,6 +33,7 @@ from models.case_ops import (
 )
 from models.cases import Case, CaseKind
 from models.org import Department, Staff, StaffRole
+from models.policy import can_view_case, handler_departments, may_report_grid_issue
 
 router = Router("cases_staff")
 
@@ -61,7 +60,7 @@ async def _case(ctx: Context, number: str, staff: Staff) -> Case | None:
     if not (number.isdecimal() and len(number) < 10):
         return None
     case = await ctx.session.get(Case, int(number))
-    if case is None or not await can_view(ctx.session, case, await viewer(ctx)):
+    if case is None or not await can_view_case(ctx.session, case, await viewer(ctx)):
         return None
     return case
 
@@ -213,7 +212,9 @@ async def text_for_case(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
     text = ctx.text[:WORDS_LIMIT]
     if state == NOTE:
-        add_note(ctx.session, case, staff, text, ctx.now())
+        refusal = await add_note(ctx.session, case, staff, text, ctx.now())
+        if refusal is not None:
+            return _refused(ctx, refusal)
         return Reply(ctx.t("cases.noted", ref=case.ref), await staff_actions(ctx, case, staff))
     if state == ASK:
         refusal = await ask_resident(ctx.session, case, staff, text, ctx.now())
@@ -259,7 +260,7 @@ async def transfer_start(ctx: Context) -> HandlerResult:
 
 
 def _may_report(ctx: Context) -> bool:
-    return ctx.is_staff
+    return may_report_grid_issue(ctx.staff)
 
 
 @router.command("report", filters=(_may_report,))

@@ -141,7 +141,8 @@ async def staff_takes(ctx: Context) -> HandlerResult:
     joined = case.assignee_staff_id is None or case.status != "accepted"
     refusal = take(ctx.session, case, staff, ctx.now())
     if refusal is not None:
-        return Reply(ctx.t("handover.taken"), back_to_menu(ctx))
+        key = "handover.not_yours" if refusal == "not_yours" else "handover.taken"
+        return Reply(ctx.t(key), back_to_menu(ctx))
     if joined:
         await _tell_resident(ctx, case, "handover.joined", staff=staff.name)
     ctx.set_state(STAFF_SIDE, case=case.id)

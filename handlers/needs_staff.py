@@ -16,21 +16,20 @@ from handlers.staff import active_staff, is_staff
 from models.need_edit import is_open, need_count
 from models.need_ops import STAGE_ORDER, can_move, change_stage, top_items
 from models.needs import NeedItem, NeedStage
-from models.org import Staff, StaffRole
+from models.org import Staff
+from models.policy import may_edit_need_items
 
 router = Router("needs_staff")
 
 TOP = 10
 REJECT_REASON = "needs.reject"
 REASON_LIMIT = 300
-# Who may move, reject, rename, merge and split items; every staff member may look.
-EDITORS = frozenset({StaffRole.DEPARTMENT_STAFF, StaffRole.SUPERVISOR, StaffRole.ADMIN})
 
 
 async def needs_editor(ctx: Context) -> Staff | None:
     """The active staff member behind this account, when their role may edit need items."""
     staff = await active_staff(ctx)
-    return staff if staff is not None and staff.role in EDITORS else None
+    return staff if may_edit_need_items(staff) else None
 
 
 async def item_from(ctx: Context, number: str) -> NeedItem | None:

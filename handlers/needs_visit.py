@@ -16,8 +16,9 @@ from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, with_media
 from handlers.needs import take_need
 from handlers.staff import active_staff, is_staff
-from models.org import Grid, Staff, StaffRole
+from models.org import Grid, Staff
 from models.people import Resident, mask_phone, normalise_mobile
+from models.policy import may_take_needs_on_visits
 
 router = Router("needs_visit")
 
@@ -27,9 +28,7 @@ VISIT_PHONE, VISIT_WORDS = "need_for.phone", "need_for.words"
 async def grid_worker(ctx: Context) -> Staff | None:
     """The active grid leader behind this account, with a grid to work in."""
     staff = await active_staff(ctx)
-    if staff is None or staff.role != StaffRole.GRID_LEADER:
-        return None
-    return staff if staff.grid_id is not None else None
+    return staff if may_take_needs_on_visits(staff) else None
 
 
 @router.payload("need:for", filters=(is_staff,))

@@ -18,10 +18,11 @@ from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized
 from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
-from models.notice_audience import FILTERS, Audience, Scope, allowed, scope_of
+from models.notice_audience import FILTERS, Audience, allowed
 from models.notice_ops import count_audience, release_notice
 from models.notices import Notice, NoticeStatus
 from models.org import Community, Staff, list_communities, list_grids
+from models.policy import Scope, scope_of
 
 router = Router("notices_staff")
 

@@ -8,13 +8,13 @@ from sqlmodel import col, select
 
 from bot.context import Context
 from bot.messages import Button, Reply
-from bot.router import HandlerResult, Router
+from bot.router import HandlerResult, Phase, Router
 from handlers.common import back_to_menu, format_date, format_time, localized, weekday_name
 from models.base import SHANGHAI
 from models.binding import staff_accounts
 from models.booking import RosterShift
-from models.notice_audience import scope_of
 from models.org import Department, Staff
+from models.policy import scope_of
 
 router = Router("staff")
 
@@ -23,30 +23,38 @@ DUTY_LINES = 10
 
 
 def is_staff(ctx: Context) -> bool:
-    """Filter: the account is bound to a staff member (checked again against the table)."""
+    """Filter: the account acts as an active staff member (see models.policy.acting_staff)."""
     return ctx.is_staff
 
 
 async def active_staff(ctx: Context) -> Staff | None:
-    """The active staff member behind this account, if any."""
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id) if ctx.identity.staff_id else None
-    return staff if staff is not None and staff.active else None
+    """The active staff member behind this account, if any (loaded once per message)."""
+    return ctx.staff
 
 
-async def _active_staff(ctx: Context) -> Staff | None:
-    """The staff member behind this account; a deactivated one loses the binding."""
-    staff = await ctx.session.get(Staff, ctx.identity.staff_id)
-    if staff is None or not staff.active:
-        ctx.identity.staff_id = None
-        return None
-    return staff
+STAFF_COMMANDS = frozenset(
+    {"staff", "duty", "today", "checkin", "finish", "noshow", "mycases", "report", "needs_top"}
+    | {"need_item", "need_for", "notice_new"}
+)
+
+
+def _powers_lost(ctx: Context) -> bool:
+    """A staff word from an account still bound to someone who may no longer act as staff."""
+    return ctx.identity.staff_id is not None and ctx.staff is None
+
+
+@router.route(Phase.COMMAND, _powers_lost, lambda ctx: ctx.command in STAFF_COMMANDS)
+async def powers_lost(ctx: Context) -> HandlerResult:
+    """Say so once and drop the binding: a deactivated member's accounts are plain accounts."""
+    ctx.identity.staff_id = None
+    return Reply(ctx.t("staff.inactive"), back_to_menu(ctx))
 
 
 @router.command("staff", filters=(is_staff,))
 @router.payload("staff", filters=(is_staff,))
 async def desk(ctx: Context) -> HandlerResult:
     """Who you are as staff, which accounts are bound, and what you can do."""
-    staff = await _active_staff(ctx)
+    staff = await active_staff(ctx)
     if staff is None:
         return Reply(ctx.t("staff.inactive"), back_to_menu(ctx))
     lines = [ctx.t("staff.desk_title", name=staff.name, role=ctx.t(f"staff.role_{staff.role}"))]
@@ -82,7 +90,7 @@ async def desk(ctx: Context) -> HandlerResult:
 @router.payload("staff:duty", filters=(is_staff,))
 async def duty(ctx: Context) -> HandlerResult:
     """This staff member's shifts on the duty roster for the next two weeks."""
-    staff = await _active_staff(ctx)
+    staff = await active_staff(ctx)
     if staff is None:
         return Reply(ctx.t("staff.inactive"), back_to_menu(ctx))
     now = ctx.now()

@@ -25,7 +25,8 @@ from models.booking import (
 )
 from models.cases import RatingLevel, record_rating
 from models.messaging import Reminder
-from models.org import StaffSkill
+from models.org import Staff, StaffSkill
+from models.policy import may_serve_appointment
 from models.refs import next_reference
 from models.reminders import APPOINTMENT, ReminderRules, schedule_appointment_reminders
 
@@ -366,6 +367,19 @@ _RESULT = {
     Step.COMPLETE: AppointmentStatus.COMPLETED,
     Step.NO_SHOW: AppointmentStatus.NO_SHOW,
 }
+
+
+async def serve_appointment(
+    session: AsyncSession, appointment: Appointment, step: Step, staff: Staff, now: datetime
+) -> str | None:
+    """A window step by a staff member: None when done, "not_yours" when the policy refuses
+    (not trained for the service or not on duty that day), "not_now" when the state forbids."""
+    if not await may_serve_appointment(session, staff, appointment):
+        return "not_yours"
+    if not window_step(appointment, step, staff.id or 0, now):
+        return "not_now"
+    session.add(appointment)
+    return None
 
 
 def window_step(appointment: Appointment, step: Step, staff_id: int, now: datetime) -> bool:

@@ -32,10 +32,18 @@ from models.cases import (
 )
 from models.org import Department, Staff, StaffRole
 from models.people import ChannelIdentity
+from models.policy import (
+    Viewer,
+    can_view_case,
+    handler_departments,
+    may_accept_case,
+    may_finish_part,
+    may_transfer_case,
+    may_work_case,
+)
 from models.refs import next_reference
 
 OPEN = tuple(CaseStatus(status) for status in OPEN_STATUSES)
-ALL_SEEING = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -104,14 +112,6 @@ def _category(entry: dict[str, Any]) -> Category:
         entry["department"],
         tuple(entry.get("co", [])),
     )
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking to see or change a case."""
-
-    resident_id: int | None = None
-    staff: Staff | None = None
 
 
 async def _department(session: AsyncSession, code: str) -> Department:
@@ -197,12 +197,6 @@ def record(
     return event
 
 
-async def handler_departments(session: AsyncSession, case: Case) -> dict[int, CaseHandler]:
-    """The departments handling a case (lead and co-handlers), by department id."""
-    stmt = select(CaseHandler).where(CaseHandler.case_id == case.id)
-    return {h.department_id: h for h in (await session.exec(stmt)).all()}
-
-
 async def department_staff(session: AsyncSession, department_id: int) -> list[Staff]:
     """Active staff of a department who take cases and have a chat account to be alerted on
     (if nobody has one, the SLA sweep escalates the case)."""
@@ -233,7 +227,7 @@ async def accept_case(
     """The first to accept owns the case to the end (首问责任)."""
     if case.status not in OPEN:
         return Refusal.CLOSED
-    if staff.department_id != case.department_id:
+    if not may_accept_case(staff, case):
         return Refusal.NOT_YOURS
     if case.assignee_staff_id is not None and case.assignee_staff_id != staff.id:
         return Refusal.TAKEN
@@ -255,7 +249,7 @@ async def transfer_case(
     """Hand the case to another department, with a reason; it is unassigned again there."""
     if case.status not in OPEN:
         return Refusal.CLOSED
-    if not _owns_or_leads(case, staff):
+    if not may_transfer_case(staff, case):
         return Refusal.NOT_YOURS
     target = await _department(session, department_code)
     handlers = await handler_departments(session, case)
@@ -273,20 +267,14 @@ async def transfer_case(
     return None
 
 
-def _owns_or_leads(case: Case, staff: Staff) -> bool:
-    return case.assignee_staff_id == staff.id or (
-        case.assignee_staff_id is None and staff.department_id == case.department_id
-    )
-
-
 async def finish_part(
     session: AsyncSession, case: Case, staff: Staff, now: datetime
 ) -> Refusal | None:
     """A co-handling department reports its part done."""
     handlers = await handler_departments(session, case)
-    mine = handlers.get(staff.department_id or 0)
-    if mine is None or mine.lead:
+    if not may_finish_part(staff, handlers):
         return Refusal.NOT_YOURS
+    mine = handlers[staff.department_id or 0]
     mine.done_at = now
     session.add(mine)
     record(session, case, ("staff", staff.id), "co_done", now, staff=staff.name)
@@ -312,7 +300,7 @@ async def mark_progress(
     """Documents collected, ready for pick-up (at the staff member's window), or resolved."""
     if case.status not in (*OPEN, CaseStatus.READY_FOR_PICKUP):
         return Refusal.CLOSED
-    if case.assignee_staff_id != staff.id:
+    if not may_work_case(staff, case):
         return Refusal.NOT_YOURS
     if step is Progress.RESOLVED:
         handlers = await handler_departments(session, case)
@@ -335,7 +323,7 @@ async def ask_resident(
     """A question for the resident; the case waits for the answer."""
     if case.status not in OPEN:
         return Refusal.CLOSED
-    if case.assignee_staff_id != staff.id:
+    if not may_work_case(staff, case):
         return Refusal.NOT_YOURS
     case.status = CaseStatus.WAITING_RESIDENT
     record(session, case, ("staff", staff.id), "question", now, question)
@@ -351,9 +339,14 @@ def resident_answers(
     record(session, case, ("resident", resident_id), "answer", now, answer)
 
 
-def add_note(session: AsyncSession, case: Case, staff: Staff, note: str, now: datetime) -> None:
-    """A staff note on the timeline."""
+async def add_note(
+    session: AsyncSession, case: Case, staff: Staff, note: str, now: datetime
+) -> Refusal | None:
+    """A staff note on the timeline, by anyone on staff who may see the case."""
+    if not await can_view_case(session, case, Viewer(staff=staff)):
+        return Refusal.NOT_YOURS
     record(session, case, ("staff", staff.id), "note", now, note)
+    return None
 
 
 def confirm_resolved(session: AsyncSession, case: Case, resident_id: int, now: datetime) -> bool:
@@ -397,25 +390,10 @@ async def rate_case(
     )
 
 
-async def can_view(session: AsyncSession, case: Case, viewer: Viewer) -> bool:
-    """A resident sees their own cases; staff their department's (lead or co-handling) and
-    assigned ones; grid leaders their grid's; supervisors and admins all."""
-    staff = viewer.staff
-    if staff is None:
-        return viewer.resident_id is not None and case.resident_id == viewer.resident_id
-    if not staff.active:
-        return False
-    if staff.role in ALL_SEEING or case.assignee_staff_id == staff.id:
-        return True
-    if staff.role == StaffRole.GRID_LEADER:
-        return case.grid_id is not None and case.grid_id == staff.grid_id
-    return staff.department_id in await handler_departments(session, case)
-
-
 async def find_case(session: AsyncSession, ref: str, viewer: Viewer) -> Case | None:
     """A case by reference number, only if the viewer may see it (else as if it did not exist)."""
     case = (await session.exec(select(Case).where(Case.ref == ref.strip().upper()[:32]))).first()
-    if case is None or not await can_view(session, case, viewer):
+    if case is None or not await can_view_case(session, case, viewer):
         return None
     return case
 

@@ -17,6 +17,7 @@ from models.case_ops import OPEN, Refusal, record
 from models.cases import Case, CaseKind, CaseStatus
 from models.org import Staff
 from models.people import ChannelIdentity
+from models.policy import may_take_handover
 
 
 async def on_duty(session: AsyncSession, now: datetime) -> list[Staff]:
@@ -62,11 +63,14 @@ def assign_to(session: AsyncSession, case: Case, staff: Staff, now: datetime) ->
 
 
 def take(session: AsyncSession, case: Case, staff: Staff, now: datetime) -> Refusal | None:
-    """A staff member joins the conversation: theirs if assigned to them or to nobody."""
+    """A staff member joins the conversation: theirs if assigned to them, or unassigned and
+    theirs to take under the policy (their department's)."""
     if not is_handover(case):
         return Refusal.CLOSED
     if case.assignee_staff_id not in (None, staff.id):
         return Refusal.TAKEN
+    if not may_take_handover(staff, case):
+        return Refusal.NOT_YOURS
     if case.status != CaseStatus.ACCEPTED:
         case.assignee_staff_id, case.status = staff.id, CaseStatus.ACCEPTED
         case.accepted_at = case.accepted_at or now

@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.org import Grid, Staff, StaffRole
+from models.org import Grid
 from models.people import Resident
+from models.policy import Scope
 
 FILTERS = ("elderly", "disabled")
-STREET_WIDE = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -55,32 +55,6 @@ class Audience:
     def empty(self) -> bool:
         """No area chosen."""
         return not (self.street or self.communities or self.grids)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The areas one staff member may send notices to."""
-
-    street: bool = False
-    community_id: int | None = None
-    grid_id: int | None = None
-
-    @property
-    def any(self) -> bool:
-        """Whether this staff member may send notices at all."""
-        return self.street or self.community_id is not None or self.grid_id is not None
-
-
-def scope_of(staff: Staff | None) -> Scope:
-    """What a staff member may reach: grid leaders their grid, community staff their
-    community, supervisors and administrators the whole street; anyone else nothing."""
-    if staff is None or not staff.active:
-        return Scope()
-    if staff.role == StaffRole.GRID_LEADER:
-        return Scope(grid_id=staff.grid_id)
-    if staff.role in STREET_WIDE:
-        return Scope(street=True)
-    return Scope(community_id=staff.community_id)
 
 
 async def allowed(session: AsyncSession, scope: Scope, audience: Audience) -> bool:

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
 from models.messaging import queue_once
-from models.notice_audience import Audience, allowed, scope_of
+from models.notice_audience import Audience, allowed
 from models.notice_ops import (
     FANOUT_CHUNK,
     NoticeReport,
@@ -24,6 +24,7 @@ from models.notice_ops import (
 )
 from models.notices import Notice, NoticeStatus
 from models.org import Staff
+from models.policy import scope_of
 from scheduler.context import JobContext, localized
 
 logger = logging.getLogger(__name__)

@@ -12,11 +12,12 @@ from bot.clock import ManualClock
 from bot.messages import Reply
 from bot.outbox import OutboxWorker, WorkerPolicy
 from models.messaging import OutboxMessage, OutboxStatus, queue_message
-from models.notice_audience import Audience, Scope, allowed, scope_of
+from models.notice_audience import Audience, allowed
 from models.notice_ops import cancel_notice, notice_report, release_notice
 from models.notices import DeliveryStatus, Notice, NoticeDelivery, NoticeStatus
 from models.org import Community, Grid, Staff, StaffRole
 from models.people import ChannelIdentity, Resident
+from models.policy import Scope, scope_of
 from scheduler.context import JobContext
 from scheduler.notices import release_due_notices, release_step, run_notices
 from tests.conftest import Chat, payloads
