@@ -21,6 +21,7 @@ from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
 from bot.replay import CallbackMemory
 from bot.web.calendar import appointment_ics
+from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.ratelimit import ClientRateLimit
 from models.org import get_street
 
@@ -85,7 +86,7 @@ async def chat_api(request: web.Request) -> web.Response:
     """POST /api/chat: one message in, the replies out (see DESIGN.md for the contract)."""
     linli = request.app[LINLI_KEY]
     limit = linli.settings.chat_text_limit
-    if not await request.app[CHAT_LIMITER].allow(request.remote or "unknown"):
+    if not await request.app[CHAT_LIMITER].allow(client_address(request)):
         return _error(429, "zh-CN", "too_many", limit)
     try:
         body = json.loads(await request.read())
@@ -173,6 +174,7 @@ def create_web_app(
     )
     app[LINLI_KEY] = linli
     app[CHAT_LIMITER] = ClientRateLimit(linli.settings.chat_rate_limit)
+    app[TRUSTED_PROXIES] = tuple(linli.settings.trusted_proxies)
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_api)
     app.router.add_get("/healthz", healthz)
