@@ -11,7 +11,6 @@ from string import Template
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import Linli
 from bot.channels.telegram_bot import TelegramWebhook
@@ -22,6 +21,7 @@ from bot.i18n import normalize_lang, t
 from bot.replay import CallbackMemory
 from bot.web.calendar import appointment_ics
 from bot.web.client import TRUSTED_PROXIES, client_address
+from bot.web.metrics_access import metrics_endpoint
 from bot.web.ratelimit import ClientRateLimit
 from models.org import get_street
 
@@ -116,13 +116,6 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def metrics(_request: web.Request) -> web.Response:
-    """GET /metrics: Prometheus text format."""
-    response = web.Response(body=generate_latest())
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
-
-
 def wechat_webhook(linli: Linli) -> WeChatWebhook | None:
     """The /wechat handlers when WeChat is configured (demo mode configures a demo account)."""
     settings = linli.settings
@@ -178,7 +171,7 @@ def create_web_app(
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_api)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", metrics_endpoint(linli.settings.metrics_token))
     app.router.add_static("/static", HERE / "static", append_version=False)
 
     async def ics(request: web.Request) -> web.Response:

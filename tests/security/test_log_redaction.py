@@ -184,7 +184,10 @@ TYPED_FORMS = [
     ("tel:+86 150 1234 5678", "tel:[phone]"),
     ("ID 110105 19851212 123x, ok", "ID [id-card], ok"),
     ("身份证５１０１２４１９９００１０１１２３Ｘ", "身份证[id-card]"),
-    ("?appid=wx1&secret=s3cr3t&access_token=AT-123", "?appid=wx1&secret=[redacted]&access_token=[redacted]"),
+    (
+        "?appid=wx1&secret=s3cr3t&access_token=AT-123",
+        "?appid=wx1&secret=[redacted]&access_token=[redacted]",
+    ),
     ("Authorization: Bearer abc.def", "Authorization: Bearer [redacted]"),
     # What is not personal stays readable: references, times, counts, long ids.
     ("LC-20261127-0042 at 2026-11-27 10:00", "LC-20261127-0042 at 2026-11-27 10:00"),

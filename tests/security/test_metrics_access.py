@@ -1,0 +1,90 @@
+"""Issue 16, finding 8 (first item): /metrics is for this machine, or for whoever has the token.
+
+The test client connects from 127.0.0.1. A request from elsewhere is made the way it reaches
+us in a deployment: through a reverse proxy (declared trusted or not) that says who its client is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import build_linli
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.web.app import create_web_app
+from tests.conftest import DATA
+
+TOKEN = "metrics-test-token-3f9a1c7e5b2d4f6a8c0e"
+INTERNET = {"X-Forwarded-For": "203.0.113.9"}
+
+Client = TestClient[web.Request, web.Application]
+OpenApp = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def open_app(db_url: str, clock: ManualClock) -> AsyncIterator[OpenApp]:
+    """Serve the app with settings of the test's choosing over loopback."""
+    clients: list[Client] = []
+
+    async def open_one(**options: object) -> Client:
+        values: dict[str, object] = {"database_url": db_url, "data_dir": DATA, **options}
+        settings = Settings(secret_key="test-secret", **values)  # type: ignore[arg-type]
+        app = create_web_app(build_linli(settings, clock=clock))
+        client: Client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield open_one
+    for client in clients:
+        await client.close()
+
+
+async def status(client: Client, headers: dict[str, str]) -> int:
+    """GET /metrics with these headers; the HTTP status (the body is checked when it is 200)."""
+    response = await client.get("/metrics", headers=headers)
+    if response.status == 200:
+        assert "linli_messages_total" in await response.text()
+    return response.status
+
+
+async def test_this_machine_reads_the_metrics(open_app: OpenApp) -> None:
+    client = await open_app()
+    assert await status(client, {}) == 200
+
+
+@pytest.mark.parametrize(
+    "relayed",
+    [
+        INTERNET,
+        {"X-Forwarded-For": "127.0.0.1, 203.0.113.9"},  # the client's own claim comes first
+        {"X-Real-IP": "203.0.113.9"},
+        {"Forwarded": "for=203.0.113.9;proto=https"},
+    ],
+)
+async def test_the_internet_through_a_proxy_on_this_machine_is_refused(
+    open_app: OpenApp, relayed: dict[str, str]
+) -> None:
+    undeclared, declared = await open_app(), await open_app(trusted_proxies=["127.0.0.1"])
+    assert await status(undeclared, relayed) == 403
+    assert await status(declared, relayed) == 403
+
+
+async def test_a_trusted_proxy_vouching_for_a_local_client_is_served(open_app: OpenApp) -> None:
+    client = await open_app(trusted_proxies=["127.0.0.1"])
+    assert await status(client, {"X-Forwarded-For": "127.0.0.1"}) == 200
+
+
+async def test_from_elsewhere_only_the_bearer_token_opens_the_metrics(open_app: OpenApp) -> None:
+    client = await open_app(trusted_proxies=["127.0.0.1"], metrics_token=TOKEN)
+    refused = await client.get("/metrics", headers=INTERNET)
+    assert refused.status == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    for wrong in (f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN, "Bearer"):
+        assert await status(client, {**INTERNET, "Authorization": wrong}) == 401
+    assert await status(client, {**INTERNET, "Authorization": f"Bearer {TOKEN}"}) == 200
+    assert await status(client, {}) == 200  # this machine still needs no token
