@@ -17,6 +17,7 @@ from models.need_ops import (
     NeedCategory,
     UnusableNeedError,
     load_categories,
+    need_title,
     new_item,
     submit_need,
     suggest_category,
@@ -206,6 +207,6 @@ async def category_chosen(ctx: Context) -> HandlerResult:
     if need is None or category is None or need.item_id is not None:
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
     need.category = category.code
-    item = await new_item(ctx.session, need, need.text[:30], ctx.now())
+    item = await new_item(ctx.session, need, need_title(need.text), ctx.now())
     (await matcher(ctx)).add(item.id or 0, need.text, category.code)
     return await main_menu(ctx, ctx.t("needs.created", title=item.title))

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.need_ops import support_item, supporters_of
+from models.need_ops import need_title, support_item, supporters_of
 from models.needs import Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
+from models.personal_data import clip, remove_personal_data
 
 TITLE_MIN, TITLE_MAX = 2, 60
 _ITEM = NeedItem.__table__  # type: ignore[attr-defined]
@@ -57,9 +58,9 @@ def _event(
 async def rename_item(
     session: AsyncSession, item: NeedItem, title: str, now: datetime, staff_id: int | None = None
 ) -> None:
-    """Give an item a new title; the old one stays in its history."""
+    """Give an item a new title (personal data removed); the old one stays in its history."""
     session.add(_event(item, "renamed", now, staff_id, item.title))
-    item.title, item.updated_at = title[:TITLE_MAX], now
+    item.title, item.updated_at = clip(remove_personal_data(title), TITLE_MAX), now
     session.add(item)
 
 
@@ -115,7 +116,7 @@ async def split_item(
     if not chosen or len(chosen) >= await need_count(session, item.id or 0):
         return None
     new = NeedItem(
-        title=chosen[0].text[:30],
+        title=need_title(chosen[0].text),
         category=item.category,
         community_id=item.community_id,
         created_at=now,

@@ -32,6 +32,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.needs import Need, NeedItem, NeedStage
+from models.personal_data import PLACEHOLDERS
 
 DEFAULT_THRESHOLD = 0.22
 CANDIDATES = 200  # items kept after the word-overlap pass, before fuzzy scoring
@@ -70,6 +71,9 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
 def _normalise(text: str) -> str:
+    # A placeholder for removed personal data (〔电话〕) says nothing about what is needed.
+    for placeholder in PLACEHOLDERS.values():
+        text = text.replace(placeholder, " ")
     return unicodedata.normalize("NFKC", text).lower()
 
 

@@ -19,8 +19,10 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.needs import Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
+from models.personal_data import PLACEHOLDERS, clip, remove_personal_data
 
 TEXT_LIMIT = 500
+TITLE_LENGTH = 30  # a new item's title: the start of its first need
 STAGE_ORDER = (
     NeedStage.COLLECTING,
     NeedStage.APPROVED,
@@ -64,18 +66,32 @@ class UnusableNeedError(ValueError):
 
 
 def clean_need_text(text: str) -> str:
-    """The text to keep, or UnusableNeedError("empty" | "too_short" | "no_words" | "too_long")."""
+    """The text to keep, personal data removed (needs are read by staff and, through their
+    items, by neighbours), or UnusableNeedError("empty" | "too_short" | "no_words" |
+    "too_long")."""
     folded = unicodedata.normalize("NFKC", text).strip()
     if not folded:
         raise UnusableNeedError("empty")
     if len(folded) > TEXT_LIMIT:
         raise UnusableNeedError("too_long")
-    meaningful = [ch for ch in folded if ch.isalnum()]
+    cleaned = remove_personal_data(folded)
+    meaningful = [ch for ch in _without_placeholders(cleaned) if ch.isalnum()]
     if not meaningful:
-        raise UnusableNeedError("no_words")  # emoji, punctuation only
+        raise UnusableNeedError("no_words")  # emoji, punctuation or personal data only
     if len(meaningful) < 2:
         raise UnusableNeedError("too_short")
-    return folded
+    return cleaned
+
+
+def _without_placeholders(text: str) -> str:
+    for placeholder in PLACEHOLDERS.values():
+        text = text.replace(placeholder, " ")
+    return text
+
+
+def need_title(text: str) -> str:
+    """A new item's title from a need's words: their start, on one line, personal data removed."""
+    return clip(remove_personal_data(" ".join(text.split())), TITLE_LENGTH)
 
 
 def text_hash(text: str) -> str:
@@ -128,7 +144,7 @@ async def submit_need(
 async def new_item(session: AsyncSession, need: Need, title: str, now: datetime) -> NeedItem:
     """A new item from a need; its resident is its first supporter."""
     item = NeedItem(
-        title=title[:120],
+        title=clip(remove_personal_data(title), 120),
         category=need.category or "",
         community_id=need.community_id,
         created_at=now,
