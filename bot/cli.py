@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -228,9 +227,9 @@ async def _needs(linli: Linli, args: argparse.Namespace) -> int:
 async def run_worker(linli: Linli, args: argparse.Namespace) -> None:
     """linli worker: delivery and scheduler until SIGTERM or Ctrl-C, then a graceful stop."""
     from bot.web.app import Background
+    from bot.web.metrics_access import serve_metrics
 
-    if args.metrics_port:
-        start_http_server(args.metrics_port, addr=linli.settings.host)
+    metrics = await serve_metrics(linli.settings, args.metrics_port) if args.metrics_port else None
     background = Background(linli, not args.no_delivery, not args.no_scheduler)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -244,6 +243,8 @@ async def run_worker(linli: Linli, args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         await background.stop()
+        if metrics is not None:
+            await metrics.cleanup()
     logger.info("worker stopped")
 
 

@@ -11,8 +11,9 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
+from bot.config import Settings
 from bot.i18n import normalize_lang, t
-from bot.web.client import is_local
+from bot.web.client import TRUSTED_PROXIES, is_local
 
 
 def metrics_endpoint(token: SecretStr | None) -> Handler:
@@ -30,6 +31,17 @@ def metrics_endpoint(token: SecretStr | None) -> Handler:
         return response
 
     return metrics
+
+
+async def serve_metrics(settings: Settings, port: int) -> web.AppRunner:
+    """A server of /metrics alone (for `linli worker`), with the same access rules as `serve`."""
+    app = web.Application()
+    app[TRUSTED_PROXIES] = tuple(settings.trusted_proxies)
+    app.router.add_get("/metrics", metrics_endpoint(settings.metrics_token))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, port).start()
+    return runner
 
 
 def _bearer_matches(request: web.Request, expected: bytes) -> bool:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from bot.app import build_linli
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.web.app import create_web_app
+from bot.web.metrics_access import serve_metrics
 from tests.conftest import DATA
 
 TOKEN = "metrics-test-token-3f9a1c7e5b2d4f6a8c0e"
@@ -88,3 +90,20 @@ async def test_from_elsewhere_only_the_bearer_token_opens_the_metrics(open_app: 
         assert await status(client, {**INTERNET, "Authorization": wrong}) == 401
     assert await status(client, {**INTERNET, "Authorization": f"Bearer {TOKEN}"}) == 200
     assert await status(client, {}) == 200  # this machine still needs no token
+
+
+async def test_the_worker_metrics_port_keeps_the_same_rules() -> None:
+    settings = Settings(trusted_proxies=["127.0.0.1"], metrics_token=TOKEN)
+    port = unused_port()
+    runner = await serve_metrics(settings, port)  # what `linli worker --metrics-port` serves
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, headers=INTERNET) as response:
+                assert response.status == 401
+            bearer = {**INTERNET, "Authorization": f"Bearer {TOKEN}"}
+            async with session.get(url, headers=bearer) as response:
+                assert response.status == 200
+                assert "linli_messages_total" in await response.text()
+    finally:
+        await runner.cleanup()
