@@ -29,7 +29,10 @@ class ConfigurationError(RuntimeError):
 class Settings(BaseSettings):
     """Everything an operator can set; read from LINLI_* variables."""
 
-    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
+    # A malformed secret must not be echoed in the start-up error (it lands in the service log).
+    model_config = SettingsConfigDict(
+        env_prefix="LINLI_", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["demo", "production"] = "demo"
     host: str = "127.0.0.1"

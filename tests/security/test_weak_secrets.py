@@ -75,3 +75,13 @@ def test_demo_mode_keeps_its_demo_secrets(production: pytest.MonkeyPatch) -> Non
     production.setenv("LINLI_ENV", "demo")
     production.setenv("LINLI_SECRET_KEY", "short")
     assert check_settings(Settings()).secret_key is not None
+
+
+def test_a_malformed_secret_is_refused_without_printing_it(
+    production: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production.setenv("LINLI_WECHAT_AES_KEY", "a-secret-aes-key-of-the-wrong-length")
+    assert main(["db", "upgrade"]) == 2
+    error = capsys.readouterr().err
+    assert "wechat_aes_key" in error and "43 characters" in error
+    assert "a-secret-aes-key-of-the-wrong-length" not in error
