@@ -1,7 +1,9 @@
 """代提需求: a grid worker takes down the need of a resident met on a door-to-door visit.
 
-The resident is found by mobile number (or registered in the worker's grid when new); the need
+The resident is found by mobile number, or registered in the worker's grid when new; the need
 is theirs, marked as taken down by the worker, and goes through the same matching as their own.
+The answer to a number is the same whether it is registered or not (and shows no name), so the
+flow cannot be used to find out who lives in the street.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ async def need_for_start(ctx: Context) -> HandlerResult:
 
 @router.state(VISIT_PHONE)
 async def visit_phone(ctx: Context) -> HandlerResult:
-    """The number: an existing resident, or a new one registered in the worker's grid."""
+    """The number; whether someone has registered it is not told (the same answer either
+    way), and nobody is registered until a need follows."""
     staff = await grid_worker(ctx)
     if staff is None:
         ctx.clear_state()
@@ -51,21 +54,16 @@ async def visit_phone(ctx: Context) -> HandlerResult:
     phone = normalise_mobile(ctx.text)
     if phone is None:
         return Reply(ctx.t("needs.visit_phone_again"), back_to_menu(ctx))
-    resident, new = await resident_by_phone(ctx, phone, staff)
-    # Only the worker's own grid shows a name: a number typed in must not reveal who lives
-    # elsewhere.
-    known = resident.name if resident.grid_id == staff.grid_id and resident.name else ""
-    ctx.set_state(VISIT_WORDS, resident=resident.id)
-    key = "needs.visit_new" if new else "needs.visit_found"
-    return Reply(ctx.t(key, phone=mask_phone(phone), name=known), back_to_menu(ctx))
+    ctx.set_state(VISIT_WORDS, phone=phone)
+    return Reply(ctx.t("needs.visit_taken", phone=mask_phone(phone)), back_to_menu(ctx))
 
 
-async def resident_by_phone(ctx: Context, phone: str, staff: Staff) -> tuple[Resident, bool]:
+async def resident_by_phone(ctx: Context, phone: str, staff: Staff) -> Resident:
     """The resident with this mobile number, or a new one in the worker's grid."""
     stmt = select(Resident).where(Resident.phone == phone).order_by(Resident.id)  # type: ignore[arg-type]
     found = (await ctx.session.exec(stmt)).first()
     if found is not None:
-        return found, False
+        return found
     grid = await ctx.session.get(Grid, staff.grid_id or 0)
     resident = Resident(
         phone=phone,
@@ -75,7 +73,7 @@ async def resident_by_phone(ctx: Context, phone: str, staff: Staff) -> tuple[Res
     )
     ctx.session.add(resident)
     await ctx.session.flush()
-    return resident, True
+    return resident
 
 
 @router.state(VISIT_WORDS)
@@ -87,8 +85,9 @@ async def visit_words(ctx: Context) -> HandlerResult:
         ctx.set_state(VISIT_WORDS, **kept)
         return Reply(ctx.t("needs.media_kept"), back_to_menu(ctx))
     staff = await grid_worker(ctx)
-    resident = await ctx.session.get(Resident, int(data.get("resident", 0)))
-    if staff is None or resident is None:
+    phone = normalise_mobile(str(data.get("phone", "")))
+    if staff is None or phone is None:
         ctx.clear_state()
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
+    resident = await resident_by_phone(ctx, phone, staff)
     return await take_need(ctx, resident, ctx.text, kept, staff_id=staff.id)
