@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     waitlist_offer_minutes: int = Field(default=30, gt=0)
     need_match_threshold: float = Field(default=0.22, ge=0, le=1)
     notice_rate: float = Field(default=20.0, gt=0)  # notice deliveries a second, all channels
+    # Handled messages and their replies (kept for retries) are deleted after this many days.
+    inbound_retention_days: int = Field(default=180, gt=0)
     bind_code_staff_hours: float = Field(default=24.0, gt=0)
     bind_code_resident_minutes: float = Field(default=10.0, gt=0)
 
