@@ -32,7 +32,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.needs import Need, NeedItem, NeedStage
-from models.personal_data import PLACEHOLDERS
+from models.personal_data import without_placeholders
 
 DEFAULT_THRESHOLD = 0.22
 CANDIDATES = 200  # items kept after the word-overlap pass, before fuzzy scoring
@@ -72,9 +72,7 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 def _normalise(text: str) -> str:
     # A placeholder for removed personal data (〔电话〕) says nothing about what is needed.
-    for placeholder in PLACEHOLDERS.values():
-        text = text.replace(placeholder, " ")
-    return unicodedata.normalize("NFKC", text).lower()
+    return unicodedata.normalize("NFKC", without_placeholders(text)).lower()
 
 
 def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, tuple[str, ...]]:

@@ -19,7 +19,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.needs import Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
-from models.personal_data import PLACEHOLDERS, clip, remove_personal_data
+from models.personal_data import clip, remove_personal_data, without_placeholders
 
 TEXT_LIMIT = 500
 TITLE_LENGTH = 30  # a new item's title: the start of its first need
@@ -75,18 +75,12 @@ def clean_need_text(text: str) -> str:
     if len(folded) > TEXT_LIMIT:
         raise UnusableNeedError("too_long")
     cleaned = remove_personal_data(folded)
-    meaningful = [ch for ch in _without_placeholders(cleaned) if ch.isalnum()]
+    meaningful = [ch for ch in without_placeholders(cleaned) if ch.isalnum()]
     if not meaningful:
         raise UnusableNeedError("no_words")  # emoji, punctuation or personal data only
     if len(meaningful) < 2:
         raise UnusableNeedError("too_short")
     return cleaned
-
-
-def _without_placeholders(text: str) -> str:
-    for placeholder in PLACEHOLDERS.values():
-        text = text.replace(placeholder, " ")
-    return text
 
 
 def need_title(text: str) -> str:

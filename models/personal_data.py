@@ -221,6 +221,13 @@ def remove_personal_data(text: str) -> str:
     return "".join(parts)
 
 
+def without_placeholders(text: str) -> str:
+    """The text with every placeholder blanked (for counting or matching its own words)."""
+    for placeholder in PLACEHOLDERS.values():
+        text = text.replace(placeholder, " ")
+    return text
+
+
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters of the text, never ending inside a placeholder."""
     clipped = text[:limit]

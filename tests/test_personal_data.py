@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models.need_match import build_matcher
 from models.personal_data import PLACEHOLDERS, Kind, clip, remove_personal_data
 
 PHONE, ID, PLATE, EMAIL = (
@@ -156,3 +157,9 @@ def test_a_clipped_text_never_ends_inside_a_placeholder() -> None:
     assert clip(text, 11) == "想装充电桩，电话"
     assert clip(text, 12) == text
     assert clip("短的", 30) == "短的"
+
+
+def test_placeholders_do_not_make_needs_alike() -> None:
+    matcher = build_matcher([(1, f"{NAME}{PHONE}{HOUSE}要图书室", None), (2, "想装充电桩", None)])
+    assert matcher.match(f"{NAME}{PHONE}{HOUSE}路灯不亮", None) == []
+    assert [item for item, _ in matcher.match(f"{NAME}社区图书室", None)] == [1]
