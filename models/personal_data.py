@@ -102,6 +102,13 @@ def _not_a_date(found: str) -> bool:
     return _DATE.fullmatch(found) is None
 
 
+def _born_on_a_date(found: str) -> bool:
+    """An ID card number carries its holder's birthday (digits 7 to 14, YYYYMMDD)."""
+    digits = re.sub(r"[ \-]", "", found)
+    year, month, day = int(digits[6:10]), int(digits[10:12]), int(digits[12:14])
+    return 1900 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= 31
+
+
 def _two_digits(found: str) -> bool:
     """A plate has digits in it (川A12345); 苏ABCDE is a word."""
     return sum(ch.isdigit() for ch in found) >= 2
@@ -127,8 +134,8 @@ _RULES = (
     _rule(Kind.EMAIL, r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}"),
     _rule(
         Kind.ID_CARD,
-        rf"{_START}[1-9][0-9]{{5}}{_SEP}(?:18|19|20)[0-9]{{2}}(?:0[1-9]|1[0-2])"
-        rf"(?:0[1-9]|[12][0-9]|3[01]){_SEP}[0-9]{{3}}[0-9x]{_END}",
+        rf"{_START}[1-9](?:{_SEP}[0-9]){{16}}{_SEP}[0-9x]{_END}",
+        _born_on_a_date,
     ),
     _rule(
         Kind.ID_CARD,
@@ -142,7 +149,7 @@ _RULES = (
     ),
     _rule(
         Kind.PHONE,
-        rf"{_START}(?:(?:\+|00)?86[ \-]?|\(\+?86\)[ \-]?)?1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}{_END}",
+        rf"{_START}(?:(?:\+|00)?86[ \-]?|\(\+?86\)[ \-]?)?1[ \-.]?[3-9](?:[ \-.]?[0-9]){{9}}{_END}",
     ),
     _rule(
         Kind.PHONE,

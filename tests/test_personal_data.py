@@ -26,6 +26,7 @@ REMOVED: list[tuple[str, str]] = [
     ("１３８１２３４５６７８有事打", f"{PHONE}有事打"),
     ("＋８６ １３９ ８７６５ ４３２１", PHONE),
     ("联系我1 3 8 1 2 3 4 5 6 7 8", f"联系我{PHONE}"),
+    ("138.1234.5678", PHONE),
     ("Call me on 13812345678 please", f"Call me on {PHONE} please"),
     # landlines and other numbers after a word that says it is a phone
     ("座机028-82345678", f"座机{PHONE}"),
@@ -41,6 +42,7 @@ REMOVED: list[tuple[str, str]] = [
     ("身份证号：510124 19900101 123x", f"身份证号：{ID}"),
     ("身份证号码 510124199013451234", f"身份证号码 {ID}"),  # not a real date, still an ID
     ("５１０１２４１９９００１０１１２３Ｘ", ID),
+    ("身份证 5101 2419 9001 0112 3X 丢了", f"身份证 {ID} 丢了"),
     # car plates
     ("车牌川A12345", f"车牌{PLATE}"),
     ("川AD12345新能源", f"{PLATE}新能源"),
