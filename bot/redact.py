@@ -1,4 +1,8 @@
-"""A logging filter that blanks configured secrets, phone and ID card numbers out of log records."""
+"""A logging filter that blanks configured secrets and personal data out of log records.
+
+Personal data (phone and ID card numbers, plates, e-mail, bank cards, …) is found by the same
+rules that clean what residents write before others read it (models.personal_data).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,11 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-_DIGIT = r"[0-9０-９]"  # residents' phones type full-width digits too
-_SEP = r"[\s\-－]?"
-# Mainland mobiles: 1[3-9] and nine more digits, optionally +86 / 0086 / 86, spaced or dashed.
-PHONE = re.compile(
-    rf"(?<![0-9０-９])(?:(?:\+|＋|00)?86{_SEP})?[1１][3-9３-９]{_DIGIT}"
-    rf"{_SEP}{_DIGIT}{{4}}{_SEP}{_DIGIT}{{4}}(?![0-9０-９])"
-)
-# Resident ID cards: 6-digit region, 8-digit birth date, 3-digit sequence, check digit or X.
-ID_CARD = re.compile(
-    rf"(?<![0-9０-９]){_DIGIT}{{6}}{_SEP}{_DIGIT}{{8}}{_SEP}{_DIGIT}{{3}}"
-    r"[0-9０-９XxＸｘ](?![0-9０-９])"
-)
+from models.personal_data import Kind, remove_personal_data
+
+# Bank-card-like runs of digits are left: the platforms' message ids look just like them.
+LOGGED_KINDS = frozenset(Kind) - {Kind.BANK_CARD}
+
 # Credentials the platforms put in URLs and headers that no setting holds (e.g. access tokens).
 CREDENTIAL = re.compile(
     r"(?i)((?<![a-z0-9])(?:access_token|refresh_token|token|appsecret|secret|secret_token"
@@ -38,12 +35,11 @@ class Redactor:
         self._secrets = re.compile("|".join(map(re.escape, longest_first))) if self._names else None
 
     def __call__(self, text: str) -> str:
-        """The text with every secret, ID card and phone number replaced by a marker."""
+        """The text with every secret and piece of personal data replaced by a marker."""
         if self._secrets is not None:
             text = self._secrets.sub(lambda found: f"[redacted {self._names[found[0]]}]", text)
         text = CREDENTIAL.sub(lambda found: (found[1] or found[2]) + "[redacted]", text)
-        text = ID_CARD.sub("[id-card]", text)
-        return PHONE.sub("[phone]", text)
+        return remove_personal_data(text, LOGGED_KINDS)
 
 
 class RedactingFilter(logging.Filter):

@@ -12,7 +12,7 @@ people of either language.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -198,11 +198,14 @@ _RULES = (
 )
 
 
-def find_personal_data(text: str) -> list[Found]:
-    """Every piece of personal data in the text, in order, none overlapping another."""
+def find_personal_data(text: str, kinds: Collection[Kind] | None = None) -> list[Found]:
+    """Every piece of personal data (of the given kinds, or all) in the text, in order, none
+    overlapping another."""
     folded = text.translate(_FOLD)
     taken: list[Found] = []
     for rule in _RULES:
+        if kinds is not None and rule.kind not in kinds:
+            continue
         for start, end in _spans(rule, folded):
             if all(end <= other.start or start >= other.end for other in taken):
                 taken.append(Found(start, end, rule.kind))
@@ -217,11 +220,12 @@ def _spans(rule: _Rule, text: str) -> Iterator[tuple[int, int]]:
             yield start, end
 
 
-def remove_personal_data(text: str) -> str:
-    """The text with each piece of personal data replaced by the placeholder of its kind."""
+def remove_personal_data(text: str, kinds: Collection[Kind] | None = None) -> str:
+    """The text with each piece of personal data (of the given kinds, or all) replaced by the
+    placeholder of its kind."""
     parts: list[str] = []
     position = 0
-    for found in find_personal_data(text):
+    for found in find_personal_data(text, kinds):
         parts += [text[position : found.start], PLACEHOLDERS[found.kind]]
         position = found.end
     parts.append(text[position:])

@@ -173,17 +173,17 @@ async def test_extra_fields_arguments_and_tracebacks_are_redacted(
         lines[0]["message"]
         == "calling https://api.telegram.org/bot[redacted LINLI_TELEGRAM_TOKEN]/getMe"
     )
-    assert lines[0]["who"] == "我的电话是[phone]，身份证号[id-card]"
-    assert lines[1]["message"] == "failed for [phone]"
-    assert "ValueError: bad input 家人电话 [phone]，身份证 [id-card]" in lines[1]["exc_info"]
+    assert lines[0]["who"] == "我的电话是〔电话〕，身份证号〔证件号〕"
+    assert lines[1]["message"] == "failed for 〔电话〕"
+    assert "ValueError: bad input 家人电话 〔电话〕，身份证 〔证件号〕" in lines[1]["exc_info"]
 
 
 TYPED_FORMS = [
-    ("电话１３８１２３４５６７８。", "电话[phone]。"),
-    ("call 0086-138-1234-5678 or 8613987654321", "call [phone] or [phone]"),
-    ("tel:+86 150 1234 5678", "tel:[phone]"),
-    ("ID 110105 19851212 123x, ok", "ID [id-card], ok"),
-    ("身份证５１０１２４１９９００１０１１２３Ｘ", "身份证[id-card]"),
+    ("电话１３８１２３４５６７８。", "电话〔电话〕。"),
+    ("call 0086-138-1234-5678 or 8613987654321", "call 〔电话〕 or 〔电话〕"),
+    ("tel:+86 150 1234 5678", "tel:〔电话〕"),
+    ("ID 110105 19851212 123x, ok", "ID 〔证件号〕, ok"),
+    ("身份证５１０１２４１９９００１０１１２３Ｘ", "身份证〔证件号〕"),
     (
         "?appid=wx1&secret=s3cr3t&access_token=AT-123",
         "?appid=wx1&secret=[redacted]&access_token=[redacted]",
