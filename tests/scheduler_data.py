@@ -60,11 +60,23 @@ async def bind_staff(linli: Linli, code: str, channel: str, external_id: str) ->
         return staff.id
 
 
-async def book(linli: Linli, resident_id: int, starts_at: datetime, rules: ReminderRules) -> int:
-    """An appointment for the first weekend service at starts_at, with its reminders."""
+async def book(
+    linli: Linli,
+    resident_id: int,
+    starts_at: datetime,
+    rules: ReminderRules,
+    *,
+    service_code: str | None = None,
+    ref: str | None = None,
+) -> int:
+    """An appointment at starts_at, with its reminders, for the given service (by default the
+    first weekend service)."""
     now = linli.clock.now()
     async with linli.sessions() as session, session.begin():
-        service = (await session.exec(select(Service).order_by(col(Service.id)))).first()
+        chosen = select(Service).order_by(col(Service.id))
+        if service_code is not None:
+            chosen = chosen.where(Service.code == service_code)
+        service = (await session.exec(chosen)).first()
         assert service is not None and service.id is not None
         slot = BookingSlot(
             service_id=service.id,
@@ -78,7 +90,7 @@ async def book(linli: Linli, resident_id: int, starts_at: datetime, rules: Remin
         await session.flush()
         assert slot.id is not None
         appointment = Appointment(
-            ref=f"LC-APPT-{next(_refs):04d}",
+            ref=ref or f"LC-APPT-{next(_refs):04d}",
             resident_id=resident_id,
             service_id=service.id,
             slot_id=slot.id,

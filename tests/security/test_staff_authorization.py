@@ -21,13 +21,13 @@ from sqlmodel import col, func, select
 from bot.app import Linli
 from bot.i18n import t
 from models.base import SHANGHAI
-from models.booking import Appointment, BookingSlot
+from models.booking import Appointment
 from models.cases import Case, CaseEvent, CaseHandler, CaseKind, CaseStatus
 from models.needs import NeedItem, NeedStage
 from models.org import Department, Staff
 from models.people import ChannelIdentity
-from models.services import Service
-from tests.scheduler_data import bind_staff, open_case, resident_with_accounts
+from models.reminders import ReminderRules
+from tests.scheduler_data import bind_staff, book, open_case, resident_with_accounts
 
 Client = TestClient[web.Request, web.Application]
 ACTORS = ("right", "other_department", "other_grid", "deactivated", "resident", "unbound")
@@ -58,35 +58,14 @@ async def _department_id(linli: Linli, code: str) -> int:
 async def appointment_today(linli: Linli, resident_id: int, hour: int = 11) -> int:
     """A booked appointment for a social-security service today (Friday)."""
     starts = datetime(2026, 11, 27, hour, 0, tzinfo=SHANGHAI)
-    async with linli.sessions() as session, session.begin():
-        service = (
-            await session.exec(select(Service).where(Service.code == "ss-card-reissue"))
-        ).one()
-        assert service.id is not None
-        slot = BookingSlot(
-            service_id=service.id,
-            day=starts.date(),
-            starts_at=starts,
-            ends_at=starts + timedelta(minutes=30),
-            capacity=5,
-            booked=1,
-        )
-        session.add(slot)
-        await session.flush()
-        assert slot.id is not None
-        appointment = Appointment(
-            ref=f"LC-A-20261127-{hour:04d}",
-            resident_id=resident_id,
-            service_id=service.id,
-            slot_id=slot.id,
-            starts_at=starts,
-            created_at=starts - timedelta(days=1),
-            updated_at=starts - timedelta(days=1),
-        )
-        session.add(appointment)
-        await session.flush()
-        assert appointment.id is not None
-        return appointment.id
+    return await book(
+        linli,
+        resident_id,
+        starts,
+        ReminderRules(),
+        service_code="ss-card-reissue",
+        ref=appointment_ref(hour),
+    )
 
 
 async def appointment_status(linli: Linli, number: int) -> str:
