@@ -1,5 +1,11 @@
 """Binding chat accounts to people: one-time codes for staff accounts and for a resident's
-second channel, single use, expiring, and slowed down against guessing."""
+second channel, single use, expiring, and slowed down against guessing.
+
+Guessing is limited per chat account and per code, never street-wide: a street-wide limit would
+let one person stop every staff member from binding. A wrong guess counts against the guessing
+account and against the live code that starts like it (its selector), and a code guessed at too
+often is void, so however many accounts guess, each code gets only a few tries.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +25,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.messaging import BindAttempt, BindCode
 from models.org import Staff
 from models.people import ChannelIdentity, Resident
+from models.policy import UNVOUCHED_CHANNELS
 
 # No 0/O, 1/I/L: a code is read off a screen and typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8  # 31**8 ≈ 8.5e11 codes
+# 31**3 selectors, so the 31**5 rest of a code takes the guesses: 10 of them hit one code in 3e6.
+SELECTOR_LENGTH = 3
+SELECTOR_TRIES = 20
 
 
 @dataclass(frozen=True)
 class GuessLimits:
-    """How many failed redemptions are tolerated before redeeming pauses."""
+    """How many wrong codes are tolerated: per chat account (then it pauses) and per code
+    (then the code is void)."""
 
     per_account: int = 5
     per_account_window: timedelta = timedelta(hours=1)
-    street_wide: int = 200
-    street_wide_window: timedelta = timedelta(minutes=10)
+    per_code: int = 10
 
 
 class BindOutcome(StrEnum):
@@ -44,7 +54,9 @@ class BindOutcome(StrEnum):
     INVALID = "invalid"
     EXPIRED = "expired"
     USED = "used"
+    LOCKED = "locked"  # guessed at too often: void
     TOO_MANY = "too_many"
+    STAFF_ELSEWHERE = "staff_elsewhere"  # a staff code on a channel that may not carry staff
 
 
 class BindableAccount(Protocol):
@@ -77,9 +89,29 @@ def hash_code(code: str, secret: str) -> str:
     return hmac.new(secret.encode(), normalize_code(code).encode(), hashlib.sha256).hexdigest()
 
 
+def selector_of(code: str, secret: str) -> str:
+    """The keyed hash of a code's first characters, shared by every guess that starts alike."""
+    start = normalize_code(code)[:SELECTOR_LENGTH]
+    return hmac.new(secret.encode(), f"selector:{start}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def format_code(code: str) -> str:
     """ABCD-EFGH: easier to read out."""
     return f"{code[:4]}-{code[4:]}"
+
+
+def staff_binding_allowed(channel: str, production: bool) -> bool:
+    """Whether an account on this channel may be bound as staff: in production not on a channel
+    whose only credential is an id the person's own device made up (the web chat)."""
+    return not (production and channel in UNVOUCHED_CHANNELS)
+
+
+def _live(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(col(BindCode.used_at).is_(None), col(BindCode.expires_at) > now)
+
+
+async def _void_codes(session: AsyncSession, owner: sa.ColumnElement[bool], now: datetime) -> None:
+    await session.exec(sa.update(BindCode).where(owner, _live(now)).values(expires_at=now))
 
 
 async def issue_bind_code(
@@ -99,16 +131,13 @@ async def issue_bind_code(
         if staff_id is not None
         else col(BindCode.resident_id) == resident_id
     )
-    await session.exec(
-        sa.update(BindCode)
-        .where(owner, col(BindCode.used_at).is_(None), col(BindCode.expires_at) > now)
-        .values(expires_at=now)
-    )
-    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    await _void_codes(session, owner, now)
+    code = await _fresh_code(session, secret, now)
     expires_at = now + ttl
     session.add(
         BindCode(
             code_hash=hash_code(code, secret),
+            selector=selector_of(code, secret),
             staff_id=staff_id,
             resident_id=resident_id,
             expires_at=expires_at,
@@ -119,6 +148,17 @@ async def issue_bind_code(
     return IssuedCode(code, expires_at)
 
 
+async def _fresh_code(session: AsyncSession, secret: str, now: datetime) -> str:
+    """A random code whose selector no other live code has (so a guess aims at one code)."""
+    code = ""
+    for _ in range(SELECTOR_TRIES):  # live codes are few: the first try almost always does
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        taken = select(BindCode.id).where(BindCode.selector == selector_of(code, secret))
+        if (await session.exec(taken.where(_live(now)).limit(1))).first() is None:
+            break
+    return code
+
+
 async def redeem_bind_code(
     session: AsyncSession,
     account: BindableAccount,
@@ -127,8 +167,10 @@ async def redeem_bind_code(
     secret: str,
     now: datetime,
     limits: GuessLimits | None = None,
+    staff_allowed: bool = True,
 ) -> BindOutcome:
-    """Bind account to the code's staff member, or link it to the code's resident."""
+    """Bind account to the code's staff member (if staff_allowed), or link it to the code's
+    resident; a wrong code counts against this account and against the code it was aimed at."""
     limits = limits or GuessLimits()
     if account.id is None:
         raise ValueError("the chat account must be saved before it can be bound")
@@ -137,10 +179,12 @@ async def redeem_bind_code(
     row = (
         await session.exec(select(BindCode).where(BindCode.code_hash == hash_code(typed, secret)))
     ).first()
-    outcome = _unusable(row, now)
-    if outcome is None:
+    outcome = _unusable(row, now, limits)
+    if outcome is BindOutcome.INVALID:
+        await _count_against_code(session, typed, secret, now)
+    elif outcome is None:
         assert row is not None
-        outcome = await _apply(session, account, row, now)
+        outcome = await _apply(session, account, row, now, staff_allowed)
     session.add(
         BindAttempt(identity_id=account.id, attempted_at=now, succeeded=_succeeded(outcome))
     )
@@ -151,39 +195,59 @@ def _succeeded(outcome: BindOutcome) -> bool:
     return outcome in (BindOutcome.STAFF_BOUND, BindOutcome.RESIDENT_LINKED, BindOutcome.ALREADY)
 
 
-def _unusable(row: BindCode | None, now: datetime) -> BindOutcome | None:
+def _unusable(row: BindCode | None, now: datetime, limits: GuessLimits) -> BindOutcome | None:
     if row is None:
         return BindOutcome.INVALID
     if row.used_at is not None:
         return BindOutcome.USED
     if row.expires_at <= now:
         return BindOutcome.EXPIRED
+    if row.failures >= limits.per_code:
+        return BindOutcome.LOCKED
     return None
+
+
+async def _count_against_code(
+    session: AsyncSession, typed: str, secret: str, now: datetime
+) -> None:
+    """A wrong guess of a code's length counts against the live code with its selector."""
+    if len(normalize_code(typed)) != CODE_LENGTH:
+        return
+    await session.exec(
+        sa.update(BindCode)
+        .where(col(BindCode.selector) == selector_of(typed, secret), _live(now))
+        .values(failures=col(BindCode.failures) + 1)
+    )
 
 
 async def _too_many_failures(
     session: AsyncSession, identity_id: int, now: datetime, limits: GuessLimits
 ) -> bool:
-    failed = (
-        select(func.count()).select_from(BindAttempt).where(col(BindAttempt.succeeded).is_(False))
+    mine = (
+        select(func.count())
+        .select_from(BindAttempt)
+        .where(
+            BindAttempt.identity_id == identity_id,
+            col(BindAttempt.succeeded).is_(False),
+            col(BindAttempt.attempted_at) > now - limits.per_account_window,
+        )
     )
-    mine = failed.where(
-        BindAttempt.identity_id == identity_id,
-        col(BindAttempt.attempted_at) > now - limits.per_account_window,
-    )
-    if (await session.exec(mine)).one() >= limits.per_account:
-        return True
-    everyone = failed.where(col(BindAttempt.attempted_at) > now - limits.street_wide_window)
-    return (await session.exec(everyone)).one() >= limits.street_wide
+    return (await session.exec(mine)).one() >= limits.per_account
 
 
 async def _apply(
-    session: AsyncSession, account: BindableAccount, row: BindCode, now: datetime
+    session: AsyncSession,
+    account: BindableAccount,
+    row: BindCode,
+    now: datetime,
+    staff_allowed: bool,
 ) -> BindOutcome:
     if row.staff_id is not None:
         staff = await session.get(Staff, row.staff_id)
         if staff is None or not staff.active:
             return BindOutcome.INVALID
+        if not staff_allowed:  # the code is not spent: its owner binds where it may
+            return BindOutcome.STAFF_ELSEWHERE
     elif row.resident_id == account.resident_id:
         return BindOutcome.ALREADY
     # Taking the code is one conditional UPDATE, so two accounts racing for it cannot both win.
@@ -241,6 +305,33 @@ async def staff_accounts(session: AsyncSession, staff_id: int) -> list[ChannelId
 async def _accounts(session: AsyncSession, owner: sa.ColumnElement[bool]) -> list[ChannelIdentity]:
     stmt = select(ChannelIdentity).where(owner).order_by(col(ChannelIdentity.id))
     return list((await session.exec(stmt)).all())
+
+
+def forget_account(account: BindableAccount) -> None:
+    """The account no longer stands for anyone: a new resident record is made if it is used
+    again, and what the person did before is not reachable from it."""
+    account.resident_id = None
+    account.staff_id = None
+
+
+async def unbind_staff(session: AsyncSession, staff_id: int, now: datetime) -> int:
+    """Take a staff member off every chat account bound to them at once and void their unused
+    codes; how many accounts were unbound."""
+    unbound = await session.exec(
+        sa.update(ChannelIdentity)
+        .where(col(ChannelIdentity.staff_id) == staff_id)
+        .values(staff_id=None)
+    )
+    await _void_codes(session, col(BindCode.staff_id) == staff_id, now)
+    return int(unbound.rowcount)
+
+
+async def deactivate_staff(session: AsyncSession, staff: Staff, now: datetime) -> int:
+    """Mark a staff member inactive and unbind all their chat accounts; how many were unbound."""
+    staff.active = False
+    session.add(staff)
+    await session.flush()
+    return await unbind_staff(session, staff.id or 0, now)
 
 
 async def find_staff(session: AsyncSession, key: str) -> Staff | None:

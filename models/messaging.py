@@ -113,6 +113,9 @@ class BindCode(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     code_hash: str = Field(max_length=128, unique=True)
+    # A keyed hash of the code's first characters: which code a wrong guess was aimed at.
+    selector: str | None = Field(default=None, max_length=32, index=True)
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
     resident_id: int | None = Field(default=None, foreign_key="resident.id")
     expires_at: datetime = utc_field()

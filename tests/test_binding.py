@@ -17,6 +17,7 @@ from models.binding import (
     format_code,
     hash_code,
     issue_bind_code,
+    normalize_code,
     redeem_bind_code,
 )
 from models.messaging import BindCode
@@ -115,24 +116,34 @@ async def test_guessing_is_cut_off_per_account_even_before_the_right_code(linli:
     assert "绑定成功" in (await Chat(linli, user="honest").send(f"绑定 {code}"))[0].text
 
 
-async def test_guessing_from_many_accounts_is_cut_off_street_wide(linli: Linli) -> None:
-    limits = GuessLimits(per_account=5, street_wide=10)
+async def test_guesses_from_many_accounts_use_up_the_code_they_aim_at_not_the_street(
+    linli: Linli,
+) -> None:
+    limits = GuessLimits(per_account=5, per_code=3)
+    code = normalize_code(await staff_code(linli))
+    aimed = [code[:3] + "22222", code[:3] + "33333", code[:3] + "44444"]
+    elsewhere = "Z" if code[0] != "Z" else "Y"
     now = linli.clock.now()
     async with linli.sessions() as session, session.begin():
         accounts = [
             ChannelIdentity(channel="web", external_id=f"bot-{n}", created_at=now, last_seen_at=now)
-            for n in range(12)
+            for n in range(25)
         ]
         session.add_all(accounts)
         await session.flush()
-        outcomes = [
-            await redeem_bind_code(
-                session, one, "WRNG-CODE", secret="test-secret", now=now, limits=limits
+
+        async def redeem(one: ChannelIdentity, typed: str) -> BindOutcome:
+            return await redeem_bind_code(
+                session, one, typed, secret="test-secret", now=now, limits=limits
             )
-            for one in accounts
+
+        spread = [await redeem(one, f"{elsewhere}WRNGCODE"[:8]) for one in accounts[:20]]
+        at_code = [
+            await redeem(one, typed) for one, typed in zip(accounts[20:], aimed, strict=False)
         ]
-    assert outcomes[:10] == [BindOutcome.INVALID] * 10
-    assert outcomes[10:] == [BindOutcome.TOO_MANY] * 2
+        assert await redeem(accounts[23], code) is BindOutcome.LOCKED
+    assert spread == [BindOutcome.INVALID] * 20  # no street-wide cut-off
+    assert at_code == [BindOutcome.INVALID] * 3
 
 
 async def test_only_a_keyed_hash_of_the_code_is_stored(linli: Linli) -> None:
