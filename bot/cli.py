@@ -27,6 +27,7 @@ from bot.cli_needs import (
     needs_top,
 )
 from bot.cli_roster import calendar_check, roster_export, roster_import
+from bot.cli_staff import staff_deactivate, staff_unbind
 from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings, secret_values
 from bot.logs import setup_logging
@@ -102,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     staff_actions = staff.add_subparsers(dest="action", required=True)
     bind_code = staff_actions.add_parser("bind-code", help="a one-time code to bind a chat account")
     bind_code.add_argument("staff", help="staff code (e.g. S001) or numeric id")
+    unbind = staff_actions.add_parser("unbind", help="unbind every chat account of a staff member")
+    unbind.add_argument("staff", help="staff code (e.g. S001) or numeric id")
+    deactivate = staff_actions.add_parser(
+        "deactivate", help="mark a staff member inactive and unbind all their chat accounts"
+    )
+    deactivate.add_argument("staff", help="staff code (e.g. S001) or numeric id")
     seed = commands.add_parser("seed", help="load data/ (idempotent) and optional synthetic data")
     seed.add_argument("--residents", type=int, default=0, help="add N synthetic residents")
     seed.add_argument(
@@ -126,7 +133,7 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
         elif work == "telegram":
             await run_telegram_action(linli, args)
         elif work == "staff":
-            await print_staff_bind_code(linli, args.staff)
+            await _staff(linli, args.action, args.staff)
         elif work == "worker":
             await run_worker(linli, args)
         elif work == "roster" and args.action == "import":
@@ -208,6 +215,15 @@ async def poll_telegram(linli: Linli, stop: asyncio.Event | None = None) -> None
         await linli.telegram.run_polling(stop)
     finally:
         await linli.worker.stop_and_wait(worker)
+
+
+async def _staff(linli: Linli, action: str, key: str) -> None:
+    if action == "unbind":
+        await staff_unbind(linli, key)
+    elif action == "deactivate":
+        await staff_deactivate(linli, key)
+    else:
+        await print_staff_bind_code(linli, key)
 
 
 async def _needs(linli: Linli, args: argparse.Namespace) -> int:

@@ -12,20 +12,23 @@ from bot.router import HandlerResult, Phase, Router
 from handlers.common import back_to_menu, main_menu
 from models.binding import (
     BindOutcome,
+    forget_account,
     format_code,
     issue_bind_code,
     linked_accounts,
     redeem_bind_code,
+    staff_binding_allowed,
 )
 from models.org import Staff
 from models.people import ensure_resident
+from models.policy import UNVOUCHED_CHANNELS
 
 router = Router("binding")
 
 ENTER_CODE = "binding.code"
 CODE_TYPED_LIMIT = 40
 # "绑定ABCD2345" typed without a space is still a bind command.
-_GLUED = re.compile(r"^/?(?:绑定|bind)\s*([a-z0-9][a-z0-9\- ]{5,20})$")
+_GLUED = re.compile(r"/?(?:绑定|bind)\s*([a-z0-9][a-z0-9\- ]{5,20})")
 
 
 def _secret(ctx: Context) -> str:
@@ -37,7 +40,7 @@ def _secret(ctx: Context) -> str:
 def _glued_code(ctx: Context) -> str | None:
     if ctx.command is not None:
         return None
-    match = _GLUED.match(unicodedata.normalize("NFKC", ctx.text).lower())
+    match = _GLUED.fullmatch(unicodedata.normalize("NFKC", ctx.text).lower())
     return match.group(1) if match else None
 
 
@@ -65,7 +68,12 @@ async def code_typed(ctx: Context) -> HandlerResult:
 async def _redeem(ctx: Context, typed: str) -> Reply:
     ctx.clear_state()
     outcome = await redeem_bind_code(
-        ctx.session, ctx.identity, typed[:CODE_TYPED_LIMIT], secret=_secret(ctx), now=ctx.now()
+        ctx.session,
+        ctx.identity,
+        typed[:CODE_TYPED_LIMIT],
+        secret=_secret(ctx),
+        now=ctx.now(),
+        staff_allowed=staff_binding_allowed(ctx.identity.channel, ctx.settings.env == "production"),
     )
     if outcome is BindOutcome.STAFF_BOUND:
         await ctx.reload_staff()
@@ -126,6 +134,18 @@ async def unlink_resident(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("binding.nothing"), back_to_menu(ctx))
     ctx.identity.resident_id = None
     return await main_menu(ctx, ctx.t("binding.unlinked"))
+
+
+@router.payload("binding:forget")
+async def forget_this_browser(ctx: Context) -> HandlerResult:
+    """The web page's "new identity": this id stops standing for anyone (the page then makes a
+    new one), so whoever still has the old id reaches nothing of this person."""
+    if ctx.identity.channel not in UNVOUCHED_CHANNELS:
+        return Reply(ctx.t("binding.forget_elsewhere"), back_to_menu(ctx))
+    forget_account(ctx.identity)
+    ctx.clear_state()
+    await ctx.reload_staff()
+    return Reply(ctx.t("binding.forgotten"))
 
 
 async def _shares_resident(ctx: Context) -> bool:

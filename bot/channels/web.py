@@ -8,9 +8,18 @@ from typing import Any
 from bot.messages import Inbound, Reply
 
 CHANNEL = "web"
-USER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Patterns are used with fullmatch: "$" alone would let a trailing newline through.
+USER_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 PAYLOAD_LIMIT = 200
+# The page's id is the account's only credential, so production wants one that cannot be
+# guessed: 128 random bits are 22 base64url characters, or 32 hex digits (a UUID has those).
+STRONG_ID_LENGTH = 22
+HEX_DIGITS_NEEDED = 32
+HEX_ID = re.compile(r"[0-9a-fA-F-]+")
+# A random id of that length has about 14 (hex) or 19 (base64url) different characters; fewer
+# than 8 happens to one id in tens of millions, but to every "aaaa…" or "user-0000…1".
+MIN_DISTINCT = 8
 
 
 class BadChatRequestError(ValueError):
@@ -34,17 +43,29 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def parse_chat_request(body: object, text_limit: int) -> Inbound:
-    """Validate the web chat JSON contract and turn it into an Inbound."""
+def is_strong_user_id(user: str) -> bool:
+    """Whether an id looks like the page's 128 random bits, not something short or patterned."""
+    if not USER_ID.fullmatch(user) or len(user) < STRONG_ID_LENGTH:
+        return False
+    if HEX_ID.fullmatch(user) and len(user.replace("-", "")) < HEX_DIGITS_NEEDED:
+        return False
+    return len(set(user)) >= MIN_DISTINCT
+
+
+def parse_chat_request(body: object, text_limit: int, *, strong_ids: bool = False) -> Inbound:
+    """Validate the web chat JSON contract and turn it into an Inbound; with strong_ids
+    (production) only ids that look random are accepted."""
     if not isinstance(body, dict):
         raise BadChatRequestError("bad_request")
     user = _optional_str(body, "user")
     text = _optional_str(body, "text")
     payload = _optional_str(body, "payload")
     message_id = _optional_str(body, "message_id")
-    if user is None or not USER_ID.match(user):
+    if user is None or not USER_ID.fullmatch(user):
         raise BadChatRequestError("bad_request")
-    if message_id is not None and not MESSAGE_ID.match(message_id):
+    if strong_ids and not is_strong_user_id(user):
+        raise BadChatRequestError("bad_request")
+    if message_id is not None and not MESSAGE_ID.fullmatch(message_id):
         raise BadChatRequestError("bad_request")
     if (text is None) == (payload is None):
         raise BadChatRequestError("bad_request")

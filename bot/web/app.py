@@ -69,6 +69,8 @@ async def chat_page(request: web.Request) -> web.Response:
         "placeholder": t(lang, "web.placeholder"),
         "send_label": t(lang, "web.send"),
         "error_text": t(lang, "web.network"),
+        "forget_label": t(lang, "web.forget"),
+        "forget_confirm": t(lang, "web.forget_confirm"),
         "static": "/static",
     }
     body = CHAT_PAGE.safe_substitute({k: html.escape(v, quote=True) for k, v in values.items()})
@@ -97,7 +99,7 @@ async def chat_api(request: web.Request) -> web.Response:
     asked = body.get("lang") if isinstance(body, dict) else None
     lang = (normalize_lang(asked) if isinstance(asked, str) else None) or "zh-CN"
     try:
-        inbound = parse_chat_request(body, limit)
+        inbound = parse_chat_request(body, limit, strong_ids=linli.settings.env == "production")
     except BadChatRequestError as bad:
         return _error(413 if bad.reason == "too_long" else 400, lang, bad.reason, limit)
     replies = await linli.pipeline.handle(inbound)

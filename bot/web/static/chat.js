@@ -13,26 +13,37 @@
   const MAX_ATTEMPTS = 3; // first try + 2 retries with the same message_id
   const TIMEOUT_MS = 30000;
 
+  const STORED_ID = /^[A-Za-z0-9_-]{22,64}$/; // what the server takes in production
+
+  // 128 random bits as 22 base64url characters. The id is the account's only credential, so it
+  // comes from getRandomValues (a UUID has 122 random bits and needs a secure context).
   function randomId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const base64 = btoa(String.fromCharCode(...bytes));
+    return base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function newUserId() {
+    const id = randomId();
+    try {
+      localStorage.setItem("linli-user", id);
+    } catch (e) {
+      // storage blocked (e.g. private mode): the id lasts for this page only
+    }
+    return id;
   }
 
   function loadUserId() {
     try {
-      let id = localStorage.getItem("linli-user");
-      if (!id) {
-        id = randomId();
-        localStorage.setItem("linli-user", id);
-      }
-      return id;
+      const id = localStorage.getItem("linli-user");
+      if (id && STORED_ID.test(id)) return id;
     } catch (e) {
-      return randomId(); // storage blocked (e.g. private mode): id lasts for this page only
+      // storage blocked: fall through to an id for this page only
     }
+    return newUserId();
   }
 
-  const userId = loadUserId();
+  let userId = loadUserId();
   let busy = false;
 
   const typing = document.createElement("div");
@@ -170,6 +181,24 @@
     if (!btn || btn.disabled || busy) return;
     send({ payload: btn.dataset.payload }, btn.textContent);
   });
+
+  // "New identity": the server unlinks the old id from the person, the page forgets it and
+  // starts again with a fresh one, so the old conversation cannot be reached from here.
+  const forgetBtn = document.getElementById("forget");
+  async function forget() {
+    if (busy || !window.confirm(forgetBtn.dataset.confirm || "")) return;
+    setBusy(true);
+    const result = await request({ payload: "binding:forget" });
+    setBusy(false);
+    userId = newUserId();
+    log.replaceChildren();
+    for (const reply of result.replies || []) {
+      if (reply && typeof reply.text === "string" && reply.text) addBubble("bot", reply.text);
+    }
+    if (result.error) addBubble("bot error", result.error);
+    await send({ payload: "menu" }, null);
+  }
+  if (forgetBtn) forgetBtn.addEventListener("click", forget);
 
   send({ payload: "menu" }, null); // greeting + main menu
 })();
