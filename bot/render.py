@@ -42,12 +42,10 @@ def paginate(text: str, limit: int) -> list[str]:
     return pages
 
 
-_OPTION = re.compile(
-    r"^(?:第|选)?\s*([0-9]{1,3}|[一二两三四五六七八九十]{1,3})\s*(?:个|项|号|条)?$"
-)
+_OPTION = re.compile(r"(?:第|选)?\s*([0-9]{1,3}|[一二两三四五六七八九十]{1,3})\s*(?:个|项|号|条)?")
 
 
 def option_number(text: str) -> int | None:
     """An option typed as a number: "2", "２", "二", "十二", "第三个", "选 4"; else None."""
-    match = _OPTION.match(unicodedata.normalize("NFKC", text).strip())
+    match = _OPTION.fullmatch(unicodedata.normalize("NFKC", text).strip())
     return read_number(match.group(1)) if match else None

@@ -486,12 +486,15 @@ async def _booked_reply(ctx: Context, appointment: Appointment, *, moved: bool) 
 
 @router.payload("book:wait")
 async def wait_for_place(ctx: Context) -> HandlerResult:
-    """Join the waitlist of a full slot."""
+    """Join the waitlist of a full slot; a slot with places left is offered to book instead."""
     slot = await _slot(ctx, ctx.args)
     if slot is None or slot.starts_at <= ctx.now():
         return await start_booking(ctx)
+    if slot.booked < slot.capacity:
+        return await slot_chosen(ctx)
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
-    await join_waitlist(ctx.session, slot.id or 0, resident.id or 0, ctx.now())
+    if await join_waitlist(ctx.session, slot.id or 0, resident.id or 0, ctx.now()) is None:
+        return await slot_chosen(ctx)
     minutes = ctx.settings.waitlist_offer_minutes
     return Reply(
         ctx.t("booking.waiting", when=_when(ctx, slot.starts_at), minutes=minutes),

@@ -36,7 +36,7 @@ router = Router("cases")
 
 PROXY_WORDS, PROXY_CATEGORY, PROXY_QUESTION = "case.words", "case.category", "case.question"
 ANSWER = "case.answer"
-CASE_REF = re.compile(r"^[A-Za-z]{2,4}-\d{8}-\d{1,6}$")
+CASE_REF = re.compile(r"[A-Za-z]{2,4}-\d{8}-\d{1,6}")
 
 
 @router.payload("proxy")
@@ -196,7 +196,7 @@ async def my_cases(ctx: Context) -> HandlerResult:
 def _is_reference(ctx: Context) -> bool:
     return (
         ctx.payload is None
-        and bool(CASE_REF.match(ctx.text))
+        and bool(CASE_REF.fullmatch(ctx.text))
         and not ctx.text.upper().startswith("LCY")
     )
 

@@ -228,8 +228,12 @@ async def _stop_reminders(session: AsyncSession, appointment_id: int) -> None:
 
 async def join_waitlist(
     session: AsyncSession, slot_id: int, resident_id: int, now: datetime
-) -> WaitlistEntry:
-    """Queue for a full slot (once per resident and slot)."""
+) -> WaitlistEntry | None:
+    """Queue for a full slot (once per resident and slot); None if the slot has places, which
+    are booked with the usual limits (an offer from the waitlist skips them)."""
+    slot = await session.get(BookingSlot, slot_id)
+    if slot is None or slot.booked < slot.capacity:
+        return None
     stmt = select(WaitlistEntry).where(
         WaitlistEntry.slot_id == slot_id, WaitlistEntry.resident_id == resident_id
     )
