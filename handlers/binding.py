@@ -17,11 +17,10 @@ from models.binding import (
     issue_bind_code,
     linked_accounts,
     redeem_bind_code,
-    staff_binding_allowed,
 )
 from models.org import Staff
 from models.people import ensure_resident
-from models.policy import UNVOUCHED_CHANNELS
+from models.policy import UNVOUCHED_CHANNELS, channel_carries_staff_powers
 
 router = Router("binding")
 
@@ -73,7 +72,9 @@ async def _redeem(ctx: Context, typed: str) -> Reply:
         typed[:CODE_TYPED_LIMIT],
         secret=_secret(ctx),
         now=ctx.now(),
-        staff_allowed=staff_binding_allowed(ctx.identity.channel, ctx.settings.env == "production"),
+        staff_allowed=channel_carries_staff_powers(
+            ctx.identity.channel, ctx.settings.env == "production"
+        ),
     )
     if outcome is BindOutcome.STAFF_BOUND:
         await ctx.reload_staff()

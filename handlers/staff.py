@@ -14,7 +14,7 @@ from models.base import SHANGHAI
 from models.binding import staff_accounts
 from models.booking import RosterShift
 from models.org import Department, Staff
-from models.policy import scope_of
+from models.policy import channel_carries_staff_powers, scope_of
 
 router = Router("staff")
 
@@ -45,9 +45,16 @@ def _powers_lost(ctx: Context) -> bool:
 
 @router.route(Phase.COMMAND, _powers_lost, lambda ctx: ctx.command in STAFF_COMMANDS)
 async def powers_lost(ctx: Context) -> HandlerResult:
-    """Say so once and drop the binding: a deactivated member's accounts are plain accounts."""
+    """Say why once and drop the binding: the member was deactivated, or (in production) this
+    channel cannot carry staff powers at all."""
+    production = ctx.settings.env == "production"
+    key = (
+        "staff.inactive"
+        if channel_carries_staff_powers(ctx.identity.channel, production)
+        else "staff.web_for_residents"
+    )
     ctx.identity.staff_id = None
-    return Reply(ctx.t("staff.inactive"), back_to_menu(ctx))
+    return Reply(ctx.t(key), back_to_menu(ctx))
 
 
 @router.command("staff", filters=(is_staff,))

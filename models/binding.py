@@ -25,7 +25,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.messaging import BindAttempt, BindCode
 from models.org import Staff
 from models.people import ChannelIdentity, Resident
-from models.policy import UNVOUCHED_CHANNELS
 
 # No 0/O, 1/I/L: a code is read off a screen and typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -98,12 +97,6 @@ def selector_of(code: str, secret: str) -> str:
 def format_code(code: str) -> str:
     """ABCD-EFGH: easier to read out."""
     return f"{code[:4]}-{code[4:]}"
-
-
-def staff_binding_allowed(channel: str, production: bool) -> bool:
-    """Whether an account on this channel may be bound as staff: in production not on a channel
-    whose only credential is an id the person's own device made up (the web chat)."""
-    return not (production and channel in UNVOUCHED_CHANNELS)
 
 
 def _live(now: datetime) -> sa.ColumnElement[bool]:
@@ -269,6 +262,14 @@ async def _apply(
 
 
 PROFILE_FIELDS = ("name", "phone", "community_id", "grid_id", "compound_id", "elderly", "disabled")
+
+
+async def forget_bind_attempts(session: AsyncSession, before: datetime) -> int:
+    """Drop the record of bind tries made before a moment (the guess limits look back an hour)."""
+    result = await session.exec(
+        sa.delete(BindAttempt).where(col(BindAttempt.attempted_at) < before)
+    )
+    return int(result.rowcount or 0)
 
 
 async def merge_residents(session: AsyncSession, old_id: int, new_id: int) -> None:

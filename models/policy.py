@@ -44,12 +44,18 @@ def has_powers(staff: Staff | None) -> bool:
     return staff is not None and staff.active
 
 
+def channel_carries_staff_powers(channel: str, production: bool) -> bool:
+    """Whether an account on this channel may act (or be bound) as staff: in production not on
+    a channel whose only credential is an id the person's own device made up (the web chat)."""
+    return not (production and channel in UNVOUCHED_CHANNELS)
+
+
 async def acting_staff(
     session: AsyncSession, staff_id: int | None, channel: str, production: bool
 ) -> Staff | None:
     """The staff member a chat account acts as, or None: unbound, deactivated, or on a channel
     that cannot carry staff powers here."""
-    if staff_id is None or (production and channel in UNVOUCHED_CHANNELS):
+    if staff_id is None or not channel_carries_staff_powers(channel, production):
         return None
     staff = await session.get(Staff, staff_id)
     return staff if has_powers(staff) else None

@@ -1,6 +1,7 @@
 """Forgetting handled messages: the inbound log keeps each message's replies (personal data
 among them) only so that a redelivery gets the first answer, and that is over in minutes; after
-LINLI_INBOUND_RETENTION_DAYS the rows are deleted."""
+LINLI_INBOUND_RETENTION_DAYS the rows are deleted. Bind tries, kept only for the guess limits,
+go after a day."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from models.binding import forget_bind_attempts
 from models.messaging import InboundMessage
 from scheduler.context import JobContext
 
@@ -16,6 +18,7 @@ _KEY = (_INBOUND.c.channel, _INBOUND.c.user_ref, _INBOUND.c.message_id)
 # Batches one tick deletes at most; a backlog (the first run over years of rows) goes on at the
 # next tick, so a tick never holds the database for long.
 BATCHES_PER_TICK = 200
+BIND_ATTEMPTS_KEPT = timedelta(days=1)  # the guess limits look back one hour
 
 
 async def forget_old_messages(ctx: JobContext) -> int:
@@ -28,6 +31,8 @@ async def forget_old_messages(ctx: JobContext) -> int:
         deleted += gone
         if gone < ctx.batch:
             break
+    async with ctx.sessions() as session, session.begin():
+        await forget_bind_attempts(session, ctx.clock.now() - BIND_ATTEMPTS_KEPT)
     return deleted
 
 

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from bot.app import Linli
 from bot.clock import ManualClock
-from models.messaging import InboundMessage
+from models.messaging import BindAttempt, InboundMessage
 from scheduler.context import JobContext
 from scheduler.runner import JOBS, Ticker
 from tests.conftest import START
@@ -69,3 +69,22 @@ async def test_old_messages_go_and_a_retry_within_retention_gets_its_answer(
     clock.set(START + timedelta(days=280, minutes=1))
     assert await run_retention(linli, batch=2) == 1
     assert await kept(linli) == []
+
+
+async def bind_tries(linli: Linli) -> int:
+    async with linli.sessions() as session:
+        return len((await session.exec(select(BindAttempt))).all())
+
+
+async def test_bind_tries_are_forgotten_after_a_day(
+    client: Client, linli: Linli, clock: ManualClock
+) -> None:
+    for guess in ("AAAA-2345", "BBBB-2345"):
+        await say(client, f"绑定 {guess}")
+    assert await bind_tries(linli) == 2
+    clock.set(START + timedelta(hours=23))
+    await run_retention(linli, batch=10)
+    assert await bind_tries(linli) == 2  # the per-account limit still needs them
+    clock.set(START + timedelta(days=1, minutes=1))
+    await run_retention(linli, batch=10)
+    assert await bind_tries(linli) == 0

@@ -72,7 +72,8 @@ async def test_a_web_staff_binding_made_before_gives_no_staff_power_in_productio
     async with web_client(production_settings(db_url), clock) as (linli, client):
         user = browser_id()
         await bind_staff(linli, "S001", "web", user)  # bound while web binding was allowed
-        assert DESK not in await say(client, user, "工作台")
+        answer = await say(client, user, "工作台")
+        assert DESK not in answer and "网页聊天仅供居民使用" in answer and "停用" not in answer
         assert DESK not in "".join(r["text"] for r in await press(client, user, "staff"))
         assert "staff" not in buttons(await press(client, user, "menu"))
 
