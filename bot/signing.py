@@ -14,4 +14,5 @@ def link_signature(secret: str, purpose: str, value: str) -> str:
 
 def signature_ok(secret: str, purpose: str, value: str, given: str) -> bool:
     """Whether a link's signature is right (constant-time)."""
-    return hmac.compare_digest(link_signature(secret, purpose, value), given)
+    expected = link_signature(secret, purpose, value).encode()
+    return hmac.compare_digest(expected, given.encode())  # bytes: non-ASCII must not raise

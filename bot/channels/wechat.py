@@ -32,6 +32,7 @@ from bot.messages import Attachment, Inbound, Location
 CHANNEL = "wechat"
 TEXT_LIMIT = 600  # characters; WeChat cuts passive text replies at 2048 bytes
 PAYLOAD_LIMIT = 200
+SENDER_LIMIT = 64  # openids are 28 characters; the stores allow 128
 DECRYPT_ERRORS = (InvalidAppIdException, ValueError, IndexError, struct.error)
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 # The platform's three message encryption modes: 明文模式, 兼容模式, 安全模式.
@@ -63,7 +64,8 @@ def sign(*parts: str) -> str:
 
 
 def _same(expected: str, given: str | None) -> bool:
-    return given is not None and hmac.compare_digest(expected, given)
+    # Bytes, not str: compare_digest raises on non-ASCII text, which anyone can send.
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def precheck_xml(body: bytes) -> None:
@@ -244,9 +246,23 @@ def parse(xml: str) -> BaseMessage:
         message = parse_message(xml)
     except Exception:
         raise WeChatRejectedError(400, "not a WeChat message") from None
-    if message is None or not message.source:
+    if message is None or not _well_formed(message):
         raise WeChatRejectedError(400, "not a WeChat message")
     return message
+
+
+def _well_formed(message: BaseMessage) -> bool:
+    """Sender and account are short plain strings; MsgId and CreateTime are numbers (wechatpy
+    converts them only when read, so a signed but hostile body would fail later)."""
+    for name in ("source", "target"):
+        value = getattr(message, name, None)
+        if not isinstance(value, str) or not 0 < len(value) <= SENDER_LIMIT:
+            return False
+    try:
+        numbers = (message.id or 0, message.time or 0)
+    except (TypeError, ValueError):
+        return False
+    return all(isinstance(n, int) and 0 <= n < 10**20 for n in numbers)
 
 
 def render_text(message: BaseMessage, text: str) -> str:

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 # How long past the pipeline's own deadline we still wait for a commit already under way.
 GRACE_SECONDS = 0.5
 ECHO_LIMIT = 128
+URL_CHECK = Inbound(channel="wechat", user_ref="", message_id="url-check")  # no sender has ""
 
 
 class WeChatWebhook:
@@ -56,6 +57,8 @@ class WeChatWebhook:
         query = dict(request.query)
         try:
             self.gatekeeper.check_query(query)
+            # A URL check's signature must not be reused for a message: bind it to no sender.
+            await self._check_not_replayed(query, URL_CHECK)
         except WeChatRejectedError as rejected:
             return _refused(rejected)
         return web.Response(text=query.get("echostr", "")[:ECHO_LIMIT])

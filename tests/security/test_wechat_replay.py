@@ -133,3 +133,41 @@ async def test_a_nonsense_location_is_asked_again_and_the_flow_kept(rig: WeChatR
         assert "没能读出这个位置" in reply["Content"]
     words = await rig.post(rig.server.text("小区门口的路灯坏了，晚上很黑"))
     assert "没能读出" not in words["Content"] and "需求" in words["Content"]
+
+
+async def test_non_ascii_signatures_are_refused_not_crashed_on(rig: WeChatRig) -> None:
+    query, body = rig.server.request(rig.server.text("菜单"))
+    for name in ("signature", "openid"):
+        response = await rig.client.post("/wechat", params={**query, name: "é签名"}, data=body)
+        assert response.status == 403
+    assert (await rig.client.get("/wechat", params={**query, "signature": "é"})).status == 403
+    assert await accounts(rig) == []
+
+
+async def test_a_url_checks_signature_cannot_carry_a_message(rig: WeChatRig) -> None:
+    query = rig.server.verify_query("echo-9")
+    assert (await rig.client.get("/wechat", params=query)).status == 200
+    assert (await rig.client.get("/wechat", params=query)).status == 200  # the platform retries
+    del query["echostr"]
+    forged = {**query, "openid": rig.server.openid}
+    xml = rig.server.text("菜单").encode()
+    assert (await rig.client.post("/wechat", params=forged, data=xml)).status == 403
+    assert await accounts(rig) == []
+
+
+async def test_signed_but_malformed_messages_get_400(rig: WeChatRig) -> None:
+    good = rig.server.text("菜单")
+    msg_id = str(rig.server.last_msg_id)
+    bodies = [
+        good.replace(f"<MsgId>{msg_id}</MsgId>", "<MsgId>12ab</MsgId>"),
+        good.replace("<CreateTime>", "<CreateTime>abc"),
+        good.replace(f"<![CDATA[{rig.server.openid}]]>", "<a>x</a>"),
+        good.replace(rig.server.openid, "o" * 200),
+    ]
+    for body in bodies:
+        assert body != good
+        query, data = rig.server.request(body)
+        del query["openid"]
+        response = await rig.client.post("/wechat", params=query, data=data)
+        assert response.status == 400, body
+    assert await accounts(rig) == []
