@@ -10,6 +10,7 @@ Address = IPv4Address | IPv6Address
 Networks = tuple[IPv4Network | IPv6Network, ...]
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", Networks)
 UNKNOWN = "unknown"
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
 def client_address(request: web.Request) -> str:
@@ -29,24 +30,19 @@ def client_address(request: web.Request) -> str:
 
 
 def is_local(request: web.Request) -> bool:
-    """Whether the request comes from this machine, not relayed by a proxy for someone else."""
-    address = _parse(client_address(request))
-    return address is not None and address.is_loopback and not _relayed_unvouched(request)
+    """Whether the request comes from this machine itself: a loopback peer that is not one of
+    our proxies and carries no forwarding header. Anything relayed fails closed, since a proxy
+    may pass a client's own X-Forwarded-For on unchanged."""
+    peer = _parse(request.remote or "")
+    if peer is None or not peer.is_loopback or _trusted(peer, _proxies(request)):
+        return False
+    return not any(name in request.headers for name in FORWARDING_HEADERS)
 
 
 def forwarded_for(request: web.Request) -> list[str]:
     """The X-Forwarded-For hops, leftmost first, over however many header lines they came in."""
     lines = request.headers.getall("X-Forwarded-For", [])
     return [hop.strip() for hop in ",".join(lines).split(",") if hop.strip()]
-
-
-def _relayed_unvouched(request: web.Request) -> bool:
-    """Forwarding headers that no trusted proxy answers for: a proxy nobody declared."""
-    headers = request.headers
-    if "Forwarded" in headers or "X-Real-IP" in headers:
-        return True
-    peer = _parse(request.remote or "")
-    return "X-Forwarded-For" in headers and (peer is None or not _trusted(peer, _proxies(request)))
 
 
 def _proxies(request: web.Request) -> Networks:

@@ -76,9 +76,14 @@ async def test_the_internet_through_a_proxy_on_this_machine_is_refused(
     assert await status(declared, relayed) == 403
 
 
-async def test_a_trusted_proxy_vouching_for_a_local_client_is_served(open_app: OpenApp) -> None:
+async def test_whatever_comes_through_a_proxy_needs_the_token(open_app: OpenApp) -> None:
+    # nginx with a bare proxy_pass passes the client's own X-Forwarded-For on unchanged, so a
+    # "127.0.0.1" in it proves nothing; and the proxy's own requests are not this machine's.
     client = await open_app(trusted_proxies=["127.0.0.1"])
-    assert await status(client, {"X-Forwarded-For": "127.0.0.1"}) == 200
+    assert await status(client, {"X-Forwarded-For": "127.0.0.1"}) == 403
+    assert await status(client, {}) == 403
+    served = await open_app()
+    assert await status(served, {}) == 200  # no proxy declared: loopback is this machine
 
 
 async def test_from_elsewhere_only_the_bearer_token_opens_the_metrics(open_app: OpenApp) -> None:
@@ -89,7 +94,7 @@ async def test_from_elsewhere_only_the_bearer_token_opens_the_metrics(open_app: 
     for wrong in (f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN, "Bearer"):
         assert await status(client, {**INTERNET, "Authorization": wrong}) == 401
     assert await status(client, {**INTERNET, "Authorization": f"Bearer {TOKEN}"}) == 200
-    assert await status(client, {}) == 200  # this machine still needs no token
+    assert await status(client, {}) == 401  # the proxy's own peer address: fail closed
 
 
 async def test_the_worker_metrics_port_keeps_the_same_rules() -> None:
