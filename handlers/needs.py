@@ -163,9 +163,7 @@ async def _own_need(ctx: Context, number: str) -> Need | None:
     by_resident = (
         ctx.identity.resident_id is not None and need.resident_id == ctx.identity.resident_id
     )
-    by_staff = (
-        ctx.identity.staff_id is not None and need.submitted_by_staff_id == ctx.identity.staff_id
-    )
+    by_staff = ctx.staff is not None and need.submitted_by_staff_id == ctx.staff.id
     return need if by_resident or by_staff else None
 
 

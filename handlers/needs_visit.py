@@ -20,7 +20,7 @@ from handlers.needs import take_need
 from handlers.staff import active_staff, is_staff
 from models.org import Grid, Staff
 from models.people import Resident, mask_phone, normalise_mobile
-from models.policy import may_take_needs_on_visits
+from models.policy import may_take_need_for, may_take_needs_on_visits
 
 router = Router("needs_visit")
 
@@ -90,4 +90,7 @@ async def visit_words(ctx: Context) -> HandlerResult:
         ctx.clear_state()
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
     resident = await resident_by_phone(ctx, phone, staff)
+    if not may_take_need_for(staff, resident):
+        ctx.clear_state()
+        return Reply(ctx.t("needs.visit_other_grid"), back_to_menu(ctx))
     return await take_need(ctx, resident, ctx.text, kept, staff_id=staff.id)

@@ -174,7 +174,7 @@ async def redeem_bind_code(
     ).first()
     outcome = _unusable(row, now, limits)
     if outcome is BindOutcome.INVALID:
-        await _count_against_code(session, typed, secret, now)
+        await _count_against_code(session, typed, secret, now, staff_allowed)
     elif outcome is None:
         assert row is not None
         outcome = await _apply(session, account, row, now, staff_allowed)
@@ -201,16 +201,17 @@ def _unusable(row: BindCode | None, now: datetime, limits: GuessLimits) -> BindO
 
 
 async def _count_against_code(
-    session: AsyncSession, typed: str, secret: str, now: datetime
+    session: AsyncSession, typed: str, secret: str, now: datetime, staff_allowed: bool
 ) -> None:
-    """A wrong guess of a code's length counts against the live code with its selector."""
+    """A wrong guess of a code's length counts against the live code with its selector; from
+    an account that could not redeem a staff code anyway (the web chat in production), only
+    against residents' codes, so free web ids cannot void every staff code."""
     if len(normalize_code(typed)) != CODE_LENGTH:
         return
-    await session.exec(
-        sa.update(BindCode)
-        .where(col(BindCode.selector) == selector_of(typed, secret), _live(now))
-        .values(failures=col(BindCode.failures) + 1)
-    )
+    aimed = sa.and_(col(BindCode.selector) == selector_of(typed, secret), _live(now))
+    if not staff_allowed:
+        aimed = sa.and_(aimed, col(BindCode.staff_id).is_(None))
+    await session.exec(sa.update(BindCode).where(aimed).values(failures=col(BindCode.failures) + 1))
 
 
 async def _too_many_failures(

@@ -33,6 +33,7 @@ from models.cases import (
 from models.org import Department, Staff, StaffRole
 from models.people import ChannelIdentity
 from models.policy import (
+    UNVOUCHED_CHANNELS,
     Viewer,
     can_view_case,
     handler_departments,
@@ -201,7 +202,9 @@ async def department_staff(session: AsyncSession, department_id: int) -> list[St
     """Active staff of a department who take cases and have a chat account to be alerted on
     (if nobody has one, the SLA sweep escalates the case)."""
     reachable = select(ChannelIdentity.id).where(
-        ChannelIdentity.staff_id == Staff.id, col(ChannelIdentity.active).is_(True)
+        ChannelIdentity.staff_id == Staff.id,
+        col(ChannelIdentity.active).is_(True),
+        col(ChannelIdentity.channel).not_in(UNVOUCHED_CHANNELS),  # no push to the web chat
     )
     stmt = select(Staff).where(
         Staff.department_id == department_id,

@@ -17,7 +17,7 @@ from models.case_ops import OPEN, Refusal, record
 from models.cases import Case, CaseKind, CaseStatus
 from models.org import Staff
 from models.people import ChannelIdentity
-from models.policy import may_take_handover
+from models.policy import UNVOUCHED_CHANNELS, may_take_handover
 
 
 async def on_duty(session: AsyncSession, now: datetime) -> list[Staff]:
@@ -28,6 +28,8 @@ async def on_duty(session: AsyncSession, now: datetime) -> list[Staff]:
             col(ChannelIdentity.staff_id).is_not(None),
             col(ChannelIdentity.active).is_(True),
             col(ChannelIdentity.unreachable).is_(False),
+            # The web chat cannot be pushed to (and carries no staff powers in production).
+            col(ChannelIdentity.channel).not_in(UNVOUCHED_CHANNELS),
         )
         .scalar_subquery()
     )

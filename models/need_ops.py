@@ -225,8 +225,10 @@ async def change_stage(
     """Move an item on; the supporters to tell, or None when the move is not allowed."""
     if not can_move(item, stage) or (stage is NeedStage.REJECTED and not reason):
         return None
+    # Every supporter reads the reason: whatever personal data a clerk typed into it goes.
+    reason = remove_personal_data(reason)[:500] if reason else None
     item.stage, item.updated_at = stage, now
-    item.stage_reason = reason[:500] if reason else None
+    item.stage_reason = reason
     session.add(item)
     session.add(
         NeedItemEvent(

@@ -22,6 +22,7 @@ from models.base import SHANGHAI
 from models.booking import Appointment, RosterShift
 from models.cases import Case, CaseHandler, CaseKind
 from models.org import Staff, StaffRole, StaffSkill
+from models.people import Resident
 
 ALL_SEEING = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
 NEED_EDITORS = frozenset({StaffRole.DEPARTMENT_STAFF, StaffRole.SUPERVISOR, StaffRole.ADMIN})
@@ -156,6 +157,12 @@ def may_take_needs_on_visits(staff: Staff | None) -> bool:
         and staff.role == StaffRole.GRID_LEADER
         and staff.grid_id is not None
     )
+
+
+def may_take_need_for(staff: Staff, resident: Resident) -> bool:
+    """A grid leader speaks for residents of their own grid (or not yet placed in one), never
+    for someone another grid leader looks after."""
+    return may_take_needs_on_visits(staff) and resident.grid_id in (None, staff.grid_id)
 
 
 def may_report_grid_issue(staff: Staff | None) -> bool:

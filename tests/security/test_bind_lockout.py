@@ -14,7 +14,16 @@ from datetime import timedelta
 
 from bot.clock import ManualClock
 from models.binding import CODE_ALPHABET, CODE_LENGTH, normalize_code
-from tests.security.web_rig import account, codes, demo_settings, say, staff_code, web_client
+from tests.security.web_rig import (
+    account,
+    browser_id,
+    codes,
+    demo_settings,
+    production_settings,
+    say,
+    staff_code,
+    web_client,
+)
 
 WRONG = "不正确"
 LOCKED_OUT = "尝试次数过多"
@@ -100,3 +109,14 @@ async def test_codes_are_single_use_and_expire(db_url: str, clock: ManualClock) 
         clock.advance(timedelta(hours=24, seconds=1))
         assert "已过期" in await say(client, "staff-member-06", f"绑定 {late}")
         assert (await account(linli, "staff-member-06")).staff_id is None
+
+
+async def test_web_guesses_in_production_cannot_void_staff_codes(
+    db_url: str, clock: ManualClock
+) -> None:
+    # Web ids cost nothing, and production web accounts cannot redeem staff codes at all.
+    async with web_client(production_settings(db_url), clock) as (linli, client):
+        code = await staff_code(linli, "S005")
+        for n in range(12):
+            await say(client, browser_id(), f"绑定 {aimed_at(code, n)}")
+        assert [row.failures for row in await codes(linli)] == [0]

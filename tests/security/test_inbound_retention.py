@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from bot.app import Linli
 from bot.clock import ManualClock
-from models.messaging import BindAttempt, InboundMessage
+from models.messaging import BindAttempt, InboundMessage, OutboxMessage, queue_message
 from scheduler.context import JobContext
 from scheduler.runner import JOBS, Ticker
 from tests.conftest import START
@@ -88,3 +88,29 @@ async def test_bind_tries_are_forgotten_after_a_day(
     clock.set(START + timedelta(days=1, minutes=1))
     await run_retention(linli, batch=10)
     assert await bind_tries(linli) == 0
+
+
+async def outbox_rows(linli: Linli) -> list[tuple[str, str]]:
+    async with linli.sessions() as session:
+        rows = await session.exec(select(OutboxMessage.kind, OutboxMessage.status))
+        return sorted((kind, str(status)) for kind, status in rows.all())
+
+
+async def test_sent_messages_with_their_text_are_forgotten_too(
+    linli: Linli, clock: ManualClock
+) -> None:
+    async with linli.engine.begin() as connection:
+        for kind, status in (("reply", "sent"), ("alert", "dead"), ("reminder", "pending")):
+            number = await queue_message(
+                connection, kind=kind, payload={"text": "电话13812345678"}, now=clock.now()
+            )
+            table = OutboxMessage.__table__  # type: ignore[attr-defined]
+            await connection.execute(
+                table.update().where(table.c.id == number).values(status=status)
+            )
+    clock.set(START + timedelta(days=179))
+    await run_retention(linli, batch=10)
+    assert len(await outbox_rows(linli)) == 3
+    clock.set(START + timedelta(days=180, minutes=1))
+    await run_retention(linli, batch=10)
+    assert await outbox_rows(linli) == [("reminder", "pending")]  # not yet sent: kept

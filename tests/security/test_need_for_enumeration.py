@@ -95,3 +95,16 @@ async def test_a_need_taken_down_goes_to_the_resident_or_a_new_one(
     }
     new = owners["希望小区有个快递柜"]
     assert new is not None and new.grid_id == leader.grid_id
+
+
+async def test_a_grid_leader_cannot_speak_for_another_grids_resident(
+    client: Client, linli: Linli
+) -> None:
+    await register_residents(linli)
+    await say(client, f"绑定 {await staff_code(linli, 'S027')}")
+    await say(client, "代提需求")
+    await say(client, OTHER_GRID)
+    answer = await say(client, "希望小区有个快递柜")
+    assert "其他网格" in str(answer) and "need:" not in str(answer)
+    async with linli.sessions() as session:
+        assert (await session.exec(select(Need))).all() == []
