@@ -36,6 +36,9 @@ class Inbound:
     lang: str | None = None
     location: Location | None = None
     attachments: tuple[Attachment, ...] = ()
+    # A signed request's (timestamp, nonce, signature): bound to this message in the message's
+    # own transaction, so a replay carrying another message is refused with no effect.
+    replay_key: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
@@ -35,11 +35,16 @@ from models.conversation import (
     open_conversation,
     record_inbound,
 )
-from models.messaging import queue_message
+from models.messaging import bind_callback, forget_callbacks, queue_message
 
 logger = logging.getLogger(__name__)
 
 InflightKey = tuple[str, str, str]
+CALLBACK_PURGE_SECONDS = 60.0
+
+
+class ReplayedError(Exception):
+    """A signed request's key already carried another message or sender: refuse, do nothing."""
 
 
 @dataclass
@@ -83,6 +88,8 @@ class Pipeline:
         self.reference = ReferenceData()
         self._user_locks = KeyedLocks()
         self._inflight: dict[InflightKey, asyncio.Future[list[Reply]]] = {}
+        self.replay_window = timedelta(seconds=settings.wechat_timestamp_window_seconds)
+        self._callbacks_purged_at = 0.0
 
     async def handle(self, inbound: Inbound, delivery: Delivery | None = None) -> list[Reply]:
         """Handle one message; concurrent or later redeliveries get the first answer."""
@@ -113,6 +120,9 @@ class Pipeline:
             try:
                 replies = await self._transaction(inbound, delivery)
                 outcome = "ok"
+            except ReplayedError:
+                MESSAGES.labels(inbound.channel, "replayed").inc()
+                raise
             except Exception:
                 # The trace goes to the log; the person gets a polite text, never the exception.
                 logger.exception(
@@ -144,6 +154,8 @@ class Pipeline:
     ) -> list[Reply]:
         connection = unit.connection
         await self._lock_user_across_instances(connection, inbound)
+        if inbound.replay_key is not None:
+            await self._bind_replay_key(connection, inbound, inbound.replay_key)
         conversation = await open_conversation(
             connection,
             inbound.channel,
@@ -176,6 +188,22 @@ class Pipeline:
                 replies=[reply.to_dict() for reply in replies],
             )
         return replies
+
+    async def _bind_replay_key(
+        self, connection: AsyncConnection, inbound: Inbound, key: tuple[str, str, str]
+    ) -> None:
+        """The same signed request may come again only with the same message (a retry)."""
+        now = datetime.now(UTC)  # the platform signs with real time, not the demo clock
+        mine = (inbound.user_ref, inbound.message_id or "")
+        first = await bind_callback(
+            connection, key=key, sender=mine[0], message_id=mine[1], now=now
+        )
+        if first != mine:
+            raise ReplayedError(inbound.channel)
+        if time.monotonic() - self._callbacks_purged_at > CALLBACK_PURGE_SECONDS:
+            self._callbacks_purged_at = time.monotonic()
+            # Twice the window: a timestamp may lie up to one window in the future.
+            await forget_callbacks(connection, now - 2 * self.replay_window)
 
     async def _lock_user_across_instances(
         self, connection: AsyncConnection, inbound: Inbound

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from bot.channels.wechat import (
 )
 from bot.messages import Inbound, Reply
 from bot.metrics import REFUSED, SHED
-from bot.pipeline import Deadline, Delivery, Pipeline
+from bot.pipeline import Deadline, Delivery, Pipeline, ReplayedError
 from bot.replay import CallbackMemory
 
 logger = logging.getLogger(__name__)
@@ -78,20 +79,25 @@ class WeChatWebhook:
             opened = self.gatekeeper.open(query, body)
             message = parse(opened.xml)
             check_sender(query, message)
-            inbound = to_inbound(message)
-            await self._check_not_replayed(query, inbound)
+            inbound = replace(to_inbound(message), replay_key=_replay_key(query))
         except WeChatRejectedError as rejected:
             return _refused(rejected)
-        replies = await self._answer(inbound)
+        try:
+            replies = await self._answer(inbound)
+        except ReplayedError:
+            return _refused(
+                WeChatRejectedError(403, "signed URL reused for another message", "replay")
+            )
         if not replies:
             return web.Response(text="success")
         xml = render_text(message, replies[0].text)
         return web.Response(text=self.gatekeeper.seal(xml, opened), content_type="application/xml")
 
     async def _check_not_replayed(self, query: dict[str, str], inbound: Inbound) -> None:
-        """The same signed URL may come again only with the same message (the platform's retry)."""
-        key = (query.get("timestamp", ""), query.get("nonce", ""), query.get("signature", ""))
-        if not await self.memory.admit(key, inbound.user_ref, inbound.message_id or ""):
+        """A URL check's signed query is remembered too, bound to no sender."""
+        if not await self.memory.admit(
+            _replay_key(query), inbound.user_ref, inbound.message_id or ""
+        ):
             raise WeChatRejectedError(403, "signed URL reused for another message", "replay")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
@@ -123,7 +129,10 @@ class WeChatWebhook:
         # Rare: the pipeline decided "in time" but its commit outlived the grace period. The
         # platform has been told "success", so the replies must go out as customer-service messages.
         async def finish() -> None:
-            replies = await task
+            try:
+                replies = await task
+            except ReplayedError:
+                return  # refused in the transaction: nothing happened, nothing to send
             if replies and not deadline.missed:
                 await self.pipeline.send_later(inbound, replies)
 
@@ -142,3 +151,8 @@ def _refused(rejected: WeChatRejectedError) -> web.Response:
     REFUSED.labels("wechat", rejected.code).inc()
     logger.warning("wechat callback refused", extra={"reason": str(rejected)})
     return web.Response(status=rejected.status, text="refused")
+
+
+def _replay_key(query: dict[str, str]) -> tuple[str, str, str]:
+    """What identifies one signed request of the platform's."""
+    return (query.get("timestamp", ""), query.get("nonce", ""), query.get("signature", ""))
