@@ -155,7 +155,9 @@ class Pipeline:
         connection = unit.connection
         await self._lock_user_across_instances(connection, inbound)
         if inbound.replay_key is not None:
-            await self._bind_replay_key(connection, inbound, inbound.replay_key)
+            await self._bind_replay_key(
+                connection, inbound.replay_key, inbound.user_ref, inbound.message_id or ""
+            )
         conversation = await open_conversation(
             connection,
             inbound.channel,
@@ -189,17 +191,26 @@ class Pipeline:
             )
         return replies
 
+    async def admit_signed_request(self, key: tuple[str, str, str], marker: str) -> bool:
+        """Bind the key of a signed request that carries no message (a URL check) to a marker
+        no sender has, so that it cannot carry one later; False if it already did."""
+        async with self.engine.begin() as connection:
+            try:
+                await self._bind_replay_key(connection, key, "", marker)
+            except ReplayedError:
+                return False
+        return True
+
     async def _bind_replay_key(
-        self, connection: AsyncConnection, inbound: Inbound, key: tuple[str, str, str]
+        self, connection: AsyncConnection, key: tuple[str, str, str], sender: str, message_id: str
     ) -> None:
         """The same signed request may come again only with the same message (a retry)."""
         now = datetime.now(UTC)  # the platform signs with real time, not the demo clock
-        mine = (inbound.user_ref, inbound.message_id or "")
         first = await bind_callback(
-            connection, key=key, sender=mine[0], message_id=mine[1], now=now
+            connection, key=key, sender=sender, message_id=message_id, now=now
         )
-        if first != mine:
-            raise ReplayedError(inbound.channel)
+        if first != (sender, message_id):
+            raise ReplayedError(key)
         if time.monotonic() - self._callbacks_purged_at > CALLBACK_PURGE_SECONDS:
             self._callbacks_purged_at = time.monotonic()
             # Twice the window: a timestamp may lie up to one window in the future.

@@ -21,14 +21,12 @@ from bot.channels.wechat import (
 from bot.messages import Inbound, Reply
 from bot.metrics import REFUSED, SHED
 from bot.pipeline import Deadline, Delivery, Pipeline, ReplayedError
-from bot.replay import CallbackMemory
 
 logger = logging.getLogger(__name__)
 
 # How long past the pipeline's own deadline we still wait for a commit already under way.
 GRACE_SECONDS = 0.5
 ECHO_LIMIT = 128
-URL_CHECK = Inbound(channel="wechat", user_ref="", message_id="url-check")  # no sender has ""
 
 
 class WeChatWebhook:
@@ -38,7 +36,6 @@ class WeChatWebhook:
         self,
         pipeline: Pipeline,
         gatekeeper: WeChatGatekeeper,
-        memory: CallbackMemory,
         *,
         budget_seconds: float,
         body_limit: int,
@@ -46,7 +43,6 @@ class WeChatWebhook:
     ) -> None:
         self.pipeline = pipeline
         self.gatekeeper = gatekeeper
-        self.memory = memory
         self.budget = budget_seconds
         self.body_limit = body_limit
         self.max_pending = max_pending
@@ -59,7 +55,8 @@ class WeChatWebhook:
         try:
             self.gatekeeper.check_query(query)
             # A URL check's signature must not be reused for a message: bind it to no sender.
-            await self._check_not_replayed(query, URL_CHECK)
+            if not await self.pipeline.admit_signed_request(_replay_key(query), "url-check"):
+                raise WeChatRejectedError(403, "a URL check's signature reused", "replay")
         except WeChatRejectedError as rejected:
             return _refused(rejected)
         return web.Response(text=query.get("echostr", "")[:ECHO_LIMIT])
@@ -92,13 +89,6 @@ class WeChatWebhook:
             return web.Response(text="success")
         xml = render_text(message, replies[0].text)
         return web.Response(text=self.gatekeeper.seal(xml, opened), content_type="application/xml")
-
-    async def _check_not_replayed(self, query: dict[str, str], inbound: Inbound) -> None:
-        """A URL check's signed query is remembered too, bound to no sender."""
-        if not await self.memory.admit(
-            _replay_key(query), inbound.user_ref, inbound.message_id or ""
-        ):
-            raise WeChatRejectedError(403, "signed URL reused for another message", "replay")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         if request.content_length is not None and request.content_length > self.body_limit:

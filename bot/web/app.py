@@ -18,7 +18,6 @@ from bot.channels.web import BadChatRequestError, parse_chat_request, render_rep
 from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
-from bot.replay import CallbackMemory
 from bot.web.calendar import appointment_ics
 from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.metrics_access import metrics_endpoint
@@ -135,11 +134,9 @@ def wechat_webhook(linli: Linli) -> WeChatWebhook | None:
         mode=settings.wechat_mode,
         window_seconds=settings.wechat_timestamp_window_seconds,
     )
-    memory = CallbackMemory(linli.engine, settings.wechat_timestamp_window_seconds)
     return WeChatWebhook(
         linli.pipeline,
         gatekeeper,
-        memory,
         budget_seconds=settings.wechat_reply_budget,
         body_limit=settings.wechat_body_limit,
         max_pending=settings.wechat_max_pending,
