@@ -6,44 +6,16 @@ us in a deployment: through a reverse proxy (declared trusted or not) that says 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer, unused_port
+from aiohttp.test_utils import unused_port
 
-from bot.app import build_linli
-from bot.clock import ManualClock
 from bot.config import Settings
-from bot.web.app import create_web_app
 from bot.web.metrics_access import serve_metrics
-from tests.conftest import DATA
+from tests.security.conftest import Client, OpenApp
 
 TOKEN = "metrics-test-token-3f9a1c7e5b2d4f6a8c0e"
 INTERNET = {"X-Forwarded-For": "203.0.113.9"}
-
-Client = TestClient[web.Request, web.Application]
-OpenApp = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-async def open_app(db_url: str, clock: ManualClock) -> AsyncIterator[OpenApp]:
-    """Serve the app with settings of the test's choosing over loopback."""
-    clients: list[Client] = []
-
-    async def open_one(**options: object) -> Client:
-        values: dict[str, object] = {"database_url": db_url, "data_dir": DATA, **options}
-        settings = Settings(secret_key="test-secret", **values)  # type: ignore[arg-type]
-        app = create_web_app(build_linli(settings, clock=clock))
-        client: Client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield open_one
-    for client in clients:
-        await client.close()
 
 
 async def status(client: Client, headers: dict[str, str]) -> int:

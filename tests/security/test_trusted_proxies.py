@@ -6,46 +6,13 @@ as nginx does: whatever the client sent, then the address it saw the client conn
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
-from bot.app import build_linli
-from bot.clock import ManualClock
 from bot.config import Settings
-from bot.web.app import create_web_app
-from tests.conftest import DATA
+from tests.security.conftest import Client, OpenApp
 
-Client = TestClient[web.Request, web.Application]
-OpenApp = Callable[[list[str]], Awaitable[Client]]
-
-
-@pytest.fixture
-async def open_app(db_url: str, clock: ManualClock) -> AsyncIterator[OpenApp]:
-    """Serve the app with 3 chat messages a minute per client and the given trusted proxies."""
-    clients: list[Client] = []
-
-    async def open_one(trusted: list[str]) -> Client:
-        settings = Settings(
-            database_url=db_url,
-            data_dir=DATA,
-            secret_key="test-secret",
-            chat_rate_limit="3/minute",
-            trusted_proxies=trusted,
-        )
-        client: Client = TestClient(
-            TestServer(create_web_app(build_linli(settings, clock=clock)), host="127.0.0.1")
-        )
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield open_one
-    for client in clients:
-        await client.close()
+LIMIT = "3/minute"  # chat messages a minute per client
 
 
 async def chat(client: Client, user: str, forwarded_for: str | None) -> int:
@@ -57,7 +24,7 @@ async def chat(client: Client, user: str, forwarded_for: str | None) -> int:
 
 
 async def test_residents_behind_a_trusted_proxy_are_limited_one_by_one(open_app: OpenApp) -> None:
-    client = await open_app(["127.0.0.1"])
+    client = await open_app(trusted_proxies=["127.0.0.1"], chat_rate_limit=LIMIT)
     assert [await chat(client, "resident-a", "203.0.113.10") for _ in range(4)] == [
         *[200] * 3,
         429,
@@ -66,14 +33,14 @@ async def test_residents_behind_a_trusted_proxy_are_limited_one_by_one(open_app:
 
 
 async def test_a_forged_forwarded_for_does_not_escape_the_limit(open_app: OpenApp) -> None:
-    client = await open_app(["127.0.0.1"])
+    client = await open_app(trusted_proxies=["127.0.0.1"], chat_rate_limit=LIMIT)
     # The attacker at 198.51.100.7 sends a new X-Forwarded-For each time; nginx appends the truth.
     statuses = [await chat(client, f"attacker-{i}", f"10.9.9.{i}, 198.51.100.7") for i in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
 
 
 async def test_trust_walks_only_through_trusted_hops(open_app: OpenApp) -> None:
-    client = await open_app(["127.0.0.1", "10.0.0.0/8"])
+    client = await open_app(trusted_proxies=["127.0.0.1", "10.0.0.0/8"], chat_rate_limit=LIMIT)
     chain = "192.0.2.66, 203.0.113.10, 10.1.2.3"  # client-sent, then two proxies of ours
     assert [await chat(client, "resident-a", chain) for _ in range(4)][-1] == 429
     assert await chat(client, "resident-b", "192.0.2.66, 203.0.113.20, 10.1.2.3") == 200
@@ -82,7 +49,7 @@ async def test_trust_walks_only_through_trusted_hops(open_app: OpenApp) -> None:
 async def test_forwarded_for_split_over_several_header_lines_is_read_in_order(
     open_app: OpenApp,
 ) -> None:
-    client = await open_app(["127.0.0.1"])
+    client = await open_app(trusted_proxies=["127.0.0.1"], chat_rate_limit=LIMIT)
     headers = [("X-Forwarded-For", "10.9.9.9"), ("X-Forwarded-For", "198.51.100.7")]
     for i in range(3):
         response = await client.post(
@@ -96,7 +63,9 @@ async def test_forwarded_for_split_over_several_header_lines_is_read_in_order(
 async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
     open_app: OpenApp, trusted: list[str]
 ) -> None:
-    client = await open_app(trusted)  # the loopback peer is not a trusted proxy
+    client = await open_app(
+        trusted_proxies=trusted, chat_rate_limit=LIMIT
+    )  # the loopback peer is not a trusted proxy
     statuses = [await chat(client, f"attacker-{i}", f"203.0.113.{i}") for i in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
 
