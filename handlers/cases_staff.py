@@ -33,7 +33,14 @@ from models.case_ops import (
 )
 from models.cases import Case, CaseKind
 from models.org import Department, Staff, StaffRole
-from models.policy import can_view_case, handler_departments, may_report_grid_issue
+from models.policy import (
+    can_view_case,
+    handler_departments,
+    may_accept_case,
+    may_finish_part,
+    may_report_grid_issue,
+    may_work_case,
+)
 
 router = Router("cases_staff")
 
@@ -68,13 +75,9 @@ async def _case(ctx: Context, number: str, staff: Staff) -> Case | None:
 async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button, ...]:
     """What this staff member can do with the case now."""
     buttons: list[Button] = []
-    if (
-        case.status in OPEN
-        and case.assignee_staff_id is None
-        and staff.department_id == case.department_id
-    ):
+    if case.status in OPEN and case.assignee_staff_id is None and may_accept_case(staff, case):
         buttons.append(Button(ctx.t("cases.accept"), f"case:accept:{case.id}"))
-    if case.assignee_staff_id == staff.id and case.status in (*OPEN, "ready_for_pickup"):
+    if may_work_case(staff, case) and case.status in (*OPEN, "ready_for_pickup"):
         buttons += [
             Button(ctx.t("cases.note"), f"case:note:{case.id}"),
             Button(ctx.t("cases.ask"), f"case:ask:{case.id}"),
@@ -84,8 +87,11 @@ async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button,
             Button(ctx.t("cases.transfer"), f"case:transfer:{case.id}"),
         ]
     handlers = await handler_departments(ctx.session, case)
-    mine = handlers.get(staff.department_id or 0)
-    if mine is not None and not mine.lead and mine.done_at is None and case.status in OPEN:
+    if (
+        may_finish_part(staff, handlers)
+        and handlers[staff.department_id or 0].done_at is None
+        and case.status in OPEN
+    ):
         buttons.append(Button(ctx.t("cases.co_done"), f"case:co:{case.id}"))
     return (*buttons, *back_to_menu(ctx))
 

@@ -26,7 +26,6 @@ from models.people import Resident
 
 ALL_SEEING = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
 NEED_EDITORS = frozenset({StaffRole.DEPARTMENT_STAFF, StaffRole.SUPERVISOR, StaffRole.ADMIN})
-STREET_WIDE = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
 # Channels whose only credential is something the person's own device made up; in production
 # they are for residents only (staff work where the platform vouches for the account).
 UNVOUCHED_CHANNELS = frozenset({"web"})
@@ -191,6 +190,6 @@ def scope_of(staff: Staff | None) -> Scope:
         return Scope()
     if staff.role == StaffRole.GRID_LEADER:
         return Scope(grid_id=staff.grid_id)
-    if staff.role in STREET_WIDE:
+    if staff.role in ALL_SEEING:  # supervisors and administrators reach the whole street
         return Scope(street=True)
     return Scope(community_id=staff.community_id)
