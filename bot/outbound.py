@@ -34,6 +34,7 @@ class Recipient:
     external_id: str
     lang: str
     last_seen_at: datetime
+    account_id: int = 0  # the chat account's row id (a channel that stores, not sends, keys on it)
 
 
 class Sender(Protocol):

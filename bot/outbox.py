@@ -36,6 +36,7 @@ from models.people import ChannelIdentity
 logger = logging.getLogger(__name__)
 
 PARTS_KEY = "_parts_sent"
+OUTBOX_ID_KEY = "_outbox_id"
 PARTS_ACCOUNT_KEY = "_parts_account"  # which chat account the counted parts went to
 STOP_GRACE = 8.0  # seconds a stopping worker may finish its batch (`linli serve` allows 10)
 RECORD_EVERY = 0.05  # seconds: results are written in small groups while a batch runs
@@ -216,7 +217,11 @@ class OutboxWorker:
     async def _send(self, item: Claimed, account: Account) -> SendResult:
         sender = self.senders[account.channel]
         done = _parts_done(item.payload, account)
-        payload = localized_payload(item.payload, account.recipient.lang)
+        # The row id lets a channel that stores messages (the web inbox) store each one once.
+        payload = {
+            **localized_payload(item.payload, account.recipient.lang),
+            OUTBOX_ID_KEY: item.row_id,
+        }
         limiter = self.limiters.get(account.channel)
         if item.notice_id is not None and self.notice_limiter is not None:
             await self.notice_limiter.acquire()
@@ -420,7 +425,7 @@ async def _accounts_for(
         if row.channel and row.identity_id is None:
             candidates = [i for i in candidates if i.channel == row.channel]
         result[row.id] = tuple(
-            Account(i.id, i.channel, Recipient(i.external_id, i.lang, i.last_seen_at))
+            Account(i.id, i.channel, Recipient(i.external_id, i.lang, i.last_seen_at, i.id))
             for i in candidates
             if i.channel in channels
         )
