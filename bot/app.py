@@ -82,7 +82,13 @@ def build_linli(
         claim_timeout=timedelta(seconds=settings.outbox_claim_timeout_seconds),
     )
     worker = OutboxWorker(
-        sessions, senders, clock, rates=SEND_RATES, policy=policy, notice_rate=settings.notice_rate
+        sessions,
+        senders,
+        clock,
+        rates=SEND_RATES,
+        policy=policy,
+        notice_rate=settings.notice_rate,
+        offer_minutes=settings.waitlist_offer_minutes,
     )
     telegram = _telegram(settings, pipeline, worker, telegram_polling)
     if telegram is not None:

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli
-from bot.needs_news import announce_merge, announce_stage
+from bot.outgoing.tell import need_merge_news, need_stage_news
 from models.need_edit import clean_title, is_open, merge_items, rename_item, split_item
 from models.need_ops import change_stage, top_items
 from models.needs import Need, NeedItem, NeedStage
@@ -61,7 +61,7 @@ async def needs_stage(linli: Linli, item_id: int, stage: str, reason: str | None
             print("not allowed: stages go one step at a time, and a rejection needs --reason")
             return 1
         await session.flush()
-        queued = await announce_stage(
+        queued = await need_stage_news(
             await session.connection(), item, NeedStage(stage), told, linli.clock.now()
         )
     print(f"#{item_id} is now {stage}; {queued} supporters will be told")
@@ -80,7 +80,7 @@ async def needs_merge(linli: Linli, keep_id: int, absorb_id: int) -> int:
             return 1
         now = linli.clock.now()
         merged = await merge_items(session, keep, absorb, now)
-        await announce_merge(await session.connection(), keep, absorb, merged.told, now)
+        await need_merge_news(await session.connection(), keep, absorb, merged.told, now)
         supporters = keep.supporters
     print(
         f"#{absorb_id} merged into #{keep_id}: {merged.moved} new supporters, "

@@ -26,9 +26,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.metrics import OUTBOX_RESULTS
-from bot.notice_text import notice_payload
 from bot.outbound import Recipient, Sender, SendResult, SendStatus
-from models.messaging import OutboxMessage, OutboxStatus
+from bot.outgoing import pushes
+from bot.outgoing.message import payload_replies
+from bot.outgoing.tell import OFFER_KEY, pass_on_offers
+from models.appointments import lapse_offer
+from models.messaging import OutboxMessage, OutboxStatus, remember_options
 from models.notice_ops import UNREACHABLE_PREFIX
 from models.notices import Notice, NoticeStatus
 from models.people import ChannelIdentity
@@ -103,8 +106,10 @@ class OutboxWorker:
         policy: WorkerPolicy | None = None,
         name: str | None = None,
         notice_rate: float | None = None,
+        offer_minutes: int = 30,
     ) -> None:
         self.sessions, self.senders, self.clock = sessions, dict(senders), clock
+        self.offer_minutes = offer_minutes
         self.policy = policy or WorkerPolicy()
         if notice_rate:
             # A tenth of a second's worth a pass: a reply queued meanwhile waits no longer.
@@ -217,15 +222,14 @@ class OutboxWorker:
     async def _send(self, item: Claimed, account: Account) -> SendResult:
         sender = self.senders[account.channel]
         done = _parts_done(item.payload, account)
-        # The row id lets a channel that stores messages (the web inbox) store each one once.
-        payload = {
-            **localized_payload(item.payload, account.recipient.lang),
-            OUTBOX_ID_KEY: item.row_id,
-        }
         limiter = self.limiters.get(account.channel)
         if item.notice_id is not None and self.notice_limiter is not None:
             await self.notice_limiter.acquire()
         try:
+            # Put into words in the reader's language; the row id lets a channel that stores
+            # messages (the web inbox) store each one once.
+            replies = payload_replies(item.payload, account.recipient.lang)
+            payload = {**item.payload, "replies": replies, OUTBOX_ID_KEY: item.row_id}
             if limiter is None:
                 return await sender.send(account.recipient, payload, done)
             async with limiter:
@@ -247,8 +251,28 @@ class OutboxWorker:
                 await connection.execute(
                     sa.update(_IDENTITY).where(_IDENTITY.c.id.in_(lost)).values(unreachable=True)
                 )
+            for account_id, options in _pushed_options(delivered):
+                await remember_options(connection, account_id, options, now)
         for one, values in zip(delivered, updates, strict=True):
             self._count(one, str(values["new_status"]))
+        lapsed = [
+            int(one.item.payload[OFFER_KEY])
+            for one, values in zip(delivered, updates, strict=True)
+            if values["new_status"] == OutboxStatus.DEAD.value and OFFER_KEY in one.item.payload
+        ]
+        if lapsed:
+            await self._pass_on(lapsed, now)
+
+    async def _pass_on(self, entry_ids: list[int], now: datetime) -> None:
+        """Offers nobody could be told of end now, and their places go to the next in line."""
+        async with self.sessions() as session, session.begin():
+            for entry_id in entry_ids:
+                await lapse_offer(session, entry_id, now)
+            await session.flush()
+            offered = await pass_on_offers(session, now, self.offer_minutes)
+        logger.info("undeliverable offers passed on", extra={"count": len(entry_ids)})
+        if offered:
+            self.wake()
 
     def _row_update(self, one: Delivered, now: datetime) -> dict[str, Any]:
         item, result = one.item, one.result
@@ -307,13 +331,22 @@ _RECORD = (
 )
 
 
-def localized_payload(payload: dict[str, Any], lang: str) -> dict[str, Any]:
-    """The payload with "replies" in the reader's language, when it was written in several."""
-    versions = payload.get("localized")
-    if not isinstance(versions, dict) or not versions:
-        return payload
-    chosen = versions.get(lang) or versions.get("zh-CN") or next(iter(versions.values()))
-    return {**payload, "replies": chosen}
+def _pushed_options(delivered: Sequence[Delivered]) -> list[tuple[int, list[str]]]:
+    """The options each delivered push offered, by account: a number typed next answers them.
+
+    A conversation's own replies are left out (the pipeline remembered their options already).
+    """
+    found = []
+    for one in delivered:
+        if one.result.status is not SendStatus.SENT or one.account is None:
+            continue
+        if one.item.kind == "reply":
+            continue
+        replies = payload_replies(one.item.payload, "zh-CN")  # payloads are the same in any
+        options = [str(b["payload"]) for r in replies for b in r.get("buttons", [])]
+        if options:
+            found.append((one.account.id, options))
+    return found
 
 
 def _parts_done(payload: dict[str, Any], account: Account) -> int:
@@ -450,6 +483,8 @@ async def notice_payloads(
             .values(status=OutboxStatus.CANCELLED.value)
         )
     return {
-        notice_id: notice_payload(Notice.model_validate(dict(n._mapping)))
+        notice_id: pushes.notice(
+            text=n.text, urgent=n.urgent, link_url=n.link_url, image_url=n.image_url
+        ).to_payload()
         for notice_id, n in live.items()
     }

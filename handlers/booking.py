@@ -11,6 +11,7 @@ from bot.context import Context
 from bot.dates import DayPart, parse_when
 from bot.i18n import format_day, normalize_words
 from bot.messages import Button, Link, Reply
+from bot.outgoing.tell import offer_place
 from bot.router import HandlerResult, Router
 from bot.signing import link_signature
 from handlers.common import back_to_menu, format_time, localized, main_menu, weekday_name
@@ -32,7 +33,6 @@ from models.people import ensure_resident
 from models.reminders import ReminderRules
 from models.services import Service
 from models.slots import DayPlan, known_free_slots, next_open_days, plan_day
-from scheduler.waitlist import queue_offer
 
 router = Router("booking")
 
@@ -605,4 +605,4 @@ async def announce_offer(ctx: Context, entry: WaitlistEntry) -> None:
     slot = await ctx.session.get(BookingSlot, entry.slot_id)
     if slot is not None:
         minutes = ctx.settings.waitlist_offer_minutes
-        await queue_offer(ctx.unit.connection, entry, slot, minutes, ctx.now())
+        await offer_place(ctx.unit.connection, entry, slot, minutes, ctx.now())

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from bot.context import Context
-from bot.i18n import LANGS, t
 from bot.messages import Reply
+from bot.outgoing import for_resident, pushes, queue
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, format_time, localized
 from handlers.staff import is_staff
@@ -21,7 +21,6 @@ from models.appointments import (
 from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import RatingLevel
-from models.messaging import queue_message
 from models.services import Service
 
 router = Router("booking_staff")
@@ -98,32 +97,14 @@ _register_steps()
 async def _ask_for_rating(ctx: Context, appointment: Appointment) -> None:
     """The six-level rating request, sent to the resident through the outbox."""
     await ctx.unit.flush()
-
-    def buttons(lang: str) -> list[dict[str, str]]:
-        return [
-            {"label": t(lang, f"rating.{level}"), "payload": f"rate:appt:{appointment.id}:{level}"}
-            for level in RatingLevel
-        ]
-
-    payload = {
-        "localized": {
-            lang: [
-                {
-                    "text": t(lang, "window.rate_request", ref=appointment.ref),
-                    "buttons": buttons(lang),
-                    "link": None,
-                }
-            ]
-            for lang in LANGS
-        }
-    }
-    await queue_message(
+    request = pushes.rating_request(appointment_id=appointment.id or 0, ref=appointment.ref)
+    await queue(
         ctx.unit.connection,
+        request,
+        [for_resident(appointment.resident_id)],
         kind="rating",
-        payload=payload,
         now=ctx.now(),
-        resident_id=appointment.resident_id,
-        dedupe_key=f"rate:appt:{appointment.id}",
+        once=f"rate:appt:{appointment.id}",
     )
 
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from bot.context import Context
-from bot.i18n import format_day, t
-from bot.messages import Button
+from bot.i18n import t
+from bot.outgoing import Name, for_resident, for_staff, pushes, queue
+from bot.outgoing.message import Moment, Value
 from handlers.staff import active_staff
-from models.base import SHANGHAI
 from models.case_ops import CaseCatalogue, department_staff
 from models.cases import Case, CaseEvent
-from models.messaging import queue_message
 from models.org import Department
 from models.policy import Viewer
-from scheduler.context import localized
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
 WORDS_LIMIT = 500
@@ -32,10 +29,7 @@ def catalogue(ctx: Context) -> CaseCatalogue:
 
 def when(lang: str, moment: datetime | None) -> str:
     """11月30日 10:00 / 30 Nov 10:00."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(SHANGHAI)
-    return f"{format_day(lang, local.date())} {local:%H:%M}"
+    return "" if moment is None else Moment(moment).render(lang)
 
 
 def status_text(ctx: Context, case: Case) -> str:
@@ -67,23 +61,20 @@ def timeline_text(ctx: Context, case: Case, events: list[CaseEvent], *, for_staf
 
 
 async def tell_resident(
-    ctx: Context, case: Case, key: str, buttons: list[tuple[str, str]] | None = None, **values: Any
+    ctx: Context,
+    case: Case,
+    key: str,
+    buttons: list[tuple[str, str]] | None = None,
+    **values: Value,
 ) -> None:
     """A message about the case to its resident, on whichever account they used last."""
     if case.resident_id is None:
         return
-    payload = localized(
-        lambda lang: t(lang, key, ref=case.ref, category=case.category, **values),
-        (lambda lang: tuple(Button(t(lang, label), payload) for label, payload in buttons))
-        if buttons
-        else None,
+    news = pushes.case_news(
+        key, ref=case.ref, category=case.category, options=tuple(buttons or ()), **values
     )
-    await queue_message(
-        ctx.unit.connection,
-        kind="case",
-        payload=payload,
-        now=ctx.now(),
-        resident_id=case.resident_id,
+    await queue(
+        ctx.unit.connection, news, [for_resident(case.resident_id)], kind="case", now=ctx.now()
     )
 
 
@@ -92,36 +83,25 @@ async def alert_department(
 ) -> int:
     """The assigned-case alert, with accept and view buttons, to a department's staff."""
     department = await ctx.session.get(Department, department_id)
-    key = "cases.alert_co" if co else "cases.alert"
+    alert = pushes.case_alert(
+        co=co,
+        case_id=case.id or 0,
+        ref=case.ref,
+        category=case.category,
+        summary=case.summary,
+        department=department_name(department),
+        due_at=case.due_at,
+    )
+    members = await department_staff(ctx.session, department_id)
+    people = [for_staff(person.id or 0) for person in members]
+    return await queue(ctx.unit.connection, alert, people, kind="alert", now=ctx.now())
 
-    def text(lang: str) -> str:
-        name = department.name_zh if department else ""
-        return t(
-            lang,
-            key,
-            ref=case.ref,
-            category=case.category,
-            summary=case.summary[:80],
-            department=name,
-            due=when(lang, case.due_at),
-        )
 
-    def buttons(lang: str) -> tuple[Button, ...]:
-        view = Button(t(lang, "cases.view"), f"case:view:{case.ref}")
-        if co:
-            return (view,)
-        return (Button(t(lang, "cases.accept"), f"case:accept:{case.id}"), view)
-
-    staff = await department_staff(ctx.session, department_id)
-    for person in staff:
-        await queue_message(
-            ctx.unit.connection,
-            kind="alert",
-            payload=localized(text, buttons),
-            now=ctx.now(),
-            staff_id=person.id,
-        )
-    return len(staff)
+def department_name(department: Department | None) -> Name:
+    """A department's name in both languages, for a message read in either."""
+    if department is None:
+        return Name("")
+    return Name(department.name_zh, department.name_en or "")
 
 
 async def viewer(ctx: Context) -> Viewer:

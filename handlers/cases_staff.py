@@ -12,6 +12,7 @@ from handlers.case_text import (
     WORDS_LIMIT,
     alert_department,
     catalogue,
+    department_name,
     status_text,
     tell_resident,
     viewer,
@@ -135,7 +136,7 @@ async def accept(ctx: Context) -> HandlerResult:
         ctx,
         case,
         "cases.notice_accepted",
-        department=localized(ctx, department.name_zh, department.name_en) if department else "",
+        department=department_name(department),
     )
     return Reply(ctx.t("cases.accepted", ref=case.ref), await staff_actions(ctx, case, staff))
 
@@ -241,6 +242,10 @@ async def text_for_case(ctx: Context) -> HandlerResult:
         return _refused(ctx, refusal)
     await ctx.unit.flush()
     await alert_department(ctx, case, case.department_id or 0)
+    department = await ctx.session.get(Department, case.department_id)
+    await tell_resident(
+        ctx, case, "cases.notice_transferred", department=department_name(department)
+    )
     return Reply(ctx.t("cases.transferred", ref=case.ref), back_to_menu(ctx))
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from bot.clock import local_today
 from bot.context import Context
-from bot.i18n import t
 from bot.messages import Button, Reply
+from bot.outgoing import Person, for_resident, for_staff, pushes, queue
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import alert_department, catalogue, when
 from handlers.common import back_to_menu
@@ -18,9 +18,7 @@ from models.calendar import classify_day
 from models.case_ops import open_case
 from models.cases import Case, CaseKind
 from models.handover import assign_to, end, is_handover, on_duty, relay, take
-from models.messaging import queue_message
 from models.people import ensure_resident
-from scheduler.context import localized
 
 router = Router("handover")
 
@@ -82,7 +80,7 @@ async def _tell_staff(
 ) -> None:
     """A message to the staff member, with join and end buttons while the chat goes on."""
     actions = ("handover.take", "handover:take") if live else None
-    await _tell(ctx, case, key, actions, {"staff_id": staff_id}, values)
+    await _tell(ctx, case, key, actions, for_staff(staff_id), values)
 
 
 async def _tell_resident(
@@ -90,30 +88,22 @@ async def _tell_resident(
 ) -> None:
     """A message to the resident, with reply and end buttons while the chat goes on."""
     actions = ("handover.reply", "handover:reply") if live else None
-    await _tell(ctx, case, key, actions, {"resident_id": case.resident_id}, values)
+    if case.resident_id is not None:
+        await _tell(ctx, case, key, actions, for_resident(case.resident_id), values)
 
 
 async def _tell(
     ctx: Context,
     case: Case,
     key: str,
-    action: tuple[str, str] | None,
-    to: dict[str, int | None],
+    actions: tuple[str, str] | None,
+    to: Person,
     values: dict[str, str],
 ) -> None:
-    def text(lang: str) -> str:
-        return t(lang, key, ref=case.ref, summary=case.summary[:80], **values)
-
-    def buttons(lang: str) -> tuple[Button, ...]:
-        if action is None:
-            return ()
-        return (
-            Button(t(lang, action[0]), f"{action[1]}:{case.id}"),
-            Button(t(lang, "handover.end"), f"handover:end:{case.id}"),
-        )
-
-    payload = localized(text, buttons)
-    await queue_message(ctx.unit.connection, kind="handover", payload=payload, now=ctx.now(), **to)
+    news = pushes.handover_news(
+        key, case_id=case.id or 0, ref=case.ref, summary=case.summary, actions=actions, **values
+    )
+    await queue(ctx.unit.connection, news, [to], kind="handover", now=ctx.now())
 
 
 async def _case(ctx: Context, number: object) -> Case | None:

@@ -8,7 +8,7 @@ import unicodedata
 
 from bot.context import Context
 from bot.messages import Button, Reply
-from bot.needs_news import announce_merge
+from bot.outgoing.tell import need_merge_news
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu
 from handlers.needs_staff import card, item_from, needs_editor
@@ -103,7 +103,7 @@ async def merge_confirmed(ctx: Context) -> HandlerResult:
     if absorb is None or absorb.id == keep.id or not is_open(absorb):
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
     merged = await merge_items(ctx.session, keep, absorb, ctx.now(), ctx.identity.staff_id)
-    await announce_merge(ctx.unit.connection, keep, absorb, merged.told, ctx.now())
+    await need_merge_news(ctx.unit.connection, keep, absorb, merged.told, ctx.now())
     note = ctx.t("needs.merged", old=absorb.title, moved=merged.moved, told=len(merged.told))
     return await card(ctx, keep, note)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.context import Context
 from bot.messages import Button, Reply
-from bot.needs_news import announce_stage
+from bot.outgoing.tell import need_stage_news
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized
 from handlers.needs import categories
@@ -168,5 +168,5 @@ async def _change(
     if told is None:
         return Reply(ctx.t("needs.cannot_move"), back_to_menu(ctx))
     await ctx.session.flush()
-    await announce_stage(ctx.unit.connection, item, stage, told, ctx.now())
+    await need_stage_news(ctx.unit.connection, item, stage, told, ctx.now())
     return await card(ctx, item, ctx.t("needs.moved", title=item.title, count=len(told)))

@@ -7,6 +7,7 @@ from sqlmodel import col, select
 
 from bot.context import Context
 from bot.messages import Button, Reply
+from bot.outgoing.tell import notice_summary
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu
 from handlers.notices_staff import notice_author
@@ -17,7 +18,6 @@ from models.notice_ops import cancel_notice, notice_report
 from models.notices import Notice, NoticeStatus
 from models.org import StaffRole
 from models.people import Resident, ensure_resident
-from scheduler.notices import summary_text
 
 router = Router("notices")
 
@@ -120,7 +120,7 @@ async def show(ctx: Context) -> HandlerResult:
     if notice is None:
         return Reply(ctx.t("notices.gone"), back_to_menu(ctx))
     report = await notice_report(ctx.session, notice)
-    text = summary_text(ctx.lang, notice, report)
+    text = notice_summary(notice, report).render(ctx.lang).text
     status = ctx.t(f"notices.status_{notice.status}")
     buttons: tuple[Button, ...] = ()
     if notice.status in (NoticeStatus.SCHEDULED, NoticeStatus.SENDING):

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from bot.context import Context
 from bot.dates import parse_when
 from bot.messages import Button, Reply
-from bot.notice_text import notice_reply
+from bot.outgoing.tell import notice_message
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized
 from handlers.staff import active_staff, is_staff
@@ -278,7 +278,7 @@ async def preview(ctx: Context, data: dict[str, Any]) -> Reply:
         when = f"{local:%Y-%m-%d %H:%M}"
     lines = [
         ctx.t("notices.preview_title"),
-        notice_reply(draft, ctx.lang).text,
+        notice_message(draft).render(ctx.lang).text,
         ctx.t(
             "notices.preview_numbers",
             residents=counted.residents,

@@ -313,6 +313,16 @@ async def expire_offers(
     return expired, offered
 
 
+async def lapse_offer(session: AsyncSession, entry_id: int, now: datetime) -> bool:
+    """End an offer now (its resident cannot be reached): the next pass moves the place on."""
+    entry = await session.get(WaitlistEntry, entry_id, with_for_update=True)
+    if entry is None or entry.status != WaitlistStatus.OFFERED:
+        return False
+    entry.offer_expires_at = now
+    session.add(entry)
+    return True
+
+
 async def active_appointments(
     session: AsyncSession, resident_id: int, now: datetime
 ) -> list[Appointment]:

@@ -49,6 +49,30 @@ class ConversationState(SQLModel, table=True):
     updated_at: datetime = utc_field()
 
 
+async def remember_options(
+    connection: AsyncConnection, identity_id: int, options: list[str], now: datetime
+) -> None:
+    """Make options (a push's buttons) the account's current ones, so that a number typed next
+    answers them; the flow the account is in is kept."""
+    table = ConversationState.__table__  # type: ignore[attr-defined]
+    found = await connection.execute(
+        sa.select(table.c.data).where(table.c.identity_id == identity_id)
+    )
+    data = found.scalar_one_or_none()
+    if data is None:
+        await connection.execute(
+            sa.insert(table).values(
+                identity_id=identity_id, name="", data={"options": options}, updated_at=now
+            )
+        )
+        return
+    await connection.execute(
+        sa.update(table)
+        .where(table.c.identity_id == identity_id)
+        .values(data={**dict(data), "options": options})
+    )
+
+
 class OutboxMessage(SQLModel, table=True):
     """A message we send on our own, written in the transaction that causes it."""
 

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.i18n import format_day, t
-from models.base import SHANGHAI
+from bot.outgoing import Name, for_resident, pushes
+from bot.outgoing.queue import outbox_values
 from models.booking import Appointment
-from models.messaging import OutboxMessage, Reminder, outbox_row
+from models.messaging import OutboxMessage, Reminder
 from models.reminders import (
     APPOINTMENT,
     HOUR_BEFORE,
@@ -26,7 +26,7 @@ from models.reminders import (
     judge_appointment_reminder,
 )
 from models.services import Service
-from scheduler.context import JobContext, localized
+from scheduler.context import JobContext
 
 logger = logging.getLogger(__name__)
 
@@ -122,19 +122,12 @@ async def _handle_batch(connection: AsyncConnection, ctx: JobContext, rows: list
 
 
 def _reminder_message(row: Any, now: datetime) -> dict[str, Any]:
-    local = row.starts_at.astimezone(SHANGHAI)
-
-    def text(lang: str) -> str:
-        service = row.name_en if lang == "en" and row.name_en else row.name_zh
-        key = "reminders.hour_before" if row.kind == HOUR_BEFORE else "reminders.evening_before"
-        when = local.strftime("%H:%M")
-        day = format_day(lang, local.date())
-        return t(lang, key, service=service or "", time=when, date=day, ref=row.ref)
-
-    return outbox_row(
-        kind="reminder",
-        payload=localized(text),
-        now=now,
-        resident_id=row.resident_id,
-        dedupe_key=f"reminder:{row.id}",
+    reminder = pushes.appointment_reminder(
+        hour_before=row.kind == HOUR_BEFORE,
+        service=Name(row.name_zh or "", row.name_en or ""),
+        starts_at=row.starts_at,
+        ref=row.ref,
+    )
+    return outbox_values(
+        reminder, for_resident(row.resident_id), "reminder", now, f"reminder:{row.id}"
     )

@@ -13,27 +13,17 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import format_day, t
-from bot.messages import Button
-from models.base import SHANGHAI
+from bot.outgoing import for_resident, for_staff, pushes, queue
 from models.calendar import add_working_days, load_overrides
 from models.case_ops import OPEN
 from models.cases import Case, CaseEvent, CaseStatus, Rating
-from models.messaging import queue_once
 from models.org import Staff, StaffRole
 from models.reminders import CASE, mark_once, not_yet_marked
-from scheduler.context import JobContext, localized
+from scheduler.context import JobContext
 
 UNACCEPTED = (CaseStatus.NEW, CaseStatus.ASSIGNED)
 SLA_WARNING, OVERDUE, UNACCEPTED_RISK = "sla_warning", "overdue", "unaccepted"
 FOLLOW_UP, NUDGE = "follow_up", "follow_up_nudge"
-
-
-def _when(lang: str, moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    local = moment.astimezone(SHANGHAI)
-    return f"{format_day(lang, local.date())} {local:%H:%M}"
 
 
 async def sweep_case_deadlines(ctx: JobContext) -> int:
@@ -111,25 +101,17 @@ async def _alert(
         return 0
     session.add(CaseEvent(case_id=case.id, at=now, actor_kind="system", kind=kind))
 
-    def text(lang: str) -> str:
-        return t(
-            lang,
-            f"cases.{kind}",
-            ref=case.ref,
-            category=case.category,
-            due=_when(lang, case.due_at),
-            assignee=assignee,
-        )
-
-    for staff_id in staff_ids:
-        await queue_once(
-            connection,
-            dedupe_key=f"case:{case.id}:{kind}:{staff_id}",
-            kind="alert",
-            payload=localized(text),
-            now=now,
-            staff_id=staff_id,
-        )
+    alert = pushes.case_escalation(
+        kind, ref=case.ref, category=case.category, due_at=case.due_at, assignee=assignee
+    )
+    await queue(
+        connection,
+        alert,
+        [for_staff(staff_id) for staff_id in staff_ids],
+        kind="alert",
+        now=now,
+        once=f"case:{case.id}:{kind}",
+    )
     return len(staff_ids)
 
 
@@ -181,19 +163,11 @@ async def _follow_up(
     for case in cases:
         assert case.id is not None
         await mark_once(connection, CASE, case.id, kind, now)
-        await queue_once(
-            connection,
-            dedupe_key=f"case:{case.id}:{kind}",
-            kind="follow_up",
-            payload=_follow_up_payload(case, kind),
-            now=now,
-            resident_id=case.resident_id,
+        follow_up = pushes.case_follow_up(
+            kind, case_id=case.id, ref=case.ref, category=case.category
+        )
+        people = [for_resident(case.resident_id or 0)]
+        await queue(
+            connection, follow_up, people, kind="follow_up", now=now, once=f"case:{case.id}:{kind}"
         )
     return len(cases)
-
-
-def _follow_up_payload(case: Case, kind: str) -> dict[str, Any]:
-    return localized(
-        lambda lang: t(lang, f"cases.{kind}", ref=case.ref, category=case.category),
-        lambda lang: (Button(t(lang, "cases.rate_button"), f"rate:case:{case.id}"),),
-    )

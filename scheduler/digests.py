@@ -8,21 +8,19 @@ morning's digest when it starts, and two servers never send it twice.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import partial
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import format_day, t
+from bot.outgoing import for_staff, pushes, queue
 from models.base import SHANGHAI
 from models.calendar import is_working_day, load_overrides
 from models.case_ops import OPEN
 from models.cases import Case, Rating, RatingLevel
-from models.messaging import queue_once
 from models.org import Staff, StaffRole
 from models.people import ChannelIdentity
-from scheduler.context import JobContext, localized
+from scheduler.context import JobContext
 
 LATE_LIMIT = timedelta(hours=4)  # after this, a missed digest is no longer news
 SATISFIED = (RatingLevel.VERY_SATISFIED, RatingLevel.SATISFIED)
@@ -60,19 +58,16 @@ async def send_daily_digests(ctx: JobContext) -> int:
         connection = await session.connection()
         for staff in await _reachable_staff(session, tuple(StaffRole)):
             counts = await _workload(session, staff.id or 0, today, now)
-            sent += await queue_once(
+            digest = pushes.daily_digest(name=staff.name, counts=counts)
+            sent += await queue(
                 connection,
-                dedupe_key=f"digest:{staff.id}:{today.isoformat()}",
+                digest,
+                [for_staff(staff.id or 0)],
                 kind="digest",
-                payload=localized(partial(_digest_text, staff.name, counts)),
                 now=now,
-                staff_id=staff.id,
+                once=f"digest:{today.isoformat()}",
             )
     return sent
-
-
-def _digest_text(name: str, counts: dict[str, int], lang: str) -> str:
-    return t(lang, "digest.daily", name=name, **counts)
 
 
 async def _workload(
@@ -107,20 +102,10 @@ async def send_weekly_kpis(ctx: JobContext) -> int:
     async with ctx.sessions() as session, session.begin():
         kpi = await week_kpi(session, start, end, now)
         connection = await session.connection()
-        for staff in await _reachable_staff(session, (StaffRole.SUPERVISOR, StaffRole.ADMIN)):
-
-            def text(lang: str) -> str:
-                first, last = format_day(lang, monday), format_day(lang, monday + timedelta(days=6))
-                return t(lang, "digest.weekly", start=first, end=last, **kpi)
-
-            sent += await queue_once(
-                connection,
-                dedupe_key=f"kpi:{staff.id}:{week}",
-                kind="digest",
-                payload=localized(text),
-                now=now,
-                staff_id=staff.id,
-            )
+        report = pushes.weekly_kpi(monday=monday, end=monday + timedelta(days=6), kpi=kpi)
+        readers = await _reachable_staff(session, (StaffRole.SUPERVISOR, StaffRole.ADMIN))
+        people = [for_staff(staff.id or 0) for staff in readers]
+        sent += await queue(connection, report, people, kind="digest", now=now, once=f"kpi:{week}")
     return sent
 
 

@@ -4,17 +4,15 @@ with a summary to their author ("a summary when done")."""
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import t
-from models.messaging import queue_once
+from bot.outgoing import for_staff, queue
+from bot.outgoing.tell import notice_summary
 from models.notice_audience import Audience, allowed
 from models.notice_ops import (
     FANOUT_CHUNK,
-    NoticeReport,
     chunk_end,
     due_notices,
     fan_out,
@@ -25,7 +23,7 @@ from models.notice_ops import (
 from models.notices import Notice, NoticeStatus
 from models.org import Staff
 from models.policy import scope_of
-from scheduler.context import JobContext, localized
+from scheduler.context import JobContext
 
 logger = logging.getLogger(__name__)
 
@@ -97,36 +95,12 @@ async def close_finished_notices(ctx: JobContext) -> int:
             report = await notice_report(session, notice)
             notice.status, notice.finished_at = NoticeStatus.DONE, ctx.clock.now()
             session.add(notice)
-            told += await queue_once(
+            told += await queue(
                 await session.connection(),
-                dedupe_key=f"notice:{notice.id}:summary",
+                notice_summary(notice, report),
+                [for_staff(notice.author_staff_id)],
                 kind="notice_summary",
-                payload=localized(partial(summary_text, notice=notice, report=report)),
                 now=ctx.clock.now(),
-                staff_id=notice.author_staff_id,
+                once=f"notice:{notice.id}:summary",
             )
     return told
-
-
-def summary_text(lang: str, notice: Notice, report: NoticeReport) -> str:
-    """The author's summary of a notice: who it reached, and what failed and why."""
-    lines = [
-        t(lang, "notices.summary", id=notice.id, excerpt=notice.text[:20]),
-        t(
-            lang,
-            "notices.report",
-            audience=report.audience,
-            opted_out=report.opted_out,
-            accounts=report.accounts,
-            sent=report.sent,
-            failed=report.failed,
-            unreachable=report.unreachable,
-            cancelled=report.cancelled,
-            pending=report.pending,
-        ),
-    ]
-    lines += [
-        t(lang, "notices.failure_line", why=why, count=count)
-        for why, count in report.failures.most_common(5)
-    ]
-    return "\n".join(lines)

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from bot.app import Linli
 from bot.clock import ManualClock
+from bot.outgoing import payload_replies
 from models.booking import Appointment, BookingSlot
 from models.messaging import OutboxMessage
 from scheduler.context import JobContext
@@ -178,13 +179,13 @@ async def test_waitlist_offer_by_message_then_accept_and_expiry_passes_on(
     await first.press(payloads(asked[0])[0])
     offers = await _offers(linli)
     assert len(offers) == 1
-    accept = offers[0].payload["localized"]["zh-CN"][0]["buttons"][0]["payload"]
+    accept = payload_replies(offers[0].payload, "zh-CN")[0]["buttons"][0]["payload"]
     clock.advance(timedelta(minutes=31))  # too late: the job passes the place on
     ctx = JobContext(linli.engine, linli.sessions, clock, linli.settings)
     assert await pass_on_expired_offers(ctx) == 1
     assert "失效" in (await waiters[0].press(accept))[0].text
     second_offer = (await _offers(linli))[1]
-    second_accept = second_offer.payload["localized"]["zh-CN"][0]["buttons"][0]["payload"]
+    second_accept = payload_replies(second_offer.payload, "zh-CN")[0]["buttons"][0]["payload"]
     assert "失效" in (await waiters[0].press(second_accept))[0].text  # not theirs
     assert "预约成功" in (await waiters[1].press(second_accept))[0].text
 

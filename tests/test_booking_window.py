@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from bot.app import Linli
 from bot.clock import ManualClock
+from bot.outgoing import payload_replies
 from models.booking import Appointment
 from models.cases import Rating
 from models.messaging import OutboxMessage
@@ -48,7 +49,7 @@ async def test_check_in_complete_and_rate(linli: Linli, chat: Chat) -> None:
             await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "rating"))
         ).one()
         appointment = (await session.exec(select(Appointment))).one()
-    buttons = request.payload["localized"]["zh-CN"][0]["buttons"]
+    buttons = payload_replies(request.payload, "zh-CN")[0]["buttons"]
     assert [b["label"] for b in buttons] == ["很满意", "满意", "一般", "时间长", "态度差", "业务差"]
     stranger = Chat(linli, user="someone-else")
     await stranger.send("我的")

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from bot.app import Linli
 from bot.cli_needs import needs_export, needs_merge, needs_stage, needs_top
 from bot.messages import Attachment, Inbound, Location
+from bot.outgoing import payload_replies
 from models.messaging import OutboxMessage
 from models.needs import Need, NeedItem
 from tests.conftest import Chat, payloads
@@ -74,7 +75,7 @@ async def test_every_supporter_hears_of_a_stage_once(linli: Linli) -> None:
             )
         ).all()
     assert len(news) == 2 and len({n.resident_id for n in news}) == 2
-    assert "立项" in news[0].payload["localized"]["zh-CN"][0]["text"]
+    assert "立项" in payload_replies(news[0].payload, "zh-CN")[0]["text"]
     assert "没有听懂" in (await second.send("需求排行"))[0].text  # residents cannot
 
 
@@ -102,7 +103,7 @@ async def test_the_needs_command_line(
     assert rows[0].startswith("id,title,category,stage,supporters") and len(rows) == 2
     async with linli.sessions() as session:
         news = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "need"))).all()
-    texts = [n.payload["localized"]["zh-CN"][0]["text"] for n in news]
+    texts = [payload_replies(n.payload, "zh-CN")[0]["text"] for n in news]
     assert len(texts) == 3 and "合并" in texts[0]  # the library fan hears of the merge,
     assert all("场地不足" in text for text in texts[1:])  # then both of the rejection
 

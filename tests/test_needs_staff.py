@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from bot.app import Linli
 from bot.cli_needs import needs_export, needs_rename, needs_split
+from bot.outgoing import payload_replies
 from models.messaging import OutboxMessage
 from models.need_ops import new_item, submit_need, support_item
 from models.needs import Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
@@ -87,7 +88,7 @@ async def test_card_rename_and_merge_tell_the_absorbed_supporters_once(linli: Li
     assert "支持：5 人（5 条需求）" in merged[0].text
     assert "失效" in (await officer.press(payloads(confirm[0])[0]))[0].text  # not twice
     told = await news(linli)
-    assert len(told) == 2 and "合并" in told[0].payload["localized"]["zh-CN"][0]["text"]
+    assert len(told) == 2 and "合并" in payload_replies(told[0].payload, "zh-CN")[0]["text"]
     assert (await item(linli, meals)).merged_into_id == canteen
     assert "已并入需求项" in (await officer.send(f"需求项 {meals}"))[0].text
 
@@ -121,7 +122,7 @@ async def test_reject_needs_a_reason_that_every_supporter_reads(linli: Linli) ->
     assert "已通知 2 位" in rejected[0].text and "不予立项" in rejected[0].text
     told = await news(linli)
     assert len(told) == 2
-    assert "规划为绿地" in told[0].payload["localized"]["zh-CN"][0]["text"]
+    assert "规划为绿地" in payload_replies(told[0].payload, "zh-CN")[0]["text"]
     card = await officer.send(f"需求项 {parking}")
     assert not [p for p in payloads(card[0]) if p != "menu"]  # nothing more to do with it
 

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from bot.app import Linli, build_linli
 from bot.clock import ManualClock
+from bot.outgoing import payload_replies
 from models.base import SHANGHAI
 from models.booking import Appointment, AppointmentStatus
 from models.cases import Case, CaseEvent, CaseStatus, Rating, RatingLevel
@@ -40,7 +41,7 @@ async def outbox(linli: Linli, kind: str | None = None) -> list[OutboxMessage]:
 
 
 def text_of(row: OutboxMessage, lang: str = "zh-CN") -> str:
-    return str(row.payload["localized"][lang][0]["text"])
+    return str(payload_replies(row.payload, lang)[0]["text"])
 
 
 @pytest.fixture
@@ -186,7 +187,9 @@ async def test_resolved_cases_get_a_follow_up_then_one_nudge(
     assert await send_follow_ups(ctx) == 0
     [ask] = await outbox(linli, "follow_up")
     assert ask.resident_id == resident and "已办结" in text_of(ask)
-    assert ask.payload["localized"]["zh-CN"][0]["buttons"][0]["payload"] == f"rate:case:{case_id}"
+    assert (
+        payload_replies(ask.payload, "zh-CN")[0]["buttons"][0]["payload"] == f"rate:case:{case_id}"
+    )
     clock.advance(timedelta(hours=48))
     assert await send_follow_ups(ctx) == 1
     clock.advance(timedelta(hours=48))

@@ -1,0 +1,111 @@
+"""Occasions that several callers announce the same way (a handler, a job, the CLI)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.outgoing import pushes
+from bot.outgoing.message import Message
+from bot.outgoing.queue import for_resident, queue
+from models.appointments import BookingLimits, expire_offers
+from models.booking import BookingSlot, WaitlistEntry
+from models.needs import NeedItem, NeedStage
+from models.notice_ops import NoticeReport
+from models.notices import Notice
+
+
+def notice_summary(notice: Notice, report: NoticeReport) -> Message:
+    """A notice's summary for its author (sent when it is done, shown when they ask)."""
+    counts = {
+        "audience": report.audience,
+        "opted_out": report.opted_out,
+        "accounts": report.accounts,
+        "sent": report.sent,
+        "failed": report.failed,
+        "unreachable": report.unreachable,
+        "cancelled": report.cancelled,
+        "pending": report.pending,
+    }
+    return pushes.notice_summary(
+        notice_id=notice.id or 0, excerpt=notice.text, counts=counts, failures=report.failures
+    )
+
+
+def notice_message(notice: Notice) -> Message:
+    """A notice as its readers get it."""
+    return pushes.notice(
+        text=notice.text,
+        urgent=notice.urgent,
+        link_url=notice.link_url,
+        image_url=notice.image_url,
+    )
+
+
+OFFER_KEY = "waitlist_entry"  # an offer's payload names its entry, to move on if undeliverable
+
+
+async def need_stage_news(
+    connection: AsyncConnection,
+    item: NeedItem,
+    stage: NeedStage,
+    residents: Iterable[int],
+    now: datetime,
+) -> int:
+    """Tell each supporter of a need item that it moved on (a repeat of a stage tells nobody)."""
+    reason = item.stage_reason if stage is NeedStage.REJECTED else None
+    news = pushes.need_stage(title=item.title, stage=str(stage), reason=reason)
+    people = [for_resident(r) for r in residents]
+    return await queue(
+        connection, news, people, kind="need", now=now, once=f"need:{item.id}:{stage}"
+    )
+
+
+async def need_merge_news(
+    connection: AsyncConnection,
+    keep: NeedItem,
+    absorbed: NeedItem,
+    residents: Iterable[int],
+    now: datetime,
+) -> int:
+    """Tell the absorbed item's supporters where their need went (once each)."""
+    news = pushes.need_merged(old=absorbed.title, title=keep.title, count=keep.supporters)
+    people = [for_resident(r) for r in residents]
+    return await queue(
+        connection, news, people, kind="need", now=now, once=f"need:{absorbed.id}:merged"
+    )
+
+
+async def offer_place(
+    connection: AsyncConnection,
+    entry: WaitlistEntry,
+    slot: BookingSlot,
+    minutes: int,
+    now: datetime,
+) -> int:
+    """Offer a freed place to a waiting resident (once per entry and offer time)."""
+    offer = pushes.waitlist_offer(starts_at=slot.starts_at, entry_id=entry.id or 0, minutes=minutes)
+    return await queue(
+        connection,
+        offer,
+        [for_resident(entry.resident_id)],
+        kind="offer",
+        now=now,
+        once=f"offer:{entry.id}:{entry.offer_expires_at:%Y%m%d%H%M%S}",
+        about={OFFER_KEY: entry.id},
+    )
+
+
+async def pass_on_offers(session: AsyncSession, now: datetime, minutes: int) -> int:
+    """Release lapsed offers and offer the places to the next residents; how many offered."""
+    _expired, offered = await expire_offers(session, now, BookingLimits(offer_minutes=minutes))
+    await session.flush()
+    connection = await session.connection()
+    for entry in offered:
+        slot = await session.get(BookingSlot, entry.slot_id)
+        if slot is not None:
+            await offer_place(connection, entry, slot, minutes, now)
+    return len(offered)
