@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import build_linli
+from bot.channels.wechat import fits_passive
 from bot.config import Settings
 from bot.messages import Inbound
 from bot.pipeline import Delivery
@@ -36,7 +37,7 @@ async def run(messages: int) -> None:
         await upgrade(linli.engine)
         async with linli.sessions() as session, session.begin():
             await seed_street(session, DATA, datetime.now(UTC).date(), datetime.now(UTC))
-        delivery = Delivery(text_limit=600)
+        delivery = Delivery(fits=fits_passive)
 
         async def send(n: int) -> None:
             word = WORDS[(n // ACCOUNTS) % len(WORDS)]

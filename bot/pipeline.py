@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +26,7 @@ from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
 from bot.metrics import MESSAGE_SECONDS, MESSAGES
 from bot.reference import ReferenceData
-from bot.render import MORE, numbered_text, option_number, paginate
+from bot.render import option_number
 from bot.router import Router
 from bot.unit import UnitOfWork
 from models.conversation import (
@@ -63,7 +64,9 @@ class Deadline:
 class Delivery:
     """How the channel a message came from can answer it."""
 
-    text_limit: int | None = None  # text-only channel: one message of at most this many characters
+    # Whether replies, as the channel draws them, fit its direct answer; those that do not
+    # go out through the outbox, where the channel's sender splits them.
+    fits: Callable[[Sequence[Reply]], bool] | None = None
     deadline: Deadline | None = None
     via_outbox: bool = False  # push channel: replies are queued in the message's own transaction
 
@@ -171,7 +174,8 @@ class Pipeline:
             return [Reply.from_dict(item) for item in conversation.stored_replies]
         identity, replies = await self._run_handlers(unit, conversation, inbound, delivery)
         late = delivery.deadline is not None and delivery.deadline.passed()
-        if late or delivery.via_outbox:
+        too_long = delivery.fits is not None and not delivery.fits(replies)
+        if late or too_long or delivery.via_outbox:
             # The outbox sends these replies, and a redelivery answers nothing: exactly once.
             if delivery.deadline is not None:
                 delivery.deadline.missed = late
@@ -257,33 +261,20 @@ class Pipeline:
         if identity.staff_id is not None:  # only staff accounts pay for this lookup
             await ctx.reload_staff()
         replies = await self.router.dispatch(ctx) or []
-        if not ctx.extra.get("continued"):
-            replies = self._remember_options_and_pages(state, replies, delivery.text_limit, ctx)
+        self._remember_options(state, replies)
         # An idle, unchanged state costs no write; a flow's timestamp moves on every message.
         if state.name or (state.name, state.data) != before:
             state.updated_at = now
         return identity, replies
 
     @staticmethod
-    def _remember_options_and_pages(
-        state: FlowState, replies: list[Reply], text_limit: int | None, ctx: Context
-    ) -> list[Reply]:
-        """Keep the options just shown (typed numbers choose them) and, on a text-only
-        channel, fold the replies into one page, keeping the rest for "更多"/"more"."""
+    def _remember_options(state: FlowState, replies: list[Reply]) -> None:
+        """Keep the options just shown, in order, so that a typed number chooses one."""
         options = [button.payload for reply in replies for button in reply.buttons]
-        data = {k: v for k, v in state.data.items() if k not in ("options", MORE)}
+        data = {k: v for k, v in state.data.items() if k != "options"}
         if options:
             data["options"] = options
-        if text_limit is not None and replies:
-            hint = "\n" + ctx.t("menu.more_hint")
-            pages = paginate(numbered_text(replies), text_limit - len(hint))
-            if len(pages) > 1:
-                data[MORE] = pages[1:]
-                pages[0] += hint
-            buttons = tuple(button for reply in replies for button in reply.buttons)
-            replies = [Reply(pages[0], buttons)]
         state.data = data
-        return replies
 
     async def _queue_replies(
         self,

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from bot.dates import read_number
 from bot.messages import Reply
 
-MORE = "more"  # conversation-state key holding the pages not shown yet
-
 
 def numbered_text(replies: Sequence[Reply]) -> str:
     """All replies as one text, options numbered across replies as the pipeline maps them."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.clock import local_today
 from bot.context import Context
 from bot.messages import Reply
-from bot.render import MORE
 from bot.router import HandlerResult, Router
 from handlers.common import (
     back_to_menu,
@@ -84,18 +83,6 @@ async def voice_not_recognized(ctx: Context) -> HandlerResult:
 async def unsupported_message(ctx: Context) -> HandlerResult:
     """A kind of message we do not handle (video, link, file, …)."""
     return await main_menu(ctx, ctx.t("menu.unsupported"))
-
-
-@router.command("more")
-async def more(ctx: Context) -> HandlerResult:
-    """The next page of a long answer on a text-only channel."""
-    pages = ctx.state.data.get(MORE)
-    if not isinstance(pages, list) or not pages:
-        return await main_menu(ctx, ctx.t("menu.no_more"))
-    ctx.state.data = {**ctx.state.data, MORE: pages[1:]}
-    ctx.extra["continued"] = True  # keep the options and the remaining pages as they are
-    hint = "\n" + ctx.t("menu.more_hint") if pages[1:] else ""
-    return Reply(str(pages[0]) + hint)
 
 
 @router.command("cancel")

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from sqlmodel import col, func, select
 
+from bot.channels.wechat_api import SERVICE_TEXT_LIMIT
 from bot.context import Context
 from bot.messages import Reply
 from bot.router import HandlerResult, Router
@@ -235,18 +236,17 @@ async def long_rig(open_rig: OpenRig) -> WeChatRig:
     return await open_rig(router=long_router())
 
 
-async def test_long_replies_are_split_with_more(long_rig: WeChatRig) -> None:
-    first = await long_rig.post(long_rig.server.text("长文"))
-    assert len(first["Content"]) <= 600
-    assert first["Content"].startswith("第000行")
-    assert first["Content"].endswith("回复“更多”继续查看）")
-    pages = [first["Content"]]
-    while pages[-1].endswith("继续查看）"):
-        pages.append((await long_rig.post(long_rig.server.text("更多")))["Content"])
-    assert all(len(page) <= 600 for page in pages)
+async def test_a_long_answer_goes_as_service_messages_split_once(long_rig: WeChatRig) -> None:
+    await long_rig.post(long_rig.server.text("菜单"))  # opens the 48-hour window
+    answer = await long_rig.post_raw(long_rig.server.text("长文", msg_id=777))
+    assert answer == "success"  # too long for one passive answer: nothing half-said here
+    await long_rig.linli.worker.deliver_due()
+    pages = [m.text or "" for m in long_rig.platform.sent]
+    assert len(pages) > 1 and all(len(page) <= SERVICE_TEXT_LIMIT for page in pages)
     lines = [line for page in pages for line in page.split("\n") if line.startswith("第")]
     assert lines == [f"第{n:03d}行：便民服务说明文字。" for n in range(1500 // 16)]
-    assert "没有更多内容了" in (await long_rig.post(long_rig.server.text("更多")))["Content"]
+    await long_rig.linli.worker.deliver_due()
+    assert len(long_rig.platform.sent) == len(pages)  # each page once
 
 
 @pytest.fixture

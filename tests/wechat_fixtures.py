@@ -42,6 +42,13 @@ class WeChatRig:
         assert response.status == 200, await response.text()
         return self.server.read_reply(await response.read(), safe=safe)
 
+    async def post_raw(self, xml: str) -> str:
+        """Deliver a message and return the body as is (e.g. "success" with no passive reply)."""
+        query, body = self.server.request(xml)
+        response = await self.client.post("/wechat", params=query, data=body)
+        assert response.status == 200, await response.text()
+        return await response.text()
+
 
 def wechat_settings(db_url: str, platform: FakeWeChatAPI, **extra: object) -> Settings:
     """Settings for an account whose API is the fake platform."""

@@ -12,7 +12,7 @@ import re
 import secrets
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from xml.etree.ElementTree import ParseError
@@ -27,7 +27,8 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from bot.messages import Attachment, Inbound, Location
+from bot.messages import Attachment, Inbound, Location, Reply
+from bot.render import numbered_text
 
 CHANNEL = "wechat"
 TEXT_LIMIT = 600  # characters; WeChat cuts passive text replies at 2048 bytes
@@ -263,6 +264,16 @@ def _well_formed(message: BaseMessage) -> bool:
     except (TypeError, ValueError):
         return False
     return all(isinstance(n, int) and 0 <= n < 10**20 for n in numbers)
+
+
+def draw(replies: Sequence[Reply]) -> str:
+    """Replies the WeChat way: one text, options as numbered lines answered by their number."""
+    return numbered_text(replies)
+
+
+def fits_passive(replies: Sequence[Reply]) -> bool:
+    """Whether the replies, drawn, fit one passive answer (else they go as service messages)."""
+    return len(draw(replies)) <= TEXT_LIMIT
 
 
 def render_text(message: BaseMessage, text: str) -> str:

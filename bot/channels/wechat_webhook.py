@@ -10,10 +10,11 @@ from dataclasses import replace
 from aiohttp import web
 
 from bot.channels.wechat import (
-    TEXT_LIMIT,
     WeChatGatekeeper,
     WeChatRejectedError,
     check_sender,
+    draw,
+    fits_passive,
     parse,
     render_text,
     to_inbound,
@@ -87,7 +88,7 @@ class WeChatWebhook:
             )
         if not replies:
             return web.Response(text="success")
-        xml = render_text(message, replies[0].text)
+        xml = render_text(message, draw(replies))
         return web.Response(text=self.gatekeeper.seal(xml, opened), content_type="application/xml")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
@@ -99,7 +100,7 @@ class WeChatWebhook:
     async def _answer(self, inbound: Inbound) -> list[Reply]:
         """The replies if they are ready in time; otherwise none now and the rest via the outbox."""
         deadline = Deadline(time.monotonic() + self.budget)
-        delivery = Delivery(text_limit=TEXT_LIMIT, deadline=deadline)
+        delivery = Delivery(fits=fits_passive, deadline=deadline)
         task = asyncio.ensure_future(self.pipeline.handle(inbound, delivery))
         self.pending += 1
         task.add_done_callback(self._one_less)
