@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context
 from bot.i18n import normalize_lang, t
+from bot.language import written_language
 from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
 from bot.metrics import MESSAGE_SECONDS, MESSAGES
@@ -33,6 +34,7 @@ from models.conversation import (
     ChatAccount,
     Conversation,
     FlowState,
+    adopt_language,
     open_conversation,
     record_inbound,
 )
@@ -246,6 +248,8 @@ class Pipeline:
         expired = state.expired(now, self.state_timeout)
         if expired:  # a half-finished flow starts over; options shown at the menu stay usable
             state.name, state.data = "", {}
+        # Answer in the language the person writes in, from this very message on.
+        adopt_language(identity, written_language(inbound.text or ""))
         ctx = Context(
             unit=unit,
             inbound=inbound,

@@ -124,9 +124,17 @@ async def open_conversation(
     loaded |= {f"state_{name}": getattr(state, name) for name in STATE_FIELDS}
     if row["updated_at"] is not None:
         loaded |= {"state_name": row["name"], "state_data": row["data"]}
-    # lang is used only for a new account: afterwards the person's own choice wins.
+    # lang (what the channel announces) is used only for a new account: afterwards the language
+    # the person writes in or chooses wins (adopt_language).
     mark_seen(identity, now)
     return Conversation(identity, state, row["replies"], loaded)
+
+
+def adopt_language(identity: ChatAccount, lang: str | None) -> None:
+    """Read to the person in the language they just wrote in (None: no evidence, no change);
+    saved with the account, so later pushes use it too."""
+    if lang is not None and lang != identity.lang:
+        identity.lang = lang
 
 
 async def record_inbound(

@@ -1,0 +1,63 @@
+"""Which language a message is written in: Chinese, English, or no evidence either way.
+
+The account follows the language its person writes in (see the pipeline), so this runs on every
+message and stays cheap: one NFKC fold and two regular expressions, no dictionary beyond the
+catalogues' English chat words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+from bot.i18n import catalogue, normalize_words
+
+# CJK Unified Ideographs, extension A, compatibility ideographs, extensions B–H, and 〇.
+_HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+# Addresses, e-mail and links are data, not words: "www.example.com" is not English.
+_LINK = re.compile(r"\S*(?:://|@|www\.)\S*")
+# A word of Latin letters (apostrophes and hyphens inside, as in "don't", "check-in") that is not
+# part of a code: "LC" in "LC-20261128-0042", "B" in "3B" and "wifi6" are no words.
+_LETTERS = "a-z\u00df-\u00f6\u00f8-\u017f"
+_WORD = re.compile(
+    rf"(?<![0-9{_LETTERS}])[{_LETTERS}]+(?:['’-][{_LETTERS}]+)*(?![0-9{_LETTERS}]|-[0-9])"
+)
+
+
+@cache
+def english_chat_words() -> frozenset[str]:
+    """The English catalogue's chat words ("menu", "hi", "help", "book", …), folded."""
+    chinese = {
+        normalize_words(word)
+        for key, value in catalogue("zh-CN").items()
+        if key.startswith("commands.") and isinstance(value, list)
+        for word in value
+    }
+    english = {
+        normalize_words(word)
+        for key, value in catalogue("en").items()
+        if key.startswith("commands.") and isinstance(value, list)
+        for word in value
+    }
+    return frozenset(english - chinese)  # "start" is Telegram's, whatever the language
+
+
+def written_language(text: str) -> str | None:
+    """Chinese ("zh-CN"), English ("en"), or None when the text shows neither.
+
+    Chinese: Han characters, unless Latin words outweigh them (each word counting as two
+    characters, a tie going to Chinese), as in "I live in 南街社区". English: an English chat word
+    ("menu", "hi", "help", "book"), or at least two Latin words, typos and all ("I wnat to book").
+    No evidence: numbers, references, emoji, a bot command ("/start"), one unknown word ("ok").
+    """
+    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    if not folded or folded.startswith("/"):
+        return None
+    han = len(_HAN.findall(folded))
+    words = _WORD.findall(_LINK.sub(" ", folded))
+    if han:
+        return "en" if len(words) >= 2 and 2 * len(words) > han else "zh-CN"
+    if len(words) >= 2:
+        return "en"
+    return "en" if words and words[0] in english_chat_words() else None
