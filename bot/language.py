@@ -15,8 +15,8 @@ from bot.i18n import catalogue, normalize_words
 
 # CJK Unified Ideographs, extension A, compatibility ideographs, extensions B–H, and 〇.
 _HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
-# Addresses, e-mail and links are data, not words: "www.example.com" is not English.
-_LINK = re.compile(r"\S*(?:://|@|www\.)\S*")
+# Links, e-mail addresses and markup are data, not words: "www.example.com" is not English.
+_DATA = re.compile(r"\S*(?:://|@|www\.)\S*|<[^<>]*>")
 # A word of Latin letters (apostrophes and hyphens inside, as in "don't", "check-in") that is not
 # part of a code: "LC" in "LC-20261128-0042", "B" in "3B" and "wifi6" are no words.
 _LETTERS = "a-z\u00df-\u00f6\u00f8-\u017f"
@@ -46,18 +46,20 @@ def english_chat_words() -> frozenset[str]:
 def written_language(text: str) -> str | None:
     """Chinese ("zh-CN"), English ("en"), or None when the text shows neither.
 
-    Chinese: Han characters, unless Latin words outweigh them (each word counting as two
-    characters, a tie going to Chinese), as in "I live in 南街社区". English: an English chat word
+    Chinese: Han characters, unless there are more Latin words than Han characters, as in
+    "I live in 南街社区, is the office open?" (who writes Chinese reads it, so a tie stays
+    Chinese: "My name is Li Si，想学太极拳"). English: an English chat word
     ("menu", "hi", "help", "book"), or at least two Latin words, typos and all ("I wnat to book").
-    No evidence: numbers, references, emoji, a bot command ("/start"), one unknown word ("ok").
+    No evidence: numbers, references, emoji, links, markup, a bot command ("/start"), one
+    unknown word ("ok").
     """
     folded = unicodedata.normalize("NFKC", text).strip().lower()
     if not folded or folded.startswith("/"):
         return None
     han = len(_HAN.findall(folded))
-    words = _WORD.findall(_LINK.sub(" ", folded))
+    words = _WORD.findall(_DATA.sub(" ", folded))
     if han:
-        return "en" if len(words) >= 2 and 2 * len(words) > han else "zh-CN"
+        return "en" if len(words) >= 2 and len(words) > han else "zh-CN"
     if len(words) >= 2:
         return "en"
     return "en" if words and words[0] in english_chat_words() else None

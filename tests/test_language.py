@@ -33,6 +33,8 @@ GREETING_ZH = "您好！这里是"
         ("我要book一个appointment", "zh-CN"),  # mostly Chinese, a few English words
         ("帮我查一下 LC 的 case status", "zh-CN"),  # a tie goes to Chinese
         ("I live in 南街社区, is the office open?", "en"),  # English with a Chinese place name
+        ("My name is Li Si，想学太极拳", "zh-CN"),  # as many words as characters: Chinese
+        ("Room 1202, Building 5 要健身器材", "zh-CN"),
         ("hi", "en"),
         ("Menu", "en"),
         ("help!", "en"),
@@ -60,6 +62,7 @@ GREETING_ZH = "您好！这里是"
         ("👍🙏", None),
         ("https://example.com/a/b", None),
         ("zhang.san@example.com", None),
+        ('<img src=x onerror="window.__xss=1">', None),  # markup is no language
         ("", None),
         ("   ", None),
     ],
