@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.telegram_api import TelegramSender
 from bot.channels.telegram_bot import TelegramBot
+from bot.channels.web_inbox import InboxBell, WebInboxSender
 from bot.channels.wechat_api import TemplateSpec, WeChatApi, WeChatSender
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -37,6 +38,7 @@ class Linli:
     wechat_api: WeChatApi | None = None
     telegram: TelegramBot | None = None
     ticker: Ticker | None = None
+    inbox_bell: InboxBell = field(default_factory=InboxBell)  # wakes open web chat pages
 
     async def database_ok(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -73,7 +75,8 @@ def build_linli(
     sessions = make_session_factory(engine)
     pipeline = Pipeline(engine, sessions, router, clock, settings)
     wechat_api = _wechat_api(settings, sessions, clock)
-    senders: dict[str, Sender] = {}
+    inbox_bell = InboxBell()
+    senders: dict[str, Sender] = {"web": WebInboxSender(sessions, clock, inbox_bell)}
     if wechat_api is not None:
         senders["wechat"] = WeChatSender(wechat_api, clock, *wechat_templates(settings))
     policy = WorkerPolicy(
@@ -94,7 +97,8 @@ def build_linli(
     if telegram is not None:
         worker.senders["telegram"] = TelegramSender(telegram.bot, telegram.ready, clock)
     ticker = Ticker(JobContext(engine, sessions, clock, settings), on_effects=worker.wake)
-    return Linli(settings, clock, engine, sessions, pipeline, worker, wechat_api, telegram, ticker)
+    parts = (pipeline, worker, wechat_api, telegram, ticker, inbox_bell)
+    return Linli(settings, clock, engine, sessions, *parts)
 
 
 # Send calls a second per channel for the delivery worker (the platforms' documented ceilings).

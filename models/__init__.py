@@ -2,6 +2,7 @@
 
 from models.booking import Appointment, BookingSlot, RosterShift, WaitlistEntry
 from models.cases import Case, CaseEvent, CaseHandler, Rating
+from models.inbox import WebInboxItem
 from models.messaging import (
     ApiToken,
     BindAttempt,
@@ -58,4 +59,5 @@ __all__ = [
     "Street",
     "WaitlistEntry",
     "WeChatCallback",
+    "WebInboxItem",
 ]

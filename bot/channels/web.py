@@ -52,6 +52,13 @@ def is_strong_user_id(user: str) -> bool:
     return len(set(user)) >= MIN_DISTINCT
 
 
+def valid_user_id(user: object, *, strong_ids: bool = False) -> bool:
+    """Whether a web chat user id is acceptable (with strong_ids, as production wants it)."""
+    if not isinstance(user, str) or not USER_ID.fullmatch(user):
+        return False
+    return not strong_ids or is_strong_user_id(user)
+
+
 def parse_chat_request(body: object, text_limit: int, *, strong_ids: bool = False) -> Inbound:
     """Validate the web chat JSON contract and turn it into an Inbound; with strong_ids
     (production) only ids that look random are accepted."""
@@ -61,9 +68,7 @@ def parse_chat_request(body: object, text_limit: int, *, strong_ids: bool = Fals
     text = _optional_str(body, "text")
     payload = _optional_str(body, "payload")
     message_id = _optional_str(body, "message_id")
-    if user is None or not USER_ID.fullmatch(user):
-        raise BadChatRequestError("bad_request")
-    if strong_ids and not is_strong_user_id(user):
+    if user is None or not valid_user_id(user, strong_ids=strong_ids):
         raise BadChatRequestError("bad_request")
     if message_id is not None and not MESSAGE_ID.fullmatch(message_id):
         raise BadChatRequestError("bad_request")

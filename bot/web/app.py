@@ -20,6 +20,7 @@ from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
 from bot.web.calendar import appointment_ics
 from bot.web.client import TRUSTED_PROXIES, client_address
+from bot.web.inbox_events import InboxStreams
 from bot.web.metrics_access import metrics_endpoint
 from bot.web.ratelimit import ClientRateLimit
 from models.org import get_street
@@ -70,6 +71,7 @@ async def chat_page(request: web.Request) -> web.Response:
         "error_text": t(lang, "web.network"),
         "forget_label": t(lang, "web.forget"),
         "forget_confirm": t(lang, "web.forget_confirm"),
+        "new_label": t(lang, "web.new"),
         "static": "/static",
     }
     body = CHAT_PAGE.safe_substitute({k: html.escape(v, quote=True) for k, v in values.items()})
@@ -169,6 +171,9 @@ def create_web_app(
     app[TRUSTED_PROXIES] = tuple(linli.settings.trusted_proxies)
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_api)
+    streams = InboxStreams(linli, SECURITY_HEADERS)
+    app.router.add_get("/api/chat/events", streams.events)
+    app.router.add_post("/api/chat/seen", streams.seen)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_endpoint(linli.settings.metrics_token))
     app.router.add_static("/static", HERE / "static", append_version=False)
@@ -192,7 +197,11 @@ def create_web_app(
         await background.stop()
         await linli.close()
 
+    async def stop_streams(_app: web.Application) -> None:
+        streams.close()  # open pages reconnect to whichever server is up next
+
     app.on_startup.append(lambda _app: background.start())
+    app.on_shutdown.append(stop_streams)
     app.on_cleanup.append(close_linli)
     return app
 

@@ -1,4 +1,5 @@
-// Linli (邻里) resident chat page: posts to /api/chat and renders the bot's replies.
+// Linli (邻里) resident chat page: posts to /api/chat and renders the bot's replies; pushes
+// (case news, reminders, notices) arrive on /api/chat/events and are rendered the same way.
 // Reply text is treated as hostile input and is only ever set via textContent.
 "use strict";
 (() => {
@@ -8,6 +9,7 @@
   const sendBtn = document.getElementById("send");
   const errorHolder = document.querySelector("[data-error-text]");
   const errorText = (errorHolder && errorHolder.dataset.errorText) || "Network error. Please try again.";
+  const newText = (errorHolder && errorHolder.dataset.newText) || "New";
   const lang = (document.documentElement.lang || "").toLowerCase().startsWith("en") ? "en" : "zh";
   const SAFE_URL = /^(https:\/\/|http:\/\/|\/)/;
   const MAX_ATTEMPTS = 3; // first try + 2 retries with the same message_id
@@ -63,13 +65,19 @@
     return bubble;
   }
 
-  // Renders one reply; returns its first option button (or null).
-  function renderReply(reply) {
+  // Renders one reply; returns its first option button (or null). A pushed reply is marked.
+  function renderReply(reply, pushed) {
     const text = typeof reply.text === "string" ? reply.text : "";
     const link = reply.link;
     const hasLink = !!link && typeof link.url === "string" && SAFE_URL.test(link.url);
     if (text || hasLink) {
-      const bubble = addBubble("bot", text);
+      const bubble = addBubble(pushed ? "bot push" : "bot", text);
+      if (pushed) {
+        const marker = document.createElement("span");
+        marker.className = "push-marker";
+        marker.textContent = newText;
+        bubble.prepend(marker);
+      }
       if (hasLink) {
         const a = document.createElement("a");
         a.className = "link";
@@ -154,18 +162,78 @@
     setBusy(false);
     let focusTarget = input;
     if (result.replies && result.replies.length) {
-      // Only the newest menu stays active.
-      log.querySelectorAll("button.option").forEach((b) => { b.disabled = true; });
-      for (const reply of result.replies) {
-        if (!reply || typeof reply !== "object") continue;
-        const first = renderReply(reply);
-        if (first && focusTarget === input) focusTarget = first;
-      }
+      const first = showReplies(result.replies, false);
+      if (first) focusTarget = first;
     } else if (result.error) {
       addBubble("bot error", result.error);
     }
     focusTarget.focus({ preventScroll: true });
     scrollToEnd();
+  }
+
+  // Shows a list of replies; only the newest menu stays active. Returns the first option.
+  function showReplies(replies, pushed) {
+    log.querySelectorAll("button.option").forEach((b) => { b.disabled = true; });
+    let first = null;
+    for (const reply of replies) {
+      if (!reply || typeof reply !== "object") continue;
+      const option = renderReply(reply, pushed);
+      if (option && !first) first = option;
+    }
+    return first;
+  }
+
+  // Pushes: an EventSource for this id once the server knows it. Each event is one delivery
+  // (id = its number); it is shown once, then reported seen so it is not offered again.
+  let events = null;
+  let lastShown = 0;
+  let retryMs = 2000;
+  let reopenTimer = null;
+
+  function showPush(event) {
+    const id = Number(event.lastEventId);
+    if (!Number.isSafeInteger(id) || id <= lastShown) return;
+    let data = null;
+    try {
+      data = JSON.parse(event.data);
+    } catch (e) {
+      return;
+    }
+    if (!data || !Array.isArray(data.replies)) return;
+    lastShown = id;
+    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    showReplies(data.replies, true);
+    if (atEnd || !busy) scrollToEnd();
+    fetch("/api/chat/seen", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ user: userId, up_to: id }),
+    }).catch(() => {}); // not marked: offered again next time, and skipped here by its id
+  }
+
+  function openEvents() {
+    if (events || typeof EventSource === "undefined") return;
+    clearTimeout(reopenTimer);
+    const source = new EventSource("/api/chat/events?user=" + encodeURIComponent(userId));
+    events = source;
+    source.onopen = () => { retryMs = 2000; };
+    source.onmessage = showPush;
+    // The browser reconnects by itself after a dropped stream; a refused one (204, 429, 5xx)
+    // closes it for good, so the page tries again later, waiting longer each time.
+    source.onerror = () => {
+      if (source.readyState !== EventSource.CLOSED || events !== source) return;
+      events = null;
+      reopenTimer = setTimeout(openEvents, retryMs);
+      retryMs = Math.min(retryMs * 2, 60000);
+    };
+  }
+
+  function closeEvents() {
+    clearTimeout(reopenTimer);
+    if (events) events.close();
+    events = null;
+    lastShown = 0;
   }
 
   form.addEventListener("submit", (event) => {
@@ -190,6 +258,7 @@
     setBusy(true);
     const result = await request({ payload: "binding:forget" });
     setBusy(false);
+    closeEvents();
     userId = newUserId();
     log.replaceChildren();
     for (const reply of result.replies || []) {
@@ -197,8 +266,11 @@
     }
     if (result.error) addBubble("bot error", result.error);
     await send({ payload: "menu" }, null);
+    openEvents();
   }
   if (forgetBtn) forgetBtn.addEventListener("click", forget);
 
-  send({ payload: "menu" }, null); // greeting + main menu
+  // Greeting + main menu; then the pushes (the account exists once the greeting is answered),
+  // starting with any that arrived while the page was closed.
+  send({ payload: "menu" }, null).then(openEvents);
 })();

@@ -1,0 +1,177 @@
+"""Live pushes to the web chat page: GET /api/chat/events (server-sent events) and
+POST /api/chat/seen.
+
+A stream first sends every delivery the page has not shown (after Last-Event-ID, when the
+browser reconnects), then waits on the account's bell, looking in the database every few
+seconds as well (another process may have stored a delivery). Open streams are capped per
+client address, per account and in all, and all of them end when the server stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse, sse_response
+
+from bot.app import Linli
+from bot.channels.web import valid_user_id
+from bot.i18n import t
+from bot.web.client import client_address
+from bot.web.ratelimit import ClientRateLimit
+from models.inbox import mark_shown, unshown_items, web_account_id
+
+logger = logging.getLogger(__name__)
+
+PING_SECONDS = 15.0  # keep-alive comment, so proxies and the browser keep the stream open
+RETRY_MS = 5000  # how soon the browser comes back after the stream drops
+SEEN_BODY_LIMIT = 1024
+
+
+class StreamLimitError(Exception):
+    """Too many streams are open for this address, this account or the server."""
+
+
+class InboxStreams:
+    """The two endpoints, the count of open streams, and stopping them all at shutdown."""
+
+    def __init__(self, linli: Linli, headers: dict[str, str]) -> None:
+        self.linli, self.headers = linli, headers
+        self.limiter = ClientRateLimit(linli.settings.chat_rate_limit)
+        self.by_address: Counter[str] = Counter()
+        self.by_account: Counter[int] = Counter()
+        self.closing = asyncio.Event()
+
+    def close(self) -> None:
+        """End every open stream now (the server is stopping)."""
+        self.closing.set()
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """GET /api/chat/events?user=<id>: the account's unshown deliveries, then live ones."""
+        address = client_address(request)
+        if not await self.limiter.allow(address):
+            return _error(429, "error.too_many")
+        user = request.query.get("user")
+        if not valid_user_id(user, strong_ids=self._strong_ids):
+            return _error(400, "error.bad_request")
+        account = await self._account(str(user))
+        if account is None or self.closing.is_set():
+            return web.Response(status=204)  # nothing to stream, and no account is made
+        try:
+            with self._slot(address, account):
+                return await self._stream(request, account)
+        except StreamLimitError:
+            return _error(429, "error.too_many")
+
+    async def seen(self, request: web.Request) -> web.Response:
+        """POST /api/chat/seen {"user", "up_to"}: the caller's deliveries up to an id are shown."""
+        if not await self.limiter.allow(client_address(request)):
+            return _error(429, "error.too_many")
+        body = await _json_body(request)
+        user = body.get("user") if body else None
+        up_to = body.get("up_to") if body else None
+        valid = valid_user_id(user, strong_ids=self._strong_ids)
+        if not valid or type(up_to) is not int or up_to < 0:
+            return _error(400, "error.bad_request")
+        account = await self._account(str(user))
+        marked = 0
+        if account is not None:
+            async with self.linli.sessions() as session, session.begin():
+                connection = await session.connection()
+                marked = await mark_shown(connection, account, up_to, self.linli.clock.now())
+        return web.json_response({"marked": marked})
+
+    @property
+    def _strong_ids(self) -> bool:
+        return self.linli.settings.env == "production"
+
+    async def _account(self, user: str) -> int | None:
+        async with self.linli.sessions() as session:
+            return await web_account_id(await session.connection(), user)
+
+    @contextlib.contextmanager
+    def _slot(self, address: str, account: int) -> Iterator[None]:
+        """Count one open stream for the address and the account, refusing one over a cap."""
+        settings = self.linli.settings
+        if (
+            self.by_address[address] >= settings.web_push_streams_per_address
+            or self.by_account[account] >= settings.web_push_streams_per_account
+            or self.by_address.total() >= settings.web_push_streams_total
+        ):
+            raise StreamLimitError
+        self.by_address[address] += 1
+        self.by_account[account] += 1
+        try:
+            yield
+        finally:
+            self.by_address[address] -= 1
+            self.by_account[account] -= 1
+            self.by_address += Counter()  # drop the zero counts
+            self.by_account += Counter()
+
+    async def _stream(self, request: web.Request, account: int) -> EventSourceResponse:
+        after = _last_event_id(request)
+        poll = self.linli.settings.web_push_poll_seconds
+        async with sse_response(
+            request, headers=self.headers, ping_interval=PING_SECONDS
+        ) as stream:
+            with self.linli.inbox_bell.listen(account) as rung:
+                while stream.is_connected() and not self.closing.is_set():
+                    rung.clear()  # a ring while the database is read is not lost
+                    try:
+                        after = await self._send_unshown(stream, account, after)
+                    except (ConnectionResetError, TimeoutError):
+                        break
+                    await _first_of(rung, self.closing, seconds=poll)
+        return stream
+
+    async def _send_unshown(self, stream: EventSourceResponse, account: int, after: int) -> int:
+        """Send the deliveries stored since the last one sent; the id of the newest sent."""
+        async with self.linli.sessions() as session:
+            items = await unshown_items(await session.connection(), account, after)
+        for item in items:
+            data = json.dumps({"replies": item.replies}, ensure_ascii=False)
+            await stream.send(data, id=str(item.id), retry=RETRY_MS)
+            after = item.id
+        return after
+
+
+async def _first_of(*events: asyncio.Event, seconds: float) -> None:
+    """Wait until one of the events is set, or the timeout passes."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+def _last_event_id(request: web.Request) -> int:
+    """The id of the last delivery the browser got (it resends it on reconnecting), else 0."""
+    raw = request.headers.get("Last-Event-ID", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON object, or None for anything else (too big, not JSON, not an object)."""
+    try:
+        raw = await request.content.read(SEEN_BODY_LIMIT + 1)
+        body = json.loads(raw) if len(raw) <= SEEN_BODY_LIMIT else None
+    except (ValueError, RecursionError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _error(status: int, key: str) -> web.Response:
+    text = t("zh-CN", key, limit=0)
+    return web.json_response({"error": text}, status=status, dumps=_dumps)
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False)

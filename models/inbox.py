@@ -1,0 +1,124 @@
+"""The web chat's inbox: pushes for a browser account, kept until its page has shown them.
+
+The web chat cannot be pushed to like WeChat or Telegram; a delivery to it is stored here, and
+the page reads it over a live stream (or on its next visit) and marks it shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
+
+from models.base import json_field, utc_field
+from models.people import ChannelIdentity
+
+WEB_CHANNEL = "web"
+PAGE = 50  # items read at a time
+
+
+class WebInboxItem(SQLModel, table=True):
+    """One delivery to a web chat account: the replies it carried, and when the page showed it."""
+
+    __table_args__ = (sa.Index("ix_webinboxitem_identity_id_id", "identity_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="channelidentity.id")
+    # The outbox row delivered (no foreign key: sent outbox rows are deleted after retention);
+    # unique, so a delivery the worker retries is stored once.
+    outbox_id: int | None = Field(default=None, unique=True)
+    replies: list[dict[str, Any]] = json_field(default_factory=list)
+    created_at: datetime = utc_field()
+    shown_at: datetime | None = utc_field(nullable=True, default=None)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """An unshown delivery as the page gets it."""
+
+    id: int
+    replies: list[dict[str, Any]]
+
+
+_ITEM = WebInboxItem.__table__  # type: ignore[attr-defined]
+_IDENTITY = ChannelIdentity.__table__  # type: ignore[attr-defined]
+
+
+async def store_delivery(
+    connection: AsyncConnection,
+    identity_id: int,
+    replies: list[dict[str, Any]],
+    now: datetime,
+    outbox_id: int | None = None,
+) -> int:
+    """Keep a delivery for an account; a second store of the same outbox row keeps the first.
+
+    Returns the item's id (the first one's, for a repeated outbox row).
+    """
+    values = {
+        "identity_id": identity_id,
+        "outbox_id": outbox_id,
+        "replies": replies,
+        "created_at": now,
+    }
+    if outbox_id is None:
+        inserted = await connection.execute(sa.insert(_ITEM).returning(_ITEM.c.id), values)
+        return int(inserted.scalar_one())
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_ITEM).values(values).on_conflict_do_nothing(index_elements=["outbox_id"])
+    new_id = (await connection.execute(stmt.returning(_ITEM.c.id))).scalar_one_or_none()
+    if new_id is not None:
+        return int(new_id)
+    found = await connection.execute(sa.select(_ITEM.c.id).where(_ITEM.c.outbox_id == outbox_id))
+    return int(found.scalar_one())
+
+
+async def unshown_items(
+    connection: AsyncConnection, identity_id: int, after_id: int = 0, limit: int = PAGE
+) -> list[InboxItem]:
+    """An account's deliveries not shown yet, oldest first, after the item after_id."""
+    stmt = (
+        sa.select(_ITEM.c.id, _ITEM.c.replies)
+        .where(
+            _ITEM.c.identity_id == identity_id,
+            _ITEM.c.id > after_id,
+            _ITEM.c.shown_at.is_(None),
+        )
+        .order_by(_ITEM.c.id)
+        .limit(limit)
+    )
+    rows = (await connection.execute(stmt)).all()
+    return [InboxItem(int(row.id), list(row.replies)) for row in rows]
+
+
+async def mark_shown(
+    connection: AsyncConnection, identity_id: int, up_to: int, now: datetime
+) -> int:
+    """Mark an account's deliveries up to the item up_to as shown; returns how many changed.
+
+    Only that account's rows change, whatever id is given.
+    """
+    stmt = (
+        sa.update(_ITEM)
+        .where(
+            _ITEM.c.identity_id == identity_id,
+            _ITEM.c.id <= up_to,
+            _ITEM.c.shown_at.is_(None),
+        )
+        .values(shown_at=now)
+    )
+    return int((await connection.execute(stmt)).rowcount or 0)
+
+
+async def web_account_id(connection: AsyncConnection, external_id: str) -> int | None:
+    """The row id of the web chat account with this browser id, if there is one."""
+    stmt = sa.select(_IDENTITY.c.id).where(
+        _IDENTITY.c.channel == WEB_CHANNEL, _IDENTITY.c.external_id == external_id
+    )
+    found = (await connection.execute(stmt)).scalar_one_or_none()
+    return None if found is None else int(found)
