@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 PING_SECONDS = 15.0  # keep-alive comment, so proxies and the browser keep the stream open
 RETRY_MS = 5000  # how soon the browser comes back after the stream drops
 SEEN_BODY_LIMIT = 1024
+DISCONNECT_CHECK_SECONDS = 0.5  # how soon a closed page's stream is let go
 
 
 class StreamLimitError(Exception):
@@ -121,14 +122,19 @@ class InboxStreams:
         async with sse_response(
             request, headers=self.headers, ping_interval=PING_SECONDS
         ) as stream:
-            with self.linli.inbox_bell.listen(account) as rung:
-                while stream.is_connected() and not self.closing.is_set():
-                    rung.clear()  # a ring while the database is read is not lost
-                    try:
-                        after = await self._send_unshown(stream, account, after)
-                    except (ConnectionResetError, TimeoutError):
-                        break
-                    await _first_of(rung, self.closing, seconds=poll)
+            gone = asyncio.Event()
+            watch = asyncio.create_task(_watch_disconnect(request, gone))
+            try:
+                with self.linli.inbox_bell.listen(account) as rung:
+                    while stream.is_connected() and not (self.closing.is_set() or gone.is_set()):
+                        rung.clear()  # a ring while the database is read is not lost
+                        try:
+                            after = await self._send_unshown(stream, account, after)
+                        except (ConnectionResetError, TimeoutError):
+                            break
+                        await _first_of(rung, self.closing, gone, seconds=poll)
+            finally:
+                watch.cancel()
         return stream
 
     async def _send_unshown(self, stream: EventSourceResponse, account: int, after: int) -> int:
@@ -140,6 +146,14 @@ class InboxStreams:
             await stream.send(data, id=str(item.id), retry=RETRY_MS)
             after = item.id
         return after
+
+
+async def _watch_disconnect(request: web.Request, gone: asyncio.Event) -> None:
+    """Set gone once the client has closed the connection (so its place is freed at once)."""
+    # aiohttp offers no event for a lost connection while a handler waits, so it is looked at.
+    while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(DISCONNECT_CHECK_SECONDS)
+    gone.set()
 
 
 async def _first_of(*events: asyncio.Event, seconds: float) -> None:
