@@ -18,9 +18,13 @@ from playwright.async_api import (
     async_playwright,
     expect,
 )
+from sqlmodel import select
 
 from bot.app import Linli
 from bot.web.app import create_web_app
+from models.cases import Case
+from tests.conftest import Chat
+from tests.test_cases import bound_chat, open_proxy
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -228,3 +232,46 @@ async def test_usable_at_phone_width(page: Page, base_url: str) -> None:
         "() => { const l = document.getElementById('log'); return l.scrollWidth - l.clientWidth; }"
     )
     assert sideways <= 0
+
+
+@pytest.fixture
+async def pushing_url(linli: Linli) -> AsyncIterator[str]:
+    """The real app with its delivery worker running, as `linli serve` runs it."""
+    server = TestServer(create_web_app(linli, run_worker=True), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def test_case_news_appears_in_the_open_page(
+    page: Page, pushing_url: str, linli: Linli, page_errors: list[str]
+) -> None:
+    """A clerk accepts and resolves the page's case: the news shows up marked, without a
+    reload, and the resolution's options come once and work like any other."""
+    await open_chat(page, pushing_url)
+    user = await page.evaluate("() => localStorage.getItem('linli-user')")
+    ref = await open_proxy(Chat(linli, user=user))  # the same web account, as the resident
+    clerk = await bound_chat(linli, "S021", "clerk-web-0001")  # 民政科
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == ref))).one()
+
+    await clerk.press(f"case:accept:{case.id}")
+    pushed = page.locator(".msg.bot.push")
+    await expect(pushed).to_have_count(1)
+    await expect(pushed.first).to_contain_text("已由民政科受理")
+    await expect(pushed.first.locator(".push-marker")).to_have_text("新消息")
+
+    await clerk.press(f"case:step:{case.id}:resolved")
+    await expect(pushed).to_have_count(2)
+    await expect(pushed.nth(1)).to_contain_text(f"{ref}")
+    await expect(pushed.nth(1)).to_contain_text("已办结")
+    options = page.locator("button.option:enabled")
+    await expect(options).to_have_text(["已解决", "没解决", "评价服务"])
+    await expect(page.locator(f'button[data-payload="case:confirm:{case.id}"]')).to_have_count(1)
+    await page.reload()  # shown once, and reported seen: not offered again
+    await expect(page.locator("button.option")).to_have_count(len(MAIN_MENU))
+    await page.wait_for_timeout(500)
+    await expect(page.locator(".msg.bot.push")).to_have_count(0)
+    assert page_errors == []
