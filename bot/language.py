@@ -43,7 +43,14 @@ def english_chat_words() -> frozenset[str]:
     return frozenset(english - chinese)  # "start" is Telegram's, whatever the language
 
 
-def written_language(text: str) -> str | None:
+# An answer to a flow's question is often a name ("东湖社区", "Wang Wei"), which tells nothing of
+# the language its writer reads: inside a flow, a few Chinese characters alone or two Latin
+# words are no evidence; a sentence still is.
+ANSWER_HAN_LIMIT = 8
+ANSWER_WORDS_NEEDED = 3
+
+
+def written_language(text: str, *, answering: bool = False) -> str | None:
     """Chinese ("zh-CN"), English ("en"), or None when the text shows neither.
 
     Chinese: Han characters, unless there are more Latin words than Han characters, as in
@@ -51,15 +58,20 @@ def written_language(text: str) -> str | None:
     Chinese: "My name is Li Si，想学太极拳"). English: an English chat word
     ("menu", "hi", "help", "book"), or at least two Latin words, typos and all ("I wnat to book").
     No evidence: numbers, references, emoji, links, markup, a bot command ("/start"), one
-    unknown word ("ok").
+    unknown word ("ok"). When answering a flow's question, a short Chinese answer alone or two
+    Latin words are taken for a name, not a language.
     """
     folded = unicodedata.normalize("NFKC", text).strip().lower()
     if not folded or folded.startswith("/"):
         return None
     han = len(_HAN.findall(folded))
     words = _WORD.findall(_DATA.sub(" ", folded))
+    chat_word = len(words) == 1 and words[0] in english_chat_words()
+    enough_words = len(words) >= (ANSWER_WORDS_NEEDED if answering else 2)
     if han:
+        if answering and not words and han <= ANSWER_HAN_LIMIT:
+            return None
         return "en" if len(words) >= 2 and len(words) > han else "zh-CN"
-    if len(words) >= 2:
+    if enough_words:
         return "en"
-    return "en" if words and words[0] in english_chat_words() else None
+    return "en" if chat_word else None

@@ -134,7 +134,12 @@ class Pipeline:
                     "handler failed",
                     extra={"channel": inbound.channel, "message_id": inbound.message_id},
                 )
-                lang = normalize_lang(inbound.lang) or self.settings.default_lang
+                # The account rolled back with the rest: the text itself is the best guess.
+                lang = (
+                    written_language(inbound.text or "")
+                    or normalize_lang(inbound.lang)
+                    or self.settings.default_lang
+                )
                 replies = [Reply(t(lang, "error.polite"))]
                 outcome = "error"
         elapsed = time.perf_counter() - started
@@ -249,7 +254,8 @@ class Pipeline:
         if expired:  # a half-finished flow starts over; options shown at the menu stay usable
             state.name, state.data = "", {}
         # Answer in the language the person writes in, from this very message on.
-        adopt_language(identity, written_language(inbound.text or ""))
+        answering = bool(state.name)  # a flow waits for this text: a name is no language
+        adopt_language(identity, written_language(inbound.text or "", answering=answering))
         ctx = Context(
             unit=unit,
             inbound=inbound,

@@ -185,3 +185,18 @@ async def test_telegram_follows_the_writer_not_the_client(telegram: TelegramRig)
     assert (await telegram.say(chat_id, "/start"))[0].text.startswith(GREETING_EN)
     assert (await telegram.say(chat_id, "中文"))[0].text.startswith("已切换为中文")
     assert (await telegram.say(chat_id, "English"))[0].text.startswith("Switched to English")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("东湖社区", None),  # a name given as an answer
+        ("Wang Wei", None),
+        ("I live near the east lake", "en"),
+        ("我想改到下周六上午", "zh-CN"),  # nine characters: a sentence
+        ("menu", "en"),
+        ("菜单", None),  # a chat word in Chinese is still short: handled by the command itself
+    ],
+)
+def test_an_answer_inside_a_flow_needs_a_sentence_to_switch(text: str, lang: str | None) -> None:
+    assert written_language(text, answering=True) == lang
