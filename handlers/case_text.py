@@ -10,7 +10,7 @@ from bot.outgoing import Name, for_resident, for_staff, pushes, queue
 from bot.outgoing.message import Moment, Value
 from handlers.staff import active_staff
 from models.case_ops import CaseCatalogue, department_staff
-from models.cases import Case, CaseEvent
+from models.cases import Case, CaseEvent, CaseKind
 from models.org import Department
 from models.policy import Viewer
 
@@ -71,7 +71,11 @@ async def tell_resident(
     if case.resident_id is None:
         return
     news = pushes.case_news(
-        key, ref=case.ref, category=case.category, options=tuple(buttons or ()), **values
+        key,
+        ref=case.ref,
+        category=category_name(ctx, case),
+        options=tuple(buttons or ()),
+        **values,
     )
     await queue(
         ctx.unit.connection, news, [for_resident(case.resident_id)], kind="case", now=ctx.now()
@@ -95,6 +99,21 @@ async def alert_department(
     members = await department_staff(ctx.session, department_id)
     people = [for_staff(person.id or 0) for person in members]
     return await queue(ctx.unit.connection, alert, people, kind="alert", now=ctx.now())
+
+
+def category_name(ctx: Context, case: Case) -> Name:
+    """A case's category in both languages, as the catalogue names it (the case keeps the
+    Chinese name only), for a message read in either."""
+    cases = catalogue(ctx)
+    kind = CaseKind(case.kind)
+    code = case.details.get("category_code")
+    found = cases.category(kind, code) if isinstance(code, str) else None
+    if found is not None and found.name_zh == case.category:
+        return Name(found.name_zh, found.name_en)
+    spec = cases.types.get(kind)
+    if spec is not None and spec.name_zh == case.category:
+        return Name(spec.name_zh, spec.name_en)
+    return Name(case.category)
 
 
 def department_name(department: Department | None) -> Name:

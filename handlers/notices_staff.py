@@ -83,7 +83,7 @@ async def got_link(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
     if ctx.inbound.event == "image":
         return Reply(ctx.t("notices.image_as_link"), _no_link(ctx))
-    if not ctx.inbound.payload:
+    if not ctx.payload:
         link = web_address(ctx.text)
         if link is None:
             return Reply(ctx.t("notices.link_again"), _no_link(ctx))
@@ -245,7 +245,7 @@ async def when_chosen(ctx: Context) -> HandlerResult:
     data = dict(ctx.state.data)
     if "audience" not in data or "urgent" not in data:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
-    if not ctx.inbound.payload:
+    if not ctx.payload:
         send_at = scheduled_time(ctx.text, ctx.now())
         if send_at is None:
             return Reply(ctx.t("notices.when_again"), _send_now(ctx))

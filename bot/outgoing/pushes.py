@@ -66,7 +66,7 @@ def case_news(
     key: str,
     *,
     ref: str,
-    category: str,
+    category: Value,
     options: tuple[tuple[str, str], ...] = (),
     **values: Value,
 ) -> Message:
