@@ -115,6 +115,19 @@ async def mark_shown(
     return int((await connection.execute(stmt)).rowcount or 0)
 
 
+async def accounts_with_new_items(
+    connection: AsyncConnection, after_id: int | None
+) -> tuple[list[int], int]:
+    """Accounts with deliveries stored after the item after_id, and the newest item's id (with
+    after_id None: no accounts, only where the inbox stands now)."""
+    newest = (await connection.execute(sa.select(sa.func.max(_ITEM.c.id)))).scalar_one_or_none()
+    newest = int(newest or 0)
+    if after_id is None or newest <= after_id:
+        return [], max(newest, after_id or 0)
+    stmt = sa.select(_ITEM.c.identity_id).where(_ITEM.c.id > after_id).distinct()
+    return [int(row) for row in (await connection.execute(stmt)).scalars()], newest
+
+
 async def web_account_id(connection: AsyncConnection, external_id: str) -> int | None:
     """The row id of the web chat account with this browser id, if there is one."""
     stmt = sa.select(_IDENTITY.c.id).where(

@@ -193,6 +193,29 @@ async def test_a_push_to_a_web_resident_arrives_on_the_open_stream(linli: Linli)
     assert (item.id, item.identity_id, item.outbox_id) == (event["id"], account, row)
 
 
+async def test_a_delivery_stored_by_another_process_reaches_the_open_page(
+    db_url: str, clock: ManualClock
+) -> None:
+    """A separate `linli worker` stores without ringing this server's bell: the server's one
+    watcher of the inbox table rings it."""
+    settings = demo_settings(db_url, web_push_poll_seconds=0.2)
+    server, other = build_linli(settings, clock=clock), build_linli(settings, clock=clock)
+    try:
+        user = browser_id()
+        async with serving(server, worker=False) as client:
+            account = await web_account(server, client, user)
+            async with stream(client, user) as events:
+                assert await next_event(events, 0.3) is None
+                async with other.engine.begin() as connection:  # the other process's store
+                    await store_delivery(
+                        connection, account, [Reply("另一进程").to_dict()], clock.now()
+                    )
+                event = await next_event(events, 3.0)
+        assert event is not None and event["data"]["replies"][0]["text"] == "另一进程"
+    finally:
+        await other.close()
+
+
 async def test_unread_items_come_back_until_seen_and_only_to_their_owner(linli: Linli) -> None:
     user, other = browser_id(), browser_id()
     async with serving(linli) as client:

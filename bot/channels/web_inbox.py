@@ -17,7 +17,7 @@ from bot.channels.web import CHANNEL
 from bot.clock import Clock
 from bot.outbound import Recipient, SendResult, SendStatus
 from bot.outbox import OUTBOX_ID_KEY
-from models.inbox import store_delivery
+from models.inbox import accounts_with_new_items, store_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,24 @@ class InboxBell:
     def listening(self, account_id: int) -> int:
         """How many pages are listening for this account."""
         return len(self._listeners.get(account_id, ()))
+
+    async def watch_database(
+        self, sessions: async_sessionmaker[AsyncSession], every: float
+    ) -> None:
+        """Ring for deliveries another process stored (a separate `linli worker`): one look at
+        the inbox per interval for the whole process, however many pages are open."""
+        newest: int | None = None
+        while True:
+            try:
+                if self._listeners or newest is None:
+                    async with sessions() as session:
+                        connection = await session.connection()
+                        accounts, newest = await accounts_with_new_items(connection, newest)
+                    for account_id in accounts:
+                        self.ring(account_id)
+            except Exception:
+                logger.exception("looking for new web deliveries failed")
+            await asyncio.sleep(every)
 
 
 class WebInboxSender:

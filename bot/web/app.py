@@ -212,9 +212,13 @@ class Background:
     def __init__(self, linli: Linli, run_worker: bool, run_scheduler: bool) -> None:
         self.linli, self.run_worker, self.run_scheduler = linli, run_worker, run_scheduler
         self._worker: asyncio.Task[None] | None = None
+        self._bell: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start what was asked for on the running loop."""
+        every = self.linli.settings.web_push_poll_seconds
+        watch = self.linli.inbox_bell.watch_database(self.linli.sessions, every)
+        self._bell = asyncio.create_task(watch)
         if self.run_worker:
             self._worker = asyncio.create_task(self.linli.worker.run())
         if self.run_scheduler and self.linli.ticker is not None:
@@ -222,6 +226,9 @@ class Background:
 
     async def stop(self) -> None:
         """Stop ticking, then let the worker finish the batch in hand so nothing is sent twice."""
+        if self._bell is not None:
+            self._bell.cancel()
+            await asyncio.gather(self._bell, return_exceptions=True)
         if self.linli.ticker is not None:
             await self.linli.ticker.stop()
         if self._worker is not None:

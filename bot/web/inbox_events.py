@@ -2,9 +2,10 @@
 POST /api/chat/seen.
 
 A stream first sends every delivery the page has not shown (after Last-Event-ID, when the
-browser reconnects), then waits on the account's bell, looking in the database every few
-seconds as well (another process may have stored a delivery). Open streams are capped per
-client address, per account and in all, and all of them end when the server stops.
+browser reconnects), then waits on the account's bell, which this process's web sender rings
+and, for deliveries another process stored, the bell's one watcher of the inbox table. Open
+streams are capped per client address, per account and in all, and all end when the server
+stops.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ logger = logging.getLogger(__name__)
 PING_SECONDS = 15.0  # keep-alive comment, so proxies and the browser keep the stream open
 RETRY_MS = 5000  # how soon the browser comes back after the stream drops
 SEEN_BODY_LIMIT = 1024
-DISCONNECT_CHECK_SECONDS = 0.5  # how soon a closed page's stream is let go
+DISCONNECT_CHECK_SECONDS = 0.5
+SAFETY_SECONDS = 60.0  # how soon a closed page's stream is let go
 
 
 class StreamLimitError(Exception):
@@ -118,7 +120,6 @@ class InboxStreams:
 
     async def _stream(self, request: web.Request, account: int) -> EventSourceResponse:
         after = _last_event_id(request)
-        poll = self.linli.settings.web_push_poll_seconds
         async with sse_response(
             request, headers=self.headers, ping_interval=PING_SECONDS
         ) as stream:
@@ -132,7 +133,10 @@ class InboxStreams:
                             after = await self._send_unshown(stream, account, after)
                         except (ConnectionResetError, TimeoutError):
                             break
-                        await _first_of(rung, self.closing, gone, seconds=poll)
+                        # The bell rings for this process's deliveries and, through its one
+                        # watcher of the inbox table, for other processes'; the timeout is a
+                        # safety net, not the way news arrives.
+                        await _first_of(rung, self.closing, gone, seconds=SAFETY_SECONDS)
             finally:
                 watch.cancel()
         return stream
