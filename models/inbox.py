@@ -128,6 +128,13 @@ async def accounts_with_new_items(
     return [int(row) for row in (await connection.execute(stmt)).scalars()], newest
 
 
+async def forget_inbox_items(connection: AsyncConnection, before: datetime, limit: int) -> int:
+    """Delete up to limit inbox items stored before a moment, oldest first; how many went."""
+    oldest = sa.select(_ITEM.c.id).where(_ITEM.c.created_at < before).order_by(_ITEM.c.id)
+    stmt = sa.delete(_ITEM).where(_ITEM.c.id.in_(oldest.limit(limit)))
+    return int((await connection.execute(stmt)).rowcount or 0)
+
+
 async def web_account_id(connection: AsyncConnection, external_id: str) -> int | None:
     """The row id of the web chat account with this browser id, if there is one."""
     stmt = sa.select(_IDENTITY.c.id).where(

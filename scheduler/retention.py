@@ -1,6 +1,7 @@
 """Forgetting handled messages: the inbound log keeps each message's replies (personal data
 among them) only so that a redelivery gets the first answer, and that is over in minutes; after
-LINLI_INBOUND_RETENTION_DAYS the rows are deleted. Bind tries, kept only for the guess limits,
+LINLI_INBOUND_RETENTION_DAYS the rows are deleted, as are finished outgoing messages and the
+web chat's inbox items (what a page was sent). Bind tries, kept only for the guess limits,
 go after a day."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from models.binding import forget_bind_attempts
+from models.inbox import forget_inbox_items
 from models.messaging import InboundMessage, OutboxMessage, OutboxStatus
 from scheduler.context import JobContext
 
@@ -29,7 +31,11 @@ async def forget_old_messages(ctx: JobContext) -> int:
     cutoff = ctx.clock.now() - timedelta(days=ctx.settings.inbound_retention_days)
     deleted = 0
     for _ in range(BATCHES_PER_TICK):
-        gone = await _delete_batch(ctx, cutoff) + await _delete_sent_batch(ctx, cutoff)
+        gone = (
+            await _delete_batch(ctx, cutoff)
+            + await _delete_sent_batch(ctx, cutoff)
+            + await _delete_inbox_batch(ctx, cutoff)
+        )
         deleted += gone
         if gone < ctx.batch:
             break
@@ -53,6 +59,12 @@ async def _delete_sent_batch(ctx: JobContext, cutoff: datetime) -> int:
     async with ctx.engine.begin() as connection:
         result = await connection.execute(sa.delete(_OUTBOX).where(_OUTBOX.c.id.in_(oldest)))
     return int(result.rowcount or 0)
+
+
+async def _delete_inbox_batch(ctx: JobContext, cutoff: datetime) -> int:
+    """Web chat deliveries older than the retention, shown or not (the page had its chance)."""
+    async with ctx.engine.begin() as connection:
+        return await forget_inbox_items(connection, cutoff, ctx.batch)
 
 
 async def _delete_batch(ctx: JobContext, cutoff: datetime) -> int:

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from bot.app import Linli
 from bot.clock import ManualClock
+from models.inbox import store_delivery, unshown_items, web_account_id
 from models.messaging import BindAttempt, InboundMessage, OutboxMessage, queue_message
 from scheduler.context import JobContext
 from scheduler.runner import JOBS, Ticker
@@ -114,3 +115,22 @@ async def test_sent_messages_with_their_text_are_forgotten_too(
     clock.set(START + timedelta(days=180, minutes=1))
     await run_retention(linli, batch=10)
     assert await outbox_rows(linli) == [("reminder", "pending")]  # not yet sent: kept
+
+
+async def test_web_inbox_items_are_forgotten_after_the_retention(
+    linli: Linli, client: Client, clock: ManualClock
+) -> None:
+    await say(client, "菜单")
+    async with linli.sessions() as session:
+        account = await web_account_id(await session.connection(), USER)
+    assert account is not None
+    async with linli.engine.begin() as connection:
+        await store_delivery(connection, account, [{"text": "电话13812345678"}], clock.now())
+    clock.set(START + timedelta(days=10))
+    async with linli.engine.begin() as connection:
+        await store_delivery(connection, account, [{"text": "较新"}], clock.now())
+    clock.set(START + timedelta(days=180, minutes=1))
+    await run_retention(linli, batch=10)
+    async with linli.engine.begin() as connection:
+        left = await unshown_items(connection, account)
+    assert [item.replies[0]["text"] for item in left] == ["较新"]
