@@ -1,12 +1,14 @@
 """The push scenario matrix (issue 17): every kind of push on every channel, in both languages.
 
 A resident talks to the bot over WeChat (signed callbacks, wechatpy), Telegram (webhook updates,
-python-telegram-bot) or the web chat (POST /api/chat); staff work on Telegram; scheduler jobs
-run with a JobContext. Then the outbox worker runs until nothing is due, and what the platform
-received for that resident is checked: one message for the push, in the account's language,
-worded as the catalogue words it, each option shown once (numbered lines on WeChat, inline
-buttons and not also in the text on Telegram, buttons on the web inbox), and nothing more on a
-later pass. Where a push offers options, typing "1" answers its first option.
+python-telegram-bot; the scene-setting steps straight into the pipeline, see Resident.say) or
+the web chat (POST /api/chat, pushes read from GET /api/chat/events); staff work on WeChat,
+choosing options by number; scheduler jobs run with a JobContext. Then the outbox worker runs
+until nothing is due, and what the platform received for that resident is checked: one message
+for the push, in the account's language, worded as the catalogue words it, each option shown
+once (numbered lines on WeChat, inline buttons and not also in the text on Telegram, buttons on
+the web inbox), and nothing more on a later pass. Where a push offers options, typing "1"
+answers its first option.
 """
 
 from __future__ import annotations
@@ -580,7 +582,7 @@ async def test_staff_message_on_a_case(rig: Rig, channel: str, lang: str) -> Non
 
 
 async def on_duty(rig: Rig, code: str) -> StaffMember:
-    """A staff member on Telegram with a shift now."""
+    """A staff member on WeChat with a shift now."""
     member = await staff_on_wechat(rig, code)
     now = rig.clock.now()
     async with rig.linli.sessions() as session, session.begin():
