@@ -9,22 +9,18 @@ from bot.i18n import t
 from bot.outgoing import Name, for_resident, for_staff, pushes, queue
 from bot.outgoing.message import Moment, Value
 from handlers.staff import active_staff
-from models.case_ops import CaseCatalogue, department_staff
-from models.cases import Case, CaseEvent, CaseKind
+from models.case_ops import CaseCatalogue, case_catalogue, department_staff
+from models.cases import Case, CaseEvent
 from models.org import Department
 from models.policy import Viewer
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
 WORDS_LIMIT = 500
-_CATALOGUES: dict[str, CaseCatalogue] = {}
 
 
 def catalogue(ctx: Context) -> CaseCatalogue:
     """data/cases.toml, read once per data directory."""
-    key = str(ctx.settings.data_dir)
-    if key not in _CATALOGUES:
-        _CATALOGUES[key] = CaseCatalogue.load(ctx.settings.data_dir)
-    return _CATALOGUES[key]
+    return case_catalogue(ctx.settings.data_dir)
 
 
 def when(lang: str, moment: datetime | None) -> str:
@@ -50,7 +46,12 @@ def event_line(lang: str, event: CaseEvent) -> str:
 def timeline_text(ctx: Context, case: Case, events: list[CaseEvent], *, for_staff: bool) -> str:
     """The case and its steps; residents do not see staff notes."""
     lines = [
-        ctx.t("cases.header", ref=case.ref, category=case.category, status=status_text(ctx, case)),
+        ctx.t(
+            "cases.header",
+            ref=case.ref,
+            category=category_name(ctx, case).render(ctx.lang),
+            status=status_text(ctx, case),
+        ),
         ctx.t("cases.summary", summary=case.summary),
     ]
     if case.due_at is not None:
@@ -91,7 +92,7 @@ async def alert_department(
         co=co,
         case_id=case.id or 0,
         ref=case.ref,
-        category=case.category,
+        category=category_name(ctx, case),
         summary=case.summary,
         department=department_name(department),
         due_at=case.due_at,
@@ -102,18 +103,8 @@ async def alert_department(
 
 
 def category_name(ctx: Context, case: Case) -> Name:
-    """A case's category in both languages, as the catalogue names it (the case keeps the
-    Chinese name only), for a message read in either."""
-    cases = catalogue(ctx)
-    kind = CaseKind(case.kind)
-    code = case.details.get("category_code")
-    found = cases.category(kind, code) if isinstance(code, str) else None
-    if found is not None and found.name_zh == case.category:
-        return Name(found.name_zh, found.name_en)
-    spec = cases.types.get(kind)
-    if spec is not None and spec.name_zh == case.category:
-        return Name(spec.name_zh, spec.name_en)
-    return Name(case.category)
+    """A case's category in both languages, for a message read in either."""
+    return Name(*catalogue(ctx).category_names(case))
 
 
 def department_name(department: Department | None) -> Name:

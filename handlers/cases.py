@@ -12,6 +12,7 @@ from handlers.case_text import (
     WORDS_LIMIT,
     alert_department,
     catalogue,
+    category_name,
     status_text,
     timeline_text,
     viewer,
@@ -137,7 +138,7 @@ async def open_and_alert(
     text = ctx.t(
         "cases.opened",
         ref=case.ref,
-        category=case.category,
+        category=category_name(ctx, case).render(ctx.lang),
         first_reply=when(ctx.lang, case.first_reply_due_at),
         due=when(ctx.lang, case.due_at),
     )
@@ -186,7 +187,12 @@ async def my_cases(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("cases.none"), back_to_menu(ctx))
     lines = [ctx.t("cases.mine_title")]
     lines += [
-        ctx.t("cases.mine_line", ref=c.ref, category=c.category, status=status_text(ctx, c))
+        ctx.t(
+            "cases.mine_line",
+            ref=c.ref,
+            category=category_name(ctx, c).render(ctx.lang),
+            status=status_text(ctx, c),
+        )
         for c in cases
     ]
     buttons = tuple(Button(c.ref, f"case:view:{c.ref}") for c in cases)

@@ -12,6 +12,7 @@ from handlers.case_text import (
     WORDS_LIMIT,
     alert_department,
     catalogue,
+    category_name,
     department_name,
     status_text,
     tell_resident,
@@ -112,7 +113,12 @@ async def my_work(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("cases.staff_none"), back_to_menu(ctx))
     lines = [ctx.t("cases.staff_title")]
     lines += [
-        ctx.t("cases.mine_line", ref=c.ref, category=c.category, status=status_text(ctx, c))
+        ctx.t(
+            "cases.mine_line",
+            ref=c.ref,
+            category=category_name(ctx, c).render(ctx.lang),
+            status=status_text(ctx, c),
+        )
         for c in cases
     ]
     return Reply(
@@ -326,4 +332,7 @@ async def report_category(ctx: Context) -> HandlerResult:
     ctx.clear_state()
     for department_id, handler in (await handler_departments(ctx.session, case)).items():
         await alert_department(ctx, case, department_id, co=not handler.lead)
-    return Reply(ctx.t("cases.reported", ref=case.ref, category=case.category), back_to_menu(ctx))
+    return Reply(
+        ctx.t("cases.reported", ref=case.ref, category=category_name(ctx, case).render(ctx.lang)),
+        back_to_menu(ctx),
+    )

@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,25 @@ class CaseCatalogue:
     def category(self, kind: CaseKind, code: str) -> Category | None:
         """A category of a kind by its code."""
         return next((c for c in self.categories.get(kind, ()) if c.code == code), None)
+
+    def category_names(self, case: Case) -> tuple[str, str]:
+        """A case's category in Chinese and English, as the catalogue names it (the case keeps
+        the Chinese name only); the Chinese twice when the catalogue no longer knows it."""
+        kind = CaseKind(case.kind)
+        code = case.details.get("category_code")
+        found = self.category(kind, code) if isinstance(code, str) else None
+        if found is not None and found.name_zh == case.category:
+            return found.name_zh, found.name_en
+        spec = self.types.get(kind)
+        if spec is not None and spec.name_zh == case.category:
+            return spec.name_zh, spec.name_en
+        return case.category, case.category
+
+
+@cache
+def case_catalogue(data_dir: Path) -> CaseCatalogue:
+    """data/cases.toml of a data directory, read once."""
+    return CaseCatalogue.load(data_dir)
 
 
 def _category(entry: dict[str, Any]) -> Category:

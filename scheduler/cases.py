@@ -13,9 +13,9 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.outgoing import for_resident, for_staff, pushes, queue
+from bot.outgoing import Name, for_resident, for_staff, pushes, queue
 from models.calendar import add_working_days, load_overrides
-from models.case_ops import OPEN
+from models.case_ops import OPEN, case_catalogue
 from models.cases import Case, CaseEvent, CaseStatus, Rating
 from models.org import Staff, StaffRole
 from models.reminders import CASE, mark_once, not_yet_marked
@@ -31,7 +31,7 @@ async def sweep_case_deadlines(ctx: JobContext) -> int:
     now = ctx.clock.now()
     async with ctx.sessions() as session, session.begin():
         sent = await _warn_assignees(session, ctx, now)
-        sent += await _escalate_overdue(session, now)
+        sent += await _escalate_overdue(session, ctx, now)
         sent += await _flag_unaccepted(session, ctx, now)
     return sent
 
@@ -51,17 +51,17 @@ async def _warn_assignees(session: AsyncSession, ctx: JobContext, now: datetime)
         not_yet_marked(CASE, SLA_WARNING, col(Case.id)),
     )
     for case in cases:
-        await _alert(session, case, SLA_WARNING, [case.assignee_staff_id or 0], "", now)
+        await _alert(session, ctx, case, SLA_WARNING, [case.assignee_staff_id or 0], "", now)
     return len(cases)
 
 
-async def _escalate_overdue(session: AsyncSession, now: datetime) -> int:
+async def _escalate_overdue(session: AsyncSession, ctx: JobContext, now: datetime) -> int:
     cases = await _open_cases(session, col(Case.due_at) < now, col(Case.escalated_at).is_(None))
     sent = 0
     for case in cases:
         assignee = await _assignee_name(session, case)
         supervisors = await supervisors_for(session, case.department_id)
-        sent += await _alert(session, case, OVERDUE, supervisors, assignee, now)
+        sent += await _alert(session, ctx, case, OVERDUE, supervisors, assignee, now)
         case.escalated_at = now
         session.add(case)
     return sent
@@ -82,12 +82,13 @@ async def _flag_unaccepted(session: AsyncSession, ctx: JobContext, now: datetime
             continue
         assignee = await _assignee_name(session, case)
         supervisors = await supervisors_for(session, case.department_id)
-        sent += await _alert(session, case, UNACCEPTED_RISK, supervisors, assignee, now)
+        sent += await _alert(session, ctx, case, UNACCEPTED_RISK, supervisors, assignee, now)
     return sent
 
 
 async def _alert(
     session: AsyncSession,
+    ctx: JobContext,
     case: Case,
     kind: str,
     staff_ids: list[int],
@@ -102,7 +103,11 @@ async def _alert(
     session.add(CaseEvent(case_id=case.id, at=now, actor_kind="system", kind=kind))
 
     alert = pushes.case_escalation(
-        kind, ref=case.ref, category=case.category, due_at=case.due_at, assignee=assignee
+        kind,
+        ref=case.ref,
+        category=category_name(ctx, case),
+        due_at=case.due_at,
+        assignee=assignee,
     )
     await queue(
         connection,
@@ -113,6 +118,11 @@ async def _alert(
         once=f"case:{case.id}:{kind}",
     )
     return len(staff_ids)
+
+
+def category_name(ctx: JobContext, case: Case) -> Name:
+    """A case's category in both languages, as the street's catalogue names it."""
+    return Name(*case_catalogue(ctx.settings.data_dir).category_names(case))
 
 
 async def supervisors_for(session: AsyncSession, department_id: int | None) -> list[int]:
@@ -138,15 +148,15 @@ async def send_follow_ups(ctx: JobContext) -> int:
     settings = ctx.settings
     async with ctx.sessions() as session, session.begin():
         sent = await _follow_up(
-            session, FOLLOW_UP, now - timedelta(hours=settings.follow_up_after_hours), now
+            session, ctx, FOLLOW_UP, now - timedelta(hours=settings.follow_up_after_hours), now
         )
         nudge_before = now - timedelta(hours=settings.follow_up_nudge_after_hours)
-        sent += await _follow_up(session, NUDGE, nudge_before, now)
+        sent += await _follow_up(session, ctx, NUDGE, nudge_before, now)
     return sent
 
 
 async def _follow_up(
-    session: AsyncSession, kind: str, resolved_before: datetime, now: datetime
+    session: AsyncSession, ctx: JobContext, kind: str, resolved_before: datetime, now: datetime
 ) -> int:
     rated = select(Rating.id).where(Rating.subject_kind == CASE, Rating.subject_id == Case.id)
     stmt = select(Case).where(
@@ -164,7 +174,7 @@ async def _follow_up(
         assert case.id is not None
         await mark_once(connection, CASE, case.id, kind, now)
         follow_up = pushes.case_follow_up(
-            kind, case_id=case.id, ref=case.ref, category=case.category
+            kind, case_id=case.id, ref=case.ref, category=category_name(ctx, case)
         )
         people = [for_resident(case.resident_id or 0)]
         await queue(

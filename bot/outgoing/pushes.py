@@ -82,7 +82,7 @@ def case_alert(
     co: bool,
     case_id: int,
     ref: str,
-    category: str,
+    category: Value,
     summary: str,
     department: Name,
     due_at: datetime | None,
@@ -103,7 +103,7 @@ def case_alert(
 
 
 def case_escalation(
-    kind: str, *, ref: str, category: str, due_at: datetime | None, assignee: str
+    kind: str, *, ref: str, category: Value, due_at: datetime | None, assignee: str
 ) -> Message:
     """A deadline warning or escalation about a case, for its handler or supervisors."""
     return message(
@@ -111,7 +111,7 @@ def case_escalation(
     )
 
 
-def case_follow_up(kind: str, *, case_id: int, ref: str, category: str) -> Message:
+def case_follow_up(kind: str, *, case_id: int, ref: str, category: Value) -> Message:
     """After a case is resolved: please confirm and rate (and, later, a gentle nudge)."""
     return message(
         say(f"cases.{kind}", ref=ref, category=category),
