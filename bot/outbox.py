@@ -251,10 +251,9 @@ class OutboxWorker:
                 await connection.execute(
                     sa.update(_IDENTITY).where(_IDENTITY.c.id.in_(lost)).values(unreachable=True)
                 )
-            for account_id, options in _pushed_options(delivered):
-                await remember_options(connection, account_id, options, now)
         for one, values in zip(delivered, updates, strict=True):
             self._count(one, str(values["new_status"]))
+        await self._remember_pushed_options(delivered, now)
         lapsed = [
             int(one.item.payload[OFFER_KEY])
             for one, values in zip(delivered, updates, strict=True)
@@ -263,13 +262,32 @@ class OutboxWorker:
         if lapsed:
             await self._pass_on(lapsed, now)
 
+    async def _remember_pushed_options(self, delivered: Sequence[Delivered], now: datetime) -> None:
+        """Let a typed number answer a delivered push's options; apart from the record, so
+        that a clash with a conversation never undoes the record of what was sent."""
+        pushed = _pushed_options(delivered)
+        if not pushed:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                connection = await session.connection()
+                for account_id, options in pushed:
+                    await remember_options(connection, account_id, options, now)
+        except Exception:
+            logger.exception("remembering a push's options failed; a typed number may miss it")
+
     async def _pass_on(self, entry_ids: list[int], now: datetime) -> None:
-        """Offers nobody could be told of end now, and their places go to the next in line."""
-        async with self.sessions() as session, session.begin():
-            for entry_id in entry_ids:
-                await lapse_offer(session, entry_id, now)
-            await session.flush()
-            offered = await pass_on_offers(session, now, self.offer_minutes)
+        """Offers nobody could be told of end now, and their places go to the next in line
+        (if this fails, the waitlist tick passes them on when they lapse)."""
+        try:
+            async with self.sessions() as session, session.begin():
+                for entry_id in entry_ids:
+                    await lapse_offer(session, entry_id, now)
+                await session.flush()
+                offered = await pass_on_offers(session, now, self.offer_minutes)
+        except Exception:
+            logger.exception("passing on undeliverable offers failed")
+            return
         logger.info("undeliverable offers passed on", extra={"count": len(entry_ids)})
         if offered:
             self.wake()

@@ -299,9 +299,14 @@ async def expire_offers(
     session: AsyncSession, now: datetime, limits: BookingLimits
 ) -> tuple[list[WaitlistEntry], list[WaitlistEntry]]:
     """Offers past their time: release their places and pass them on. (expired, new offers)"""
-    stmt = select(WaitlistEntry).where(
-        WaitlistEntry.status == WaitlistStatus.OFFERED,
-        col(WaitlistEntry.offer_expires_at) <= now,
+    # Locked, skipping rows another instance is passing on: a place is released once.
+    stmt = (
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.status == WaitlistStatus.OFFERED,
+            col(WaitlistEntry.offer_expires_at) <= now,
+        )
+        .with_for_update(skip_locked=True)
     )
     expired = list((await session.exec(stmt)).all())
     offered: list[WaitlistEntry] = []

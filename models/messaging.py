@@ -51,26 +51,42 @@ class ConversationState(SQLModel, table=True):
 
 async def remember_options(
     connection: AsyncConnection, identity_id: int, options: list[str], now: datetime
-) -> None:
+) -> bool:
     """Make options (a push's buttons) the account's current ones, so that a number typed next
-    answers them; the flow the account is in is kept."""
+    answers them; whether they were taken.
+
+    Only an idle account takes them: in a flow, a typed number belongs to the flow's question
+    (some steps ask for numbers without showing buttons). The write is a compare-and-set on
+    the state as read, so a conversation that changed it meanwhile is never overwritten.
+    """
     table = ConversationState.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    fresh = {"identity_id": identity_id, "name": "", "data": {"options": options}}
+    created = await connection.execute(
+        insert(table)
+        .values(**fresh, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["identity_id"])
+    )
+    if created.rowcount:
+        return True
     found = await connection.execute(
-        sa.select(table.c.data).where(table.c.identity_id == identity_id)
-    )
-    data = found.scalar_one_or_none()
-    if data is None:
-        await connection.execute(
-            sa.insert(table).values(
-                identity_id=identity_id, name="", data={"options": options}, updated_at=now
-            )
+        sa.select(table.c.name, table.c.data, table.c.updated_at).where(
+            table.c.identity_id == identity_id
         )
-        return
-    await connection.execute(
-        sa.update(table)
-        .where(table.c.identity_id == identity_id)
-        .values(data={**dict(data), "options": options})
     )
+    row = found.one_or_none()
+    if row is None or row.name:
+        return False
+    changed = await connection.execute(
+        sa.update(table)
+        .where(
+            table.c.identity_id == identity_id,
+            table.c.name == "",
+            table.c.updated_at == row.updated_at,
+        )
+        .values(data={**dict(row.data or {}), "options": options}, updated_at=now)
+    )
+    return bool(changed.rowcount)
 
 
 class OutboxMessage(SQLModel, table=True):

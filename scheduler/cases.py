@@ -115,7 +115,7 @@ async def _alert(
         [for_staff(staff_id) for staff_id in staff_ids],
         kind="alert",
         now=now,
-        once=f"case:{case.id}:{kind}",
+        once=f"case:{case.id}:{kind}:{{person}}",
     )
     return len(staff_ids)
 

@@ -65,7 +65,7 @@ async def send_daily_digests(ctx: JobContext) -> int:
                 [for_staff(staff.id or 0)],
                 kind="digest",
                 now=now,
-                once=f"digest:{today.isoformat()}",
+                once=f"digest:{staff.id}:{today.isoformat()}",
             )
     return sent
 
@@ -105,7 +105,9 @@ async def send_weekly_kpis(ctx: JobContext) -> int:
         report = pushes.weekly_kpi(monday=monday, end=monday + timedelta(days=6), kpi=kpi)
         readers = await _reachable_staff(session, (StaffRole.SUPERVISOR, StaffRole.ADMIN))
         people = [for_staff(staff.id or 0) for staff in readers]
-        sent += await queue(connection, report, people, kind="digest", now=now, once=f"kpi:{week}")
+        sent += await queue(
+            connection, report, people, kind="digest", now=now, once=f"kpi:{{person}}:{week}"
+        )
     return sent
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
@@ -12,7 +13,7 @@ from bot.app import Linli
 from bot.clock import ManualClock
 from bot.i18n import t
 from bot.outbox import OutboxWorker
-from bot.outgoing import Message, Name, for_resident, payload_replies, pushes, queue
+from bot.outgoing import Message, Name, Person, for_resident, payload_replies, pushes, queue
 from bot.outgoing.message import Day, Moment, Say, Verbatim, message, option, say
 from models.booking import BookingSlot, WaitlistEntry, WaitlistStatus
 from models.messaging import ConversationState, OutboxMessage, OutboxStatus
@@ -79,9 +80,11 @@ async def test_queue_once_per_person_and_occasion(linli: Linli) -> None:
     people = [for_resident(first), for_resident(second)]
     async with linli.engine.begin() as connection:
         now = linli.clock.now()
-        assert await queue(connection, news, people, kind="need", now=now, once="x:1") == 2
-        assert await queue(connection, news, people, kind="need", now=now, once="x:1") == 0
+        assert await queue(connection, news, people, kind="need", now=now, once="x:1:{person}") == 2
+        assert await queue(connection, news, people, kind="need", now=now, once="x:1:{person}") == 0
         assert await queue(connection, news, people[:1], kind="need", now=now) == 1
+        with pytest.raises(ValueError, match="person"):  # one key for several: a mistake
+            await queue(connection, news, people, kind="need", now=now, once="x:2")
 
 
 async def test_the_worker_words_each_copy_in_its_account_language(
@@ -179,3 +182,30 @@ async def test_a_push_with_options_becomes_what_a_typed_number_answers(
         ).one()
         state = await session.get(ConversationState, account.id)
     assert state is not None and state.data["options"] == ["menu"]
+
+
+async def test_a_push_never_takes_over_the_numbers_of_a_flow_in_progress(
+    linli: Linli, clock: ManualClock
+) -> None:
+    booking = Chat(linli, user="mid-flow-0001")
+    days = await booking.press("book:svc:ss-card-reissue")  # a flow asking for a day
+    async with linli.sessions() as session:
+        account = (
+            await session.exec(
+                select(ChannelIdentity).where(ChannelIdentity.external_id == booking.user)
+            )
+        ).one()
+    offer = message(
+        say("booking.offer", when="明天", minutes=30), options=(option("booking.accept", "menu"),)
+    )
+    async with linli.engine.begin() as connection:
+        to = Person(account_id=account.id, channel="web")
+        await queue(connection, offer, [to], kind="offer", now=clock.now())
+    channel = RecordingChannel(clock, name="web")
+    await OutboxWorker(linli.sessions, {"web": channel.for_worker("w")}, clock).deliver_due()
+    assert len(channel.accepted) == 1
+    async with linli.sessions() as session:
+        state = await session.get(ConversationState, account.id)
+    assert state is not None and state.data["options"] == payloads(days[0])
+    slots = await booking.send("1")  # still the first day offered, not the push
+    assert slots[0].text != days[0].text and payloads(slots[0])

@@ -15,6 +15,7 @@ from bot.outgoing.message import Message
 from models.messaging import OutboxMessage, outbox_row
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+PERSON = "{person}"
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,9 @@ class Person:
     channel: str | None = None
 
     @property
-    def key(self) -> str:
-        """A short stable name, used to tell one person's copy of a message from another's."""
-        if self.account_id is not None:
-            return f"a{self.account_id}"
-        if self.staff_id is not None:
-            return f"s{self.staff_id}"
-        return f"r{self.resident_id}"
+    def number(self) -> int:
+        """The person's (or account's) row id, which tells one copy of a message from another."""
+        return self.account_id or self.staff_id or self.resident_id or 0
 
 
 def for_resident(resident_id: int) -> Person:
@@ -59,7 +56,7 @@ def outbox_values(
         channel=person.channel,
         resident_id=person.resident_id,
         staff_id=person.staff_id,
-        dedupe_key=None if once is None else f"{once}:{person.key}",
+        dedupe_key=None if once is None else once.replace(PERSON, str(person.number)),
     )
 
 
@@ -76,9 +73,13 @@ async def queue(
     """Queue message for each person in the caller's transaction; how many copies were queued.
 
     With once, each person gets this message at most once ever (a sweep that runs twice, or
-    on two instances, queues nothing the second time): once names the occasion. about is kept
+    on two instances, queues nothing the second time): once is the occasion's key, with
+    "{person}" standing for the person's id when the message goes to several. about is kept
     beside the message for the delivery worker (what the message concerns).
     """
+    people = list(people)
+    if once is not None and PERSON not in once and len(people) > 1:
+        raise ValueError("a message queued once for several people needs {person} in its key")
     rows = [outbox_values(message, person, kind, now, once) for person in people]
     for row in rows:
         row["payload"] |= about or {}

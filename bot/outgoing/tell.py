@@ -60,7 +60,7 @@ async def need_stage_news(
     news = pushes.need_stage(title=item.title, stage=str(stage), reason=reason)
     people = [for_resident(r) for r in residents]
     return await queue(
-        connection, news, people, kind="need", now=now, once=f"need:{item.id}:{stage}"
+        connection, news, people, kind="need", now=now, once=f"need:{item.id}:{stage}:{{person}}"
     )
 
 
@@ -75,7 +75,7 @@ async def need_merge_news(
     news = pushes.need_merged(old=absorbed.title, title=keep.title, count=keep.supporters)
     people = [for_resident(r) for r in residents]
     return await queue(
-        connection, news, people, kind="need", now=now, once=f"need:{absorbed.id}:merged"
+        connection, news, people, kind="need", now=now, once=f"need:{absorbed.id}:merged:{{person}}"
     )
 
 
