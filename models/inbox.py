@@ -6,6 +6,7 @@ the page reads it over a live stream (or on its next visit) and marks it shown.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,35 +80,41 @@ async def store_delivery(
 
 
 async def unshown_items(
-    connection: AsyncConnection, identity_id: int, after_id: int = 0, limit: int = PAGE
+    connection: AsyncConnection,
+    identity_id: int,
+    after_id: int = 0,
+    limit: int = PAGE,
+    skip: Collection[int] = (),
 ) -> list[InboxItem]:
-    """An account's deliveries not shown yet, oldest first, after the item after_id."""
-    stmt = (
-        sa.select(_ITEM.c.id, _ITEM.c.replies)
-        .where(
-            _ITEM.c.identity_id == identity_id,
-            _ITEM.c.id > after_id,
-            _ITEM.c.shown_at.is_(None),
-        )
-        .order_by(_ITEM.c.id)
-        .limit(limit)
+    """An account's deliveries not shown yet, oldest first, after the item after_id, leaving
+    out the items in skip (sent already on this stream)."""
+    stmt = sa.select(_ITEM.c.id, _ITEM.c.replies).where(
+        _ITEM.c.identity_id == identity_id,
+        _ITEM.c.id > after_id,
+        _ITEM.c.shown_at.is_(None),
     )
-    rows = (await connection.execute(stmt)).all()
+    if skip:
+        stmt = stmt.where(_ITEM.c.id.not_in(list(skip)))
+    rows = (await connection.execute(stmt.order_by(_ITEM.c.id).limit(limit))).all()
     return [InboxItem(int(row.id), list(row.replies)) for row in rows]
 
 
 async def mark_shown(
-    connection: AsyncConnection, identity_id: int, up_to: int, now: datetime
+    connection: AsyncConnection, identity_id: int, item_ids: Collection[int], now: datetime
 ) -> int:
-    """Mark an account's deliveries up to the item up_to as shown; returns how many changed.
+    """Mark these of an account's deliveries as shown; returns how many changed.
 
-    Only that account's rows change, whatever id is given.
+    Only that account's rows change, whatever ids are given. Items are named one by one, not
+    "up to" an id: on PostgreSQL a lower id may commit after a higher one, and must not be
+    marked before the page has had it.
     """
+    if not item_ids:
+        return 0
     stmt = (
         sa.update(_ITEM)
         .where(
             _ITEM.c.identity_id == identity_id,
-            _ITEM.c.id <= up_to,
+            _ITEM.c.id.in_(list(item_ids)),
             _ITEM.c.shown_at.is_(None),
         )
         .values(shown_at=now)
@@ -115,17 +122,20 @@ async def mark_shown(
     return int((await connection.execute(stmt)).rowcount or 0)
 
 
-async def accounts_with_new_items(
-    connection: AsyncConnection, after_id: int | None
-) -> tuple[list[int], int]:
-    """Accounts with deliveries stored after the item after_id, and the newest item's id (with
-    after_id None: no accounts, only where the inbox stands now)."""
-    newest = (await connection.execute(sa.select(sa.func.max(_ITEM.c.id)))).scalar_one_or_none()
-    newest = int(newest or 0)
-    if after_id is None or newest <= after_id:
-        return [], max(newest, after_id or 0)
-    stmt = sa.select(_ITEM.c.identity_id).where(_ITEM.c.id > after_id).distinct()
-    return [int(row) for row in (await connection.execute(stmt)).scalars()], newest
+async def unshown_signatures(
+    connection: AsyncConnection, identity_ids: Collection[int]
+) -> dict[int, tuple[int, int]]:
+    """For each of these accounts with unshown deliveries: how many, and the newest id. A
+    change means something arrived, even an item with a lower id committed late."""
+    if not identity_ids:
+        return {}
+    stmt = (
+        sa.select(_ITEM.c.identity_id, sa.func.count(), sa.func.max(_ITEM.c.id))
+        .where(_ITEM.c.identity_id.in_(list(identity_ids)), _ITEM.c.shown_at.is_(None))
+        .group_by(_ITEM.c.identity_id)
+    )
+    rows = (await connection.execute(stmt)).all()
+    return {int(row[0]): (int(row[1]), int(row[2])) for row in rows}
 
 
 async def forget_inbox_items(connection: AsyncConnection, before: datetime, limit: int) -> int:

@@ -55,9 +55,10 @@ async def remember_options(
     """Make options (a push's buttons) the account's current ones, so that a number typed next
     answers them; whether they were taken.
 
-    Only an idle account takes them: in a flow, a typed number belongs to the flow's question
-    (some steps ask for numbers without showing buttons). The write is a compare-and-set on
-    the state as read, so a conversation that changed it meanwhile is never overwritten.
+    They replace the options shown last, as the newest message on the screen; but a flow's step
+    that shows no options is left alone, because it asks for a typed number itself (choose
+    items by number, a community from a list). The write is a compare-and-set on the state as
+    read, so a conversation that changed it meanwhile is never overwritten.
     """
     table = ConversationState.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
@@ -75,16 +76,17 @@ async def remember_options(
         )
     )
     row = found.one_or_none()
-    if row is None or row.name:
+    data = dict(row.data or {}) if row is not None else {}
+    if row is None or (row.name and not data.get("options")):
         return False
     changed = await connection.execute(
         sa.update(table)
         .where(
             table.c.identity_id == identity_id,
-            table.c.name == "",
+            table.c.name == row.name,
             table.c.updated_at == row.updated_at,
         )
-        .values(data={**dict(row.data or {}), "options": options}, updated_at=now)
+        .values(data={**data, "options": options})
     )
     return bool(changed.rowcount)
 

@@ -184,28 +184,52 @@ async def test_a_push_with_options_becomes_what_a_typed_number_answers(
     assert state is not None and state.data["options"] == ["menu"]
 
 
-async def test_a_push_never_takes_over_the_numbers_of_a_flow_in_progress(
-    linli: Linli, clock: ManualClock
-) -> None:
-    booking = Chat(linli, user="mid-flow-0001")
-    days = await booking.press("book:svc:ss-card-reissue")  # a flow asking for a day
-    async with linli.sessions() as session:
-        account = (
-            await session.exec(
-                select(ChannelIdentity).where(ChannelIdentity.external_id == booking.user)
-            )
-        ).one()
+async def _deliver_offer_to(linli: Linli, clock: ManualClock, account_id: int) -> None:
     offer = message(
         say("booking.offer", when="明天", minutes=30), options=(option("booking.accept", "menu"),)
     )
     async with linli.engine.begin() as connection:
-        to = Person(account_id=account.id, channel="web")
+        to = Person(account_id=account_id, channel="web")
         await queue(connection, offer, [to], kind="offer", now=clock.now())
     channel = RecordingChannel(clock, name="web")
     await OutboxWorker(linli.sessions, {"web": channel.for_worker("w")}, clock).deliver_due()
     assert len(channel.accepted) == 1
+
+
+async def _account(linli: Linli, user: str) -> ChannelIdentity:
+    async with linli.sessions() as session:
+        stmt = select(ChannelIdentity).where(ChannelIdentity.external_id == user)
+        return (await session.exec(stmt)).one()
+
+
+async def test_a_push_never_takes_the_numbers_a_step_asks_for_itself(
+    linli: Linli, clock: ManualClock
+) -> None:
+    chat = Chat(linli, user="mid-flow-0001")
+    await chat.send("菜单")
+    account = await _account(linli, chat.user)
+    async with linli.sessions() as session, session.begin():
+        state = await session.get(ConversationState, account.id)
+        assert state is not None
+        # A step that lists items in its text and asks for their numbers shows no buttons.
+        state.name, state.data = "needs.split", {"item": 1}
+        session.add(state)
+    await _deliver_offer_to(linli, clock, account.id or 0)
+    async with linli.sessions() as session:
+        after = await session.get(ConversationState, account.id)
+    assert after is not None and after.name == "needs.split"
+    assert after.data == {"item": 1}  # a typed "1" still answers the step
+
+
+async def test_a_push_replaces_the_options_shown_before_it(
+    linli: Linli, clock: ManualClock
+) -> None:
+    booking = Chat(linli, user="mid-flow-0002")
+    await booking.press("book:svc:ss-card-reissue")  # a flow showing day buttons
+    account = await _account(linli, booking.user)
+    await _deliver_offer_to(linli, clock, account.id or 0)
     async with linli.sessions() as session:
         state = await session.get(ConversationState, account.id)
-    assert state is not None and state.data["options"] == payloads(days[0])
-    slots = await booking.send("1")  # still the first day offered, not the push
-    assert slots[0].text != days[0].text and payloads(slots[0])
+    assert state is not None and state.data["options"] == ["menu"]  # the newest on the screen
+    menu = await booking.send("1")
+    assert menu[0].text.startswith(t("zh-CN", "menu.greeting")[:4]), menu[0].text

@@ -272,8 +272,7 @@ class Resident:
         if self.channel == "web":
             items = await self.inbox()
             if items:
-                up_to = max(item_id for item_id, _ in items)
-                body = {"user": WEB_USER, "up_to": up_to}
+                body = {"user": WEB_USER, "ids": [item_id for item_id, _ in items]}
                 response = await self.rig.client.post("/api/chat/seen", json=body)
                 assert response.status == 200
             self.seen = 0

@@ -141,8 +141,10 @@ async def test_inbox_stores_once_lists_after_and_marks_only_its_own(linli: Linli
         items = await unshown_items(c, a)
         assert [(i.id, i.replies[0]["text"]) for i in items] == [(first, "一"), (second, "二")]
         assert [i.id for i in await unshown_items(c, a, after_id=first)] == [second]
-        assert await mark_shown(c, a, theirs, now) == 2  # their id is not theirs to mark
-        assert await unshown_items(c, a) == []
+        assert await mark_shown(c, a, [theirs], now) == 0  # their item is not theirs to mark
+        assert await mark_shown(c, a, [second, theirs], now) == 1
+        assert [i.id for i in await unshown_items(c, a)] == [first]  # named one by one
+        assert [i.id for i in await unshown_items(c, a, skip={first})] == []
         assert [i.id for i in await unshown_items(c, b)] == [theirs]
 
 
@@ -232,21 +234,21 @@ async def test_unread_items_come_back_until_seen_and_only_to_their_owner(linli: 
         async with stream(client, user) as events:  # the page was closed: both wait for it
             first, second = await next_event(events), await next_event(events)
         assert first is not None and second is not None
-        texts = [e["data"]["replies"][0]["text"] for e in (first, second)]
-        assert texts == ["第一条", "第二条"]
-        async with stream(client, user, last=first["id"]) as events:  # a reconnect
-            again = await next_event(events)
-            assert again is not None and again["id"] == second["id"]
+        texts = sorted(e["data"]["replies"][0]["text"] for e in (first, second))
+        assert texts == ["第一条", "第二条"]  # stored by one batch: either may be stored first
+        async with stream(client, user, last=first["id"]) as events:  # a reconnect: the page
+            again = [await next_event(events), await next_event(events)]  # skips what it has
+            assert [e["id"] for e in again if e] == [first["id"], second["id"]]
         async with stream(client, other) as events:  # someone else's id sees none of it
             assert await next_event(events, 0.5) is None
-        crafted = await client.post("/api/chat/seen", json={"user": other, "up_to": second["id"]})
+        crafted = await client.post("/api/chat/seen", json={"user": other, "ids": [second["id"]]})
         assert (await crafted.json()) == {"marked": 0}
-        seen = await client.post("/api/chat/seen", json={"user": user, "up_to": first["id"]})
+        seen = await client.post("/api/chat/seen", json={"user": user, "ids": [first["id"]]})
         assert (await seen.json()) == {"marked": 1}
         async with stream(client, user) as events:
             left = await next_event(events)
             assert left is not None and left["id"] == second["id"]
-        await client.post("/api/chat/seen", json={"user": user, "up_to": second["id"]})
+        await client.post("/api/chat/seen", json={"user": user, "ids": [second["id"]]})
         async with stream(client, user) as events:
             assert await next_event(events, 0.5) is None
 
@@ -257,9 +259,9 @@ async def test_bad_and_unknown_ids_stream_nothing_and_make_no_account(linli: Lin
             assert (await client.get("/api/chat/events" + query)).status == 400
         unknown = await client.get(f"/api/chat/events?user={browser_id()}")
         assert unknown.status == 204
-        bad = await client.post("/api/chat/seen", json={"user": browser_id(), "up_to": "1"})
+        bad = await client.post("/api/chat/seen", json={"user": browser_id(), "ids": ["1"]})
         assert bad.status == 400
-        none = await client.post("/api/chat/seen", json={"user": browser_id(), "up_to": 1})
+        none = await client.post("/api/chat/seen", json={"user": browser_id(), "ids": [1]})
         assert await none.json() == {"marked": 0}
     async with linli.sessions() as session:
         assert (await session.exec(select(ChannelIdentity))).all() == []
@@ -396,3 +398,29 @@ async def test_migration_delivers_what_the_web_missed(linli: Linli) -> None:
     async with linli.engine.connect() as connection:
         version = await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
         assert version.scalar_one() == "0009"
+
+
+async def test_a_lower_id_committed_late_still_reaches_the_open_stream(linli: Linli) -> None:
+    """On PostgreSQL ids come from a sequence, so item 10 can commit after item 11: a stream
+    that only looked past the last id it sent would never send it."""
+    user = browser_id()
+    async with serving(linli, worker=False) as client:
+        account = await web_account(linli, client, user)
+        async with linli.engine.begin() as c:  # reserve a low id as a slow transaction would
+            low = await store_delivery(c, account, [Reply("慢").to_dict()], linli.clock.now())
+            await c.execute(sa.update(WebInboxItem.__table__).values(shown_at=linli.clock.now()))  # type: ignore[attr-defined]
+        async with stream(client, user) as events:
+            async with linli.engine.begin() as c:
+                high = await store_delivery(c, account, [Reply("快").to_dict()], linli.clock.now())
+            linli.inbox_bell.ring(account)
+            first = await next_event(events)
+            async with linli.engine.begin() as c:  # the slow one "commits" now
+                await c.execute(
+                    sa.update(WebInboxItem.__table__)  # type: ignore[attr-defined]
+                    .where(WebInboxItem.__table__.c.id == low)  # type: ignore[attr-defined]
+                    .values(shown_at=None)
+                )
+            linli.inbox_bell.ring(account)
+            late = await next_event(events)
+    assert first is not None and first["id"] == high
+    assert late is not None and late["id"] == low < high

@@ -17,7 +17,7 @@ from bot.channels.web import CHANNEL
 from bot.clock import Clock
 from bot.outbound import Recipient, SendResult, SendStatus
 from bot.outbox import OUTBOX_ID_KEY
-from models.inbox import accounts_with_new_items, store_delivery
+from models.inbox import store_delivery, unshown_signatures
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +54,18 @@ class InboxBell:
         self, sessions: async_sessionmaker[AsyncSession], every: float
     ) -> None:
         """Ring for deliveries another process stored (a separate `linli worker`): one look at
-        the inbox per interval for the whole process, however many pages are open."""
-        newest: int | None = None
+        the inbox per interval for the whole process, and only while pages are open."""
+        known: dict[int, tuple[int, int]] = {}
         while True:
             try:
-                if self._listeners or newest is None:
+                if self._listeners:
                     async with sessions() as session:
                         connection = await session.connection()
-                        accounts, newest = await accounts_with_new_items(connection, newest)
-                    for account_id in accounts:
-                        self.ring(account_id)
+                        now = await unshown_signatures(connection, list(self._listeners))
+                    for account_id, signature in now.items():
+                        if known.get(account_id) != signature:
+                            self.ring(account_id)
+                    known = now
             except Exception:
                 logger.exception("looking for new web deliveries failed")
             await asyncio.sleep(every)

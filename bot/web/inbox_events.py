@@ -1,11 +1,11 @@
 """Live pushes to the web chat page: GET /api/chat/events (server-sent events) and
 POST /api/chat/seen.
 
-A stream first sends every delivery the page has not shown (after Last-Event-ID, when the
-browser reconnects), then waits on the account's bell, which this process's web sender rings
-and, for deliveries another process stored, the bell's one watcher of the inbox table. Open
-streams are capped per client address, per account and in all, and all end when the server
-stops.
+A stream first sends every delivery the page has not marked shown (a reconnecting page gets
+them again and skips those it has by id), then waits on the account's bell, which this
+process's web sender rings and, for deliveries another process stored, the bell's one watcher
+of the inbox table. Open streams are capped per client address, per account and in all, and
+all end when the server stops.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
@@ -26,13 +26,14 @@ from bot.channels.web import valid_user_id
 from bot.i18n import t
 from bot.web.client import client_address
 from bot.web.ratelimit import ClientRateLimit
-from models.inbox import mark_shown, unshown_items, web_account_id
+from models.inbox import PAGE, mark_shown, unshown_items, web_account_id
 
 logger = logging.getLogger(__name__)
 
 PING_SECONDS = 15.0  # keep-alive comment, so proxies and the browser keep the stream open
 RETRY_MS = 5000  # how soon the browser comes back after the stream drops
-SEEN_BODY_LIMIT = 1024
+SEEN_BODY_LIMIT = 4096
+SEEN_IDS_LIMIT = 100
 DISCONNECT_CHECK_SECONDS = 0.5
 SAFETY_SECONDS = 60.0  # how soon a closed page's stream is let go
 
@@ -73,21 +74,22 @@ class InboxStreams:
             return _error(429, "error.too_many")
 
     async def seen(self, request: web.Request) -> web.Response:
-        """POST /api/chat/seen {"user", "up_to"}: the caller's deliveries up to an id are shown."""
+        """POST /api/chat/seen {"user", "ids": [...]}: the caller's deliveries with these ids
+        have been shown."""
         if not await self.limiter.allow(client_address(request)):
             return _error(429, "error.too_many")
         body = await _json_body(request)
         user = body.get("user") if body else None
-        up_to = body.get("up_to") if body else None
+        ids = body.get("ids") if body else None
         valid = valid_user_id(user, strong_ids=self._strong_ids)
-        if not valid or type(up_to) is not int or up_to < 0:
+        if not valid or not _item_ids(ids):
             return _error(400, "error.bad_request")
         account = await self._account(str(user))
         marked = 0
         if account is not None:
             async with self.linli.sessions() as session, session.begin():
                 connection = await session.connection()
-                marked = await mark_shown(connection, account, up_to, self.linli.clock.now())
+                marked = await mark_shown(connection, account, ids, self.linli.clock.now())
         return web.json_response({"marked": marked})
 
     @property
@@ -119,7 +121,9 @@ class InboxStreams:
             self.by_account += Counter()
 
     async def _stream(self, request: web.Request, account: int) -> EventSourceResponse:
-        after = _last_event_id(request)
+        # Every unshown delivery, each once per stream: not "after the last id", because on
+        # PostgreSQL a lower id can commit after a higher one. The page skips what it has.
+        sent: set[int] = set()
         async with sse_response(
             request, headers=self.headers, ping_interval=PING_SECONDS
         ) as stream:
@@ -130,7 +134,9 @@ class InboxStreams:
                     while stream.is_connected() and not (self.closing.is_set() or gone.is_set()):
                         rung.clear()  # a ring while the database is read is not lost
                         try:
-                            after = await self._send_unshown(stream, account, after)
+                            if await self._send_unshown(stream, account, sent) == PAGE:
+                                continue  # a backlog: the next page at once
+
                         except (ConnectionResetError, TimeoutError):
                             break
                         # The bell rings for this process's deliveries and, through its one
@@ -141,15 +147,16 @@ class InboxStreams:
                 watch.cancel()
         return stream
 
-    async def _send_unshown(self, stream: EventSourceResponse, account: int, after: int) -> int:
-        """Send the deliveries stored since the last one sent; the id of the newest sent."""
+    async def _send_unshown(self, stream: EventSourceResponse, account: int, sent: set[int]) -> int:
+        """Send the unshown deliveries this stream has not sent yet; how many were sent."""
         async with self.linli.sessions() as session:
-            items = await unshown_items(await session.connection(), account, after)
+            connection = await session.connection()
+            items = await unshown_items(connection, account, skip=sent)
         for item in items:
             data = json.dumps({"replies": item.replies}, ensure_ascii=False)
             await stream.send(data, id=str(item.id), retry=RETRY_MS)
-            after = item.id
-        return after
+            sent.add(item.id)
+        return len(items)
 
 
 async def _watch_disconnect(request: web.Request, gone: asyncio.Event) -> None:
@@ -170,10 +177,13 @@ async def _first_of(*events: asyncio.Event, seconds: float) -> None:
             wait.cancel()
 
 
-def _last_event_id(request: web.Request) -> int:
-    """The id of the last delivery the browser got (it resends it on reconnecting), else 0."""
-    raw = request.headers.get("Last-Event-ID", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+def _item_ids(ids: object) -> TypeGuard[list[int]]:
+    """Whether ids is a short list of item numbers."""
+    return (
+        isinstance(ids, list)
+        and 0 < len(ids) <= SEEN_IDS_LIMIT
+        and all(type(i) is int and 0 < i < 2**63 for i in ids)
+    )
 
 
 async def _json_body(request: web.Request) -> dict[str, Any] | None:

@@ -186,13 +186,13 @@
   // Pushes: an EventSource for this id once the server knows it. Each event is one delivery
   // (id = its number); it is shown once, then reported seen so it is not offered again.
   let events = null;
-  let lastShown = 0;
+  const shownPushes = new Set(); // by id: a reconnected stream offers unmarked ones again
   let retryMs = 2000;
   let reopenTimer = null;
 
   function showPush(event) {
     const id = Number(event.lastEventId);
-    if (!Number.isSafeInteger(id) || id <= lastShown) return;
+    if (!Number.isSafeInteger(id) || id <= 0 || shownPushes.has(id)) return;
     let data = null;
     try {
       data = JSON.parse(event.data);
@@ -200,7 +200,7 @@
       return;
     }
     if (!data || !Array.isArray(data.replies)) return;
-    lastShown = id;
+    shownPushes.add(id);
     const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     showReplies(data.replies, true);
     if (atEnd || !busy) scrollToEnd();
@@ -208,7 +208,7 @@
       method: "POST",
       headers: { "Content-Type": "application/json" },
       credentials: "same-origin",
-      body: JSON.stringify({ user: userId, up_to: id }),
+      body: JSON.stringify({ user: userId, ids: [id] }),
     }).catch(() => {}); // not marked: offered again next time, and skipped here by its id
   }
 
@@ -233,7 +233,7 @@
     clearTimeout(reopenTimer);
     if (events) events.close();
     events = null;
-    lastShown = 0;
+    shownPushes.clear();
   }
 
   form.addEventListener("submit", (event) => {
