@@ -68,7 +68,8 @@ async def _open_now(ctx: Context) -> bool:
 
 
 def _lines(transcript: list[dict[str, str]]) -> str:
-    return "\n".join(f"问：{r.get('q', '')[:LINE]}" for r in transcript if r.get("q")) or "—"
+    # The resident's own questions, marked without words: the alert is read in any language.
+    return "\n".join(f"· {r.get('q', '')[:LINE]}" for r in transcript if r.get("q")) or "—"
 
 
 def _end_button(ctx: Context, case: Case) -> Button:

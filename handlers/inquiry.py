@@ -154,10 +154,9 @@ def _answer(ctx: Context, seen: Understood, text: str) -> Reply:
     maybe = [found for found in seen.found if found.score > 0][:3]
     if seen.intent is not Intent.QUESTION or not maybe:
         return Reply(ctx.t("ask.unknown"), _human_and_menu(ctx))
-    lines = [ctx.t("ask.not_sure")]
-    lines += [f"{n}. {_title(ctx, f.entry)}" for n, f in enumerate(maybe, 1)]
-    buttons = tuple(Button(_title(ctx, f.entry)[:20], f"ask:show:{f.entry.id}") for f in maybe)
-    return Reply("\n".join(lines), (*buttons, *_human_and_menu(ctx)))
+    # The options carry the titles; each channel shows them once (WeChat numbers them).
+    buttons = tuple(Button(_title(ctx, f.entry)[:40], f"ask:show:{f.entry.id}") for f in maybe)
+    return Reply(ctx.t("ask.not_sure"), (*buttons, *_human_and_menu(ctx)))
 
 
 def _title(ctx: Context, entry: Entry) -> str:

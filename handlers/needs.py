@@ -134,8 +134,7 @@ async def take_need(
         return _category_question(ctx, need, suggested)
     lines = [ctx.t("needs.similar", count=items[0].supporters)]
     lines += [
-        ctx.t("needs.similar_line", n=n, title=item.title, count=item.supporters)
-        for n, item in enumerate(items, 1)
+        ctx.t("needs.similar_line", title=item.title, count=item.supporters) for item in items
     ]
     buttons = tuple(
         Button(ctx.t("needs.plus", title=item.title), f"need:plus:{need.id}:{item.id}")

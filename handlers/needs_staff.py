@@ -51,12 +51,11 @@ async def top_this_week(ctx: Context) -> HandlerResult:
     lines += [
         ctx.t(
             "needs.top_line",
-            n=n,
             title=item.title,
             count=count,
             stage=ctx.t(f"needs.stage_{item.stage}"),
         )
-        for n, (item, count) in enumerate(ranked, 1)
+        for item, count in ranked
     ]
     buttons = tuple(
         Button(ctx.t("needs.open_item", id=item.id, title=item.title[:12]), f"need:item:{item.id}")

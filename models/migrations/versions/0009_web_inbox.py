@@ -29,103 +29,112 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-GIVEN_UP = 'no reachable chat account'
-OFFER_KEY = 'waitlist_entry'
+GIVEN_UP = "no reachable chat account"
+OFFER_KEY = "waitlist_entry"
 
 outbox = sa.table(
-    'outboxmessage',
-    sa.column('id', sa.Integer()),
-    sa.column('identity_id', sa.Integer()),
-    sa.column('resident_id', sa.Integer()),
-    sa.column('staff_id', sa.Integer()),
-    sa.column('channel', sa.String()),
-    sa.column('payload', sa.JSON()),
-    sa.column('status', sa.String()),
-    sa.column('attempts', sa.Integer()),
-    sa.column('next_attempt_at', sa.DateTime(timezone=True)),
-    sa.column('claimed_by', sa.String()),
-    sa.column('claimed_at', sa.DateTime(timezone=True)),
-    sa.column('sent_at', sa.DateTime(timezone=True)),
-    sa.column('last_error', sa.String()),
-    sa.column('created_at', sa.DateTime(timezone=True)),
-    sa.column('notice_id', sa.Integer()),
+    "outboxmessage",
+    sa.column("id", sa.Integer()),
+    sa.column("identity_id", sa.Integer()),
+    sa.column("resident_id", sa.Integer()),
+    sa.column("staff_id", sa.Integer()),
+    sa.column("channel", sa.String()),
+    sa.column("kind", sa.String()),
+    sa.column("payload", sa.JSON()),
+    sa.column("status", sa.String()),
+    sa.column("attempts", sa.Integer()),
+    sa.column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.column("claimed_by", sa.String()),
+    sa.column("claimed_at", sa.DateTime(timezone=True)),
+    sa.column("sent_at", sa.DateTime(timezone=True)),
+    sa.column("last_error", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("notice_id", sa.Integer()),
 )
 identity = sa.table(
-    'channelidentity',
-    sa.column('id', sa.Integer()),
-    sa.column('channel', sa.String()),
-    sa.column('resident_id', sa.Integer()),
-    sa.column('staff_id', sa.Integer()),
-    sa.column('lang', sa.String()),
-    sa.column('active', sa.Boolean()),
-    sa.column('last_seen_at', sa.DateTime(timezone=True)),
+    "channelidentity",
+    sa.column("id", sa.Integer()),
+    sa.column("channel", sa.String()),
+    sa.column("resident_id", sa.Integer()),
+    sa.column("staff_id", sa.Integer()),
+    sa.column("lang", sa.String()),
+    sa.column("active", sa.Boolean()),
+    sa.column("last_seen_at", sa.DateTime(timezone=True)),
 )
 notice = sa.table(
-    'notice',
-    sa.column('id', sa.Integer()),
-    sa.column('text', sa.String()),
-    sa.column('link_url', sa.String()),
-    sa.column('status', sa.String()),
+    "notice",
+    sa.column("id", sa.Integer()),
+    sa.column("text", sa.String()),
+    sa.column("link_url", sa.String()),
+    sa.column("status", sa.String()),
 )
 inbox = sa.table(
-    'webinboxitem',
-    sa.column('identity_id', sa.Integer()),
-    sa.column('outbox_id', sa.Integer()),
-    sa.column('replies', sa.JSON()),
-    sa.column('created_at', sa.DateTime(timezone=True)),
+    "webinboxitem",
+    sa.column("identity_id", sa.Integer()),
+    sa.column("outbox_id", sa.Integer()),
+    sa.column("replies", sa.JSON()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
 )
 
 
 def upgrade() -> None:
-    op.create_table('webinboxitem',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('identity_id', sa.Integer(), nullable=False),
-    sa.Column('outbox_id', sa.Integer(), nullable=True),
-    sa.Column('replies', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('shown_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['identity_id'], ['channelidentity.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('outbox_id')
+    op.create_table(
+        "webinboxitem",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("identity_id", sa.Integer(), nullable=False),
+        sa.Column("outbox_id", sa.Integer(), nullable=True),
+        sa.Column("replies", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("shown_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["identity_id"],
+            ["channelidentity.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("outbox_id"),
     )
-    with op.batch_alter_table('webinboxitem', schema=None) as batch_op:
-        batch_op.create_index('ix_webinboxitem_identity_id_id', ['identity_id', 'id'], unique=False)
-    days = int(os.environ.get('LINLI_WEB_INBOX_BACKFILL_DAYS', '30'))
+    with op.batch_alter_table("webinboxitem", schema=None) as batch_op:
+        batch_op.create_index("ix_webinboxitem_identity_id_id", ["identity_id", "id"], unique=False)
+    days = int(os.environ.get("LINLI_WEB_INBOX_BACKFILL_DAYS", "30"))
     if days > 0:
         _backfill(op.get_bind(), days)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('webinboxitem', schema=None) as batch_op:
-        batch_op.drop_index('ix_webinboxitem_identity_id_id')
-    op.drop_table('webinboxitem')
+    with op.batch_alter_table("webinboxitem", schema=None) as batch_op:
+        batch_op.drop_index("ix_webinboxitem_identity_id_id")
+    op.drop_table("webinboxitem")
 
 
 def _stamp(bind: sa.engine.Connection, moment: datetime) -> datetime:
     """UTC as the tables store it: naive on SQLite, aware elsewhere."""
-    return moment.replace(tzinfo=None) if bind.dialect.name == 'sqlite' else moment
+    return moment.replace(tzinfo=None) if bind.dialect.name == "sqlite" else moment
 
 
 def _backfill(bind: sa.engine.Connection, days: int) -> None:
     now = _stamp(bind, datetime.now(UTC))
     rows = bind.execute(
-        sa.select(outbox).where(
-            outbox.c.status == 'dead',
-            outbox.c.last_error.like(GIVEN_UP + '%'),
+        sa.select(outbox)
+        .where(
+            outbox.c.status == "dead",
+            outbox.c.last_error.like(GIVEN_UP + "%"),
             outbox.c.created_at >= now - timedelta(days=days),
-        ).order_by(outbox.c.id)
+        )
+        .order_by(outbox.c.id)
     ).all()
     for row in rows:
+        if row.kind == "offer":
+            continue  # the place went to the next in line long ago: no live-looking Accept
         account = _web_account(bind, row)
         if account is None:
             continue
         payload = dict(row.payload or {})
-        if 'message' in payload and row.notice_id is None and OFFER_KEY not in payload:
+        if "message" in payload and row.notice_id is None and OFFER_KEY not in payload:
             _due_again(bind, row.id, account.id, now)
             continue
         replies = _replies(bind, row, payload, account.lang)
@@ -139,16 +148,16 @@ def _backfill(bind: sa.engine.Connection, days: int) -> None:
         bind.execute(
             sa.update(outbox)
             .where(outbox.c.id == row.id)
-            .values(status='sent', sent_at=now, last_error=None)
+            .values(status="sent", sent_at=now, last_error=None)
         )
 
 
 def _web_account(bind: sa.engine.Connection, row: Any) -> Any:
     """The web account the row reaches: its own, or the person's most recently seen one."""
-    pick = sa.select(identity.c.id, identity.c.lang).where(identity.c.channel == 'web')
+    pick = sa.select(identity.c.id, identity.c.lang).where(identity.c.channel == "web")
     if row.identity_id is not None:
         return bind.execute(pick.where(identity.c.id == row.identity_id)).first()
-    if row.channel not in (None, 'web'):
+    if row.channel not in (None, "web"):
         return None
     if row.staff_id is not None:
         whose = identity.c.staff_id == row.staff_id
@@ -164,18 +173,18 @@ def _replies(
     bind: sa.engine.Connection, row: Any, payload: dict[str, Any], lang: str
 ) -> list[dict[str, Any]] | None:
     """The replies a stored payload stands for in the reader's language, or None if unknown."""
-    if row.notice_id is not None or 'notice' in payload:
-        notice_id = row.notice_id if row.notice_id is not None else payload.get('notice')
+    if row.notice_id is not None or "notice" in payload:
+        notice_id = row.notice_id if row.notice_id is not None else payload.get("notice")
         found = bind.execute(sa.select(notice).where(notice.c.id == notice_id)).first()
-        if found is None or found.status == 'cancelled':
+        if found is None or found.status == "cancelled":
             return None
-        link = {'url': found.link_url, 'label': found.link_url} if found.link_url else None
-        return [{'text': found.text, 'buttons': [], 'link': link}]
-    if isinstance(payload.get('replies'), list) and payload['replies']:
-        return list(payload['replies'])
-    versions = payload.get('localized')
+        link = {"url": found.link_url, "label": found.link_url} if found.link_url else None
+        return [{"text": found.text, "buttons": [], "link": link}]
+    if isinstance(payload.get("replies"), list) and payload["replies"]:
+        return list(payload["replies"])
+    versions = payload.get("localized")
     if isinstance(versions, dict):
-        chosen = versions.get(lang) or versions.get('zh-CN')
+        chosen = versions.get(lang) or versions.get("zh-CN")
         if isinstance(chosen, list) and chosen:
             return list(chosen)
     return None
@@ -188,7 +197,7 @@ def _due_again(bind: sa.engine.Connection, row_id: int, account_id: int, now: da
         .where(outbox.c.id == row_id)
         .values(
             identity_id=account_id,
-            status='pending',
+            status="pending",
             attempts=0,
             next_attempt_at=now,
             claimed_by=None,
