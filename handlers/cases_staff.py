@@ -133,7 +133,7 @@ async def accept(ctx: Context) -> HandlerResult:
     staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
-        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     refusal = await accept_case(ctx.session, case, staff, ctx.now())
     if refusal is not None:
         return _refused(ctx, refusal)
@@ -154,12 +154,14 @@ async def step(ctx: Context) -> HandlerResult:
     staff = await active_staff(ctx)
     case = await _case(ctx, number, staff) if staff else None
     if staff is None or case is None or step_text not in Progress._value2member_map_:
-        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     progress = Progress(step_text)
     refusal = await mark_progress(ctx.session, case, staff, progress, ctx.now())
     if refusal is not None:
         return _refused(ctx, refusal)
     key, buttons = TELL_RESIDENT[progress]
+    if progress is Progress.READY and not staff.window:
+        key = "cases.notice_ready_at_centre"  # finished by a department, not at a window
     await tell_resident(
         ctx,
         case,
@@ -178,7 +180,7 @@ async def co_done(ctx: Context) -> HandlerResult:
     staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
-        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     refusal = await finish_part(ctx.session, case, staff, ctx.now())
     return (
         _refused(ctx, refusal)
@@ -191,7 +193,7 @@ async def _ask_text(ctx: Context, state: str, key: str) -> HandlerResult:
     staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args.partition(":")[0], staff) if staff else None
     if staff is None or case is None:
-        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     ctx.set_state(state, case=case.id, extra=ctx.args.partition(":")[2])
     return Reply(ctx.t(key, ref=case.ref), back_to_menu(ctx))
 
@@ -222,7 +224,7 @@ async def text_for_case(ctx: Context) -> HandlerResult:
     ctx.clear_state()
     case = await _case(ctx, str(data.get("case", "")), staff) if staff else None
     if staff is None or case is None or not ctx.text:
-        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     text = ctx.text[:WORDS_LIMIT]
     if state == NOTE:
         refusal = await add_note(ctx.session, case, staff, text, ctx.now())
@@ -261,7 +263,7 @@ async def transfer_start(ctx: Context) -> HandlerResult:
     staff = await active_staff(ctx)
     case = await _case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
-        return Reply(ctx.t("cases.not_found", ref=""), back_to_menu(ctx))
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     departments = (
         await ctx.session.exec(
             select(Department)

@@ -55,7 +55,7 @@ async def compose(ctx: Context) -> HandlerResult:
 @router.state(TEXT)
 async def got_text(ctx: Context) -> HandlerResult:
     """Step 2: an optional link (or the address of an image)."""
-    text = unicodedata.normalize("NFKC", ctx.text).strip()
+    text = ctx.text.strip()  # as written: full-width punctuation is how Chinese is written
     if sum(ch.isalnum() for ch in text) < TEXT_MIN or len(text) > TEXT_MAX:
         return Reply(ctx.t("notices.text_again", limit=TEXT_MAX), back_to_menu(ctx))
     ctx.set_state(LINK, text=text)

@@ -70,7 +70,7 @@ async def test_resident_to_resolution_over_telegram(telegram: TelegramRig) -> No
     after_accept = await telegram.press(CLERK_CHAT, accept)
     told = [m.text for m in after_accept if m.chat_id == RESIDENT_CHAT]
     assert told and "已由民政科受理" in told[0]
-    for step, words in (("collected", "材料已收取"), ("ready_for_pickup", "号窗口取件")):
+    for step, words in (("collected", "材料已收取"), ("ready_for_pickup", "便民服务中心取件")):
         messages = await telegram.press(CLERK_CHAT, f"case:step:{case_id}:{step}")
         assert any(words in m.text for m in messages if m.chat_id == RESIDENT_CHAT)
     resolved = await telegram.press(CLERK_CHAT, f"case:step:{case_id}:resolved")
@@ -155,7 +155,7 @@ async def test_access_rules_on_every_forbidden_path(linli: Linli) -> None:
     assert "已受理" not in crafted[0].text
     other_department = await bound_chat(linli, "S025", "health")  # not 民政科
     assert "没有找到" in (await other_department.send(ref))[0].text
-    assert "没有找到" in (await other_department.press(f"case:accept:{case.id}"))[0].text
+    assert "不在您的办理范围" in (await other_department.press(f"case:accept:{case.id}"))[0].text
     other_grid = await bound_chat(linli, "S028", "leader-grid-2")
     assert "没有找到" in (await other_grid.send(ref))[0].text
     supervisor = await bound_chat(linli, "S037", "hall-supervisor")

@@ -59,9 +59,15 @@ def test_nested_texts_and_moments_are_worded_by_the_reader() -> None:
     stage = message(say("needs.stage_notice", title="加装电梯", stage=say("needs.stage_approved")))
     assert t("zh-CN", "needs.stage_approved") in stage.render("zh-CN").text
     assert t("en", "needs.stage_approved") in stage.render("en").text
-    offer = pushes.waitlist_offer(starts_at=SATURDAY, entry_id=3, minutes=30)
+    offer = pushes.waitlist_offer(
+        service=Name("社保卡补办", "Social security card"),
+        starts_at=SATURDAY,
+        entry_id=3,
+        minutes=30,
+    )
     assert "09:30" in offer.render("zh-CN").text and "11月28日" in offer.render("zh-CN").text
-    assert "28 Nov" in offer.render("en").text
+    assert "28 Nov" in offer.render("en").text and "Social security card" in offer.render("en").text
+    assert "社保卡补办" in offer.render("zh-CN").text
     assert Moment(SATURDAY).render("en").endswith("09:30")
     assert Say("no.such.key").render("en") == "no.such.key"  # logged, never a crash
 

@@ -17,7 +17,6 @@ import asyncio
 import itertools
 import json
 import re
-import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -668,7 +667,7 @@ async def test_notice(rig: Rig, channel: str, lang: str) -> None:
         "notice:send",
     ):
         await leader.press(step)
-    written = unicodedata.normalize("NFKC", NOTICE)  # as the compose flow keeps it
+    written = NOTICE  # kept as written, full-width punctuation and all
     text = "\n".join([t(lang, "notices.heading"), written, t(lang, "notices.opt_out_hint")])
     await assert_arrives_once(rig, person, Expected(text, (), (written,)))
 
@@ -738,7 +737,12 @@ async def test_waitlist_offer(rig: Rig, channel: str, lang: str) -> None:
     asked = await holder.press(f"book:cancel:{held.ref}")
     await holder.press(payloads(asked[0])[0])
     await rig.deliver()
-    text = t(lang, "booking.offer", when=moment(lang, slot.starts_at), minutes=30)
+    async with rig.linli.sessions() as session:
+        service = await session.get(Service, slot.service_id)
+    assert service is not None
+    name = service.name_en if lang == "en" and service.name_en else service.name_zh
+    when = moment(lang, slot.starts_at)
+    text = t(lang, "booking.offer", service=name, when=when, minutes=30)
     await assert_arrives_once(rig, person, Expected(text, (t(lang, "booking.accept"),)))
     await answer_first_option(person)  # 1: take the place
     taken = await appointment_of(person)

@@ -43,10 +43,10 @@ def appointment_reminder(
     )
 
 
-def waitlist_offer(*, starts_at: datetime, entry_id: int, minutes: int) -> Message:
+def waitlist_offer(*, service: Name, starts_at: datetime, entry_id: int, minutes: int) -> Message:
     """A freed place held for a waiting resident, with the button that takes it."""
     return message(
-        say("booking.offer", when=Moment(starts_at), minutes=minutes),
+        say("booking.offer", service=service, when=Moment(starts_at), minutes=minutes),
         options=(option("booking.accept", f"book:accept:{entry_id}"),),
     )
 

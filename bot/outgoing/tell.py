@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outgoing import pushes
-from bot.outgoing.message import Message
+from bot.outgoing.message import Message, Name
 from bot.outgoing.queue import for_resident, queue
 from models.appointments import BookingLimits, expire_offers
 from models.booking import BookingSlot, WaitlistEntry
 from models.needs import NeedItem, NeedStage
 from models.notice_ops import NoticeReport
 from models.notices import Notice
+from models.services import Service
 
 
 def notice_summary(notice: Notice, report: NoticeReport) -> Message:
@@ -45,6 +47,7 @@ def notice_message(notice: Notice) -> Message:
     )
 
 
+_SERVICE = Service.__table__  # type: ignore[attr-defined]
 OFFER_KEY = "waitlist_entry"  # an offer's payload names its entry, to move on if undeliverable
 
 
@@ -87,7 +90,16 @@ async def offer_place(
     now: datetime,
 ) -> int:
     """Offer a freed place to a waiting resident (once per entry and offer time)."""
-    offer = pushes.waitlist_offer(starts_at=slot.starts_at, entry_id=entry.id or 0, minutes=minutes)
+    found = await connection.execute(
+        sa.select(_SERVICE.c.name_zh, _SERVICE.c.name_en).where(_SERVICE.c.id == slot.service_id)
+    )
+    names = found.one_or_none()
+    offer = pushes.waitlist_offer(
+        service=Name(names.name_zh, names.name_en or "") if names else Name(""),
+        starts_at=slot.starts_at,
+        entry_id=entry.id or 0,
+        minutes=minutes,
+    )
     return await queue(
         connection,
         offer,
