@@ -10,6 +10,7 @@ from sqlmodel import func, select
 
 from bot.app import Linli, build_linli
 from bot.config import Settings
+from bot.i18n import t
 from bot.web.app import create_web_app
 from models.people import ChannelIdentity
 
@@ -62,7 +63,10 @@ async def test_bad_requests_get_polite_errors(client: Client) -> None:
             "/api/chat", data=raw, headers={"Content-Type": "application/json"}
         )
         assert response.status == status, raw
-        assert "请求格式不正确" in (await response.json())["error"]
+        error = (await response.json())["error"]
+        # In the language the text is written in ("hi": English), else the page's (Chinese).
+        expected = "en" if b'"hi"' in raw else "zh-CN"
+        assert error == t(expected, "error.bad_request"), raw
 
 
 async def test_too_long_text_is_refused_and_nothing_is_stored(client: Client) -> None:
@@ -74,6 +78,12 @@ async def test_too_long_text_is_refused_and_nothing_is_stored(client: Client) ->
     )
     assert huge.status == 413
     assert "too long" in (await huge.json())["error"] or "太长" in (await huge.json())["error"]
+    # An English writer on a Chinese page is refused in English: the text tells, not the page.
+    english = await client.post(
+        "/api/chat",
+        json={"user": "web-user-0005", "text": "please help me " * 100, "lang": "zh"},
+    )
+    assert english.status == 413 and "too long" in (await english.json())["error"]
 
 
 async def test_chat_page_is_escaped_and_protected(client: Client) -> None:

@@ -18,6 +18,7 @@ from bot.channels.web import BadChatRequestError, parse_chat_request, render_rep
 from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
+from bot.language import written_language
 from bot.web.calendar import appointment_ics
 from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
@@ -97,14 +98,24 @@ async def chat_api(request: web.Request) -> web.Response:
         return _error(413, "zh-CN", "too_long", limit)
     except (ValueError, RecursionError):
         return _error(400, "zh-CN", "bad_request", limit)
-    asked = body.get("lang") if isinstance(body, dict) else None
-    lang = (normalize_lang(asked) if isinstance(asked, str) else None) or "zh-CN"
+    lang = _error_lang(request, body)
     try:
         inbound = parse_chat_request(body, limit, strong_ids=linli.settings.env == "production")
     except BadChatRequestError as bad:
         return _error(413 if bad.reason == "too_long" else 400, lang, bad.reason, limit)
     replies = await linli.pipeline.handle(inbound)
     return web.json_response(render_replies(replies), dumps=_dumps)
+
+
+def _error_lang(request: web.Request, body: object) -> str:
+    """The language to refuse a chat request in: what the text is written in, else what the
+    page says, else the browser's."""
+    fields = body if isinstance(body, dict) else {}
+    text, asked = fields.get("text"), fields.get("lang")
+    written = written_language(text[:2000]) if isinstance(text, str) else None
+    return (
+        written or (normalize_lang(asked) if isinstance(asked, str) else None) or page_lang(request)
+    )
 
 
 def _dumps(data: object) -> str:
