@@ -271,8 +271,8 @@ class OutboxWorker:
         try:
             async with self.sessions() as session, session.begin():
                 connection = await session.connection()
-                for account_id, options in pushed:
-                    await remember_options(connection, account_id, options, now)
+                for account_id, options, labels in pushed:
+                    await remember_options(connection, account_id, options, now, labels)
         except Exception:
             logger.exception("remembering a push's options failed; a typed number may miss it")
 
@@ -349,7 +349,9 @@ _RECORD = (
 )
 
 
-def _pushed_options(delivered: Sequence[Delivered]) -> list[tuple[int, list[str]]]:
+def _pushed_options(
+    delivered: Sequence[Delivered],
+) -> list[tuple[int, list[str], list[str]]]:
     """The options each delivered push offered, by account: a number typed next answers them.
 
     A conversation's own replies are left out (the pipeline remembered their options already).
@@ -360,10 +362,13 @@ def _pushed_options(delivered: Sequence[Delivered]) -> list[tuple[int, list[str]
             continue
         if one.item.kind == "reply":
             continue
-        replies = payload_replies(one.item.payload, "zh-CN")  # payloads are the same in any
-        options = [str(b["payload"]) for r in replies for b in r.get("buttons", [])]
-        if options:
-            found.append((one.account.id, options))
+        # Worded as the reader got it, so typing what a button says chooses it.
+        replies = payload_replies(one.item.payload, one.account.recipient.lang)
+        buttons = [b for r in replies for b in r.get("buttons", [])]
+        if buttons:
+            options = [str(b["payload"]) for b in buttons]
+            labels = [str(b["label"]) for b in buttons]
+            found.append((one.account.id, options, labels))
     return found
 
 

@@ -27,7 +27,7 @@ from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
 from bot.metrics import MESSAGE_SECONDS, MESSAGES
 from bot.reference import ReferenceData
-from bot.render import option_number
+from bot.render import option_by_label, option_number
 from bot.router import Router
 from bot.unit import UnitOfWork
 from models.conversation import (
@@ -279,11 +279,13 @@ class Pipeline:
 
     @staticmethod
     def _remember_options(state: FlowState, replies: list[Reply]) -> None:
-        """Keep the options just shown, in order, so that a typed number chooses one."""
-        options = [button.payload for reply in replies for button in reply.buttons]
-        data = {k: v for k, v in state.data.items() if k != "options"}
-        if options:
-            data["options"] = options
+        """Keep the options just shown, in order, with their labels, so that typing a number or
+        what an option says chooses it."""
+        buttons = [button for reply in replies for button in reply.buttons]
+        data = {k: v for k, v in state.data.items() if k not in ("options", "labels")}
+        if buttons:
+            data["options"] = [button.payload for button in buttons]
+            data["labels"] = [button.label for button in buttons]
         state.data = data
 
     async def _queue_replies(
@@ -318,12 +320,17 @@ class Pipeline:
 
     @staticmethod
     def _chosen_option(data: dict[str, object], text: str | None) -> str | None:
-        """A typed option number ("2", "２", "二", "第二个") stands for that option's payload."""
+        """A typed option number ("2", "２", "二", "第二个") or an option's label ("确认",
+        "很满意", "Confirm") stands for that option's payload, as pressing it would."""
         options = data.get("options")
         if not text or not isinstance(options, list):
             return None
         number = option_number(text)
-        if number is None:
+        if number is not None:
+            index = number - 1
+            return str(options[index]) if 0 <= index < len(options) else None
+        labels = data.get("labels")
+        if not isinstance(labels, list) or len(labels) != len(options):
             return None
-        index = number - 1
-        return str(options[index]) if 0 <= index < len(options) else None
+        found = option_by_label(text, [str(label) for label in labels])
+        return None if found is None else str(options[found])

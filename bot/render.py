@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from bot.dates import read_number
+from bot.i18n import normalize_words
 from bot.messages import Reply
 
 
@@ -41,6 +42,18 @@ def paginate(text: str, limit: int) -> list[str]:
 
 
 _OPTION = re.compile(r"(?:第|选)?\s*([0-9]{1,3}|[一二两三四五六七八九十]{1,3})\s*(?:个|项|号|条)?")
+
+
+_QUOTES = "\"'“”‘’「」『』《》【】"
+
+
+def option_by_label(text: str, labels: Sequence[str]) -> int | None:
+    """Index of the one option whose label was typed ("确认", “很满意”, "Confirm"), else None."""
+    typed = normalize_words(text).strip(_QUOTES + " ")
+    if not typed:
+        return None
+    found = [i for i, label in enumerate(labels) if normalize_words(label) == typed]
+    return found[0] if len(found) == 1 else None
 
 
 def option_number(text: str) -> int | None:

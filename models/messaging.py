@@ -50,7 +50,11 @@ class ConversationState(SQLModel, table=True):
 
 
 async def remember_options(
-    connection: AsyncConnection, identity_id: int, options: list[str], now: datetime
+    connection: AsyncConnection,
+    identity_id: int,
+    options: list[str],
+    now: datetime,
+    labels: list[str] | None = None,
 ) -> bool:
     """Make options (a push's buttons) the account's current ones, so that a number typed next
     answers them; whether they were taken.
@@ -62,7 +66,10 @@ async def remember_options(
     """
     table = ConversationState.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    fresh = {"identity_id": identity_id, "name": "", "data": {"options": options}}
+    shown: dict[str, Any] = {"options": options}
+    if labels is not None and len(labels) == len(options):
+        shown["labels"] = labels
+    fresh = {"identity_id": identity_id, "name": "", "data": shown}
     created = await connection.execute(
         insert(table)
         .values(**fresh, updated_at=now)
@@ -86,7 +93,7 @@ async def remember_options(
             table.c.name == row.name,
             table.c.updated_at == row.updated_at,
         )
-        .values(data={**data, "options": options})
+        .values(data={**{k: v for k, v in data.items() if k != "labels"}, **shown})
     )
     return bool(changed.rowcount)
 
