@@ -257,8 +257,9 @@ async def day_typed(ctx: Context) -> HandlerResult:
 
 @router.payload("book:day")
 async def day_chosen(ctx: Context) -> HandlerResult:
-    """The slots of a chosen day."""
-    code, _, day_text = ctx.args.partition(":")
+    """The slots of a chosen day (from a page of them, for "earlier" and "later")."""
+    code, _, rest = ctx.args.partition(":")
+    day_text, _, page_text = rest.partition(":")
     service = await _service(ctx, code)
     try:
         day = datetime.strptime(day_text, "%Y%m%d").date()
@@ -266,7 +267,8 @@ async def day_chosen(ctx: Context) -> HandlerResult:
         day = None
     if service is None or day is None:
         return await start_booking(ctx)
-    return await _show_day(ctx, service, day, None, None)
+    start = int(page_text) if page_text.isdecimal() and len(page_text) < 4 else 0
+    return await _show_day(ctx, service, day, None, None, start)
 
 
 async def _show_day(
@@ -275,6 +277,7 @@ async def _show_day(
     day: date,
     part: DayPart | None,
     at: object,
+    start: int = 0,
 ) -> Reply:
     move = ctx.state.data.get("move")
     ctx.set_state(
@@ -291,7 +294,25 @@ async def _show_day(
         return _confirm_question(ctx, service, wanted[0])
     if not wanted:
         return await _nothing_free(ctx, service, plan, part, at)
-    buttons = tuple(
+    buttons = _slot_page(ctx, service, day, wanted, start if part is None else 0)
+    title = ctx.t(
+        "booking.choose_slot",
+        service=_name(ctx, service),
+        date=format_day(ctx.lang, day),
+        weekday=weekday_name(ctx, day),
+    )
+    return Reply(title, buttons)
+
+
+def _slot_page(
+    ctx: Context, service: Service, day: date, wanted: list[BookingSlot], start: int
+) -> tuple[Button, ...]:
+    """One page of a day's free slots, with "earlier" and "later" when there are more: every
+    slot of the day, up to the after-work ones, can be reached."""
+    start = max(0, min(start, len(wanted) - 1))
+    fits = SLOTS_SHOWN if len(wanted) <= SLOTS_SHOWN else SLOTS_SHOWN - 2
+    shown = wanted[start : start + fits]
+    buttons = [
         Button(
             ctx.t(
                 "booking.slot_label",
@@ -300,15 +321,14 @@ async def _show_day(
             ),
             f"book:slot:{s.id}",
         )
-        for s in wanted[:SLOTS_SHOWN]
-    )
-    title = ctx.t(
-        "booking.choose_slot",
-        service=_name(ctx, service),
-        date=format_day(ctx.lang, day),
-        weekday=weekday_name(ctx, day),
-    )
-    return Reply(title, buttons)
+        for s in shown
+    ]
+    page = f"book:day:{service.code}:{day:%Y%m%d}"
+    if start > 0:
+        buttons.append(Button(ctx.t("booking.earlier_times"), f"{page}:{max(0, start - fits)}"))
+    if start + fits < len(wanted):
+        buttons.append(Button(ctx.t("booking.later_times"), f"{page}:{start + fits}"))
+    return tuple(buttons)
 
 
 def _fits(slot: BookingSlot, part: DayPart | None, at: object) -> bool:
