@@ -3,8 +3,6 @@ question from the office, confirm or reopen a resolved case, and rate it."""
 
 from __future__ import annotations
 
-import re
-
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
@@ -32,12 +30,12 @@ from models.case_ops import (
 )
 from models.cases import Case, CaseKind, RatingLevel
 from models.people import ensure_resident
+from models.refs import canonical_reference
 
 router = Router("cases")
 
 PROXY_WORDS, PROXY_CATEGORY, PROXY_QUESTION = "case.words", "case.category", "case.question"
 ANSWER = "case.answer"
-CASE_REF = re.compile(r"[A-Za-z]{2,4}-\d{8}-\d{1,6}")
 
 
 @router.payload("proxy")
@@ -200,17 +198,15 @@ async def my_cases(ctx: Context) -> HandlerResult:
 
 
 def _is_reference(ctx: Context) -> bool:
-    return (
-        ctx.payload is None
-        and bool(CASE_REF.fullmatch(ctx.text))
-        and not ctx.text.upper().startswith("LCY")
-    )
+    ref = canonical_reference(ctx.text) if ctx.payload is None else None
+    return ref is not None and not ref.startswith("LCY")
 
 
 @router.route(Phase.COMMAND, _is_reference)
 async def reference_typed(ctx: Context) -> HandlerResult:
-    """A case number typed on its own shows that case (if it is yours to see)."""
-    return await _show(ctx, ctx.text)
+    """A case number typed on its own, as people type it (lower case, without its hyphens),
+    shows that case (if it is yours to see)."""
+    return await _show(ctx, canonical_reference(ctx.text) or ctx.text)
 
 
 @router.payload("case:view")

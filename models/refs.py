@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +23,20 @@ async def next_reference(session: AsyncSession, prefix: str, day: date) -> str:
     ).returning(table.c.last)
     seq = (await (await session.connection()).execute(stmt)).scalar_one()
     return f"{prefix}-{key}-{seq:04d}"
+
+
+_TYPED = re.compile(r"([A-Z]{2,4})[\s_-]*(\d{8})[\s_-]*(\d{1,6})")
+
+
+def canonical_reference(text: str) -> str | None:
+    """A reference as people type it ("lc-20261128-0042", "LC20261128 0042", "lc 20261128-42")
+    in its printed form (LC-20261128-0042), or None if it is not one."""
+    folded = text.strip().upper()
+    found = _TYPED.fullmatch(folded) if folded.isascii() else None
+    if found is None:
+        return None
+    prefix, day, seq = found.groups()
+    return f"{prefix}-{day}-{int(seq):04d}"
 
 
 def parse_reference(text: str) -> tuple[str, str, int] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from bot.app import Linli
@@ -194,3 +195,17 @@ async def test_a_complaint_goes_to_its_department_with_a_number(linli: Linli) ->
     assert ref.group() in mine[0].text
     dispute = await resident.send("纠纷 楼上漏水到我家，协商不成")
     assert REF.search(dispute[0].text) is not None
+
+
+@pytest.mark.parametrize("channel", ["web", "wechat"])
+async def test_a_reference_typed_in_lower_case_or_without_hyphens_finds_the_case(
+    linli: Linli, channel: str
+) -> None:
+    owner = Chat(linli, user="owner-typed-ref", channel=channel)
+    ref = await open_proxy(owner)
+    for typed in (ref.lower(), ref.replace("-", ""), ref.replace("-", " ").lower()):
+        shown = await owner.send(typed)
+        assert ref in shown[0].text and "没有找到" not in shown[0].text, (typed, shown[0].text)
+    stranger = Chat(linli, user="stranger-typed-ref")
+    await stranger.send("我的")
+    assert "没有找到" in (await stranger.send(ref.lower()))[0].text  # still only its owner's

@@ -20,7 +20,7 @@ from models.db import make_engine
 from models.messaging import OutboxMessage
 from models.migrate import alembic_config, upgrade
 from models.people import mask_phone
-from models.refs import next_reference, parse_reference
+from models.refs import canonical_reference, next_reference, parse_reference
 
 
 async def test_migrations_build_exactly_the_models(linli: Linli) -> None:
@@ -135,3 +135,11 @@ def test_phone_numbers_are_masked() -> None:
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("12345") == "*****"
     assert mask_phone(None) == ""
+
+
+def test_a_reference_is_read_as_people_type_it() -> None:
+    for typed in ("LC-20261128-0042", "lc-20261128-0042", "LC20261128-0042", "lc 20261128 42"):
+        assert canonical_reference(typed) == "LC-20261128-0042", typed
+    assert canonical_reference("lc202611280042") == "LC-20261128-0042"
+    for not_one in ("LC-2026112-0042", "hello", "20261128", "临川20261128-0001", ""):
+        assert canonical_reference(not_one) is None, not_one
