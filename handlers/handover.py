@@ -19,6 +19,7 @@ from models.case_ops import open_case
 from models.cases import Case, CaseKind
 from models.handover import assign_to, end, is_handover, on_duty, relay, take
 from models.people import ensure_resident
+from models.services import DayKind
 
 router = Router("handover")
 
@@ -43,12 +44,16 @@ async def hand_over(ctx: Context, transcript: list[dict[str, str]]) -> Reply:
         resident_id=resident.id,
         grid_id=resident.grid_id,
     )
-    staff = await on_duty(ctx.session, ctx.now()) if await _open_now(ctx) else []
+    is_open = await _open_now(ctx)
+    staff = await on_duty(ctx.session, ctx.now()) if is_open else []
     if not staff:
         await alert_department(ctx, case, case.department_id or 0)
         ctx.clear_state()
-        text = ctx.t("handover.closed", ref=case.ref, due=when(ctx.lang, case.first_reply_due_at))
-        return Reply(text, back_to_menu(ctx))
+        due = when(ctx.lang, case.first_reply_due_at)
+        if is_open:  # open, but nobody on duty can be reached: not "closed"
+            return Reply(ctx.t("handover.no_one_free", ref=case.ref, due=due), back_to_menu(ctx))
+        hours = await _hours(ctx)
+        return Reply(ctx.t("handover.closed", ref=case.ref, due=due, **hours), back_to_menu(ctx))
     person = staff[0]
     assign_to(ctx.session, case, person, ctx.now())
     await _tell_staff(ctx, case, person.id or 0, "handover.alert", transcript=_lines(transcript))
@@ -65,6 +70,15 @@ async def _open_now(ctx: Context) -> bool:
         return False
     now = ctx.now().astimezone(SHANGHAI).time()
     return rule.opens <= now < rule.closes
+
+
+async def _hours(ctx: Context) -> dict[str, str]:
+    """The centre's weekday and holiday hours, as the closed answer names them."""
+    hours = {}
+    for kind, name in ((DayKind.WORKDAY, "weekday_hours"), (DayKind.HOLIDAY, "holiday_hours")):
+        rule = await ctx.reference.opening_rule(ctx.unit, kind)
+        hours[name] = f"{rule.opens:%H:%M}–{rule.closes:%H:%M}" if rule else "—"
+    return hours
 
 
 def _lines(transcript: list[dict[str, str]]) -> str:

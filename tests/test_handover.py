@@ -140,7 +140,17 @@ async def test_outside_opening_hours_the_resident_learns_when(
     clock.advance(timedelta(hours=11))  # Friday 21:00: closed
     closed = await two.resident("转人工")
     assert "不在办公时间" in closed and "LC-" in closed
+    assert "08:00–18:00" in closed and "09:00–12:00" in closed  # and when it is open
     async with two.rig.linli.sessions() as session:
         [case] = (await session.exec(select(Case))).all()
     assert case.first_reply_due_at is not None and case.due_at is not None  # the SLA sweep's
     assert case.assignee_staff_id is None
+
+
+async def test_in_opening_hours_with_nobody_on_duty_it_does_not_say_closed(
+    two: TwoChannels, clock: ManualClock
+) -> None:
+    clock.advance(timedelta(minutes=3))  # a Friday in opening hours, no shift in the roster now
+    answer = await two.resident("转人工")
+    assert "不在办公时间" not in answer and "值班工作人员暂时都不在线" in answer
+    assert "LC-" in answer  # the question is kept as a consultation all the same
