@@ -18,7 +18,7 @@ from handlers.case_text import (
     tell_resident,
     viewer,
 )
-from handlers.common import back_to_menu, localized, location_of, with_media
+from handlers.common import back_to_menu, localized, location_of, opening_hours, with_media
 from handlers.staff import active_staff, is_staff
 from models.case_ops import (
     OPEN,
@@ -168,6 +168,7 @@ async def step(ctx: Context) -> HandlerResult:
         key,
         [(label, payload.format(id=case.id)) for label, payload in buttons],
         window=staff.window or "",
+        **await opening_hours(ctx),
     )
     return Reply(
         ctx.t(f"cases.done_{progress}", ref=case.ref), await staff_actions(ctx, case, staff)

@@ -92,3 +92,12 @@ def location_of(data: dict[str, Any]) -> tuple[float | None, float | None]:
     if isinstance(point, list) and len(point) == 2:
         return float(point[0]), float(point[1])
     return None, None
+
+
+async def opening_hours(ctx: Context) -> dict[str, str]:
+    """The centre's weekday and holiday hours ("08:00–18:00"), as messages name them."""
+    hours = {}
+    for kind, name in ((DayKind.WORKDAY, "weekday_hours"), (DayKind.HOLIDAY, "holiday_hours")):
+        rule = await ctx.reference.opening_rule(ctx.unit, kind)
+        hours[name] = f"{rule.opens:%H:%M}–{rule.closes:%H:%M}" if rule else "—"
+    return hours

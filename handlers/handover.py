@@ -11,7 +11,7 @@ from bot.messages import Button, Reply
 from bot.outgoing import Person, for_resident, for_staff, pushes, queue
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import alert_department, catalogue, when
-from handlers.common import back_to_menu
+from handlers.common import back_to_menu, opening_hours
 from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
 from models.calendar import classify_day
@@ -19,7 +19,6 @@ from models.case_ops import open_case
 from models.cases import Case, CaseKind
 from models.handover import assign_to, end, is_handover, on_duty, relay, take
 from models.people import ensure_resident
-from models.services import DayKind
 
 router = Router("handover")
 
@@ -52,7 +51,7 @@ async def hand_over(ctx: Context, transcript: list[dict[str, str]]) -> Reply:
         due = when(ctx.lang, case.first_reply_due_at)
         if is_open:  # open, but nobody on duty can be reached: not "closed"
             return Reply(ctx.t("handover.no_one_free", ref=case.ref, due=due), back_to_menu(ctx))
-        hours = await _hours(ctx)
+        hours = await opening_hours(ctx)
         return Reply(ctx.t("handover.closed", ref=case.ref, due=due, **hours), back_to_menu(ctx))
     person = staff[0]
     assign_to(ctx.session, case, person, ctx.now())
@@ -70,15 +69,6 @@ async def _open_now(ctx: Context) -> bool:
         return False
     now = ctx.now().astimezone(SHANGHAI).time()
     return rule.opens <= now < rule.closes
-
-
-async def _hours(ctx: Context) -> dict[str, str]:
-    """The centre's weekday and holiday hours, as the closed answer names them."""
-    hours = {}
-    for kind, name in ((DayKind.WORKDAY, "weekday_hours"), (DayKind.HOLIDAY, "holiday_hours")):
-        rule = await ctx.reference.opening_rule(ctx.unit, kind)
-        hours[name] = f"{rule.opens:%H:%M}–{rule.closes:%H:%M}" if rule else "—"
-    return hours
 
 
 def _lines(transcript: list[dict[str, str]]) -> str:

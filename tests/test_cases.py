@@ -71,7 +71,10 @@ async def test_resident_to_resolution_over_telegram(telegram: TelegramRig) -> No
     after_accept = await telegram.press(CLERK_CHAT, accept)
     told = [m.text for m in after_accept if m.chat_id == RESIDENT_CHAT]
     assert told and "已由民政科受理" in told[0]
-    for step, words in (("collected", "材料已收取"), ("ready_for_pickup", "便民服务中心取件")):
+    for step, words in (
+        ("collected", "材料已收取"),
+        ("ready_for_pickup", "取件（工作日 08:00–18:00，周末和节假日 09:00–12:00）"),
+    ):
         messages = await telegram.press(CLERK_CHAT, f"case:step:{case_id}:{step}")
         assert any(words in m.text for m in messages if m.chat_id == RESIDENT_CHAT)
     resolved = await telegram.press(CLERK_CHAT, f"case:step:{case_id}:resolved")
