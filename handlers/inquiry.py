@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
-from handlers.booking import appointment_card, book_from_words
+from handlers.booking import appointment_card, book_from_words, start_booking
 from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, open_and_alert, proxy_from_words
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
 from handlers.common import back_to_menu, localized, main_menu
@@ -128,6 +128,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     intent = seen.intent
     if intent is Intent.BOOKING and seen.service:
         return await book_from_words(ctx, seen.service, text)
+    if intent is Intent.BOOKING:
+        return await start_booking(ctx)  # wants to book, has not said what yet
     if intent is Intent.REFERENCE and seen.reference:
         return await _reference(ctx, seen.reference)
     if intent is Intent.HANDOVER:

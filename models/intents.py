@@ -24,6 +24,7 @@ DAY = re.compile(
     r"今天|明天|后天|下?下?(?:周|星期|礼拜)[一二三四五六日天1-7]|\d{1,2}\s*[月号日]|上午|下午|"
     r"tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 )
+FILLER = frozenset("我你您要想请帮能可以个一下去来办理的吗呢吧了")  # words that name no service
 BOOKING_YUE = re.compile(r"(?<![大节合契公条隐])约(?![定束谈])")
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
@@ -73,6 +74,13 @@ class Lexicon:
         """Whether the folded text contains one of the kind's words."""
         return any(_contains(text, word) for word in self.words.get(kind, ()))
 
+    def without(self, kind: str, text: str) -> str:
+        """The folded text with the kind's words taken out (longest first)."""
+        for word in sorted(self.words.get(kind, ()), key=len, reverse=True):
+            if not (word.isascii() and word.replace(" ", "").isalpha()):
+                text = text.replace(word, " ")
+        return BOOKING_YUE.sub(" ", text) if kind == "booking" else text
+
 
 def _contains(text: str, word: str) -> bool:
     if word.isascii() and word.replace(" ", "").isalpha():
@@ -112,9 +120,14 @@ def understand(
     if (lexicon.has("booking", folded) or BOOKING_YUE.search(folded)) and (
         not asking or DAY.search(folded)
     ):
-        service = named_service(folded, service_names) or _searched_service(knowledge, folded)
+        # The search looks at what is to be booked, not at the booking words: "预约" in a
+        # service's own title (老年人体检预约) must not outweigh the service the person named.
+        wanted = lexicon.without("booking", folded)
+        service = named_service(folded, service_names) or _searched_service(knowledge, wanted)
         if service is not None:
             return Understood(Intent.BOOKING, service=service)
+        if not _names_anything(wanted):
+            return Understood(Intent.BOOKING)  # "我要预约": to book, something still to choose
     if _small_talk(folded, lexicon):
         return Understood(Intent.CHITCHAT)
     if lexicon.has("elsewhere", folded):
@@ -146,8 +159,16 @@ def _small_talk(folded: str, lexicon: Lexicon) -> bool:
     return bool(words) and len(folded) - max(len(w) for w in words) <= SMALL_TALK_REST
 
 
+def _names_anything(folded: str) -> bool:
+    """Whether the text, booking words taken out, still has two characters that could name a
+    service ("我要预约" has none left; "约体检" has)."""
+    return sum(ch.isalnum() and ch not in FILLER for ch in folded) >= 2
+
+
 def _searched_service(knowledge: Knowledge, folded: str) -> str | None:
     """The service the best knowledge entry is about, when it scores well enough."""
+    if not _names_anything(folded):
+        return None  # nothing left to search for ("我要预约" names no service)
     for found in knowledge.search(folded, limit=3):
         if found.score >= BOOKING_SCORE and found.entry.service:
             return found.entry.service

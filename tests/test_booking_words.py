@@ -1,0 +1,34 @@
+"""Issue 18, item 5 (first part): "预约" inside a sentence books the service the sentence names."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from bot.app import Linli
+from bot.i18n import t
+from tests.conftest import Chat
+
+
+@pytest.mark.parametrize("channel", ["web", "wechat"])
+@pytest.mark.parametrize(
+    "sentence",
+    ["我想预约办社保卡", "预约社保卡", "我要约一下社保卡补办", "帮我预约一下补办社保卡"],
+)
+async def test_the_service_named_is_booked_not_one_with_yuyue_in_its_title(
+    linli: Linli, channel: str, sentence: str
+) -> None:
+    reply = await Chat(
+        linli, user=f"yuyue-{zlib.crc32(sentence.encode()):010d}", channel=channel
+    ).send(sentence)
+    assert "社保卡补办" in reply[0].text, reply[0].text
+    assert "体检" not in reply[0].text and "接种" not in reply[0].text
+
+
+@pytest.mark.parametrize("channel", ["web", "wechat"])
+async def test_wanting_to_book_without_a_service_opens_the_booking_menu(
+    linli: Linli, channel: str
+) -> None:
+    reply = await Chat(linli, user="yuyue-menu-0001", channel=channel).send("我要预约")
+    assert reply[0].text == t("zh-CN", "booking.choose_category"), reply[0].text
