@@ -27,9 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.metrics import OUTBOX_RESULTS
 from bot.outbound import Recipient, Sender, SendResult, SendStatus
-from bot.outgoing import pushes
 from bot.outgoing.message import payload_replies
-from bot.outgoing.tell import OFFER_KEY, pass_on_offers
+from bot.outgoing.tell import OFFER_KEY, notice_message, pass_on_offers
 from models.appointments import lapse_offer
 from models.messaging import OutboxMessage, OutboxStatus, remember_options
 from models.notice_ops import UNREACHABLE_PREFIX
@@ -506,8 +505,6 @@ async def notice_payloads(
             .values(status=OutboxStatus.CANCELLED.value)
         )
     return {
-        notice_id: pushes.notice(
-            text=n.text, urgent=n.urgent, link_url=n.link_url, image_url=n.image_url
-        ).to_payload()
+        notice_id: notice_message(Notice.model_validate(dict(n._mapping))).to_payload()
         for notice_id, n in live.items()
     }

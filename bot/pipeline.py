@@ -179,7 +179,7 @@ class Pipeline:
         if conversation.stored_replies is not None:
             MESSAGES.labels(inbound.channel, "duplicate").inc()
             return [Reply.from_dict(item) for item in conversation.stored_replies]
-        identity, replies = await self._run_handlers(unit, conversation, inbound, delivery)
+        identity, replies = await self._run_handlers(unit, conversation, inbound)
         late = delivery.deadline is not None and delivery.deadline.passed()
         too_long = delivery.fits is not None and not delivery.fits(replies)
         if late or too_long or delivery.via_outbox:
@@ -245,7 +245,6 @@ class Pipeline:
         unit: UnitOfWork,
         conversation: Conversation,
         inbound: Inbound,
-        delivery: Delivery,
     ) -> tuple[ChatAccount, list[Reply]]:
         now = self.clock.now()
         identity, state = conversation.identity, conversation.state

@@ -8,6 +8,7 @@ from bot.context import Context
 from bot.i18n import t
 from bot.outgoing import Name, for_resident, for_staff, pushes, queue
 from bot.outgoing.message import Moment, Value
+from bot.outgoing.tell import case_category
 from handlers.staff import active_staff
 from models.case_ops import CaseCatalogue, case_catalogue, department_staff
 from models.cases import Case, CaseEvent
@@ -104,7 +105,7 @@ async def alert_department(
 
 def category_name(ctx: Context, case: Case) -> Name:
     """A case's category in both languages, for a message read in either."""
-    return Name(*catalogue(ctx).category_names(case))
+    return case_category(case, ctx.settings.data_dir)
 
 
 def department_name(department: Department | None) -> Name:

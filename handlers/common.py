@@ -8,6 +8,7 @@ from typing import Any
 from bot.context import Context
 from bot.i18n import catalogue, format_day
 from bot.messages import Button, Reply
+from bot.outgoing import Name
 from models.calendar import DayInfo
 from models.org import Street
 from models.services import DayKind
@@ -17,7 +18,7 @@ MAIN_ITEMS = ("book", "need", "proxy", "track", "rate", "ask", "hours", "account
 
 def localized(ctx: Context, zh: str, en: str) -> str:
     """Pick the Chinese or the English form of a name (English falls back to Chinese)."""
-    return en if ctx.lang == "en" and en else zh
+    return Name(zh, en).render(ctx.lang)
 
 
 def street_name(ctx: Context, street: Street | None) -> str:

@@ -13,9 +13,10 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.outgoing import Name, for_resident, for_staff, pushes, queue
+from bot.outgoing import for_resident, for_staff, pushes, queue
+from bot.outgoing.tell import case_category
 from models.calendar import add_working_days, load_overrides
-from models.case_ops import OPEN, case_catalogue
+from models.case_ops import OPEN
 from models.cases import Case, CaseEvent, CaseStatus, Rating
 from models.org import Staff, StaffRole
 from models.reminders import CASE, mark_once, not_yet_marked
@@ -105,7 +106,7 @@ async def _alert(
     alert = pushes.case_escalation(
         kind,
         ref=case.ref,
-        category=category_name(ctx, case),
+        category=case_category(case, ctx.settings.data_dir),
         due_at=case.due_at,
         assignee=assignee,
     )
@@ -118,11 +119,6 @@ async def _alert(
         once=f"case:{case.id}:{kind}:{{person}}",
     )
     return len(staff_ids)
-
-
-def category_name(ctx: JobContext, case: Case) -> Name:
-    """A case's category in both languages, as the street's catalogue names it."""
-    return Name(*case_catalogue(ctx.settings.data_dir).category_names(case))
 
 
 async def supervisors_for(session: AsyncSession, department_id: int | None) -> list[int]:
@@ -174,7 +170,7 @@ async def _follow_up(
         assert case.id is not None
         await mark_once(connection, CASE, case.id, kind, now)
         follow_up = pushes.case_follow_up(
-            kind, case_id=case.id, ref=case.ref, category=category_name(ctx, case)
+            kind, case_id=case.id, ref=case.ref, category=case_category(case, ctx.settings.data_dir)
         )
         people = [for_resident(case.resident_id or 0)]
         await queue(

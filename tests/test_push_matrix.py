@@ -13,9 +13,7 @@ answers its first option.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -52,6 +50,7 @@ from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
 from tests.telegram_fixtures import SECRET, telegram_platform
 from tests.test_binding import staff_code
+from tests.test_web_inbox import next_event
 from tests.wechat_fixtures import AES_KEY, TOKEN, platform, wechat_settings
 
 __all__ = ["platform", "telegram_platform"]
@@ -258,7 +257,7 @@ class Resident:
                 return []
             assert response.status == 200, await response.text()
             items: list[tuple[int, Received]] = []
-            while (event := await next_event(response)) is not None:
+            while (event := await next_event(response, SSE_QUIET)) is not None:
                 for reply in event["data"]["replies"]:
                     names = tuple(str(b["label"]) for b in reply.get("buttons", []))
                     items.append((int(event["id"]), Received(str(reply["text"]), names, "inbox")))
@@ -287,25 +286,6 @@ def labels(message: SentText) -> tuple[str, ...]:
     """The labels of a Telegram message's inline buttons."""
     rows = (message.reply_markup or {}).get("inline_keyboard", [])
     return tuple(str(button["text"]) for row in rows for button in row)
-
-
-async def next_event(response: Any) -> dict[str, Any] | None:
-    """The next server-sent event with data (pings skipped), or None once the stream is quiet."""
-    event: dict[str, Any] = {}
-    while True:
-        try:
-            raw = await asyncio.wait_for(response.content.readline(), SSE_QUIET)
-        except TimeoutError:
-            return None
-        if not raw:
-            return None
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if line == "" and "data" in event:
-            return event
-        if line.startswith("id: "):
-            event["id"] = int(line[4:])
-        elif line.startswith("data: "):
-            event["data"] = json.loads(line[6:])
 
 
 @pytest.fixture

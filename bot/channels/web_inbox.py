@@ -46,10 +46,6 @@ class InboxBell:
             if not listeners:
                 del self._listeners[account_id]
 
-    def listening(self, account_id: int) -> int:
-        """How many pages are listening for this account."""
-        return len(self._listeners.get(account_id, ()))
-
     async def watch_database(
         self, sessions: async_sessionmaker[AsyncSession], every: float
     ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +15,8 @@ from bot.outgoing.message import Message, Name
 from bot.outgoing.queue import for_resident, queue
 from models.appointments import BookingLimits, expire_offers
 from models.booking import BookingSlot, WaitlistEntry
+from models.case_ops import case_catalogue
+from models.cases import Case
 from models.needs import NeedItem, NeedStage
 from models.notice_ops import NoticeReport
 from models.notices import Notice
@@ -45,6 +48,12 @@ def notice_message(notice: Notice) -> Message:
         link_url=notice.link_url,
         image_url=notice.image_url,
     )
+
+
+def case_category(case: Case, data_dir: Path) -> Name:
+    """A case's category in both languages, as the street's catalogue names it (the case keeps
+    the Chinese name only)."""
+    return Name(*case_catalogue(data_dir).category_names(case))
 
 
 _SERVICE = Service.__table__  # type: ignore[attr-defined]
