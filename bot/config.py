@@ -97,9 +97,10 @@ class Settings(BaseSettings):
     inbound_retention_days: int = Field(default=180, gt=0)
     bind_code_staff_hours: float = Field(default=24.0, gt=0)
     bind_code_resident_minutes: float = Field(default=10.0, gt=0)
-    # Web chat pushes: live streams per client address, per account and in all; how often an
-    # open stream looks in the database (a delivery stored by another process); and how many
-    # days of pushes given up before the web chat took them migration 0009 delivers now.
+    # Web chat pushes: live streams per client address, per account and in all; how often a
+    # server process looks in the inbox table for deliveries another process stored (while
+    # pages are open); and how many days of pushes given up before the web chat took them
+    # migration 0009 delivered (the migration reads the variable itself).
     web_push_streams_per_address: int = Field(default=20, gt=0)
     web_push_streams_per_account: int = Field(default=4, gt=0)
     web_push_streams_total: int = Field(default=2000, gt=0)
