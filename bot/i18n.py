@@ -40,11 +40,23 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _catalogue_files(lang: str) -> list[Path]:
+    # One main file per language, plus one file per feature in a folder of the same name.
+    return [LOCALES / f"{lang}.toml", *sorted((LOCALES / lang).glob("*.toml"))]
+
+
 @cache
 def catalogue(lang: str) -> dict[str, Any]:
     """Every message of one language, by dotted key."""
-    with (LOCALES / f"{lang}.toml").open("rb") as handle:
-        return _flatten(tomllib.load(handle))
+    merged: dict[str, Any] = {}
+    for path in _catalogue_files(lang):
+        with path.open("rb") as handle:
+            part = _flatten(tomllib.load(handle))
+        clash = merged.keys() & part.keys()
+        if clash:
+            raise ValueError(f"{path.name} repeats keys: {sorted(clash)[:5]}")
+        merged.update(part)
+    return merged
 
 
 class _Blank(dict[str, Any]):

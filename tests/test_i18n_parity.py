@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import string
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from bot import i18n
 from bot.i18n import DEFAULT_LANG, LANGS, catalogue, format_day
 
 OTHERS = [lang for lang in LANGS if lang != DEFAULT_LANG]
@@ -42,3 +44,21 @@ def test_each_pair_has_the_same_kind_and_the_same_placeholders(lang: str) -> Non
 def test_days_read_the_same_as_before() -> None:
     assert format_day("zh-CN", date(2026, 11, 28)) == "11月28日"
     assert format_day("en", date(2026, 11, 28)) == "28 Nov"
+
+
+def test_a_feature_file_joins_its_language_and_may_not_repeat_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "zh-CN").mkdir()
+    (tmp_path / "zh-CN.toml").write_text('[menu]\ntitle = "菜单"\n', encoding="utf-8")
+    (tmp_path / "zh-CN" / "rating.toml").write_text('[rating]\nask = "请评价"\n', encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALES", tmp_path)
+    i18n.catalogue.cache_clear()
+    try:
+        assert i18n.catalogue("zh-CN") == {"menu.title": "菜单", "rating.ask": "请评价"}
+        (tmp_path / "zh-CN" / "menu.toml").write_text('[menu]\ntitle = "又一个"\n', encoding="utf-8")
+        i18n.catalogue.cache_clear()
+        with pytest.raises(ValueError, match="menu.title"):
+            i18n.catalogue("zh-CN")
+    finally:
+        i18n.catalogue.cache_clear()
