@@ -56,9 +56,10 @@ def test_a_feature_file_joins_its_language_and_may_not_repeat_a_key(
     i18n.catalogue.cache_clear()
     try:
         assert i18n.catalogue("zh-CN") == {"menu.title": "菜单", "rating.ask": "请评价"}
-        (tmp_path / "zh-CN" / "menu.toml").write_text('[menu]\ntitle = "又一个"\n', encoding="utf-8")
+        again = tmp_path / "zh-CN" / "menu.toml"
+        again.write_text('[menu]\ntitle = "又一个"\n', encoding="utf-8")
         i18n.catalogue.cache_clear()
-        with pytest.raises(ValueError, match="menu.title"):
+        with pytest.raises(ValueError, match=r"menu\.title"):
             i18n.catalogue("zh-CN")
     finally:
         i18n.catalogue.cache_clear()
