@@ -43,7 +43,7 @@ def english_chat_words() -> frozenset[str]:
     return frozenset(english - chinese)  # "start" is Telegram's, whatever the language
 
 
-# An answer to a flow's question is often a name ("东湖社区", "Wang Wei"), which tells nothing of
+# An answer to a flow's question is often a name ("永宁路社区", "Wang Wei"), which tells nothing of
 # the language its writer reads: inside a flow, a few Chinese characters alone or two Latin
 # words are no evidence; a sentence still is.
 ANSWER_HAN_LIMIT = 8

@@ -46,12 +46,12 @@ async def test_typed_community_name_and_unknown_name(chat: Chat) -> None:
     unknown = (await chat.send("不存在的地方"))[0]
     assert "没有找到名为“不存在的地方”的社区" in unknown.text
     assert len(unknown.buttons) == 19  # still asking, nothing lost
-    assert "东湖社区：请选择" in (await chat.send("东湖社区"))[0].text
+    assert "永宁路社区：请选择" in (await chat.send("永宁路社区"))[0].text
 
 
 async def test_grid_of_another_community_is_refused(chat: Chat, linli: Linli) -> None:
     await chat.press("account:community")
-    await chat.send("东湖")
+    await chat.send("永宁路")
     async with linli.sessions() as session:
         elsewhere = (
             await session.exec(select(Grid).join(Community).where(Community.code == "C19"))
@@ -91,6 +91,6 @@ async def test_an_ambiguous_name_asks_again(chat: Chat) -> None:
 
 async def test_absurd_grid_numbers_are_just_stale(chat: Chat, caplog: object) -> None:
     await chat.press("account:community")
-    await chat.send("东湖")
+    await chat.send("永宁路")
     for payload in ("account:grid:" + "9" * 40, "account:grid:²", "account:grid:-1"):
         assert "失效" in (await chat.press(payload))[0].text

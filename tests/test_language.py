@@ -190,7 +190,7 @@ async def test_telegram_follows_the_writer_not_the_client(telegram: TelegramRig)
 @pytest.mark.parametrize(
     ("text", "lang"),
     [
-        ("东湖社区", None),  # a name given as an answer
+        ("永宁路社区", None),  # a name given as an answer
         ("Wang Wei", None),
         ("I live near the east lake", "en"),
         ("我想改到下周六上午", "zh-CN"),  # nine characters: a sentence

@@ -13,7 +13,7 @@ from tests.conftest import Chat, labels, payloads
 
 async def test_greeting_shows_the_main_menu(chat: Chat) -> None:
     replies = await chat.send("你好")
-    assert replies[0].text.startswith("您好！这里是临川街道便民服务中心")
+    assert replies[0].text.startswith("您好！这里是柳城街道便民服务中心")
     assert labels(replies[0]) == [
         "预约办事",
         "提需求",
@@ -72,7 +72,7 @@ async def test_opening_hours_follow_the_calendar(
     text = (await chat.press("hours"))[0].text
     assert today in text
     assert upcoming in text
-    assert "临川路188号" in text
+    assert "柳城街道办事处" in text
 
 
 async def test_hours_say_when_a_year_is_not_published(chat: Chat, clock: ManualClock) -> None:
@@ -92,15 +92,15 @@ async def test_cancel_anywhere_leaves_the_flow(chat: Chat) -> None:
     await chat.press("account:community")
     reply = (await chat.send("取消"))[0]
     assert reply.text.startswith("已取消")
-    # "东湖" would have chosen a community inside the flow; now it is just free text.
-    answer = (await chat.send("东湖"))[0].text
+    # "桂园" would have chosen a community inside the flow; now it is just free text.
+    answer = (await chat.send("桂园"))[0].text
     assert "没有听懂" in answer or "回答不了" in answer, answer
 
 
 async def test_back_goes_one_step_back(chat: Chat) -> None:
     await chat.press("account:community")
-    grid_question = (await chat.send("东湖"))[0]
-    assert "东湖社区：请选择您所在的网格" in grid_question.text
+    grid_question = (await chat.send("永宁路"))[0]
+    assert "永宁路社区：请选择您所在的网格" in grid_question.text
     assert "请选择您所在的社区" in (await chat.send("返回"))[0].text
     assert (await chat.send("返回"))[0].text.startswith("我的信息")
     assert (await chat.send("返回"))[0].text.startswith("主菜单")

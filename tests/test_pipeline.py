@@ -143,7 +143,7 @@ async def test_exception_in_handler_answers_politely_and_rolls_back(
     async with linli.sessions() as session:
         street = (await session.exec(select(Street))).one()
         identities = (await session.exec(select(ChannelIdentity))).all()
-    assert street.name_zh == "临川街道"
+    assert street.name_zh == "柳城街道"
     assert identities == []  # even the first-contact identity was rolled back
     assert await count(linli, OutboxMessage) == 0
     assert await count(linli, InboundMessage) == 0

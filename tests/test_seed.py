@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import Linli
 from bot.clock import local_today
 from models.booking import RosterShift
 from models.calendar import classify_day, load_overrides
-from models.org import Community, Compound, Department, Grid, Staff, StaffSkill
+from models.case_ops import CaseCatalogue
+from models.cases import CaseKind
+from models.need_ops import load_categories
+from models.org import Community, Compound, Department, Grid, Staff, StaffSkill, Street
 from models.people import Resident
 from models.seed import seed_residents, seed_street
-from models.services import DayKind, FaqEntry, Service
+from models.services import DayKind, FaqEntry, OpeningRule, Service
 from tests.conftest import DATA
 
 
@@ -52,6 +56,36 @@ async def test_street_matches_the_design(linli: Linli) -> None:
     assert len(weekend) == 28
     assert set(roles) == {"clerk", "department_staff", "grid_leader", "supervisor", "admin"}
     assert groups == 176
+
+
+async def test_the_demo_street_is_the_seeds_street(linli: Linli) -> None:
+    async with linli.sessions() as session:
+        street = (await session.exec(select(Street))).one()
+        communities = {c.name_zh for c in (await session.exec(select(Community))).all()}
+        hours = {
+            r.day_kind: (r.opens, r.closes)
+            for r in (
+                await session.exec(select(OpeningRule).where(col(OpeningRule.service_id).is_(None)))
+            ).all()
+        }
+    assert (street.code, street.name_zh, street.name_en) == (
+        "LC",
+        "柳城街道",
+        "Liucheng Sub-district",
+    )
+    assert "温江区" in street.address_zh and "Chengdu" in street.address_en
+    assert street.phone.startswith("028-0000-")  # a placeholder nobody can reach
+    assert {"南街社区", "永宁路社区"} <= communities
+    assert hours[DayKind.WORKDAY] == (time(8, 0), time(18, 0))
+    assert hours[DayKind.HOLIDAY] == (time(9, 0), time(12, 0))
+    catalogue = CaseCatalogue.load(DATA)
+    assert len(catalogue.categories[CaseKind.PROXY]) == 22
+    assert len(load_categories(DATA)) == 18
+    numbers = re.findall(
+        r"0\d{2,3}-\d{4}-?\d{4}",
+        "".join(p.read_text(encoding="utf-8") for p in DATA.glob("*.toml")),
+    )
+    assert numbers and all(n.startswith("028-0000-") for n in numbers), numbers
 
 
 async def test_roster_covers_four_weeks_and_every_weekend_service(linli: Linli) -> None:

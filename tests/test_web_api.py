@@ -22,7 +22,7 @@ async def test_chat_contract_text_and_payload(client: Client) -> None:
     assert response.status == 200
     body = await response.json()
     first = body["replies"][0]
-    assert "临川街道" in first["text"]
+    assert "柳城街道" in first["text"]
     assert first["buttons"][0] == {"label": "预约办事", "payload": "book"}
     assert first["link"] is None
     response = await client.post("/api/chat", json={"user": "web-user-0001", "text": "7"})
@@ -93,11 +93,11 @@ async def test_chat_page_is_escaped_and_protected(client: Client) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     page = await response.text()
     assert '<html lang="zh-CN">' in page
-    assert "临川街道便民服务" in page
+    assert "柳城街道便民服务" in page
     assert "$" not in page.replace("$$", "")
     english = await (await client.get("/?lang=en")).text()
     assert '<html lang="en">' in english
-    assert "Linchuan Sub-district services" in english
+    assert "Liucheng Sub-district services" in english
     script = await client.get("/static/chat.js")
     assert script.status == 200
 

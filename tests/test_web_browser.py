@@ -112,7 +112,7 @@ async def test_greeting_menu_and_headers(page: Page, base_url: str, page_errors:
     assert "default-src 'self'" in csp
     greeting = page.locator(".msg.bot")
     await expect(greeting).to_have_count(1)
-    await expect(greeting.first).to_contain_text("临川街道")
+    await expect(greeting.first).to_contain_text("柳城街道")
     options = page.locator("button.option")
     await expect(options).to_have_text(MAIN_MENU)
     await expect(options.first).to_have_text("预约办事")
@@ -171,7 +171,7 @@ async def test_keyboard_only(page: Page, base_url: str) -> None:
     await page.keyboard.press("Enter")
 
     await expect(page.locator(".msg.user")).to_have_text(["我的", "菜单"])
-    await expect(page.locator(".msg.bot").filter(has_text="临川街道")).to_have_count(2)
+    await expect(page.locator(".msg.bot").filter(has_text="柳城街道")).to_have_count(2)
     await expect(page.locator(".msg.bot").last).to_contain_text("您可以随时发送这些词")
     fresh_menu = page.locator("button.option:enabled")
     await expect(fresh_menu).to_have_text(MAIN_MENU)

@@ -52,7 +52,7 @@ async def test_plain_text_gets_the_menu_as_numbered_text(rig: WeChatRig) -> None
     reply = await rig.post(rig.server.text("菜单"))
     assert reply["MsgType"] == "text"
     assert reply["ToUserName"] == rig.server.openid
-    assert reply["Content"].startswith("您好！这里是临川街道便民服务中心")
+    assert reply["Content"].startswith("您好！这里是柳城街道便民服务中心")
     assert "\n1. 预约办事\n" in reply["Content"] and "\n8. 我的" in reply["Content"]
     hours = await rig.post(rig.server.text("7"))  # the number chooses 办公时间
     assert "08:00–18:00" in hours["Content"]
@@ -169,10 +169,10 @@ async def test_voice_uses_the_platforms_recognition(rig: WeChatRig) -> None:
     ("make", "expected"),
     [
         (lambda s: s.image(), "图片和位置目前只在提需求"),
-        (lambda s: s.location(30.27, 120.15, "临川路188号"), "图片和位置目前只在提需求"),
-        (lambda s: s.event("subscribe"), "感谢关注临川街道"),
+        (lambda s: s.location(30.68, 103.85, "柳城街道办事处"), "图片和位置目前只在提需求"),
+        (lambda s: s.event("subscribe"), "感谢关注柳城街道"),
         (lambda s: s.event("CLICK", "hours"), "08:00–18:00"),
-        (lambda s: s.event("SCAN", "42"), "感谢关注临川街道"),
+        (lambda s: s.event("SCAN", "42"), "感谢关注柳城街道"),
         (lambda s: s.shortvideo(), "暂时不支持这种消息"),
         (lambda s: s.link("t", "d", "https://example.invalid"), "暂时不支持这种消息"),
         (lambda s: s.event("LOCATION_SELECT", "x"), "暂时不支持这种消息"),
@@ -279,7 +279,7 @@ async def test_slow_answer_says_success_now_and_arrives_through_the_outbox(
 
 
 async def test_web_chat_and_wechat_reach_the_same_state(rig: WeChatRig) -> None:
-    steps = ["我的", "1", "东湖", "2"]
+    steps = ["我的", "1", "永宁路", "2"]
     for text in steps:
         await rig.post(rig.server.text(text))
         await rig.client.post("/api/chat", json={"user": "web-same-0001", "text": text})
