@@ -51,8 +51,13 @@ class Context:
 
     @property
     def text(self) -> str:
-        """The message text, stripped (empty for buttons and events)."""
-        return (self.inbound.text or "").strip()
+        """The message text, stripped (empty for buttons, events and a typed option)."""
+        return "" if self.typed_option else (self.inbound.text or "").strip()
+
+    @property
+    def typed_option(self) -> bool:
+        """Whether the text was an option's number or label, and so stands for its button."""
+        return self.payload is not None and self.inbound.payload is None
 
     @property
     def words(self) -> str:
@@ -62,12 +67,12 @@ class Context:
     @property
     def command(self) -> str | None:
         """The chat command the message is or starts with, if any."""
-        return split_command(self.inbound.text)[0]
+        return None if self.typed_option else split_command(self.inbound.text)[0]
 
     @property
     def command_args(self) -> str:
         """What follows the command word ("/bind ABCD-2345" → "ABCD-2345")."""
-        return split_command(self.inbound.text)[1]
+        return "" if self.typed_option else split_command(self.inbound.text)[1]
 
     @property
     def is_staff(self) -> bool:
