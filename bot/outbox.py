@@ -77,6 +77,7 @@ class Delivered:
     result: SendResult
     account: Account | None = None
     unreachable: list[int] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)  # as worded for that account
 
 
 @dataclass(frozen=True)
@@ -211,23 +212,26 @@ class OutboxWorker:
             return Delivered(item, SendResult(SendStatus.FAILED, "no reachable chat account"))
         unreachable: list[int] = []
         result = SendResult(SendStatus.FAILED, "no reachable chat account")
+        replies: list[dict[str, Any]] = []
         for account in item.accounts:
-            result = await self._send(item, account)
+            # Put into words in the reader's language, once: sent, and its options remembered.
+            replies = payload_replies(item.payload, account.recipient.lang)
+            result = await self._send(item, account, replies)
             if result.status is not SendStatus.UNREACHABLE:
-                return Delivered(item, result, account, unreachable)
+                return Delivered(item, result, account, unreachable, replies)
             unreachable.append(account.id)  # fall back to the person's next account
-        return Delivered(item, result, item.accounts[-1], unreachable)
+        return Delivered(item, result, item.accounts[-1], unreachable, replies)
 
-    async def _send(self, item: Claimed, account: Account) -> SendResult:
+    async def _send(
+        self, item: Claimed, account: Account, replies: list[dict[str, Any]]
+    ) -> SendResult:
         sender = self.senders[account.channel]
         done = _parts_done(item.payload, account)
         limiter = self.limiters.get(account.channel)
         if item.notice_id is not None and self.notice_limiter is not None:
             await self.notice_limiter.acquire()
         try:
-            # Put into words in the reader's language; the row id lets a channel that stores
-            # messages (the web inbox) store each one once.
-            replies = payload_replies(item.payload, account.recipient.lang)
+            # The row id lets a channel that stores messages (the web inbox) store each once.
             payload = {**item.payload, "replies": replies, OUTBOX_ID_KEY: item.row_id}
             if limiter is None:
                 return await sender.send(account.recipient, payload, done)
@@ -362,8 +366,7 @@ def _pushed_options(
         if one.item.kind == "reply":
             continue
         # Worded as the reader got it, so typing what a button says chooses it.
-        replies = payload_replies(one.item.payload, one.account.recipient.lang)
-        buttons = [b for r in replies for b in r.get("buttons", [])]
+        buttons = [b for r in one.replies for b in r.get("buttons", [])]
         if buttons:
             options = [str(b["payload"]) for b in buttons]
             labels = [str(b["label"]) for b in buttons]
