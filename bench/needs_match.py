@@ -14,7 +14,8 @@ paraphrases of existing items) and prints p50/p95/p99/max.
 Through a new SQLite file (skip with --no-db): the same needs, submitted over two years. Times
 `load_matcher`, the full build a server does once; then --new more needs arrive (some +1 items
 already there, some make new items, some wait for a +1), 1% of the items are rejected or merged,
-and `refresh_matcher` reads only that. A refresh with nothing new shows the steady cost, and the
+and `take_in_new_items` (run before every match) adds the new items, as another process made them;
+`refresh_matcher` reads only what changed. A refresh with nothing new shows the steady cost, and the
 refreshed matcher is checked against a full build on 200 texts.
 """
 
@@ -39,7 +40,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import make_engine, make_session_factory
 from models.migrate import upgrade
-from models.need_match import DEFAULT_THRESHOLD, NeedMatcher, load_matcher, refresh_matcher
+from models.need_match import (
+    DEFAULT_THRESHOLD,
+    NeedMatcher,
+    load_matcher,
+    refresh_matcher,
+    take_in_new_items,
+)
 from models.needs import Need, NeedItem, NeedStage
 from models.people import Resident
 from models.seed import seed_residents, seed_street
@@ -157,6 +164,12 @@ async def through_sqlite(url: str, needs: int, new: int) -> None:
     now += timedelta(minutes=1)
     async with sessions() as session, session.begin():
         await _arrive(session, rng, item_ids, people, new, now)
+    taken, took = await _timed_take_in(sessions, matcher)
+    _, took_idle = await _timed_take_in(sessions, matcher)
+    print(
+        f"take_in_new_items (before every match) after {new} new needs made {taken} items "
+        f"elsewhere: {took * 1000:.1f} ms; with nothing new: {took_idle * 1000:.1f} ms"
+    )
     arrived = await _timed_refresh(sessions, matcher, now)
     now += timedelta(minutes=1)
     async with sessions() as session, session.begin():
@@ -230,6 +243,16 @@ async def _timed_refresh(
         seconds = time.perf_counter() - started
     assert same is matcher, "the refresh built afresh"
     return seconds
+
+
+async def _timed_take_in(
+    sessions: async_sessionmaker[AsyncSession], matcher: NeedMatcher
+) -> tuple[int, float]:
+    """Items that one take-in added, and the seconds it took."""
+    async with sessions() as session:
+        started = time.perf_counter()
+        taken = await take_in_new_items(session, matcher)
+        return taken, time.perf_counter() - started
 
 
 async def _arrive(

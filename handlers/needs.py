@@ -12,16 +12,18 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
-from models.need_match import NeedMatcher, load_matcher, refresh_matcher
+from models.need_match import NeedMatcher, load_matcher, refresh_matcher, take_in_new_items
 from models.need_ops import (
     NeedCategory,
     UnusableNeedError,
+    item_with_same_words,
+    join_item,
     load_categories,
+    lock_item_creation,
     need_title,
     new_item,
     submit_need,
     suggest_category,
-    support_item,
 )
 from models.needs import Need, NeedItem
 from models.people import Resident, ensure_resident
@@ -31,9 +33,9 @@ router = Router("needs")
 NEED_WORDS = "need.words"
 MATCHES_SHOWN = 3
 # A process builds its matcher once (over 100,000 needs that takes about 15 s, in a worker
-# thread), then reads only what changed at most this often; items made in this process join it
-# at once. A full build a day also catches what reading changes cannot see (a +1 on a need
-# submitted over a week before).
+# thread), then reads only what changed at most this often; items made since, here or by another
+# process, join it before every match (take_in_new_items). A full build a day also catches what
+# reading changes cannot see (a +1 on a need submitted over a week before).
 MATCHER_SECONDS = 60.0
 REBUILD_SECONDS = 86_400.0
 _matchers: dict[str, tuple[float, float, NeedMatcher]] = {}  # url -> (built, refreshed, matcher)
@@ -50,7 +52,14 @@ def _categories_in(data_dir: Path) -> tuple[NeedCategory, ...]:
 
 
 async def matcher(ctx: Context) -> NeedMatcher:
-    """This process's matcher over open items, brought up to date when stale."""
+    """This process's matcher over open items, holding every item committed so far."""
+    current = await _kept_matcher(ctx)
+    await take_in_new_items(ctx.session, current)
+    return current
+
+
+async def _kept_matcher(ctx: Context) -> NeedMatcher:
+    """This process's matcher, built once and brought up to date when stale."""
     key, now = ctx.settings.database_url, time.monotonic()
     held = _matchers.get(key)
     if held is None or now - held[0] > REBUILD_SECONDS:
@@ -124,15 +133,36 @@ async def take_need(
     if not created and need.item_id is not None:
         item = await ctx.session.get(NeedItem, need.item_id)
         return Reply(ctx.t("needs.already", title=item.title if item else ""), back_to_menu(ctx))
-    found = (await matcher(ctx)).match(need.text, need.category, MATCHES_SHOWN)
-    items = [
-        item
-        for item_id, _ in found
-        if (item := await ctx.session.get(NeedItem, item_id)) is not None
-    ]
+    if need.item_id is None and (joined := await _same_words_joined(ctx, need)) is not None:
+        return joined
+    items = await _similar_items(ctx, need, need.category)
     if not items:
         return _category_question(ctx, need, suggested)
-    lines = [ctx.t("needs.similar", count=items[0].supporters)]
+    return _offer(ctx, need, items, ctx.t("needs.similar", count=items[0].supporters))
+
+
+async def _same_words_joined(ctx: Context, need: Need) -> Reply | None:
+    """A neighbour put it in the same words: the need joins their item at once."""
+    item = await item_with_same_words(ctx.session, need)
+    if item is None:
+        return None
+    await join_item(ctx.session, need, item, ctx.now())
+    return await main_menu(ctx, ctx.t("needs.joined", title=item.title, count=item.supporters))
+
+
+async def _similar_items(ctx: Context, need: Need, category: str | None) -> list[NeedItem]:
+    """The open items most like the need, best first (none in the need's own item)."""
+    found = (await matcher(ctx)).match(need.text, category, MATCHES_SHOWN)
+    return [
+        item
+        for item_id, _ in found
+        if item_id != need.item_id and (item := await ctx.session.get(NeedItem, item_id))
+    ]
+
+
+def _offer(ctx: Context, need: Need, items: list[NeedItem], heading: str) -> Reply:
+    """The similar items to +1, or a new item after all."""
+    lines = [heading]
     lines += [
         ctx.t("needs.similar_line", title=item.title, count=item.supporters) for item in items
     ]
@@ -143,10 +173,15 @@ async def take_need(
     return Reply("\n".join(lines), (*buttons, Button(ctx.t("needs.new"), f"need:new:{need.id}")))
 
 
-def _category_question(ctx: Context, need: Need, suggested: NeedCategory | None) -> Reply:
+def _category_question(
+    ctx: Context, need: Need, suggested: NeedCategory | None, *, declined: bool = False
+) -> Reply:
+    """The categories, the suggested one first; declined: the resident has said the similar
+    items offered are not theirs, so choosing makes the new item without offering them again."""
     ordered = sorted(categories(ctx), key=lambda c: c != suggested)
+    tail = ":own" if declined else ""
     buttons = tuple(
-        Button(localized(ctx, c.name_zh, c.name_en), f"need:cat:{need.id}:{c.code}")
+        Button(localized(ctx, c.name_zh, c.name_en), f"need:cat:{need.id}:{c.code}{tail}")
         for c in ordered
     )
     return Reply(ctx.t("needs.choose_category"), buttons)
@@ -178,10 +213,7 @@ async def plus_one(ctx: Context) -> HandlerResult:
     )
     if need is None or item is None or item.merged_into_id is not None:
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
-    need.item_id = item.id
-    ctx.session.add(need)
-    await support_item(ctx.session, item.id or 0, need.resident_id, ctx.now())
-    await ctx.session.refresh(item)
+    await join_item(ctx.session, need, item, ctx.now())
     return await main_menu(ctx, ctx.t("needs.supported", title=item.title, count=item.supporters))
 
 
@@ -192,18 +224,26 @@ async def as_new(ctx: Context) -> HandlerResult:
     if need is None:
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
     suggested = next((c for c in categories(ctx) if c.code == need.category), None)
-    return _category_question(ctx, need, suggested)
+    return _category_question(ctx, need, suggested, declined=True)
 
 
 @router.payload("need:cat")
 async def category_chosen(ctx: Context) -> HandlerResult:
-    """A new item in the chosen category; the resident is its first supporter."""
-    need_id, _, code = ctx.args.partition(":")
+    """A new item in the chosen category, the resident its first supporter; unless, while they
+    chose, a neighbour made an item in the same words (joined) or a similar one (offered)."""
+    need_id, _, rest = ctx.args.partition(":")
+    code, _, declined = rest.partition(":")
     need = await _own_need(ctx, need_id)
     category = next((c for c in categories(ctx) if c.code == code), None)
     if need is None or category is None or need.item_id is not None:
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
     need.category = category.code
+    # From here to the commit no other item is made, and every item made before is seen.
+    await lock_item_creation(ctx.session)
+    if (joined := await _same_words_joined(ctx, need)) is not None:
+        return joined
+    if not declined and (items := await _similar_items(ctx, need, category.code)):
+        return _offer(ctx, need, items, ctx.t("needs.similar_meanwhile"))
     item = await new_item(ctx.session, need, need_title(need.text), ctx.now())
     (await matcher(ctx)).add(item.id or 0, need.text, category.code)
     return await main_menu(ctx, ctx.t("needs.created", title=item.title))

@@ -31,7 +31,7 @@ from rapidfuzz import fuzz
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.needs import Need, NeedItem, NeedStage
+from models.needs import OPEN_ITEM, Need, NeedItem
 from models.personal_data import without_placeholders
 
 DEFAULT_THRESHOLD = 0.22
@@ -305,10 +305,6 @@ CHANGED_MARGIN = timedelta(minutes=10)
 RECENT_NEEDS = timedelta(days=7)
 # More changed items than this, and one full build is quicker than patching the matcher.
 REBUILD_CHANGED = 2_000
-_OPEN = (
-    col(NeedItem.merged_into_id).is_(None),
-    col(NeedItem.stage).not_in([NeedStage.DONE, NeedStage.REJECTED]),
-)
 
 
 async def load_matcher(
@@ -323,7 +319,7 @@ async def load_matcher(
     items = (
         await session.exec(
             select(NeedItem.id, NeedItem.title, NeedItem.category)
-            .where(*_OPEN)
+            .where(*OPEN_ITEM)
             .order_by(col(NeedItem.id))
         )
     ).all()
@@ -351,7 +347,7 @@ async def _open_needs(
     """(need id, item id, text, category) of the needs of open items, oldest first."""
     rows = await session.exec(
         select(Need.id, Need.item_id, Need.text, NeedItem.category)
-        .join(NeedItem, sa.and_(col(NeedItem.id) == col(Need.item_id), *_OPEN))
+        .join(NeedItem, sa.and_(col(NeedItem.id) == col(Need.item_id), *OPEN_ITEM))
         .where(*where)
         .order_by(col(Need.id))
     )
@@ -389,6 +385,35 @@ async def refresh_matcher(
         seen.placed[need_id] = item_id
     _advance(seen, changed, recent, now)
     return matcher
+
+
+async def take_in_new_items(session: AsyncSession, matcher: NeedMatcher) -> int:
+    """Add the open items created since the matcher last read (by another process, a moment
+    ago) that it does not hold yet, with their needs; how many were added.
+
+    Cheap enough for every new need: it reads items new by id or stamped within the margin
+    (a lower id can commit after a higher one), and the needs of the few it lacks. What changed
+    in items it holds is left to `refresh_matcher`.
+    """
+    seen = matcher.seen
+    since = (seen.at or datetime.min.replace(tzinfo=UTC)) - CHANGED_MARGIN
+    rows = await session.exec(
+        select(NeedItem.id, NeedItem.title, NeedItem.category).where(
+            sa.or_(col(NeedItem.id) > seen.item_id, col(NeedItem.updated_at) >= since),
+            *OPEN_ITEM,
+        )
+    )
+    missing = [(i or 0, title, category or None) for i, title, category in rows if i not in matcher]
+    if not missing:
+        return 0
+    needs = await _needs_of(session, [item_id for item_id, _, _ in missing])
+    added = 0
+    for item_id, title, category in missing:
+        if item_id in matcher:  # another message took it in while this one read
+            continue
+        _reread(matcher, item_id, title, category, needs)
+        added += 1
+    return added
 
 
 _Changed = tuple[int, str, str | None, bool, datetime]  # id, title, category, open, updated_at
@@ -434,7 +459,7 @@ def _reread(
 
 
 def _is_open() -> sa.ColumnElement[bool]:
-    return sa.and_(*_OPEN).label("is_open")
+    return sa.and_(*OPEN_ITEM).label("is_open")
 
 
 async def _highest_need(session: AsyncSession) -> int:

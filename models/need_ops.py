@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.needs import Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
+from models.needs import OPEN_ITEM, Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
 from models.personal_data import clip, remove_personal_data, without_placeholders
 
 TEXT_LIMIT = 500
@@ -150,6 +150,51 @@ async def new_item(session: AsyncSession, need: Need, title: str, now: datetime)
     session.add(need)
     await support_item(session, item.id or 0, need.resident_id, now)
     return item
+
+
+# One key for the whole street: creating an item is rare and quick, and the same words filed
+# under two categories must still find each other.
+_ITEM_CREATION_LOCK = int.from_bytes(
+    hashlib.blake2b(b"linli-need-item-creation", digest_size=8).digest(), "big", signed=True
+)
+
+
+async def lock_item_creation(session: AsyncSession) -> None:
+    """Wait until no other transaction is creating an item, so that two residents saying the
+    same thing at the same instant make one item: the second sees the first's when it looks.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: every transaction already holds the
+    database's one write lock from its start (BEGIN IMMEDIATE).
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ITEM_CREATION_LOCK}
+        )
+
+
+async def item_with_same_words(session: AsyncSession, need: Need) -> NeedItem | None:
+    """The open item that a neighbour's need in the same words (text_hash) belongs to."""
+    stmt = (
+        select(NeedItem)
+        .join(Need, col(Need.item_id) == col(NeedItem.id))
+        .where(
+            Need.text_hash == need.text_hash,
+            col(Need.id) != need.id,
+            *OPEN_ITEM,
+        )
+        .order_by(col(NeedItem.id))
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def join_item(session: AsyncSession, need: Need, item: NeedItem, now: datetime) -> None:
+    """Put a need in an item and count its resident as a supporter (once)."""
+    need.item_id = item.id
+    session.add(need)
+    await support_item(session, item.id or 0, need.resident_id, now)
+    await session.refresh(item)
 
 
 async def support_item(

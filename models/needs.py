@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import enum_field, json_field, utc_field
 
@@ -48,7 +48,7 @@ class Need(SQLModel, table=True):
     resident_id: int = Field(foreign_key="resident.id", index=True)
     submitted_by_staff_id: int | None = Field(default=None, foreign_key="staff.id")
     text: str = Field(max_length=2000)
-    text_hash: str = Field(max_length=64)
+    text_hash: str = Field(max_length=64, index=True)  # neighbours' needs in the same words
     category: str | None = Field(default=None, max_length=40)
     item_id: int | None = Field(default=None, foreign_key="needitem.id", index=True)
     community_id: int | None = Field(default=None, foreign_key="community.id")
@@ -58,6 +58,13 @@ class Need(SQLModel, table=True):
     longitude: float | None = None
     attachments: list[dict[str, Any]] = json_field(default_factory=list)
     created_at: datetime = utc_field(index=True)
+
+
+# An item still collecting support or being carried out: not merged away, not done or rejected.
+OPEN_ITEM = (
+    col(NeedItem.merged_into_id).is_(None),
+    col(NeedItem.stage).not_in([NeedStage.DONE, NeedStage.REJECTED]),
+)
 
 
 class NeedSupport(SQLModel, table=True):
