@@ -17,6 +17,7 @@ from handlers import (
     needs_visit,
     notices,
     notices_staff,
+    rating,
     staff,
 )
 
@@ -38,6 +39,7 @@ def build_router() -> Router:
         booking.router,
         account.router,
         handover.router,
+        rating.router,
         inquiry.router,
         menu.router,
     )

@@ -1,5 +1,5 @@
 """At the window: today's appointments, check-in by reference, completion with a rating
-request, no-shows; and the resident's six-level rating of a completed appointment."""
+request (answered in handlers/rating.py), no-shows."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ from handlers.staff import is_staff
 from models.appointments import (
     Step,
     find_appointment,
-    rate_appointment,
     serve_appointment,
     todays_appointments,
 )
 from models.base import SHANGHAI
 from models.booking import Appointment
-from models.cases import RatingLevel
 from models.services import Service
 
 router = Router("booking_staff")
@@ -106,21 +104,3 @@ async def _ask_for_rating(ctx: Context, appointment: Appointment) -> None:
         now=ctx.now(),
         once=f"rate:appt:{appointment.id}",
     )
-
-
-@router.payload("rate:appt")
-async def rated(ctx: Context) -> HandlerResult:
-    """The resident chose a level; one rating per appointment, only their own."""
-    number, _, level_text = ctx.args.partition(":")
-    level = RatingLevel(level_text) if level_text in RatingLevel._value2member_map_ else None
-    appointment = (
-        await ctx.session.get(Appointment, int(number))
-        if number.isdecimal() and len(number) < 10
-        else None
-    )
-    resident = ctx.identity.resident_id
-    if appointment is None or level is None or resident is None:
-        return Reply(ctx.t("window.rating_not_taken"), back_to_menu(ctx))
-    if not await rate_appointment(ctx.session, appointment, resident, level, ctx.now()):
-        return Reply(ctx.t("window.rating_not_taken"), back_to_menu(ctx))
-    return Reply(ctx.t("window.rating_thanks", level=ctx.t(f"rating.{level}")), back_to_menu(ctx))

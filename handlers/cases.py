@@ -1,5 +1,5 @@
 """Cases for residents: ask for proxy handling (全程代办), follow progress (进度), answer a
-question from the office, confirm or reopen a resolved case, and rate it."""
+question from the office, confirm or reopen a resolved case (rating it is handlers/rating.py)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,12 @@ from models.case_ops import (
     confirm_resolved,
     find_case,
     open_case,
-    rate_case,
     reopen,
     resident_answers,
     resident_cases,
     timeline,
 )
-from models.cases import Case, CaseKind, RatingLevel
+from models.cases import Case, CaseKind
 from models.people import ensure_resident
 from models.refs import canonical_reference
 
@@ -290,23 +289,3 @@ async def answer_given(ctx: Context) -> HandlerResult:
     resident_answers(ctx.session, case, case.resident_id or 0, ctx.text[:WORDS_LIMIT], ctx.now())
     return await main_menu(ctx, ctx.t("cases.answer_sent", ref=case.ref))
 
-
-@router.payload("rate:case")
-async def rate(ctx: Context) -> HandlerResult:
-    """Six levels to choose from; a chosen level is recorded once."""
-    number, _, level_text = ctx.args.partition(":")
-    case = await _own(ctx, number)
-    if case is None:
-        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
-    if not level_text:
-        buttons = tuple(
-            Button(ctx.t(f"rating.{level}"), f"rate:case:{case.id}:{level}")
-            for level in RatingLevel
-        )
-        return Reply(ctx.t("cases.rate_question", ref=case.ref), buttons)
-    if level_text not in RatingLevel._value2member_map_:
-        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
-    level = RatingLevel(level_text)
-    if not await rate_case(ctx.session, case, case.resident_id or 0, level, ctx.now()):
-        return Reply(ctx.t("window.rating_not_taken"), back_to_menu(ctx))
-    return await main_menu(ctx, ctx.t("window.rating_thanks", level=ctx.t(f"rating.{level}")))

@@ -25,9 +25,6 @@ from models.services import DayKind
 
 router = Router("menu")
 
-# Main-menu items whose features arrive with later issues; each says so plainly until then.
-PENDING_FEATURES = ("rate",)
-
 
 @router.payload("menu")
 @router.command("menu")
@@ -100,22 +97,6 @@ async def back(ctx: Context) -> HandlerResult:
         return await ctx.redirect(ctx, target)
     ctx.clear_state()
     return await main_menu(ctx, ctx.t("menu.main_title"))
-
-
-def _pending_feature(feature: str) -> None:
-    async def not_yet(ctx: Context) -> HandlerResult:
-        street = await ctx.reference.street(ctx.unit)
-        phone = street.phone if street else ""
-        text = ctx.t("menu.not_yet", feature=ctx.t(f"menu.{feature}"), phone=phone)
-        return Reply(text, back_to_menu(ctx))
-
-    not_yet.__name__ = f"not_yet_{feature}"
-    router.payload(feature)(not_yet)
-    router.command(feature)(not_yet)
-
-
-for _feature in PENDING_FEATURES:
-    _pending_feature(_feature)
 
 
 @router.payload("hours")

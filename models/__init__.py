@@ -19,6 +19,7 @@ from models.needs import Need, NeedItem, NeedItemEvent, NeedSupport
 from models.notices import Notice, NoticeDelivery
 from models.org import Community, Compound, Department, Grid, Staff, StaffSkill, Street
 from models.people import ChannelIdentity, Resident
+from models.ratings import WindowVisit
 from models.services import FaqEntry, HolidayOverride, OpeningRule, Service
 
 __all__ = [
@@ -60,4 +61,5 @@ __all__ = [
     "WaitlistEntry",
     "WeChatCallback",
     "WebInboxItem",
+    "WindowVisit",
 ]

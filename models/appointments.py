@@ -23,7 +23,6 @@ from models.booking import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from models.cases import RatingLevel, record_rating
 from models.messaging import Reminder
 from models.org import Staff, StaffSkill
 from models.policy import may_serve_appointment
@@ -419,23 +418,3 @@ def window_step(appointment: Appointment, step: Step, staff_id: int, now: dateti
         appointment.checked_in_at = now
     return True
 
-
-async def rate_appointment(
-    session: AsyncSession,
-    appointment: Appointment,
-    resident_id: int,
-    level: RatingLevel,
-    now: datetime,
-) -> bool:
-    """The resident's one rating of a completed appointment, counted for who served them."""
-    if appointment.resident_id != resident_id or appointment.status != AppointmentStatus.COMPLETED:
-        return False
-    return await record_rating(
-        session,
-        subject_kind=APPOINTMENT,
-        subject_id=appointment.id or 0,
-        resident_id=resident_id,
-        staff_id=appointment.served_by_staff_id,
-        level=level,
-        now=now,
-    )

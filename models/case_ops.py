@@ -28,8 +28,6 @@ from models.cases import (
     CaseHandler,
     CaseKind,
     CaseStatus,
-    RatingLevel,
-    record_rating,
 )
 from models.org import Department, Staff, StaffRole
 from models.people import ChannelIdentity
@@ -155,12 +153,14 @@ async def open_case(
     attachments: list[dict[str, Any]] | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
+    department: Department | None = None,
 ) -> Case:
-    """Open a case routed to its department(s), with its deadlines in working days."""
+    """Open a case routed to its department(s) (or to the one given), with its deadlines in
+    working days."""
     spec = catalogue.types[kind]
     category = catalogue.category(kind, category_code or "")
     lead_code = category.department if category else catalogue.routing.get(kind, "masswork")
-    lead = await _department(session, lead_code)
+    lead = department or await _department(session, lead_code)
     overrides = await load_overrides(session)
     case = Case(
         ref=await next_reference(session, street_code, now.astimezone(SHANGHAI).date()),
@@ -391,26 +391,6 @@ def reopen(session: AsyncSession, case: Case, resident_id: int, reason: str, now
     case.status, case.resolved_at = CaseStatus.ACCEPTED, None
     record(session, case, ("resident", resident_id), "reopened", now, reason)
     return True
-
-
-async def rate_case(
-    session: AsyncSession, case: Case, resident_id: int, level: RatingLevel, now: datetime
-) -> bool:
-    """One six-level rating per case by its resident, counted for the owner."""
-    if case.resident_id != resident_id or case.status not in (
-        CaseStatus.RESOLVED,
-        CaseStatus.CLOSED,
-    ):
-        return False
-    return await record_rating(
-        session,
-        subject_kind="case",
-        subject_id=case.id or 0,
-        resident_id=resident_id,
-        staff_id=case.assignee_staff_id,
-        level=level,
-        now=now,
-    )
 
 
 async def find_case(session: AsyncSession, ref: str, viewer: Viewer) -> Case | None:

@@ -7,8 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Field, SQLModel
 
 from models.base import enum_field, json_field, utc_field
 
@@ -21,6 +20,7 @@ class CaseKind(StrEnum):
     CONSULTATION = "consultation"
     COMPLAINT = "complaint"
     DISPUTE = "dispute"
+    RETURN_VISIT = "return_visit"
 
 
 class CaseStatus(StrEnum):
@@ -142,33 +142,3 @@ class Rating(SQLModel, table=True):
     comment: str | None = Field(default=None, max_length=500)
     created_at: datetime = utc_field()
 
-
-async def record_rating(
-    session: AsyncSession,
-    *,
-    subject_kind: str,
-    subject_id: int,
-    resident_id: int,
-    staff_id: int | None,
-    level: RatingLevel,
-    now: datetime,
-) -> bool:
-    """A resident's one rating of a subject (an appointment, a case); False if already rated."""
-    stmt = select(Rating).where(
-        Rating.subject_kind == subject_kind,
-        Rating.subject_id == subject_id,
-        Rating.resident_id == resident_id,
-    )
-    if (await session.exec(stmt)).first() is not None:
-        return False
-    session.add(
-        Rating(
-            subject_kind=subject_kind,
-            subject_id=subject_id,
-            resident_id=resident_id,
-            staff_id=staff_id,
-            level=level,
-            created_at=now,
-        )
-    )
-    return True

@@ -75,11 +75,22 @@ async def can_view_case(session: AsyncSession, case: Case, viewer: Viewer) -> bo
         return viewer.resident_id is not None and case.resident_id == viewer.resident_id
     if not has_powers(staff):
         return False
+    if case.kind == CaseKind.RETURN_VISIT:
+        return may_see_return_visit(staff, case)
     if staff.role in ALL_SEEING or case.assignee_staff_id == staff.id:
         return True
     if staff.role == StaffRole.GRID_LEADER:
         return case.grid_id is not None and case.grid_id == staff.grid_id
     return staff.department_id in await handler_departments(session, case)
+
+
+def may_see_return_visit(staff: Staff, case: Case) -> bool:
+    """A return visit after a poor rating is for whoever calls back (its assignee) and for
+    supervisors and administrators, never for the staff member the complaint concerns, nor
+    for their colleagues in the department."""
+    if case.details.get("concerns_staff_id") == staff.id:
+        return False
+    return staff.role in ALL_SEEING or case.assignee_staff_id == staff.id
 
 
 def may_accept_case(staff: Staff, case: Case) -> bool:

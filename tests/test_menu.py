@@ -81,11 +81,10 @@ async def test_hours_say_when_a_year_is_not_published(chat: Chat, clock: ManualC
     assert "2027 年法定节假日安排尚未发布" in text
 
 
-@pytest.mark.parametrize("feature", ["rate"])
-async def test_features_not_built_yet_say_so(chat: Chat, feature: str) -> None:
-    reply = (await chat.press(feature))[0]
-    assert "暂未开放" in reply.text
-    assert payloads(reply) == ["menu"]
+async def test_rate_is_built_no_longer_a_stub(chat: Chat) -> None:
+    reply = (await chat.press("rate"))[0]
+    assert "暂未开放" not in reply.text
+    assert payloads(reply) == ["rate:dept", "menu"]  # nothing to rate yet but a window visit
 
 
 async def test_cancel_anywhere_leaves_the_flow(chat: Chat) -> None:

@@ -192,3 +192,38 @@ def daily_digest(*, name: str, counts: dict[str, int]) -> Message:
 def weekly_kpi(*, monday: date, end: date, kpi: dict[str, int]) -> Message:
     """Last week's numbers for supervisors and administrators."""
     return message(Say("digest.weekly", {"start": Day(monday), "end": Day(end), **kpi}))
+
+
+def return_visit(
+    *,
+    ref: str,
+    level: RatingLevel,
+    thing: Value,
+    concerns: str,
+    comment: str,
+    due_at: datetime | None,
+) -> Message:
+    """A poor rating's return visit (回访), for the supervisor who is to call the resident back."""
+    text = say(
+        "rating.return_visit_alert",
+        ref=ref,
+        level=say(f"rating.{level}"),
+        thing=thing,
+        concerns=concerns,
+        comment=comment or say("rating.no_comment"),
+        due=_due(due_at),
+    )
+    return message(text, options=(option("cases.view", f"case:view:{ref}"),))
+
+
+def return_visit_comment(*, ref: str, comment: str) -> Message:
+    """The resident's comment, added after the return visit was opened."""
+    return message(
+        say("rating.return_visit_comment", ref=ref, comment=comment),
+        options=(option("cases.view", f"case:view:{ref}"),),
+    )
+
+
+def return_visit_moved(*, ref: str, caller: Value) -> Message:
+    """The resident's comment named someone else: the return visit went to their supervisor."""
+    return message(say("rating.return_visit_moved", ref=ref, caller=caller))

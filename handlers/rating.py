@@ -1,0 +1,267 @@
+"""评价 / rate: the resident picks a recent appointment, case or window visit, gives one of six
+levels and, if they like, a comment. A poor rating (时间长, 态度差, 业务差) opens a return visit
+(回访) for the supervisor, and the resident is told who will call back and by when."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.context import Context
+from bot.messages import Button, Reply
+from bot.outgoing import Message, Name, for_staff, pushes, queue
+from bot.outgoing.message import Day, Say, Value, say
+from bot.router import HandlerResult, Router
+from handlers.case_text import catalogue
+from handlers.common import (
+    back_to_menu,
+    format_date,
+    format_time,
+    localized,
+    main_menu,
+    weekday_name,
+)
+from models.base import SHANGHAI
+from models.cases import Case, Rating, RatingLevel
+from models.org import Department, Staff
+from models.people import ensure_resident
+from models.ratings import (
+    POOR,
+    WINDOW,
+    Subject,
+    find_subject,
+    rate,
+    rating_of,
+    recent_subjects,
+    window_visit,
+)
+from models.ratings_return_visit import CONCERNS, ReturnVisit, add_comment, open_return_visit
+from models.reminders import APPOINTMENT, CASE
+
+router = Router("rating")
+
+COMMENT = "rating.comment"
+SHORT = {APPOINTMENT: "appt", CASE: "case", WINDOW: "window"}
+NOT_TAKEN = {CASE: "cases.not_now"}  # what the case's own buttons always said
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdecimal() and len(text) < 10 else None
+
+
+def thing(subject: Subject) -> Say:
+    """What was rated, in the reader's words: 预约 12月4日 社保卡补办 / 事项 LC-… 高龄补贴申领."""
+    name = Name(subject.name_zh, subject.name_en)
+    day = Day(subject.at.astimezone(SHANGHAI).date())
+    if subject.kind == APPOINTMENT:
+        return say("rating.subject_appointment", service=name, day=day)
+    if subject.kind == CASE:
+        return say("rating.subject_case", category=name, ref=subject.ref)
+    return say("rating.subject_window", department=name, day=day)
+
+
+@router.payload("rate")
+@router.command("rate")
+async def choose(ctx: Context) -> HandlerResult:
+    """What the resident may rate: their few most recent appointments and cases, or a visit
+    to a window; leaves any other flow."""
+    ctx.clear_state()
+    resident = ctx.identity.resident_id
+    subjects = (
+        await recent_subjects(ctx.session, catalogue(ctx), resident, ctx.now())
+        if resident is not None
+        else []
+    )
+    window = Button(ctx.t("rating.window_button"), "rate:dept")
+    if not subjects:
+        return Reply(ctx.t("rating.nothing"), (window, *back_to_menu(ctx)))
+    buttons = tuple(
+        Button(thing(s).render(ctx.lang), f"rate:{SHORT[s.kind]}:{s.id}") for s in subjects
+    )
+    return Reply(ctx.t("rating.choose"), (*buttons, window, *back_to_menu(ctx)))
+
+
+@router.payload("rate:dept")
+async def window_visit_chosen(ctx: Context) -> HandlerResult:
+    """A visit without an appointment is rated by its department's window."""
+    number = _number(ctx.args)
+    if number is None:
+        stmt = select(Department).where(col(Department.window).is_not(None))
+        departments = (await ctx.session.exec(stmt.order_by(col(Department.window)))).all()
+        buttons = tuple(
+            Button(localized(ctx, d.name_zh, d.name_en), f"rate:dept:{d.id}") for d in departments
+        )
+        return Reply(ctx.t("rating.which_window"), (*buttons, *back_to_menu(ctx)))
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    subject = await window_visit(ctx.session, resident.id or 0, number, ctx.now())
+    if subject is None:
+        return await main_menu(ctx, ctx.t("menu.stale_option"))
+    return await _levels(ctx, subject, resident.id or 0)
+
+
+async def _subject_pressed(ctx: Context, kind: str) -> HandlerResult:
+    """rate:<kind>:<id> shows the levels; rate:<kind>:<id>:<level> records one."""
+    number_text, _, level_text = ctx.args.partition(":")
+    number, resident = _number(number_text), ctx.identity.resident_id
+    subject = None
+    if number is not None and resident is not None:
+        subject = await find_subject(ctx.session, catalogue(ctx), kind, number, resident, ctx.now())
+    if subject is None or resident is None or (level_text and level_text not in LEVELS):
+        return Reply(ctx.t(NOT_TAKEN.get(kind, "window.rating_not_taken")), back_to_menu(ctx))
+    if not level_text:
+        return await _levels(ctx, subject, resident)
+    return await _rated(ctx, subject, resident, RatingLevel(level_text))
+
+
+LEVELS = frozenset(level.value for level in RatingLevel)
+
+
+def _register_subjects() -> None:
+    for kind, short in SHORT.items():
+
+        async def pressed(ctx: Context, kind: str = kind) -> HandlerResult:
+            return await _subject_pressed(ctx, kind)
+
+        pressed.__name__ = f"rate_{short}"
+        router.payload(f"rate:{short}")(pressed)
+
+
+_register_subjects()
+
+
+async def _levels(ctx: Context, subject: Subject, resident: int) -> Reply:
+    """The six levels (pressed, typed or numbered), or a polite word if it is already rated."""
+    given = await rating_of(ctx.session, subject, resident)
+    if given is not None:
+        return _already(ctx, subject, given)
+    payload = f"rate:{SHORT[subject.kind]}:{subject.id}"
+    buttons = tuple(Button(ctx.t(f"rating.{level}"), f"{payload}:{level}") for level in RatingLevel)
+    return Reply(ctx.t("rating.ask", thing=thing(subject).render(ctx.lang)), buttons)
+
+
+def _already(ctx: Context, subject: Subject, given: Rating) -> Reply:
+    text = ctx.t(
+        "rating.already",
+        thing=thing(subject).render(ctx.lang),
+        level=ctx.t(f"rating.{given.level}"),
+    )
+    return Reply(text, back_to_menu(ctx))
+
+
+async def _rated(ctx: Context, subject: Subject, resident: int, level: RatingLevel) -> Reply:
+    """Record the level; a poor one opens the return visit at once; then ask for a comment."""
+    rating = await rate(ctx.session, subject, resident, level, ctx.now())
+    if rating is None:
+        given = await rating_of(ctx.session, subject, resident)
+        return _already(ctx, subject, given) if given else Reply(ctx.t("window.rating_not_taken"))
+    lines = [ctx.t("window.rating_thanks", level=ctx.t(f"rating.{level}"))]
+    case_id = None
+    if level in POOR:
+        street = await ctx.reference.street(ctx.unit)
+        visit = await open_return_visit(
+            ctx.session,
+            catalogue(ctx),
+            rating=rating,
+            subject=subject,
+            street_code=street.code if street else "LC",
+            now=ctx.now(),
+        )
+        if visit is not None:
+            await _alert(ctx, visit, rating, thing(subject))
+            lines.append(ctx.t("rating.call_back", **_who_and_when(ctx, visit)))
+            case_id = visit.case.id
+    lines.append(ctx.t("rating.comment_poor" if level in POOR else "rating.comment_prompt"))
+    ctx.set_state(COMMENT, rating=rating.id, case=case_id)
+    return Reply("\n".join(lines), (Button(ctx.t("rating.skip"), "rate:skip"), *back_to_menu(ctx)))
+
+
+def caller(visit: ReturnVisit) -> Say:
+    """Who calls back, by role: 社会保障科负责人, or the head of the service centre."""
+    department = visit.department
+    if visit.supervisor.department_id is None or department is None:
+        return say("rating.caller_hall")
+    return say("rating.caller", department=Name(department.name_zh, department.name_en))
+
+
+def _who_and_when(ctx: Context, visit: ReturnVisit) -> dict[str, str]:
+    due = visit.case.due_at
+    if due is None:
+        return {"caller": caller(visit).render(ctx.lang), "due": "", "ref": visit.case.ref}
+    local = due.astimezone(SHANGHAI)
+    when = ctx.t(
+        "rating.due",
+        date=format_date(ctx, local.date()),
+        weekday=weekday_name(ctx, local.date()),
+        time=format_time(local.time()),
+    )
+    return {"caller": caller(visit).render(ctx.lang), "due": when, "ref": visit.case.ref}
+
+
+async def _alert(ctx: Context, visit: ReturnVisit, rating: Rating, about: Value) -> None:
+    """The return visit, to the supervisor only (never to the person it concerns)."""
+    concerned_id = visit.case.details.get(CONCERNS)
+    concerned = (
+        await ctx.session.get(Staff, concerned_id) if isinstance(concerned_id, int) else None
+    )
+    alert = pushes.return_visit(
+        ref=visit.case.ref,
+        level=rating.level,
+        thing=about,
+        concerns=concerned.name if concerned else "—",
+        comment=rating.comment or "",
+        due_at=visit.case.due_at,
+    )
+    await _push(ctx, alert, visit.supervisor.id, f"return_visit:{visit.case.id}:{{person}}")
+
+
+async def _push(ctx: Context, message: Message, staff_id: int | None, once: str) -> None:
+    if staff_id is None:
+        return
+    await ctx.unit.flush()
+    await queue(
+        ctx.unit.connection, message, [for_staff(staff_id)], kind="alert", now=ctx.now(), once=once
+    )
+
+
+@router.state(COMMENT)
+async def comment_given(ctx: Context) -> HandlerResult:
+    """The resident's optional comment, in their own words."""
+    if not ctx.text.strip():
+        return Reply(ctx.t("rating.comment_prompt"), (Button(ctx.t("rating.skip"), "rate:skip"),))
+    return await _finish(ctx, ctx.text)
+
+
+@router.payload("rate:skip")
+async def skipped(ctx: Context) -> HandlerResult:
+    """No comment: the rating (and any return visit) stands as it is."""
+    if ctx.state.name != COMMENT:
+        return await main_menu(ctx)
+    return await _finish(ctx, "")
+
+
+async def _finish(ctx: Context, comment: str) -> Reply:
+    data = ctx.state.data
+    ctx.clear_state()
+    rating_id, case_id = data.get("rating"), data.get("case")
+    rating = await ctx.session.get(Rating, rating_id) if isinstance(rating_id, int) else None
+    if rating is None or rating.resident_id != ctx.identity.resident_id:
+        return await main_menu(ctx)
+    case = await ctx.session.get(Case, case_id) if isinstance(case_id, int) else None
+    if not comment.strip():
+        return await main_menu(ctx, ctx.t("rating.done"))
+    before = case.assignee_staff_id if case else None
+    moved = await add_comment(ctx.session, rating, case, comment, ctx.now())
+    if case is None:
+        return await main_menu(ctx, ctx.t("rating.comment_kept"))
+    if moved is None:
+        news = pushes.return_visit_comment(ref=case.ref, comment=rating.comment or "")
+        await _push(ctx, news, case.assignee_staff_id, f"return_visit_comment:{case.id}:{{person}}")
+        return await main_menu(ctx, ctx.t("rating.comment_kept_visit", ref=case.ref))
+    return await _moved(ctx, moved, rating, before)
+
+
+async def _moved(ctx: Context, moved: ReturnVisit, rating: Rating, before: int | None) -> Reply:
+    """The comment named someone: their supervisor calls back, the first one is told."""
+    await _alert(ctx, moved, rating, str(moved.case.details.get("thing", moved.case.ref)))
+    note = pushes.return_visit_moved(ref=moved.case.ref, caller=caller(moved))
+    await _push(ctx, note, before, f"return_visit_moved:{moved.case.id}:{{person}}")
+    return await main_menu(ctx, ctx.t("rating.call_back_moved", **_who_and_when(ctx, moved)))

@@ -1,0 +1,200 @@
+"""The return visit (回访) a poor rating opens: a case for the supervisor who answers for the
+staff member it concerns (named in the comment, or who served the resident), never for that
+person, due within one working day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.case_ops import CaseCatalogue, open_case, record
+from models.cases import Case, CaseHandler, CaseKind, CaseStatus, Rating
+from models.org import Department, Staff, StaffRole
+from models.personal_data import clip, remove_personal_data
+from models.ratings import COMMENT_LIMIT, Subject
+
+CONCERNS = "concerns_staff_id"
+ANSWERING = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
+SHORTEST_NAME = 2
+
+
+@dataclass(frozen=True)
+class ReturnVisit:
+    """An opened or re-routed return visit: the case, who calls back, and for which department."""
+
+    case: Case
+    supervisor: Staff
+    department: Department | None
+
+
+def safe_comment(text: str) -> str:
+    """A resident's comment as it may be kept and shown to staff: phone and ID numbers removed."""
+    return clip(remove_personal_data(text.strip()), COMMENT_LIMIT)
+
+
+async def named_staff(session: AsyncSession, text: str) -> Staff | None:
+    """The staff member a comment names by full name (the first one named), if any."""
+    if not text:
+        return None
+    stmt = select(Staff).where(col(Staff.active).is_(True)).order_by(col(Staff.id))
+    named = [
+        (text.find(person.name), person.id or 0, person)
+        for person in (await session.exec(stmt)).all()
+        if len(person.name) >= SHORTEST_NAME and person.name in text
+    ]
+    return min(named, key=lambda hit: (hit[0], hit[1]))[2] if named else None
+
+
+async def answering_supervisor(
+    session: AsyncSession, department_id: int | None, concerned_id: int | None
+) -> Staff | None:
+    """Who answers for a department: its own supervisor, else the hall's, else an administrator;
+    never the person the complaint concerns."""
+    stmt = (
+        select(Staff)
+        .where(
+            col(Staff.role).in_(ANSWERING),
+            col(Staff.active).is_(True),
+            (col(Staff.department_id) == department_id) | col(Staff.department_id).is_(None),
+            col(Staff.id) != (concerned_id or 0),
+        )
+        .order_by(
+            col(Staff.role) == StaffRole.ADMIN,
+            col(Staff.department_id).is_(None),
+            col(Staff.id),
+        )
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def _routing(
+    session: AsyncSession, department_id: int | None, concerned: Staff | None
+) -> tuple[Staff, Department | None] | None:
+    """The supervisor who answers for the person concerned (or the department), and the
+    department the return visit belongs to."""
+    department_id = (concerned.department_id if concerned else None) or department_id
+    supervisor = await answering_supervisor(
+        session, department_id, concerned.id if concerned else None
+    )
+    if supervisor is None:
+        return None
+    department = await session.get(Department, department_id) if department_id else None
+    return supervisor, department
+
+
+async def _concerned(session: AsyncSession, subject: Subject, comment: str) -> Staff | None:
+    named = await named_staff(session, comment)
+    if named is not None:
+        return named
+    return await session.get(Staff, subject.staff_id) if subject.staff_id else None
+
+
+async def open_return_visit(
+    session: AsyncSession,
+    catalogue: CaseCatalogue,
+    *,
+    rating: Rating,
+    subject: Subject,
+    street_code: str,
+    now: datetime,
+) -> ReturnVisit | None:
+    """Open the return visit for a poor rating, owned by the answering supervisor from the
+    start (None only if the street has no supervisor or administrator at all)."""
+    comment = rating.comment or ""
+    concerned = await _concerned(session, subject, comment)
+    routed = await _routing(session, subject.department_id, concerned)
+    if routed is None:
+        return None
+    supervisor, department = routed
+    thing = f"{subject.name_zh} {subject.ref}".strip()
+    case = await open_case(
+        session,
+        catalogue,
+        kind=CaseKind.RETURN_VISIT,
+        category_code=None,
+        summary=_summary(thing, rating.comment),
+        now=now,
+        street_code=street_code,
+        resident_id=rating.resident_id,
+        details={
+            "rating_id": rating.id,
+            "subject": f"{subject.kind}:{subject.id}",
+            "level": str(rating.level),
+            "thing": thing,
+            CONCERNS: concerned.id if concerned else None,
+        },
+        department=department or await _any_department(session),
+    )
+    _assign(session, case, supervisor, now)
+    return ReturnVisit(case, supervisor, department)
+
+
+async def _any_department(session: AsyncSession) -> Department:
+    """A window visit always names a department; a case may not (then the first, for routing)."""
+    return (await session.exec(select(Department).order_by(col(Department.id)))).one()
+
+
+def _summary(thing: str, comment: str | None) -> str:
+    return f"{thing}：{comment}" if comment else thing
+
+
+def _assign(session: AsyncSession, case: Case, supervisor: Staff, now: datetime) -> None:
+    """The supervisor owns the return visit at once (nobody else is to pick it up)."""
+    case.assignee_staff_id, case.status, case.accepted_at = (
+        supervisor.id,
+        CaseStatus.ACCEPTED,
+        now,
+    )
+    record(session, case, ("system", None), "return_visit", now, staff=supervisor.name)
+
+
+async def add_comment(
+    session: AsyncSession,
+    rating: Rating,
+    case: Case | None,
+    comment: str,
+    now: datetime,
+) -> ReturnVisit | None:
+    """Keep the resident's comment (personal data removed) on the rating and its return visit;
+    a comment that names someone else moves the return visit to that person's supervisor.
+    Returns the return visit when it moved."""
+    rating.comment = safe_comment(comment)
+    session.add(rating)
+    if case is None:
+        return None
+    case.summary = _summary(str(case.details.get("thing", "")), rating.comment)
+    record(session, case, ("resident", rating.resident_id), "comment", now, rating.comment)
+    named = await named_staff(session, rating.comment)
+    if named is None or named.id == case.details.get(CONCERNS):
+        return None
+    return await _move(session, case, named, now)
+
+
+async def _move(
+    session: AsyncSession, case: Case, named: Staff, now: datetime
+) -> ReturnVisit | None:
+    """The comment named a staff member: theirs is the complaint, their supervisor calls back."""
+    case.details = {**case.details, CONCERNS: named.id}
+    routed = await _routing(session, case.department_id, named)
+    if routed is None:
+        return None
+    supervisor, department = routed
+    if department is not None and department.id != case.department_id:
+        await _move_department(session, case, department)
+    if supervisor.id == case.assignee_staff_id:
+        session.add(case)
+        return None
+    _assign(session, case, supervisor, now)
+    return ReturnVisit(case, supervisor, department)
+
+
+async def _move_department(session: AsyncSession, case: Case, department: Department) -> None:
+    lead = await session.get(CaseHandler, (case.id, case.department_id))
+    if lead is not None:
+        await session.delete(lead)
+        await session.flush()
+    session.add(CaseHandler(case_id=case.id or 0, department_id=department.id or 0, lead=True))
+    case.department_id = department.id
