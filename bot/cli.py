@@ -26,7 +26,13 @@ from bot.cli_needs import (
     needs_stage,
     needs_top,
 )
-from bot.cli_roster import calendar_check, roster_export, roster_import
+from bot.cli_roster import (
+    calendar_check,
+    roster_export,
+    roster_extend,
+    roster_gaps,
+    roster_import,
+)
 from bot.cli_staff import staff_deactivate, staff_unbind
 from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings, secret_values
@@ -73,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     roster_out.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
     roster_out.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD")
     roster_out.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    extend = roster_actions.add_parser("extend", help="repeat the weekly pattern weeks ahead now")
+    extend.add_argument("--weeks", type=int, help="default: LINLI_ROSTER_WEEKS_AHEAD")
+    gaps = roster_actions.add_parser("gaps", help="services with no staffed slot soon")
+    gaps.add_argument("--days", type=int, default=14, help="days ahead to look (default 14)")
     calendar = commands.add_parser("calendar", help="the holiday calendar")
     calendar_actions = calendar.add_subparsers(dest="action", required=True)
     check = calendar_actions.add_parser("check", help="warn about unpublished holiday years")
@@ -138,6 +148,10 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             await run_worker(linli, args)
         elif work == "roster" and args.action == "import":
             status = await roster_import(linli, args.file)
+        elif work == "roster" and args.action == "extend":
+            status = await roster_extend(linli, args.weeks)
+        elif work == "roster" and args.action == "gaps":
+            status = await roster_gaps(linli, args.days)
         elif work == "roster":
             status = await roster_export(linli, args.start, args.end, args.out)
         elif work == "calendar":
@@ -159,6 +173,7 @@ async def _seed(linli: Linli, residents: int, cases: int = 0) -> None:
             session, linli.settings.data_dir, local_today(linli.clock), linli.clock.now()
         )
     logger.info("seeded street data: %s", report.counts)
+    await roster_extend(linli)  # a fresh demo is staffed as far ahead as the scheduler keeps it
     now, data_dir = linli.clock.now(), linli.settings.data_dir
     if residents > 0:
         await _timed(

@@ -1,4 +1,5 @@
-"""Operator commands: the duty roster as CSV, and whether the holiday calendar covers the year."""
+"""Operator commands: the duty roster as CSV, its roll-forward and gaps, and whether the holiday
+calendar covers the year."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from models.roster_csv import (
     import_roster,
     inactive_on_roster,
 )
+from models.roster_gaps import GAP_DAYS, LOOK_BACK_DAYS, unstaffed_services
+from models.roster_plan import roll_forward
 from models.services import HolidayOverride
 
 EXPORT_DAYS = 28
@@ -94,6 +97,38 @@ async def roster_export(
         return 1
     print(f"wrote {len(text.splitlines()) - 1} shift(s) from {first} to {last} to {out}")
     return 0
+
+
+async def roster_extend(linli: Linli, weeks: int | None = None) -> int:
+    """Roll the roster forward now (as the scheduler does every hour) and say what was added."""
+    weeks = linli.settings.roster_weeks_ahead if weeks is None else weeks
+    if weeks < 1:
+        print(f"linli: --weeks must be at least 1, not {weeks}", file=sys.stderr)
+        return 1
+    today = local_today(linli.clock)
+    async with linli.sessions() as session, session.begin():
+        added = await roll_forward(session, today, weeks)
+    print(f"roster kept {weeks} week(s) ahead of {today}: {added} shift(s) added")
+    return 0
+
+
+async def roster_gaps(linli: Linli, days: int = GAP_DAYS) -> int:
+    """List active services with no staffed slot in the next `days` days; 1 if there are any."""
+    today = local_today(linli.clock)
+    async with linli.sessions() as session, session.begin():
+        gaps = await unstaffed_services(session, today, max(days, 1))
+    if not gaps:
+        print(f"every active service has a staffed slot in the {days} days from {today}")
+        return 0
+    print(f"{len(gaps)} service(s) with no staffed slot in the {days} days from {today}:")
+    print(f"  {'service':<32} {'last staffed':<12} name")
+    for gap in gaps:
+        last = gap.last_staffed.isoformat() if gap.last_staffed else f"> {LOOK_BACK_DAYS} days"
+        print(f"  {gap.service.code:<32} {last:<12} {gap.service.name_zh}")
+    print(
+        "Train staff for them (skills) or put trained staff on the roster: `linli roster import`."
+    )
+    return 1
 
 
 async def calendar_check(linli: Linli, years_ahead: int = 1) -> int:

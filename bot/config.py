@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     booking_in_total: int = Field(default=3, gt=0)
     booking_no_show_limit: int = Field(default=2, gt=0)
     waitlist_offer_minutes: int = Field(default=30, gt=0)
+    # The duty roster's weekly pattern is repeated this many weeks ahead (more than the
+    # 30 days residents can book ahead, so a bookable day is never unstaffed for want of it).
+    roster_weeks_ahead: int = Field(default=6, gt=0, le=52)
     need_match_threshold: float = Field(default=0.22, ge=0, le=1)
     notice_rate: float = Field(default=20.0, gt=0)  # notice deliveries a second, all channels
     # Handled messages and their replies (kept for retries) are deleted after this many days.

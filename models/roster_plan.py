@@ -1,0 +1,137 @@
+"""Rolling the duty roster forward: the last four weeks repeat, so the roster never runs out.
+
+A day's pattern is the day of the same weekday four weeks earlier (the rota: four weekday weeks,
+and the four rotating holiday teams of data/roster.toml, come round again). When that day was
+a different kind of day (a statutory holiday, a 调休 working weekend), the latest day of the
+same weekday and kind within the four weeks is used, else the latest staffed day of that kind:
+a holiday Monday gets a holiday team, a make-up Saturday the weekday staff.
+
+The roll-forward only adds: a staff member who already has any shift on a day (entered by a
+clerk, imported, or added by an earlier run) gets nothing more that day, so running it again,
+or on two servers at once, adds nothing twice. Days of a kind with no opening hours are left
+empty, as are staff who are no longer active.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.base import SHANGHAI
+from models.booking import RosterShift
+from models.calendar import classify_day, load_overrides
+from models.org import Staff
+from models.services import DayKind, HolidayOverride, OpeningRule
+
+ROTA_DAYS = 28  # the pattern: four weeks, as the seed and `linli roster export` lay them out
+_SHIFT = RosterShift.__table__  # type: ignore[attr-defined]
+
+Shifts = dict[date, list[RosterShift]]
+
+
+def planned_by(day: date, weeks_ahead: int) -> date:
+    """The day from which the roll-forward keeps `day` staffed (for "ask again on …")."""
+    return day - timedelta(days=7 * weeks_ahead - 1)
+
+
+async def roll_forward(session: AsyncSession, today: date, weeks_ahead: int) -> int:
+    """Staff today and the next weeks_ahead weeks from the pattern; returns shifts added."""
+    end = today + timedelta(days=7 * weeks_ahead)
+    since = await _last_day_before(session, today) or today
+    by_day = await _shifts(session, since - timedelta(days=ROTA_DAYS - 1), end)
+    active = set((await session.exec(select(Staff.id).where(col(Staff.active)))).all())
+    overrides = await load_overrides(session)
+    open_kinds = {DayKind(kind) for kind in (await session.exec(select(OpeningRule.day_kind)))}
+    added: list[RosterShift] = []
+    for offset in range((end - today).days):
+        day = today + timedelta(days=offset)
+        kind = classify_day(day, overrides).kind
+        source = _pattern_day(day, kind, by_day, overrides) if kind in open_kinds else None
+        if source is None:
+            continue
+        new = _copies(by_day[source], day, active, {s.staff_id for s in by_day[day]})
+        by_day[day].extend(new)  # a later day may repeat this one
+        added += new
+    return await _insert_new(session, added)
+
+
+async def _last_day_before(session: AsyncSession, day: date) -> date | None:
+    """The last day before `day` with any shift on the roster."""
+    stmt = select(func.max(RosterShift.day)).where(col(RosterShift.day) < day)
+    return (await session.exec(stmt)).one()
+
+
+async def _shifts(session: AsyncSession, first: date, end: date) -> Shifts:
+    """Every shift on days first..end (exclusive), by day."""
+    stmt = select(RosterShift).where(col(RosterShift.day) >= first, col(RosterShift.day) < end)
+    by_day: Shifts = defaultdict(list)
+    for shift in (await session.exec(stmt)).all():
+        by_day[shift.day].append(shift)
+    return by_day
+
+
+def _pattern_day(
+    day: date, kind: DayKind, by_day: Shifts, overrides: dict[date, HolidayOverride]
+) -> date | None:
+    """The day whose shifts `day` repeats: in the four weeks up to the last rostered day before
+    it, the same weekday four weeks back if it was the same kind of day, else the latest day of
+    that weekday and kind, else the latest staffed day of that kind."""
+    last = max((d for d, shifts in by_day.items() if d < day and shifts), default=None)
+    if last is None:
+        return None
+    window = [last - timedelta(days=back) for back in range(ROTA_DAYS)]  # latest first
+    same_kind = [d for d in window if classify_day(d, overrides).kind is kind]
+    same_weekday = [d for d in same_kind if d.weekday() == day.weekday()]
+    in_turn = [d for d in same_weekday if (day - d).days % ROTA_DAYS == 0]
+    staffed = [d for d in same_kind if by_day.get(d)]
+    for candidates in (in_turn, same_weekday, staffed):
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def _copies(
+    pattern: list[RosterShift], day: date, active: set[int | None], on_duty: set[int]
+) -> list[RosterShift]:
+    """The pattern's shifts moved to `day` (same local times), for active staff who have none
+    that day yet."""
+    return [
+        RosterShift(
+            staff_id=shift.staff_id,
+            day=day,
+            starts_at=_same_time_on(day, shift.starts_at),
+            ends_at=_same_time_on(day, shift.starts_at) + (shift.ends_at - shift.starts_at),
+            window=shift.window,
+        )
+        for shift in pattern
+        if shift.staff_id in active and shift.staff_id not in on_duty
+    ]
+
+
+def _same_time_on(day: date, moment: datetime) -> datetime:
+    local = moment.astimezone(SHANGHAI)
+    return datetime.combine(day, local.time(), SHANGHAI).astimezone(UTC)
+
+
+async def _insert_new(session: AsyncSession, shifts: list[RosterShift]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on (staff, start): another run's rows stay as they are."""
+    if not shifts:
+        return 0
+    rows = [
+        {
+            "staff_id": s.staff_id,
+            "day": s.day,
+            "starts_at": s.starts_at,
+            "ends_at": s.ends_at,
+            "window": s.window,
+        }
+        for s in shifts
+    ]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(_SHIFT).on_conflict_do_nothing(index_elements=["staff_id", "starts_at"])
+    result = await (await session.connection()).execute(stmt.returning(_SHIFT.c.id), rows)
+    return len(result.all())

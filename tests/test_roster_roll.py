@@ -1,0 +1,263 @@
+"""Issue 18, item 2: the duty roster rolls forward; operators hear of services left unstaffed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+
+from bot.app import Linli
+from bot.cli_roster import roster_extend, roster_gaps
+from bot.clock import ManualClock, local_today
+from models.base import SHANGHAI
+from models.booking import RosterShift
+from models.org import Staff, StaffSkill
+from models.roster_gaps import is_staffed, unstaffed_services
+from models.roster_plan import planned_by, roll_forward
+from models.services import DayKind, HolidayOverride, OpeningRule, Service
+from scheduler.roster import keep_roster_ahead
+from tests.test_roster_csv import csv_text, run_import
+from tests.test_scheduler import job_context
+
+SEEDED_UNTIL = date(2026, 12, 24)  # the seed's four weeks from Friday 27 November
+WEEKDAY_STAFF = {f"S{n:03d}" for n in range(1, 11)}
+MONDAY_AFTER = datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI)  # past the seeded weeks
+FIRST_UNSEEDED = datetime(2026, 12, 25, 10, 0, tzinfo=SHANGHAI)  # a Friday
+# Services only department staff are trained for, and none of them is on the demo roster.
+NEVER_ON_THE_ROSTER = 16
+
+Duty = set[tuple[str, str, str]]
+
+
+async def duty(linli: Linli, day: date) -> Duty:
+    """Who is on the roster on a day, from when to when (local)."""
+    stmt = (
+        select(Staff.code, RosterShift)
+        .join(Staff, col(Staff.id) == col(RosterShift.staff_id))
+        .where(RosterShift.day == day)
+    )
+    async with linli.sessions() as session:
+        found = (await session.exec(stmt)).all()
+    return {
+        (
+            code,
+            f"{s.starts_at.astimezone(SHANGHAI):%H:%M}",
+            f"{s.ends_at.astimezone(SHANGHAI):%H:%M}",
+        )
+        for code, s in found
+    }
+
+
+def weekday_duty() -> Duty:
+    return {(code, "08:00", "18:00") for code in WEEKDAY_STAFF}
+
+
+async def shift_count(linli: Linli) -> int:
+    async with linli.sessions() as session:
+        return (await session.exec(select(func.count()).select_from(RosterShift))).one()
+
+
+async def roll(linli: Linli, weeks: int | None = None) -> int:
+    """One run of the scheduler's roster tick."""
+    if weeks is not None:
+        linli.settings.roster_weeks_ahead = weeks
+    return await keep_roster_ahead(job_context(linli))
+
+
+async def test_the_roster_runs_out_after_the_seeded_weeks_until_the_job_rolls_it_on(
+    linli: Linli, clock: ManualClock
+) -> None:
+    assert await duty(linli, SEEDED_UNTIL) == weekday_duty()  # Thursday, the last seeded day
+    friday = date(2027, 1, 8)  # six weeks after the seed
+    assert await duty(linli, friday) == set()
+    clock.set(MONDAY_AFTER)
+    assert await roll(linli) > 0
+    assert await duty(linli, friday) == weekday_duty()
+    end = local_today(clock) + timedelta(weeks=linli.settings.roster_weeks_ahead)
+    assert await duty(linli, end - timedelta(days=1)) != set()  # the last day kept (a Sunday)
+    assert await duty(linli, end) == set()  # and no further
+    assert await duty(linli, SEEDED_UNTIL + timedelta(days=1)) == set()  # the past stays past
+
+
+async def test_weekend_teams_keep_their_four_week_rotation(
+    linli: Linli, clock: ManualClock
+) -> None:
+    clock.set(FIRST_UNSEEDED)
+    await roll(linli)
+    saturdays = (date(2027, 1, 2), date(2027, 1, 9), date(2027, 1, 16), date(2027, 1, 30))
+    for saturday in saturdays:
+        team = await duty(linli, saturday)
+        assert len(team) == 3 and {(s, e) for _, s, e in team} == {("09:00", "12:00")}
+        assert team == await duty(linli, saturday - timedelta(days=28))  # same team, 4 weeks on
+    teams = {frozenset(await duty(linli, saturday)) for saturday in saturdays[:3]}
+    assert len(teams) == 3  # not one team every Saturday
+
+
+async def test_running_twice_or_on_two_servers_at_once_adds_nothing_twice(
+    linli: Linli, clock: ManualClock
+) -> None:
+    clock.set(MONDAY_AFTER)
+    today = local_today(clock)
+
+    async def once() -> int:
+        async with linli.sessions() as session, session.begin():
+            return await roll_forward(session, today, 6)
+
+    if linli.engine.dialect.name == "postgresql":
+        first = sum(await asyncio.gather(once(), once()))  # two servers racing
+    else:
+        first = await once()
+    assert first == await shift_count(linli) - await _seeded_count(linli)
+    before = await shift_count(linli)
+    assert await once() == 0
+    assert await roll(linli) == NEVER_ON_THE_ROSTER  # the scheduler's tick: only the warnings
+    assert await roll(linli) == 0  # and those once a day
+    assert await shift_count(linli) == before
+
+
+async def _seeded_count(linli: Linli) -> int:
+    async with linli.sessions() as session:
+        stmt = (
+            select(func.count())
+            .select_from(RosterShift)
+            .where(col(RosterShift.day) <= SEEDED_UNTIL)
+        )
+        return (await session.exec(stmt)).one()
+
+
+async def test_a_clerks_shifts_are_neither_overwritten_nor_doubled(
+    linli: Linli, clock: ManualClock
+) -> None:
+    friday = date(2027, 1, 8)
+    imported = await run_import(
+        linli,
+        csv_text(f"{friday},S001,13:00,18:00,3,", f"{friday},S011,08:00,12:00,,"),
+    )
+    assert imported.ok, imported.summary()
+    clock.set(MONDAY_AFTER)
+    await roll(linli)
+    roster = await duty(linli, friday)
+    assert ("S001", "13:00", "18:00") in roster
+    assert ("S001", "08:00", "18:00") not in roster  # the clerk's afternoon stands alone
+    assert ("S011", "08:00", "12:00") in roster  # someone not in the pattern stays
+    assert weekday_duty() - {("S001", "08:00", "18:00")} <= roster
+    assert len(roster) == 11
+
+
+async def test_holidays_get_the_holiday_team_and_make_up_saturdays_the_weekday_staff(
+    linli: Linli, clock: ManualClock
+) -> None:
+    holiday = date(2027, 1, 5)  # a Tuesday the operator declared a holiday
+    async with linli.sessions() as session, session.begin():
+        session.add(HolidayOverride(day=holiday, day_kind=DayKind.HOLIDAY, name_zh="演示假日"))
+    clock.set(FIRST_UNSEEDED)
+    await roll(linli)
+    team = await duty(linli, holiday)
+    assert len(team) == 3 and {(s, e) for _, s, e in team} == {("09:00", "12:00")}
+    assert team == await duty(linli, date(2027, 1, 3))  # the latest holiday team before it
+    assert await duty(linli, holiday + timedelta(weeks=4)) == weekday_duty()  # a plain Tuesday
+    assert await duty(linli, date(2026, 12, 26)) == weekday_duty()  # 调休: a working Saturday
+    saturday = date(2027, 1, 23)  # four weeks on it is a weekend again: last Saturday's team
+    assert await duty(linli, saturday) == await duty(linli, saturday - timedelta(weeks=1))
+
+
+async def test_no_opening_hours_on_a_kind_of_day_means_no_shifts_on_it(
+    linli: Linli, clock: ManualClock
+) -> None:
+    async with linli.sessions() as session, session.begin():
+        await session.exec(sa.delete(OpeningRule).where(col(OpeningRule.day_kind) == "holiday"))
+    clock.set(MONDAY_AFTER)
+    await roll(linli)
+    assert await duty(linli, date(2027, 1, 9)) == set()  # Saturday: the centre is closed
+    assert await duty(linli, date(2027, 1, 8)) == weekday_duty()
+
+
+def gap_warnings(records: list[logging.LogRecord]) -> dict[str, str]:
+    """The services warned of in the log, with the last staffed day each warning gave."""
+    fields = [vars(r) for r in records if r.levelno == logging.WARNING]
+    return {str(f["service"]): str(f["last_staffed"]) for f in fields if "service" in f}
+
+
+async def _deactivate_trained_for(linli: Linli, code: str) -> None:
+    """Everyone trained for a service leaves (their shifts already on the roster stay)."""
+    async with linli.sessions() as session, session.begin():
+        service = (await session.exec(select(Service).where(Service.code == code))).one()
+        trained = select(StaffSkill.staff_id).where(StaffSkill.service_id == service.id)
+        await session.exec(sa.update(Staff).where(col(Staff.id).in_(trained)).values(active=False))
+
+
+async def test_operators_are_warned_once_a_day_about_services_without_staff(
+    linli: Linli, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _deactivate_trained_for(linli, "hl-vaccination-booking")
+    clock.set(datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI))  # the job did not run for a while
+    caplog.set_level(logging.WARNING, logger="scheduler.roster")
+    await roll(linli)
+    async with linli.sessions() as session:
+        gaps = await unstaffed_services(session, local_today(clock))
+    warned = gap_warnings(caplog.records)
+    assert "hl-vaccination-booking" in warned
+    assert set(warned) == {gap.service.code for gap in gaps}
+    assert len(warned) > NEVER_ON_THE_ROSTER  # its staff were trained for others too
+    assert warned["hl-vaccination-booking"] == "2026-12-24"  # its last seeded day
+    assert not any("S0" in r.getMessage() + str(vars(r)) for r in caplog.records)  # no staff
+    caplog.clear()
+    clock.set(datetime(2027, 1, 4, 16, 0, tzinfo=SHANGHAI))
+    await roll(linli)
+    assert not gap_warnings(caplog.records)  # once a day, not at each tick
+    clock.set(datetime(2027, 1, 5, 9, 0, tzinfo=SHANGHAI))
+    await roll(linli)
+    assert gap_warnings(caplog.records).keys() == warned.keys()
+
+
+async def test_once_rolled_forward_only_the_services_nobody_staffs_are_warned_of(
+    linli: Linli, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="scheduler.roster")
+    clock.set(MONDAY_AFTER)
+    await roll(linli)
+    assert not [r for r in caplog.records if r.levelno > logging.WARNING]
+    warned = gap_warnings(caplog.records)
+    assert len(warned) == NEVER_ON_THE_ROSTER
+    assert set(warned.values()) == {"none in 3 months"}
+
+
+async def test_the_gaps_report_lists_unstaffed_services_with_their_last_staffed_day(
+    linli: Linli, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock.set(datetime(2026, 12, 21, 10, 0, tzinfo=SHANGHAI))
+    assert await roster_gaps(linli) == 1  # the seeded weeks still cover the fortnight, except
+    report = capsys.readouterr().out
+    assert f"{NEVER_ON_THE_ROSTER} service(s)" in report  # for those nobody on it is trained for
+    assert "jd-legal-lecture" in report and "hl-vaccination-booking" not in report
+    await _deactivate_trained_for(linli, "hl-vaccination-booking")
+    clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI))
+    assert await roster_gaps(linli) == 1  # the roster has run out: every service
+    everything = capsys.readouterr().out
+    assert "hl-vaccination-booking" in everything and "ss-card-reissue" in everything
+    assert await roster_extend(linli) == 0
+    assert "shift(s) added" in capsys.readouterr().out
+    assert await roster_gaps(linli) == 1
+    report = capsys.readouterr().out
+    assert "hl-vaccination-booking" in report and "2026-12-24" in report
+    assert "ss-card-reissue" not in report  # staffed again
+    assert "S0" not in report  # services, not people
+
+
+async def test_staffed_tells_no_staff_yet_from_open(linli: Linli, clock: ManualClock) -> None:
+    clock.set(MONDAY_AFTER)
+    friday = date(2027, 1, 8)
+    async with linli.sessions() as session:
+        service = (
+            await session.exec(select(Service).where(Service.code == "ss-employment-card"))
+        ).one()
+        assert not await is_staffed(session, service, friday)
+    await roll(linli)
+    async with linli.sessions() as session:
+        assert await is_staffed(session, service, friday)
+        assert not await is_staffed(session, service, date(2027, 1, 9))  # weekday-only service
+    assert planned_by(date(2027, 3, 1), 6) == date(2027, 1, 19)
