@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 from collections.abc import Callable, Generator
 from functools import partial
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -134,3 +136,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def transaction_lock(session: AsyncSession, name: str) -> None:
+    """Wait until no other transaction holds the lock called name, then hold it to the end of
+    this one. PostgreSQL: an advisory lock; SQLite: every transaction already holds the
+    database's one write lock from its start (BEGIN IMMEDIATE)."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.blake2b(f"linli-lock:{name}".encode(), digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

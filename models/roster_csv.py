@@ -27,7 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import SHANGHAI
 from models.booking import RosterShift
+from models.db import transaction_lock
 from models.org import Staff, StaffSkill
+from models.roster_plan import ROSTER_LOCK
 from models.services import Service
 
 HEADER = ("date", "staff", "start", "end", "window", "skills")
@@ -318,6 +320,7 @@ def _skill_conflicts(rows: Iterable[_Row]) -> list[Problem]:
 async def _apply(session: AsyncSession, rows: list[_Row], catalogue: _Catalogue) -> ImportReport:
     if not rows:
         return ImportReport(ok=True)
+    await transaction_lock(session, ROSTER_LOCK)  # not at the same time as the roll-forward
     wanted = {row.key(): row for row in rows}
     current = await _current_shifts(session, {(row.staff.id or 0, row.day) for row in rows})
     stale = [shift_id for key, shift_id in current.items() if key not in wanted]

@@ -9,7 +9,8 @@ a holiday Monday gets a holiday team, a make-up Saturday the weekday staff.
 The roll-forward only adds: a staff member who already has any shift on a day (entered by a
 clerk, imported, or added by an earlier run) gets nothing more that day, so running it again,
 or on two servers at once, adds nothing twice. Days of a kind with no opening hours are left
-empty, as are staff who are no longer active.
+empty, as are staff who are no longer active. It and a roster import take turns (ROSTER_LOCK),
+so an import at the same moment cannot end up beside a copy of the pattern.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.base import SHANGHAI
 from models.booking import RosterShift
 from models.calendar import classify_day, load_overrides
+from models.db import transaction_lock
 from models.org import Staff
 from models.services import DayKind, HolidayOverride, OpeningRule
 
 ROTA_DAYS = 28  # the pattern: four weeks, as the seed and `linli roster export` lay them out
+ROSTER_LOCK = "roster"  # held by whatever changes the roster, for the rest of its transaction
 _SHIFT = RosterShift.__table__  # type: ignore[attr-defined]
 
 Shifts = dict[date, list[RosterShift]]
@@ -41,6 +44,7 @@ def planned_by(day: date, weeks_ahead: int) -> date:
 async def roll_forward(session: AsyncSession, today: date, weeks_ahead: int) -> int:
     """Staff today and the next weeks_ahead weeks from the pattern; returns shifts added."""
     end = today + timedelta(days=7 * weeks_ahead)
+    await transaction_lock(session, ROSTER_LOCK)
     since = await _last_day_before(session, today) or today
     by_day = await _shifts(session, since - timedelta(days=ROTA_DAYS - 1), end)
     active = set((await session.exec(select(Staff.id).where(col(Staff.active)))).all())

@@ -16,6 +16,7 @@ from bot.clock import ManualClock, local_today
 from models.base import SHANGHAI
 from models.booking import RosterShift
 from models.org import Staff, StaffSkill
+from models.roster_csv import import_roster
 from models.roster_gaps import is_staffed, unstaffed_services
 from models.roster_plan import planned_by, roll_forward
 from models.services import DayKind, HolidayOverride, OpeningRule, Service
@@ -261,3 +262,21 @@ async def test_staffed_tells_no_staff_yet_from_open(linli: Linli, clock: ManualC
         assert await is_staffed(session, service, friday)
         assert not await is_staffed(session, service, date(2027, 1, 9))  # weekday-only service
     assert planned_by(date(2027, 3, 1), 6) == date(2027, 1, 19)
+
+
+async def test_an_import_and_the_roll_forward_at_the_same_moment_take_turns(
+    linli: Linli, clock: ManualClock
+) -> None:
+    if linli.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one transaction at a time anyway")
+    clock.set(MONDAY_AFTER)
+    friday = date(2027, 1, 8)
+    async with linli.sessions() as clerk, clerk.begin():
+        imported = await import_roster(clerk, csv_text(f"{friday},S001,13:00,18:00,3,"))
+        assert imported.ok
+        rolling = asyncio.create_task(roll(linli))
+        await asyncio.sleep(0.5)
+        assert not rolling.done()  # waits for the import's transaction
+    await rolling
+    roster = await duty(linli, friday)
+    assert ("S001", "13:00", "18:00") in roster and ("S001", "08:00", "18:00") not in roster
