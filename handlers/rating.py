@@ -39,7 +39,7 @@ from models.reminders import APPOINTMENT, CASE
 
 router = Router("rating")
 
-COMMENT = "rating.comment"
+LEVEL, COMMENT = "rating.level", "rating.comment"
 SHORT = {APPOINTMENT: "appt", CASE: "case", WINDOW: "window"}
 NOT_TAKEN = {CASE: "cases.not_now"}  # what the case's own buttons always said
 
@@ -135,10 +135,26 @@ async def _levels(ctx: Context, subject: Subject, resident: int) -> Reply:
         return _already(ctx, subject, given)
     payload = f"rate:{SHORT[subject.kind]}:{subject.id}"
     buttons = tuple(Button(ctx.t(f"rating.{level}"), f"{payload}:{level}") for level in RatingLevel)
+    ctx.set_state(LEVEL, kind=subject.kind, subject=subject.id, back="rate")
     return Reply(ctx.t("rating.ask", thing=thing(subject).render(ctx.lang)), buttons)
 
 
+@router.state(LEVEL)
+async def level_unclear(ctx: Context) -> HandlerResult:
+    """Words that are none of the six levels: the levels again (nothing is lost)."""
+    kind, number = str(ctx.state.data.get("kind", "")), ctx.state.data.get("subject")
+    resident = ctx.identity.resident_id
+    subject = None
+    if isinstance(number, int) and resident is not None:
+        subject = await find_subject(ctx.session, catalogue(ctx), kind, number, resident, ctx.now())
+    if subject is None or resident is None:
+        return await main_menu(ctx, ctx.t("menu.stale_option"))
+    again = await _levels(ctx, subject, resident)
+    return Reply(ctx.t("rating.pick_a_level") + "\n" + again.text, again.buttons)
+
+
 def _already(ctx: Context, subject: Subject, given: Rating) -> Reply:
+    ctx.clear_state()
     text = ctx.t(
         "rating.already",
         thing=thing(subject).render(ctx.lang),

@@ -109,7 +109,7 @@ async def open_return_visit(
     if routed is None:
         return None
     supervisor, department = routed
-    thing = f"{subject.name_zh} {subject.ref}".strip()
+    thing = f"{subject.name_zh} {subject.ref}" if subject.ref else f"{subject.name_zh}窗口"
     case = await open_case(
         session,
         catalogue,

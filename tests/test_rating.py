@@ -121,6 +121,21 @@ async def test_nothing_to_rate_says_so_and_offers_a_window_visit(chat: Chat) -> 
     assert "no appointment or matter" in english[0].text
 
 
+async def test_words_that_are_no_level_ask_again_and_lose_nothing(linli: Linli) -> None:
+    resident = Chat(linli, user="undecided-0001")
+    await resident.press("rate:dept")
+    await resident.send("民政科")
+    again = await resident.send("还行吧")
+    assert again[0].text.startswith("请从六个等级中选一个") and labels(again[0]) == LEVELS
+    assert "感谢您的评价：一般" in (await resident.send("3"))[0].text
+    english = Chat(linli, user="undecided-0002")
+    await english.send("English")
+    await english.press("rate:dept")
+    await english.send("Civil Affairs Office")
+    thanks = await english.send("took too long")
+    assert "Thank you for your rating: Took too long" in thanks[0].text
+
+
 async def test_bad_attitude_naming_the_clerk_goes_to_her_supervisor(
     linli: Linli, clock: ManualClock
 ) -> None:
