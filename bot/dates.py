@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from enum import StrEnum
 
-__all__ = ["DayPart", "WhenAsked", "parse_when"]
+__all__ = ["DayPart", "WhenAsked", "parse_when", "without_when"]
 
 # Only the start of a message is read, so no pasted essay can make the searches slow.
 _MAX_CHARS = 200
 
 
 class DayPart(StrEnum):
-    """A part of the day a resident names (上午, 下午, 晚上; am, pm)."""
+    """A part of the day a resident names (上午, 下午, 傍晚/下班后; am, pm)."""
 
     MORNING = "morning"
     AFTERNOON = "afternoon"
-    EVENING = "evening"
+    EVENING = "evening"  # after work: the centre's last hour (17:00–18:00) on a weekday
 
 
 @dataclass(frozen=True)
@@ -232,8 +232,12 @@ _PART_WORDS = {
     "傍晚": DayPart.EVENING,
     "今晚": DayPart.EVENING,
     "明晚": DayPart.EVENING,
+    "下班后": DayPart.EVENING,
+    "下班以后": DayPart.EVENING,
+    "下了班": DayPart.EVENING,
     "evening": DayPart.EVENING,
     "tonight": DayPart.EVENING,
+    "after work": DayPart.EVENING,
 }
 _MERIDIEM_PARTS = {"a": DayPart.MORNING, "p": DayPart.AFTERNOON}
 
@@ -325,3 +329,12 @@ def parse_when(text: str, today: date) -> WhenAsked:
     part = _PART_WORDS[part_word[0]] if part_word else None
     at, meridiem_part = _parse_clock(folded, part)
     return WhenAsked(_parse_day(folded, today), part or meridiem_part, at)
+
+
+def without_when(text: str) -> str:
+    """The text (folded) with its days, parts of day and clock times taken out, so what is left
+    names what is wanted ("明天下午5点去办社保卡" → "去办社保卡")."""
+    folded = _fold(text)
+    for pattern in (*_DAY_READERS, *_CLOCK_READERS, _PART):
+        folded = pattern.sub(" ", folded)
+    return _LONE_SPACE.sub("", _SPACES.sub(" ", folded)).strip()

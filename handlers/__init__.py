@@ -6,6 +6,7 @@ from handlers import (
     binding,
     booking,
     booking_staff,
+    booking_words,
     cases,
     cases_staff,
     handover,
@@ -19,6 +20,7 @@ from handlers import (
     notices_staff,
     rating,
     staff,
+    weekend,
 )
 
 
@@ -37,6 +39,10 @@ def build_router() -> Router:
         notices.router,
         needs.router,
         booking.router,
+        # Before inquiry's free-text understanding: a weekend question and a booking told in
+        # one sentence (a service with a day or time) are answered here.
+        weekend.router,
+        booking_words.router,
         account.router,
         handover.router,
         rating.router,

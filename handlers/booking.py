@@ -3,12 +3,12 @@ appointments, cancel, reschedule, the waitlist."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlmodel import col, select
 
 from bot.context import Context
-from bot.dates import DayPart, parse_when
+from bot.dates import DayPart, WhenAsked, parse_when
 from bot.i18n import format_day, normalize_words
 from bot.messages import Button, Link, Reply
 from bot.outgoing.tell import offer_place
@@ -32,7 +32,7 @@ from models.org import Department
 from models.people import ensure_resident
 from models.reminders import ReminderRules
 from models.services import Service
-from models.slots import DayPlan, known_free_slots, next_open_days, plan_day
+from models.slots import DayPlan, known_free_slots, next_open_days, plan_day, staffed_slots
 
 router = Router("booking")
 
@@ -40,6 +40,7 @@ CHOOSE_SERVICE = "booking.service"
 CHOOSE_DAY = "booking.day"
 DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
 FUZZY_ENOUGH = 0.75
+AFTER_WORK = 17  # 傍晚/下班后: the slots from 17:00, before the centre closes at 18:00
 
 
 def reminder_rules(ctx: Context) -> ReminderRules:
@@ -115,8 +116,14 @@ async def category(ctx: Context) -> HandlerResult:
     )
     services = (await ctx.session.exec(stmt.order_by(col(Service.id)))).all()
     ctx.set_state(CHOOSE_SERVICE, back="book")
-    buttons = tuple(Button(_name(ctx, s), f"book:svc:{s.code}") for s in services)
+    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in services)
     return Reply(ctx.t("booking.choose_service"), buttons)
+
+
+def _service_label(ctx: Context, service: Service) -> str:
+    """The service's name, marked when it can also be booked at weekends and on holidays."""
+    mark = ctx.t("booking.weekend_mark") if service.weekend else ""
+    return _name(ctx, service) + mark
 
 
 @router.state(CHOOSE_SERVICE)
@@ -128,14 +135,11 @@ async def service_typed(ctx: Context) -> HandlerResult:
 async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     matches = await match_services(ctx, text)
     if len(matches) == 1:
-        asked = parse_when(text, _today(ctx))
-        if asked.day is not None:
-            return await _show_day(ctx, matches[0], asked.day, asked.part, asked.at)
-        return await _show_service(ctx, matches[0])
+        return await _show_asked(ctx, matches[0], parse_when(text, _today(ctx)))
     ctx.set_state(CHOOSE_SERVICE, back="book")
     if not matches:
         return Reply(ctx.t("booking.no_match", text=text[:20]), back_to_menu(ctx))
-    buttons = tuple(Button(_name(ctx, s), f"book:svc:{s.code}") for s in matches)
+    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in matches)
     return Reply(ctx.t("booking.several", text=text[:20]), buttons)
 
 
@@ -184,10 +188,36 @@ async def book_from_words(ctx: Context, service_code: str, text: str) -> Handler
     service = await _service(ctx, service_code)
     if service is None:
         return await start_booking(ctx)
-    asked = parse_when(text, _today(ctx))
-    if asked.day is not None:
-        return await _show_day(ctx, service, asked.day, asked.part, asked.at)
-    return await _show_service(ctx, service)
+    return await _show_asked(ctx, service, parse_when(text, _today(ctx)))
+
+
+async def _show_asked(ctx: Context, service: Service, asked: WhenAsked) -> Reply:
+    """The service's days, or the slots of the day (and the time) the resident asked for."""
+    if asked.day is None and asked.part is None and asked.at is None:
+        return await _show_service(ctx, service)
+    day = asked.day or _chosen_day(ctx, service) or await _first_fitting_day(ctx, service, asked)
+    return await _show_day(ctx, service, day, asked.part, asked.at)
+
+
+def _chosen_day(ctx: Context, service: Service) -> date | None:
+    """The day whose slots the resident is looking at ("下午5点" then means that day)."""
+    data = ctx.state.data
+    if ctx.state.name != CHOOSE_DAY or data.get("service") != service.code:
+        return None
+    try:
+        return date.fromisoformat(str(data.get("day", "")))
+    except ValueError:
+        return None
+
+
+async def _first_fitting_day(ctx: Context, service: Service, asked: WhenAsked) -> date:
+    """A time without a day: the first open day with a free slot at that time (else the first
+    open day, where the answer explains the hours)."""
+    plans = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN)
+    for plan in plans:
+        if any(_fits(s, asked.part, asked.at) for s in plan.free):
+            return plan.info.day
+    return plans[0].info.day if plans else _today(ctx)
 
 
 async def appointment_card(ctx: Context, ref: str) -> Reply | None:
@@ -225,8 +255,8 @@ async def _show_service(ctx: Context, service: Service) -> Reply:
     lines += [ctx.t("booking.documents")] + [f"· {d}" for d in documents]
     days = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN)
     if not days:
-        lines.append(ctx.t("booking.no_days"))
-        return Reply("\n".join(lines), back_to_menu(ctx))
+        nothing = await _no_place_ahead(ctx, service)
+        return Reply("\n".join([*lines, nothing.text]), nothing.buttons)
     lines.append(ctx.t("booking.choose_day"))
     buttons = tuple(_day_button(ctx, service, plan) for plan in days)
     return Reply("\n".join(lines), buttons)
@@ -245,14 +275,14 @@ def _day_button(ctx: Context, service: Service, plan: DayPlan) -> Button:
 
 @router.state(CHOOSE_DAY)
 async def day_typed(ctx: Context) -> HandlerResult:
-    """A typed day ("周六", "12月5日", "明天上午", "下周三10点")."""
+    """A typed day or time ("周六", "12月5日", "明天傍晚", "下午5点半" for the day shown)."""
     service = await _service(ctx, str(ctx.state.data.get("service", "")))
     if service is None:
         return await start_booking(ctx)
     asked = parse_when(ctx.text, _today(ctx))
-    if asked.day is None:
+    if asked.day is None and asked.part is None and asked.at is None:
         return Reply(ctx.t("booking.day_not_understood"), back_to_menu(ctx))
-    return await _show_day(ctx, service, asked.day, asked.part, asked.at)
+    return await _show_asked(ctx, service, asked)
 
 
 @router.payload("book:day")
@@ -276,13 +306,14 @@ async def _show_day(
     service: Service,
     day: date,
     part: DayPart | None,
-    at: object,
+    at: time | None,
     start: int = 0,
 ) -> Reply:
     move = ctx.state.data.get("move")
     ctx.set_state(
         CHOOSE_DAY,
         service=service.code,
+        day=day.isoformat(),
         back=f"book:svc:{service.code}",
         **({"move": move} if move else {}),
     )
@@ -331,17 +362,17 @@ def _slot_page(
     return tuple(buttons)
 
 
-def _fits(slot: BookingSlot, part: DayPart | None, at: object) -> bool:
+def _fits(slot: BookingSlot, part: DayPart | None, at: time | None) -> bool:
     local = slot.starts_at.astimezone(SHANGHAI)
     end = slot.ends_at.astimezone(SHANGHAI)
     if at is not None:
-        return bool(local.time() <= at < end.time())  # type: ignore[operator]
+        return local.time() <= at < end.time()
     if part is DayPart.MORNING:
         return local.hour < 12
     if part is DayPart.AFTERNOON:
         return 12 <= local.hour < 18
     if part is DayPart.EVENING:
-        return local.hour >= 18
+        return local.hour >= AFTER_WORK
     return True
 
 
@@ -359,32 +390,113 @@ async def _closed(ctx: Context, service: Service, plan: DayPlan) -> Reply:
 
 
 async def _nothing_free(
-    ctx: Context, service: Service, plan: DayPlan, part: DayPart | None, at: object
+    ctx: Context, service: Service, plan: DayPlan, part: DayPart | None, at: time | None
 ) -> Reply:
+    """No free slot at the asked time (or on the day): why — not offered that day, taken, or
+    nobody on duty yet — then the nearest free times, and the waitlist of a taken slot."""
+    asked = [s for s in plan.slots if _fits(s, part, at)]
+    taken = [s for s in asked if s.capacity > 0]
+    reason = _why_nothing_free(ctx, plan, part, at, asked, taken)
+    wait_for = taken[0] if taken else None
+    if not plan.free:
+        return await _with_alternatives(ctx, service, reason, wait_for)
+    # Other times of the same day still have places: the nearest to the time asked for.
+    nearest = sorted(plan.free, key=lambda s: _distance(s, part, at))[:ALTERNATIVES]
+    buttons = tuple(_slot_button(ctx, s, with_day=False) for s in sorted(nearest, key=_start))
+    text = reason + ctx.t("booking.alternatives")
+    return Reply(text, (*_wait_button(ctx, wait_for), *buttons, *back_to_menu(ctx)))
+
+
+def _wait_button(ctx: Context, slot: BookingSlot | None) -> tuple[Button, ...]:
+    return (Button(ctx.t("booking.wait"), f"book:wait:{slot.id}"),) if slot else ()
+
+
+def _why_nothing_free(
+    ctx: Context,
+    plan: DayPlan,
+    part: DayPart | None,
+    at: time | None,
+    asked: list[BookingSlot],
+    taken: list[BookingSlot],
+) -> str:
     day = plan.info.day
-    hours = (
-        ctx.t("booking.hours", opens=format_time(plan.opens), closes=format_time(plan.closes))
+    values = {
+        "date": format_day(ctx.lang, day),
+        "weekday": weekday_name(ctx, day),
+        "time": format_time(at) if at else "",
+        "hours": ctx.t(
+            "booking.hours", opens=format_time(plan.opens), closes=format_time(plan.closes)
+        )
         if plan.opens and plan.closes
-        else ""
+        else "",
+    }
+    if at is not None and plan.opens and plan.closes and not plan.opens <= at < plan.closes:
+        return ctx.t("booking.time_outside", **values)
+    if (part or at) and not asked:  # that time is not offered on that day
+        return ctx.t("booking.outside_hours", **values)
+    if taken:
+        return ctx.t("booking.time_full" if part or at else "booking.day_full", **values)
+    return ctx.t("booking.day_unstaffed", **values) + _roster_note(ctx, day)
+
+
+def _start(slot: BookingSlot) -> datetime:
+    return slot.starts_at
+
+
+def _distance(slot: BookingSlot, part: DayPart | None, at: time | None) -> float:
+    """How far a slot is from the time asked for (in seconds), so the nearest come first."""
+    local = slot.starts_at.astimezone(SHANGHAI)
+    wanted = at or {DayPart.MORNING: time(9), DayPart.AFTERNOON: time(14)}.get(
+        part or DayPart.MORNING, time(AFTER_WORK)
     )
-    key = "booking.outside_hours" if (part or at) and plan.free else "booking.day_full"
-    reason = ctx.t(key, date=format_day(ctx.lang, day), weekday=weekday_name(ctx, day), hours=hours)
-    if plan.free:  # other times of the same day still have places
-        buttons = tuple(_slot_button(ctx, s, with_day=False) for s in plan.free[:ALTERNATIVES])
-        return Reply(reason + ctx.t("booking.alternatives"), (*buttons, *back_to_menu(ctx)))
-    return await _with_alternatives(ctx, service, reason)
+    if part is None and at is None:
+        return local.timestamp()
+    return abs((local - datetime.combine(local.date(), wanted, SHANGHAI)).total_seconds())
 
 
-async def _with_alternatives(ctx: Context, service: Service, reason: str) -> Reply:
-    """The reason, then the nearest times with places (slots already made first: cheap)."""
+def _roster_note(ctx: Context, day: date | None) -> str:
+    """When the duty roster should reach the day (it is drawn up some weeks ahead)."""
+    weeks = ctx.settings.roster_weeks_ahead
+    today = _today(ctx)
+    again = today + timedelta(days=7 - today.weekday())  # next Monday
+    if day is not None and day - timedelta(weeks=weeks) > today:
+        again = day - timedelta(weeks=weeks)
+    return ctx.t(
+        "booking.roster_ahead",
+        weeks=weeks,
+        date=format_day(ctx.lang, again),
+        weekday=weekday_name(ctx, again),
+    )
+
+
+async def _no_place_ahead(ctx: Context, service: Service) -> Reply:
+    """No free slot in the weeks ahead: all taken (the waitlist of the soonest) or nobody on
+    duty for the service yet (when to ask again)."""
+    taken = await staffed_slots(ctx.session, service.id or 0, ctx.now(), 1)
+    if taken:
+        text = ctx.t("booking.all_taken", when=_when(ctx, taken[0].starts_at))
+        return Reply(text, (*_wait_button(ctx, taken[0]), *back_to_menu(ctx)))
+    return Reply(ctx.t("booking.unstaffed") + _roster_note(ctx, None), back_to_menu(ctx))
+
+
+async def _with_alternatives(
+    ctx: Context, service: Service, reason: str, wait_for: BookingSlot | None = None
+) -> Reply:
+    """The reason, then the nearest times with places (slots already made first: cheap), and
+    the waitlist of the slot that was asked for when it is taken."""
     slots = await known_free_slots(ctx.session, service.id or 0, ctx.now(), ALTERNATIVES)
     if not slots:
         plans = await next_open_days(ctx.session, service, ctx.now(), 2)
         slots = [s for plan in plans for s in plan.free][:ALTERNATIVES]
+    if not slots and wait_for is not None:
+        text = reason + ctx.t("booking.others_taken")
+        return Reply(text, (*_wait_button(ctx, wait_for), *back_to_menu(ctx)))
     if not slots:
-        return Reply(reason + ctx.t("booking.no_days"), back_to_menu(ctx))
+        nothing = await _no_place_ahead(ctx, service)
+        return Reply(reason + nothing.text, nothing.buttons)
     buttons = tuple(_slot_button(ctx, s, with_day=True) for s in slots)
-    return Reply(reason + ctx.t("booking.alternatives"), (*buttons, *back_to_menu(ctx)))
+    text = reason + ctx.t("booking.alternatives")
+    return Reply(text, (*_wait_button(ctx, wait_for), *buttons, *back_to_menu(ctx)))
 
 
 def _slot_button(ctx: Context, slot: BookingSlot, *, with_day: bool) -> Button:
@@ -475,9 +587,7 @@ async def _full(ctx: Context, slot: BookingSlot) -> Reply:
     reason = ctx.t("booking.outcome_full")
     if service is None:
         return Reply(reason, back_to_menu(ctx))
-    reply = await _with_alternatives(ctx, service, reason)
-    wait = Button(ctx.t("booking.wait"), f"book:wait:{slot.id}")
-    return Reply(reply.text, (wait, *reply.buttons))
+    return await _with_alternatives(ctx, service, reason, slot)
 
 
 async def _booked_reply(ctx: Context, appointment: Appointment, *, moved: bool) -> Reply:

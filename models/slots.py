@@ -205,13 +205,28 @@ async def known_free_slots(
 ) -> list[BookingSlot]:
     """The soonest slots already made that still have places (one cheap read, for
     suggestions when a slot is full; booking itself always re-checks)."""
+    with_places = col(BookingSlot.booked) < col(BookingSlot.capacity)
+    return await _soonest(session, service_id, now, limit, with_places)
+
+
+async def staffed_slots(
+    session: AsyncSession, service_id: int, now: datetime, limit: int
+) -> list[BookingSlot]:
+    """The soonest slots already made that someone on the roster staffs, free or taken (none
+    when nobody is on duty for the service yet: the roster has not reached those days)."""
+    return await _soonest(session, service_id, now, limit, col(BookingSlot.capacity) > 0)
+
+
+async def _soonest(
+    session: AsyncSession,
+    service_id: int,
+    now: datetime,
+    limit: int,
+    condition: sa.ColumnElement[bool],
+) -> list[BookingSlot]:
     stmt = (
         select(BookingSlot)
-        .where(
-            BookingSlot.service_id == service_id,
-            col(BookingSlot.starts_at) > now,
-            col(BookingSlot.booked) < col(BookingSlot.capacity),
-        )
+        .where(BookingSlot.service_id == service_id, col(BookingSlot.starts_at) > now, condition)
         .order_by(col(BookingSlot.starts_at))
         .limit(limit)
     )

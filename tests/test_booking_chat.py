@@ -70,8 +70,8 @@ async def test_a_service_and_a_day_in_one_sentence(chat: Chat) -> None:
 async def test_a_closed_time_gets_the_reason_and_alternatives(chat: Chat) -> None:
     await chat.press("book:svc:ss-card-reissue")
     answer = await chat.send("周日下午2点")
-    assert "没有可预约的名额" in answer[0].text and "09:00–12:00" in answer[0].text
-    assert any("09:00" in label for label in labels(answer[0]))
+    assert "14:00 不在办理时间内" in answer[0].text and "09:00–12:00" in answer[0].text
+    assert any("11:30" in label for label in labels(answer[0]))  # the nearest to 14:00
 
 
 async def test_a_weekday_service_on_a_weekend_is_explained(chat: Chat) -> None:

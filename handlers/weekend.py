@@ -1,0 +1,144 @@
+"""周末能办什么: the services open on weekend and holiday mornings, by category, with the hours;
+"星期六可以办社保吗" answers yes or no for the services the question names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from bot.context import Context
+from bot.dates import parse_when
+from bot.messages import Button, Reply
+from bot.router import HandlerResult, Phase, Router
+from handlers.booking import match_services
+from handlers.booking_words import TAKEN_IN, as_typed
+from handlers.common import back_to_menu, localized, opening_hours
+from models.base import SHANGHAI
+from models.intents import fold, load_lexicon
+from models.services import Service
+
+router = Router("weekend")
+
+_WEEKEND = re.compile(
+    r"周末|双休日?|星期[六日天]|周[六日]|礼拜[六日天]|节假日|假日|节日|放假"
+    r"|(?<![a-z])(?:weekends?|saturdays?|sundays?|holidays?)(?![a-z])"
+)
+_WHAT = re.compile(r"什么|哪些|哪几|啥|(?<![a-z])(?:what|which|anything)(?![a-z])")
+# Words that ask rather than name a service; what is left names the services asked about.
+_ASKING = re.compile(
+    r"可不可以|能不能|可以|能够|能|办理|办|业务|服务|事情|事项|开门|上班|有没有|是否|请问|一下"
+    r"|我们|我|你们|您们|这里|这边|街道|服务中心|中心|大厅|想|要|吗|呢|吧|呀|啊|么|的|了"
+    r"|(?<![a-z])(?:can|could|i|we|do|does|get|done|on|at|the|a|is|are|there|open|services?"
+    r"|things?|you|to|be|in|my|any|please|or|and|of|for)(?![a-z])"
+)
+_SHOWN = 3  # services offered to book straight from a yes
+
+
+def _subject(text: str) -> str:
+    """What the question names besides the weekend and the asking words ("社保" in
+    "星期六可以办社保吗")."""
+    rest = _ASKING.sub(" ", _WHAT.sub(" ", _WEEKEND.sub(" ", text)))
+    rest = re.sub(r"[^\w]+", " ", rest).strip()
+    rest = re.sub(r"(?<=[^a-z0-9]) | (?=[^a-z0-9])", "", rest)  # spaces only between words
+    return rest if sum(ch.isalnum() for ch in rest) >= 2 else ""
+
+
+def _asks_about_weekend(ctx: Context) -> bool:
+    """A question about weekend or holiday services, outside a flow of the resident's own words;
+    a question with a clock time ("周六9点能办吗") is a booking and is left to it."""
+    if ctx.payload is not None or ctx.command is not None or not ctx.text:
+        return False
+    if ctx.state.name not in TAKEN_IN:
+        return False
+    text = fold(ctx.text)
+    if not _WEEKEND.search(text):
+        return False
+    if parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at is not None:
+        return False
+    if _WHAT.search(text):
+        return True
+    asking = load_lexicon(Path(ctx.settings.data_dir)).has("question", text)
+    return asking and bool(_subject(text))
+
+
+@router.route(Phase.COMMAND, _asks_about_weekend)
+async def weekend_question(ctx: Context) -> HandlerResult:
+    """Which services are open at weekends, or whether the ones asked about are (a question
+    about something else, "周末出去玩吗", goes where it would have gone)."""
+    subject = _subject(fold(ctx.text))
+    asked = await _services_about(ctx, subject) if subject else []
+    if subject and not asked:
+        return await as_typed(ctx)
+    ctx.clear_state()
+    return await _yes_or_no(ctx, asked) if asked else await weekend_services(ctx)
+
+
+@router.payload("weekend")
+async def weekend_services(ctx: Context) -> HandlerResult:
+    """Every service open at weekends, by category, with the hours."""
+    hours = await opening_hours(ctx)
+    open_ones = [s for s in await _services(ctx) if s.weekend]
+    lines = [
+        ctx.t("weekend.intro", count=len(open_ones), **hours),
+        *_by_category(ctx, open_ones),
+        ctx.t("weekend.others", **hours),
+    ]
+    return Reply("\n".join(lines), (Button(ctx.t("weekend.book"), "book"), *back_to_menu(ctx)))
+
+
+async def _yes_or_no(ctx: Context, asked: list[Service]) -> Reply:
+    hours = await opening_hours(ctx)
+    yes = [s for s in asked if s.weekend]
+    no = [s for s in asked if not s.weekend]
+    weekday_only = [ctx.t("weekend.weekday_only", services=_names(ctx, no), **hours)] if no else []
+    if not yes:
+        text = "\n".join([ctx.t("weekend.no"), *weekday_only, ctx.t("weekend.see_all")])
+        return Reply(text, (Button(ctx.t("weekend.all"), "weekend"), *back_to_menu(ctx)))
+    lines = [ctx.t("weekend.yes", **hours), *_by_category(ctx, yes), *weekday_only]
+    buttons = tuple(
+        Button(
+            ctx.t("weekend.book_one", service=localized(ctx, s.name_zh, s.name_en)),
+            f"book:svc:{s.code}",
+        )
+        for s in yes[:_SHOWN]
+    )
+    return Reply("\n".join(lines), (*buttons, *back_to_menu(ctx)))
+
+
+async def _services(ctx: Context) -> list[Service]:
+    stmt = select(Service).where(col(Service.active).is_(True)).order_by(col(Service.id))
+    return list((await ctx.session.exec(stmt)).all())
+
+
+async def _services_about(ctx: Context, subject: str) -> list[Service]:
+    """The services of the category the subject names ("社保" → 社会保障), else by name."""
+    services = await _services(ctx)
+    in_category = [s for s in services if _names_category(subject, s)]
+    return in_category or await match_services(ctx, subject)
+
+
+def _names_category(subject: str, service: Service) -> bool:
+    if subject in service.category_en.lower() or subject in service.category_zh:
+        return True
+    # An abbreviation keeps its category's characters in order: 社保 for 社会保障.
+    pattern = ".*".join(map(re.escape, subject))
+    return not subject.isascii() and re.search(pattern, service.category_zh) is not None
+
+
+def _by_category(ctx: Context, services: list[Service]) -> list[str]:
+    """One line per category: its name, then its services."""
+    groups: dict[str, list[Service]] = {}
+    for service in services:
+        groups.setdefault(localized(ctx, service.category_zh, service.category_en), []).append(
+            service
+        )
+    return [
+        ctx.t("weekend.category", category=name, services=_names(ctx, members))
+        for name, members in groups.items()
+    ]
+
+
+def _names(ctx: Context, services: list[Service]) -> str:
+    return ctx.t("weekend.separator").join(localized(ctx, s.name_zh, s.name_en) for s in services)

@@ -1,0 +1,115 @@
+"""Issue 18, item 2 (the resident's side): a service with no free place says whether every
+place is taken (the waitlist is offered) or nobody is on the duty roster yet (when to ask
+again), for the coming weeks and for a day asked for."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from bot.app import Linli
+from bot.i18n import t
+from models.base import SHANGHAI
+from models.booking import BookingSlot, RosterShift
+from models.services import Service
+from models.slots import plan_day
+from tests.conftest import Chat, labels, payloads
+from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
+
+__all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
+
+CHANNELS = pytest.mark.parametrize("channel", ["web", "wechat"])
+SERVICE = "ss-card-reissue"
+
+
+async def _take_every_place(linli: Linli) -> None:
+    """Every slot of the service in the booking horizon made, then fully booked."""
+    async with linli.sessions() as session:
+        service = (await session.exec(select(Service).where(Service.code == SERVICE))).one()
+        now = linli.clock.now()
+        today = now.astimezone(SHANGHAI).date()
+        for offset in range(31):
+            await plan_day(session, service, today + timedelta(days=offset), now)
+        await session.exec(
+            sa.update(BookingSlot)
+            .where(col(BookingSlot.service_id) == service.id)
+            .values(booked=col(BookingSlot.capacity))
+        )
+        await session.commit()
+
+
+async def _clear_roster(linli: Linli, since: date | None = None) -> None:
+    """The duty roster emptied (from a day on): nobody is on duty yet."""
+    async with linli.sessions() as session:
+        stmt = sa.delete(RosterShift)
+        if since is not None:
+            stmt = stmt.where(col(RosterShift.day) >= since)
+        await session.exec(stmt)
+        await session.commit()
+
+
+@CHANNELS
+async def test_every_place_taken_offers_the_waitlist(linli: Linli, channel: str) -> None:
+    await _take_every_place(linli)
+    chat = Chat(linli, user=f"all-taken-{channel}", channel=channel)
+    days = await chat.press(f"book:svc:{SERVICE}")
+    assert "近期的名额都已约满" in days[0].text, days[0].text
+    assert "值班" not in days[0].text
+    assert payloads(days[0])[0].startswith("book:wait:")
+    waiting = await chat.send(labels(days[0])[0])  # "排队候补", typed
+    assert waiting[0].text.startswith("已为您排队候补"), waiting[0].text
+
+
+@CHANNELS
+async def test_nobody_on_duty_says_when_to_ask_again(linli: Linli, channel: str) -> None:
+    await _clear_roster(linli)
+    chat = Chat(linli, user=f"unstaffed-{channel}", channel=channel)
+    days = await chat.press(f"book:svc:{SERVICE}")
+    text = days[0].text
+    assert "还没有排到能办理这项服务的值班人员" in text, text
+    weeks = linli.settings.roster_weeks_ahead
+    assert f"提前 {weeks} 周" in text and "11月30日（周一）以后" in text, text
+    assert "约满" not in text and not any(p.startswith("book:wait:") for p in payloads(days[0]))
+
+
+@CHANNELS
+async def test_a_day_beyond_the_roster_is_not_called_full(linli: Linli, channel: str) -> None:
+    await _clear_roster(linli, since=date(2026, 12, 21))
+    chat = Chat(linli, user=f"day-unstaffed-{channel}", channel=channel)
+    await chat.press(f"book:svc:{SERVICE}")
+    reply = await chat.send("12月22日下午")
+    text = reply[0].text
+    assert text.startswith("12月22日（周二）还没有排到能办理这项服务的值班人员"), text
+    assert "约满" not in text
+    assert any(p.startswith("book:slot:") for p in payloads(reply[0]))  # sooner times
+
+
+async def test_in_english(linli: Linli) -> None:
+    await _clear_roster(linli)
+    chat = Chat(linli, user="unstaffed-en-0001")
+    await chat.send("English")
+    days = await chat.press(f"book:svc:{SERVICE}")
+    assert "No staff for this service are on the duty roster" in days[0].text
+    weeks = linli.settings.roster_weeks_ahead
+    assert f"{weeks} weeks ahead" in days[0].text and "Mon 30 Nov" in days[0].text
+
+
+async def test_a_full_slot_confirmed_offers_the_waitlist_first(linli: Linli) -> None:
+    chat = Chat(linli, user="full-confirm-0001")
+    days = await chat.press(f"book:svc:{SERVICE}")
+    slots = await chat.press(payloads(days[0])[0])
+    confirm = await chat.press(payloads(slots[0])[0])
+    await _take_every_place(linli)
+    full = await chat.press(payloads(confirm[0])[0])
+    assert full[0].text.startswith(t("zh-CN", "booking.outcome_full")), full[0].text
+    assert labels(full[0])[0] == t("zh-CN", "booking.wait")
+    assert labels(full[0]).count(t("zh-CN", "booking.wait")) == 1
+
+
+async def test_nobody_on_duty_on_wechat(rig: WeChatRig) -> None:
+    await _clear_roster(rig.linli)
+    reply = await rig.post(rig.server.text("预约社保卡补办"))
+    assert "还没有排到能办理这项服务的值班人员" in reply["Content"], reply["Content"]
