@@ -13,7 +13,7 @@ from handlers.staff import active_staff
 from models.case_ops import CaseCatalogue, case_catalogue, department_staff
 from models.cases import Case, CaseEvent
 from models.org import Department
-from models.policy import Viewer
+from models.policy import Viewer, handler_departments
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
 WORDS_LIMIT = 500
@@ -55,6 +55,10 @@ def timeline_text(ctx: Context, case: Case, events: list[CaseEvent], *, for_staf
         ),
         ctx.t("cases.summary", summary=case.summary),
     ]
+    # What the intake asked (上门地址, 位置 …), as the resident answered it.
+    answers = case.details.get("answers")
+    if isinstance(answers, dict):
+        lines += [ctx.t(f"cases.answered_{q}", answer=a) for q, a in answers.items()]
     if case.due_at is not None:
         lines.append(ctx.t("cases.due", due=when(ctx.lang, case.due_at)))
     shown = [e for e in events if for_staff or e.kind not in RESIDENT_HIDDEN]
@@ -101,6 +105,12 @@ async def alert_department(
     members = await department_staff(ctx.session, department_id)
     people = [for_staff(person.id or 0) for person in members]
     return await queue(ctx.unit.connection, alert, people, kind="alert", now=ctx.now())
+
+
+async def alert_handlers(ctx: Context, case: Case) -> None:
+    """The alert to the lead department and to every co-handling one (协同整治)."""
+    for department_id, handler in (await handler_departments(ctx.session, case)).items():
+        await alert_department(ctx, case, department_id, co=not handler.lead)
 
 
 def category_name(ctx: Context, case: Case) -> Name:

@@ -3,12 +3,15 @@ question from the office, confirm or reopen a resolved case (rating it is handle
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import (
     WORDS_LIMIT,
     alert_department,
+    alert_handlers,
     catalogue,
     category_name,
     status_text,
@@ -17,7 +20,7 @@ from handlers.case_text import (
     when,
 )
 from handlers.cases_staff import staff_actions
-from handlers.common import back_to_menu, localized, main_menu
+from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
 from models.case_ops import (
     confirm_resolved,
     find_case,
@@ -73,23 +76,64 @@ async def proxy_category(ctx: Context) -> HandlerResult:
     category = catalogue(ctx).category(CaseKind.PROXY, ctx.args)
     if not isinstance(words, str) or category is None:
         return await proxy_start(ctx)
-    questions = list(catalogue(ctx).types[CaseKind.PROXY].questions)
-    ctx.set_state(PROXY_QUESTION, words=words, category=category.code, answers={}, left=questions)
-    return (
-        Reply(ctx.t(f"cases.question_{questions[0]}"), back_to_menu(ctx))
-        if questions
-        else await _open(ctx)
+    return await ask_questions(ctx, CaseKind.PROXY, words, category.code)
+
+
+# Questions a shared location answers (its name, else its coordinates), as well as typed words.
+PLACE_QUESTIONS = frozenset({"address", "place"})
+
+
+async def ask_questions(
+    ctx: Context,
+    kind: CaseKind,
+    words: str,
+    category: str,
+    kept: dict[str, Any] | None = None,
+) -> Reply:
+    """Only the questions this type of case needs, one at a time, then the case opened. A
+    photo or location kept from before stays with the case; a location answers the place."""
+    kept = kept or {}
+    questions = catalogue(ctx).types[kind].questions
+    place = kept.get("place")
+    answers = {q: place for q in questions if q in PLACE_QUESTIONS and isinstance(place, str)}
+    left = [q for q in questions if q not in answers]
+    ctx.set_state(
+        PROXY_QUESTION,
+        **{k: v for k, v in kept.items() if k in ("location", "attachments")},
+        kind=kind.value,
+        words=words,
+        category=category,
+        answers=answers,
+        left=left,
     )
+    if not left:
+        return await _open(ctx)
+    return Reply(ctx.t(f"cases.question_{left[0]}"), back_to_menu(ctx))
+
+
+def place_answer(ctx: Context) -> str | None:
+    """The place a shared location names (its label, else its coordinates), if one was sent."""
+    point = ctx.inbound.location
+    if point is None:
+        return None
+    where = point.label or ctx.t(
+        "cases.location_point", latitude=f"{point.latitude:.5f}", longitude=f"{point.longitude:.5f}"
+    )
+    return where[:WORDS_LIMIT]
 
 
 @router.state(PROXY_QUESTION)
 async def proxy_answer(ctx: Context) -> HandlerResult:
-    """One intake answer; the next question, or the case opened."""
+    """One intake answer (a place may be a shared location); the next question, or the case
+    opened."""
     left = [q for q in ctx.state.data.get("left", []) if isinstance(q, str)]
     answers = dict(ctx.state.data.get("answers", {}))
-    if not left or not ctx.text:
+    ctx.state.data = with_media(ctx, ctx.state.data)  # a photo sent meanwhile stays too
+    answer = place_answer(ctx) if left and left[0] in PLACE_QUESTIONS else None
+    answer = answer or ctx.text[:WORDS_LIMIT]
+    if not left or not answer:
         return Reply(ctx.t("cases.question_again"), back_to_menu(ctx))
-    answers[left[0]] = ctx.text[:WORDS_LIMIT]
+    answers[left[0]] = answer
     ctx.state.data = {**ctx.state.data, "answers": answers, "left": left[1:]}
     if left[1:]:
         return Reply(ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
@@ -98,12 +142,17 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
 
 async def _open(ctx: Context) -> Reply:
     data = ctx.state.data
+    kind = str(data.get("kind", ""))
+    latitude, longitude = location_of(data)
     return await open_and_alert(
         ctx,
-        CaseKind.PROXY,
+        CaseKind(kind) if kind in CaseKind._value2member_map_ else CaseKind.PROXY,
         str(data.get("words", "")),
         category=str(data.get("category")),
         details={"answers": data.get("answers", {})},
+        attachments=list(data.get("attachments", [])),
+        latitude=latitude,
+        longitude=longitude,
     )
 
 
@@ -114,8 +163,11 @@ async def open_and_alert(
     *,
     category: str | None = None,
     details: dict[str, object] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> Reply:
-    """Open the resident's case, alert its department, and give the reference at once."""
+    """Open the resident's case, alert its departments, and give the reference at once."""
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     street = await ctx.reference.street(ctx.unit)
     case = await open_case(
@@ -129,8 +181,11 @@ async def open_and_alert(
         street_code=street.code if street else "LC",
         resident_id=resident.id,
         grid_id=resident.grid_id,
+        attachments=attachments,
+        latitude=latitude,
+        longitude=longitude,
     )
-    await alert_department(ctx, case, case.department_id or 0)
+    await alert_handlers(ctx, case)
     ctx.clear_state()
     text = ctx.t(
         "cases.opened",

@@ -11,6 +11,7 @@ from bot.router import HandlerResult, Router
 from handlers.case_text import (
     WORDS_LIMIT,
     alert_department,
+    alert_handlers,
     catalogue,
     category_name,
     department_name,
@@ -333,8 +334,7 @@ async def report_category(ctx: Context) -> HandlerResult:
         longitude=longitude,
     )
     ctx.clear_state()
-    for department_id, handler in (await handler_departments(ctx.session, case)).items():
-        await alert_department(ctx, case, department_id, co=not handler.lead)
+    await alert_handlers(ctx, case)
     return Reply(
         ctx.t("cases.reported", ref=case.ref, category=category_name(ctx, case).render(ctx.lang)),
         back_to_menu(ctx),

@@ -10,9 +10,11 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.booking import appointment_card, book_from_words, start_booking
-from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, open_and_alert, proxy_from_words
+from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, proxy_from_words
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
 from handlers.common import back_to_menu, localized, main_menu
+from handlers.grid_report import REPORT_WORDS as GRID_WORDS
+from handlers.grid_report import report_from_words
 from handlers.handover import LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
 from handlers.needs import NEED_WORDS, need_from_words
@@ -20,7 +22,6 @@ from handlers.needs_edit import RENAME
 from handlers.needs_staff import REJECT_REASON
 from handlers.needs_visit import VISIT_WORDS
 from handlers.notices_staff import TEXT as NOTICE_TEXT
-from models.cases import CaseKind
 from models.intents import Intent, Understood, fold, load_lexicon, service_names, understand
 from models.knowledge import Entry, Knowledge, load_knowledge
 
@@ -40,6 +41,7 @@ FREE_TEXT_STATES = (
     ASK,
     TRANSFER_REASON,
     REPORT_WORDS,
+    GRID_WORDS,
     NOTICE_TEXT,
     REJECT_REASON,
     RENAME,
@@ -237,11 +239,11 @@ def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:
 
 @router.payload("ask:report")
 async def as_grid_report(ctx: Context) -> HandlerResult:
-    """Report it to the grid: a case for the grid, with its reference at once."""
+    """Report it to the grid: its category and place next, then its reference."""
     words = ctx.state.data.get("words")
     if not isinstance(words, str) or not words:
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
-    return await open_and_alert(ctx, CaseKind.GRID_REPORT, words)
+    return await report_from_words(ctx, words)
 
 
 @router.payload("ask:need")

@@ -139,7 +139,10 @@ async def test_a_problem_is_offered_to_the_grid_or_as_a_need(linli: Linli) -> No
     chat = Chat(linli, user="reporter")
     offer = (await chat.send("3号楼门口的路灯坏了好几天了"))[0]
     assert payloads(offer)[:2] == ["ask:report", "ask:need"]
-    opened = (await chat.send("一"))[0]  # the first option, typed as a Chinese numeral
+    asked = (await chat.send("一"))[0]  # the first option, typed as a Chinese numeral
+    assert payloads(asked)[0] == "report:cat:facilities"  # the likeliest category first
+    await chat.send("1")
+    opened = (await chat.send("3号楼门口"))[0]  # the place
     assert "LC-" in opened.text
     async with linli.sessions() as session:
         [case] = (await session.exec(select(Case))).all()
@@ -149,7 +152,9 @@ async def test_a_problem_is_offered_to_the_grid_or_as_a_need(linli: Linli) -> No
 async def test_a_reference_number_shows_the_case(linli: Linli) -> None:
     chat = Chat(linli, user="tracker")
     await chat.send("3号楼门口的路灯坏了好几天了")
-    opened = (await chat.press("ask:report"))[0]
+    await chat.press("ask:report")
+    await chat.press("report:cat:facilities")
+    opened = (await chat.send("3号楼门口"))[0]  # the place
     found = re.search(r"LC-\d{8}-\d{4}", opened.text)
     assert found is not None
     ref = found.group(0)
