@@ -1,7 +1,9 @@
 """Rolling the duty roster forward: the last four weeks repeat, so the roster never runs out.
 
 A day's pattern is the day of the same weekday four weeks earlier (the rota: four weekday weeks,
-and the four rotating holiday teams of data/roster.toml, come round again). When that day was
+and the four rotating holiday teams of data/roster.toml, come round again), or a multiple of
+four weeks when the roster had run out by then (days nobody planned are no pattern). When that
+day was
 a different kind of day (a statutory holiday, a 调休 working weekend), the latest day of the
 same weekday and kind within the four weeks is used, else the latest staffed day of that kind:
 a holiday Monday gets a holiday team, a make-up Saturday the weekday staff.
@@ -16,6 +18,7 @@ so an import at the same moment cannot end up beside a copy of the pattern.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,19 +49,23 @@ async def roll_forward(session: AsyncSession, today: date, weeks_ahead: int) -> 
     end = today + timedelta(days=7 * weeks_ahead)
     await transaction_lock(session, ROSTER_LOCK)
     since = await _last_day_before(session, today) or today
-    by_day = await _shifts(session, since - timedelta(days=ROTA_DAYS - 1), end)
+    rota = _Rota(
+        await _shifts(session, since - timedelta(days=ROTA_DAYS - 1), end),
+        await load_overrides(session),
+        since,
+        today,
+    )
     active = set((await session.exec(select(Staff.id).where(col(Staff.active)))).all())
-    overrides = await load_overrides(session)
     open_kinds = {DayKind(kind) for kind in (await session.exec(select(OpeningRule.day_kind)))}
     added: list[RosterShift] = []
     for offset in range((end - today).days):
         day = today + timedelta(days=offset)
-        kind = classify_day(day, overrides).kind
-        source = _pattern_day(day, kind, by_day, overrides) if kind in open_kinds else None
+        source = rota.pattern_day(day) if rota.kind(day) in open_kinds else None
         if source is None:
             continue
-        new = _copies(by_day[source], day, active, {s.staff_id for s in by_day[day]})
-        by_day[day].extend(new)  # a later day may repeat this one
+        on_duty = {s.staff_id for s in rota.by_day[day]}
+        new = _copies(rota.by_day[source], day, active, on_duty)
+        rota.by_day[day].extend(new)  # a later day may repeat this one
         added += new
     return await _insert_new(session, added)
 
@@ -78,24 +85,44 @@ async def _shifts(session: AsyncSession, first: date, end: date) -> Shifts:
     return by_day
 
 
-def _pattern_day(
-    day: date, kind: DayKind, by_day: Shifts, overrides: dict[date, HolidayOverride]
-) -> date | None:
-    """The day whose shifts `day` repeats: in the four weeks up to the last rostered day before
-    it, the same weekday four weeks back if it was the same kind of day, else the latest day of
-    that weekday and kind, else the latest staffed day of that kind."""
-    last = max((d for d, shifts in by_day.items() if d < day and shifts), default=None)
-    if last is None:
-        return None
-    window = [last - timedelta(days=back) for back in range(ROTA_DAYS)]  # latest first
-    same_kind = [d for d in window if classify_day(d, overrides).kind is kind]
-    same_weekday = [d for d in same_kind if d.weekday() == day.weekday()]
-    in_turn = [d for d in same_weekday if (day - d).days % ROTA_DAYS == 0]
-    staffed = [d for d in same_kind if by_day.get(d)]
-    for candidates in (in_turn, same_weekday, staffed):
-        if candidates:
-            return candidates[0]
-    return None
+@dataclass
+class _Rota:
+    """The roster around today, and which of its days a coming day repeats."""
+
+    by_day: Shifts
+    overrides: dict[date, HolidayOverride]
+    since: date  # the last day before today with any shift
+    today: date
+
+    def kind(self, day: date) -> DayKind:
+        """Whether the day follows weekday or weekend/holiday rules."""
+        return classify_day(day, self.overrides).kind
+
+    def planned(self, day: date) -> bool:
+        """False for the past days after the roster ran out (nobody planned them, e.g. while
+        the roll-forward was not running): an empty day there is no pattern."""
+        return not self.since < day < self.today
+
+    def pattern_day(self, day: date) -> date | None:
+        """The day whose shifts `day` repeats: the same weekday four weeks back (eight, if
+        that was not planned) if it was the same kind of day; else, in the four weeks up to
+        the last staffed day before it, the latest of that weekday and kind, else the latest
+        staffed day of that kind."""
+        kind = self.kind(day)
+        back = day - timedelta(days=ROTA_DAYS)
+        while not self.planned(back):
+            back -= timedelta(days=ROTA_DAYS)
+        if self.kind(back) is kind:
+            return back
+        staffed = [d for d, shifts in self.by_day.items() if d < day and shifts]
+        if not staffed:
+            return None
+        last = max(staffed)
+        window = [last - timedelta(days=n) for n in range(ROTA_DAYS)]  # latest first
+        same_kind = [d for d in window if self.planned(d) and self.kind(d) is kind]
+        same_weekday = [d for d in same_kind if d.weekday() == day.weekday()]
+        with_shifts = [d for d in same_kind if self.by_day.get(d)]
+        return next(iter(same_weekday or with_shifts), None)
 
 
 def _copies(

@@ -84,6 +84,18 @@ async def test_the_roster_runs_out_after_the_seeded_weeks_until_the_job_rolls_it
     assert await duty(linli, SEEDED_UNTIL + timedelta(days=1)) == set()  # the past stays past
 
 
+async def test_after_the_roster_ran_out_for_weeks_it_resumes_without_holes(
+    linli: Linli, clock: ManualClock
+) -> None:
+    for moment in (datetime(2027, 1, 20, 10, tzinfo=SHANGHAI), datetime(2027, 3, 22, 10)):
+        clock.set(moment.replace(tzinfo=SHANGHAI))
+        await roll(linli)
+        today = local_today(clock)
+        for day in (today + timedelta(days=n) for n in range(42)):
+            expected = 10 if day.weekday() < 5 else 3
+            assert len(await duty(linli, day)) == expected, day
+
+
 async def test_weekend_teams_keep_their_four_week_rotation(
     linli: Linli, clock: ManualClock
 ) -> None:
