@@ -9,7 +9,8 @@ from sqlmodel import col, select
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.outgoing import Message, Name, for_staff, pushes, queue
-from bot.outgoing.message import Day, Say, Value, say
+from bot.outgoing.message import Day, Say, say
+from bot.outgoing.tell import alert_return_visit
 from bot.router import HandlerResult, Router
 from handlers.case_text import catalogue
 from handlers.common import (
@@ -22,7 +23,7 @@ from handlers.common import (
 )
 from models.base import SHANGHAI
 from models.cases import Case, Rating, RatingLevel
-from models.org import Department, Staff
+from models.org import Department
 from models.people import ensure_resident
 from models.ratings import (
     POOR,
@@ -34,7 +35,7 @@ from models.ratings import (
     recent_subjects,
     window_visit,
 )
-from models.ratings_return_visit import CONCERNS, ReturnVisit, add_comment, open_return_visit
+from models.ratings_return_visit import ReturnVisit, add_comment, open_return_visit
 from models.reminders import APPOINTMENT, CASE
 
 router = Router("rating")
@@ -181,8 +182,7 @@ async def _rated(ctx: Context, subject: Subject, resident: int, level: RatingLev
             street_code=street.code if street else "LC",
             now=ctx.now(),
         )
-        if visit is not None:
-            await _alert(ctx, visit, rating, thing(subject))
+        if visit is not None:  # its supervisor is alerted once the comment is in (or skipped)
             lines.append(ctx.t("rating.call_back", **_who_and_when(ctx, visit)))
             case_id = visit.case.id
     lines.append(ctx.t("rating.comment_poor" if level in POOR else "rating.comment_prompt"))
@@ -212,23 +212,6 @@ def _who_and_when(ctx: Context, visit: ReturnVisit) -> dict[str, str]:
     return {"caller": caller(visit).render(ctx.lang), "due": when, "ref": visit.case.ref}
 
 
-async def _alert(ctx: Context, visit: ReturnVisit, rating: Rating, about: Value) -> None:
-    """The return visit, to the supervisor only (never to the person it concerns)."""
-    concerned_id = visit.case.details.get(CONCERNS)
-    concerned = (
-        await ctx.session.get(Staff, concerned_id) if isinstance(concerned_id, int) else None
-    )
-    alert = pushes.return_visit(
-        ref=visit.case.ref,
-        level=rating.level,
-        thing=about,
-        concerns=concerned.name if concerned else "—",
-        comment=rating.comment or "",
-        due_at=visit.case.due_at,
-    )
-    await _push(ctx, alert, visit.supervisor.id, f"return_visit:{visit.case.id}:{{person}}")
-
-
 async def _push(ctx: Context, message: Message, staff_id: int | None, once: str) -> None:
     if staff_id is None:
         return
@@ -255,6 +238,7 @@ async def skipped(ctx: Context) -> HandlerResult:
 
 
 async def _finish(ctx: Context, comment: str) -> Reply:
+    """Keep the comment; alert the return visit's supervisor (with the comment) now."""
     data = ctx.state.data
     ctx.clear_state()
     rating_id, case_id = data.get("rating"), data.get("case")
@@ -262,22 +246,21 @@ async def _finish(ctx: Context, comment: str) -> Reply:
     if rating is None or rating.resident_id != ctx.identity.resident_id:
         return await main_menu(ctx)
     case = await ctx.session.get(Case, case_id) if isinstance(case_id, int) else None
-    if not comment.strip():
-        return await main_menu(ctx, ctx.t("rating.done"))
     before = case.assignee_staff_id if case else None
-    moved = await add_comment(ctx.session, rating, case, comment, ctx.now())
+    moved = await add_comment(ctx.session, rating, case, comment, ctx.now()) if comment else None
     if case is None:
-        return await main_menu(ctx, ctx.t("rating.comment_kept"))
-    if moved is None:
+        return await main_menu(ctx, ctx.t("rating.comment_kept" if comment else "rating.done"))
+    await ctx.unit.flush()
+    connection, now = ctx.unit.connection, ctx.now()
+    first = await alert_return_visit(ctx.session, connection, case, now, again=False)
+    if not first and moved is not None:  # the sweep alerted the first owner before the comment
+        await alert_return_visit(ctx.session, connection, case, now, again=True)
+        note = pushes.return_visit_moved(ref=case.ref, caller=caller(moved))
+        await _push(ctx, note, before, f"return_visit_moved:{case.id}:{{person}}")
+    elif not first and comment:
         news = pushes.return_visit_comment(ref=case.ref, comment=rating.comment or "")
         await _push(ctx, news, case.assignee_staff_id, f"return_visit_comment:{case.id}:{{person}}")
-        return await main_menu(ctx, ctx.t("rating.comment_kept_visit", ref=case.ref))
-    return await _moved(ctx, moved, rating, before)
-
-
-async def _moved(ctx: Context, moved: ReturnVisit, rating: Rating, before: int | None) -> Reply:
-    """The comment named someone: their supervisor calls back, the first one is told."""
-    await _alert(ctx, moved, rating, str(moved.case.details.get("thing", moved.case.ref)))
-    note = pushes.return_visit_moved(ref=moved.case.ref, caller=caller(moved))
-    await _push(ctx, note, before, f"return_visit_moved:{moved.case.id}:{{person}}")
-    return await main_menu(ctx, ctx.t("rating.call_back_moved", **_who_and_when(ctx, moved)))
+    if moved is not None:
+        return await main_menu(ctx, ctx.t("rating.call_back_moved", **_who_and_when(ctx, moved)))
+    key = "rating.comment_kept_visit" if comment else "rating.done"
+    return await main_menu(ctx, ctx.t(key, ref=case.ref))

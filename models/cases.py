@@ -23,6 +23,10 @@ class CaseKind(StrEnum):
     RETURN_VISIT = "return_visit"
 
 
+# In a return visit's details: the staff member the complaint concerns (who may not see it).
+CONCERNS = "concerns_staff_id"
+
+
 class CaseStatus(StrEnum):
     """Where a case stands."""
 

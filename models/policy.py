@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import SHANGHAI
 from models.booking import Appointment, RosterShift
-from models.cases import Case, CaseHandler, CaseKind
+from models.cases import CONCERNS, Case, CaseHandler, CaseKind
 from models.org import Staff, StaffRole, StaffSkill
 from models.people import Resident
 
@@ -88,7 +88,7 @@ def may_see_return_visit(staff: Staff, case: Case) -> bool:
     """A return visit after a poor rating is for whoever calls back (its assignee) and for
     supervisors and administrators, never for the staff member the complaint concerns, nor
     for their colleagues in the department."""
-    if case.details.get("concerns_staff_id") == staff.id:
+    if case.details.get(CONCERNS) == staff.id:
         return False
     return staff.role in ALL_SEEING or case.assignee_staff_id == staff.id
 

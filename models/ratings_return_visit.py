@@ -11,12 +11,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.case_ops import CaseCatalogue, open_case, record
-from models.cases import Case, CaseHandler, CaseKind, CaseStatus, Rating
+from models.cases import CONCERNS, Case, CaseHandler, CaseKind, CaseStatus, Rating
 from models.org import Department, Staff, StaffRole
 from models.personal_data import clip, remove_personal_data
 from models.ratings import COMMENT_LIMIT, Subject
 
-CONCERNS = "concerns_staff_id"
 ANSWERING = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 SHORTEST_NAME = 2
 

@@ -14,10 +14,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outgoing import for_resident, for_staff, pushes, queue
-from bot.outgoing.tell import case_category
+from bot.outgoing.tell import RETURN_VISIT_ALERT, alert_return_visit, case_category
 from models.calendar import add_working_days, load_overrides
 from models.case_ops import OPEN
-from models.cases import Case, CaseEvent, CaseStatus, Rating
+from models.cases import CONCERNS, Case, CaseEvent, CaseKind, CaseStatus, Rating
 from models.org import Staff, StaffRole
 from models.reminders import CASE, mark_once, not_yet_marked
 from scheduler.context import JobContext
@@ -25,6 +25,7 @@ from scheduler.context import JobContext
 UNACCEPTED = (CaseStatus.NEW, CaseStatus.ASSIGNED)
 SLA_WARNING, OVERDUE, UNACCEPTED_RISK = "sla_warning", "overdue", "unaccepted"
 FOLLOW_UP, NUDGE = "follow_up", "follow_up_nudge"
+RETURN_VISIT_GRACE = timedelta(minutes=10)  # time to write the comment that goes with the alert
 
 
 async def sweep_case_deadlines(ctx: JobContext) -> int:
@@ -34,7 +35,21 @@ async def sweep_case_deadlines(ctx: JobContext) -> int:
         sent = await _warn_assignees(session, ctx, now)
         sent += await _escalate_overdue(session, ctx, now)
         sent += await _flag_unaccepted(session, ctx, now)
+        sent += await _alert_left_return_visits(session, now)
     return sent
+
+
+async def _alert_left_return_visits(session: AsyncSession, now: datetime) -> int:
+    """A return visit whose resident left before commenting (or skipping) is alerted to its
+    supervisor after a short grace, without the comment."""
+    cases = await _open_cases(
+        session,
+        col(Case.kind) == CaseKind.RETURN_VISIT,
+        col(Case.created_at) <= now - RETURN_VISIT_GRACE,
+        not_yet_marked(CASE, RETURN_VISIT_ALERT, col(Case.id)),
+    )
+    connection = await session.connection()
+    return sum([await alert_return_visit(session, connection, c, now, again=False) for c in cases])
 
 
 async def _open_cases(session: AsyncSession, *conditions: Any) -> list[Case]:
@@ -96,8 +111,10 @@ async def _alert(
     assignee: str,
     now: datetime,
 ) -> int:
-    """Mark the case, log it on its timeline and queue one alert per staff member."""
+    """Mark the case, log it on its timeline and queue one alert per staff member (never to
+    the staff member a return visit's complaint concerns, even if they are a supervisor)."""
     assert case.id is not None
+    staff_ids = [s for s in staff_ids if s != case.details.get(CONCERNS)]
     connection = await session.connection()
     if not await mark_once(connection, CASE, case.id, kind, now):
         return 0

@@ -3,7 +3,7 @@ a poor rating opens a return visit (回访) for the supervisor, never for the pe
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import alembic.command
 import sqlalchemy as sa
@@ -19,6 +19,8 @@ from models.messaging import OutboxMessage
 from models.org import Staff
 from models.policy import Viewer, can_view_case
 from models.ratings import WindowVisit
+from scheduler.cases import sweep_case_deadlines
+from scheduler.context import JobContext
 from tests.conftest import Chat, labels, payloads
 from tests.fakes.wechat_sender import WeChatServer
 from tests.security.test_personal_data import migrate
@@ -71,6 +73,13 @@ async def post_as(rig: WeChatRig, server: WeChatServer, text: str, msg_id: int) 
     response = await rig.client.post("/wechat", params=query, data=body)
     assert response.status == 200, await response.text()
     return server.read_reply(await response.read()).get("Content", "")
+
+
+async def sweep(linli: Linli) -> int:
+    """One pass of the scheduler's case sweep."""
+    return await sweep_case_deadlines(
+        JobContext(linli.engine, linli.sessions, linli.clock, linli.settings)
+    )
 
 
 async def served_appointment(linli: Linli, chat: Chat) -> str:
@@ -162,9 +171,9 @@ async def test_bad_attitude_naming_the_clerk_goes_to_her_supervisor(
     assert visit.due_at == MONDAY_SAME_TIME  # one working day after a Friday afternoon
     assert visit.details["concerns_staff_id"] == await staff_id(linli, "S001")
     assert "王丽态度很差" in visit.summary and PHONE not in visit.summary
-    alerts = await alerts_to(linli, "S041")
-    assert len(alerts) == 2 and "【评价回访】" in alerts[0] and "态度差" in alerts[0]
-    assert "王丽态度很差" in alerts[1] and PHONE not in alerts[1]
+    [alert] = await alerts_to(linli, "S041")  # one alert, once the comment is in
+    assert "【评价回访】" in alert and "态度差" in alert and "涉及人员：王丽" in alert
+    assert "王丽态度很差" in alert and PHONE not in alert
     assert await alerts_to(linli, "S001") == []  # the clerk concerned is never alerted
     viewed = await supervisor.press(f"case:view:{visit.ref}")
     assert visit.ref in viewed[0].text and "王丽态度很差" in viewed[0].text
@@ -199,7 +208,9 @@ async def test_a_poor_rating_of_a_served_appointment_concerns_who_served(
         assert await can_view_case(session, visit, Viewer(staff=hall))
 
 
-async def test_a_comment_naming_someone_else_moves_the_return_visit(linli: Linli) -> None:
+async def test_a_comment_naming_someone_else_moves_the_return_visit(
+    linli: Linli, clock: ManualClock
+) -> None:
     resident = Chat(linli, user="unhappy-0002")
     await resident.press("rate:dept")
     levels = await resident.send("民政科")
@@ -208,6 +219,12 @@ async def test_a_comment_naming_someone_else_moves_the_return_visit(linli: Linli
     assert "民政科负责人" in told[0].text
     [visit] = await return_visits(linli)
     assert visit.assignee_staff_id == await staff_id(linli, "S038")
+    assert await alerts_to(linli, "S038") == []  # waiting for the comment ...
+    clock.set(clock.now() + timedelta(minutes=11))
+    await sweep_case_deadlines(
+        JobContext(linli.engine, linli.sessions, linli.clock, linli.settings)
+    )
+    assert "时间长" in (await alerts_to(linli, "S038"))[0]  # ... not for ever
     moved = await resident.send("其实是社保窗口的王丽让我等了一个小时")
     assert "已转社会保障科负责人" in moved[0].text
     [visit] = await return_visits(linli)
@@ -218,7 +235,9 @@ async def test_a_comment_naming_someone_else_moves_the_return_visit(linli: Linli
     assert "已经评价过" in (await resident.send("民政科"))[0].text  # one rating a visit
 
 
-async def test_a_complaint_about_a_supervisor_goes_over_their_head(linli: Linli) -> None:
+async def test_a_complaint_about_a_supervisor_goes_over_their_head(
+    linli: Linli, clock: ManualClock
+) -> None:
     resident = Chat(linli, user="unhappy-0003")
     await resident.press("rate:dept")
     await resident.send("社会保障科")
@@ -227,8 +246,35 @@ async def test_a_complaint_about_a_supervisor_goes_over_their_head(linli: Linli)
     [visit] = await return_visits(linli)
     assert visit.assignee_staff_id == await staff_id(linli, "S037")  # the hall's head
     assert visit.details["concerns_staff_id"] == await staff_id(linli, "S041")
+    assert await alerts_to(linli, "S041") == []
+    assert "彭立新科长态度差" in (await alerts_to(linli, "S037"))[0]
     boss = await bound(linli, "S041", "ss-supervisor-2")
     assert "没有找到" in (await boss.press(f"case:view:{visit.ref}"))[0].text
+    await bound(linli, "S037", "hall-head")
+    assert visit.due_at is not None
+    clock.set(visit.due_at + timedelta(minutes=5))  # overdue: escalated to supervisors ...
+    assert await sweep(linli) >= 1
+    assert any("超期" in text for text in await alerts_to(linli, "S037"))
+    assert await alerts_to(linli, "S041") == []  # not him, ever
+
+
+async def test_a_resident_who_walks_away_still_gets_a_call_back(
+    linli: Linli, chat: Chat, clock: ManualClock
+) -> None:
+    await served_appointment(linli, chat)
+    await chat.send("评价")
+    await chat.send("1")
+    await chat.send("时间长")
+    await chat.send("预约")  # another flow instead of a comment
+    assert await alerts_to(linli, "S041") == []
+    await sweep(linli)
+    assert await alerts_to(linli, "S041") == []  # a grace to write the comment
+    clock.set(clock.now() + timedelta(minutes=11))
+    await sweep(linli)
+    await sweep(linli)  # a second sweep repeats nothing
+    [alert] = await alerts_to(linli, "S041")
+    assert "时间长" in alert and "涉及人员：王丽" in alert and "（暂无）" in alert
+    assert await alerts_to(linli, "S001") == []
 
 
 async def test_on_wechat_a_bad_attitude_rating_reaches_the_supervisor_only(

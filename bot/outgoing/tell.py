@@ -12,14 +12,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outgoing import pushes
 from bot.outgoing.message import Message, Name
-from bot.outgoing.queue import for_resident, queue
+from bot.outgoing.queue import for_resident, for_staff, queue
 from models.appointments import BookingLimits, expire_offers
 from models.booking import BookingSlot, WaitlistEntry
 from models.case_ops import case_catalogue
-from models.cases import Case
+from models.cases import CONCERNS, Case, Rating, RatingLevel
 from models.needs import NeedItem, NeedStage
 from models.notice_ops import NoticeReport
 from models.notices import Notice
+from models.org import Staff
+from models.reminders import CASE, mark_once
 from models.services import Service
 
 
@@ -54,6 +56,35 @@ def case_category(case: Case, data_dir: Path) -> Name:
     """A case's category in both languages, as the street's catalogue names it (the case keeps
     the Chinese name only)."""
     return Name(*case_catalogue(data_dir).category_names(case))
+
+
+RETURN_VISIT_ALERT = "return_visit_alert"
+
+
+async def alert_return_visit(
+    session: AsyncSession, connection: AsyncConnection, case: Case, now: datetime, *, again: bool
+) -> bool:
+    """A poor rating's return visit, to the supervisor who owns it: once (or again, to a new
+    owner), never to the staff member it concerns. Whether it was queued."""
+    owner = case.assignee_staff_id
+    if case.id is None or owner is None or owner == case.details.get(CONCERNS):
+        return False
+    if not await mark_once(connection, CASE, case.id, RETURN_VISIT_ALERT, now) and not again:
+        return False
+    rating_id, concerned_id = case.details.get("rating_id"), case.details.get(CONCERNS)
+    rating = await session.get(Rating, rating_id) if isinstance(rating_id, int) else None
+    concerned = await session.get(Staff, concerned_id) if isinstance(concerned_id, int) else None
+    alert = pushes.return_visit(
+        ref=case.ref,
+        level=RatingLevel(str(case.details.get("level", RatingLevel.BAD_ATTITUDE))),
+        thing=str(case.details.get("thing", "")),
+        concerns=concerned.name if concerned else "—",
+        comment=(rating.comment if rating else None) or "",
+        due_at=case.due_at,
+    )
+    once = f"return_visit:{case.id}:{{person}}"
+    to = [for_staff(owner)]
+    return bool(await queue(connection, alert, to, kind="alert", now=now, once=once))
 
 
 _SERVICE = Service.__table__  # type: ignore[attr-defined]
