@@ -3,10 +3,9 @@
 A day's pattern is the day of the same weekday four weeks earlier (the rota: four weekday weeks,
 and the four rotating holiday teams of data/roster.toml, come round again), or a multiple of
 four weeks when the roster had run out by then (days nobody planned are no pattern). When that
-day was
-a different kind of day (a statutory holiday, a 调休 working weekend), the latest day of the
-same weekday and kind within the four weeks is used, else the latest staffed day of that kind:
-a holiday Monday gets a holiday team, a make-up Saturday the weekday staff.
+day was a different kind of day (a statutory holiday, a 调休 working weekend), the latest day of
+the same weekday and kind within the four weeks is used, else the latest staffed day of that
+kind: a holiday Monday gets a holiday team, a make-up Saturday the weekday staff.
 
 The roll-forward only adds: a staff member who already has any shift on a day (entered by a
 clerk, imported, or added by an earlier run) gets nothing more that day, so running it again,
