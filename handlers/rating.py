@@ -40,7 +40,7 @@ from models.reminders import APPOINTMENT, CASE
 
 router = Router("rating")
 
-LEVEL, COMMENT = "rating.level", "rating.comment"
+WINDOW_STEP, LEVEL, COMMENT = "rating.window", "rating.level", "rating.comment"
 SHORT = {APPOINTMENT: "appt", CASE: "case", WINDOW: "window"}
 NOT_TAKEN = {CASE: "cases.not_now"}  # what the case's own buttons always said
 
@@ -86,14 +86,41 @@ async def window_visit_chosen(ctx: Context) -> HandlerResult:
     """A visit without an appointment is rated by its department's window."""
     number = _number(ctx.args)
     if number is None:
-        stmt = select(Department).where(col(Department.window).is_not(None))
-        departments = (await ctx.session.exec(stmt.order_by(col(Department.window)))).all()
-        buttons = tuple(
-            Button(localized(ctx, d.name_zh, d.name_en), f"rate:dept:{d.id}") for d in departments
-        )
-        return Reply(ctx.t("rating.which_window"), (*buttons, *back_to_menu(ctx)))
+        return await _department_list(ctx, ctx.t("rating.which_window"))
+    return await _window_of(ctx, number)
+
+
+async def _windows(ctx: Context) -> list[Department]:
+    stmt = select(Department).where(col(Department.window).is_not(None))
+    return list((await ctx.session.exec(stmt.order_by(col(Department.window)))).all())
+
+
+async def _department_list(ctx: Context, text: str) -> Reply:
+    buttons = tuple(
+        Button(localized(ctx, d.name_zh, d.name_en), f"rate:dept:{d.id}")
+        for d in await _windows(ctx)
+    )
+    ctx.set_state(WINDOW_STEP, back="rate")
+    return Reply(text, (*buttons, *back_to_menu(ctx)))
+
+
+@router.state(WINDOW_STEP)
+async def department_named(ctx: Context) -> HandlerResult:
+    """A department typed in part ("民政", "social security"); else the list again."""
+    words = ctx.text.strip().lower()
+    found = [
+        d
+        for d in await _windows(ctx)
+        if len(words) >= 2 and (words in d.name_zh or words in d.name_en.lower())
+    ]
+    if len(found) != 1 or found[0].id is None:
+        return await _department_list(ctx, ctx.t("rating.which_window"))
+    return await _window_of(ctx, found[0].id)
+
+
+async def _window_of(ctx: Context, department_id: int) -> Reply:
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
-    subject = await window_visit(ctx.session, resident.id or 0, number, ctx.now())
+    subject = await window_visit(ctx.session, resident.id or 0, department_id, ctx.now())
     if subject is None:
         return await main_menu(ctx, ctx.t("menu.stale_option"))
     return await _levels(ctx, subject, resident.id or 0)
