@@ -8,7 +8,8 @@ text used), the closest single text, character-level fuzzy matching (rapidfuzz) 
 the same category. Everything is deterministic.
 
 A matcher is built once from the database and then kept up to date by reading only what changed
-(`refresh_matcher`).
+(`refresh_matcher`); before each match it takes in the items made since (`take_in_new_items`), so a
+neighbour's item made a moment ago, by any process, is offered.
 """
 
 from __future__ import annotations
