@@ -17,8 +17,9 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from models.intents import load_lexicon, service_names, understand
+from models.intents import load_lexicon, understand
 from models.knowledge import load_knowledge
+from models.service_match import service_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -47,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     knowledge = load_knowledge(DATA)
-    lexicon, names = load_lexicon(DATA), service_names(knowledge)
+    lexicon, names = load_lexicon(DATA), service_catalogue(knowledge)
     loaded = time.perf_counter() - started
     messages = tomllib.loads(LABELLED.read_text(encoding="utf-8"))["messages"]
     texts = [str(m["text"]) for m in messages] * args.rounds

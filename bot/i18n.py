@@ -10,6 +10,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from models.matching_text import simplified
+
 logger = logging.getLogger(__name__)
 
 LOCALES = Path(__file__).with_name("locales")
@@ -76,8 +78,9 @@ def t(lang: str, key: str, **values: Any) -> str:
 
 
 def normalize_words(text: str) -> str:
-    """Fold full-width characters, case, a leading slash and trailing punctuation away."""
-    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    """Fold full-width characters, case, traditional characters ("預約" is 预约), a leading
+    slash and trailing punctuation away."""
+    folded = simplified(unicodedata.normalize("NFKC", text)).strip().lower()
     return folded.lstrip("/").rstrip("。.!！?？~～ ")
 
 

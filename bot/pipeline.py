@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 InflightKey = tuple[str, str, str]
 CALLBACK_PURGE_SECONDS = 60.0
+PROMPT_KEPT = 400  # characters of a flow's last question kept in its state
 
 
 class ReplayedError(Exception):
@@ -279,12 +280,15 @@ class Pipeline:
     @staticmethod
     def _remember_options(state: FlowState, replies: list[Reply]) -> None:
         """Keep the options just shown, in order, with their labels, so that typing a number or
-        what an option says chooses it."""
+        what an option says chooses it; in a flow, keep its question too, so that a flow a
+        question interrupted can be offered again as it stood."""
         buttons = [button for reply in replies for button in reply.buttons]
-        data = {k: v for k, v in state.data.items() if k not in ("options", "labels")}
+        data = {k: v for k, v in state.data.items() if k not in ("options", "labels", "prompt")}
         if buttons:
             data["options"] = [button.payload for button in buttons]
             data["labels"] = [button.label for button in buttons]
+        if state.name and replies:
+            data["prompt"] = replies[-1].text[:PROMPT_KEPT]
         state.data = data
 
     async def _queue_replies(

@@ -3,6 +3,7 @@ question from the office, confirm or reopen a resolved case (rating it is handle
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bot.context import Context
@@ -31,8 +32,10 @@ from models.case_ops import (
     timeline,
 )
 from models.cases import Case, CaseKind
+from models.intents import fold, load_lexicon
 from models.people import ensure_resident
 from models.refs import canonical_reference
+from models.service_match import named_items
 
 router = Router("cases")
 
@@ -60,13 +63,40 @@ async def proxy_from_words(ctx: Context, words: str) -> Reply:
     """Proxy handling asked for in the resident's own words: choose its category next."""
     if not words.strip():
         return Reply(ctx.t("cases.proxy_ask_words"), back_to_menu(ctx))
-    categories = catalogue(ctx).categories[CaseKind.PROXY]
-    ranked = sorted(categories, key=lambda c: -sum(ch in words for ch in c.name_zh))
     ctx.set_state(PROXY_CATEGORY, words=words[:WORDS_LIMIT], back="proxy")
+    categories = {c.code: c for c in catalogue(ctx).categories[CaseKind.PROXY]}
+    fits = [categories[code] for code in _fitting_categories(ctx, words)]
+    if not fits:
+        return _all_categories(ctx)
     buttons = tuple(
-        Button(localized(ctx, c.name_zh, c.name_en), f"case:cat:{c.code}") for c in ranked
+        Button(localized(ctx, c.name_zh, c.name_en), f"case:cat:{c.code}") for c in fits
+    )
+    other = Button(ctx.t("match.none_of_these"), "case:cats")
+    return Reply(ctx.t("cases.proxy_choose_category"), (*buttons, other))
+
+
+def _fitting_categories(ctx: Context, words: str) -> list[str]:
+    """The proxy categories the words ask for, by the same matching as services."""
+    categories = catalogue(ctx).categories[CaseKind.PROXY]
+    matcher = named_items((c.code, c.name_zh, c.name_en) for c in categories)
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    return [m.code for m in matcher.rank(lexicon.without("proxy", fold(words)))]
+
+
+def _all_categories(ctx: Context) -> Reply:
+    buttons = tuple(
+        Button(localized(ctx, c.name_zh, c.name_en), f"case:cat:{c.code}")
+        for c in catalogue(ctx).categories[CaseKind.PROXY]
     )
     return Reply(ctx.t("cases.proxy_choose_category"), buttons)
+
+
+@router.payload("case:cats")
+async def every_category(ctx: Context) -> HandlerResult:
+    """None of the suggested categories: all of them (the words are kept)."""
+    if not isinstance(ctx.state.data.get("words"), str):
+        return await proxy_start(ctx)
+    return _all_categories(ctx)
 
 
 @router.payload("case:cat")
@@ -229,12 +259,20 @@ async def simple_words(ctx: Context) -> HandlerResult:
 @router.command("track")
 async def my_cases(ctx: Context) -> HandlerResult:
     """进度: my cases, newest first, each with its status."""
-    ctx.clear_state()
     if ctx.command_args:
+        ctx.clear_state()
         return await _show(ctx, ctx.command_args)
+    return await cases_of(ctx, None)
+
+
+async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
+    """The resident's cases (of one kind, when they have any of it), each with its status."""
+    ctx.clear_state()
     if ctx.identity.resident_id is None:
         return Reply(ctx.t("cases.none"), back_to_menu(ctx))
     cases = await resident_cases(ctx.session, ctx.identity.resident_id)
+    if kind is not None and any(c.kind == kind for c in cases):
+        cases = [c for c in cases if c.kind == kind]
     if not cases:
         return Reply(ctx.t("cases.none"), back_to_menu(ctx))
     lines = [ctx.t("cases.mine_title")]
@@ -343,4 +381,3 @@ async def answer_given(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
     resident_answers(ctx.session, case, case.resident_id or 0, ctx.text[:WORDS_LIMIT], ctx.now())
     return await main_menu(ctx, ctx.t("cases.answer_sent", ref=case.ref))
-

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.context import Context
 from bot.messages import Button, Reply
-from bot.router import HandlerResult, Phase, Router
+from bot.router import HandlerResult, Phase, Router, as_replies
 from handlers.booking import appointment_card, book_from_words, start_booking
 from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, proxy_from_words
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
@@ -17,13 +17,15 @@ from handlers.grid_report import REPORT_WORDS as GRID_WORDS
 from handlers.grid_report import report_from_words
 from handlers.handover import LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
+from handlers.my_records import move_to_day, offer_to_cancel, show_my_cases
 from handlers.needs import NEED_WORDS, need_from_words
 from handlers.needs_edit import RENAME
 from handlers.needs_staff import REJECT_REASON
 from handlers.needs_visit import VISIT_WORDS
 from handlers.notices_staff import TEXT as NOTICE_TEXT
-from models.intents import Intent, Understood, fold, load_lexicon, service_names, understand
+from models.intents import Intent, Understood, fold, load_lexicon, understand
 from models.knowledge import Entry, Knowledge, load_knowledge
+from models.service_match import load_service_catalogue
 
 router = Router("inquiry")
 
@@ -48,7 +50,12 @@ FREE_TEXT_STATES = (
     LIVE,
     STAFF_SIDE,
 )
-INTERRUPTING = (Intent.REFERENCE, Intent.HANDOVER, Intent.BOOKING)
+# What is about the resident's own records takes over any flow, even one of free text.
+OWN_RECORDS = (Intent.TRACK, Intent.CANCEL_BOOKING)
+INTERRUPTING = (Intent.REFERENCE, Intent.HANDOVER, Intent.BOOKING, *OWN_RECORDS)
+INTERRUPTING_FREE_TEXT = (Intent.REFERENCE, Intent.HANDOVER, *OWN_RECORDS)
+# A flow paused by a question is offered again with this label (by the state's first word).
+RESUME_LABELS = {"booking": "flow.resume_booking", "case": "flow.resume_proxy"}
 
 
 def knowledge(ctx: Context) -> Knowledge:
@@ -62,9 +69,8 @@ def understood(ctx: Context, text: str | None = None) -> Understood:
     cached = ctx.extra.get("understood")
     if isinstance(cached, tuple) and cached[0] == text and isinstance(cached[1], Understood):
         return cached[1]
-    found = knowledge(ctx)
-    names = service_names(found)
-    result = understand(text, load_lexicon(Path(ctx.settings.data_dir)), found, names)
+    data = Path(ctx.settings.data_dir)
+    result = understand(text, load_lexicon(data), knowledge(ctx), load_service_catalogue(data))
     ctx.extra["understood"] = (text, result)
     return result
 
@@ -77,8 +83,8 @@ def _interrupts(ctx: Context) -> bool:
         return False
     intent = understood(ctx).intent
     if ctx.state.name in FREE_TEXT_STATES:
-        return intent in (Intent.REFERENCE, Intent.HANDOVER)
-    if intent in INTERRUPTING:
+        return intent in INTERRUPTING_FREE_TEXT
+    if intent in INTERRUPTING or intent is Intent.MOVE_BOOKING:
         return True
     return intent is Intent.QUESTION and _asks(ctx, ctx.text)
 
@@ -89,9 +95,49 @@ def _asks(ctx: Context, text: str) -> bool:
 
 @router.route(Phase.COMMAND, _interrupts)
 async def interrupting(ctx: Context) -> HandlerResult:
-    """Leave the flow for what the message asks."""
+    """Leave the flow for what the message asks; a question is answered and the flow is
+    offered again, at the step it was at."""
+    if understood(ctx).intent is Intent.MOVE_BOOKING:
+        return await move_to_day(ctx)  # reads the appointment in view from the state
+    if understood(ctx).intent is not Intent.QUESTION:
+        ctx.clear_state()
+        return await respond(ctx)
+    return await _answer_then_offer_flow(ctx)
+
+
+async def _answer_then_offer_flow(ctx: Context) -> list[Reply]:
+    """Answer a question asked mid-flow; the flow is kept aside and offered again."""
+    step: str = ctx.state.name
+    paused = {"name": step, "data": dict(ctx.state.data)}
     ctx.clear_state()
-    return await respond(ctx)
+    replies = as_replies(await respond(ctx))
+    if not replies:
+        return replies
+    ctx.state.data = {**ctx.state.data, "paused": paused}
+    label = RESUME_LABELS.get(step.partition(".")[0], "flow.resume")
+    last = replies[-1]
+    again = Button(ctx.t(label), "flow:resume")
+    return [*replies[:-1], Reply(last.text, (again, *last.buttons), last.link)]
+
+
+@router.payload("flow:resume")
+async def resume(ctx: Context) -> HandlerResult:
+    """Back to the step a question interrupted, with what it showed (its options kept)."""
+    paused = ctx.state.data.get("paused")
+    step = paused.get("name") if isinstance(paused, dict) else None
+    data = paused.get("data") if isinstance(paused, dict) else None
+    if not isinstance(step, str) or not step or not isinstance(data, dict):
+        return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
+    ctx.set_state(step, **data)
+    options, labels = data.get("options"), data.get("labels")
+    buttons: tuple[Button, ...] = ()
+    if isinstance(options, list) and isinstance(labels, list) and len(options) == len(labels):
+        buttons = tuple(
+            Button(str(label), str(option)) for label, option in zip(labels, options, strict=True)
+        )
+    prompt = data.get("prompt")
+    text = ctx.t("flow.resumed") + (f"\n{prompt}" if isinstance(prompt, str) and prompt else "")
+    return Reply(text, buttons or back_to_menu(ctx))
 
 
 @router.payload("ask")
@@ -118,9 +164,17 @@ def _typed(ctx: Context) -> bool:
 @router.route(Phase.FALLBACK, _typed)
 async def free_text(ctx: Context) -> HandlerResult:
     """Whatever typed text no button, command or flow took: work out what it wants."""
-    if ctx.state_expired:
-        return await not_understood(ctx)  # first say that the half-finished flow was reset
-    return await respond(ctx)
+    if not ctx.state_expired:
+        return await respond(ctx)
+    if understood(ctx).intent in (Intent.UNKNOWN, Intent.CHITCHAT):
+        return await not_understood(ctx)  # "2" meant for the lost flow: say it was reset
+    # The half-finished flow timed out: say so, and still act on what was written.
+    note = ctx.t("menu.expired", minutes=ctx.settings.state_timeout_minutes)
+    replies = as_replies(await respond(ctx))
+    if not replies or note in replies[0].text:
+        return replies
+    first = replies[0]
+    return [Reply(f"{note}\n{first.text}", first.buttons, first.link), *replies[1:]]
 
 
 async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
@@ -130,6 +184,14 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     intent = seen.intent
     if intent is Intent.BOOKING and seen.service:
         return await book_from_words(ctx, seen.service, text)
+    if intent is Intent.BOOKING and seen.services:
+        return _which_service(ctx, seen.services)
+    if intent is Intent.CANCEL_BOOKING:
+        return await offer_to_cancel(ctx)
+    if intent is Intent.MOVE_BOOKING:
+        return await move_to_day(ctx)
+    if intent is Intent.TRACK:
+        return await show_my_cases(ctx)
     if intent is Intent.BOOKING:
         return await start_booking(ctx)  # wants to book, has not said what yet
     if intent is Intent.REFERENCE and seen.reference:
@@ -147,6 +209,19 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     if not seen.found and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
     return _answer(ctx, seen, text)
+
+
+def _which_service(ctx: Context, codes: tuple[str, ...]) -> Reply:
+    """Several services fit the sentence: the best three, and "none of these" (the menu)."""
+    entries = [knowledge(ctx).by_id.get(f"service:{code}") for code in codes]
+    buttons = tuple(
+        Button(_title(ctx, entry), f"book:svc:{entry.service}")
+        for entry in entries
+        if entry is not None and entry.service
+    )
+    ctx.clear_state()
+    other = Button(ctx.t("match.none_of_these"), "book")
+    return Reply(ctx.t("match.which_service"), (*buttons, other))
 
 
 def _answer(ctx: Context, seen: Understood, text: str) -> Reply:

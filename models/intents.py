@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
 from models.knowledge import Found, Knowledge
+from models.matching_text import matching_copy
+from models.refs import canonical_reference
+from models.service_match import FILLER, Match, ServiceMatcher
 
-REFERENCE = re.compile(r"(?<![a-z0-9])([a-z]{2,4}-\d{8}-\d{1,6})(?!\d)", re.IGNORECASE)
+# A reference as people type it: any case, hyphens or spaces or neither ("lcy202611270001").
+REFERENCE = re.compile(
+    r"(?<![a-z0-9])([a-z]{2,4}[\s_-]*20\d{6}[\s_-]*\d{1,6})(?!\d)", re.IGNORECASE
+)
 # 约 on its own asks for a booking, except in words such as 大约, 节约, 约定, 合约.
 DAY = re.compile(
     r"今天|明天|后天|下?下?(?:周|星期|礼拜)[一二三四五六日天1-7]|\d{1,2}\s*[月号日]|上午|下午|"
     r"tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 )
-FILLER = frozenset("我你您要想请帮能可以个一下去来办理的吗呢吧了")  # words that name no service
 BOOKING_YUE = re.compile(r"(?<![大节合契公条隐])约(?![定束谈])")
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
-BOOKING_SCORE = 6.0  # a booking verb plus a service found this well is a booking
-MIN_ENGLISH_NAME = 6  # shorter English names ("Other") are not taken as naming a service
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
 SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
 
@@ -43,6 +45,9 @@ class Intent(StrEnum):
     REPORT = "report"
     NEED = "need"
     PROXY = "proxy"
+    TRACK = "track"  # follow one's own cases
+    CANCEL_BOOKING = "cancel_booking"  # cancel one of one's own appointments
+    MOVE_BOOKING = "move_booking"  # move one of one's own appointments to another day
     HANDOVER = "handover"
     CHITCHAT = "chitchat"
     ABUSE = "abuse"
@@ -56,6 +61,7 @@ class Understood:
     intent: Intent
     found: tuple[Found, ...] = ()  # knowledge found for a question (best first)
     service: str | None = None  # the service a booking names
+    services: tuple[str, ...] = ()  # the services that fit, when several do (best first)
     reference: str | None = None
 
     @property
@@ -97,36 +103,39 @@ def load_lexicon(data_dir: Path) -> Lexicon:
 
 
 def fold(text: str) -> str:
-    """Half-width, lower case, single spaces."""
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    """Half-width, lower case, simplified characters, single spaces (the matching copy)."""
+    return matching_copy(text)
 
 
 def understand(
-    text: str, lexicon: Lexicon, knowledge: Knowledge, service_names: dict[str, str]
+    text: str, lexicon: Lexicon, knowledge: Knowledge, services: ServiceMatcher
 ) -> Understood:
-    """What a free-text message wants; service_names maps each service's names to its code."""
+    """What a free-text message wants; services is the catalogue a booking is matched in."""
     folded = fold(text)
     if not any(ch.isalnum() for ch in folded):
         return Understood(Intent.UNKNOWN)
     reference = REFERENCE.search(folded)
     if reference is not None:
-        return Understood(Intent.REFERENCE, reference=reference.group(1).upper())
+        typed = canonical_reference(reference.group(1))
+        return Understood(Intent.REFERENCE, reference=typed or reference.group(1).upper())
     if lexicon.has("abuse", folded):
         return Understood(Intent.ABUSE)
     if lexicon.has("handover", folded):
         return Understood(Intent.HANDOVER)
+    mine = _own_records(folded, lexicon)
+    if mine is not None:
+        return Understood(mine)
     asking = lexicon.has("question", folded)
     # "怎么约?" asks about booking; "下周三上午能约吗?" books.
     if (lexicon.has("booking", folded) or BOOKING_YUE.search(folded)) and (
         not asking or DAY.search(folded)
     ):
-        # The search looks at what is to be booked, not at the booking words: "预约" in a
-        # service's own title (老年人体检预约) must not outweigh the service the person named.
-        wanted = lexicon.without("booking", folded)
-        service = named_service(folded, service_names) or _searched_service(knowledge, wanted)
-        if service is not None:
-            return Understood(Intent.BOOKING, service=service)
-        if not _names_anything(wanted):
+        matches = services_asked(folded, lexicon, services)
+        if len(matches) == 1:
+            return Understood(Intent.BOOKING, service=matches[0].code)
+        if matches:
+            return Understood(Intent.BOOKING, services=tuple(m.code for m in matches))
+        if not _names_anything(_asked(folded, lexicon)):
             return Understood(Intent.BOOKING)  # "我要预约": to book, something still to choose
     if _small_talk(folded, lexicon):
         return Understood(Intent.CHITCHAT)
@@ -143,6 +152,18 @@ def understand(
         if lexicon.has(kind.value, folded):
             return Understood(kind, found)
     return Understood(Intent.UNKNOWN, found)
+
+
+def _own_records(folded: str, lexicon: Lexicon) -> Intent | None:
+    """A message about the resident's existing appointments or cases ("取消我的预约",
+    "改到下周六", "我的代办办到哪了"): it acts on them instead of starting something new."""
+    if lexicon.has("cancel_booking", folded):
+        return Intent.CANCEL_BOOKING
+    if lexicon.has("move_booking", folded) and DAY.search(folded):
+        return Intent.MOVE_BOOKING  # a day to move to: "改到下周六", "换到明天上午"
+    if lexicon.has("track", folded):
+        return Intent.TRACK
+    return None
 
 
 def _about_our_business(best: Found) -> bool:
@@ -165,28 +186,14 @@ def _names_anything(folded: str) -> bool:
     return sum(ch.isalnum() and ch not in FILLER for ch in folded) >= 2
 
 
-def _searched_service(knowledge: Knowledge, folded: str) -> str | None:
-    """The service the best knowledge entry is about, when it scores well enough."""
-    if not _names_anything(folded):
-        return None  # nothing left to search for ("我要预约" names no service)
-    for found in knowledge.search(folded, limit=3):
-        if found.score >= BOOKING_SCORE and found.entry.service:
-            return found.entry.service
-    return None
+def services_asked(text: str, lexicon: Lexicon, services: ServiceMatcher) -> list[Match]:
+    """The services a sentence asks for, best first: one named in full, else those that fit
+    what is asked once the booking words and days are left out ("预约" in a service's own
+    title, 老年人体检预约, must not outweigh the service the person named)."""
+    folded = fold(text)
+    return services.named(folded) or services.rank(_asked(folded, lexicon))
 
 
-def service_names(knowledge: Knowledge) -> dict[str, str]:
-    """Each catalogue service's names (folded) mapped to its code, for spotting bookings."""
-    names: dict[str, str] = {}
-    for entry in knowledge.entries:
-        if entry.id.startswith("service:") and entry.service:
-            names[fold(entry.title_zh)] = entry.service
-            if len(entry.title_en) > MIN_ENGLISH_NAME:
-                names[fold(entry.title_en)] = entry.service
-    return names
-
-
-def named_service(folded: str, service_names: dict[str, str]) -> str | None:
-    """The service whose (longest) name the text contains."""
-    named = [(len(name), code) for name, code in service_names.items() if name and name in folded]
-    return max(named)[1] if named else None
+def _asked(folded: str, lexicon: Lexicon) -> str:
+    """What is to be booked: the text without its booking words and days."""
+    return DAY.sub(" ", lexicon.without("booking", folded))

@@ -13,8 +13,9 @@ from sqlmodel import select
 
 from bot.app import Linli
 from models.cases import Case, CaseKind
-from models.intents import load_lexicon, service_names, understand
+from models.intents import load_lexicon, understand
 from models.knowledge import load_knowledge
+from models.service_match import service_catalogue
 from tests.conftest import DATA, Chat, payloads
 from tests.test_booking_chat import book_first_slot
 
@@ -43,7 +44,7 @@ class Scores:
 def evaluate(messages: list[dict[str, object]]) -> Scores:
     """Understand each labelled message as the bot would; count and list what went wrong."""
     knowledge, lexicon = load_knowledge(DATA), load_lexicon(DATA)
-    names = service_names(knowledge)
+    names = service_catalogue(knowledge)
     scores = Scores()
     for message in messages:
         text, want = str(message["text"]), str(message["intent"])

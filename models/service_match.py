@@ -1,0 +1,211 @@
+"""Which services (or proxy categories) a sentence asks for: the one matching path behind
+booking, inquiries and proxy handling.
+
+The caller passes what is being asked for, in its matching copy with the intent's own words
+(预约, 代办 …) taken out, so that "预约" in a service's title (老年人体检预约) cannot outweigh the
+service the person named. Each item is scored over the whole sentence:
+
+- a name the sentence holds in full wins outright (the longest, when one name holds another);
+- otherwise the characters (and English words) the sentence and a name share, counted both
+  ways (how much of what was typed the name explains, how much of the name was typed), with
+  a little more when what was typed is a run of the name itself;
+- and, for services, the knowledge search (BM25 over the FAQ and the catalogue), which knows
+  that "社保卡丢了" is about 社保卡补办.
+
+One match that clearly leads is the answer; when several fit, the best three are offered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from models.knowledge import Knowledge, load_knowledge
+from models.matching_text import matching_copy
+
+# Characters that name no service ("我想去办个…"): left out before scoring.
+FILLER = frozenset("我你您要想请帮能可以个一下去来办理的吗呢吧了和与及在给")
+ENGLISH_FILLER = frozenset(
+    {"i", "me", "my", "want", "to", "would", "like", "please", "a", "an", "the", "for", "do"}
+    | {"get", "make", "can", "could", "help", "need", "book", "appointment", "an"}
+)
+FIT = 0.6  # a score this high means the item fits what was asked
+LEAD = 0.15  # the best fit alone is the answer when it leads the next by this much
+CLOSE = 0.25  # fits offered beside the best must be within this of it
+OFFERED = 3  # when several fit, this many are offered
+TYPED_WEIGHT, NAME_WEIGHT, RUN_BONUS = 0.6, 0.4, 0.1
+KNOWLEDGE_SCALE = 10.0  # a BM25 score of 6 (a service clearly found) counts as a fit of 0.6
+KNOWLEDGE_CAP = 0.95  # found by search is never as sure as named in full
+SEARCH_ALONE = 0.75  # found by search with no characters in common ("打疫苗") still fits
+CORE_WEIGHT, CORE_ENOUGH = 0.85, 0.75  # a long sentence holding most of a name's core fits
+# Words that say what is done rather than what it is done to: a name's core leaves them out
+# (高龄补贴申领 → 高龄补贴), since people say "帮我母亲办高龄补贴" and not the whole title.
+GENERIC = ("办理", "申领", "申请", "登记", "受理", "预约", "开具", "认定", "报名", "咨询", "服务")
+MIN_ENGLISH_NAME = 6  # shorter English names ("Other") are not taken as naming an item
+_UNIT = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Named:
+    """One thing a sentence may name: a service or a proxy category, with its names' matching
+    copies (Chinese first)."""
+
+    code: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Match:
+    """An item that fits what was asked, how well (0–1), and whether it was named in full."""
+
+    code: str
+    score: float
+    named: bool = False
+
+
+def units(text: str) -> list[str]:
+    """The Chinese characters and English words of a matching copy that could name something."""
+    return [
+        unit
+        for unit in _UNIT.findall(text)
+        if unit not in FILLER
+        and unit not in ENGLISH_FILLER
+        and not (unit.isascii() and len(unit) < 2)
+    ]
+
+
+class ServiceMatcher:
+    """Ranks a catalogue's items against what a sentence asks for."""
+
+    def __init__(self, items: Iterable[Named], knowledge: Knowledge | None = None) -> None:
+        self.items = tuple(items)
+        self.knowledge = knowledge
+        # A name's every character counts (办理 in 居住证办理 is part of what it is called).
+        self._units = {
+            item.code: [frozenset(_UNIT.findall(name)) for name in item.names]
+            for item in self.items
+        }
+        self._cores = {item.code: [_core(name) for name in item.names] for item in self.items}
+
+    def rank(self, wanted: str, limit: int = OFFERED) -> list[Match]:
+        """The items that fit what is asked, best first; one item when it is clearly the one."""
+        named = self.named(wanted)
+        if named:
+            return named[:limit]
+        typed = units(wanted)
+        if len(typed) < 2 and not any(len(u) > 1 for u in typed):
+            return []  # one character names nothing ("办", "卡")
+        scores = {item.code: self._likeness(typed, item) for item in self.items}
+        for code, found in self._searched(wanted):
+            alike = scores.get(code, 0.0)  # the search confirms the characters, or stands alone
+            scores[code] = max(alike, (alike + found) / 2, SEARCH_ALONE * found)
+        return choose([Match(code, score) for code, score in scores.items() if score >= FIT], limit)
+
+    def named(self, wanted: str) -> list[Match]:
+        """Items whose whole name the sentence holds; a name inside a longer named one drops."""
+        held = {
+            item.code: max((n for n in item.names if self._names_it(n, wanted)), key=len)
+            for item in self.items
+            if any(self._names_it(n, wanted) for n in item.names)
+        }
+        kept = [
+            code
+            for code, name in held.items()
+            if not any(name in other and len(other) > len(name) for other in held.values())
+        ]
+        kept.sort(key=lambda code: -len(held[code]))
+        return [Match(code, 1.0, named=True) for code in kept]
+
+    @staticmethod
+    def _names_it(name: str, wanted: str) -> bool:
+        if not name or name not in wanted:
+            return False
+        return not name.isascii() or len(name) > MIN_ENGLISH_NAME
+
+    def _likeness(self, typed: list[str], item: Named) -> float:
+        """How well the typed units and the item's names cover each other (best name): both
+        ways for a short text, and for a long sentence how much of a name's core it holds."""
+        asked = frozenset(typed)
+        if not asked:
+            return 0.0
+        best = 0.0
+        names = zip(item.names, self._units[item.code], self._cores[item.code], strict=True)
+        for name, held, core in names:
+            if not held:
+                continue
+            shared = len(asked & held)
+            score = TYPED_WEIGHT * shared / len(asked) + NAME_WEIGHT * shared / len(held)
+            if shared == len(asked) and _run_of(typed, name):
+                score += RUN_BONUS
+            in_core = len(asked & core) / len(core) if core else 0.0
+            if in_core >= CORE_ENOUGH:
+                score = max(score, CORE_WEIGHT * in_core)
+            best = max(best, score)
+        return best
+
+    def _searched(self, wanted: str) -> list[tuple[str, float]]:
+        """Services the knowledge search finds for the sentence, scored like the rest."""
+        if self.knowledge is None:
+            return []
+        codes = {item.code for item in self.items}
+        found = self.knowledge.search(wanted, limit=OFFERED)
+        if not found or found[0].entry.service not in codes:
+            return []  # the best answer is about no service ("改到" finds how to reschedule)
+        return [
+            (f.entry.service, min(KNOWLEDGE_CAP, f.score / KNOWLEDGE_SCALE))
+            for f in found
+            if f.entry.service in codes
+        ]
+
+
+def _core(name: str) -> frozenset[str]:
+    """The units of a name without its generic action words (all of them if nothing is left)."""
+    core = name
+    for word in GENERIC:
+        core = core.replace(word, " ")
+    return frozenset(_UNIT.findall(core)) or frozenset(_UNIT.findall(name))
+
+
+def _run_of(typed: list[str], name: str) -> bool:
+    """Whether what was typed appears in the name as one run ("社保卡" in 社保卡补办)."""
+    joined = "".join(typed)
+    return joined in name.replace(" ", "") or " ".join(typed) in name
+
+
+def choose(fits: list[Match], limit: int = OFFERED) -> list[Match]:
+    """The best fit alone when it clearly leads, else the fits close to it (best first)."""
+    fits = sorted(fits, key=lambda m: -m.score)
+    if not fits:
+        return []
+    best = fits[0]
+    if len(fits) == 1 or best.score - fits[1].score >= LEAD:
+        return [best]
+    return [m for m in fits if best.score - m.score <= CLOSE][:limit]
+
+
+def service_catalogue(knowledge: Knowledge) -> ServiceMatcher:
+    """The catalogue's services (their Chinese and English names), with the knowledge search."""
+    items = [
+        Named(entry.service, _names(entry.title_zh, entry.title_en))
+        for entry in knowledge.entries
+        if entry.id.startswith("service:") and entry.service
+    ]
+    return ServiceMatcher(items, knowledge)
+
+
+@cache
+def load_service_catalogue(data_dir: Path) -> ServiceMatcher:
+    """The service matcher of a data directory (built once)."""
+    return service_catalogue(load_knowledge(data_dir))
+
+
+def named_items(items: Iterable[tuple[str, str, str]]) -> ServiceMatcher:
+    """A matcher over (code, Chinese name, English name) items, e.g. the proxy categories."""
+    return ServiceMatcher(Named(code, _names(zh, en)) for code, zh, en in items)
+
+
+def _names(name_zh: str, name_en: str) -> tuple[str, ...]:
+    return tuple(matching_copy(name) for name in (name_zh, name_en) if name)

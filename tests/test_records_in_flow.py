@@ -1,0 +1,163 @@
+"""Issue 18, item 4: free text in the middle of a flow acts on the resident's own records —
+"取消我的预约", "改到周六", "我的代办办到哪了" — instead of starting something new; 退出 / 菜单 /
+返回 leave any flow; a question asked mid-flow is answered and the flow offered again; a
+message after a flow timed out is answered, not swallowed."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlmodel import func, select
+
+from bot.clock import ManualClock
+from bot.i18n import t
+from models.base import SHANGHAI
+from models.booking import Appointment
+from models.cases import Case
+from tests.talk import Talk, open_rig, platform, talk
+
+__all__ = ["open_rig", "platform", "talk"]  # fixtures used by name
+
+APPOINTMENT = re.compile(r"LCY-\d{8}-\d{4}")
+CASE = re.compile(r"LC-\d{8}-\d{4}")
+
+
+async def book(talk: Talk, sentence: str) -> str:
+    """Book the first free slot of the first day offered, all typed; the appointment's ref."""
+    await talk.say(sentence)
+    await talk.say("1")  # the first day
+    await talk.say("1")  # its first slot
+    done = await talk.say(t("zh-CN", "booking.yes"))
+    found = APPOINTMENT.search(done)
+    assert found is not None, done
+    return found.group()
+
+
+async def _count(talk: Talk, table: type[Case] | type[Appointment]) -> int:
+    async with talk.linli.sessions() as session:
+        return (await session.exec(select(func.count()).select_from(table))).one()
+
+
+async def _appointment(talk: Talk, ref: str) -> Appointment:
+    async with talk.linli.sessions() as session:
+        return (await session.exec(select(Appointment).where(Appointment.ref == ref))).one()
+
+
+async def test_cancel_my_appointment_from_inside_another_flow(talk: Talk) -> None:
+    ref = await book(talk, "预约社保卡补办")
+    await talk.say("代办")  # a flow that takes free text of its own
+    question = await talk.say("取消我的预约")
+    assert t("zh-CN", "booking.cancel_question", ref=ref, when="")[:12] in question, question
+    done = await talk.say(t("zh-CN", "booking.cancel_yes"))
+    assert t("zh-CN", "booking.cancelled", ref=ref) in done
+    assert (await _appointment(talk, ref)).status == "cancelled"
+    assert await _count(talk, Case) == 0  # no proxy request was made of the words
+
+
+async def test_with_two_appointments_the_resident_picks_which_to_cancel(talk: Talk) -> None:
+    first = await book(talk, "预约社保卡补办")
+    second = await book(talk, "预约居住登记")
+    offer = await talk.say("我想取消预约")
+    assert t("zh-CN", "records.which_to_cancel") in offer
+    assert "社保卡补办" in offer and "居住登记" in offer
+    question = await talk.say("2")
+    assert second in question or first in question
+    assert t("zh-CN", "booking.cancel_yes") in question
+
+
+async def test_move_right_after_booking_to_the_day_typed(talk: Talk) -> None:
+    ref = await book(talk, "预约社保卡补办")
+    slots = await talk.say("改到周六")
+    assert "周六" in slots and "09:00" in slots, slots
+    confirm = await talk.say("1")
+    assert t("zh-CN", "booking.confirm_move", service="社保卡补办", when="")[:10] in confirm
+    done = await talk.say(t("zh-CN", "booking.yes"))
+    assert ref in done and "改约成功" in done
+    moved = await _appointment(talk, ref)
+    assert moved.starts_at.astimezone(SHANGHAI).weekday() == 5  # Saturday
+    assert await _count(talk, Appointment) == 1  # moved, not booked twice
+
+
+async def test_move_the_appointment_being_looked_at(talk: Talk) -> None:
+    first = await book(talk, "预约社保卡补办")
+    await book(talk, "预约居住登记")
+    card = await talk.say(first.lower().replace("-", ""))  # typed as people type it
+    assert first in card
+    slots = await talk.say("能不能改到周六")
+    assert "社保卡补办" in slots and "居住登记" not in slots, slots
+    await talk.say("1")
+    done = await talk.say(t("zh-CN", "booking.yes"))
+    assert first in done and "改约成功" in done
+
+
+async def test_where_is_my_proxy_shows_my_cases_and_starts_nothing(talk: Talk) -> None:
+    await talk.say("代办")
+    await talk.say("帮我母亲办高龄补贴，她腿脚不便")
+    await talk.say("1")
+    await talk.say("南街社区3栋2单元")
+    opened = await talk.say("周六上午")
+    found = CASE.search(opened)
+    assert found is not None, opened
+    await talk.say("预约")  # in the middle of booking
+    progress = await talk.say("我的代办办到哪了")
+    assert t("zh-CN", "cases.mine_title") in progress and found.group() in progress
+    await talk.say("代办")  # and in the middle of a new proxy request
+    progress = await talk.say("我的事项进度")
+    assert found.group() in progress
+    assert await _count(talk, Case) == 1
+    assert await talk.state() == ""
+
+
+FLOWS = (
+    ("预约",),
+    ("预约社保卡补办",),
+    ("代办",),
+    ("代办", "帮我母亲办高龄补贴"),
+    ("代办", "帮我母亲办高龄补贴", "1"),
+    ("咨询",),
+    ("投诉",),
+    ("需求",),
+)
+
+
+async def test_quit_and_menu_leave_every_flow_and_back_steps_out(talk: Talk) -> None:
+    for flow in FLOWS:
+        for word in ("退出", "菜单", "返回"):
+            for text in flow:
+                await talk.say(text)
+            step = await talk.state()
+            assert step, flow
+            shown = await talk.say(word)
+            if word == "返回":
+                assert await talk.state() != step, (flow, shown)
+                await talk.say("退出")
+            assert await talk.state() == "", (flow, word, shown)
+            assert await _count(talk, Case) == 0
+
+
+async def test_a_question_mid_flow_is_answered_and_the_flow_resumes(talk: Talk) -> None:
+    await talk.say("预约社保卡补办")
+    slots = await talk.say("1")
+    assert "10:30" in slots
+    answer = await talk.say("社保卡补办要带什么")
+    assert "本人身份证原件" in answer
+    assert t("zh-CN", "flow.resume_booking") in answer
+    resumed = await talk.say(t("zh-CN", "flow.resume_booking"))
+    assert t("zh-CN", "flow.resumed") in resumed
+    assert await talk.state() == "booking.day"
+    confirm = await talk.say("1")  # the first slot, as before the question
+    assert t("zh-CN", "booking.yes") in confirm
+    done = await talk.say(t("zh-CN", "booking.yes"))
+    assert APPOINTMENT.search(done) is not None, done
+
+
+async def test_a_message_after_the_flow_timed_out_is_answered(
+    talk: Talk, clock: ManualClock
+) -> None:
+    await talk.say("预约社保卡补办")
+    await talk.say("1")
+    clock.advance(timedelta(minutes=talk.linli.settings.state_timeout_minutes + 1))
+    answer = await talk.say("社保卡补办要带什么")
+    assert "已超过" in answer  # says the booking step was reset …
+    assert "本人身份证原件" in answer  # … and answers the question all the same
