@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+import handlers.needs
 from bot.app import Linli, build_linli
 from bot.clock import ManualClock, local_today
 from bot.config import Settings
@@ -92,6 +93,13 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await _seed(engine)
     await engine.dispose()
     yield url
+
+
+@pytest.fixture(autouse=True)
+def fresh_need_matchers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's database starts anew (on PostgreSQL under the same URL), so no need matcher
+    built in an earlier test may be kept."""
+    monkeypatch.setattr(handlers.needs, "_matchers", {})
 
 
 @pytest.fixture

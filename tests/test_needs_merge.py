@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import handlers.needs
 from bot.app import Linli
 from bot.i18n import t
 from bot.messages import Reply
@@ -35,13 +33,6 @@ __all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
 CANTEEN = "希望小区附近能有个老年食堂，老人吃饭方便"
 CANTEEN_AGAIN = "希望小区附近能有个老年食堂!老人吃饭方便。"  # the same words, typed otherwise
 CANTEEN_SIMILAR = "老人吃饭不方便，社区能不能办个老年食堂"
-
-
-@pytest.fixture(autouse=True)
-def fresh_matchers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test's database starts anew, so no matcher of an earlier test may be kept."""
-    monkeypatch.setattr(handlers.needs, "_matchers", {})
-    return
 
 
 async def _items(linli: Linli) -> list[NeedItem]:
