@@ -22,7 +22,7 @@ from models.services import Service
 router = Router("weekend")
 
 _WEEKEND = re.compile(
-    r"周末|双休日?|星期[六日天]|周[六日]|礼拜[六日天]|节假日|假日|节日|放假"
+    r"周末|双休日?|星期[六日天67]|周[六日67]|礼拜[六日天67]|节假日|假日|节日|放假"
     r"|(?<![a-z])(?:weekends?|saturdays?|sundays?|holidays?)(?![a-z])"
 )
 _WHAT = re.compile(r"什么|哪些|哪几|啥|(?<![a-z])(?:what|which|anything)(?![a-z])")
@@ -60,6 +60,7 @@ def _asks_about_weekend(ctx: Context) -> bool:
     if _WHAT.search(text):
         return True
     asking = load_lexicon(Path(ctx.settings.data_dir)).has("question", text)
+    asking = asking or text.rstrip("?？!！。. ").endswith(("吗", "么", "嘛"))
     return asking and bool(_subject(text))
 
 

@@ -64,6 +64,12 @@ async def test_saturday_and_social_security_is_a_yes_with_the_services(
     assert "请选择日期" in days[0].text
 
 
+async def test_a_named_service_with_a_digit_for_the_day(linli: Linli) -> None:
+    reply = await Chat(linli, user="weekend-digit-0001").send("星期6能办社保卡补办么")
+    assert reply[0].text.startswith("可以"), reply[0].text
+    assert payloads(reply[0])[0] == "book:svc:ss-card-reissue"
+
+
 @CHANNELS
 async def test_a_weekday_only_service_is_a_no(linli: Linli, channel: str) -> None:
     chat = Chat(linli, user=f"weekend-no-{channel}", channel=channel)
