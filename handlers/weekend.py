@@ -12,9 +12,10 @@ from bot.context import Context
 from bot.dates import parse_when
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
-from handlers.booking import match_services
-from handlers.booking_words import TAKEN_IN, as_typed
+from handlers.booking import CHOOSE_DAY, CHOOSE_SERVICE, day_typed, match_services, service_typed
+from handlers.booking_words import TAKEN_IN
 from handlers.common import back_to_menu, localized, opening_hours
+from handlers.inquiry import free_text
 from models.base import SHANGHAI
 from models.intents import fold, load_lexicon
 from models.services import Service
@@ -71,9 +72,19 @@ async def weekend_question(ctx: Context) -> HandlerResult:
     subject = _subject(fold(ctx.text))
     asked = await _services_about(ctx, subject) if subject else []
     if subject and not asked:
-        return await as_typed(ctx)
+        return await _as_typed(ctx)
     ctx.clear_state()
     return await _yes_or_no(ctx, asked) if asked else await weekend_services(ctx)
+
+
+async def _as_typed(ctx: Context) -> HandlerResult:
+    """A question about something else than services: the booking step it was typed in, else
+    the free-text understanding (as if this route had not taken it)."""
+    if ctx.state.name == CHOOSE_DAY:
+        return await day_typed(ctx)
+    if ctx.state.name == CHOOSE_SERVICE:
+        return await service_typed(ctx)
+    return await free_text(ctx)
 
 
 @router.payload("weekend")

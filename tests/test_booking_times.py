@@ -190,3 +190,17 @@ def test_the_when_words_are_left_out_of_what_is_named() -> None:
         "social security card replacement"
     )
     assert without_when("下周二傍晚") == ""
+
+
+@CHANNELS
+async def test_a_part_of_the_name_in_one_sentence_is_enough(linli: Linli, channel: str) -> None:
+    chat = Chat(linli, user=f"sentence-partial-{channel}", channel=channel)
+    text = await _confirmed_at(chat, "我想下周一下午5点去办社保卡")
+    assert "社保卡补办" in text and "11月30日（周一）17:00" in text, text
+
+
+async def test_a_sentence_in_another_flow_of_own_words_is_left_to_it(linli: Linli) -> None:
+    chat = Chat(linli, user="sentence-in-need-0001")
+    await chat.send("需求")
+    reply = await chat.send("我想明天下午5点去办社保卡补办")
+    assert not any(p.startswith(("book:ok:", "book:slot:")) for p in payloads(reply[0]))
