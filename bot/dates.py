@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from enum import StrEnum
 
+from models.matching_text import simplified
+
 __all__ = ["DayPart", "WhenAsked", "parse_when", "without_when"]
 
 # Only the start of a message is read, so no pasted essay can make the searches slow.
@@ -56,7 +58,10 @@ _NUM = "(?:[0-9]{1,2}|[零〇一二两三四五六七八九十]{1,3})"
 
 
 def _fold(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text[:_MAX_CHARS])[: _MAX_CHARS * 2].lower()
+    # Traditional characters read as simplified ones ("下週一5點半" is "下周一5点半"); a lone
+    # surrogate, which no encoding can carry, is dropped first.
+    kept = text[:_MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")
+    folded = unicodedata.normalize("NFKC", simplified(kept))[: _MAX_CHARS * 2].lower()
     return _LONE_SPACE.sub("", _SPACES.sub(" ", folded)).strip()
 
 

@@ -204,3 +204,10 @@ async def test_a_sentence_in_another_flow_of_own_words_is_left_to_it(linli: Linl
     await chat.send("需求")
     reply = await chat.send("我想明天下午5点去办社保卡补办")
     assert not any(p.startswith(("book:ok:", "book:slot:")) for p in payloads(reply[0]))
+
+
+@CHANNELS
+async def test_traditional_characters_too(linli: Linli, channel: str) -> None:
+    chat = Chat(linli, user=f"sentence-traditional-{channel}", channel=channel)
+    text = await _confirmed_at(chat, "我想下週一下午5點半去辦社保卡補辦")
+    assert "11月30日（周一）17:30" in text, text
