@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.context import Context
 from bot.messages import Button, Reply
-from bot.router import HandlerResult, Phase, Router, as_replies
+from bot.router import Handler, HandlerResult, Phase, Router, as_replies
 from handlers.booking import appointment_card, book_from_words, start_booking
 from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, proxy_from_words
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
@@ -102,15 +102,16 @@ async def interrupting(ctx: Context) -> HandlerResult:
     if understood(ctx).intent is not Intent.QUESTION:
         ctx.clear_state()
         return await respond(ctx)
-    return await _answer_then_offer_flow(ctx)
+    return await answer_then_offer_flow(ctx)
 
 
-async def _answer_then_offer_flow(ctx: Context) -> list[Reply]:
-    """Answer a question asked mid-flow; the flow is kept aside and offered again."""
+async def answer_then_offer_flow(ctx: Context, answer: Handler | None = None) -> list[Reply]:
+    """Answer a question asked mid-flow (by default as free text is answered; the weekend
+    question passes its own answer); the flow is kept aside and offered again."""
     step: str = ctx.state.name
     paused = {"name": step, "data": dict(ctx.state.data)}
     ctx.clear_state()
-    replies = as_replies(await respond(ctx))
+    replies = as_replies(await (answer or respond)(ctx))
     if not replies:
         return replies
     ctx.state.data = {**ctx.state.data, "paused": paused}

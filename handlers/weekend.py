@@ -15,7 +15,7 @@ from bot.router import HandlerResult, Phase, Router
 from handlers.booking import CHOOSE_DAY, CHOOSE_SERVICE, day_typed, match_services, service_typed
 from handlers.booking_words import TAKEN_IN
 from handlers.common import back_to_menu, localized, opening_hours
-from handlers.inquiry import free_text
+from handlers.inquiry import ASKING, answer_then_offer_flow, free_text
 from models.base import SHANGHAI
 from models.intents import fold, load_lexicon
 from models.services import Service
@@ -73,8 +73,14 @@ async def weekend_question(ctx: Context) -> HandlerResult:
     asked = await _services_about(ctx, subject) if subject else []
     if subject and not asked:
         return await _as_typed(ctx)
-    ctx.clear_state()
-    return await _yes_or_no(ctx, asked) if asked else await weekend_services(ctx)
+
+    async def answer(ctx: Context) -> HandlerResult:
+        return await _yes_or_no(ctx, asked) if asked else await weekend_services(ctx)
+
+    if ctx.state.name in ("", ASKING):
+        ctx.clear_state()
+        return await answer(ctx)
+    return await answer_then_offer_flow(ctx, answer)  # mid-booking: the step is offered again
 
 
 async def _as_typed(ctx: Context) -> HandlerResult:

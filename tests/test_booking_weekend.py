@@ -89,11 +89,20 @@ async def test_in_english(linli: Linli) -> None:
     assert social[0].text.startswith("Yes."), social[0].text
 
 
-async def test_asked_in_the_middle_of_booking_and_the_booking_goes_on(linli: Linli) -> None:
-    chat = Chat(linli, user="weekend-midflow-0001")
+@CHANNELS
+async def test_asked_in_the_middle_of_booking_and_the_booking_goes_on(
+    linli: Linli, channel: str
+) -> None:
+    chat = Chat(linli, user=f"weekend-midflow-{channel}", channel=channel)
     await chat.press("book:svc:ss-card-reissue")
+    await chat.press("book:day:ss-card-reissue:20261130")
     reply = await chat.send("周末能办什么")
     assert "28 项" in reply[0].text
+    assert labels(reply[0])[0] == t("zh-CN", "flow.resume_booking")  # the step, offered again
+    back = await chat.send(labels(reply[0])[0])  # typed, as on WeChat
+    assert "11月30日" in back[-1].text, back[-1].text
+    confirm = await chat.send("下午5点半")  # the day step reads the time again
+    assert "11月30日（周一）17:30" in confirm[0].text, confirm[0].text
     again = await chat.send("我想周六上午9点办社保卡补办")  # a booking, not a weekend question
     assert "11月28日（周六）09:00" in again[0].text, again[0].text
 
