@@ -43,7 +43,13 @@ def _powers_lost(ctx: Context) -> bool:
     return ctx.identity.staff_id is not None and ctx.staff is None
 
 
-@router.route(Phase.COMMAND, _powers_lost, lambda ctx: ctx.command in STAFF_COMMANDS)
+def _staff_word_or_button(ctx: Context) -> bool:
+    # A button that found no route, pressed or typed by someone who has lost staff powers, is
+    # one of the staff buttons shown before.
+    return ctx.command in STAFF_COMMANDS or ctx.payload is not None
+
+
+@router.route(Phase.COMMAND, _powers_lost, _staff_word_or_button)
 async def powers_lost(ctx: Context) -> HandlerResult:
     """Say why once and drop the binding: the member was deactivated, or (in production) this
     channel cannot carry staff powers at all."""

@@ -185,6 +185,17 @@ async def test_a_deactivated_staff_member_loses_the_binding(linli: Linli) -> Non
     assert "没有听懂" in (await person.send("工作台"))[0].text
 
 
+async def test_a_staff_button_pressed_after_deactivation_says_why(linli: Linli) -> None:
+    person = Chat(linli, user="leaver-pressing")
+    await person.send(f"绑定 {await staff_code(linli, 'S003')}")
+    async with linli.sessions() as session, session.begin():
+        staff = (await session.exec(select(Staff).where(Staff.code == "S003"))).one()
+        staff.active = False
+        session.add(staff)
+    assert "已停用" in (await person.press("staff"))[0].text  # not "this option has expired"
+    assert (await account(linli, "web", "leaver-pressing")).staff_id is None
+
+
 async def test_staff_unbind_from_chat(linli: Linli) -> None:
     person = Chat(linli, user="unbinder")
     await person.send(f"绑定 {await staff_code(linli)}")
