@@ -4,12 +4,13 @@ appointments, cancel, reschedule, the waitlist."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from sqlmodel import col, select
 
 from bot.context import Context
 from bot.dates import DayPart, WhenAsked, parse_when
-from bot.i18n import format_day, normalize_words
+from bot.i18n import format_day
 from bot.messages import Button, Link, Reply
 from bot.outgoing.tell import offer_place
 from bot.router import HandlerResult, Router
@@ -28,9 +29,11 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment, BookingSlot, WaitlistEntry
+from models.intents import load_lexicon, services_asked
 from models.org import Department
 from models.people import ensure_resident
 from models.reminders import ReminderRules
+from models.service_match import load_service_catalogue
 from models.services import Service
 from models.slots import DayPlan, known_free_slots, next_open_days, plan_day, staffed_slots
 
@@ -39,7 +42,6 @@ router = Router("booking")
 CHOOSE_SERVICE = "booking.service"
 CHOOSE_DAY = "booking.day"
 DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
-FUZZY_ENOUGH = 0.75
 AFTER_WORK = 17  # 傍晚/下班后: the slots from 17:00, before the centre closes at 18:00
 
 
@@ -144,29 +146,13 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
 
 
 async def match_services(ctx: Context, text: str) -> list[Service]:
-    """Services named in the text; else whose name contains it; else sharing most characters."""
-    stmt = select(Service).where(col(Service.active).is_(True)).order_by(col(Service.id))
-    services = list((await ctx.session.exec(stmt)).all())
-    typed = normalize_words(text)
-    named = [s for s in services if s.name_zh in typed or s.name_en.lower() in typed]
-    if named:
-        return [max(named, key=lambda s: len(s.name_zh))]
-    if len(typed) >= 2:
-        within = [s for s in services if typed in s.name_zh or typed in s.name_en.lower()]
-        if within:
-            return within[:MATCHES_SHOWN]
-    scored = sorted(
-        ((_overlap(typed, s.name_zh), s.id or 0, s) for s in services), key=lambda x: (-x[0], x[1])
-    )
-    return [s for score, _, s in scored if score >= FUZZY_ENOUGH][:MATCHES_SHOWN]
-
-
-def _overlap(typed: str, name: str) -> float:
-    """The share of the typed Chinese characters that appear in the name."""
-    wanted = [ch for ch in typed if "\u4e00" <= ch <= "\u9fff"]
-    if len(wanted) < 2:
-        return 0.0
-    return sum(1 for ch in wanted if ch in name) / len(wanted)
+    """The services the text asks for, best first, by the one matching path of free text and
+    proxy handling (models.service_match): the one that clearly fits, else the best three."""
+    data = Path(ctx.settings.data_dir)
+    codes = [m.code for m in services_asked(text, load_lexicon(data), load_service_catalogue(data))]
+    stmt = select(Service).where(col(Service.code).in_(codes), col(Service.active).is_(True))
+    found = {s.code: s for s in (await ctx.session.exec(stmt)).all()}
+    return [found[code] for code in codes if code in found]
 
 
 def _today(ctx: Context) -> date:
@@ -332,7 +318,7 @@ async def _show_day(
         date=format_day(ctx.lang, day),
         weekday=weekday_name(ctx, day),
     )
-    return Reply(title, buttons)
+    return Reply(title + "\n" + ctx.t("booking.slot_hint"), buttons)
 
 
 def _slot_page(

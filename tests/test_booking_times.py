@@ -130,6 +130,10 @@ async def test_in_english_too(linli: Linli) -> None:
     await chat.press(MONDAY)
     text = await _confirmed_at(chat, "5:30 pm")
     assert "17:30" in text
+    await chat.press(MONDAY)
+    evening = await chat.send("after work")
+    assert [label[:5] for label in labels(evening[0])] == ["17:00", "17:30"], evening[0].text
+    assert "after work" in evening[0].text  # the page says a time can be typed
     saturday = await chat.send("tomorrow 5pm")
     assert "09:00–12:00" in saturday[0].text and "Sat 28 Nov" in saturday[0].text
 
