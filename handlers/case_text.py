@@ -11,8 +11,8 @@ from bot.outgoing.message import Moment, Value
 from bot.outgoing.tell import case_category
 from handlers.staff import active_staff
 from models.case_ops import CaseCatalogue, case_catalogue, department_staff
-from models.cases import Case, CaseEvent
-from models.org import Department
+from models.cases import CONCERNS, Case, CaseEvent
+from models.org import Department, Staff
 from models.policy import Viewer, handler_departments
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
@@ -108,9 +108,25 @@ async def alert_department(
 
 
 async def alert_handlers(ctx: Context, case: Case) -> None:
-    """The alert to the lead department and to every co-handling one (协同整治)."""
+    """The alert to the lead department and to every co-handling one (协同整治); a complaint
+    about a staff member only to the supervisor who owns it."""
+    if case.details.get(CONCERNS) is not None and case.assignee_staff_id is not None:
+        await _alert_complaint_owner(ctx, case)
+        return
     for department_id, handler in (await handler_departments(ctx.session, case)).items():
         await alert_department(ctx, case, department_id, co=not handler.lead)
+
+
+async def _alert_complaint_owner(ctx: Context, case: Case) -> None:
+    concerned = await ctx.session.get(Staff, case.details.get(CONCERNS))
+    alert = pushes.complaint_about_staff(
+        ref=case.ref,
+        concerns=concerned.name if concerned else "—",
+        summary=case.summary,
+        due_at=case.due_at,
+    )
+    owner = [for_staff(case.assignee_staff_id or 0)]
+    await queue(ctx.unit.connection, alert, owner, kind="alert", now=ctx.now())
 
 
 def category_name(ctx: Context, case: Case) -> Name:

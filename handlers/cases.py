@@ -32,6 +32,7 @@ from models.case_ops import (
     timeline,
 )
 from models.cases import Case, CaseKind
+from models.complaints import route_past_named_staff
 from models.intents import fold, load_lexicon
 from models.people import ensure_resident
 from models.refs import canonical_reference
@@ -215,6 +216,8 @@ async def open_and_alert(
         latitude=latitude,
         longitude=longitude,
     )
+    if kind == CaseKind.COMPLAINT:
+        await route_past_named_staff(ctx.session, case, ctx.now())
     await alert_handlers(ctx, case)
     ctx.clear_state()
     text = ctx.t(

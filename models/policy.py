@@ -75,7 +75,7 @@ async def can_view_case(session: AsyncSession, case: Case, viewer: Viewer) -> bo
         return viewer.resident_id is not None and case.resident_id == viewer.resident_id
     if not has_powers(staff):
         return False
-    if case.kind == CaseKind.RETURN_VISIT:
+    if case.kind == CaseKind.RETURN_VISIT or case.details.get(CONCERNS) is not None:
         return may_see_return_visit(staff, case)
     if staff.role in ALL_SEEING or case.assignee_staff_id == staff.id:
         return True
@@ -85,16 +85,19 @@ async def can_view_case(session: AsyncSession, case: Case, viewer: Viewer) -> bo
 
 
 def may_see_return_visit(staff: Staff, case: Case) -> bool:
-    """A return visit after a poor rating is for whoever calls back (its assignee) and for
-    supervisors and administrators, never for the staff member the complaint concerns, nor
-    for their colleagues in the department."""
+    """A return visit after a poor rating, or a complaint naming a staff member, is for whoever
+    answers it (its assignee) and for supervisors and administrators, never for the staff
+    member it concerns, nor for their colleagues in the department."""
     if case.details.get(CONCERNS) == staff.id:
         return False
     return staff.role in ALL_SEEING or case.assignee_staff_id == staff.id
 
 
 def may_accept_case(staff: Staff, case: Case) -> bool:
-    """Staff of the case's lead department may take it on (首问责任)."""
+    """Staff of the case's lead department may take it on (首问责任), except the staff member
+    a complaint is about."""
+    if case.details.get(CONCERNS) == staff.id:
+        return False
     return has_powers(staff) and staff.department_id == case.department_id
 
 
@@ -105,7 +108,7 @@ def may_work_case(staff: Staff, case: Case) -> bool:
 
 def may_transfer_case(staff: Staff, case: Case) -> bool:
     """The owner, or while nobody owns it the lead department, may hand it on."""
-    if not has_powers(staff):
+    if not has_powers(staff) or case.details.get(CONCERNS) == staff.id:
         return False
     return case.assignee_staff_id == staff.id or (
         case.assignee_staff_id is None and staff.department_id == case.department_id

@@ -69,7 +69,7 @@ async def answering_supervisor(
     return (await session.exec(stmt)).first()
 
 
-async def _routing(
+async def supervisor_for(
     session: AsyncSession, department_id: int | None, concerned: Staff | None
 ) -> tuple[Staff, Department | None] | None:
     """The supervisor who answers for the person concerned (or the department), and the
@@ -104,7 +104,7 @@ async def open_return_visit(
     start (None only if the street has no supervisor or administrator at all)."""
     comment = rating.comment or ""
     concerned = await _concerned(session, subject, comment)
-    routed = await _routing(session, subject.department_id, concerned)
+    routed = await supervisor_for(session, subject.department_id, concerned)
     if routed is None:
         return None
     supervisor, department = routed
@@ -177,12 +177,12 @@ async def _move(
 ) -> ReturnVisit | None:
     """The comment named a staff member: theirs is the complaint, their supervisor calls back."""
     case.details = {**case.details, CONCERNS: named.id}
-    routed = await _routing(session, case.department_id, named)
+    routed = await supervisor_for(session, case.department_id, named)
     if routed is None:
         return None
     supervisor, department = routed
     if department is not None and department.id != case.department_id:
-        await _move_department(session, case, department)
+        await move_lead_department(session, case, department)
     if supervisor.id == case.assignee_staff_id:
         session.add(case)
         return None
@@ -190,7 +190,8 @@ async def _move(
     return ReturnVisit(case, supervisor, department)
 
 
-async def _move_department(session: AsyncSession, case: Case, department: Department) -> None:
+async def move_lead_department(session: AsyncSession, case: Case, department: Department) -> None:
+    """Make another department the case's lead (the one that answers for the staff member)."""
     lead = await session.get(CaseHandler, (case.id, case.department_id))
     if lead is not None:
         await session.delete(lead)

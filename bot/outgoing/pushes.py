@@ -216,6 +216,16 @@ def return_visit(
     return message(text, options=(option("cases.view", f"case:view:{ref}"),))
 
 
+def complaint_about_staff(
+    *, ref: str, concerns: str, summary: str, due_at: datetime | None
+) -> Message:
+    """A complaint naming a staff member, for the supervisor who answers for them."""
+    text = say(
+        "complaints.alert", ref=ref, concerns=concerns, summary=summary[:200], due=_due(due_at)
+    )
+    return message(text, options=(option("cases.view", f"case:view:{ref}"),))
+
+
 def return_visit_comment(*, ref: str, comment: str) -> Message:
     """The resident's comment, added after the return visit was opened."""
     return message(

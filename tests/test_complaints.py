@@ -1,0 +1,75 @@
+"""Issue 18, item 6: a complaint that names a staff member goes to that person's supervisor,
+never to that person (nor to their colleagues), on the web chat and on WeChat."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.app import Linli
+from bot.clock import ManualClock
+from models.cases import CONCERNS, Case, CaseKind
+from tests.conftest import Chat
+from tests.fakes.wechat_sender import WeChatServer
+from tests.test_binding import staff_code
+from tests.test_rating import CODES, FRIDAY_AFTERNOON, alerts_to, bound, post_as, staff_id
+from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
+
+__all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
+
+
+async def complaints(linli: Linli) -> list[Case]:
+    async with linli.sessions() as session:
+        stmt = select(Case).where(Case.kind == CaseKind.COMPLAINT).order_by(col(Case.id))
+        return list((await session.exec(stmt)).all())
+
+
+async def test_a_complaint_naming_a_clerk_goes_to_her_supervisor_only(
+    linli: Linli, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY_AFTERNOON)
+    supervisor = await bound(linli, "S041", "ss-boss")
+    clerk = await bound(linli, "S001", "clerk-wangli")  # 王丽, social security, window 4
+    colleague = await bound(linli, "S002", "clerk-colleague")
+    resident = Chat(linli, user="complainer-0001")
+    await resident.send("投诉")
+    opened = await resident.send("今天下午4号窗口的王丽态度很差，问两句就不耐烦")
+    [case] = await complaints(linli)
+    assert case.ref in opened[0].text
+    assert case.assignee_staff_id == await staff_id(linli, "S041")
+    assert case.details[CONCERNS] == await staff_id(linli, "S001")
+    [alert] = await alerts_to(linli, "S041")
+    assert "【投诉】" in alert and "王丽" in alert and "不耐烦" in alert
+    assert await alerts_to(linli, "S001") == []
+    assert await alerts_to(linli, "S002") == []  # nor her colleagues
+    assert case.ref in (await supervisor.press(f"case:view:{case.ref}"))[0].text
+    for staff in (clerk, colleague):
+        assert "没有找到" in (await staff.press(f"case:view:{case.ref}"))[0].text
+        assert "没有找到" in (await staff.send(case.ref))[0].text
+
+
+async def test_a_complaint_naming_nobody_stays_with_the_liaison_office(linli: Linli) -> None:
+    resident = Chat(linli, user="complainer-0002")
+    await resident.send("投诉 楼下广场舞音响太吵，晚上十点还没停")
+    [case] = await complaints(linli)
+    assert case.assignee_staff_id is None and CONCERNS not in case.details
+    assert await alerts_to(linli, "S041") == []
+
+
+async def test_on_wechat_a_complaint_about_a_clerk_reaches_her_supervisor_only(
+    rig: WeChatRig, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY_AFTERNOON)
+    staff = {code: WeChatServer(rig.server.account, openid=f"oStaff-{code}") for code in CODES}
+    for number, (code, server) in enumerate(staff.items(), 1):
+        code_words = f"绑定 {await staff_code(rig.linli, code)}"
+        assert "绑定成功" in await post_as(rig, server, code_words, 32_000 + number)
+    await rig.post(rig.server.text("投诉"))
+    opened = await rig.post(rig.server.text("社保窗口王丽让我白跑了三趟"))
+    [case] = await complaints(rig.linli)
+    assert case.ref in opened["Content"]
+    while await rig.linli.worker.deliver_due():
+        pass
+    to_boss = [m.text or "" for m in rig.platform.sent if m.touser == staff["S041"].openid]
+    assert any("【投诉】" in text and "白跑了三趟" in text for text in to_boss)
+    assert not [m for m in rig.platform.sent if m.touser == staff["S001"].openid]
+    assert "没有找到" in await post_as(rig, staff["S001"], case.ref, 32_100)
