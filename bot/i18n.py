@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 import unicodedata
 from datetime import date
@@ -96,6 +97,9 @@ def command_words() -> dict[str, str]:
     return words
 
 
+_COMMAND_END = re.compile(r"(\s+|\s*[:：,，]\s*)")
+
+
 def split_command(text: str | None) -> tuple[str | None, str]:
     """The command a message is, or the command its first word is and the rest as arguments."""
     if not text:
@@ -103,8 +107,10 @@ def split_command(text: str | None) -> tuple[str | None, str]:
     whole = command_words().get(normalize_words(text))
     if whole is not None:
         return whole, ""
-    head, _, rest = text.strip().partition(" ")
-    command = command_words().get(normalize_words(head)) if rest.strip() else None
+    # The word ends at a space or at a colon or comma, as in "投诉：楼下太吵".
+    head, *rest_of = _COMMAND_END.split(text.strip(), maxsplit=1)
+    rest = rest_of[-1] if rest_of else ""
+    command = command_words().get(normalize_words(head))
     return (command, rest.strip()) if command is not None else (None, "")
 
 

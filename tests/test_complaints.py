@@ -73,3 +73,14 @@ async def test_on_wechat_a_complaint_about_a_clerk_reaches_her_supervisor_only(
     assert any("【投诉】" in text and "白跑了三趟" in text for text in to_boss)
     assert not [m for m in rig.platform.sent if m.touser == staff["S001"].openid]
     assert "没有找到" in await post_as(rig, staff["S001"], case.ref, 32_100)
+
+
+async def test_a_complaint_written_after_a_colon_is_opened_at_once(linli: Linli) -> None:
+    for user, words in (
+        ("colon-0001", "投诉：楼道灯坏了一个月没人修"),
+        ("colon-0002", "投诉:电梯又停了"),
+    ):
+        opened = await Chat(linli, user=user).send(words)
+        assert "LC-" in opened[0].text, opened[0].text
+    summaries = [case.summary for case in await complaints(linli)]
+    assert summaries == ["楼道灯坏了一个月没人修", "电梯又停了"]
