@@ -7,14 +7,12 @@ the handler's domain writes and outbox rows → replies stored for redeliveries.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +36,7 @@ from models.conversation import (
     open_conversation,
     record_inbound,
 )
+from models.db import connection_lock
 from models.messaging import bind_callback, forget_callbacks, queue_message
 
 logger = logging.getLogger(__name__)
@@ -231,15 +230,8 @@ class Pipeline:
     async def _lock_user_across_instances(
         self, connection: AsyncConnection, inbound: Inbound
     ) -> None:
-        # SQLite transactions are already serial (BEGIN IMMEDIATE); PostgreSQL instances take a
-        # transaction-scoped advisory lock per chat account.
-        if connection.dialect.name != "postgresql":
-            return
-        digest = hashlib.blake2b(
-            f"{inbound.channel}\0{inbound.user_ref}".encode(), digest_size=8
-        ).digest()
-        key = int.from_bytes(digest, "big", signed=True)
-        await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        # PostgreSQL instances take a transaction-scoped lock per chat account.
+        await connection_lock(connection, f"chat:{inbound.channel}\0{inbound.user_ref}")
 
     async def _run_handlers(
         self,

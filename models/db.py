@@ -14,7 +14,12 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -142,7 +147,11 @@ async def transaction_lock(session: AsyncSession, name: str) -> None:
     """Wait until no other transaction holds the lock called name, then hold it to the end of
     this one. PostgreSQL: an advisory lock; SQLite: every transaction already holds the
     database's one write lock from its start (BEGIN IMMEDIATE)."""
-    connection = await session.connection()
+    await connection_lock(await session.connection(), name)
+
+
+async def connection_lock(connection: AsyncConnection, name: str) -> None:
+    """transaction_lock for code that holds a connection rather than a session."""
     if connection.dialect.name == "postgresql":
         digest = hashlib.blake2b(f"linli-lock:{name}".encode(), digest_size=8).digest()
         key = int.from_bytes(digest, "big", signed=True)

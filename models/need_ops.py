@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import transaction_lock
 from models.needs import OPEN_ITEM, Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
 from models.personal_data import clip, remove_personal_data, without_placeholders
 
@@ -154,9 +155,6 @@ async def new_item(session: AsyncSession, need: Need, title: str, now: datetime)
 
 # One key for the whole street: creating an item is rare and quick, and the same words filed
 # under two categories must still find each other.
-_ITEM_CREATION_LOCK = int.from_bytes(
-    hashlib.blake2b(b"linli-need-item-creation", digest_size=8).digest(), "big", signed=True
-)
 
 
 async def lock_item_creation(session: AsyncSession) -> None:
@@ -166,11 +164,7 @@ async def lock_item_creation(session: AsyncSession) -> None:
     PostgreSQL: a transaction-scoped advisory lock. SQLite: every transaction already holds the
     database's one write lock from its start (BEGIN IMMEDIATE).
     """
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        await connection.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ITEM_CREATION_LOCK}
-        )
+    await transaction_lock(session, "need-item-creation")
 
 
 async def item_with_same_words(session: AsyncSession, need: Need) -> NeedItem | None:
