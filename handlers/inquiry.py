@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import Handler, HandlerResult, Phase, Router, as_replies
-from handlers.booking import appointment_card, book_from_words, start_booking
+from handlers.booking import CHOOSE_DAY, appointment_card, book_from_words, start_booking
 from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, proxy_from_words
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
 from handlers.common import back_to_menu, localized, main_menu
@@ -84,7 +84,10 @@ def _interrupts(ctx: Context) -> bool:
     intent = understood(ctx).intent
     if ctx.state.name in FREE_TEXT_STATES:
         return intent in INTERRUPTING_FREE_TEXT
-    if intent in INTERRUPTING or intent is Intent.MOVE_BOOKING:
+    if intent is Intent.MOVE_BOOKING:
+        # Choosing a day for a new booking, "改到周六" changes that day: the step reads it.
+        return ctx.state.name != CHOOSE_DAY or "move" in ctx.state.data
+    if intent in INTERRUPTING:
         return True
     return intent is Intent.QUESTION and _asks(ctx, ctx.text)
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from pypinyin import lazy_pinyin
+
 from models.knowledge import Knowledge, load_knowledge
 from models.matching_text import matching_copy
 
@@ -39,7 +41,9 @@ OFFERED = 3  # when several fit, this many are offered
 TYPED_WEIGHT, NAME_WEIGHT, RUN_BONUS = 0.6, 0.4, 0.1
 KNOWLEDGE_SCALE = 10.0  # a BM25 score of 6 (a service clearly found) counts as a fit of 0.6
 KNOWLEDGE_CAP = 0.95  # found by search is never as sure as named in full
-SEARCH_ALONE = 0.75  # found by search with no characters in common ("打疫苗") still fits
+SEARCH_COVERAGE = 0.5  # a search hit counts only if it holds this share of the words …
+SEARCH_ALONE = 0.75  # … and then fits with no characters in common ("打疫苗") at this weight
+SOUND_WEIGHT = 0.9  # characters that sound alike (社宝卡 typed for 社保卡) count a little less
 CORE_WEIGHT, CORE_ENOUGH = 0.85, 0.75  # a long sentence holding most of a name's core fits
 # Words that say what is done rather than what it is done to: a name's core leaves them out
 # (高龄补贴申领 → 高龄补贴), since people say "帮我母亲办高龄补贴" and not the whole title.
@@ -89,6 +93,9 @@ class ServiceMatcher:
             for item in self.items
         }
         self._cores = {item.code: [_core(name) for name in item.names] for item in self.items}
+        self._sounds = {
+            item.code: [_sounds(units) for units in self._units[item.code]] for item in self.items
+        }
 
     def rank(self, wanted: str, limit: int = OFFERED) -> list[Match]:
         """The items that fit what is asked, best first; one item when it is clearly the one."""
@@ -127,19 +134,25 @@ class ServiceMatcher:
 
     def _likeness(self, typed: list[str], item: Named) -> float:
         """How well the typed units and the item's names cover each other (best name): both
-        ways for a short text, and for a long sentence how much of a name's core it holds."""
+        ways for a short text, and for a long sentence how much of a name's core it holds; a
+        character typed with the pinyin input's wrong homophone (宝 for 保) counts a little less."""
         asked = frozenset(typed)
         if not asked:
             return 0.0
+        heard = _sounds(asked)
         best = 0.0
-        names = zip(item.names, self._units[item.code], self._cores[item.code], strict=True)
-        for name, held, core in names:
+        names = zip(
+            item.names,
+            self._units[item.code],
+            self._cores[item.code],
+            self._sounds[item.code],
+            strict=True,
+        )
+        for name, held, core, sounds in names:
             if not held:
                 continue
-            shared = len(asked & held)
-            score = TYPED_WEIGHT * shared / len(asked) + NAME_WEIGHT * shared / len(held)
-            if shared == len(asked) and _run_of(typed, name):
-                score += RUN_BONUS
+            score = _covering(asked, held) + (RUN_BONUS if _run_of(typed, name) else 0.0)
+            score = max(score, SOUND_WEIGHT * _covering(heard, sounds))
             in_core = len(asked & core) / len(core) if core else 0.0
             if in_core >= CORE_ENOUGH:
                 score = max(score, CORE_WEIGHT * in_core)
@@ -157,8 +170,19 @@ class ServiceMatcher:
         return [
             (f.entry.service, min(KNOWLEDGE_CAP, f.score / KNOWLEDGE_SCALE))
             for f in found
-            if f.entry.service in codes
+            if f.entry.service in codes and f.coverage >= SEARCH_COVERAGE
         ]
+
+
+def _covering(asked: frozenset[str], held: frozenset[str]) -> float:
+    """How much of what was asked the name explains, and how much of the name was asked."""
+    shared = len(asked & held)
+    return TYPED_WEIGHT * shared / len(asked) + NAME_WEIGHT * shared / len(held)
+
+
+def _sounds(units: frozenset[str]) -> frozenset[str]:
+    """The units as they sound (toneless pinyin for Chinese characters, words as they are)."""
+    return frozenset(lazy_pinyin(unit)[0] if not unit.isascii() else unit for unit in units)
 
 
 def _core(name: str) -> frozenset[str]:
@@ -170,7 +194,7 @@ def _core(name: str) -> frozenset[str]:
 
 
 def _run_of(typed: list[str], name: str) -> bool:
-    """Whether what was typed appears in the name as one run ("社保卡" in 社保卡补办)."""
+    """Whether all that was typed appears in the name as one run ("社保卡" in 社保卡补办)."""
     joined = "".join(typed)
     return joined in name.replace(" ", "") or " ".join(typed) in name
 

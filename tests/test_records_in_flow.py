@@ -91,6 +91,15 @@ async def test_move_the_appointment_being_looked_at(talk: Talk) -> None:
     assert first in done and "改约成功" in done
 
 
+async def test_a_new_booking_changes_its_own_day_and_moves_nothing(talk: Talk) -> None:
+    ref = await book(talk, "预约社保卡补办")
+    await talk.say("预约居住登记")
+    await talk.say("1")  # choosing a day for a second, new booking …
+    slots = await talk.say("改到周六")  # … "change that to Saturday" is about this one
+    assert "居住登记" in slots and "周六" in slots, slots
+    assert (await _appointment(talk, ref)).starts_at.astimezone(SHANGHAI).weekday() == 4
+
+
 async def test_where_is_my_proxy_shows_my_cases_and_starts_nothing(talk: Talk) -> None:
     await talk.say("代办")
     await talk.say("帮我母亲办高龄补贴，她腿脚不便")

@@ -83,3 +83,14 @@ async def test_proxy_words_suggest_their_category_and_none_of_these_shows_all(ta
     async with talk.linli.sessions() as session:
         case = (await session.exec(select(Case))).one()
     assert case.summary == "帮我母亲办高龄补贴，她腿脚不便"  # kept as typed, "，" and all
+
+
+def test_words_about_something_else_find_no_service() -> None:
+    matcher = service_catalogue(load_knowledge(DATA))
+    assert matcher.rank("这个出去玩") == []  # the search's best hit holds too little of it
+    assert matcher.rank("改到") == []  # the best answer (how to reschedule) is about no service
+
+
+def test_a_homophone_typed_with_pinyin_input_still_finds_the_service() -> None:
+    assert _asked("我想预约社宝卡") == ["ss-card-reissue"]  # 宝 for 保
+    assert "fl-residence-permit-apply" in _asked("居主证")  # 主 for 住
