@@ -47,8 +47,9 @@ def _subject(text: str) -> str:
 
 
 def _asks_about_weekend(ctx: Context) -> bool:
-    """A question about weekend or holiday services, outside a flow of the resident's own words;
-    a question with a clock time ("周六9点能办吗") is a booking and is left to it."""
+    """A question about weekend or holiday services, outside a flow of the resident's own words
+    ("周末" alone, outside booking, asks it too); a question with a clock time ("周六9点能办吗")
+    is a booking and is left to it."""
     if ctx.payload is not None or ctx.command is not None or not ctx.text:
         return False
     if ctx.state.name not in TAKEN_IN:
@@ -59,6 +60,8 @@ def _asks_about_weekend(ctx: Context) -> bool:
     if parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at is not None:
         return False
     if _WHAT.search(text):
+        return True
+    if ctx.state.name in ("", ASKING) and _WEEKEND.fullmatch(text.strip("?？!！。.呢 ")):
         return True
     asking = load_lexicon(Path(ctx.settings.data_dir)).has("question", text)
     asking = asking or text.rstrip("?？!！。. ").endswith(("吗", "么", "嘛"))

@@ -24,8 +24,11 @@ async def _catalogue(linli: Linli) -> list[Service]:
         return list((await session.exec(stmt)).all())
 
 
+QUESTIONS = ["周末能办什么", "星期天可以办哪些业务？", "节假日能办啥", "周末呢？", "週末能辦什麼"]
+
+
 @CHANNELS
-@pytest.mark.parametrize("question", ["周末能办什么", "星期天可以办哪些业务？", "节假日能办啥"])
+@pytest.mark.parametrize("question", QUESTIONS)
 async def test_what_is_open_at_weekends_lists_every_weekend_service_by_category(
     linli: Linli, channel: str, question: str
 ) -> None:
