@@ -48,3 +48,13 @@ async def test_chinese_punctuation_is_kept_in_stored_and_echoed_text(talk: Talk)
     await talk.say("预约")
     echoed = await talk.say("火箭，发射")  # nothing by that name: the words are said back
     assert "火箭，发射" in echoed
+
+
+async def test_a_move_typed_in_traditional_characters(talk: Talk) -> None:
+    await talk.say("預約社保卡補辦")
+    await talk.say("1")
+    await talk.say("1")
+    booked = await talk.say(t("zh-CN", "booking.yes"))
+    assert "预约成功" in booked
+    slots = await talk.say("改到週六")  # 週 is 周: the day is read, the reply is simplified
+    assert "周六" in slots and "週" not in slots, slots
