@@ -105,7 +105,8 @@ class ServiceMatcher:
         typed = units(wanted)
         if len(typed) < 2 and not any(len(u) > 1 for u in typed):
             return []  # one character names nothing ("办", "卡")
-        scores = {item.code: self._likeness(typed, item) for item in self.items}
+        heard = _sounds(frozenset(typed))
+        scores = {item.code: self._likeness(typed, heard, item) for item in self.items}
         for code, found in self._searched(wanted):
             alike = scores.get(code, 0.0)  # the search confirms the characters, or stands alone
             scores[code] = max(alike, (alike + found) / 2, SEARCH_ALONE * found)
@@ -132,14 +133,13 @@ class ServiceMatcher:
             return False
         return not name.isascii() or len(name) > MIN_ENGLISH_NAME
 
-    def _likeness(self, typed: list[str], item: Named) -> float:
+    def _likeness(self, typed: list[str], heard: frozenset[str], item: Named) -> float:
         """How well the typed units and the item's names cover each other (best name): both
         ways for a short text, and for a long sentence how much of a name's core it holds; a
         character typed with the pinyin input's wrong homophone (宝 for 保) counts a little less."""
         asked = frozenset(typed)
         if not asked:
             return 0.0
-        heard = _sounds(asked)
         best = 0.0
         names = zip(
             item.names,
