@@ -31,6 +31,7 @@ from models.case_ops import (
     finish_part,
     mark_progress,
     open_case,
+    pickup_window,
     staff_cases,
     transfer_case,
 )
@@ -161,14 +162,15 @@ async def step(ctx: Context) -> HandlerResult:
     if refusal is not None:
         return _refused(ctx, refusal)
     key, buttons = TELL_RESIDENT[progress]
-    if progress is Progress.READY and not staff.window:
-        key = "cases.notice_ready_at_centre"  # finished by a department, not at a window
+    window = await pickup_window(ctx.session, case, staff)
+    if progress is Progress.READY and not window:
+        key = "cases.notice_ready_at_centre"  # no window to name: collect at the centre
     await tell_resident(
         ctx,
         case,
         key,
         [(label, payload.format(id=case.id)) for label, payload in buttons],
-        window=staff.window or "",
+        window=window or "",
         **await opening_hours(ctx),
     )
     return Reply(

@@ -320,7 +320,7 @@ async def mark_progress(
     now: datetime,
     note: str | None = None,
 ) -> Refusal | None:
-    """Documents collected, ready for pick-up (at the staff member's window), or resolved."""
+    """Documents collected, ready for pick-up (at a window: see pickup_window), or resolved."""
     if case.status not in (*OPEN, CaseStatus.READY_FOR_PICKUP):
         return Refusal.CLOSED
     if not may_work_case(staff, case):
@@ -336,8 +336,18 @@ async def mark_progress(
             session.add(handlers_lead)
     elif step is Progress.READY:
         case.status = CaseStatus.READY_FOR_PICKUP
-    record(session, case, ("staff", staff.id), step.value, now, note, window=staff.window)
+    window = await pickup_window(session, case, staff)
+    record(session, case, ("staff", staff.id), step.value, now, note, window=window)
     return None
+
+
+async def pickup_window(session: AsyncSession, case: Case, staff: Staff) -> int | None:
+    """Where finished work is collected: the staff member's window, else their department's
+    (a department's finished work is kept at its hall window); None if neither has one."""
+    if staff.window:
+        return staff.window
+    department = await session.get(Department, case.department_id) if case.department_id else None
+    return department.window if department else None
 
 
 async def ask_resident(

@@ -73,7 +73,10 @@ async def test_resident_to_resolution_over_telegram(telegram: TelegramRig) -> No
     assert told and "已由民政科受理" in told[0]
     for step, words in (
         ("collected", "材料已收取"),
-        ("ready_for_pickup", "取件（工作日 08:00–18:00，周末和节假日 09:00–12:00）"),
+        (
+            "ready_for_pickup",
+            "6 号窗口取件（带上身份证；工作日 08:00–18:00，周末和节假日 09:00–12:00）",
+        ),
     ):
         messages = await telegram.press(CLERK_CHAT, f"case:step:{case_id}:{step}")
         assert any(words in m.text for m in messages if m.chat_id == RESIDENT_CHAT)
