@@ -17,13 +17,13 @@ from handlers.grid_report import REPORT_WORDS as GRID_WORDS
 from handlers.grid_report import report_from_words
 from handlers.handover import LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
-from handlers.my_records import move_to_day, offer_to_cancel, show_my_cases
+from handlers.my_records import has_appointments, move_to_day, offer_to_cancel, show_my_cases
 from handlers.needs import NEED_WORDS, need_from_words
 from handlers.needs_edit import RENAME
 from handlers.needs_staff import REJECT_REASON
 from handlers.needs_visit import VISIT_WORDS
 from handlers.notices_staff import TEXT as NOTICE_TEXT
-from models.intents import Intent, Understood, fold, load_lexicon, understand
+from models.intents import OWN_RECORDS, Intent, Understood, fold, load_lexicon, understand
 from models.knowledge import Entry, Knowledge, load_knowledge
 from models.service_match import load_service_catalogue
 
@@ -50,10 +50,10 @@ FREE_TEXT_STATES = (
     LIVE,
     STAFF_SIDE,
 )
-# What is about the resident's own records takes over any flow, even one of free text.
-OWN_RECORDS = (Intent.TRACK, Intent.CANCEL_BOOKING)
-INTERRUPTING = (Intent.REFERENCE, Intent.HANDOVER, Intent.BOOKING, *OWN_RECORDS)
-INTERRUPTING_FREE_TEXT = (Intent.REFERENCE, Intent.HANDOVER, *OWN_RECORDS)
+# Cancelling or following one's own records takes over any flow, even one of free text;
+# moving needs a day, which free text may well mention, so it is left to such a flow.
+INTERRUPTING_FREE_TEXT = (Intent.REFERENCE, Intent.HANDOVER, Intent.TRACK, Intent.CANCEL_BOOKING)
+INTERRUPTING = (*INTERRUPTING_FREE_TEXT, Intent.BOOKING)
 # A flow paused by a question is offered again with this label (by the state's first word).
 RESUME_LABELS = {"booking": "flow.resume_booking", "case": "flow.resume_proxy"}
 
@@ -190,12 +190,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
         return await book_from_words(ctx, seen.service, text)
     if intent is Intent.BOOKING and seen.services:
         return _which_service(ctx, seen.services)
-    if intent is Intent.CANCEL_BOOKING:
-        return await offer_to_cancel(ctx)
-    if intent is Intent.MOVE_BOOKING:
-        return await move_to_day(ctx)
-    if intent is Intent.TRACK:
-        return await show_my_cases(ctx)
+    if intent in OWN_RECORDS:
+        return await _own_records(ctx, seen, text)
     if intent is Intent.BOOKING:
         return await start_booking(ctx)  # wants to book, has not said what yet
     if intent is Intent.REFERENCE and seen.reference:
@@ -213,6 +209,18 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     if not seen.found and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
     return _answer(ctx, seen, text)
+
+
+async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResult:
+    """Cancel or move one of the resident's appointments, or show their cases; "怎么取消预约?"
+    from one with no appointment gets the answer instead."""
+    if seen.intent is Intent.TRACK:
+        return await show_my_cases(ctx)
+    if seen.answer is not None and _asks(ctx, text) and not await has_appointments(ctx):
+        return _answer(ctx, seen, text)
+    if seen.intent is Intent.CANCEL_BOOKING:
+        return await offer_to_cancel(ctx)
+    return await move_to_day(ctx)
 
 
 def _which_service(ctx: Context, codes: tuple[str, ...]) -> Reply:

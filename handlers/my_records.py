@@ -60,6 +60,11 @@ async def show_my_cases(ctx: Context) -> HandlerResult:
     return await cases_of(ctx, kind)
 
 
+async def has_appointments(ctx: Context) -> bool:
+    """Whether the resident has an appointment still to come."""
+    return bool(await _upcoming(ctx))
+
+
 _SHOWN = 8
 RECENT_BOOKING = timedelta(minutes=30)  # "right after booking": the one just made
 

@@ -15,9 +15,9 @@ from bot.router import HandlerResult, Phase, Router
 from handlers.booking import CHOOSE_DAY, CHOOSE_SERVICE, day_typed, match_services, service_typed
 from handlers.booking_words import TAKEN_IN
 from handlers.common import back_to_menu, localized, opening_hours
-from handlers.inquiry import ASKING, answer_then_offer_flow, free_text
+from handlers.inquiry import ASKING, answer_then_offer_flow, free_text, understood
 from models.base import SHANGHAI
-from models.intents import fold, load_lexicon
+from models.intents import OWN_RECORDS, fold, load_lexicon
 from models.services import Service
 
 router = Router("weekend")
@@ -59,6 +59,8 @@ def _asks_about_weekend(ctx: Context) -> bool:
         return False
     if parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at is not None:
         return False
+    if understood(ctx).intent in OWN_RECORDS:
+        return False  # "我预约的社保卡补办能改到周六吗" moves that appointment
     if _WHAT.search(text):
         return True
     if ctx.state.name in ("", ASKING) and _WEEKEND.fullmatch(text.strip("?？!！。.呢 ")):

@@ -29,6 +29,10 @@ DAY = re.compile(
     r"今天|明天|后天|下?下?(?:周|星期|礼拜)[一二三四五六日天1-7]|\d{1,2}\s*[月号日]|上午|下午|"
     r"tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 )
+# Cancelling an appointment in words apart ("帮我取消一下明天的预约", "预约的体检能取消吗").
+CANCEL_PAIR = re.compile(
+    r"(?:取消|撤销|退掉).{0,12}(?:预约|预订)|(?:预约|预订).{0,12}(?:取消|撤销|退掉|不要了|不去了)"
+)
 BOOKING_YUE = re.compile(r"(?<![大节合契公条隐])约(?![定束谈])")
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
@@ -52,6 +56,10 @@ class Intent(StrEnum):
     CHITCHAT = "chitchat"
     ABUSE = "abuse"
     UNKNOWN = "unknown"
+
+
+# What acts on the resident's existing appointments and cases, never starting anything new.
+OWN_RECORDS = (Intent.TRACK, Intent.CANCEL_BOOKING, Intent.MOVE_BOOKING)
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,8 @@ def understand(
     if lexicon.has("handover", folded):
         return Understood(Intent.HANDOVER)
     mine = _own_records(folded, lexicon)
-    if mine is not None:
-        return Understood(mine)
+    if mine is not None:  # with what the knowledge says, for one who has no such records
+        return Understood(mine, tuple(knowledge.search(folded)))
     asking = lexicon.has("question", folded)
     # "怎么约?" asks about booking; "下周三上午能约吗?" books.
     if (lexicon.has("booking", folded) or BOOKING_YUE.search(folded)) and (
@@ -157,7 +165,7 @@ def understand(
 def _own_records(folded: str, lexicon: Lexicon) -> Intent | None:
     """A message about the resident's existing appointments or cases ("取消我的预约",
     "改到下周六", "我的代办办到哪了"): it acts on them instead of starting something new."""
-    if lexicon.has("cancel_booking", folded):
+    if lexicon.has("cancel_booking", folded) or CANCEL_PAIR.search(folded):
         return Intent.CANCEL_BOOKING
     if lexicon.has("move_booking", folded) and DAY.search(folded):
         return Intent.MOVE_BOOKING  # a day to move to: "改到下周六", "换到明天上午"

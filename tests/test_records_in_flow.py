@@ -170,3 +170,18 @@ async def test_a_message_after_the_flow_timed_out_is_answered(
     answer = await talk.say("社保卡补办要带什么")
     assert "已超过" in answer  # says the booking step was reset …
     assert "本人身份证原件" in answer  # … and answers the question all the same
+
+
+async def test_cancel_or_move_said_in_words_apart(talk: Talk) -> None:
+    ref = await book(talk, "预约社保卡补办")
+    slots = await talk.say("我预约的社保卡补办能改到周六吗")  # not the weekend question
+    assert "周六" in slots and "09:00" in slots, slots
+    await talk.say("菜单")
+    question = await talk.say("帮我取消一下明天的预约")
+    assert ref in question and t("zh-CN", "booking.cancel_yes") in question
+
+
+async def test_how_to_cancel_is_answered_for_one_with_no_appointment(talk: Talk) -> None:
+    answer = await talk.say("预约了去不了，怎么取消或者改时间？")
+    assert t("zh-CN", "booking.none") not in answer
+    assert "来源" in answer  # the FAQ's answer, with its source
