@@ -7,10 +7,11 @@ day was a different kind of day (a statutory holiday, a 调休 working weekend),
 the same weekday and kind within the four weeks is used, else the latest staffed day of that
 kind: a holiday Monday gets a holiday team, a make-up Saturday the weekday staff.
 
-The roll-forward only adds: a staff member who already has any shift on a day (entered by a
-clerk, imported, or added by an earlier run) gets nothing more that day, so running it again,
-or on two servers at once, adds nothing twice. Days of a kind with no opening hours are left
-empty, as are staff who are no longer active. It and a roster import take turns (ROSTER_LOCK),
+The roll-forward only fills days with no shift at all: a day with any shift was planned (by
+the seed, an import, a clerk, or an earlier run) and is left exactly as it is, so a shift a
+clerk removed (leave, training) stays removed, and running it again, or on two servers at
+once, adds nothing twice. Days of a kind with no opening hours are left empty, and staff who
+are no longer active are left out. It and a roster import take turns (ROSTER_LOCK),
 so an import at the same moment cannot end up beside a copy of the pattern.
 """
 
@@ -59,11 +60,12 @@ async def roll_forward(session: AsyncSession, today: date, weeks_ahead: int) -> 
     added: list[RosterShift] = []
     for offset in range((end - today).days):
         day = today + timedelta(days=offset)
-        source = rota.pattern_day(day) if rota.kind(day) in open_kinds else None
+        if rota.by_day[day] or rota.kind(day) not in open_kinds:
+            continue  # planned already (as it stands), or the centre is closed
+        source = rota.pattern_day(day)
         if source is None:
             continue
-        on_duty = {s.staff_id for s in rota.by_day[day]}
-        new = _copies(rota.by_day[source], day, active, on_duty)
+        new = _copies(rota.by_day[source], day, active)
         rota.by_day[day].extend(new)  # a later day may repeat this one
         added += new
     return await _insert_new(session, added)
@@ -124,11 +126,8 @@ class _Rota:
         return next(iter(same_weekday or with_shifts), None)
 
 
-def _copies(
-    pattern: list[RosterShift], day: date, active: set[int | None], on_duty: set[int]
-) -> list[RosterShift]:
-    """The pattern's shifts moved to `day` (same local times), for active staff who have none
-    that day yet."""
+def _copies(pattern: list[RosterShift], day: date, active: set[int | None]) -> list[RosterShift]:
+    """The pattern's shifts of active staff moved to `day` (same local times)."""
     return [
         RosterShift(
             staff_id=shift.staff_id,
@@ -138,7 +137,7 @@ def _copies(
             window=shift.window,
         )
         for shift in pattern
-        if shift.staff_id in active and shift.staff_id not in on_duty
+        if shift.staff_id in active
     ]
 
 

@@ -140,7 +140,7 @@ async def _seeded_count(linli: Linli) -> int:
         return (await session.exec(stmt)).one()
 
 
-async def test_a_clerks_shifts_are_neither_overwritten_nor_doubled(
+async def test_a_day_a_clerk_imported_stays_exactly_as_imported(
     linli: Linli, clock: ManualClock
 ) -> None:
     friday = date(2027, 1, 8)
@@ -150,13 +150,36 @@ async def test_a_clerks_shifts_are_neither_overwritten_nor_doubled(
     )
     assert imported.ok, imported.summary()
     clock.set(MONDAY_AFTER)
+    assert await roll(linli) > 0  # the days around it are filled from the pattern
+    assert await duty(linli, friday) == {("S001", "13:00", "18:00"), ("S011", "08:00", "12:00")}
+    assert await duty(linli, friday - timedelta(days=1)) == weekday_duty()
+
+
+async def _remove_shift(linli: Linli, code: str, day: date) -> None:
+    """A clerk takes a staff member off the roster for a day (leave)."""
+    async with linli.sessions() as session, session.begin():
+        staff = select(Staff.id).where(Staff.code == code)
+        await session.exec(
+            sa.delete(RosterShift).where(
+                col(RosterShift.day) == day, col(RosterShift.staff_id).in_(staff)
+            )
+        )
+
+
+async def test_a_shift_removed_for_leave_stays_removed_at_the_next_ticks(
+    linli: Linli, clock: ManualClock
+) -> None:
+    start = datetime(2026, 12, 21, 10, 0, tzinfo=SHANGHAI)
+    clock.set(start)
     await roll(linli)
-    roster = await duty(linli, friday)
-    assert ("S001", "13:00", "18:00") in roster
-    assert ("S001", "08:00", "18:00") not in roster  # the clerk's afternoon stands alone
-    assert ("S011", "08:00", "12:00") in roster  # someone not in the pattern stays
-    assert weekday_duty() - {("S001", "08:00", "18:00")} <= roster
-    assert len(roster) == len(WEEKDAY_STAFF) + 1
+    seeded, rolled = date(2026, 12, 22), date(2027, 1, 8)
+    await _remove_shift(linli, "S002", seeded)
+    await _remove_shift(linli, "S001", rolled)
+    for hours in (1, 2, 24):
+        clock.set(start + timedelta(hours=hours))
+        await roll(linli)
+        assert await duty(linli, seeded) == weekday_duty() - {("S002", "08:00", "18:00")}, hours
+        assert await duty(linli, rolled) == weekday_duty() - {("S001", "08:00", "18:00")}, hours
 
 
 async def test_holidays_get_the_holiday_team_and_make_up_saturdays_the_weekday_staff(
@@ -284,5 +307,5 @@ async def test_an_import_and_the_roll_forward_at_the_same_moment_take_turns(
         await asyncio.sleep(0.5)
         assert not rolling.done()  # waits for the import's transaction
     await rolling
-    roster = await duty(linli, friday)
-    assert ("S001", "13:00", "18:00") in roster and ("S001", "08:00", "18:00") not in roster
+    assert await duty(linli, friday) == {("S001", "13:00", "18:00")}  # the import's day, as is
+    assert await duty(linli, friday + timedelta(days=3)) == weekday_duty()  # the rest rolled on
