@@ -13,7 +13,8 @@ from handlers.staff import active_staff
 from models.case_ops import CaseCatalogue, case_catalogue, department_staff
 from models.cases import CONCERNS, Case, CaseEvent
 from models.org import Department, Staff
-from models.policy import Viewer, handler_departments
+from models.policy import Viewer, about_staff, handler_departments, may_be_alerted
+from models.supervision import answering_supervisor
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
 WORDS_LIMIT = 500
@@ -102,9 +103,24 @@ async def alert_department(
         department=department_name(department),
         due_at=case.due_at,
     )
-    members = await department_staff(ctx.session, department_id)
-    people = [for_staff(person.id or 0) for person in members]
+    if about_staff(case):  # reopened or transferred: its owner, else who answers for them
+        members = await _answering(ctx, case, department_id)
+    else:
+        members = await department_staff(ctx.session, department_id)
+    people = [for_staff(person.id or 0) for person in members if may_be_alerted(person, case)]
     return await queue(ctx.unit.connection, alert, people, kind="alert", now=ctx.now())
+
+
+async def _answering(ctx: Context, case: Case, department_id: int) -> list[Staff]:
+    """Who answers a case about a staff member: its owner, else that department's supervisor."""
+    if case.assignee_staff_id is not None:
+        owner = await ctx.session.get(Staff, case.assignee_staff_id)
+        return [owner] if owner is not None and owner.active else []
+    concerned = case.details.get(CONCERNS)
+    supervisor = await answering_supervisor(
+        ctx.session, department_id, concerned if isinstance(concerned, int) else None
+    )
+    return [supervisor] if supervisor is not None else []
 
 
 async def alert_handlers(ctx: Context, case: Case) -> None:

@@ -19,11 +19,12 @@ async def route_past_named_staff(session: AsyncSession, case: Case, now: datetim
     named = await named_staff(session, case.summary)
     if named is None:
         return None
+    case.details = {**case.details, CONCERNS: named.id}  # even with nobody to answer it
+    session.add(case)
     routed = await supervisor_for(session, case.department_id, named)
     if routed is None:
         return None
     supervisor, department = routed
-    case.details = {**case.details, CONCERNS: named.id}
     if department is not None and department.id != case.department_id:
         await move_lead_department(session, case, department)
     case.assignee_staff_id, case.status, case.accepted_at = supervisor.id, CaseStatus.ACCEPTED, now

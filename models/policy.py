@@ -75,8 +75,8 @@ async def can_view_case(session: AsyncSession, case: Case, viewer: Viewer) -> bo
         return viewer.resident_id is not None and case.resident_id == viewer.resident_id
     if not has_powers(staff):
         return False
-    if case.kind == CaseKind.RETURN_VISIT or case.details.get(CONCERNS) is not None:
-        return may_see_return_visit(staff, case)
+    if about_staff(case):
+        return may_see_case_about_staff(staff, case)
     if staff.role in ALL_SEEING or case.assignee_staff_id == staff.id:
         return True
     if staff.role == StaffRole.GRID_LEADER:
@@ -84,10 +84,24 @@ async def can_view_case(session: AsyncSession, case: Case, viewer: Viewer) -> bo
     return staff.department_id in await handler_departments(session, case)
 
 
-def may_see_return_visit(staff: Staff, case: Case) -> bool:
-    """A return visit after a poor rating, or a complaint naming a staff member, is for whoever
-    answers it (its assignee) and for supervisors and administrators, never for the staff
-    member it concerns, nor for their colleagues in the department."""
+def about_staff(case: Case) -> bool:
+    """A poor rating's return visit, or a complaint that names a staff member: for the eyes of
+    whoever answers it and the supervisors only."""
+    return case.kind == CaseKind.RETURN_VISIT or case.details.get(CONCERNS) is not None
+
+
+def may_be_alerted(staff: Staff, case: Case) -> bool:
+    """Whether a case's alerts may reach a staff member: never the person it concerns, and for
+    a case about staff only whoever may see it."""
+    if case.details.get(CONCERNS) == staff.id:
+        return False
+    return may_see_case_about_staff(staff, case) if about_staff(case) else True
+
+
+def may_see_case_about_staff(staff: Staff, case: Case) -> bool:
+    """A case about staff (see about_staff) is for whoever answers it (its assignee) and for
+    supervisors and administrators, never for the staff member it concerns, nor for their
+    colleagues in the department."""
     if case.details.get(CONCERNS) == staff.id:
         return False
     return staff.role in ALL_SEEING or case.assignee_staff_id == staff.id
@@ -96,8 +110,8 @@ def may_see_return_visit(staff: Staff, case: Case) -> bool:
 def may_accept_case(staff: Staff, case: Case) -> bool:
     """Staff of the case's lead department may take it on (首问责任), except the staff member
     a complaint is about."""
-    if case.details.get(CONCERNS) == staff.id:
-        return False
+    if about_staff(case):
+        return has_powers(staff) and may_see_case_about_staff(staff, case)
     return has_powers(staff) and staff.department_id == case.department_id
 
 
@@ -108,7 +122,7 @@ def may_work_case(staff: Staff, case: Case) -> bool:
 
 def may_transfer_case(staff: Staff, case: Case) -> bool:
     """The owner, or while nobody owns it the lead department, may hand it on."""
-    if not has_powers(staff) or case.details.get(CONCERNS) == staff.id:
+    if not has_powers(staff) or (about_staff(case) and not may_see_case_about_staff(staff, case)):
         return False
     return case.assignee_staff_id == staff.id or (
         case.assignee_staff_id is None and staff.department_id == case.department_id

@@ -12,11 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.case_ops import CaseCatalogue, open_case, record
 from models.cases import CONCERNS, Case, CaseHandler, CaseKind, CaseStatus, Rating
-from models.org import Department, Staff, StaffRole
+from models.org import Department, Staff
 from models.personal_data import clip, remove_personal_data
 from models.ratings import COMMENT_LIMIT, Subject
+from models.supervision import answering_supervisor
 
-ANSWERING = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 SHORTEST_NAME = 2
 
 
@@ -35,38 +35,17 @@ def safe_comment(text: str) -> str:
 
 
 async def named_staff(session: AsyncSession, text: str) -> Staff | None:
-    """The staff member a comment names by full name (the first one named), if any."""
+    """The one active staff member a comment names by full name; None when it names nobody, or
+    several people, or a name two staff members share (then who served stays concerned)."""
     if not text:
         return None
-    stmt = select(Staff).where(col(Staff.active).is_(True)).order_by(col(Staff.id))
+    stmt = select(Staff).where(col(Staff.active).is_(True))
     named = [
-        (text.find(person.name), person.id or 0, person)
+        person
         for person in (await session.exec(stmt)).all()
         if len(person.name) >= SHORTEST_NAME and person.name in text
     ]
-    return min(named, key=lambda hit: (hit[0], hit[1]))[2] if named else None
-
-
-async def answering_supervisor(
-    session: AsyncSession, department_id: int | None, concerned_id: int | None
-) -> Staff | None:
-    """Who answers for a department: its own supervisor, else the hall's, else an administrator;
-    never the person the complaint concerns."""
-    stmt = (
-        select(Staff)
-        .where(
-            col(Staff.role).in_(ANSWERING),
-            col(Staff.active).is_(True),
-            (col(Staff.department_id) == department_id) | col(Staff.department_id).is_(None),
-            col(Staff.id) != (concerned_id or 0),
-        )
-        .order_by(
-            col(Staff.role) == StaffRole.ADMIN,
-            col(Staff.department_id).is_(None),
-            col(Staff.id),
-        )
-    )
-    return (await session.exec(stmt)).first()
+    return named[0] if len(named) == 1 else None
 
 
 async def supervisor_for(
@@ -131,9 +110,9 @@ async def open_return_visit(
     return ReturnVisit(case, supervisor, department)
 
 
-async def _any_department(session: AsyncSession) -> Department:
+async def _any_department(session: AsyncSession) -> Department | None:
     """A window visit always names a department; a case may not (then the first, for routing)."""
-    return (await session.exec(select(Department).order_by(col(Department.id)))).one()
+    return (await session.exec(select(Department).order_by(col(Department.id)))).first()
 
 
 def _summary(thing: str, comment: str | None) -> str:

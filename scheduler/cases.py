@@ -18,8 +18,9 @@ from bot.outgoing.tell import RETURN_VISIT_ALERT, alert_return_visit, case_categ
 from models.calendar import add_working_days, load_overrides
 from models.case_ops import OPEN
 from models.cases import CONCERNS, Case, CaseEvent, CaseKind, CaseStatus, Rating
-from models.org import Staff, StaffRole
+from models.org import Staff
 from models.reminders import CASE, mark_once, not_yet_marked
+from models.supervision import supervisors_for
 from scheduler.context import JobContext
 
 UNACCEPTED = (CaseStatus.NEW, CaseStatus.ASSIGNED)
@@ -138,16 +139,6 @@ async def _alert(
     return len(staff_ids)
 
 
-async def supervisors_for(session: AsyncSession, department_id: int | None) -> list[int]:
-    """Supervisors of the department, and those over the whole hall."""
-    stmt = select(Staff.id).where(
-        Staff.role == StaffRole.SUPERVISOR,
-        col(Staff.active).is_(True),
-        (col(Staff.department_id) == department_id) | col(Staff.department_id).is_(None),
-    )
-    return [int(staff_id) for staff_id in (await session.exec(stmt)).all() if staff_id]
-
-
 async def _assignee_name(session: AsyncSession, case: Case) -> str:
     if case.assignee_staff_id is None:
         return "—"
@@ -174,6 +165,7 @@ async def _follow_up(
     rated = select(Rating.id).where(Rating.subject_kind == CASE, Rating.subject_id == Case.id)
     stmt = select(Case).where(
         Case.status == CaseStatus.RESOLVED,
+        Case.kind != CaseKind.RETURN_VISIT,  # the call back is the answer to a rating already
         col(Case.resident_id).is_not(None),
         col(Case.resolved_at) <= resolved_before,
         ~rated.exists(),

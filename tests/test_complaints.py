@@ -84,3 +84,32 @@ async def test_a_complaint_written_after_a_colon_is_opened_at_once(linli: Linli)
         assert "LC-" in opened[0].text, opened[0].text
     summaries = [case.summary for case in await complaints(linli)]
     assert summaries == ["楼道灯坏了一个月没人修", "电梯又停了"]
+
+
+async def _reachable_on_wechat(rig: WeChatRig, codes: tuple[str, ...]) -> None:
+    """Staff with a WeChat account, so department alerts would reach them if sent."""
+    for number, code in enumerate(codes, 1):
+        server = WeChatServer(rig.server.account, openid=f"oReach-{code}")
+        code_words = f"绑定 {await staff_code(rig.linli, code)}"
+        assert "绑定成功" in await post_as(rig, server, code_words, 33_000 + number)
+
+
+async def test_reopened_or_transferred_it_still_reaches_only_who_answers_it(
+    rig: WeChatRig, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY_AFTERNOON)
+    linli = rig.linli
+    await _reachable_on_wechat(rig, ("S041", "S001", "S002", "S015", "S016", "S039"))
+    boss = await bound(linli, "S041", "boss-acting-on-web")
+    resident = Chat(linli, user="complainer-0003")
+    await resident.send("投诉：社保窗口王丽把我的材料弄丢了")
+    [case] = await complaints(linli)
+    await boss.press(f"case:step:{case.id}:resolved")
+    assert "LC-" in (await resident.press(f"case:reopen:{case.id}"))[0].text
+    assert len(await alerts_to(linli, "S041")) == 2  # the complaint, then its reopening
+    await boss.press(f"case:transfer:{case.id}")
+    await boss.press(f"case:to:{case.id}:masswork")
+    await boss.send("请群众工作科督办")
+    assert len(await alerts_to(linli, "S039")) == 1  # who answers for 群众工作科
+    for code in ("S001", "S002", "S015", "S016"):  # her, her colleague, masswork's clerks
+        assert await alerts_to(linli, code) == [], code
