@@ -180,9 +180,10 @@ async def find_subject(
 async def window_visit(
     session: AsyncSession, resident_id: int, department_id: int, now: datetime
 ) -> Subject | None:
-    """Today's visit to a department's window, recorded the first time it is rated."""
+    """Today's visit to a department's window, recorded the first time it is rated (only a
+    department that has a window in the hall can be visited there)."""
     department = await session.get(Department, department_id)
-    if department is None:
+    if department is None or department.window is None:
         return None
     today = now.astimezone(SHANGHAI).date()
     stmt = select(WindowVisit).where(

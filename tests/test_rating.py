@@ -16,7 +16,7 @@ from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import Case, CaseKind, Rating, RatingLevel
 from models.messaging import OutboxMessage
-from models.org import Staff
+from models.org import Department, Staff
 from models.policy import Viewer, can_view_case
 from models.ratings import WindowVisit
 from scheduler.cases import sweep_case_deadlines
@@ -340,3 +340,19 @@ async def test_migration_0010_adds_window_visits_from_0009(linli: Linli) -> None
     await resident.send("民政科")
     async with linli.sessions() as session:
         assert len((await session.exec(select(WindowVisit))).all()) == 1
+
+
+async def test_a_department_without_a_hall_window_cannot_be_rated_as_a_window_visit(
+    linli: Linli, chat: Chat
+) -> None:
+    async with linli.sessions() as session, session.begin():
+        department = (
+            await session.exec(select(Department).where(Department.code == "judicial"))
+        ).one()
+        department.window = None  # a back office, not a hall window
+        session.add(department)
+    await chat.send("评价")
+    refused = await chat.press(f"rate:dept:{department.id}")  # a crafted button
+    assert "态度差" not in labels(refused[0])
+    async with linli.sessions() as session:
+        assert (await session.exec(select(WindowVisit))).all() == []
