@@ -7,6 +7,7 @@ follows the roster whenever they are looked at again (never below what is alread
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -56,11 +57,22 @@ async def opening_rule(
 ) -> OpeningRule | None:
     """The service's own hours for a kind of day, else the street's."""
     stmt = select(OpeningRule).where(OpeningRule.day_kind == kind.value)
-    rules = list((await session.exec(stmt)).all())
-    own = [rule for rule in rules if rule.service_id == service.id]
-    street = [rule for rule in rules if rule.service_id is None]
+    return pick_rule((await session.exec(stmt)).all(), service, kind)
+
+
+def pick_rule(rules: Iterable[OpeningRule], service: Service, kind: DayKind) -> OpeningRule | None:
+    """Of the given opening rules, the service's own for a kind of day, else the street's."""
+    of_kind = [rule for rule in rules if rule.day_kind == kind.value]
+    own = [rule for rule in of_kind if rule.service_id == service.id]
+    street = [rule for rule in of_kind if rule.service_id is None]
     found = own or street
     return found[0] if found else None
+
+
+def serves_on(service: Service, kind: DayKind) -> bool:
+    """Whether the service is offered on a kind of day (weekday-only ones are not on weekends
+    and holidays)."""
+    return kind is not DayKind.HOLIDAY or service.weekend
 
 
 async def plan_day(
@@ -78,7 +90,7 @@ async def plan_day(
         return DayPlan(info, Closed.PAST)
     if day > today + timedelta(days=horizon_days):
         return DayPlan(info, Closed.TOO_FAR)
-    if info.kind is DayKind.HOLIDAY and not service.weekend:
+    if not serves_on(service, info.kind):
         return DayPlan(info, Closed.NOT_ON_HOLIDAYS)
     rule = await opening_rule(session, service, info.kind)
     if rule is None:
@@ -99,11 +111,10 @@ async def _slots(
     """
     length = timedelta(minutes=rule.slot_minutes)
     per_person = max(1, rule.slot_minutes // max(1, service.duration_minutes))
-    shifts = await _trained_shifts(session, service, day)
+    shifts = [shift for _, shift in await trained_shifts(session, [service.id or 0], day, day)]
     capacity = {
-        start: per_person
-        * sum(1 for s in shifts if s.starts_at <= start and s.ends_at >= start + length)
-        for start in _slot_starts(day, rule)
+        start: per_person * sum(1 for shift in shifts if covers(shift, start, length))
+        for start in slot_starts(day, rule)
     }
     slots = await _day_slots(session, service, day)
     missing = [start for start in capacity if start not in {slot.starts_at for slot in slots}]
@@ -167,7 +178,9 @@ async def _set_capacity(session: AsyncSession, slot: BookingSlot, wanted: int) -
     set_committed_value(slot, "capacity", max(wanted, slot.booked))
 
 
-def _slot_starts(day: date, rule: OpeningRule) -> list[datetime]:
+def slot_starts(day: date, rule: OpeningRule) -> list[datetime]:
+    """When the day's slots start: at opening time, one every slot_minutes, the last ending by
+    closing time."""
     start = datetime.combine(day, rule.opens, tzinfo=SHANGHAI)
     end = datetime.combine(day, rule.closes, tzinfo=SHANGHAI)
     step = timedelta(minutes=rule.slot_minutes)
@@ -178,11 +191,26 @@ def _slot_starts(day: date, rule: OpeningRule) -> list[datetime]:
     return starts
 
 
-async def _trained_shifts(session: AsyncSession, service: Service, day: date) -> list[RosterShift]:
-    """Shifts on day of staff trained for the service."""
-    trained = select(StaffSkill.staff_id).where(StaffSkill.service_id == service.id)
-    stmt = select(RosterShift).where(RosterShift.day == day, col(RosterShift.staff_id).in_(trained))
-    return list((await session.exec(stmt)).all())
+def covers(shift: RosterShift, start: datetime, length: timedelta) -> bool:
+    """Whether a shift spans the whole slot starting at `start` (so gives it places)."""
+    return shift.starts_at <= start and shift.ends_at >= start + length
+
+
+async def trained_shifts(
+    session: AsyncSession, service_ids: Collection[int], first: date, last: date
+) -> list[tuple[int, RosterShift]]:
+    """The shifts on days first..last of staff trained for each service (一人多岗: a shift
+    comes once for each of its staff member's services)."""
+    stmt = (
+        select(StaffSkill.service_id, RosterShift)
+        .join(RosterShift, col(RosterShift.staff_id) == col(StaffSkill.staff_id))
+        .where(
+            col(StaffSkill.service_id).in_(list(service_ids)),
+            col(RosterShift.day) >= first,
+            col(RosterShift.day) <= last,
+        )
+    )
+    return [(service_id, shift) for service_id, shift in (await session.exec(stmt)).all()]
 
 
 async def next_open_days(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,9 +17,10 @@ from models.base import SHANGHAI
 from models.booking import RosterShift
 from models.org import Staff, StaffSkill
 from models.roster_csv import import_roster
-from models.roster_gaps import is_staffed, unstaffed_services
+from models.roster_gaps import unstaffed_services
 from models.roster_plan import planned_by, roll_forward
 from models.services import DayKind, HolidayOverride, OpeningRule, Service
+from models.slots import plan_day
 from scheduler.roster import keep_roster_ahead
 from tests.test_roster_csv import csv_text, run_import
 from tests.test_scheduler import job_context
@@ -278,18 +279,26 @@ async def test_the_gaps_report_lists_unstaffed_services_with_their_last_staffed_
     assert "S0" not in report  # services, not people
 
 
-async def test_staffed_tells_no_staff_yet_from_open(linli: Linli, clock: ManualClock) -> None:
-    clock.set(MONDAY_AFTER)
-    friday = date(2027, 1, 8)
-    async with linli.sessions() as session:
-        service = (
-            await session.exec(select(Service).where(Service.code == "ss-employment-card"))
-        ).one()
-        assert not await is_staffed(session, service, friday)
+async def places(linli: Linli, code: str, day: date) -> int | None:
+    """The places the roster gives a service on a day (None: not open that day)."""
+    async with linli.sessions() as session, session.begin():
+        service = (await session.exec(select(Service).where(Service.code == code))).one()
+        plan = await plan_day(session, service, day, linli.clock.now(), horizon_days=366)
+    return None if plan.closed else sum(slot.capacity for slot in plan.slots)
+
+
+async def test_planned_by_is_the_first_day_the_roll_forward_staffs_a_day(
+    linli: Linli, clock: ManualClock
+) -> None:
+    friday = date(2027, 2, 5)
+    first = planned_by(friday, linli.settings.roster_weeks_ahead)
+    clock.set(datetime.combine(first - timedelta(days=1), time(10), SHANGHAI))
     await roll(linli)
-    async with linli.sessions() as session:
-        assert await is_staffed(session, service, friday)
-        assert not await is_staffed(session, service, date(2027, 1, 9))  # weekday-only service
+    assert await places(linli, "ss-employment-card", friday) == 0  # nobody on duty yet
+    clock.set(datetime.combine(first, time(10), SHANGHAI))
+    await roll(linli)
+    assert (await places(linli, "ss-employment-card", friday) or 0) > 0
+    assert await places(linli, "ss-employment-card", friday + timedelta(days=1)) is None
     assert planned_by(date(2027, 3, 1), 6) == date(2027, 1, 19)
 
 
