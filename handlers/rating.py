@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.outgoing import Message, Name, for_staff, pushes, queue
-from bot.outgoing.message import Day, Say, say
-from bot.outgoing.tell import alert_return_visit
+from bot.outgoing.message import Say, say
+from bot.outgoing.tell import alert_return_visit, rated_thing
 from bot.router import HandlerResult, Router
 from handlers.case_text import catalogue
 from handlers.common import (
@@ -50,14 +50,9 @@ def _number(text: str) -> int | None:
 
 
 def thing(subject: Subject) -> Say:
-    """What was rated, in the reader's words: 预约 12月4日 社保卡补办 / 事项 LC-… 高龄补贴申领."""
+    """What was rated, in the reader's words (bot.outgoing.tell.rated_thing)."""
     name = Name(subject.name_zh, subject.name_en)
-    day = Day(subject.at.astimezone(SHANGHAI).date())
-    if subject.kind == APPOINTMENT:
-        return say("rating.subject_appointment", service=name, day=day)
-    if subject.kind == CASE:
-        return say("rating.subject_case", category=name, ref=subject.ref)
-    return say("rating.subject_window", department=name, day=day)
+    return rated_thing(subject.kind, name, subject.ref, subject.at.astimezone(SHANGHAI).date())
 
 
 @router.payload("rate")

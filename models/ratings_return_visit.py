@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.base import SHANGHAI
 from models.case_ops import CaseCatalogue, open_case, record
 from models.cases import CONCERNS, Case, CaseHandler, CaseKind, CaseStatus, Rating
 from models.org import Department, Staff
@@ -87,7 +88,7 @@ async def open_return_visit(
     if routed is None:
         return None
     supervisor, department = routed
-    thing = f"{subject.name_zh} {subject.ref}" if subject.ref else f"{subject.name_zh}窗口"
+    thing = f"{subject.name_zh} {subject.ref}".strip()  # for the case's summary
     case = await open_case(
         session,
         catalogue,
@@ -102,6 +103,7 @@ async def open_return_visit(
             "subject": f"{subject.kind}:{subject.id}",
             "level": str(rating.level),
             "thing": thing,
+            RATED: rated_details(subject),  # worded for the supervisor in their language
             CONCERNS: concerned.id if concerned else None,
         },
         department=department or await _any_department(session),
@@ -116,7 +118,22 @@ async def _any_department(session: AsyncSession) -> Department | None:
 
 
 def _summary(thing: str, comment: str | None) -> str:
-    return f"{thing}：{comment}" if comment else thing
+    return f"{thing} — {comment}" if comment else thing
+
+
+RATED = "rated"
+
+
+def rated_details(subject: Subject) -> dict[str, str]:
+    """What was rated, kept on the return visit so that it can be worded in any language."""
+    day = subject.at.astimezone(SHANGHAI).date().isoformat()
+    return {
+        "kind": subject.kind,
+        "zh": subject.name_zh,
+        "en": subject.name_en,
+        "ref": subject.ref,
+        "day": day,
+    }
 
 
 def _assign(session: AsyncSession, case: Case, supervisor: Staff, now: datetime) -> None:

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 
+from sqlmodel import select
+
 from bot.app import Linli
 from bot.clock import ManualClock
 from bot.messages import Reply
+from bot.outgoing import payload_replies
 from models.base import SHANGHAI
+from models.messaging import OutboxMessage
 from tests.conftest import ROOT, Chat, labels
 from tests.fakes.wechat_sender import WeChatServer
 from tests.test_rating import alerts_to, bound, post_as
@@ -97,6 +101,11 @@ async def test_the_poor_rating_and_its_return_visit_happen_as_shown(
     [push] = await alerts_to(linli, "S041")
     assert push == walkthrough_blocks()[-1].strip()
     assert await alerts_to(linli, "S001") == []  # 王丽 hears nothing of it
+    async with linli.sessions() as session:  # a supervisor who reads English reads it so
+        [row] = (
+            await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+        ).all()
+    assert "Social Security Office window" in payload_replies(row.payload, "en")[0]["text"]
 
 
 async def test_on_wechat_the_same_words_give_the_same_answers(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outgoing import pushes
-from bot.outgoing.message import Message, Name
+from bot.outgoing.message import Day, Message, Name, Say, Value, say
 from bot.outgoing.queue import for_resident, for_staff, queue
 from models.appointments import BookingLimits, expire_offers
 from models.booking import BookingSlot, WaitlistEntry
@@ -21,7 +21,8 @@ from models.needs import NeedItem, NeedStage
 from models.notice_ops import NoticeReport
 from models.notices import Notice
 from models.org import Staff
-from models.reminders import CASE, mark_once
+from models.ratings_return_visit import RATED
+from models.reminders import APPOINTMENT, CASE, mark_once
 from models.services import Service
 
 
@@ -61,6 +62,26 @@ def case_category(case: Case, data_dir: Path) -> Name:
 RETURN_VISIT_ALERT = "return_visit_alert"
 
 
+def rated_thing(kind: str, name: Name, ref: str, day: date) -> Say:
+    """What a resident rated, in the reader's words: 预约 12月4日 社保卡补办 / 事项 LC-… /
+    社会保障科窗口 11月27日."""
+    if kind == APPOINTMENT:
+        return say("rating.subject_appointment", service=name, day=Day(day))
+    if kind == CASE:
+        return say("rating.subject_case", category=name, ref=ref)
+    return say("rating.subject_window", department=name, day=Day(day))
+
+
+def _rated(case: Case) -> Value:
+    """A return visit's rated thing (return visits opened before it was kept: as stored)."""
+    rated = case.details.get(RATED)
+    if not isinstance(rated, dict):
+        return str(case.details.get("thing", ""))
+    name = Name(str(rated.get("zh", "")), str(rated.get("en", "")))
+    day = date.fromisoformat(str(rated.get("day")))
+    return rated_thing(str(rated.get("kind")), name, str(rated.get("ref", "")), day)
+
+
 async def alert_return_visit(
     session: AsyncSession, connection: AsyncConnection, case: Case, now: datetime, *, again: bool
 ) -> bool:
@@ -77,7 +98,7 @@ async def alert_return_visit(
     alert = pushes.return_visit(
         ref=case.ref,
         level=RatingLevel(str(case.details.get("level", RatingLevel.BAD_ATTITUDE))),
-        thing=str(case.details.get("thing", "")),
+        thing=_rated(case),
         concerns=concerned.name if concerned else "—",
         comment=(rating.comment if rating else None) or "",
         due_at=case.due_at,
