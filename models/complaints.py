@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.case_ops import record
-from models.cases import CONCERNS, Case, CaseStatus
+from models.cases import Case, CaseStatus
 from models.org import Staff
-from models.ratings_return_visit import move_lead_department, named_staff, supervisor_for
+from models.supervision import concern, named_staff
 
 
 async def route_past_named_staff(session: AsyncSession, case: Case, now: datetime) -> Staff | None:
@@ -19,14 +19,10 @@ async def route_past_named_staff(session: AsyncSession, case: Case, now: datetim
     named = await named_staff(session, case.summary)
     if named is None:
         return None
-    case.details = {**case.details, CONCERNS: named.id}  # even with nobody to answer it
-    session.add(case)
-    routed = await supervisor_for(session, case.department_id, named)
+    routed = await concern(session, case, named)
     if routed is None:
         return None
-    supervisor, department = routed
-    if department is not None and department.id != case.department_id:
-        await move_lead_department(session, case, department)
+    supervisor, _ = routed
     case.assignee_staff_id, case.status, case.accepted_at = supervisor.id, CaseStatus.ACCEPTED, now
     record(session, case, ("system", None), "accepted", now, staff=supervisor.name)
     session.add(case)

@@ -12,13 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import SHANGHAI
 from models.case_ops import CaseCatalogue, open_case, record
-from models.cases import CONCERNS, Case, CaseHandler, CaseKind, CaseStatus, Rating
+from models.cases import CONCERNS, Case, CaseKind, CaseStatus, Rating
 from models.org import Department, Staff
 from models.personal_data import clip, remove_personal_data
 from models.ratings import COMMENT_LIMIT, Subject
-from models.supervision import answering_supervisor
-
-SHORTEST_NAME = 2
+from models.supervision import concern, named_staff, supervisor_for
 
 
 @dataclass(frozen=True)
@@ -33,35 +31,6 @@ class ReturnVisit:
 def safe_comment(text: str) -> str:
     """A resident's comment as it may be kept and shown to staff: phone and ID numbers removed."""
     return clip(remove_personal_data(text.strip()), COMMENT_LIMIT)
-
-
-async def named_staff(session: AsyncSession, text: str) -> Staff | None:
-    """The one active staff member a comment names by full name; None when it names nobody, or
-    several people, or a name two staff members share (then who served stays concerned)."""
-    if not text:
-        return None
-    stmt = select(Staff).where(col(Staff.active).is_(True))
-    named = [
-        person
-        for person in (await session.exec(stmt)).all()
-        if len(person.name) >= SHORTEST_NAME and person.name in text
-    ]
-    return named[0] if len(named) == 1 else None
-
-
-async def supervisor_for(
-    session: AsyncSession, department_id: int | None, concerned: Staff | None
-) -> tuple[Staff, Department | None] | None:
-    """The supervisor who answers for the person concerned (or the department), and the
-    department the return visit belongs to."""
-    department_id = (concerned.department_id if concerned else None) or department_id
-    supervisor = await answering_supervisor(
-        session, department_id, concerned.id if concerned else None
-    )
-    if supervisor is None:
-        return None
-    department = await session.get(Department, department_id) if department_id else None
-    return supervisor, department
 
 
 async def _concerned(session: AsyncSession, subject: Subject, comment: str) -> Staff | None:
@@ -172,25 +141,12 @@ async def _move(
     session: AsyncSession, case: Case, named: Staff, now: datetime
 ) -> ReturnVisit | None:
     """The comment named a staff member: theirs is the complaint, their supervisor calls back."""
-    case.details = {**case.details, CONCERNS: named.id}
-    routed = await supervisor_for(session, case.department_id, named)
+    routed = await concern(session, case, named)
     if routed is None:
         return None
     supervisor, department = routed
-    if department is not None and department.id != case.department_id:
-        await move_lead_department(session, case, department)
     if supervisor.id == case.assignee_staff_id:
         session.add(case)
         return None
     _assign(session, case, supervisor, now)
     return ReturnVisit(case, supervisor, department)
-
-
-async def move_lead_department(session: AsyncSession, case: Case, department: Department) -> None:
-    """Make another department the case's lead (the one that answers for the staff member)."""
-    lead = await session.get(CaseHandler, (case.id, case.department_id))
-    if lead is not None:
-        await session.delete(lead)
-        await session.flush()
-    session.add(CaseHandler(case_id=case.id or 0, department_id=department.id or 0, lead=True))
-    case.department_id = department.id
