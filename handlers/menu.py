@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.clock import local_today
 from bot.context import Context
 from bot.messages import Reply
@@ -16,11 +18,13 @@ from handlers.common import (
     street_name,
     weekday_name,
 )
+from handlers.my_records import offer_to_cancel
 from models.calendar import (
     DayInfo,
     classify_day,
     next_non_working_day,
 )
+from models.intents import fold, load_lexicon
 from models.services import DayKind
 
 router = Router("menu")
@@ -84,9 +88,17 @@ async def unsupported_message(ctx: Context) -> HandlerResult:
 
 @router.command("cancel")
 async def cancel(ctx: Context) -> HandlerResult:
-    """Abandon the current flow from anywhere."""
+    """Abandon the current flow from anywhere; "cancel my appointment" cancels an appointment."""
+    if ctx.command_args and _names_a_booking(ctx):
+        return await offer_to_cancel(ctx)
     ctx.clear_state()
     return await main_menu(ctx, ctx.t("menu.cancelled"))
+
+
+def _names_a_booking(ctx: Context) -> bool:
+    """Whether the words after 取消/cancel are about an appointment ("cancel my booking")."""
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    return lexicon.has("booking", fold(ctx.command_args))
 
 
 @router.command("back")

@@ -1,0 +1,48 @@
+"""'cancel my appointment' (and '取消 预约') cancels an appointment after asking, on the web chat
+and on WeChat; a bare 'cancel' still only leaves the flow."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.app import Linli
+from models.booking import Appointment, AppointmentStatus
+from tests.conftest import Chat, payloads
+from tests.test_typed_labels import _confirm_step
+from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
+
+__all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
+
+
+async def statuses(linli: Linli) -> list[AppointmentStatus]:
+    async with linli.sessions() as session:
+        return [a.status for a in (await session.exec(select(Appointment))).all()]
+
+
+@pytest.mark.parametrize("words", ["cancel my appointment", "cancel booking", "取消 预约"])
+async def test_cancel_with_a_booking_word_asks_and_cancels(linli: Linli, words: str) -> None:
+    chat = Chat(linli, user=f"canceller-{len(words)}")
+    shown = await _confirm_step(chat)
+    await chat.send(shown[0])
+    asked = await chat.send(words)
+    assert any(p.startswith("book:cancelled:") for p in payloads(asked[0])), asked[0].text
+    assert await statuses(linli) == [AppointmentStatus.BOOKED]  # nothing yet: it asks first
+    await chat.press(payloads(asked[0])[0])
+    assert await statuses(linli) == [AppointmentStatus.CANCELLED]
+
+
+async def test_a_bare_cancel_only_leaves_the_flow(linli: Linli) -> None:
+    chat = Chat(linli, user="leaver-0001")
+    await chat.send("预约")
+    assert (await chat.send("取消"))[0].text.startswith("已取消")
+
+
+async def test_on_wechat_cancel_my_appointment_asks_first(rig: WeChatRig) -> None:
+    for words in ("预约办事", "社会保障科", "社保卡补办", "1", "1", "确认"):
+        await rig.post(rig.server.text(words))
+    assert await statuses(rig.linli) == [AppointmentStatus.BOOKED]
+    asked = (await rig.post(rig.server.text("cancel my appointment")))["Content"]
+    assert "LCY-" in asked and "1. " in asked, asked
+    await rig.post(rig.server.text("1"))
+    assert await statuses(rig.linli) == [AppointmentStatus.CANCELLED]
