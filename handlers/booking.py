@@ -33,16 +33,24 @@ from models.intents import load_lexicon, services_asked
 from models.org import Department
 from models.people import ensure_resident
 from models.reminders import ReminderRules
+from models.roster_plan import planned_by
 from models.service_match import load_service_catalogue
 from models.services import Service
-from models.slots import DayPlan, known_free_slots, next_open_days, plan_day, staffed_slots
+from models.slots import (
+    HORIZON_DAYS,
+    DayPlan,
+    known_free_slots,
+    next_open_days,
+    plan_day,
+    staffed_slots,
+)
 
 router = Router("booking")
 
 CHOOSE_SERVICE = "booking.service"
 CHOOSE_DAY = "booking.day"
 DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
-AFTER_WORK = 17  # 傍晚/下班后: the slots from 17:00, before the centre closes at 18:00
+NOON = time(12)
 
 
 def reminder_rules(ctx: Context) -> ReminderRules:
@@ -141,18 +149,22 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     ctx.set_state(CHOOSE_SERVICE, back="book")
     if not matches:
         return Reply(ctx.t("booking.no_match", text=text[:20]), back_to_menu(ctx))
-    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in matches)
-    return Reply(ctx.t("booking.several", text=text[:20]), buttons)
+    shown = matches[:MATCHES_SHOWN]
+    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
+    other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
+    return Reply(ctx.t("booking.several", text=text[:20]), (*buttons, other))
 
 
 async def match_services(ctx: Context, text: str) -> list[Service]:
     """The services the text asks for, best first, by the one matching path of free text and
-    proxy handling (models.service_match): the one that clearly fits, else the best three."""
+    proxy handling (models.service_match), ranked among the services the database offers (a
+    service deactivated there is never offered): the one that clearly fits, else the best three."""
     data = Path(ctx.settings.data_dir)
-    codes = [m.code for m in services_asked(text, load_lexicon(data), load_service_catalogue(data))]
-    stmt = select(Service).where(col(Service.code).in_(codes), col(Service.active).is_(True))
-    found = {s.code: s for s in (await ctx.session.exec(stmt)).all()}
-    return [found[code] for code in codes if code in found]
+    stmt = select(Service).where(col(Service.active).is_(True))
+    offered = {s.code: s for s in (await ctx.session.exec(stmt)).all()}
+    catalogue = load_service_catalogue(data)
+    matches = services_asked(text, load_lexicon(data), catalogue, among=offered)
+    return [offered[m.code] for m in matches]
 
 
 def _today(ctx: Context) -> date:
@@ -201,7 +213,7 @@ async def _first_fitting_day(ctx: Context, service: Service, asked: WhenAsked) -
     open day, where the answer explains the hours)."""
     plans = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN)
     for plan in plans:
-        if any(_fits(s, asked.part, asked.at) for s in plan.free):
+        if any(_fits(s, plan, asked.part, asked.at) for s in plan.free):
             return plan.info.day
     return plans[0].info.day if plans else _today(ctx)
 
@@ -306,7 +318,7 @@ async def _show_day(
     plan = await plan_day(ctx.session, service, day, ctx.now())
     if plan.closed is not None:
         return await _closed(ctx, service, plan)
-    wanted = [s for s in plan.free if _fits(s, part, at)]
+    wanted = [s for s in plan.free if _fits(s, plan, part, at)]
     if at is not None and wanted:
         return _confirm_question(ctx, service, wanted[0])
     if not wanted:
@@ -348,18 +360,26 @@ def _slot_page(
     return tuple(buttons)
 
 
-def _fits(slot: BookingSlot, part: DayPart | None, at: time | None) -> bool:
+def _fits(slot: BookingSlot, plan: DayPlan, part: DayPart | None, at: time | None) -> bool:
     local = slot.starts_at.astimezone(SHANGHAI)
     end = slot.ends_at.astimezone(SHANGHAI)
     if at is not None:
         return local.time() <= at < end.time()
+    if part is None:
+        return True
+    first, until = _part_hours(plan, part)
+    return first <= local.time() < until
+
+
+def _part_hours(plan: DayPlan, part: DayPart) -> tuple[time, time]:
+    """The hours a part of the day stands for on the plan's day: the morning until noon, the
+    afternoon from noon, after work (傍晚/下班后) the last hour before closing, not before noon."""
     if part is DayPart.MORNING:
-        return local.hour < 12
-    if part is DayPart.AFTERNOON:
-        return 12 <= local.hour < 18
-    if part is DayPart.EVENING:
-        return local.hour >= AFTER_WORK
-    return True
+        return time.min, NOON
+    if part is DayPart.AFTERNOON or plan.closes is None:
+        return NOON, time.max
+    hour_before = datetime.combine(plan.info.day, plan.closes) - timedelta(hours=1)
+    return max(NOON, hour_before.time()), time.max
 
 
 async def _closed(ctx: Context, service: Service, plan: DayPlan) -> Reply:
@@ -380,14 +400,14 @@ async def _nothing_free(
 ) -> Reply:
     """No free slot at the asked time (or on the day): why — not offered that day, taken, or
     nobody on duty yet — then the nearest free times, and the waitlist of a taken slot."""
-    asked = [s for s in plan.slots if _fits(s, part, at)]
+    asked = [s for s in plan.slots if _fits(s, plan, part, at)]
     taken = [s for s in asked if s.capacity > 0]
-    reason = _why_nothing_free(ctx, plan, part, at, asked, taken)
+    reason = await _why_nothing_free(ctx, plan, part, at, asked, taken)
     wait_for = taken[0] if taken else None
     if not plan.free:
         return await _with_alternatives(ctx, service, reason, wait_for)
     # Other times of the same day still have places: the nearest to the time asked for.
-    nearest = sorted(plan.free, key=lambda s: _distance(s, part, at))[:ALTERNATIVES]
+    nearest = sorted(plan.free, key=lambda s: _distance(s, plan, part, at))[:ALTERNATIVES]
     buttons = tuple(_slot_button(ctx, s, with_day=False) for s in sorted(nearest, key=_start))
     text = reason + ctx.t("booking.alternatives")
     return Reply(text, (*_wait_button(ctx, wait_for), *buttons, *back_to_menu(ctx)))
@@ -397,7 +417,7 @@ def _wait_button(ctx: Context, slot: BookingSlot | None) -> tuple[Button, ...]:
     return (Button(ctx.t("booking.wait"), f"book:wait:{slot.id}"),) if slot else ()
 
 
-def _why_nothing_free(
+async def _why_nothing_free(
     ctx: Context,
     plan: DayPlan,
     part: DayPart | None,
@@ -422,31 +442,35 @@ def _why_nothing_free(
         return ctx.t("booking.outside_hours", **values)
     if taken:
         return ctx.t("booking.time_full" if part or at else "booking.day_full", **values)
-    return ctx.t("booking.day_unstaffed", **values) + _roster_note(ctx, day)
+    return ctx.t("booking.day_unstaffed", **values) + await _roster_note(ctx, day)
 
 
 def _start(slot: BookingSlot) -> datetime:
     return slot.starts_at
 
 
-def _distance(slot: BookingSlot, part: DayPart | None, at: time | None) -> float:
+def _distance(slot: BookingSlot, plan: DayPlan, part: DayPart | None, at: time | None) -> float:
     """How far a slot is from the time asked for (in seconds), so the nearest come first."""
     local = slot.starts_at.astimezone(SHANGHAI)
-    wanted = at or {DayPart.MORNING: time(9), DayPart.AFTERNOON: time(14)}.get(
-        part or DayPart.MORNING, time(AFTER_WORK)
-    )
-    if part is None and at is None:
+    if at is None and part is None:
         return local.timestamp()
-    return abs((local - datetime.combine(local.date(), wanted, SHANGHAI)).total_seconds())
+    first, until = (at, at) if at else _part_hours(plan, part or DayPart.MORNING)
+    early = datetime.combine(local.date(), first, SHANGHAI) - local
+    late = local - datetime.combine(local.date(), until, SHANGHAI)
+    return max(early.total_seconds(), late.total_seconds(), 0.0)
 
 
-def _roster_note(ctx: Context, day: date | None) -> str:
-    """When the duty roster should reach the day (it is drawn up some weeks ahead)."""
+async def _roster_note(ctx: Context, day: date | None) -> str:
+    """When to ask again: the day the roster roll-forward first staffs `day` (without a day,
+    the first day it has not reached). When it has reached them and still nobody is on duty,
+    nobody is scheduled for the service: the street's phone instead."""
     weeks = ctx.settings.roster_weeks_ahead
     today = _today(ctx)
-    again = today + timedelta(days=7 - today.weekday())  # next Monday
-    if day is not None and day - timedelta(weeks=weeks) > today:
-        again = day - timedelta(weeks=weeks)
+    wanted = day or today + timedelta(weeks=weeks)
+    again = planned_by(wanted, weeks)
+    if again <= today or wanted > today + timedelta(days=HORIZON_DAYS):
+        street = await ctx.reference.street(ctx.unit)
+        return ctx.t("booking.roster_nobody", phone=street.phone) if street else ""
     return ctx.t(
         "booking.roster_ahead",
         weeks=weeks,
@@ -455,14 +479,16 @@ def _roster_note(ctx: Context, day: date | None) -> str:
     )
 
 
-async def _no_place_ahead(ctx: Context, service: Service) -> Reply:
+async def _no_place_ahead(ctx: Context, service: Service, said: str = "") -> Reply:
     """No free slot in the weeks ahead: all taken (the waitlist of the soonest) or nobody on
-    duty for the service yet (when to ask again)."""
+    duty for the service yet (when to ask again, unless `said` already says the same)."""
     taken = await staffed_slots(ctx.session, service.id or 0, ctx.now(), 1)
     if taken:
         text = ctx.t("booking.all_taken", when=_when(ctx, taken[0].starts_at))
         return Reply(text, (*_wait_button(ctx, taken[0]), *back_to_menu(ctx)))
-    return Reply(ctx.t("booking.unstaffed") + _roster_note(ctx, None), back_to_menu(ctx))
+    note = await _roster_note(ctx, None)
+    text = ctx.t("booking.unstaffed") + ("" if note in said else note)
+    return Reply(text, back_to_menu(ctx))
 
 
 async def _with_alternatives(
@@ -478,8 +504,8 @@ async def _with_alternatives(
         text = reason + ctx.t("booking.others_taken")
         return Reply(text, (*_wait_button(ctx, wait_for), *back_to_menu(ctx)))
     if not slots:
-        nothing = await _no_place_ahead(ctx, service)
-        return Reply(reason + nothing.text, nothing.buttons)
+        nothing = await _no_place_ahead(ctx, service, reason)
+        return Reply(f"{reason}\n{nothing.text}", nothing.buttons)
     buttons = tuple(_slot_button(ctx, s, with_day=True) for s in slots)
     text = reason + ctx.t("booking.alternatives")
     return Reply(text, (*_wait_button(ctx, wait_for), *buttons, *back_to_menu(ctx)))

@@ -25,6 +25,7 @@ from models.org import StaffSkill
 from models.services import DayKind, OpeningRule, Service
 
 _SLOT = BookingSlot.__table__  # type: ignore[attr-defined]
+HORIZON_DAYS = 30  # how far ahead residents can book
 
 
 class Closed(StrEnum):
@@ -81,7 +82,7 @@ async def plan_day(
     day: date,
     now: datetime,
     *,
-    horizon_days: int = 30,
+    horizon_days: int = HORIZON_DAYS,
 ) -> DayPlan:
     """Whether the service is open on day, and its slots (made or refreshed from the roster)."""
     info = classify_day(day, await load_overrides(session))
@@ -214,7 +215,12 @@ async def trained_shifts(
 
 
 async def next_open_days(
-    session: AsyncSession, service: Service, now: datetime, count: int, *, horizon_days: int = 30
+    session: AsyncSession,
+    service: Service,
+    now: datetime,
+    count: int,
+    *,
+    horizon_days: int = HORIZON_DAYS,
 ) -> list[DayPlan]:
     """The next days (from today) on which the service has places left."""
     today = now.astimezone(SHANGHAI).date()

@@ -14,6 +14,7 @@ from bot.app import Linli
 from bot.i18n import t
 from models.base import SHANGHAI
 from models.booking import BookingSlot, RosterShift
+from models.org import get_street
 from models.services import Service
 from models.slots import plan_day
 from tests.conftest import Chat, labels, payloads
@@ -63,28 +64,58 @@ async def test_every_place_taken_offers_the_waitlist(linli: Linli, channel: str)
     assert waiting[0].text.startswith("已为您排队候补"), waiting[0].text
 
 
+async def _street_phone(linli: Linli) -> str:
+    async with linli.sessions() as session:
+        street = await get_street(session)
+    assert street is not None and street.phone
+    return street.phone
+
+
 @CHANNELS
-async def test_nobody_on_duty_says_when_to_ask_again(linli: Linli, channel: str) -> None:
-    await _clear_roster(linli)
+async def test_nobody_on_a_roster_already_drawn_up_gives_the_phone(
+    linli: Linli, channel: str
+) -> None:
+    await _clear_roster(linli)  # the roll-forward's weeks cover every bookable day
     chat = Chat(linli, user=f"unstaffed-{channel}", channel=channel)
     days = await chat.press(f"book:svc:{SERVICE}")
     text = days[0].text
     assert "还没有排到能办理这项服务的值班人员" in text, text
-    weeks = linli.settings.roster_weeks_ahead
-    assert f"提前 {weeks} 周" in text and "11月30日（周一）以后" in text, text
-    assert "约满" not in text and not any(p.startswith("book:wait:") for p in payloads(days[0]))
+    assert f"请致电 {await _street_phone(linli)} 咨询" in text, text
+    assert "再来预约" not in text and "约满" not in text
+    assert not any(p.startswith("book:wait:") for p in payloads(days[0]))
 
 
-@CHANNELS
-async def test_a_day_beyond_the_roster_is_not_called_full(linli: Linli, channel: str) -> None:
+async def _22_december_unstaffed(linli: Linli, user: str, channel: str) -> str:
+    """The answer to 12月22日下午 with nobody on the roster from 21 December: not "full", and
+    sooner times offered."""
     await _clear_roster(linli, since=date(2026, 12, 21))
-    chat = Chat(linli, user=f"day-unstaffed-{channel}", channel=channel)
+    chat = Chat(linli, user=user, channel=channel)
     await chat.press(f"book:svc:{SERVICE}")
     reply = await chat.send("12月22日下午")
     text = reply[0].text
     assert text.startswith("12月22日（周二）还没有排到能办理这项服务的值班人员"), text
     assert "约满" not in text
     assert any(p.startswith("book:slot:") for p in payloads(reply[0]))  # sooner times
+    return text
+
+
+@CHANNELS
+async def test_a_day_the_roster_has_not_reached_says_when_it_will(
+    linli: Linli, channel: str
+) -> None:
+    linli.settings.roster_weeks_ahead = 2
+    text = await _22_december_unstaffed(linli, f"day-ahead-{channel}", channel)
+    # models.roster_plan.planned_by: the roll-forward of 9 December is the first to reach it
+    assert "提前 2 周" in text and "请在 12月9日（周三）起再来预约" in text, text
+    assert "致电" not in text
+
+
+@CHANNELS
+async def test_a_day_the_roster_reached_without_staff_gives_the_phone(
+    linli: Linli, channel: str
+) -> None:
+    text = await _22_december_unstaffed(linli, f"day-unstaffed-{channel}", channel)
+    assert f"请致电 {await _street_phone(linli)} 咨询" in text and "再来预约" not in text, text
 
 
 async def test_in_english(linli: Linli) -> None:
@@ -93,8 +124,11 @@ async def test_in_english(linli: Linli) -> None:
     await chat.send("English")
     days = await chat.press(f"book:svc:{SERVICE}")
     assert "No staff for this service are on the duty roster" in days[0].text
-    weeks = linli.settings.roster_weeks_ahead
-    assert f"{weeks} weeks ahead" in days[0].text and "Mon 30 Nov" in days[0].text
+    assert f"please call {await _street_phone(linli)}." in days[0].text, days[0].text
+    linli.settings.roster_weeks_ahead = 2
+    await chat.press(f"book:svc:{SERVICE}")
+    later = await chat.send("12/22")
+    assert "2 weeks ahead" in later[0].text and "from Wed 9 Dec" in later[0].text, later[0].text
 
 
 async def test_a_full_slot_confirmed_offers_the_waitlist_first(linli: Linli) -> None:
