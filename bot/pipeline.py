@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,9 +39,11 @@ from models.conversation import (
     record_inbound,
 )
 from models.db import connection_lock
+from models.intents import fold, load_lexicon
 from models.messaging import bind_callback, forget_callbacks, queue_message
 
 logger = logging.getLogger(__name__)
+_PARTS = re.compile(r"[\s,.!?;:~、，。！？；：～]+")  # between the words of "好的，确认"
 
 InflightKey = tuple[str, str, str]
 CALLBACK_PURGE_SECONDS = 60.0
@@ -313,8 +317,7 @@ class Pipeline:
         ctx.payload, ctx.args = payload, ""
         return await self.router.dispatch(ctx) or []
 
-    @staticmethod
-    def _chosen_option(data: dict[str, object], text: str | None) -> str | None:
+    def _chosen_option(self, data: dict[str, object], text: str | None) -> str | None:
         """A typed option number ("2", "２", "二", "第二个") or an option's label ("确认",
         "很满意", "Confirm") stands for that option's payload, as pressing it would."""
         options = data.get("options")
@@ -327,5 +330,22 @@ class Pipeline:
         labels = data.get("labels")
         if not isinstance(labels, list) or len(labels) != len(options):
             return None
-        found = option_by_label(text, [str(label) for label in labels])
+        shown = [str(label) for label in labels]
+        found = option_by_label(text, shown)
+        if found is None:
+            found = self._agreeing_option(text, shown)
         return None if found is None else str(options[found])
+
+    def _agreeing_option(self, text: str, labels: list[str]) -> int | None:
+        """ "好的", "确定", "OK, confirm" answer a question whose one agreeing option is 确认 or
+        Confirm, as that option would."""
+        agree = self._agree_words()
+        parts = [part for part in _PARTS.split(fold(text)) if part]
+        if not parts or not all(part in agree for part in parts):
+            return None
+        agreeing = [i for i, label in enumerate(labels) if fold(label) in agree]
+        return agreeing[0] if len(agreeing) == 1 else None
+
+    def _agree_words(self) -> frozenset[str]:
+        words = load_lexicon(Path(self.settings.data_dir)).words.get("agree", ())
+        return frozenset(fold(word) for word in words)

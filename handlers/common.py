@@ -73,6 +73,17 @@ def back_to_menu(ctx: Context) -> tuple[Button, ...]:
     return (Button(ctx.t("menu.back"), "menu"),)
 
 
+def options_again(ctx: Context) -> tuple[Button, ...]:
+    """The options the person was last shown (for a step that did not understand the answer:
+    it asks again and keeps them, so nothing on the screen is lost); else the menu button."""
+    options, labels = ctx.state.data.get("options"), ctx.state.data.get("labels")
+    if not isinstance(options, list) or not isinstance(labels, list) or not options:
+        return back_to_menu(ctx)
+    return tuple(
+        Button(str(label), str(option)) for label, option in zip(labels, options, strict=False)
+    )
+
+
 MEDIA_KEPT = 9
 
 

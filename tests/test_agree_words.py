@@ -1,0 +1,45 @@
+"""'好的', '确定', 'OK, confirm' at a question whose one agreeing option is 确认 / Confirm choose
+it, on the web chat and on WeChat; they choose nothing where no option agrees."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.app import Linli
+from models.booking import Appointment
+from tests.conftest import Chat, labels
+from tests.test_typed_labels import _confirm_step
+from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
+
+__all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
+
+
+async def booked(linli: Linli) -> int:
+    async with linli.sessions() as session:
+        return len((await session.exec(select(Appointment))).all())
+
+
+@pytest.mark.parametrize("words", ["好的", "确定", "好的，确认", "OK, confirm", "可以"])
+async def test_agreeing_at_the_confirm_question_books(linli: Linli, words: str) -> None:
+    chat = Chat(linli, user="agreeing-0001")
+    await _confirm_step(chat)
+    done = await chat.send(words)
+    assert await booked(linli) == 1, done[0].text
+
+
+async def test_agreeing_where_no_option_agrees_chooses_nothing(linli: Linli) -> None:
+    chat = Chat(linli, user="agreeing-0002")
+    await chat.send("评价")
+    levels = await chat.send("评价窗口服务")
+    assert "好的" not in labels(levels[0])
+    again = await chat.send("好的")  # not a department: the list again, nothing chosen
+    assert labels(again[0])[: len(labels(levels[0])) - 1] == labels(levels[0])[:-1]
+
+
+async def test_on_wechat_ok_books(rig: WeChatRig) -> None:
+    for words in ("预约办事", "社会保障科", "社保卡补办", "1", "1"):
+        await rig.post(rig.server.text(words))
+    done = (await rig.post(rig.server.text("好的")))["Content"]
+    assert "预约成功" in done, done
+    assert await booked(rig.linli) == 1
