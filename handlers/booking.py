@@ -149,22 +149,18 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     ctx.set_state(CHOOSE_SERVICE, back="book")
     if not matches:
         return Reply(ctx.t("booking.no_match", text=text[:20]), back_to_menu(ctx))
-    shown = matches[:MATCHES_SHOWN]
-    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
-    other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
-    return Reply(ctx.t("booking.several", text=text[:20]), (*buttons, other))
+    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in matches)
+    return Reply(ctx.t("booking.several", text=text[:20]), buttons)
 
 
 async def match_services(ctx: Context, text: str) -> list[Service]:
     """The services the text asks for, best first, by the one matching path of free text and
-    proxy handling (models.service_match), ranked among the services the database offers (a
-    service deactivated there is never offered): the one that clearly fits, else the best three."""
+    proxy handling (models.service_match): the one that clearly fits, else the best three."""
     data = Path(ctx.settings.data_dir)
-    stmt = select(Service).where(col(Service.active).is_(True))
-    offered = {s.code: s for s in (await ctx.session.exec(stmt)).all()}
-    catalogue = load_service_catalogue(data)
-    matches = services_asked(text, load_lexicon(data), catalogue, among=offered)
-    return [offered[m.code] for m in matches]
+    codes = [m.code for m in services_asked(text, load_lexicon(data), load_service_catalogue(data))]
+    stmt = select(Service).where(col(Service.code).in_(codes), col(Service.active).is_(True))
+    found = {s.code: s for s in (await ctx.session.exec(stmt)).all()}
+    return [found[code] for code in codes if code in found]
 
 
 def _today(ctx: Context) -> date:
