@@ -15,7 +15,14 @@ from bot.messages import Button, Link, Reply
 from bot.outgoing.tell import offer_place
 from bot.router import HandlerResult, Router
 from bot.signing import link_signature
-from handlers.common import back_to_menu, format_time, localized, main_menu, weekday_name
+from handlers.common import (
+    back_to_menu,
+    format_time,
+    localized,
+    main_menu,
+    options_again,
+    weekday_name,
+)
 from models.appointments import (
     BookingLimits,
     Outcome,
@@ -149,18 +156,22 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     ctx.set_state(CHOOSE_SERVICE, back="book")
     if not matches:
         return Reply(ctx.t("booking.no_match", text=text[:20]), back_to_menu(ctx))
-    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in matches)
-    return Reply(ctx.t("booking.several", text=text[:20]), buttons)
+    shown = matches[:MATCHES_SHOWN]
+    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
+    other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
+    return Reply(ctx.t("booking.several", text=text[:20]), (*buttons, other))
 
 
 async def match_services(ctx: Context, text: str) -> list[Service]:
     """The services the text asks for, best first, by the one matching path of free text and
-    proxy handling (models.service_match): the one that clearly fits, else the best three."""
+    proxy handling (models.service_match), ranked among the services the database offers (a
+    service deactivated there is never offered): the one that clearly fits, else the best three."""
     data = Path(ctx.settings.data_dir)
-    codes = [m.code for m in services_asked(text, load_lexicon(data), load_service_catalogue(data))]
-    stmt = select(Service).where(col(Service.code).in_(codes), col(Service.active).is_(True))
-    found = {s.code: s for s in (await ctx.session.exec(stmt)).all()}
-    return [found[code] for code in codes if code in found]
+    stmt = select(Service).where(col(Service.active).is_(True))
+    offered = {s.code: s for s in (await ctx.session.exec(stmt)).all()}
+    catalogue = load_service_catalogue(data)
+    matches = services_asked(text, load_lexicon(data), catalogue, among=offered)
+    return [offered[m.code] for m in matches]
 
 
 def _today(ctx: Context) -> date:
@@ -275,8 +286,17 @@ async def day_typed(ctx: Context) -> HandlerResult:
         return await start_booking(ctx)
     asked = parse_when(ctx.text, _today(ctx))
     if asked.day is None and asked.part is None and asked.at is None:
-        return Reply(ctx.t("booking.day_not_understood"), back_to_menu(ctx))
+        return _not_understood(ctx)
     return await _show_asked(ctx, service, asked)
+
+
+def _not_understood(ctx: Context) -> Reply:
+    """Words that are no day or time: ask again, with what was on the screen still there (at
+    the confirm question, its 确认 stays)."""
+    shown = options_again(ctx)
+    confirming = any(button.payload.startswith("book:ok:") for button in shown)
+    key = "booking.confirm_not_understood" if confirming else "booking.day_not_understood"
+    return Reply(ctx.t(key), shown)
 
 
 @router.payload("book:day")

@@ -43,3 +43,22 @@ async def test_on_wechat_ok_books(rig: WeChatRig) -> None:
     done = (await rig.post(rig.server.text("好的")))["Content"]
     assert "预约成功" in done, done
     assert await booked(rig.linli) == 1
+
+
+async def test_other_words_at_the_confirm_question_keep_it(linli: Linli) -> None:
+    chat = Chat(linli, user="agreeing-0003")
+    shown = await _confirm_step(chat)
+    again = await chat.send("嗯……我再想想")
+    assert "还没有预约成功" in again[0].text and labels(again[0]) == shown  # 确认 still there
+    assert await booked(linli) == 0
+    done = await chat.send("确认")
+    assert await booked(linli) == 1, done[0].text
+
+
+async def test_on_wechat_a_stray_word_keeps_the_numbered_confirm(rig: WeChatRig) -> None:
+    for words in ("预约办事", "社会保障科", "社保卡补办", "1", "1"):
+        await rig.post(rig.server.text(words))
+    again = (await rig.post(rig.server.text("等一下")))["Content"]
+    assert "1. 确认" in again, again
+    await rig.post(rig.server.text("1"))
+    assert await booked(rig.linli) == 1
