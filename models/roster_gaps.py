@@ -40,7 +40,8 @@ async def unstaffed_services(
     stmt = select(Service).where(col(Service.active)).order_by(col(Service.code))
     services = list((await session.exec(stmt)).all())
     first = today - timedelta(days=LOOK_BACK_DAYS)
-    staffed = await _staffed_days(session, services, first, today + timedelta(days=days - 1))
+    last = today + timedelta(days=days - 1)
+    staffed = await _staffed_days(session, services, first, last, today)
     gaps = []
     for service in services:
         found = staffed.get(service.id or 0, set())
@@ -50,14 +51,16 @@ async def unstaffed_services(
 
 
 async def _staffed_days(
-    session: AsyncSession, services: list[Service], first: date, last: date
+    session: AsyncSession, services: list[Service], first: date, last: date, today: date
 ) -> dict[int, set[date]]:
-    """For each service, the days first..last on which it is staffed."""
+    """For each service, the days first..last on which it is staffed (from today on, by staff
+    still active; before today, by whoever worked then)."""
     by_id = {service.id or 0: service for service in services}
     rules = list((await session.exec(select(OpeningRule))).all())
     overrides = await load_overrides(session)
     staffed: dict[int, set[date]] = defaultdict(set)
-    for service_id, shift in await trained_shifts(session, by_id, first, last):
+    shifts = await trained_shifts(session, by_id, first, last, history_before=today)
+    for service_id, shift in shifts:
         kind = classify_day(shift.day, overrides).kind
         rule = pick_rule(rules, by_id[service_id], kind)
         if serves_on(by_id[service_id], kind) and rule and _covers_a_slot(shift, rule):

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.base import SHANGHAI
 from models.booking import BookingSlot, RosterShift
 from models.calendar import DayInfo, classify_day, load_overrides
-from models.org import StaffSkill
+from models.org import Staff, StaffSkill
 from models.services import DayKind, OpeningRule, Service
 
 _SLOT = BookingSlot.__table__  # type: ignore[attr-defined]
@@ -198,14 +198,25 @@ def covers(shift: RosterShift, start: datetime, length: timedelta) -> bool:
 
 
 async def trained_shifts(
-    session: AsyncSession, service_ids: Collection[int], first: date, last: date
+    session: AsyncSession,
+    service_ids: Collection[int],
+    first: date,
+    last: date,
+    *,
+    history_before: date | None = None,
 ) -> list[tuple[int, RosterShift]]:
-    """The shifts on days first..last of staff trained for each service (一人多岗: a shift
-    comes once for each of its staff member's services)."""
+    """The shifts on days first..last of active staff trained for each service (一人多岗: a
+    shift comes once for each of its staff member's services). A deactivated member's shifts
+    serve nobody, but count as history on days before history_before, if given."""
+    serving: sa.ColumnElement[bool] = col(Staff.active).is_(True)
+    if history_before is not None:
+        serving = serving | (col(RosterShift.day) < history_before)
     stmt = (
         select(StaffSkill.service_id, RosterShift)
         .join(RosterShift, col(RosterShift.staff_id) == col(StaffSkill.staff_id))
+        .join(Staff, col(Staff.id) == col(StaffSkill.staff_id))
         .where(
+            serving,
             col(StaffSkill.service_id).in_(list(service_ids)),
             col(RosterShift.day) >= first,
             col(RosterShift.day) <= last,

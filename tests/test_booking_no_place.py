@@ -14,7 +14,7 @@ from bot.app import Linli
 from bot.i18n import t
 from models.base import SHANGHAI
 from models.booking import BookingSlot, RosterShift
-from models.org import get_street
+from models.org import Staff, StaffSkill, get_street
 from models.services import Service
 from models.slots import plan_day
 from tests.conftest import Chat, labels, payloads
@@ -147,3 +147,18 @@ async def test_nobody_on_duty_on_wechat(rig: WeChatRig) -> None:
     await _clear_roster(rig.linli)
     reply = await rig.post(rig.server.text("预约社保卡补办"))
     assert "还没有排到能办理这项服务的值班人员" in reply["Content"], reply["Content"]
+
+
+@CHANNELS
+async def test_staff_who_left_serve_no_bookings(linli: Linli, channel: str) -> None:
+    async with linli.sessions() as session:  # everyone trained for 社区矫正报到 is deactivated
+        service = (
+            await session.exec(select(Service).where(Service.code == "jd-correction-report"))
+        ).one()
+        trained = select(StaffSkill.staff_id).where(StaffSkill.service_id == service.id)
+        await session.exec(sa.update(Staff).where(col(Staff.id).in_(trained)).values(active=False))
+        await session.commit()
+    chat = Chat(linli, user=f"after-leaving-{channel}", channel=channel)
+    days = await chat.press("book:svc:jd-correction-report")
+    assert "还没有排到能办理这项服务的值班人员" in days[0].text, days[0].text
+    assert not any(p.startswith("book:day:") for p in payloads(days[0]))
