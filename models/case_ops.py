@@ -67,6 +67,7 @@ class Category:
     name_en: str
     department: str
     co: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # words that name it inside a sentence ("路灯" for 公共设施)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def _category(entry: dict[str, Any]) -> Category:
         entry["name_en"],
         entry["department"],
         tuple(entry.get("co", [])),
+        tuple(entry.get("keywords", [])),
     )
 
 

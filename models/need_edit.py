@@ -6,7 +6,6 @@ person, so moving needs between items moves their residents' +1 with them.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +32,7 @@ class Merged:
 
 def clean_title(text: str) -> str | None:
     """A usable item title (2–60 characters of one line), or None."""
-    title = " ".join(unicodedata.normalize("NFKC", text).split())
+    title = " ".join(text.split())  # as typed: a full-width "，" stays
     meaningful = sum(ch.isalnum() for ch in title)
     return title if meaningful >= TITLE_MIN and len(title) <= TITLE_MAX else None
 

@@ -89,9 +89,21 @@ def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, tuple[str, ...]]:
 
 
 @cache
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """The synonym file's words and their groups (as load_synonyms), read once."""
+    return load_synonyms()
+
+
+def concepts_in(text: str) -> set[str]:
+    """The synonym groups of every synonym word the text holds (anywhere, uncut)."""
+    folded = _normalise(text)
+    return {name for word, names in synonyms().items() if word in folded for name in names}
+
+
+@cache
 def _vocabulary() -> tuple[jieba.Tokenizer, dict[str, tuple[str, ...]]]:
     """The tokenizer, knowing every synonym as a word, and the synonym groups."""
-    concepts = load_synonyms()
+    concepts = synonyms()
     tokenizer = jieba.Tokenizer()
     for word in concepts:
         tokenizer.add_word(word)

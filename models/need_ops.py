@@ -6,6 +6,7 @@ renaming, merging and splitting in models/need_edit.py.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import transaction_lock
+from models.matching_text import matching_copy
+from models.need_match import concepts_in, synonyms
 from models.needs import OPEN_ITEM, Need, NeedItem, NeedItemEvent, NeedStage, NeedSupport
 from models.personal_data import clip, remove_personal_data, without_placeholders
 
@@ -56,8 +59,15 @@ def load_categories(data_dir: Path) -> tuple[NeedCategory, ...]:
 
 
 def suggest_category(text: str, categories: tuple[NeedCategory, ...]) -> NeedCategory | None:
-    """The category whose keywords the text mentions most (None when none is mentioned)."""
-    scored = [(sum(word in text for word in c.keywords), c) for c in categories]
+    """The category whose keywords the text mentions most, itself or by a near-synonym from
+    data/need_synonyms.toml (None when none is mentioned)."""
+    said = concepts_in(text)
+    folded = matching_copy(text)
+
+    def mentions(keyword: str) -> bool:
+        return keyword in folded or not said.isdisjoint(synonyms().get(keyword, ()))
+
+    scored = [(sum(mentions(word) for word in c.keywords), c) for c in categories]
     best = max(scored, key=lambda pair: pair[0], default=(0, None))
     return best[1] if best[0] > 0 else None
 
@@ -70,12 +80,13 @@ def clean_need_text(text: str) -> str:
     """The text to keep, personal data removed (needs are read by staff and, through their
     items, by neighbours), or UnusableNeedError("empty" | "too_short" | "no_words" |
     "too_long")."""
-    folded = unicodedata.normalize("NFKC", text).strip()
-    if not folded:
+    # Kept as typed (a full-width "，" stays "，"); only matching reads a folded copy.
+    kept = text.strip()
+    if not kept:
         raise UnusableNeedError("empty")
-    if len(folded) > TEXT_LIMIT:
+    if len(kept) > TEXT_LIMIT:
         raise UnusableNeedError("too_long")
-    cleaned = remove_personal_data(folded)
+    cleaned = remove_personal_data(kept)
     meaningful = [ch for ch in without_placeholders(cleaned) if ch.isalnum()]
     if not meaningful:
         raise UnusableNeedError("no_words")  # emoji, punctuation or personal data only
@@ -85,8 +96,33 @@ def clean_need_text(text: str) -> str:
 
 
 def need_title(text: str) -> str:
-    """A new item's title from a need's words: their start, on one line, personal data removed."""
-    return clip(remove_personal_data(" ".join(text.split())), TITLE_LENGTH)
+    """A new item's title from a need's words: what is wanted, on one line, personal data removed
+    and the clauses that only told who and where the resident is ("我叫〔姓名〕") left out."""
+    cleaned = remove_personal_data(" ".join(text.split()))
+    clauses = _CLAUSE.findall(cleaned)
+    wanted = [clause for clause in clauses if not _only_personal(clause)] or clauses
+    return clip("".join(wanted).strip(_CLAUSE_ENDS), TITLE_LENGTH) or clip(cleaned, TITLE_LENGTH)
+
+
+# A clause runs to its punctuation mark (kept: the title reads as typed).
+_CLAUSE_ENDS = "，,。.；;、！!？?：: "
+_CLAUSE = re.compile(r"[^，,。；;、！!？?\n]+[，,。；;、！!？?\n]*")
+# Words that introduce a resident's own details: a clause that starts with one and holds a
+# placeholder says who or where they are, not what they want.
+_PERSONAL_CUE = re.compile(
+    r"\s*(?:我叫|我是|我的|本人|姓名|名字|我姓|住|家住|我住|我家|地址|电话|手机|联系|微信|qq"
+    r"|身份证|车牌|my name|i am|i'm|i live|name|address|phone|tel|call me|contact|wechat)",
+    re.IGNORECASE,
+)
+_LITTLE_ELSE = 4  # meaningful characters besides its placeholders
+
+
+def _only_personal(clause: str) -> bool:
+    """Whether a clause holds personal data and little else."""
+    if without_placeholders(clause) == clause:
+        return False
+    rest = sum(ch.isalnum() for ch in without_placeholders(clause))
+    return rest <= _LITTLE_ELSE or _PERSONAL_CUE.match(clause) is not None
 
 
 def text_hash(text: str) -> str:
