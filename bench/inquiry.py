@@ -48,7 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     knowledge = load_knowledge(DATA)
-    lexicon, names = load_lexicon(DATA), service_catalogue(knowledge)
+    lexicon = load_lexicon(DATA)
+    names = service_catalogue(knowledge, lexicon)
     loaded = time.perf_counter() - started
     messages = tomllib.loads(LABELLED.read_text(encoding="utf-8"))["messages"]
     texts = [str(m["text"]) for m in messages] * args.rounds

@@ -79,8 +79,8 @@ async def proxy_from_words(ctx: Context, words: str) -> Reply:
 def _fitting_categories(ctx: Context, words: str) -> list[str]:
     """The proxy categories the words ask for, by the same matching as services."""
     categories = catalogue(ctx).categories[CaseKind.PROXY]
-    matcher = named_items((c.code, c.name_zh, c.name_en) for c in categories)
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    matcher = named_items(((c.code, c.name_zh, c.name_en) for c in categories), lexicon)
     return [m.code for m in matcher.rank(lexicon.without("proxy", fold(words)))]
 
 

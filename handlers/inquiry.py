@@ -4,12 +4,21 @@ the grid, a wish, proxy handling, a person — even in the middle of another flo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+
+from sqlmodel import col, select
 
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import Handler, HandlerResult, Phase, Router, as_replies
-from handlers.booking import CHOOSE_DAY, appointment_card, book_from_words, start_booking
+from handlers.booking import (
+    CHOOSE_DAY,
+    appointment_card,
+    book_from_words,
+    match_services,
+    start_booking,
+)
 from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, proxy_from_words
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
 from handlers.common import back_to_menu, localized, main_menu
@@ -26,6 +35,7 @@ from handlers.notices_staff import TEXT as NOTICE_TEXT
 from models.intents import OWN_RECORDS, Intent, Understood, fold, load_lexicon, understand
 from models.knowledge import Entry, Knowledge, load_knowledge
 from models.service_match import load_service_catalogue
+from models.services import Service
 
 router = Router("inquiry")
 
@@ -111,14 +121,27 @@ async def interrupting(ctx: Context) -> HandlerResult:
 async def answer_then_offer_flow(ctx: Context, answer: Handler | None = None) -> list[Reply]:
     """Answer a question asked mid-flow (by default as free text is answered; the weekend
     question passes its own answer); the flow is kept aside and offered again."""
-    step: str = ctx.state.name
-    paused = {"name": step, "data": dict(ctx.state.data)}
+    paused = {"name": ctx.state.name, "data": dict(ctx.state.data)}
     ctx.clear_state()
-    replies = as_replies(await (answer or respond)(ctx))
-    if not replies:
+    return await keeping_paused(ctx, paused, answer or respond)
+
+
+def paused_flow(ctx: Context) -> dict[str, object] | None:
+    """The flow a question paused, while the resident goes on asking."""
+    paused = ctx.state.data.get("paused")
+    return paused if isinstance(paused, dict) and isinstance(paused.get("name"), str) else None
+
+
+async def keeping_paused(
+    ctx: Context, paused: Mapping[str, object] | None, answer: Handler
+) -> list[Reply]:
+    """The answer, with the paused flow (if any) kept aside and offered again under it, until
+    the resident starts something else."""
+    replies = as_replies(await answer(ctx))
+    if paused is None or not replies or ctx.state.name not in ("", ASKING):
         return replies
-    ctx.state.data = {**ctx.state.data, "paused": paused}
-    label = RESUME_LABELS.get(step.partition(".")[0], "flow.resume")
+    ctx.state.data = {**ctx.state.data, "paused": dict(paused)}
+    label = RESUME_LABELS.get(str(paused["name"]).partition(".")[0], "flow.resume")
     last = replies[-1]
     again = Button(ctx.t(label), "flow:resume")
     return [*replies[:-1], Reply(last.text, (again, *last.buttons), last.link)]
@@ -156,8 +179,9 @@ async def ask_start(ctx: Context) -> HandlerResult:
 
 @router.state(ASKING)
 async def next_question(ctx: Context) -> HandlerResult:
-    """Another message while asking: understood the same way, with the history kept."""
-    return await respond(ctx)
+    """Another message while asking: understood the same way, with the history kept (and the
+    flow a first question paused still offered)."""
+    return await keeping_paused(ctx, paused_flow(ctx), respond)
 
 
 def _typed(ctx: Context) -> bool:
@@ -169,7 +193,7 @@ def _typed(ctx: Context) -> bool:
 async def free_text(ctx: Context) -> HandlerResult:
     """Whatever typed text no button, command or flow took: work out what it wants."""
     if not ctx.state_expired:
-        return await respond(ctx)
+        return await keeping_paused(ctx, paused_flow(ctx), respond)
     if understood(ctx).intent in (Intent.UNKNOWN, Intent.CHITCHAT):
         return await not_understood(ctx)  # "2" meant for the lost flow: say it was reset
     # The half-finished flow timed out: say so, and still act on what was written.
@@ -186,10 +210,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     text = ctx.text if text is None else text
     seen = understood(ctx, text)
     intent = seen.intent
-    if intent is Intent.BOOKING and seen.service:
-        return await book_from_words(ctx, seen.service, text)
-    if intent is Intent.BOOKING and seen.services:
-        return _which_service(ctx, seen.services)
+    if intent is Intent.BOOKING and (seen.service or seen.services):
+        return await _book_what_fits(ctx, text)
     if intent in OWN_RECORDS:
         return await _own_records(ctx, seen, text)
     if intent is Intent.BOOKING:
@@ -208,7 +230,7 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
         return Reply(ctx.t("ask.abuse"), _human_and_menu(ctx))
     if not seen.found and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
-    return _answer(ctx, seen, text)
+    return await _answer(ctx, seen, text)
 
 
 async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResult:
@@ -217,30 +239,38 @@ async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResu
     if seen.intent is Intent.TRACK:
         return await show_my_cases(ctx)
     if seen.answer is not None and _asks(ctx, text) and not await has_appointments(ctx):
-        return _answer(ctx, seen, text)
+        return await _answer(ctx, seen, text)
     if seen.intent is Intent.CANCEL_BOOKING:
         return await offer_to_cancel(ctx)
     return await move_to_day(ctx)
 
 
-def _which_service(ctx: Context, codes: tuple[str, ...]) -> Reply:
+async def _book_what_fits(ctx: Context, text: str) -> HandlerResult:
+    """A booking naming a service, matched among the services the database offers (a service
+    deactivated there is never offered): its days, which of several, or the categories."""
+    fits = await match_services(ctx, text)
+    if len(fits) == 1:
+        return await book_from_words(ctx, fits[0].code, text)
+    if fits:
+        return _which_service(ctx, fits)
+    return await start_booking(ctx)
+
+
+def _which_service(ctx: Context, services: list[Service]) -> Reply:
     """Several services fit the sentence: the best three, and "none of these" (the menu)."""
-    entries = [knowledge(ctx).by_id.get(f"service:{code}") for code in codes]
     buttons = tuple(
-        Button(_title(ctx, entry), f"book:svc:{entry.service}")
-        for entry in entries
-        if entry is not None and entry.service
+        Button(localized(ctx, s.name_zh, s.name_en), f"book:svc:{s.code}") for s in services
     )
     ctx.clear_state()
     other = Button(ctx.t("match.none_of_these"), "book")
     return Reply(ctx.t("match.which_service"), (*buttons, other))
 
 
-def _answer(ctx: Context, seen: Understood, text: str) -> Reply:
+async def _answer(ctx: Context, seen: Understood, text: str) -> Reply:
     answer = seen.answer
     if answer is not None:
         _remember(ctx, text, answer.entry.title_zh)
-        return Reply(_answer_text(ctx, answer.entry), _next_steps(ctx, answer.entry))
+        return Reply(_answer_text(ctx, answer.entry), await _next_steps(ctx, answer.entry))
     _remember(ctx, text, "")
     maybe = [found for found in seen.found if found.score > 0][:3]
     if seen.intent is not Intent.QUESTION or not maybe:
@@ -262,13 +292,19 @@ def _answer_text(ctx: Context, entry: Entry) -> str:
     return f"{body}\n{ctx.t('ask.source', source=source, title=_title(ctx, entry))}"
 
 
-def _next_steps(ctx: Context, entry: Entry) -> tuple[Button, ...]:
+async def _next_steps(ctx: Context, entry: Entry) -> tuple[Button, ...]:
     buttons: list[Button] = []
-    if entry.service:
+    if entry.service and await _offered(ctx, entry.service):
         buttons.append(Button(ctx.t("ask.book_this"), f"book:svc:{entry.service}"))
     if entry.proxy or _proxy_possible(ctx, entry.service):
         buttons.append(Button(ctx.t("ask.proxy_this"), "proxy"))
     return (*buttons, *_human_and_menu(ctx))
+
+
+async def _offered(ctx: Context, code: str) -> bool:
+    """Whether the database offers the service for booking (it is there and active)."""
+    stmt = select(Service).where(Service.code == code, col(Service.active).is_(True))
+    return (await ctx.session.exec(stmt)).first() is not None
 
 
 def _proxy_possible(ctx: Context, service: str | None) -> bool:
@@ -286,7 +322,7 @@ async def show_entry(ctx: Context) -> HandlerResult:
     entry = knowledge(ctx).by_id.get(ctx.args)
     if entry is None:
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
-    return Reply(_answer_text(ctx, entry), _next_steps(ctx, entry))
+    return Reply(_answer_text(ctx, entry), await _next_steps(ctx, entry))
 
 
 def _remember(ctx: Context, text: str, answered: str) -> None:

@@ -6,6 +6,7 @@ looking at (or just booked), "我的代办办到哪了" shows their cases. Each 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from bot.context import Context
 from bot.i18n import format_day
@@ -18,6 +19,7 @@ from models.appointments import active_appointments, find_appointment
 from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import CaseKind
+from models.intents import fold, load_lexicon
 from models.services import Service
 
 MOVE_PAYLOADS = ("book:move:", "book:cancel:", "book:cancelled:")
@@ -54,9 +56,10 @@ async def move_to_day(ctx: Context) -> HandlerResult:
 
 
 async def show_my_cases(ctx: Context) -> HandlerResult:
-    """进度 for what was asked about: proxy cases when the message says 代办, else all."""
-    proxy_words = ("代办", "proxy")
-    kind = CaseKind.PROXY if any(w in ctx.words for w in proxy_words) else None
+    """进度 for what was asked about: proxy cases when the message says 代办 (data/intents.toml's
+    track_proxy words), else all."""
+    proxy = load_lexicon(Path(ctx.settings.data_dir)).has("track_proxy", fold(ctx.text))
+    kind = CaseKind.PROXY if proxy else None
     return await cases_of(ctx, kind)
 
 

@@ -15,32 +15,34 @@ from bot.router import HandlerResult, Phase, Router
 from handlers.booking import CHOOSE_DAY, CHOOSE_SERVICE, day_typed, match_services, service_typed
 from handlers.booking_words import TAKEN_IN
 from handlers.common import back_to_menu, localized, opening_hours
-from handlers.inquiry import ASKING, answer_then_offer_flow, free_text, understood
+from handlers.inquiry import (
+    ASKING,
+    answer_then_offer_flow,
+    free_text,
+    keeping_paused,
+    paused_flow,
+    understood,
+)
 from models.base import SHANGHAI
 from models.intents import OWN_RECORDS, fold, load_lexicon
+from models.lexicon import Lexicon
 from models.services import Service
 
 router = Router("weekend")
 
-_WEEKEND = re.compile(
-    r"周末|双休日?|星期[六日天67]|周[六日67]|礼拜[六日天67]|节假日|假日|节日|放假"
-    r"|(?<![a-z])(?:weekends?|saturdays?|sundays?|holidays?)(?![a-z])"
-)
-_WHAT = re.compile(r"什么|哪些|哪几|啥|(?<![a-z])(?:what|which|anything)(?![a-z])")
-# Words that ask rather than name a service; what is left names the services asked about.
-_ASKING = re.compile(
-    r"可不可以|能不能|可以|能够|能|办理|办|业务|服务|事情|事项|开门|上班|有没有|是否|请问|一下"
-    r"|我们|我|你们|您们|这里|这边|街道|服务中心|中心|大厅|想|要|吗|呢|吧|呀|啊|么|的|了"
-    r"|(?<![a-z])(?:can|could|i|we|do|does|get|done|on|at|the|a|is|are|there|open|services?"
-    r"|things?|you|to|be|in|my|any|please|or|and|of|for)(?![a-z])"
-)
+# The words (weekend, which, not_a_service, question) are in data/intents.toml.
 _SHOWN = 3  # services offered to book straight from a yes
 
 
-def _subject(text: str) -> str:
+def _lexicon(ctx: Context) -> Lexicon:
+    return load_lexicon(Path(ctx.settings.data_dir))
+
+
+def _subject(text: str, lexicon: Lexicon) -> str:
     """What the question names besides the weekend and the asking words ("社保" in
     "星期六可以办社保吗")."""
-    rest = _ASKING.sub(" ", _WHAT.sub(" ", _WEEKEND.sub(" ", text)))
+    rest = lexicon.pattern("weekend", "which").sub(" ", text)
+    rest = lexicon.pattern("question", "not_a_service").sub(" ", rest)
     rest = re.sub(r"[^\w]+", " ", rest).strip()
     rest = re.sub(r"(?<=[^a-z0-9]) | (?=[^a-z0-9])", "", rest)  # spaces only between words
     return rest if sum(ch.isalnum() for ch in rest) >= 2 else ""
@@ -54,27 +56,28 @@ def _asks_about_weekend(ctx: Context) -> bool:
         return False
     if ctx.state.name not in TAKEN_IN:
         return False
-    text = fold(ctx.text)
-    if not _WEEKEND.search(text):
+    text, lexicon = fold(ctx.text), _lexicon(ctx)
+    weekend = lexicon.pattern("weekend")
+    if not weekend.search(text):
         return False
     if parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at is not None:
         return False
     if understood(ctx).intent in OWN_RECORDS:
         return False  # "我预约的社保卡补办能改到周六吗" moves that appointment
-    if _WHAT.search(text):
+    if lexicon.has("which", text):
         return True
-    if ctx.state.name in ("", ASKING) and _WEEKEND.fullmatch(text.strip("?？!！。.呢 ")):
+    if ctx.state.name in ("", ASKING) and weekend.fullmatch(text.strip("?？!！。.呢 ")):
         return True
-    asking = load_lexicon(Path(ctx.settings.data_dir)).has("question", text)
+    asking = lexicon.has("question", text)
     asking = asking or text.rstrip("?？!！。. ").endswith(("吗", "么", "嘛"))
-    return asking and bool(_subject(text))
+    return asking and bool(_subject(text, lexicon))
 
 
 @router.route(Phase.COMMAND, _asks_about_weekend)
 async def weekend_question(ctx: Context) -> HandlerResult:
     """Which services are open at weekends, or whether the ones asked about are (a question
     about something else, "周末出去玩吗", goes where it would have gone)."""
-    subject = _subject(fold(ctx.text))
+    subject = _subject(fold(ctx.text), _lexicon(ctx))
     asked = await _services_about(ctx, subject) if subject else []
     if subject and not asked:
         return await _as_typed(ctx)
@@ -83,8 +86,9 @@ async def weekend_question(ctx: Context) -> HandlerResult:
         return await _yes_or_no(ctx, asked) if asked else await weekend_services(ctx)
 
     if ctx.state.name in ("", ASKING):
+        paused = paused_flow(ctx)  # a flow an earlier question paused is still offered
         ctx.clear_state()
-        return await answer(ctx)
+        return await keeping_paused(ctx, paused, answer)
     return await answer_then_offer_flow(ctx, answer)  # mid-booking: the step is offered again
 
 

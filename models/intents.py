@@ -9,31 +9,26 @@ question for the knowledge search, answered only when the search is sure.
 from __future__ import annotations
 
 import re
-import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
-from pathlib import Path
 
 from models.knowledge import Found, Knowledge
-from models.matching_text import matching_copy
+from models.lexicon import BOOKING_YUE, Lexicon
+from models.lexicon import fold as fold
+from models.lexicon import load_lexicon as load_lexicon
 from models.refs import canonical_reference
-from models.service_match import FILLER, Match, ServiceMatcher
+from models.service_match import Match, ServiceMatcher
+from models.when import names_when, without_when
 
 # A reference as people type it: any case, hyphens or spaces or neither ("lcy202611270001").
 REFERENCE = re.compile(
     r"(?<![a-z0-9])([a-z]{2,4}[\s_-]*20\d{6}[\s_-]*\d{1,6})(?!\d)", re.IGNORECASE
 )
-# 约 on its own asks for a booking, except in words such as 大约, 节约, 约定, 合约.
-DAY = re.compile(
-    r"今天|明天|后天|下?下?(?:周|星期|礼拜)[一二三四五六日天1-7]|\d{1,2}\s*[月号日]|上午|下午|"
-    r"tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-)
 # Cancelling an appointment in words apart ("帮我取消一下明天的预约", "预约的体检能取消吗").
 CANCEL_PAIR = re.compile(
     r"(?:取消|撤销|退掉).{0,12}(?:预约|预订)|(?:预约|预订).{0,12}(?:取消|撤销|退掉|不要了|不去了)"
 )
-BOOKING_YUE = re.compile(r"(?<![大节合契公条隐])约(?![定束谈])")
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
@@ -78,43 +73,6 @@ class Understood:
         return self.found[0] if self.found and self.found[0].sure else None
 
 
-@dataclass(frozen=True)
-class Lexicon:
-    """The word lists of data/intents.toml."""
-
-    words: dict[str, tuple[str, ...]]
-
-    def has(self, kind: str, text: str) -> bool:
-        """Whether the folded text contains one of the kind's words."""
-        return any(_contains(text, word) for word in self.words.get(kind, ()))
-
-    def without(self, kind: str, text: str) -> str:
-        """The folded text with the kind's words taken out (longest first)."""
-        for word in sorted(self.words.get(kind, ()), key=len, reverse=True):
-            if not (word.isascii() and word.replace(" ", "").isalpha()):
-                text = text.replace(word, " ")
-        return BOOKING_YUE.sub(" ", text) if kind == "booking" else text
-
-
-def _contains(text: str, word: str) -> bool:
-    if word.isascii() and word.replace(" ", "").isalpha():
-        return re.search(rf"\b{re.escape(word)}\b", text) is not None  # "hi" is not in "this"
-    return word in text
-
-
-@cache
-def load_lexicon(data_dir: Path) -> Lexicon:
-    """The intent words of a data directory (read once)."""
-    path = data_dir / "intents.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    return Lexicon({kind: tuple(fold(w) for w in words) for kind, words in data.items()})
-
-
-def fold(text: str) -> str:
-    """Half-width, lower case, simplified characters, single spaces (the matching copy)."""
-    return matching_copy(text)
-
-
 def understand(
     text: str, lexicon: Lexicon, knowledge: Knowledge, services: ServiceMatcher
 ) -> Understood:
@@ -136,14 +94,14 @@ def understand(
     asking = lexicon.has("question", folded)
     # "怎么约?" asks about booking; "下周三上午能约吗?" books.
     if (lexicon.has("booking", folded) or BOOKING_YUE.search(folded)) and (
-        not asking or DAY.search(folded)
+        not asking or names_when(folded)
     ):
         matches = services_asked(folded, lexicon, services)
         if len(matches) == 1:
             return Understood(Intent.BOOKING, service=matches[0].code)
         if matches:
             return Understood(Intent.BOOKING, services=tuple(m.code for m in matches))
-        if not _names_anything(_asked(folded, lexicon)):
+        if not _names_anything(_asked(folded, lexicon), lexicon):
             return Understood(Intent.BOOKING)  # "我要预约": to book, something still to choose
     if _small_talk(folded, lexicon):
         return Understood(Intent.CHITCHAT)
@@ -167,7 +125,7 @@ def _own_records(folded: str, lexicon: Lexicon) -> Intent | None:
     "改到下周六", "我的代办办到哪了"): it acts on them instead of starting something new."""
     if lexicon.has("cancel_booking", folded) or CANCEL_PAIR.search(folded):
         return Intent.CANCEL_BOOKING
-    if lexicon.has("move_booking", folded) and DAY.search(folded):
+    if lexicon.has("move_booking", folded) and names_when(folded):
         return Intent.MOVE_BOOKING  # a day to move to: "改到下周六", "换到明天上午"
     if lexicon.has("track", folded):
         return Intent.TRACK
@@ -184,24 +142,31 @@ def _small_talk(folded: str, lexicon: Lexicon) -> bool:
     """A short message that is mostly a greeting, thanks or a word about the bot itself."""
     if len(folded) > SHORT_CHAT:
         return False
-    words = [w for w in lexicon.words.get("chitchat", ()) if _contains(folded, w)]
+    words = lexicon.found("chitchat", folded)
     return bool(words) and len(folded) - max(len(w) for w in words) <= SMALL_TALK_REST
 
 
-def _names_anything(folded: str) -> bool:
+def _names_anything(folded: str, lexicon: Lexicon) -> bool:
     """Whether the text, booking words taken out, still has two characters that could name a
     service ("我要预约" has none left; "约体检" has)."""
-    return sum(ch.isalnum() and ch not in FILLER for ch in folded) >= 2
+    filler = lexicon.chars("filler")
+    return sum(ch.isalnum() and ch not in filler for ch in folded) >= 2
 
 
-def services_asked(text: str, lexicon: Lexicon, services: ServiceMatcher) -> list[Match]:
+def services_asked(
+    text: str,
+    lexicon: Lexicon,
+    services: ServiceMatcher,
+    among: Collection[str] | None = None,
+) -> list[Match]:
     """The services a sentence asks for, best first: one named in full, else those that fit
     what is asked once the booking words and days are left out ("预约" in a service's own
-    title, 老年人体检预约, must not outweigh the service the person named)."""
+    title, 老年人体检预约, must not outweigh the service the person named); among, when given,
+    holds the codes that may be offered (the database's active services)."""
     folded = fold(text)
-    return services.named(folded) or services.rank(_asked(folded, lexicon))
+    return services.named(folded, among) or services.rank(_asked(folded, lexicon), among=among)
 
 
 def _asked(folded: str, lexicon: Lexicon) -> str:
-    """What is to be booked: the text without its booking words and days."""
-    return DAY.sub(" ", lexicon.without("booking", folded))
+    """What is to be booked: the text without its booking words, days and times."""
+    return without_when(lexicon.without("booking", folded))

@@ -18,7 +18,7 @@ One match that clearly leads is the answer; when several fit, the best three are
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,14 +26,9 @@ from pathlib import Path
 from pypinyin import lazy_pinyin
 
 from models.knowledge import Knowledge, load_knowledge
+from models.lexicon import Lexicon, load_lexicon
 from models.matching_text import matching_copy
 
-# Characters that name no service ("我想去办个…"): left out before scoring.
-FILLER = frozenset("我你您要想请帮能可以个一下去来办理的吗呢吧了和与及在给")
-ENGLISH_FILLER = frozenset(
-    {"i", "me", "my", "want", "to", "would", "like", "please", "a", "an", "the", "for", "do"}
-    | {"get", "make", "can", "could", "help", "need", "book", "appointment", "an"}
-)
 FIT = 0.6  # a score this high means the item fits what was asked
 LEAD = 0.15  # the best fit alone is the answer when it leads the next by this much
 CLOSE = 0.25  # fits offered beside the best must be within this of it
@@ -45,9 +40,10 @@ SEARCH_COVERAGE = 0.5  # a search hit counts only if it holds this share of the 
 SEARCH_ALONE = 0.75  # … and then fits with no characters in common ("打疫苗") at this weight
 SOUND_WEIGHT = 0.9  # characters that sound alike (社宝卡 typed for 社保卡) count a little less
 CORE_WEIGHT, CORE_ENOUGH = 0.85, 0.75  # a long sentence holding most of a name's core fits
-# Words that say what is done rather than what it is done to: a name's core leaves them out
-# (高龄补贴申领 → 高龄补贴), since people say "帮我母亲办高龄补贴" and not the whole title.
-GENERIC = ("办理", "申领", "申请", "登记", "受理", "预约", "开具", "认定", "报名", "咨询", "服务")
+# The words themselves are data (data/intents.toml): `filler`, the characters and English words
+# that name nothing ("我想去办个…"), left out before scoring; `generic`, the words that say what
+# is done rather than what it is done to, which a name's core leaves out (高龄补贴申领 → 高龄补贴,
+# since people say "帮我母亲办高龄补贴" and not the whole title).
 MIN_ENGLISH_NAME = 6  # shorter English names ("Other") are not taken as naming an item
 _UNIT = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
@@ -70,53 +66,61 @@ class Match:
     named: bool = False
 
 
-def units(text: str) -> list[str]:
+def units(text: str, filler: frozenset[str]) -> list[str]:
     """The Chinese characters and English words of a matching copy that could name something."""
     return [
         unit
         for unit in _UNIT.findall(text)
-        if unit not in FILLER
-        and unit not in ENGLISH_FILLER
-        and not (unit.isascii() and len(unit) < 2)
+        if unit not in filler and not (unit.isascii() and len(unit) < 2)
     ]
 
 
 class ServiceMatcher:
     """Ranks a catalogue's items against what a sentence asks for."""
 
-    def __init__(self, items: Iterable[Named], knowledge: Knowledge | None = None) -> None:
+    def __init__(
+        self, items: Iterable[Named], lexicon: Lexicon, knowledge: Knowledge | None = None
+    ) -> None:
         self.items = tuple(items)
         self.knowledge = knowledge
+        self.filler = lexicon.chars("filler")
+        generic = lexicon.words.get("generic", ())
         # A name's every character counts (办理 in 居住证办理 is part of what it is called).
         self._units = {
             item.code: [frozenset(_UNIT.findall(name)) for name in item.names]
             for item in self.items
         }
-        self._cores = {item.code: [_core(name) for name in item.names] for item in self.items}
+        self._cores = {
+            item.code: [_core(name, generic) for name in item.names] for item in self.items
+        }
         self._sounds = {
             item.code: [_sounds(units) for units in self._units[item.code]] for item in self.items
         }
 
-    def rank(self, wanted: str, limit: int = OFFERED) -> list[Match]:
-        """The items that fit what is asked, best first; one item when it is clearly the one."""
-        named = self.named(wanted)
+    def rank(
+        self, wanted: str, limit: int = OFFERED, among: Collection[str] | None = None
+    ) -> list[Match]:
+        """The items that fit what is asked, best first; one item when it is clearly the one.
+        among, when given, holds the only codes that may be chosen (ranked among themselves)."""
+        named = self.named(wanted, among)
         if named:
             return named[:limit]
-        typed = units(wanted)
+        typed = units(wanted, self.filler)
         if len(typed) < 2 and not any(len(u) > 1 for u in typed):
             return []  # one character names nothing ("办", "卡")
         heard = _sounds(frozenset(typed))
-        scores = {item.code: self._likeness(typed, heard, item) for item in self.items}
-        for code, found in self._searched(wanted):
+        items = self._among(among)
+        scores = {item.code: self._likeness(typed, heard, item) for item in items}
+        for code, found in self._searched(wanted, {item.code for item in items}):
             alike = scores.get(code, 0.0)  # the search confirms the characters, or stands alone
             scores[code] = max(alike, (alike + found) / 2, SEARCH_ALONE * found)
         return choose([Match(code, score) for code, score in scores.items() if score >= FIT], limit)
 
-    def named(self, wanted: str) -> list[Match]:
+    def named(self, wanted: str, among: Collection[str] | None = None) -> list[Match]:
         """Items whose whole name the sentence holds; a name inside a longer named one drops."""
         held = {
             item.code: max((n for n in item.names if self._names_it(n, wanted)), key=len)
-            for item in self.items
+            for item in self._among(among)
             if any(self._names_it(n, wanted) for n in item.names)
         }
         kept = [
@@ -126,6 +130,11 @@ class ServiceMatcher:
         ]
         kept.sort(key=lambda code: -len(held[code]))
         return [Match(code, 1.0, named=True) for code in kept]
+
+    def _among(self, among: Collection[str] | None) -> tuple[Named, ...]:
+        if among is None:
+            return self.items
+        return tuple(item for item in self.items if item.code in among)
 
     @staticmethod
     def _names_it(name: str, wanted: str) -> bool:
@@ -159,11 +168,11 @@ class ServiceMatcher:
             best = max(best, score)
         return best
 
-    def _searched(self, wanted: str) -> list[tuple[str, float]]:
-        """Services the knowledge search finds for the sentence, scored like the rest."""
+    def _searched(self, wanted: str, codes: set[str]) -> list[tuple[str, float]]:
+        """Services (of codes) the knowledge search finds for the sentence, scored like the
+        rest."""
         if self.knowledge is None:
             return []
-        codes = {item.code for item in self.items}
         found = self.knowledge.search(wanted, limit=OFFERED)
         if not found or found[0].entry.service not in codes:
             return []  # the best answer is about no service ("改到" finds how to reschedule)
@@ -185,10 +194,10 @@ def _sounds(units: frozenset[str]) -> frozenset[str]:
     return frozenset(lazy_pinyin(unit)[0] if not unit.isascii() else unit for unit in units)
 
 
-def _core(name: str) -> frozenset[str]:
+def _core(name: str, generic: tuple[str, ...]) -> frozenset[str]:
     """The units of a name without its generic action words (all of them if nothing is left)."""
     core = name
-    for word in GENERIC:
+    for word in generic:
         core = core.replace(word, " ")
     return frozenset(_UNIT.findall(core)) or frozenset(_UNIT.findall(name))
 
@@ -210,25 +219,25 @@ def choose(fits: list[Match], limit: int = OFFERED) -> list[Match]:
     return [m for m in fits if best.score - m.score <= CLOSE][:limit]
 
 
-def service_catalogue(knowledge: Knowledge) -> ServiceMatcher:
+def service_catalogue(knowledge: Knowledge, lexicon: Lexicon) -> ServiceMatcher:
     """The catalogue's services (their Chinese and English names), with the knowledge search."""
     items = [
         Named(entry.service, _names(entry.title_zh, entry.title_en))
         for entry in knowledge.entries
         if entry.id.startswith("service:") and entry.service
     ]
-    return ServiceMatcher(items, knowledge)
+    return ServiceMatcher(items, lexicon, knowledge)
 
 
 @cache
 def load_service_catalogue(data_dir: Path) -> ServiceMatcher:
     """The service matcher of a data directory (built once)."""
-    return service_catalogue(load_knowledge(data_dir))
+    return service_catalogue(load_knowledge(data_dir), load_lexicon(data_dir))
 
 
-def named_items(items: Iterable[tuple[str, str, str]]) -> ServiceMatcher:
+def named_items(items: Iterable[tuple[str, str, str]], lexicon: Lexicon) -> ServiceMatcher:
     """A matcher over (code, Chinese name, English name) items, e.g. the proxy categories."""
-    return ServiceMatcher(Named(code, _names(zh, en)) for code, zh, en in items)
+    return ServiceMatcher((Named(code, _names(zh, en)) for code, zh, en in items), lexicon)
 
 
 def _names(name_zh: str, name_en: str) -> tuple[str, ...]:

@@ -44,7 +44,7 @@ class Scores:
 def evaluate(messages: list[dict[str, object]]) -> Scores:
     """Understand each labelled message as the bot would; count and list what went wrong."""
     knowledge, lexicon = load_knowledge(DATA), load_lexicon(DATA)
-    names = service_catalogue(knowledge)
+    names = service_catalogue(knowledge, lexicon)
     scores = Scores()
     for message in messages:
         text, want = str(message["text"]), str(message["intent"])

@@ -38,13 +38,14 @@ def test_several_that_fit_are_the_best_three_best_first() -> None:
 
 
 def test_one_character_or_nothing_names_nothing() -> None:
-    matcher = service_catalogue(load_knowledge(DATA))
+    matcher = service_catalogue(load_knowledge(DATA), load_lexicon(DATA))
     assert matcher.rank("卡") == [] and matcher.rank("") == []
 
 
 def test_proxy_categories_use_the_same_matching() -> None:
     categories = named_items(
-        [("ca-elderly-allowance", "高龄补贴申领", ""), ("ss-card", "社保卡办理", "")]
+        [("ca-elderly-allowance", "高龄补贴申领", ""), ("ss-card", "社保卡办理", "")],
+        load_lexicon(DATA),
     )
     assert [m.code for m in categories.rank("帮我母亲办高龄补贴，她腿脚不便")] == [
         "ca-elderly-allowance"
@@ -86,7 +87,7 @@ async def test_proxy_words_suggest_their_category_and_none_of_these_shows_all(ta
 
 
 def test_words_about_something_else_find_no_service() -> None:
-    matcher = service_catalogue(load_knowledge(DATA))
+    matcher = service_catalogue(load_knowledge(DATA), load_lexicon(DATA))
     assert matcher.rank("这个出去玩") == []  # the search's best hit holds too little of it
     assert matcher.rank("改到") == []  # the best answer (how to reschedule) is about no service
 

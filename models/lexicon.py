@@ -1,0 +1,78 @@
+"""The word lists of data/intents.toml that matching reads (what tells a booking, a question, the
+weekend, words that name no service …), so that staff change the words without touching code."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from models.matching_text import matching_copy
+
+# 约 on its own asks for a booking, except in words such as 大约, 节约, 约定, 合约.
+BOOKING_YUE = re.compile(r"(?<![大节合契公条隐])约(?![定束谈])")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The word lists of data/intents.toml, each word in its matching copy."""
+
+    words: dict[str, tuple[str, ...]]
+
+    def has(self, kind: str, text: str) -> bool:
+        """Whether the folded text contains one of the kind's words."""
+        return any(_contains(text, word) for word in self.words.get(kind, ()))
+
+    def found(self, kind: str, text: str) -> list[str]:
+        """The kind's words the folded text contains."""
+        return [word for word in self.words.get(kind, ()) if _contains(text, word)]
+
+    def without(self, kind: str, text: str) -> str:
+        """The folded text with the kind's words taken out (longest first)."""
+        for word in sorted(self.words.get(kind, ()), key=len, reverse=True):
+            if not _english(word):
+                text = text.replace(word, " ")
+        return BOOKING_YUE.sub(" ", text) if kind == "booking" else text
+
+    def pattern(self, *kinds: str) -> re.Pattern[str]:
+        """One pattern for the kinds' words, longest first; an English word only as a whole
+        word ("sat" is not in "satisfied")."""
+        return _pattern(tuple(sorted({w for kind in kinds for w in self.words.get(kind, ())})))
+
+    def chars(self, kind: str) -> frozenset[str]:
+        """The kind's words as a set (e.g. the characters that name no service)."""
+        return frozenset(self.words.get(kind, ()))
+
+
+def _english(word: str) -> bool:
+    return word.isascii() and word.replace(" ", "").isalpha()
+
+
+def _contains(text: str, word: str) -> bool:
+    if _english(word):
+        return re.search(rf"\b{re.escape(word)}\b", text) is not None  # "hi" is not in "this"
+    return word in text
+
+
+@cache
+def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = [
+        rf"(?<![a-z]){re.escape(w)}(?![a-z])" if _english(w) else re.escape(w)
+        for w in sorted(words, key=len, reverse=True)
+    ]
+    return re.compile("|".join(alternatives) or r"(?!)")
+
+
+@cache
+def load_lexicon(data_dir: Path) -> Lexicon:
+    """The intent words of a data directory (read once)."""
+    path = data_dir / "intents.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return Lexicon({kind: tuple(fold(w) for w in words) for kind, words in data.items()})
+
+
+def fold(text: str) -> str:
+    """Half-width, lower case, simplified characters, single spaces (the matching copy)."""
+    return matching_copy(text)
