@@ -81,7 +81,11 @@ async def _redeem(ctx: Context, typed: str) -> Reply:
         staff = await ctx.session.get(Staff, ctx.identity.staff_id)
         assert staff is not None
         role = ctx.t(f"staff.role_{staff.role}")
-        return await main_menu(ctx, ctx.t("binding.staff_bound", name=staff.name, role=role))
+        # Alerts are pushed where the platform vouches for the account, never to the web chat.
+        key = (
+            "staff_bound_no_alerts" if ctx.identity.channel in UNVOUCHED_CHANNELS else "staff_bound"
+        )
+        return await main_menu(ctx, ctx.t(f"binding.{key}", name=staff.name, role=role))
     if outcome is BindOutcome.RESIDENT_LINKED:
         return await main_menu(ctx, ctx.t("binding.resident_linked"))
     return Reply(ctx.t(f"binding.{outcome.value}"), back_to_menu(ctx))

@@ -260,3 +260,9 @@ async def test_a_staff_member_binds_in_telegram_too(telegram: TelegramRig) -> No
 async def test_odd_codes_get_a_polite_answer(linli: Linli, typed: str) -> None:
     replies = await Chat(linli, user="odd").send(typed)
     assert replies and "抱歉，系统" not in replies[0].text
+
+
+async def test_staff_bound_on_the_web_chat_are_told_alerts_come_elsewhere(linli: Linli) -> None:
+    person = Chat(linli, user="web-clerk")
+    bound = (await person.send(f"绑定 {await staff_code(linli, 'S004')}"))[0].text
+    assert "绑定成功" in bound and "网页聊天收不到工作提醒" in bound
