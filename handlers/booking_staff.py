@@ -19,6 +19,7 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment
+from models.refs import canonical_reference
 from models.services import Service
 
 router = Router("booking_staff")
@@ -56,8 +57,14 @@ async def todays_list(ctx: Context) -> HandlerResult:
     return Reply("\n".join(lines), back_to_menu(ctx))
 
 
+def _typed_reference(words: str) -> str:
+    """The appointment reference after 签到/办结/未到, as staff type it ("lcy20261208 0004")."""
+    first = words.split()[0] if words.split() else ""
+    return canonical_reference(words) or canonical_reference(first) or first
+
+
 async def _step(ctx: Context, step: Step) -> HandlerResult:
-    ref = ctx.command_args.split()[0] if ctx.command_args else ""
+    ref = _typed_reference(ctx.command_args)
     appointment = await find_appointment(ctx.session, ref[:32]) if ref else None
     outcome = (
         await serve_appointment(ctx.session, appointment, step, ctx.staff, ctx.now())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,7 +32,7 @@ _TYPED = re.compile(r"([A-Z]{2,4})[\s_-]*(\d{8})[\s_-]*(\d{1,6})")
 def canonical_reference(text: str) -> str | None:
     """A reference as people type it ("lc-20261128-0042", "LC20261128 0042", "lc 20261128-42")
     in its printed form (LC-20261128-0042), or None if it is not one."""
-    folded = text.strip().upper()
+    folded = unicodedata.normalize("NFKC", text).strip().upper()  # "ＬＣ－２０２６…" too
     found = _TYPED.fullmatch(folded) if folded.isascii() else None
     if found is None:
         return None

@@ -42,8 +42,10 @@ async def test_check_in_complete_and_rate(linli: Linli, chat: Chat) -> None:
     window = await clerk(linli)
     listing = await window.send("今日预约")
     assert ref in listing[0].text and "待办理" in listing[0].text
-    assert "已签到" in (await window.send(f"签到 {ref}"))[0].text
-    assert "已办结" in (await window.send(f"办结 {ref}"))[0].text
+    typed = ref.lower().replace("-", "", 1)  # as a clerk types it: "lcy20261127-0001"
+    assert "已签到" in (await window.send(f"签到 {typed}"))[0].text
+    spaced = ref.replace("-", " ")  # or "LCY 20261127 0001"
+    assert "已办结" in (await window.send(f"办结 {spaced}"))[0].text
     async with linli.sessions() as session:
         request = (
             await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "rating"))

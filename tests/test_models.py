@@ -141,5 +141,7 @@ def test_a_reference_is_read_as_people_type_it() -> None:
     for typed in ("LC-20261128-0042", "lc-20261128-0042", "LC20261128-0042", "lc 20261128 42"):
         assert canonical_reference(typed) == "LC-20261128-0042", typed
     assert canonical_reference("lc202611280042") == "LC-20261128-0042"
+    full_width = "ＬＣ－２０２６１１２８－００４２"
+    assert canonical_reference(full_width) == "LC-20261128-0042"
     for not_one in ("LC-2026112-0042", "hello", "20261128", "柳城20261128-0001", ""):
         assert canonical_reference(not_one) is None, not_one
