@@ -7,6 +7,7 @@ from handlers import (
     booking,
     booking_staff,
     booking_words,
+    case_reply,
     cases,
     cases_staff,
     grid_report,
@@ -30,6 +31,10 @@ def build_router() -> Router:
     return Router("root").include(
         binding.router,
         staff.router,
+        # Before free-text understanding: words answering a resolved case's push, and words
+        # naming a thing listed at the rating flow's first step.
+        case_reply.router,
+        rating.choosing,
         booking_staff.router,
         cases_staff.router,
         cases.router,

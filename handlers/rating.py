@@ -7,11 +7,12 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from bot.context import Context
+from bot.i18n import LANGS, t
 from bot.messages import Button, Reply
 from bot.outgoing import Message, Name, for_staff, pushes, queue
 from bot.outgoing.message import Say, say
 from bot.outgoing.tell import alert_return_visit, rated_thing
-from bot.router import HandlerResult, Router
+from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import catalogue
 from handlers.common import (
     back_to_menu,
@@ -20,6 +21,13 @@ from handlers.common import (
     localized,
     main_menu,
     weekday_name,
+)
+from handlers.rating_words import (
+    Listed,
+    level_or_skip,
+    named_by_reference,
+    named_department,
+    named_thing,
 )
 from models.base import SHANGHAI
 from models.cases import Case, Rating, RatingLevel
@@ -39,8 +47,10 @@ from models.ratings_return_visit import ReturnVisit, add_comment, open_return_vi
 from models.reminders import APPOINTMENT, CASE
 
 router = Router("rating")
+choosing = Router("rating.choosing")  # included before references are read as records
 
-WINDOW_STEP, LEVEL, COMMENT = "rating.window", "rating.level", "rating.comment"
+CHOOSE, WINDOW_STEP = "rating.choose", "rating.window"
+LEVEL, COMMENT = "rating.level", "rating.comment"
 SHORT = {APPOINTMENT: "appt", CASE: "case", WINDOW: "window"}
 NOT_TAKEN = {CASE: "cases.not_now"}  # what the case's own buttons always said
 
@@ -60,6 +70,11 @@ def thing(subject: Subject) -> Say:
 async def choose(ctx: Context) -> HandlerResult:
     """What the resident may rate: their few most recent appointments and cases, or a visit
     to a window; leaves any other flow."""
+    return await _choices(ctx, ctx.t("rating.choose"))
+
+
+async def _choices(ctx: Context, text: str) -> Reply:
+    """The list of things to rate; words typed at it are read by subject_named."""
     ctx.clear_state()
     resident = ctx.identity.resident_id
     subjects = (
@@ -68,12 +83,56 @@ async def choose(ctx: Context) -> HandlerResult:
         else []
     )
     window = Button(ctx.t("rating.window_button"), "rate:dept")
+    listed = [[_payload(s), s.name_zh, s.name_en, s.ref] for s in subjects]
+    ctx.set_state(CHOOSE, listed=listed, back="menu")
     if not subjects:
         return Reply(ctx.t("rating.nothing"), (window, *back_to_menu(ctx)))
-    buttons = tuple(
-        Button(thing(s).render(ctx.lang), f"rate:{SHORT[s.kind]}:{s.id}") for s in subjects
-    )
-    return Reply(ctx.t("rating.choose"), (*buttons, window, *back_to_menu(ctx)))
+    buttons = tuple(Button(thing(s).render(ctx.lang), _payload(s)) for s in subjects)
+    return Reply(text, (*buttons, window, *back_to_menu(ctx)))
+
+
+def _payload(subject: Subject) -> str:
+    return f"rate:{SHORT[subject.kind]}:{subject.id}"
+
+
+def _listed(ctx: Context) -> list[Listed]:
+    """The things the list shows, as kept in the flow's state."""
+    rows = ctx.state.data.get("listed")
+    rows = rows if isinstance(rows, list) else []
+    return [
+        Listed(str(row[0]), (str(row[1]), str(row[2])), str(row[3]))
+        for row in rows
+        if isinstance(row, list) and len(row) == 4
+    ]
+
+
+def _said_early(ctx: Context) -> bool:
+    """A level or 跳过 typed before what it is for was chosen."""
+    labels = [t(lang, f"rating.{level}") for lang in LANGS for level in RatingLevel]
+    return level_or_skip(ctx.text, [*labels, *(t(lang, "rating.skip") for lang in LANGS)])
+
+
+def _reference_of_listed(ctx: Context) -> bool:
+    if ctx.payload is not None or ctx.state.name != CHOOSE or ctx.command is not None:
+        return False
+    return bool(ctx.text) and named_by_reference(ctx.text, _listed(ctx)) is not None
+
+
+@choosing.route(Phase.COMMAND, _reference_of_listed)
+async def reference_chosen(ctx: Context) -> HandlerResult:
+    """A listed thing's reference typed at the list chooses it (before a reference is shown
+    as the resident's record)."""
+    return await subject_named(ctx)
+
+
+@router.state(CHOOSE)
+async def subject_named(ctx: Context) -> HandlerResult:
+    """Words naming one listed thing choose it; other words show the list again, saying why."""
+    found = named_thing(ctx.text, _listed(ctx))
+    if found is not None:
+        return await ctx.redirect(ctx, found.payload)
+    why = "rating_words.thing_first" if _said_early(ctx) else "rating_words.not_listed"
+    return await _choices(ctx, ctx.t(why) + "\n" + ctx.t("rating.choose"))
 
 
 @router.payload("rate:dept")
@@ -101,16 +160,16 @@ async def _department_list(ctx: Context, text: str) -> Reply:
 
 @router.state(WINDOW_STEP)
 async def department_named(ctx: Context) -> HandlerResult:
-    """A department typed in part ("民政", "social security"); else the list again."""
-    words = ctx.text.strip().lower()
-    found = [
-        d
-        for d in await _windows(ctx)
-        if len(words) >= 2 and (words in d.name_zh or words in d.name_en.lower())
+    """A department typed in part ("民政", "social security"), by its short name ("社保") or
+    its window ("4号窗口"); else the list again, saying why."""
+    listed = [
+        Listed(str(d.id), (d.name_zh, d.name_en), window=d.window) for d in await _windows(ctx)
     ]
-    if len(found) != 1 or found[0].id is None:
-        return await _department_list(ctx, ctx.t("rating.which_window"))
-    return await _window_of(ctx, found[0].id)
+    found = named_department(ctx.text, listed)
+    if found is None:
+        why = "rating_words.department_first" if _said_early(ctx) else "rating_words.no_department"
+        return await _department_list(ctx, ctx.t(why) + "\n" + ctx.t("rating.which_window"))
+    return await _window_of(ctx, int(found.payload))
 
 
 async def _window_of(ctx: Context, department_id: int) -> Reply:

@@ -1,0 +1,112 @@
+"""What a resident types at the rating flow's lists instead of pressing: a listed thing by its
+name or part of it ("社保卡补办那个", "那个社保卡的") or its reference, a department by its short
+name ("社保", "民政") or its window ("4号窗口"), and a level typed before its time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from bot.dates import read_number
+from bot.i18n import LANGS, catalogue, normalize_words
+
+SHORTEST = 2  # fewer characters name nothing
+_WINDOW = re.compile(
+    r"(?:([0-9]{1,2}|[零〇一二两三四五六七八九十]{1,3})\s*号\s*(?:窗口?)?"
+    r"|窗口\s*([0-9]{1,2}|[零〇一二两三四五六七八九十]{1,3})\s*号?"
+    r"|window\s*(?:no\.?\s*)?([0-9]{1,2}))"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A thing shown at a list, with the names and reference a resident may type for it."""
+
+    payload: str
+    names: tuple[str, ...]
+    ref: str = ""
+    window: int | None = None
+
+
+@cache
+def _pointers() -> tuple[tuple[str, ...], frozenset[str]]:
+    """Words that point rather than name ("那个", "的", "the one"): Chinese, English."""
+    words = [
+        normalize_words(str(word))
+        for lang in LANGS
+        for word in catalogue(lang).get("rating_words.pointer_words", [])
+    ]
+    chinese = tuple(sorted((w for w in words if not w.isascii()), key=len, reverse=True))
+    return chinese, frozenset(w for w in words if w.isascii())
+
+
+def _naming_part(text: str) -> str:
+    """The words of a message that could name something, pointing words left out."""
+    chinese, english = _pointers()
+    words = normalize_words(text)
+    for word in chinese:
+        words = words.replace(word, " ")
+    kept = [token for token in words.split() if token not in english]
+    return " ".join(kept).strip(" ,，、。.")
+
+
+def _names(words: str, name: str) -> bool:
+    name = normalize_words(name)
+    if not name or len(words) < SHORTEST:
+        return False
+    return words in name or name in words
+
+
+def _abbreviates(words: str, name: str) -> bool:
+    """A short name made of the name's characters in order from its first: 社保 for 社会保障科."""
+    if len(words) < SHORTEST or not _CJK.fullmatch(words) or not name.startswith(words[0]):
+        return False
+    rest = iter(name)
+    return all(char in rest for char in words)
+
+
+def _only(found: Sequence[Listed]) -> Listed | None:
+    return found[0] if len({item.payload for item in found}) == 1 else None
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s\-_]", "", normalize_words(text))
+
+
+def named_by_reference(text: str, listed: Sequence[Listed]) -> Listed | None:
+    """The listed thing whose reference the words hold, typed as people type it
+    ("lc-20261127-0042", "LC202611270042")."""
+    words = _bare(text)
+    return _only([item for item in listed if item.ref and _bare(item.ref) in words])
+
+
+def named_thing(text: str, listed: Sequence[Listed]) -> Listed | None:
+    """The one listed thing the words name (by its reference, its name or part of it)."""
+    by_ref = named_by_reference(text, listed)
+    if by_ref is not None:
+        return by_ref
+    part = _naming_part(text)
+    return _only([item for item in listed if any(_names(part, n) for n in item.names)])
+
+
+def named_department(text: str, listed: Sequence[Listed]) -> Listed | None:
+    """The one department the words name: its window ("4号窗口"), its name or a part of it,
+    or its short name ("社保")."""
+    window = _WINDOW.search(normalize_words(text))
+    if window is not None:
+        number = read_number(next(group for group in window.groups() if group))
+        return _only([item for item in listed if item.window == number])
+    part = _naming_part(text).replace(" ", "") if not text.isascii() else _naming_part(text)
+    found = [item for item in listed if any(_names(part, n) for n in item.names)]
+    if not found:
+        found = [item for item in listed if _abbreviates(part, item.names[0])]
+    return _only(found)
+
+
+def level_or_skip(text: str, labels: Sequence[str]) -> bool:
+    """Whether the words are a rating level or 跳过 (something said before its time)."""
+    words = normalize_words(text)
+    return any(words == normalize_words(label) for label in labels)

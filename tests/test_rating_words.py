@@ -1,0 +1,132 @@
+"""Issue 18 (outside tester): at the rating flow's lists, words that name a listed thing or a
+department choose it; other words show the list again saying why; a resolved case's push is
+answered in the resident's own words. On the web chat and on WeChat (through its fake)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import col, select
+
+from bot.app import Linli
+from models.cases import Case, CaseEvent, CaseStatus, Rating
+from tests.conftest import Chat
+from tests.talk import Talk, open_rig, platform, talk
+from tests.test_cases import bound_chat
+
+__all__ = ["open_rig", "platform", "talk"]  # fixtures used by name
+
+REF = re.compile(r"LC-\d{8}-\d{4}")
+LEVELS = "很满意"  # the first level shown once a thing is chosen
+
+
+async def resolved_case(linli: Linli, resident: Talk) -> Case:
+    """A proxy case of the resident's that the 民政科 clerk has resolved; its push delivered."""
+    for words in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1", "幸福小区3号楼201"):
+        await resident.say(words)
+    found = REF.search(await resident.say("工作日上午"))
+    assert found is not None
+    clerk = await bound_chat(linli, "S021", f"clerk-{resident.user}")
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == found.group()))).one()
+    await clerk.press(f"case:accept:{case.id}")
+    await clerk.press(f"case:step:{case.id}:resolved")
+    while await linli.worker.deliver_due():
+        pass
+    return case
+
+
+async def case_now(linli: Linli, case_id: int | None) -> tuple[Case, list[CaseEvent]]:
+    async with linli.sessions() as session:
+        case = await session.get(Case, case_id)
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
+        events = list((await session.exec(stmt)).all())
+    assert case is not None
+    return case, events
+
+
+async def test_words_at_the_list_choose_a_listed_thing_or_explain(talk: Talk) -> None:
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    await talk.say("已解决")
+    assert "请选择要评价的服务" in await talk.say("评价")
+    early = await talk.say("态度差")  # a level before the thing: said so, the list again
+    assert "请先选择要评价的是哪一项" in early and "高龄补贴申领" in early
+    other = await talk.say("随便说说")
+    assert "没有找到您说的这一项" in other and "评价窗口服务" in other
+    assert LEVELS in await talk.say("高龄补贴那个")  # part of its name, pointing words around
+    assert "请先选择" not in await talk.say("返回")  # back to the list
+    assert LEVELS in await talk.say(case.ref.lower().replace("-", ""))  # its reference
+    thanks = await talk.say("态度差")
+    assert "感谢您的评价：态度差" in thanks
+    async with linli.sessions() as session:
+        [rating] = (await session.exec(select(Rating))).all()
+    assert rating.subject_id == case.id
+
+
+async def test_the_first_one_and_a_new_request_at_the_list(talk: Talk) -> None:
+    await resolved_case(talk.linli, talk)
+    await talk.say("已解决")
+    await talk.say("评价")
+    assert LEVELS in await talk.say("第一个")
+    await talk.say("评价")
+    booking = await talk.say("我要预约社保卡补办")  # a clear new request leaves the flow
+    assert "请选择日期" in booking
+    await talk.say("评价")
+    assert "请选择要办理的事项" in await talk.say("菜单")  # a menu word leaves
+    assert await talk.state() == ""
+
+
+async def test_a_department_by_short_name_or_window_and_levels_too_early(talk: Talk) -> None:
+    await talk.say("评价")
+    listed = await talk.say("评价窗口服务")
+    assert "社会保障科" in listed
+    for early in ("很满意", "跳过"):
+        said = await talk.say(early)
+        assert "请先选择办事的科室（窗口），再选满意程度" in said and "民政科" in said
+    assert "没有找到这个科室" in await talk.say("哈哈")
+    assert "「社会保障科窗口" in await talk.say("社保")
+    await talk.say("返回")
+    await talk.say("评价窗口服务")
+    assert "「社会保障科窗口" in await talk.say("4号窗口")
+    await talk.say("返回")
+    await talk.say("评价窗口服务")
+    assert "「卫生健康科窗口" in await talk.say("卫健那个窗口")
+
+
+async def test_not_solved_in_own_words_reopens_with_them(talk: Talk) -> None:
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    said = await talk.say("还没解决呢，垃圾还在")
+    assert f"事项 {case.ref} 问题没有解决" in said and "来源" not in said  # no FAQ answer
+    case, events = await case_now(linli, case.id)
+    assert case.status == CaseStatus.ACCEPTED
+    assert events[-1].kind == "reopened" and events[-1].note == "还没解决呢，垃圾还在"
+
+
+async def test_a_short_no_and_english_words_answer_the_push(talk: Talk) -> None:
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    assert case.ref in await talk.say("不行，还是漏水")
+    case, _ = await case_now(linli, case.id)
+    assert case.status == CaseStatus.ACCEPTED
+    clerk = Chat(linli, user=f"clerk-{talk.user}")
+    await clerk.press(f"case:step:{case.id}:resolved")
+    while await linli.worker.deliver_due():
+        pass
+    assert case.ref in await talk.say("still broken")
+    case, events = await case_now(linli, case.id)
+    assert case.status == CaseStatus.ACCEPTED and events[-1].note == "still broken"
+
+
+async def test_solved_words_confirm_and_not_solved_after_a_question(talk: Talk) -> None:
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    assert "已办结归档" in await talk.say("好了，谢谢")
+    case, _ = await case_now(linli, case.id)
+    assert case.status == CaseStatus.CLOSED
+    other = await resolved_case(linli, talk)
+    await talk.say("办公时间")  # something else first: the push's options scroll away
+    assert other.ref in await talk.say("没解决")
+    other, events = await case_now(linli, other.id)
+    assert other.status == CaseStatus.ACCEPTED and events[-1].kind == "reopened"
