@@ -33,6 +33,7 @@ from models.case_ops import (
     open_case,
     pickup_window,
     staff_cases,
+    steps_for,
     transfer_case,
 )
 from models.cases import Case, CaseKind
@@ -76,6 +77,13 @@ async def _case(ctx: Context, number: str, staff: Staff) -> Case | None:
     return case
 
 
+STEP_LABELS = {
+    Progress.COLLECTED: "cases.collected",
+    Progress.READY: "cases.ready",
+    Progress.RESOLVED: "cases.resolve",
+}
+
+
 async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button, ...]:
     """What this staff member can do with the case now."""
     buttons: list[Button] = []
@@ -85,9 +93,10 @@ async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button,
         buttons += [
             Button(ctx.t("cases.note"), f"case:note:{case.id}"),
             Button(ctx.t("cases.ask"), f"case:ask:{case.id}"),
-            Button(ctx.t("cases.collected"), f"case:step:{case.id}:{Progress.COLLECTED}"),
-            Button(ctx.t("cases.ready"), f"case:step:{case.id}:{Progress.READY}"),
-            Button(ctx.t("cases.resolve"), f"case:step:{case.id}:{Progress.RESOLVED}"),
+            *(
+                Button(ctx.t(STEP_LABELS[step]), f"case:step:{case.id}:{step}")
+                for step in steps_for(case)
+            ),
             Button(ctx.t("cases.transfer"), f"case:transfer:{case.id}"),
         ]
     handlers = await handler_departments(ctx.session, case)
@@ -98,6 +107,10 @@ async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button,
     ):
         buttons.append(Button(ctx.t("cases.co_done"), f"case:co:{case.id}"))
     return (*buttons, *back_to_menu(ctx))
+
+
+def _step_button(ctx: Context, case: Case, step: Progress) -> Button:
+    return Button(ctx.t(STEP_LABELS[step]), f"case:step:{case.id}:{step}")
 
 
 def _refused(ctx: Context, refusal: Refusal) -> Reply:

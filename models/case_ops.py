@@ -244,6 +244,15 @@ class Refusal(StrEnum):
     TAKEN = "taken"
     CLOSED = "closed"
     WAITING_CO = "waiting_co"
+    NO_SUCH_STEP = "no_such_step"
+
+
+def steps_for(case: Case) -> tuple[Progress, ...]:
+    """The progress a case can make: documents collected and ready for pick-up belong to proxy
+    handling (全程代办); every other case is only resolved."""
+    if case.kind == CaseKind.PROXY:
+        return (Progress.COLLECTED, Progress.READY, Progress.RESOLVED)
+    return (Progress.RESOLVED,)
 
 
 async def accept_case(
@@ -327,6 +336,8 @@ async def mark_progress(
         return Refusal.CLOSED
     if not may_work_case(staff, case):
         return Refusal.NOT_YOURS
+    if step not in steps_for(case):
+        return Refusal.NO_SUCH_STEP
     if step is Progress.RESOLVED:
         handlers = await handler_departments(session, case)
         if any(not h.lead and h.done_at is None for h in handlers.values()):

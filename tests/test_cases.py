@@ -215,3 +215,18 @@ async def test_a_reference_typed_in_lower_case_or_without_hyphens_finds_the_case
     stranger = Chat(linli, user="stranger-typed-ref")
     await stranger.send("我的")
     assert "没有找到" in (await stranger.send(ref.lower()))[0].text  # still only its owner's
+
+
+async def test_only_proxy_handling_has_documents_and_pick_up(linli: Linli) -> None:
+    leader = await bound_chat(linli, "S027", "grid-leader-steps")
+    masswork = await bound_chat(linli, "S015", "masswork-steps")
+    await leader.send("投诉：楼下夜市噪音到凌晨")
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).order_by(col(Case.id).desc()))).first()
+    assert case is not None
+    accepted = await masswork.press(f"case:accept:{case.id}")
+    shown = payloads(accepted[0])
+    assert f"case:step:{case.id}:resolved" in shown
+    assert not any(p.endswith((":collected", ":ready_for_pickup")) for p in shown)
+    refused = await masswork.press(f"case:step:{case.id}:ready_for_pickup")  # a crafted button
+    assert "不适用" in refused[0].text
