@@ -67,9 +67,18 @@ async def _warn_assignees(session: AsyncSession, ctx: JobContext, now: datetime)
         col(Case.due_at) <= soon,
         not_yet_marked(CASE, SLA_WARNING, col(Case.id)),
     )
+    cases = [case for case in cases if _half_way(case, now)]
     for case in cases:
         await _alert(session, ctx, case, SLA_WARNING, [case.assignee_staff_id or 0], "", now)
     return len(cases)
+
+
+def _half_way(case: Case, now: datetime) -> bool:
+    """Whether half the case's time has passed: a case due within the warning window from the
+    start (a one-day return visit) is not warned of the moment it arrives."""
+    if case.due_at is None:
+        return False
+    return now >= case.created_at + (case.due_at - case.created_at) / 2
 
 
 async def _escalate_overdue(session: AsyncSession, ctx: JobContext, now: datetime) -> int:

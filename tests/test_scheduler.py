@@ -141,7 +141,7 @@ async def supervisor_ids(linli: Linli, *codes: str) -> set[int]:
 async def test_the_sla_sweep_warns_escalates_and_flags_each_once(
     linli: Linli, clock: ManualClock
 ) -> None:
-    soon = await open_case(linli, due_in=timedelta(hours=20))
+    soon = await open_case(linli, created_ago=timedelta(days=2), due_in=timedelta(hours=20))
     overdue = await open_case(linli, due_in=timedelta(hours=-2))
     left = await open_case(
         linli, status=CaseStatus.ASSIGNED, created_ago=timedelta(hours=30), due_in=None
@@ -304,3 +304,16 @@ async def test_on_postgresql_only_one_instance_runs_a_tick(linli: Linli) -> None
     finally:
         release.set()
         await other.close()
+
+
+async def test_a_case_due_within_the_warning_window_is_warned_at_half_time(
+    linli: Linli, clock: ManualClock
+) -> None:
+    short = await open_case(linli, created_ago=timedelta(hours=1), due_in=timedelta(hours=23))
+    ctx = job_context(linli)
+    await sweep_case_deadlines(ctx)
+    assert [a for a in await outbox(linli, "alert") if "办理提醒" in text_of(a)] == []
+    clock.advance(timedelta(hours=11))  # half of the 24 hours it was given
+    await sweep_case_deadlines(ctx)
+    warned = [a for a in await outbox(linli, "alert") if "办理提醒" in text_of(a)]
+    assert len(warned) == 1 and short
