@@ -8,6 +8,7 @@ import shutil
 from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -27,7 +29,7 @@ from bot.router import Router
 from bot.web.app import create_web_app
 from models.base import SHANGHAI
 from models.db import make_engine, make_session_factory
-from models.migrate import upgrade
+from models.migrate import alembic_config, upgrade
 from models.seed import seed_street
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +50,12 @@ async def _migrate_and_seed(url: str, *, reset_pg: bool = False) -> None:
     if not reset_pg:
         await _seed(engine)
     await engine.dispose()
+
+
+@cache
+def _head_revision() -> str | None:
+    """The newest migration's revision."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def _seed(engine: AsyncEngine) -> None:
@@ -87,6 +95,10 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         return
     url = request.getfixturevalue("pg_migrated")
     engine = make_engine(url)
+    async with engine.connect() as connection:  # a migration test may have left it behind
+        version = await connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    if version != _head_revision():
+        await upgrade(engine)
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     async with engine.begin() as connection:
         await connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
