@@ -70,11 +70,12 @@ def thing(subject: Subject) -> Say:
 async def choose(ctx: Context) -> HandlerResult:
     """What the resident may rate: their few most recent appointments and cases, or a visit
     to a window; leaves any other flow."""
-    return await _choices(ctx, ctx.t("rating.choose"))
+    return await _choices(ctx)
 
 
-async def _choices(ctx: Context, text: str) -> Reply:
-    """The list of things to rate; words typed at it are read by subject_named."""
+async def _choices(ctx: Context, why: str = "") -> Reply:
+    """The list of things to rate (after why the list is shown again, if it is); words typed
+    at it are read by subject_named."""
     ctx.clear_state()
     resident = ctx.identity.resident_id
     subjects = (
@@ -85,10 +86,11 @@ async def _choices(ctx: Context, text: str) -> Reply:
     window = Button(ctx.t("rating.window_button"), "rate:dept")
     listed = [[_payload(s), s.name_zh, s.name_en, s.ref] for s in subjects]
     ctx.set_state(CHOOSE, listed=listed, back="menu")
+    before = f"{ctx.t(why)}\n" if why else ""
     if not subjects:
-        return Reply(ctx.t("rating.nothing"), (window, *back_to_menu(ctx)))
+        return Reply(before + ctx.t("rating.nothing"), (window, *back_to_menu(ctx)))
     buttons = tuple(Button(thing(s).render(ctx.lang), _payload(s)) for s in subjects)
-    return Reply(text, (*buttons, window, *back_to_menu(ctx)))
+    return Reply(before + ctx.t("rating.choose"), (*buttons, window, *back_to_menu(ctx)))
 
 
 def _payload(subject: Subject) -> str:
@@ -131,8 +133,12 @@ async def subject_named(ctx: Context) -> HandlerResult:
     found = named_thing(ctx.text, _listed(ctx))
     if found is not None:
         return await ctx.redirect(ctx, found.payload)
-    why = "rating_words.thing_first" if _said_early(ctx) else "rating_words.not_listed"
-    return await _choices(ctx, ctx.t(why) + "\n" + ctx.t("rating.choose"))
+    window = named_department(ctx.text, await _window_list(ctx))  # "民政科窗口": its visit
+    if window is not None:
+        return await _window_of(ctx, int(window.payload))
+    return await _choices(
+        ctx, "rating_words.thing_first" if _said_early(ctx) else "rating_words.not_listed"
+    )
 
 
 @router.payload("rate:dept")
@@ -149,6 +155,11 @@ async def _windows(ctx: Context) -> list[Department]:
     return list((await ctx.session.exec(stmt.order_by(col(Department.window)))).all())
 
 
+async def _window_list(ctx: Context) -> list[Listed]:
+    """The departments with a hall window, as words may name them."""
+    return [Listed(str(d.id), (d.name_zh, d.name_en), window=d.window) for d in await _windows(ctx)]
+
+
 async def _department_list(ctx: Context, text: str) -> Reply:
     buttons = tuple(
         Button(localized(ctx, d.name_zh, d.name_en), f"rate:dept:{d.id}")
@@ -162,10 +173,7 @@ async def _department_list(ctx: Context, text: str) -> Reply:
 async def department_named(ctx: Context) -> HandlerResult:
     """A department typed in part ("民政", "social security"), by its short name ("社保") or
     its window ("4号窗口"); else the list again, saying why."""
-    listed = [
-        Listed(str(d.id), (d.name_zh, d.name_en), window=d.window) for d in await _windows(ctx)
-    ]
-    found = named_department(ctx.text, listed)
+    found = named_department(ctx.text, await _window_list(ctx))
     if found is None:
         why = "rating_words.department_first" if _said_early(ctx) else "rating_words.no_department"
         return await _department_list(ctx, ctx.t(why) + "\n" + ctx.t("rating.which_window"))

@@ -78,6 +78,11 @@ async def test_the_first_one_and_a_new_request_at_the_list(talk: Talk) -> None:
 
 
 async def test_a_department_by_short_name_or_window_and_levels_too_early(talk: Talk) -> None:
+    nothing = await talk.say("评价")  # nothing of theirs to rate: a window visit is offered
+    early = await talk.say("很满意")
+    assert "请先选择要评价的是哪一项" in early and "评价窗口服务" in early
+    assert "「民政科窗口" in await talk.say("民政科窗口")  # a window named at the first list
+    assert "评价窗口服务" in nothing
     await talk.say("评价")
     listed = await talk.say("评价窗口服务")
     assert "社会保障科" in listed
