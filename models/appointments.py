@@ -417,4 +417,3 @@ def window_step(appointment: Appointment, step: Step, staff_id: int, now: dateti
     if step is Step.CHECK_IN:
         appointment.checked_in_at = now
     return True
-

@@ -145,4 +145,3 @@ class Rating(SQLModel, table=True):
     level: RatingLevel = enum_field()
     comment: str | None = Field(default=None, max_length=500)
     created_at: datetime = utc_field()
-
