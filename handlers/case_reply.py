@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 
 from sqlmodel import col, select
 
 from bot.context import Context
-from bot.i18n import LANGS, catalogue, normalize_words
+from bot.i18n import normalize_words
 from bot.messages import Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import WORDS_LIMIT, alert_department
@@ -18,6 +19,7 @@ from handlers.common import back_to_menu
 from handlers.inquiry import respond
 from models.case_ops import reopen
 from models.cases import Case, CaseKind, CaseStatus
+from models.intents import load_lexicon
 
 router = Router("case_reply")
 
@@ -27,29 +29,22 @@ THANKS_CHARS, THANKS_WORDS = 12, 5  # … and one that says it is solved, with t
 
 
 @cache
-def _words(key: str) -> tuple[str, ...]:
-    """A word list of the catalogue (zh-CN and English alike), folded for matching."""
-    found: list[str] = []
-    for lang in LANGS:
-        value = catalogue(lang).get(key)
-        if isinstance(value, list):
-            found += [normalize_words(str(word)) for word in value]
-    return tuple(found)
+def _words(data_dir: Path, kind: str) -> tuple[str, ...]:
+    """A word list of data/intents.toml (Chinese and English alike), folded for matching."""
+    return tuple(normalize_words(word) for word in load_lexicon(data_dir).words.get(kind, ()))
 
 
 def _holds(text: str, words: Iterable[str]) -> bool:
     return any(word in text for word in words)
 
 
-def not_solved(text: str, *, in_view: bool) -> bool:
+def not_solved(text: str, data_dir: Path, *, in_view: bool) -> bool:
     """Whether the words say the matter is not solved; "不行"/"nope" at their start counts only
     as the answer to a push in view."""
     words = normalize_words(text)
-    if _holds(words, _words("case_reply.not_solved_words")):
+    if _holds(words, _words(data_dir, "not_solved")):
         return True
-    return in_view and any(
-        _starts(words, word) for word in _words("case_reply.not_solved_start_words")
-    )
+    return in_view and any(_starts(words, word) for word in _words(data_dir, "not_solved_start"))
 
 
 def _starts(text: str, word: str) -> bool:
@@ -60,13 +55,13 @@ def _starts(text: str, word: str) -> bool:
     )
 
 
-def solved(text: str) -> bool:
+def solved(text: str, data_dir: Path) -> bool:
     """Whether a short reply says the matter is solved (and nothing says it is not)."""
     words = normalize_words(text)
     return (
         _short(words, THANKS_CHARS, THANKS_WORDS)
-        and _holds(words, _words("case_reply.solved_words"))
-        and not not_solved(text, in_view=True)
+        and _holds(words, _words(data_dir, "solved"))
+        and not not_solved(text, data_dir, in_view=True)
     )
 
 
@@ -88,14 +83,20 @@ def case_in_view(ctx: Context) -> int | None:
     return int(found) if found.isdecimal() and len(found) < 10 else None
 
 
+def _data(ctx: Context) -> Path:
+    return Path(ctx.settings.data_dir)
+
+
 def _answers_push(ctx: Context) -> bool:
     if ctx.payload is not None or not ctx.text or ctx.command is not None:
         return False
     if case_in_view(ctx) is not None:
-        return not_solved(ctx.text, in_view=True) or solved(ctx.text)
+        return not_solved(ctx.text, _data(ctx), in_view=True) or solved(ctx.text, _data(ctx))
     # The push scrolled away (a question asked meanwhile): only a short "没解决", outside a
     # flow, since a longer message ("楼道灯没修好") may well be news of another matter.
-    return not ctx.state.name and _short(ctx.words) and not_solved(ctx.text, in_view=False)
+    return (
+        not ctx.state.name and _short(ctx.words) and not_solved(ctx.text, _data(ctx), in_view=False)
+    )
 
 
 @router.route(Phase.COMMAND, _answers_push)
@@ -104,7 +105,7 @@ async def push_answered(ctx: Context) -> HandlerResult:
     case = await _case(ctx)
     if case is None:  # no case waits for an answer: the words are understood as any others
         return await respond(ctx)
-    if case_in_view(ctx) is not None and not not_solved(ctx.text, in_view=True):
+    if case_in_view(ctx) is not None and not not_solved(ctx.text, _data(ctx), in_view=True):
         return await ctx.redirect(ctx, f"{CONFIRM}{case.id}")
     reason = ctx.text[:WORDS_LIMIT]
     if not reopen(ctx.session, case, case.resident_id or 0, reason, ctx.now()):

@@ -4,6 +4,8 @@ levels and, if they like, a comment. A poor rating (时间长, 态度差, 业务
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import col, select
 
 from bot.context import Context
@@ -130,10 +132,10 @@ async def reference_chosen(ctx: Context) -> HandlerResult:
 @router.state(CHOOSE)
 async def subject_named(ctx: Context) -> HandlerResult:
     """Words naming one listed thing choose it; other words show the list again, saying why."""
-    found = named_thing(ctx.text, _listed(ctx))
+    found = named_thing(ctx.text, _listed(ctx), Path(ctx.settings.data_dir))
     if found is not None:
         return await ctx.redirect(ctx, found.payload)
-    window = named_department(ctx.text, await _window_list(ctx))  # "民政科窗口": its visit
+    window = named_department(ctx.text, await _window_list(ctx), Path(ctx.settings.data_dir))
     if window is not None:
         return await _window_of(ctx, int(window.payload))
     return await _choices(
@@ -173,7 +175,7 @@ async def _department_list(ctx: Context, text: str) -> Reply:
 async def department_named(ctx: Context) -> HandlerResult:
     """A department typed in part ("民政", "social security"), by its short name ("社保") or
     its window ("4号窗口"); else the list again, saying why."""
-    found = named_department(ctx.text, await _window_list(ctx))
+    found = named_department(ctx.text, await _window_list(ctx), Path(ctx.settings.data_dir))
     if found is None:
         why = "rating_words.department_first" if _said_early(ctx) else "rating_words.no_department"
         return await _department_list(ctx, ctx.t(why) + "\n" + ctx.t("rating.which_window"))

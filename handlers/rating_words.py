@@ -8,9 +8,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from bot.dates import read_number
-from bot.i18n import LANGS, catalogue, normalize_words
+from bot.i18n import normalize_words
+from models.intents import load_lexicon
 
 SHORTEST = 2  # fewer characters name nothing
 _WINDOW = re.compile(
@@ -32,20 +34,16 @@ class Listed:
 
 
 @cache
-def _pointers() -> tuple[tuple[str, ...], frozenset[str]]:
+def _pointers(data_dir: Path) -> tuple[tuple[str, ...], frozenset[str]]:
     """Words that point rather than name ("那个", "的", "the one"): Chinese, English."""
-    words = [
-        normalize_words(str(word))
-        for lang in LANGS
-        for word in catalogue(lang).get("rating_words.pointer_words", [])
-    ]
+    words = [normalize_words(word) for word in load_lexicon(data_dir).words.get("pointing", ())]
     chinese = tuple(sorted((w for w in words if not w.isascii()), key=len, reverse=True))
     return chinese, frozenset(w for w in words if w.isascii())
 
 
-def _naming_part(text: str) -> str:
+def _naming_part(text: str, data_dir: Path) -> str:
     """The words of a message that could name something, pointing words left out."""
-    chinese, english = _pointers()
+    chinese, english = _pointers(data_dir)
     words = normalize_words(text)
     for word in chinese:
         words = words.replace(word, " ")
@@ -83,23 +81,24 @@ def named_by_reference(text: str, listed: Sequence[Listed]) -> Listed | None:
     return _only([item for item in listed if item.ref and _bare(item.ref) in words])
 
 
-def named_thing(text: str, listed: Sequence[Listed]) -> Listed | None:
+def named_thing(text: str, listed: Sequence[Listed], data_dir: Path) -> Listed | None:
     """The one listed thing the words name (by its reference, its name or part of it)."""
     by_ref = named_by_reference(text, listed)
     if by_ref is not None:
         return by_ref
-    part = _naming_part(text)
+    part = _naming_part(text, data_dir)
     return _only([item for item in listed if any(_names(part, n) for n in item.names)])
 
 
-def named_department(text: str, listed: Sequence[Listed]) -> Listed | None:
+def named_department(text: str, listed: Sequence[Listed], data_dir: Path) -> Listed | None:
     """The one department the words name: its window ("4号窗口"), its name or a part of it,
     or its short name ("社保")."""
     window = _WINDOW.search(normalize_words(text))
     if window is not None:
         number = read_number(next(group for group in window.groups() if group))
         return _only([item for item in listed if item.window == number])
-    part = _naming_part(text).replace(" ", "") if not text.isascii() else _naming_part(text)
+    named = _naming_part(text, data_dir)
+    part = named.replace(" ", "") if not text.isascii() else named
     found = [item for item in listed if any(_names(part, n) for n in item.names)]
     if not found:
         found = [item for item in listed if _abbreviates(part, item.names[0])]
