@@ -50,8 +50,12 @@ async def move_to_day(ctx: Context) -> HandlerResult:
     service = await ctx.session.get(Service, appointment.service_id)
     if service is None:
         return await my_appointments(ctx)
-    # The reschedule step of the booking flow, with the typed day read as it reads days.
-    ctx.set_state(CHOOSE_DAY, service=service.code, move=appointment.ref, back="book:mine")
+    # The reschedule step of the booking flow, with the typed day read as it reads days; a time
+    # alone ("改到5点半") keeps the appointment's own day.
+    own_day = appointment.starts_at.astimezone(SHANGHAI).date().isoformat()
+    ctx.set_state(
+        CHOOSE_DAY, service=service.code, move=appointment.ref, back="book:mine", day=own_day
+    )
     return await day_typed(ctx)
 
 

@@ -152,3 +152,13 @@ def test_matching_words_added_to_the_data_take_effect(tmp_path: Path) -> None:
     filler = _with_word(tmp_path / "f", "filler", "社")
     assert load_service_catalogue(DATA).rank("社保") != []
     assert load_service_catalogue(filler).rank("社保") == []
+
+
+async def test_a_time_alone_moves_within_the_appointments_own_day(talk: Talk) -> None:
+    await talk.say("预约社保卡补办")  # on Friday 27 November
+    await talk.say("4")  # Monday 30 November
+    await talk.say("1")
+    done = await talk.say(t("zh-CN", "booking.yes"))
+    assert "11月30日" in done, done
+    shown = await talk.say("改到5点半")
+    assert "11月30日（周一）17:30" in shown, shown  # not today's 17:30
