@@ -249,13 +249,30 @@ for _command, _kind in SIMPLE_KINDS.items():
     _register_simple(_command, _kind)
 
 
+COMPLAINT_SAYS_ENOUGH = 6  # characters left after the complaint words: what happened
+
+
+async def complaint_from_words(ctx: Context, text: str) -> HandlerResult:
+    """ "我要投诉窗口的王丽态度很差…" opens the complaint in those words at once; "我要投诉" or
+    "我要投诉工作人员" alone first asks what happened."""
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    rest = lexicon.without("complaint_filler", lexicon.without("complaint", fold(text)))
+    said = sum(1 for ch in rest if ch.isalnum())
+    if said >= COMPLAINT_SAYS_ENOUGH and not lexicon.has("handover", rest):
+        return await open_and_alert(ctx, CaseKind.COMPLAINT, text)
+    ctx.set_state(SIMPLE_WORDS, kind=CaseKind.COMPLAINT.value, back="menu", said=text[:WORDS_LIMIT])
+    return Reply(ctx.t("cases.ask_complaint"), back_to_menu(ctx))
+
+
 @router.state(SIMPLE_WORDS)
 async def simple_words(ctx: Context) -> HandlerResult:
     """The complaint or dispute in the resident's own words: the case is opened at once."""
     kind = CaseKind(str(ctx.state.data.get("kind", CaseKind.COMPLAINT.value)))
     if not ctx.text:
         return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
-    return await open_and_alert(ctx, kind, ctx.text)
+    said = str(ctx.state.data.get("said", ""))  # "我要投诉工作人员", then what happened
+    words = f"{said}：{ctx.text}" if said else ctx.text
+    return await open_and_alert(ctx, kind, words[:WORDS_LIMIT])
 
 
 @router.payload("track")

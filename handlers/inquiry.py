@@ -19,7 +19,14 @@ from handlers.booking import (
     match_services,
     start_booking,
 )
-from handlers.cases import ANSWER, PROXY_QUESTION, PROXY_WORDS, proxy_from_words
+from handlers.cases import (
+    ANSWER,
+    PROXY_QUESTION,
+    PROXY_WORDS,
+    SIMPLE_WORDS,
+    complaint_from_words,
+    proxy_from_words,
+)
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
 from handlers.common import back_to_menu, localized, main_menu
 from handlers.grid_report import REPORT_WORDS as GRID_WORDS
@@ -32,6 +39,7 @@ from handlers.needs_edit import RENAME
 from handlers.needs_staff import REJECT_REASON
 from handlers.needs_visit import VISIT_WORDS
 from handlers.notices_staff import TEXT as NOTICE_TEXT
+from handlers.rating import COMMENT as RATING_COMMENT
 from models.intents import OWN_RECORDS, Intent, Understood, fold, load_lexicon, understand
 from models.knowledge import Entry, Knowledge, load_knowledge
 from models.service_match import load_service_catalogue
@@ -59,6 +67,8 @@ FREE_TEXT_STATES = (
     RENAME,
     LIVE,
     STAFF_SIDE,
+    SIMPLE_WORDS,
+    RATING_COMMENT,
 )
 # Cancelling or following one's own records takes over any flow, even one of free text;
 # moving needs a day, which free text may well mention, so it is left to such a flow.
@@ -93,6 +103,8 @@ def _interrupts(ctx: Context) -> bool:
         return False
     intent = understood(ctx).intent
     if ctx.state.name in FREE_TEXT_STATES:
+        if intent is Intent.HANDOVER:  # "那个工作人员一直玩手机" is an answer, "转人工" a request
+            return _short_request(ctx.words)
         return intent in INTERRUPTING_FREE_TEXT
     if intent is Intent.MOVE_BOOKING:
         # Choosing a day for a new booking, "改到周六" changes that day: the step reads it.
@@ -100,6 +112,11 @@ def _interrupts(ctx: Context) -> bool:
     if intent in INTERRUPTING:
         return True
     return intent is Intent.QUESTION and _asks(ctx, ctx.text)
+
+
+def _short_request(words: str) -> bool:
+    """Whether a message is short enough to be a request and nothing else ("转人工", "找个人")."""
+    return len(words.split()) <= 4 if words.isascii() else len(words) <= 6
 
 
 def _asks(ctx: Context, text: str) -> bool:
@@ -218,6 +235,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
         return await start_booking(ctx)  # wants to book, has not said what yet
     if intent is Intent.REFERENCE and seen.reference:
         return await _reference(ctx, seen.reference)
+    if intent is Intent.COMPLAINT:
+        return await complaint_from_words(ctx, text)
     if intent is Intent.HANDOVER:
         return await hand_over(ctx, _transcript(ctx))
     if intent is Intent.PROXY:

@@ -48,6 +48,7 @@ class Intent(StrEnum):
     CANCEL_BOOKING = "cancel_booking"  # cancel one of one's own appointments
     MOVE_BOOKING = "move_booking"  # move one of one's own appointments to another day
     HANDOVER = "handover"
+    COMPLAINT = "complaint"  # a complaint in the resident's words ("我要投诉窗口工作人员…")
     CHITCHAT = "chitchat"
     ABUSE = "abuse"
     UNKNOWN = "unknown"
@@ -86,6 +87,8 @@ def understand(
         return Understood(Intent.REFERENCE, reference=typed or reference.group(1).upper())
     if lexicon.has("abuse", folded):
         return Understood(Intent.ABUSE)
+    if lexicon.has("complaint", folded) and not lexicon.has("question", folded):
+        return Understood(Intent.COMPLAINT)  # before handover: "投诉…工作人员" wants no chat
     if lexicon.has("handover", folded):
         return Understood(Intent.HANDOVER)
     mine = _own_records(folded, lexicon)

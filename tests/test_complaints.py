@@ -113,3 +113,45 @@ async def test_reopened_or_transferred_it_still_reaches_only_who_answers_it(
     assert len(await alerts_to(linli, "S039")) == 1  # who answers for 群众工作科
     for code in ("S001", "S002", "S015", "S016"):  # her, her colleague, masswork's clerks
         assert await alerts_to(linli, code) == [], code
+
+
+async def consultations(linli: Linli) -> list[Case]:
+    async with linli.sessions() as session:
+        stmt = select(Case).where(Case.kind == CaseKind.CONSULTATION)
+        return list((await session.exec(stmt)).all())
+
+
+async def test_a_rating_comment_about_staff_is_a_comment_not_a_call_for_staff(
+    rig: WeChatRig, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY_AFTERNOON)
+    await _reachable_on_wechat(rig, ("S041", "S001", "S002"))
+    resident = Chat(rig.linli, user="rater-about-staff")
+    await resident.send("评价")
+    await resident.send("评价窗口服务")
+    await resident.send("社会保障科")
+    await resident.send("态度差")
+    kept = await resident.send("那个工作人员一直玩手机，不理人")
+    assert "回访负责人" in kept[0].text, kept[0].text
+    assert await consultations(rig.linli) == []  # nobody was called to chat
+    assert await alerts_to(rig.linli, "S001") == [] and await alerts_to(rig.linli, "S002") == []
+    assert any("一直玩手机" in text for text in await alerts_to(rig.linli, "S041"))
+
+
+async def test_i_want_to_complain_about_staff_asks_what_happened_then_opens_it(
+    rig: WeChatRig, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY_AFTERNOON)
+    await _reachable_on_wechat(rig, ("S041", "S001"))
+    asked = (await rig.post(rig.server.text("我要投诉窗口工作人员")))["Content"]
+    assert "请说说您要投诉的事情" in asked, asked
+    opened = (await rig.post(rig.server.text("今天下午4号窗口的王丽态度很差")))["Content"]
+    [case] = await complaints(rig.linli)
+    assert case.ref in opened and "工作人员" in case.summary and "王丽" in case.summary
+    assert case.assignee_staff_id == await staff_id(rig.linli, "S041")
+    assert await consultations(rig.linli) == [] and await alerts_to(rig.linli, "S001") == []
+
+
+async def test_asking_how_to_complain_is_answered_not_opened(linli: Linli) -> None:
+    answer = await Chat(linli, user="how-to-complain").send("怎么投诉？")
+    assert await complaints(linli) == [], answer[0].text
