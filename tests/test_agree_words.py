@@ -62,3 +62,23 @@ async def test_on_wechat_a_stray_word_keeps_the_numbered_confirm(rig: WeChatRig)
     assert "1. 确认" in again, again
     await rig.post(rig.server.text("1"))
     assert await booked(rig.linli) == 1
+
+
+@pytest.mark.parametrize("words", ["确认预约", "确认预约吧", "预约吧"])
+async def test_confirming_with_the_booking_word_books_the_slot_shown(
+    linli: Linli, words: str
+) -> None:
+    chat = Chat(linli, user="agreeing-0004")
+    await _confirm_step(chat)
+    done = await chat.send(words)  # not a search for a service named with 确认 or 预约
+    assert "预约成功" in done[0].text and "社保卡补办" in done[0].text, done[0].text
+
+
+async def test_after_a_side_question_agreeing_carries_on_with_the_booking(linli: Linli) -> None:
+    chat = Chat(linli, user="agreeing-0005")
+    await _confirm_step(chat)
+    await chat.send("社保卡补办要带什么材料？")
+    again = await chat.send("确认")  # carries on: the confirm question again
+    assert "请确认预约" in again[0].text and "社保卡补办" in again[0].text, again[0].text
+    done = await chat.send("确认")
+    assert await booked(linli) == 1, done[0].text
