@@ -46,3 +46,13 @@ async def test_on_wechat_cancel_my_appointment_asks_first(rig: WeChatRig) -> Non
     assert "LCY-" in asked and "1. " in asked, asked
     await rig.post(rig.server.text("1"))
     assert await statuses(rig.linli) == [AppointmentStatus.CANCELLED]
+
+
+@pytest.mark.parametrize("answer", ["好的", "确定", "是的", "yes"])
+async def test_agreeing_at_the_cancel_question_cancels(linli: Linli, answer: str) -> None:
+    chat = Chat(linli, user=f"cancel-agree-{len(answer)}")
+    shown = await _confirm_step(chat)
+    await chat.send(shown[0])
+    await chat.send("取消我的预约")
+    await chat.send(answer)
+    assert await statuses(linli) == [AppointmentStatus.CANCELLED]
