@@ -91,6 +91,8 @@ async def cancel(ctx: Context) -> HandlerResult:
     """Abandon the current flow from anywhere; "cancel my appointment" cancels an appointment."""
     if ctx.command_args and _names_a_booking(ctx):
         return await offer_to_cancel(ctx)
+    if not ctx.state.name:  # nothing under way: say so, and how an appointment is cancelled
+        return await main_menu(ctx, ctx.t("menu.nothing_to_cancel"))
     ctx.clear_state()
     return await main_menu(ctx, ctx.t("menu.cancelled"))
 

@@ -56,3 +56,10 @@ async def test_agreeing_at_the_cancel_question_cancels(linli: Linli, answer: str
     await chat.send("取消我的预约")
     await chat.send(answer)
     assert await statuses(linli) == [AppointmentStatus.CANCELLED]
+
+
+async def test_cancel_with_nothing_under_way_says_how_to_cancel_an_appointment(
+    linli: Linli,
+) -> None:
+    told = (await Chat(linli, user="idle-canceller").send("取消"))[0].text
+    assert "没有正在办理的事项" in told and "取消预约" in told
