@@ -612,6 +612,9 @@ async def confirmed(ctx: Context) -> HandlerResult:
 async def _full(ctx: Context, slot: BookingSlot) -> Reply:
     """The slot is full: the nearest times with places, and the waitlist."""
     service = await ctx.session.get(Service, slot.service_id)
+    await ctx.session.refresh(slot)
+    if slot.capacity == 0 and service is not None:  # nobody left to serve it: no waitlist
+        return await _with_alternatives(ctx, service, ctx.t("booking.unstaffed"))
     reason = ctx.t("booking.outcome_full")
     if service is None:
         return Reply(reason, back_to_menu(ctx))

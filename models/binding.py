@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.messaging import BindAttempt, BindCode
 from models.org import Staff
 from models.people import ChannelIdentity, Resident
+from models.slots import replan_for_staff
 
 # No 0/O, 1/I/L: a code is read off a screen and typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -333,6 +334,7 @@ async def deactivate_staff(session: AsyncSession, staff: Staff, now: datetime) -
     staff.active = False
     session.add(staff)
     await session.flush()
+    await replan_for_staff(session, staff.id or 0, now)  # their places go from coming days
     return await unbind_staff(session, staff.id or 0, now)
 
 

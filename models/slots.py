@@ -276,3 +276,20 @@ async def _soonest(
         .limit(limit)
     )
     return list((await session.exec(stmt)).all())
+
+
+async def replan_for_staff(session: AsyncSession, staff_id: int, now: datetime) -> int:
+    """Recount the places of every coming day already planned for the services a staff member
+    is trained for (after they leave, their shifts serve nobody); how many days were recounted."""
+    trained = select(StaffSkill.service_id).where(StaffSkill.staff_id == staff_id)
+    stmt = (
+        select(col(BookingSlot.service_id), col(BookingSlot.day))
+        .where(col(BookingSlot.service_id).in_(trained), col(BookingSlot.starts_at) > now)
+        .distinct()
+    )
+    days = list((await session.exec(stmt)).all())
+    for service_id, day in days:
+        service = await session.get(Service, service_id)
+        if service is not None:
+            await plan_day(session, service, day, now)
+    return len(days)

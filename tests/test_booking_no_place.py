@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from bot.app import Linli
 from bot.i18n import t
 from models.base import SHANGHAI
+from models.binding import deactivate_staff
 from models.booking import BookingSlot, RosterShift
 from models.org import Staff, StaffSkill, get_street
 from models.services import Service
@@ -162,3 +163,26 @@ async def test_staff_who_left_serve_no_bookings(linli: Linli, channel: str) -> N
     days = await chat.press("book:svc:jd-correction-report")
     assert "还没有排到能办理这项服务的值班人员" in days[0].text, days[0].text
     assert not any(p.startswith("book:day:") for p in payloads(days[0]))
+
+
+async def test_a_confirm_question_shown_before_the_staff_left_books_nothing(linli: Linli) -> None:
+    chat = Chat(linli, user="confirm-then-leave")
+    days = await chat.press("book:svc:jd-correction-report")
+    slots = await chat.press(payloads(days[0])[0])
+    confirm = await chat.press(payloads(slots[0])[0])
+    async with linli.sessions() as session, session.begin():
+        service = (
+            await session.exec(select(Service).where(Service.code == "jd-correction-report"))
+        ).one()
+        trained = (
+            await session.exec(
+                select(StaffSkill.staff_id).where(StaffSkill.service_id == service.id)
+            )
+        ).all()
+        for staff_id in trained:
+            staff = await session.get(Staff, staff_id)
+            assert staff is not None
+            await deactivate_staff(session, staff, linli.clock.now())
+    after = await chat.press(payloads(confirm[0])[0])
+    assert "预约成功" not in after[0].text, after[0].text
+    assert not any(p.startswith("book:wait:") for p in payloads(after[0]))  # no waitlist either
