@@ -294,8 +294,11 @@ def _not_understood(ctx: Context) -> Reply:
     """Words that are no day or time: ask again, with what was on the screen still there (at
     the confirm question, its 确认 stays)."""
     shown = options_again(ctx)
-    confirming = any(button.payload.startswith("book:ok:") for button in shown)
-    key = "booking.confirm_not_understood" if confirming else "booking.day_not_understood"
+    key = "booking.day_not_understood"
+    if any(button.payload.startswith("book:ok:") for button in shown):
+        key = "booking.confirm_not_understood"
+    elif any(button.payload.startswith("book:slot:") for button in shown):
+        key = "booking.time_not_understood"  # the buttons are times, not days
     return Reply(ctx.t(key), shown)
 
 

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from bot.app import Linli
 from models.booking import Appointment
-from tests.conftest import Chat, labels
+from tests.conftest import Chat, labels, payloads
 from tests.test_typed_labels import _confirm_step
 from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
 
@@ -82,3 +82,13 @@ async def test_after_a_side_question_agreeing_carries_on_with_the_booking(linli:
     assert "请确认预约" in again[0].text and "社保卡补办" in again[0].text, again[0].text
     done = await chat.send("确认")
     assert await booked(linli) == 1, done[0].text
+
+
+async def test_other_words_at_the_time_step_ask_for_a_time_with_the_times_kept(
+    linli: Linli,
+) -> None:
+    chat = Chat(linli, user="agreeing-0006")
+    days = await chat.press("book:svc:ss-card-reissue")
+    times = await chat.press([p for p in payloads(days[0]) if p.startswith("book:day:")][1])
+    again = await chat.send("嗯……")
+    assert "没看懂这个时间" in again[0].text and labels(again[0]) == labels(times[0])
