@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install migrate seed run chat test lint pytest browser clean
+.PHONY: install migrate seed run chat test lint pytest browser eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ pytest: install browser
 	$(BIN)/pytest -q
 
 test: lint pytest
+
+eval: install
+	$(BIN)/python -m bench.eval_understanding --part frozen
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
