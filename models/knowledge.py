@@ -12,13 +12,14 @@ from __future__ import annotations
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz
 
+from models.data_files import Version, data_version
 from models.need_match import CHAR_MARK, tokenize
 
 SURE_SCORE = 9.0  # BM25 score an answer needs on its own …
@@ -124,9 +125,13 @@ def _same_subject(one: Entry, other: Entry) -> bool:
     return one.service is not None and one.service == other.service
 
 
-@cache
 def load_knowledge(data_dir: Path) -> Knowledge:
-    """The knowledge of the street in data_dir (read once per directory)."""
+    """The knowledge of the street in data_dir (read again when its files change)."""
+    return _knowledge(data_dir, data_version(data_dir))
+
+
+@lru_cache(maxsize=8)
+def _knowledge(data_dir: Path, version: Version) -> Knowledge:
     street = _read(data_dir / "street.toml")
     departments = {d["code"]: d for d in street.get("departments", [])}
     hours = _read(data_dir / "opening.toml")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
+from models.data_files import Version, data_version
 from models.matching_text import matching_copy
 
 # 约 on its own asks for a booking, except in words such as 大约, 节约, 约定, 合约.
@@ -65,9 +66,13 @@ def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(alternatives) or r"(?!)")
 
 
-@cache
 def load_lexicon(data_dir: Path) -> Lexicon:
-    """The intent words of a data directory (read once)."""
+    """The intent words of a data directory (read again when its files change)."""
+    return _lexicon(data_dir, data_version(data_dir))
+
+
+@lru_cache(maxsize=8)
+def _lexicon(data_dir: Path, version: Version) -> Lexicon:
     path = data_dir / "intents.toml"
     data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     return Lexicon({kind: tuple(fold(w) for w in words) for kind, words in data.items()})

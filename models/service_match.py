@@ -20,11 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 from pypinyin import lazy_pinyin
 
+from models.data_files import Version, data_version
 from models.knowledge import Knowledge, load_knowledge
 from models.lexicon import Lexicon, load_lexicon
 from models.matching_text import matching_copy
@@ -229,9 +230,13 @@ def service_catalogue(knowledge: Knowledge, lexicon: Lexicon) -> ServiceMatcher:
     return ServiceMatcher(items, lexicon, knowledge)
 
 
-@cache
 def load_service_catalogue(data_dir: Path) -> ServiceMatcher:
-    """The service matcher of a data directory (built once)."""
+    """The service matcher of a data directory (built again when its files change)."""
+    return _catalogue(data_dir, data_version(data_dir))
+
+
+@lru_cache(maxsize=8)
+def _catalogue(data_dir: Path, version: Version) -> ServiceMatcher:
     return service_catalogue(load_knowledge(data_dir), load_lexicon(data_dir))
 
 
