@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.inquiry import quantile
 from models.intents import Intent, Understood, load_lexicon, understand
 from models.knowledge import load_knowledge
 from models.service_match import load_service_catalogue
@@ -95,8 +96,7 @@ class Report:
 
     def percentile(self, share: float) -> float:
         """A percentile of the time per message, in milliseconds."""
-        ordered = sorted(self.millis)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+        return quantile(sorted(self.millis), share) if self.millis else 0.0
 
 
 def answered(seen: Understood, limit: int) -> list[str]:
