@@ -247,7 +247,7 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
         return await main_menu(ctx, ctx.t("ask.chitchat"))
     if intent is Intent.ABUSE:
         return Reply(ctx.t("ask.abuse"), _human_and_menu(ctx))
-    if not seen.found and not _asks(ctx, text):
+    if not seen.found and not seen.outside and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
     return await _answer(ctx, seen, text)
 
@@ -292,6 +292,10 @@ async def _answer(ctx: Context, seen: Understood, text: str) -> Reply:
         return Reply(_answer_text(ctx, answer.entry), await _next_steps(ctx, answer.entry))
     _remember(ctx, text, "")
     maybe = [found for found in seen.found if found.score > 0][:3]
+    if seen.outside:  # declined: what the bot can do instead, and the street's phone
+        street = await ctx.reference.street(ctx.unit)
+        phone = street.phone if street else ""
+        return Reply(ctx.t("ask.outside", phone=phone), back_to_menu(ctx))
     if seen.intent is not Intent.QUESTION or not maybe:
         return Reply(ctx.t("ask.unknown"), _human_and_menu(ctx))
     # The options carry the titles; each channel shows them once (WeChat numbers them).

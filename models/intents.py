@@ -67,6 +67,7 @@ class Understood:
     service: str | None = None  # the service a booking names
     services: tuple[str, ...] = ()  # the services that fit, when several do (best first)
     reference: str | None = None
+    outside: bool = False  # no street matter at all (weather, pets, another city's rules)
 
     @property
     def answer(self) -> Found | None:
@@ -108,8 +109,8 @@ def understand(
             return Understood(Intent.BOOKING)  # "我要预约": to book, something still to choose
     if _small_talk(folded, lexicon):
         return Understood(Intent.CHITCHAT)
-    if lexicon.has("elsewhere", folded):
-        return Understood(Intent.UNKNOWN)  # another city's rules: not the street's to answer
+    if lexicon.has("elsewhere", folded) or lexicon.has("outside", folded):
+        return Understood(Intent.UNKNOWN, outside=True)  # another city's rules, or no street matter
     if not asking:
         for kind in (Intent.PROXY, Intent.REPORT, Intent.NEED):
             if lexicon.has(kind.value, folded):

@@ -114,9 +114,10 @@ async def test_the_bot_says_when_it_does_not_know(linli: Linli) -> None:
     chat = Chat(linli, user="curious")
     for text in ("比特币现在多少钱", "帮我写一首诗", "你们这个周末出去玩吗"):
         reply = (await chat.send(text))[0]
-        honest = "不太确定" in reply.text or "回答不了" in reply.text
+        outside = "不是街道办理的事情" in reply.text  # declined, with the phone: no staff needed
+        honest = outside or "不太确定" in reply.text or "回答不了" in reply.text
         assert honest and "来源" not in reply.text, reply.text  # no answer passed off as sure
-        assert "human" in payloads(reply)
+        assert outside or "human" in payloads(reply)
 
 
 async def test_a_booking_sentence_is_understood_even_inside_another_flow(linli: Linli) -> None:
