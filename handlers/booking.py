@@ -21,6 +21,7 @@ from handlers.common import (
     localized,
     main_menu,
     options_again,
+    street_code,
     weekday_name,
 )
 from models.appointments import (
@@ -592,13 +593,12 @@ async def confirmed(ctx: Context) -> HandlerResult:
         )
         await _announce_offers(ctx, result.offered)
     else:
-        street = await ctx.reference.street(ctx.unit)
         result = await book_slot(
             ctx.session,
             resident_id=resident.id or 0,
             slot_id=slot.id or 0,
             now=ctx.now(),
-            street_code=street.code if street else "LC",
+            street_code=await street_code(ctx),
             rules=reminder_rules(ctx),
             limits=booking_limits(ctx),
             identity_id=ctx.identity.id,
@@ -676,12 +676,11 @@ async def accept_place(ctx: Context) -> HandlerResult:
     )
     if entry is None or entry.resident_id != ctx.identity.resident_id:
         return Reply(ctx.t("booking.offer_gone"), back_to_menu(ctx))
-    street = await ctx.reference.street(ctx.unit)
     result = await accept_offer(
         ctx.session,
         entry,
         ctx.now(),
-        street_code=street.code if street else "LC",
+        street_code=await street_code(ctx),
         rules=reminder_rules(ctx),
         identity_id=ctx.identity.id,
     )

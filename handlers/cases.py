@@ -21,7 +21,7 @@ from handlers.case_text import (
     when,
 )
 from handlers.cases_staff import staff_actions
-from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
+from handlers.common import back_to_menu, localized, location_of, main_menu, street_code, with_media
 from models.case_ops import (
     confirm_resolved,
     find_case,
@@ -200,7 +200,6 @@ async def open_and_alert(
 ) -> Reply:
     """Open the resident's case, alert its departments, and give the reference at once."""
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
-    street = await ctx.reference.street(ctx.unit)
     case = await open_case(
         ctx.session,
         catalogue(ctx),
@@ -209,7 +208,7 @@ async def open_and_alert(
         summary=words[:WORDS_LIMIT],
         details=details,
         now=ctx.now(),
-        street_code=street.code if street else "LC",
+        street_code=await street_code(ctx),
         resident_id=resident.id,
         grid_id=resident.grid_id,
         attachments=attachments,

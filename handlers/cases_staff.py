@@ -19,7 +19,14 @@ from handlers.case_text import (
     tell_resident,
     viewer,
 )
-from handlers.common import back_to_menu, localized, location_of, opening_hours, with_media
+from handlers.common import (
+    back_to_menu,
+    localized,
+    location_of,
+    opening_hours,
+    street_code,
+    with_media,
+)
 from handlers.staff import active_staff, is_staff
 from models.case_ops import (
     OPEN,
@@ -332,7 +339,6 @@ async def report_category(ctx: Context) -> HandlerResult:
     data = ctx.state.data
     if staff is None or ctx.state.name != REPORT_CATEGORY or not isinstance(data.get("words"), str):
         return await report_start(ctx)
-    street = await ctx.reference.street(ctx.unit)
     latitude, longitude = location_of(data)
     case = await open_case(
         ctx.session,
@@ -341,7 +347,7 @@ async def report_category(ctx: Context) -> HandlerResult:
         category_code=ctx.args,
         summary=str(data["words"]),
         now=ctx.now(),
-        street_code=street.code if street else "LC",
+        street_code=await street_code(ctx),
         reporter_staff_id=staff.id,
         grid_id=staff.grid_id if staff.role == StaffRole.GRID_LEADER else None,
         attachments=list(data.get("attachments", [])),

@@ -68,6 +68,12 @@ async def main_menu(ctx: Context, text: str | None = None) -> Reply:
     return Reply(text, main_menu_buttons(ctx))
 
 
+async def street_code(ctx: Context) -> str:
+    """The street's code, which begins every reference number (LC in the demo)."""
+    street = await ctx.reference.street(ctx.unit)
+    return street.code if street else "LC"
+
+
 def back_to_menu(ctx: Context) -> tuple[Button, ...]:
     """A single "main menu" button."""
     return (Button(ctx.t("menu.back"), "menu"),)

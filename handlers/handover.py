@@ -11,7 +11,7 @@ from bot.messages import Button, Reply
 from bot.outgoing import Person, for_resident, for_staff, pushes, queue
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import alert_department, catalogue, when
-from handlers.common import back_to_menu, opening_hours
+from handlers.common import back_to_menu, opening_hours, street_code
 from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
 from models.calendar import classify_day
@@ -29,7 +29,6 @@ LINE = 300  # characters of one relayed message shown in a transcript line
 async def hand_over(ctx: Context, transcript: list[dict[str, str]]) -> Reply:
     """Open the consultation and reach the person on duty, or say when someone will answer."""
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
-    street = await ctx.reference.street(ctx.unit)
     asked = next((r["q"] for r in reversed(transcript) if r.get("q")), "") or ctx.text
     case = await open_case(
         ctx.session,
@@ -39,7 +38,7 @@ async def hand_over(ctx: Context, transcript: list[dict[str, str]]) -> Reply:
         summary=asked or ctx.t("handover.summary"),
         details={"transcript": transcript, "handover": True},
         now=ctx.now(),
-        street_code=street.code if street else "LC",
+        street_code=await street_code(ctx),
         resident_id=resident.id,
         grid_id=resident.grid_id,
     )

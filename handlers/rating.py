@@ -22,6 +22,7 @@ from handlers.common import (
     format_time,
     localized,
     main_menu,
+    street_code,
     weekday_name,
 )
 from handlers.rating_words import (
@@ -264,13 +265,12 @@ async def _rated(ctx: Context, subject: Subject, resident: int, level: RatingLev
     lines = [ctx.t("window.rating_thanks", level=ctx.t(f"rating.{level}"))]
     case_id = None
     if level in POOR:
-        street = await ctx.reference.street(ctx.unit)
         visit = await open_return_visit(
             ctx.session,
             catalogue(ctx),
             rating=rating,
             subject=subject,
-            street_code=street.code if street else "LC",
+            street_code=await street_code(ctx),
             now=ctx.now(),
         )
         if visit is not None:  # its supervisor is alerted once the comment is in (or skipped)
