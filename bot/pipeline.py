@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
@@ -48,6 +49,11 @@ _PARTS = re.compile(r"[\s,.!?;:~、，。！？；：～]+")  # between the word
 InflightKey = tuple[str, str, str]
 CALLBACK_PURGE_SECONDS = 60.0
 PROMPT_KEPT = 400  # characters of a flow's last question kept in its state
+
+
+@cache
+def _word_set(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(words)
 
 
 class ReplayedError(Exception):
@@ -347,5 +353,5 @@ class Pipeline:
         return agreeing[0] if len(agreeing) == 1 else None
 
     def _agree_words(self) -> frozenset[str]:
-        words = load_lexicon(Path(self.settings.data_dir)).words.get("agree", ())
-        return frozenset(fold(word) for word in words)
+        # Folded when the lexicon was read, and read again when data/intents.toml changes.
+        return _word_set(load_lexicon(Path(self.settings.data_dir)).words.get("agree", ()))

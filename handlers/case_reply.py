@@ -5,7 +5,6 @@ it. The push's options, remembered when it was delivered, say which case is in v
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -15,7 +14,7 @@ from bot.i18n import normalize_words
 from bot.messages import Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import WORDS_LIMIT, alert_department
-from handlers.common import back_to_menu
+from handlers.common import back_to_menu, is_short
 from handlers.inquiry import respond
 from models.case_ops import reopen
 from models.cases import Case, CaseKind, CaseStatus
@@ -28,10 +27,10 @@ SHORT_CHARS, SHORT_WORDS = 8, 3  # a reply no longer than this says nothing else
 THANKS_CHARS, THANKS_WORDS = 12, 5  # … and one that says it is solved, with thanks
 
 
-@cache
 def _words(data_dir: Path, kind: str) -> tuple[str, ...]:
-    """A word list of data/intents.toml (Chinese and English alike), folded for matching."""
-    return tuple(normalize_words(word) for word in load_lexicon(data_dir).words.get(kind, ()))
+    """A word list of data/intents.toml (Chinese and English alike, folded when it was read;
+    read again when the file changes)."""
+    return load_lexicon(data_dir).words.get(kind, ())
 
 
 def _holds(text: str, words: Iterable[str]) -> bool:
@@ -66,7 +65,7 @@ def solved(text: str, data_dir: Path) -> bool:
 
 
 def _short(words: str, chars: int = SHORT_CHARS, count: int = SHORT_WORDS) -> bool:
-    return len(words.split()) <= count if words.isascii() else len(words) <= chars
+    return is_short(words, chars, count)
 
 
 def case_in_view(ctx: Context) -> int | None:

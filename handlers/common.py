@@ -68,6 +68,11 @@ async def main_menu(ctx: Context, text: str | None = None) -> Reply:
     return Reply(text, main_menu_buttons(ctx))
 
 
+def is_short(words: str, chars: int, count: int) -> bool:
+    """Whether a message is no longer than so many characters (Chinese) or words (English)."""
+    return len(words.split()) <= count if words.isascii() else len(words) <= chars
+
+
 async def street_code(ctx: Context) -> str:
     """The street's code, which begins every reference number (LC in the demo)."""
     street = await ctx.reference.street(ctx.unit)

@@ -28,7 +28,7 @@ from handlers.cases import (
     proxy_from_words,
 )
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
-from handlers.common import back_to_menu, localized, main_menu
+from handlers.common import back_to_menu, is_short, localized, main_menu
 from handlers.grid_report import REPORT_WORDS as GRID_WORDS
 from handlers.grid_report import report_from_words
 from handlers.handover import LIVE, STAFF_SIDE, hand_over
@@ -104,7 +104,7 @@ def _interrupts(ctx: Context) -> bool:
     intent = understood(ctx).intent
     if ctx.state.name in FREE_TEXT_STATES:
         if intent is Intent.HANDOVER:  # "那个工作人员一直玩手机" is an answer, "转人工" a request
-            return _short_request(ctx.words)
+            return is_short(ctx.words, chars=6, count=4)  # a request and nothing else
         return intent in INTERRUPTING_FREE_TEXT
     if intent is Intent.MOVE_BOOKING:
         # Choosing a day for a new booking, "改到周六" changes that day: the step reads it.
@@ -112,11 +112,6 @@ def _interrupts(ctx: Context) -> bool:
     if intent in INTERRUPTING:
         return True
     return intent is Intent.QUESTION and _asks(ctx, ctx.text)
-
-
-def _short_request(words: str) -> bool:
-    """Whether a message is short enough to be a request and nothing else ("转人工", "找个人")."""
-    return len(words.split()) <= 4 if words.isascii() else len(words) <= 6
 
 
 def _asks(ctx: Context, text: str) -> bool:

@@ -34,16 +34,15 @@ class Listed:
 
 
 @cache
-def _pointers(data_dir: Path) -> tuple[tuple[str, ...], frozenset[str]]:
+def _pointers(words: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
     """Words that point rather than name ("那个", "的", "the one"): Chinese, English."""
-    words = [normalize_words(word) for word in load_lexicon(data_dir).words.get("pointing", ())]
     chinese = tuple(sorted((w for w in words if not w.isascii()), key=len, reverse=True))
     return chinese, frozenset(w for w in words if w.isascii())
 
 
 def _naming_part(text: str, data_dir: Path) -> str:
     """The words of a message that could name something, pointing words left out."""
-    chinese, english = _pointers(data_dir)
+    chinese, english = _pointers(load_lexicon(data_dir).words.get("pointing", ()))
     words = normalize_words(text)
     for word in chinese:
         words = words.replace(word, " ")

@@ -14,6 +14,7 @@ from bot.app import Linli, build_linli
 from bot.clock import ManualClock
 from bot.config import Settings
 from tests.conftest import DATA, Chat
+from tests.test_typed_labels import _confirm_step
 
 NEW_FAQ = """
 
@@ -60,3 +61,16 @@ async def test_a_new_word_counts_at_once(editable: Linli) -> None:
     intents.write_text(text, encoding="utf-8")
     handed = (await chat.send("摇个人来"))[0].text
     assert "LC-" in handed, handed  # a person was asked for, and the question kept as a case
+
+
+async def test_a_new_agreeing_word_confirms_at_once(editable: Linli) -> None:
+    chat = Chat(editable, user="says-zhong")
+    shown = await _confirm_step(chat)
+    assert shown[0] == "确认"
+    assert "还没有预约成功" in (await chat.send("中嘞"))[0].text  # not an agreeing word yet
+    intents = Path(editable.settings.data_dir) / "intents.toml"
+    text = intents.read_text(encoding="utf-8").replace(
+        '"确认", "确定",', '"确认", "中嘞", "确定",', 1
+    )
+    intents.write_text(text, encoding="utf-8")
+    assert (await chat.send("中嘞"))[0].text.startswith("预约成功")
