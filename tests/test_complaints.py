@@ -9,9 +9,15 @@ from bot.app import Linli
 from bot.clock import ManualClock
 from models.cases import CONCERNS, Case, CaseKind
 from tests.conftest import Chat
-from tests.fakes.wechat_sender import WeChatServer
-from tests.test_binding import staff_code
-from tests.test_rating import CODES, FRIDAY_AFTERNOON, alerts_to, bound, post_as, staff_id
+from tests.test_rating import (
+    CODES,
+    FRIDAY_AFTERNOON,
+    alerts_to,
+    bound,
+    bound_on_wechat,
+    post_as,
+    staff_id,
+)
 from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
 
 __all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
@@ -59,10 +65,7 @@ async def test_on_wechat_a_complaint_about_a_clerk_reaches_her_supervisor_only(
     rig: WeChatRig, clock: ManualClock
 ) -> None:
     clock.set(FRIDAY_AFTERNOON)
-    staff = {code: WeChatServer(rig.server.account, openid=f"oStaff-{code}") for code in CODES}
-    for number, (code, server) in enumerate(staff.items(), 1):
-        code_words = f"绑定 {await staff_code(rig.linli, code)}"
-        assert "绑定成功" in await post_as(rig, server, code_words, 32_000 + number)
+    staff = await bound_on_wechat(rig, CODES)
     await rig.post(rig.server.text("投诉"))
     opened = await rig.post(rig.server.text("社保窗口王丽让我白跑了三趟"))
     [case] = await complaints(rig.linli)
@@ -86,20 +89,12 @@ async def test_a_complaint_written_after_a_colon_is_opened_at_once(linli: Linli)
     assert summaries == ["楼道灯坏了一个月没人修", "电梯又停了"]
 
 
-async def _reachable_on_wechat(rig: WeChatRig, codes: tuple[str, ...]) -> None:
-    """Staff with a WeChat account, so department alerts would reach them if sent."""
-    for number, code in enumerate(codes, 1):
-        server = WeChatServer(rig.server.account, openid=f"oReach-{code}")
-        code_words = f"绑定 {await staff_code(rig.linli, code)}"
-        assert "绑定成功" in await post_as(rig, server, code_words, 33_000 + number)
-
-
 async def test_reopened_or_transferred_it_still_reaches_only_who_answers_it(
     rig: WeChatRig, clock: ManualClock
 ) -> None:
     clock.set(FRIDAY_AFTERNOON)
     linli = rig.linli
-    await _reachable_on_wechat(rig, ("S041", "S001", "S002", "S015", "S016", "S039"))
+    await bound_on_wechat(rig, ("S041", "S001", "S002", "S015", "S016", "S039"))
     boss = await bound(linli, "S041", "boss-acting-on-web")
     resident = Chat(linli, user="complainer-0003")
     await resident.send("投诉：社保窗口王丽把我的材料弄丢了")
@@ -125,7 +120,7 @@ async def test_a_rating_comment_about_staff_is_a_comment_not_a_call_for_staff(
     rig: WeChatRig, clock: ManualClock
 ) -> None:
     clock.set(FRIDAY_AFTERNOON)
-    await _reachable_on_wechat(rig, ("S041", "S001", "S002"))
+    await bound_on_wechat(rig, ("S041", "S001", "S002"))
     resident = Chat(rig.linli, user="rater-about-staff")
     await resident.send("评价")
     await resident.send("评价窗口服务")
@@ -142,7 +137,7 @@ async def test_i_want_to_complain_about_staff_asks_what_happened_then_opens_it(
     rig: WeChatRig, clock: ManualClock
 ) -> None:
     clock.set(FRIDAY_AFTERNOON)
-    await _reachable_on_wechat(rig, ("S041", "S001"))
+    await bound_on_wechat(rig, ("S041", "S001"))
     asked = (await rig.post(rig.server.text("我要投诉窗口工作人员")))["Content"]
     assert "请说说您要投诉的事情" in asked, asked
     opened = (await rig.post(rig.server.text("今天下午4号窗口的王丽态度很差")))["Content"]

@@ -4,6 +4,7 @@ a poor rating opens a return visit (回访) for the supervisor, never for the pe
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import count
 
 import alembic.command
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ FRIDAY_AFTERNOON = datetime(2026, 11, 27, 15, 30, tzinfo=SHANGHAI)
 MONDAY_SAME_TIME = datetime(2026, 11, 30, 15, 30, tzinfo=SHANGHAI)
 LEVELS = ["很满意", "满意", "一般", "时间长", "态度差", "业务差"]
 PHONE = "13812345678"
+_MESSAGE_IDS = count(31_000)  # WeChat message ids of staff accounts, never repeated
 CODES = ("S041", "S001")  # the social security supervisor, and 王丽 at window 4
 
 
@@ -73,6 +75,17 @@ async def post_as(rig: WeChatRig, server: WeChatServer, text: str, msg_id: int) 
     response = await rig.client.post("/wechat", params=query, data=body)
     assert response.status == 200, await response.text()
     return server.read_reply(await response.read()).get("Content", "")
+
+
+async def bound_on_wechat(rig: WeChatRig, codes: tuple[str, ...]) -> dict[str, WeChatServer]:
+    """Staff bound on WeChat accounts of their own (there alerts reach them), by code."""
+    staff = {}
+    for code in codes:
+        server = WeChatServer(rig.server.account, openid=f"oStaff-{code}")
+        words = f"绑定 {await staff_code(rig.linli, code)}"
+        assert "绑定成功" in await post_as(rig, server, words, next(_MESSAGE_IDS))
+        staff[code] = server
+    return staff
 
 
 async def sweep(linli: Linli) -> int:
@@ -282,10 +295,7 @@ async def test_on_wechat_a_bad_attitude_rating_reaches_the_supervisor_only(
     rig: WeChatRig, clock: ManualClock
 ) -> None:
     clock.set(FRIDAY_AFTERNOON)
-    staff = {code: WeChatServer(rig.server.account, openid=f"oStaff-{code}") for code in CODES}
-    for number, (code, server) in enumerate(staff.items(), 1):
-        code_words = f"绑定 {await staff_code(rig.linli, code)}"
-        assert "绑定成功" in await post_as(rig, server, code_words, 31_000 + number)
+    staff = await bound_on_wechat(rig, CODES)
     nothing = await rig.post(rig.server.text("评价"))
     assert "没有可评价" in nothing["Content"] and "1. 评价窗口服务" in nothing["Content"]
     departments = await rig.post(rig.server.text("1"))
