@@ -40,7 +40,16 @@ from handlers.needs_staff import REJECT_REASON
 from handlers.needs_visit import VISIT_WORDS
 from handlers.notices_staff import TEXT as NOTICE_TEXT
 from handlers.rating import COMMENT as RATING_COMMENT
-from models.intents import OWN_RECORDS, Intent, Understood, fold, load_lexicon, understand
+from models.intents import (
+    OWN_RECORDS,
+    Intent,
+    Understood,
+    fold,
+    load_intent_model,
+    load_lexicon,
+    read_as,
+    understand,
+)
 from models.knowledge import Entry, Knowledge, load_knowledge
 from models.service_match import load_service_catalogue
 from models.services import Service
@@ -74,6 +83,11 @@ FREE_TEXT_STATES = (
 # moving needs a day, which free text may well mention, so it is left to such a flow.
 INTERRUPTING_FREE_TEXT = (Intent.REFERENCE, Intent.HANDOVER, Intent.TRACK, Intent.CANCEL_BOOKING)
 INTERRUPTING = (*INTERRUPTING_FREE_TEXT, Intent.BOOKING)
+# Readings the resident may pick when the bot is unsure (a reference is never guessed, and
+# neither swearing nor "not ours" is a thing to offer).
+OFFERED_READINGS = tuple(
+    i for i in Intent if i not in (Intent.REFERENCE, Intent.ABUSE, Intent.UNKNOWN)
+)
 # A flow paused by a question is offered again with this label (by the state's first word).
 RESUME_LABELS = {"booking": "flow.resume_booking", "case": "flow.resume_proxy"}
 
@@ -90,7 +104,8 @@ def understood(ctx: Context, text: str | None = None) -> Understood:
     if isinstance(cached, tuple) and cached[0] == text and isinstance(cached[1], Understood):
         return cached[1]
     data = Path(ctx.settings.data_dir)
-    result = understand(text, load_lexicon(data), knowledge(ctx), load_service_catalogue(data))
+    services, model = load_service_catalogue(data), load_intent_model(data)
+    result = understand(text, load_lexicon(data), knowledge(ctx), services, model)
     ctx.extra["understood"] = (text, result)
     return result
 
@@ -101,8 +116,13 @@ def _interrupts(ctx: Context) -> bool:
         return False
     if ctx.state.name in (ASKING, LIVE, STAFF_SIDE):
         return False
-    intent = understood(ctx).intent
+    seen = understood(ctx)
+    if not seen.sure:
+        return False  # the flow's step reads it (the bot would only ask what it means)
+    intent = seen.intent
     if ctx.state.name in FREE_TEXT_STATES:
+        if seen.ruled not in (None, intent):
+            return False  # words the flow asked for: only the word lists' own reading interrupts
         if intent is Intent.HANDOVER:  # "那个工作人员一直玩手机" is an answer, "转人工" a request
             return is_short(ctx.words, chars=6, count=4)  # a request and nothing else
         return intent in INTERRUPTING_FREE_TEXT
@@ -222,6 +242,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     text = ctx.text if text is None else text
     seen = understood(ctx, text)
     intent = seen.intent
+    if not seen.sure and _offerable(seen):
+        return _offer_readings(ctx, seen, text)
     if intent is Intent.BOOKING and (seen.service or seen.services):
         return await _book_what_fits(ctx, text)
     if intent in OWN_RECORDS:
@@ -245,6 +267,33 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     if not seen.found and not seen.outside and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
     return await _answer(ctx, seen, text)
+
+
+def _offerable(seen: Understood) -> list[Intent]:
+    return [i for i in seen.readings if i in OFFERED_READINGS]
+
+
+def _offer_readings(ctx: Context, seen: Understood, text: str) -> Reply:
+    """Not sure what the message wants: the likeliest readings to choose from (the words are
+    kept for the one chosen), a person, and the menu."""
+    ctx.set_state(ASKING, recent=_transcript(ctx), words=text[:500])
+    buttons = tuple(
+        Button(ctx.t(f"ask.reading.{i.value}"), f"ask:as:{i.value}") for i in _offerable(seen)
+    )
+    return Reply(ctx.t("ask.which_reading"), (*buttons, *_human_and_menu(ctx)))
+
+
+@router.payload("ask:as")
+async def as_reading(ctx: Context) -> HandlerResult:
+    """The reading the resident chose for their words: acted on as if the bot had been sure."""
+    words = ctx.state.data.get("words")
+    chosen = next((i for i in OFFERED_READINGS if i.value == ctx.args), None)
+    if not isinstance(words, str) or not words or chosen is None:
+        return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
+    data = Path(ctx.settings.data_dir)
+    lexicon, services = load_lexicon(data), load_service_catalogue(data)
+    ctx.extra["understood"] = (words, read_as(words, chosen, lexicon, knowledge(ctx), services))
+    return await respond(ctx, words)
 
 
 async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResult:

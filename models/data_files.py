@@ -12,11 +12,14 @@ _seen: dict[Path, tuple[float, Version]] = {}
 
 
 def data_version(data_dir: Path) -> Version:
-    """The names and modification times of the directory's data files."""
+    """The names and modification times of the directory's data files (the examples too)."""
     now = time.monotonic()
     held = _seen.get(data_dir)
     if held is not None and now - held[0] < CHECK_SECONDS:
         return held[1]
-    version = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in data_dir.glob("*.toml")))
+    files = [*data_dir.glob("*.toml"), *data_dir.glob("*/*.toml")]
+    version = tuple(
+        sorted((p.relative_to(data_dir).as_posix(), p.stat().st_mtime_ns) for p in files)
+    )
     _seen[data_dir] = (now, version)
     return version

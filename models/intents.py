@@ -1,24 +1,31 @@
 """What a resident wants when they write freely: a question, a booking, a reference number, a
 problem to report, a wish, proxy handling, a person, small talk, or abuse.
 
-Clear signals are checked first (a reference number, asking for a person, swearing, a booking
-verb with a service's name); then the kinds of request told by their words; what is left is a
-question for the knowledge search, answered only when the search is sure.
+Two readers work together. The rules check clear signals first (a reference number, asking for a
+person, swearing, a booking verb with a service's name), then the kinds of request told by their
+words; what is left is a question for the knowledge search, answered only when the search is sure.
+The trained model (models.intent_model) then weighs the message's own characters and words with
+what the rules saw, and gives each reading a probability: the bot acts on a reading only when it
+is likely enough (SURE_READING), and otherwise offers the best three readings to choose from.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 
-from models.knowledge import Found, Knowledge
+from models.data_files import Version, data_version
+from models.intent_model import EXAMPLES, Features, IntentModel, load_examples, train
+from models.knowledge import Found, Knowledge, load_knowledge
 from models.lexicon import BOOKING_YUE, Lexicon
 from models.lexicon import fold as fold
 from models.lexicon import load_lexicon as load_lexicon
 from models.refs import canonical_reference
-from models.service_match import Match, ServiceMatcher
+from models.service_match import Match, ServiceMatcher, load_service_catalogue
 from models.when import names_when, without_when
 
 # A reference as people type it: any case, hyphens or spaces or neither ("lcy202611270001").
@@ -33,6 +40,9 @@ ASK_SCORE = 7.0  # a question about the street's business: its best entry scores
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
 SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
+SURE_READING = 0.6  # the probability a reading needs before the bot acts on it unasked
+READINGS = 3  # readings offered when none is likely enough …
+READING_FLOOR = 0.3  # … as long as the best one is at least this likely
 
 
 class Intent(StrEnum):
@@ -68,20 +78,115 @@ class Understood:
     services: tuple[str, ...] = ()  # the services that fit, when several do (best first)
     reference: str | None = None
     outside: bool = False  # no street matter at all (weather, pets, another city's rules)
+    sure: bool = True  # likely enough to act on; else the bot offers the readings
+    readings: tuple[Intent, ...] = ()  # the likeliest readings, best first (this one among them)
+    likelihood: float = 1.0  # the trained model's probability of this reading
+    ruled: Intent | None = None  # what the word lists alone made of it (when the model chose)
 
     @property
     def answer(self) -> Found | None:
-        """The answer the bot is sure of, if any."""
-        return self.found[0] if self.found and self.found[0].sure else None
+        """The answer the bot is sure of, if any (none while the reading itself is unsure)."""
+        return self.found[0] if self.sure and self.found and self.found[0].sure else None
 
 
 def understand(
+    text: str,
+    lexicon: Lexicon,
+    knowledge: Knowledge,
+    services: ServiceMatcher,
+    model: IntentModel | None = None,
+) -> Understood:
+    """What a free-text message wants; services is the catalogue a booking is matched in, and
+    model (when given) the trained classifier that weighs the rules' reading."""
+    ruled = by_rules(text, lexicon, knowledge, services)
+    if model is None or ruled.intent is Intent.REFERENCE or not ruled.sure:
+        return ruled
+    ranked = model.readings(features(text, ruled, lexicon, knowledge))
+    usable = [(Intent(i), p) for i, p in ranked if i != Intent.REFERENCE.value]
+    best, likelihood = usable[0]
+    sure = likelihood >= SURE_READING
+    grounded = _saw_something(ruled, lexicon, text)
+    if best is Intent.UNKNOWN or not grounded or (not sure and likelihood < READING_FLOOR):
+        # Not ours, or nothing likely: declined when sure and about something, else "not sure"
+        # (with what the knowledge found, or the plain "not understood").
+        about_something = lexicon.has("question", fold(text)) or len(fold(text)) > SHORT_CHAT
+        outside = best is Intent.UNKNOWN and (ruled.outside or (sure and about_something))
+        return Understood(
+            Intent.UNKNOWN,
+            ruled.found,
+            sure=False,
+            likelihood=likelihood,
+            outside=outside,
+            ruled=ruled.intent,
+        )
+    chosen = ruled if best is ruled.intent else _read_as(best, text, ruled, lexicon, services)
+    readings = tuple(intent for intent, _ in usable[:READINGS])
+    return replace(
+        chosen,
+        sure=sure,
+        readings=readings,
+        likelihood=likelihood,
+        outside=False,
+        ruled=ruled.intent,
+    )
+
+
+def _saw_something(ruled: Understood, lexicon: Lexicon, text: str) -> bool:
+    """Whether the rules found anything to go on (a reading, an entry that fits, a word of an
+    intent's list): the model alone is not trusted with markup or a string of letters."""
+    folded = fold(text)
+    if ruled.intent is not Intent.UNKNOWN or (ruled.found and _about_our_business(ruled.found[0])):
+        return True
+    return any(lexicon.has(kind, folded) for kind in (*Intent, "question", "outside"))
+
+
+def features(text: str, ruled: Understood, lexicon: Lexicon, knowledge: Knowledge) -> Features:
+    """The message as the trained model reads it: its matching copy, and what the rules saw
+    (their reading, the word lists it holds, a day or time, how well the knowledge fits)."""
+    folded = fold(text)
+    seen = [f"rule_{ruled.intent.value}", f"length_{min(len(folded) // 10, 6)}"]
+    if ruled.outside:
+        seen.append("rule_outside")
+    seen += [f"has_{kind}" for kind in lexicon.words if lexicon.has(kind, folded)]
+    if names_when(folded):
+        seen.append("when")
+    best = ruled.found[0] if ruled.found else None
+    if best is None:
+        seen.append("knowledge_none")
+    else:
+        seen += [f"knowledge_{min(int(best.score // 4), 5)}", f"cover_{int(best.coverage * 4)}"]
+        seen += ["knowledge_sure"] if best.sure else []
+    return Features(folded, " ".join(seen))
+
+
+def _read_as(
+    intent: Intent, text: str, ruled: Understood, lexicon: Lexicon, services: ServiceMatcher
+) -> Understood:
+    """The message read as the model's intent, with what that reading needs (the services a
+    booking names; the knowledge found stays for a question or a record's side question)."""
+    if intent is Intent.BOOKING:
+        matches = services_asked(text, lexicon, services)
+        codes = tuple(m.code for m in matches)
+        return Understood(
+            intent, ruled.found, service=codes[0] if len(codes) == 1 else None, services=codes
+        )
+    return Understood(intent, ruled.found)
+
+
+def read_as(
+    text: str, intent: Intent, lexicon: Lexicon, knowledge: Knowledge, services: ServiceMatcher
+) -> Understood:
+    """The message read the way the resident chose among the offered readings."""
+    return _read_as(intent, text, by_rules(text, lexicon, knowledge, services), lexicon, services)
+
+
+def by_rules(
     text: str, lexicon: Lexicon, knowledge: Knowledge, services: ServiceMatcher
 ) -> Understood:
-    """What a free-text message wants; services is the catalogue a booking is matched in."""
+    """What the word lists and the knowledge search make of a message on their own."""
     folded = fold(text)
     if not any(ch.isalnum() for ch in folded):
-        return Understood(Intent.UNKNOWN)
+        return Understood(Intent.UNKNOWN, sure=False)  # nothing to weigh: "?" or an emoji
     reference = REFERENCE.search(folded)
     if reference is not None:
         typed = canonical_reference(reference.group(1))
@@ -174,3 +279,43 @@ def services_asked(
 def _asked(folded: str, lexicon: Lexicon) -> str:
     """What is to be booked: the text without its booking words, days and times."""
     return without_when(lexicon.without("booking", folded))
+
+
+def load_intent_model(data_dir: Path) -> IntentModel | None:
+    """The model trained on the data directory's examples; None when there are none (the rules
+    then read alone). The first call trains it; after a data file changes, the model in use
+    keeps answering while its successor trains in the background."""
+    version = data_version(data_dir)
+    held = _models.get(data_dir)
+    if held is None:
+        model = _trained(data_dir)
+        _models[data_dir] = (version, model)
+        return model
+    if held[0] != version and data_dir not in _training:
+        _training[data_dir] = _TRAINER.submit(_retrain, data_dir, version)
+    return held[1]
+
+
+def _retrain(data_dir: Path, version: Version) -> None:
+    try:
+        _models[data_dir] = (version, _trained(data_dir))
+    finally:
+        _training.pop(data_dir, None)
+
+
+def _trained(data_dir: Path) -> IntentModel | None:
+    examples = load_examples(data_dir / EXAMPLES)
+    if len({e.intent for e in examples}) < 2:
+        return None
+    lexicon, knowledge = load_lexicon(data_dir), load_knowledge(data_dir)
+    services = load_service_catalogue(data_dir)
+
+    def read(text: str) -> Features:
+        return features(text, by_rules(text, lexicon, knowledge, services), lexicon, knowledge)
+
+    return train(examples, read)
+
+
+_models: dict[Path, tuple[Version, IntentModel | None]] = {}
+_training: dict[Path, Future[None]] = {}
+_TRAINER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linli-train")

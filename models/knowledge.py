@@ -3,8 +3,10 @@ catalogue (data/services.toml, data/opening.toml), searched offline.
 
 Every FAQ entry and every service is one document. Texts are cut into words with the need
 matcher's tokenizer (jieba, near-synonym groups, single characters) and ranked with BM25
-(rank_bm25). An answer counts as sure only when it scores well on its own and clearly ahead
-of the next one; otherwise the bot says it is not sure and offers a person.
+(rank_bm25); the candidates are re-ranked by how closely the question reads like the ways
+residents ask for each entry (character n-grams, TF-IDF cosine, and character similarity). An
+answer counts as sure only when it scores well on its own and clearly ahead of the next one;
+otherwise the bot says it is not sure and offers the best three and a person.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from models.data_files import Version, data_version
+from models.matching_text import matching_copy as fold
 from models.need_match import CHAR_MARK, tokenize
 
 SURE_SCORE = 9.0  # BM25 score an answer needs on its own …
 SURE_LEAD = 0.1  # … how far ahead (re-ranked) of the best answer about something else …
 SURE_COVERAGE = 0.3  # … and the share of the question's words (by weight) it must contain
-CANDIDATES = 5  # BM25's best, re-ranked
+CANDIDATES = 10  # BM25's best and the closest in characters, re-ranked
 RERANK_WEIGHT = 0.8
+LIKENESS_WEIGHT = 2.0  # the character n-gram cosine's weight in the re-ranking
 QUESTION_WEIGHT = 3  # a FAQ question's words count this many times against its answer's
 
 
@@ -43,6 +49,7 @@ class Entry:
     service: str | None = None  # the service it is about (for "预约这个服务")
     proxy: bool = False  # door-to-door proxy handling is possible
     asked: tuple[str, ...] = ()  # how residents ask for it (folded), for the re-ranking
+    phrasings: tuple[str, ...] = ()  # its questions, keywords and names, as written
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,10 @@ class Knowledge:
         self.index = BM25Okapi(documents)
         self.vocabulary = [frozenset(words) for words in documents]
         self.by_id = {entry.id: entry for entry in entries}
+        texts = [(n, fold(t)) for n, e in enumerate(entries) for t in e.phrasings if t.strip()]
+        self.owner = np.array([n for n, _ in texts], dtype=np.intp)
+        self.grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
+        self.phrasings = self.grams.fit_transform([t for _, t in texts] or [""]).T.tocsr()
 
     def search(self, text: str, limit: int = 3) -> list[Found]:
         """The best entries for a question, best first; the first says whether it is sure.
@@ -80,9 +91,13 @@ class Knowledge:
         if best_bm25 <= 0:
             return []
         folded = _letters(text)
+        close = self._closeness(text)
+        candidates = {*ranked[:CANDIDATES], *np.argsort(-close)[:CANDIDATES].tolist()}
         final = {
-            i: float(scores[i]) / best_bm25 + RERANK_WEIGHT * self._likeness(folded, i)
-            for i in ranked[:CANDIDATES]
+            i: float(scores[i]) / best_bm25
+            + RERANK_WEIGHT * self._likeness(folded, i)
+            + LIKENESS_WEIGHT * float(close[i])
+            for i in candidates
         }
         order = sorted(final, key=lambda i: -final[i])
         top = order[0]
@@ -101,6 +116,14 @@ class Knowledge:
             Found(self.entries[i], float(scores[i]), sure and n == 0, coverage[i])
             for n, i in enumerate(shown)
         ]
+
+    def _closeness(self, text: str) -> np.ndarray:
+        """Per entry, the highest character n-gram cosine between the text and its phrasings."""
+        similar = (self.grams.transform([fold(text)]) @ self.phrasings).toarray().ravel()
+        best = np.zeros(len(self.entries))
+        if len(self.owner):
+            np.maximum.at(best, self.owner, similar)
+        return best
 
     def _likeness(self, folded: str, document: int) -> float:
         asked = self.entries[document].asked
@@ -160,6 +183,12 @@ def _faq_entry(faq: dict[str, Any]) -> Entry:
         answer_en=faq.get("answer_en", ""),
         service=faq.get("service"),
         asked=tuple(_letters(q) for q in (faq["question_zh"], *faq.get("alt_questions_zh", []))),
+        phrasings=(
+            faq["question_zh"],
+            *faq.get("alt_questions_zh", []),
+            faq.get("question_en", ""),
+            " ".join(faq.get("keywords", [])),
+        ),
     )
 
 
@@ -192,6 +221,7 @@ def _service_entry(
         service=service["code"],
         proxy=bool(service.get("proxy")),
         asked=(_letters(service["name_zh"]),),
+        phrasings=(service["name_zh"], service.get("name_en", "")),
     )
 
 

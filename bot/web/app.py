@@ -24,6 +24,7 @@ from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
 from bot.web.metrics_access import metrics_endpoint
 from bot.web.ratelimit import ClientRateLimit
+from models.intents import load_intent_model
 from models.org import get_street
 
 logger = logging.getLogger(__name__)
@@ -212,9 +213,15 @@ def create_web_app(
         streams.close()  # open pages reconnect to whichever server is up next
 
     app.on_startup.append(lambda _app: background.start())
+    app.on_startup.append(lambda _app: warm_understanding(linli))
     app.on_shutdown.append(stop_streams)
     app.on_cleanup.append(close_linli)
     return app
+
+
+async def warm_understanding(linli: Linli) -> None:
+    """Train the understanding model before the first message (off the event loop)."""
+    await asyncio.to_thread(load_intent_model, Path(linli.settings.data_dir))
 
 
 class Background:

@@ -1,0 +1,112 @@
+"""The trained part of understanding: a classifier over residents' labelled messages
+(data/examples/*.toml, the development part of the evaluation set) that weighs how a message is
+written (character n-grams and jieba words) together with what the word lists and the knowledge
+search saw in it (the signals), and gives each intent a probability.
+
+It is trained when the data is first read (a second or two on one core; nothing is downloaded)
+and again when an example file changes, so staff add an example without touching code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from models.need_match import tokenize
+
+EXAMPLES = "examples"  # the folder of labelled messages inside the data directory
+STRENGTH = 20.0  # inverse regularisation (chosen by cross-validation on the examples)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled message: what a resident wrote and what they wanted."""
+
+    text: str
+    intent: str
+    kind: str = "plain"
+    answers: tuple[str, ...] = ()  # for a question, the entries that answer it
+    service: str | None = None  # for a booking naming one service, its code
+
+
+@dataclass(frozen=True)
+class Features:
+    """A message as the classifier reads it."""
+
+    folded: str  # the matching copy of the text
+    signals: str  # what the rules saw, as space-separated tokens
+
+
+def load_examples(folder: Path) -> list[Example]:
+    """Every labelled message in a folder of example files (in file-name order)."""
+    found: list[Example] = []
+    for path in sorted(folder.glob("*.toml")):
+        for message in tomllib.loads(path.read_text(encoding="utf-8")).get("messages", []):
+            found.append(
+                Example(
+                    text=str(message["text"]),
+                    intent=str(message["intent"]),
+                    kind=str(message.get("kind", "plain")),
+                    answers=tuple(message.get("answers", ())),
+                    service=message.get("service"),
+                )
+            )
+    return found
+
+
+def _words(folded: str) -> list[str]:
+    return tokenize(folded)
+
+
+def _signals(text: str) -> list[str]:
+    return text.split()
+
+
+class IntentModel:
+    """A logistic regression over characters, words and the rules' signals."""
+
+    def __init__(self) -> None:
+        self.chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        self.words = TfidfVectorizer(analyzer=_words, sublinear_tf=True)
+        self.signals = CountVectorizer(analyzer=_signals, binary=True)
+        self.classifier = LogisticRegression(C=STRENGTH, max_iter=3000)
+
+    def fit(self, features: Sequence[Features], intents: Sequence[str]) -> IntentModel:
+        """Learn from labelled messages."""
+        folded = [f.folded for f in features]
+        matrix = hstack(
+            [
+                self.chars.fit_transform(folded),
+                self.words.fit_transform(folded),
+                self.signals.fit_transform([f.signals for f in features]),
+            ]
+        )
+        self.classifier.fit(csr_matrix(matrix), np.asarray(intents))
+        return self
+
+    def readings(self, features: Features) -> list[tuple[str, float]]:
+        """Every intent with its probability, most likely first."""
+        matrix = hstack(
+            [
+                self.chars.transform([features.folded]),
+                self.words.transform([features.folded]),
+                self.signals.transform([features.signals]),
+            ]
+        )
+        probabilities = self.classifier.predict_proba(csr_matrix(matrix))[0]
+        ranked = sorted(
+            zip(self.classifier.classes_, probabilities, strict=True), key=lambda p: -p[1]
+        )
+        return [(str(intent), float(p)) for intent, p in ranked]
+
+
+def train(examples: Sequence[Example], read: Callable[[str], Features]) -> IntentModel:
+    """A model trained on the examples, each read into features the way messages will be."""
+    return IntentModel().fit([read(e.text) for e in examples], [e.intent for e in examples])
