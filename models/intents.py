@@ -24,14 +24,10 @@ from models.knowledge import Found, Knowledge, load_knowledge
 from models.lexicon import BOOKING_YUE, Lexicon
 from models.lexicon import fold as fold
 from models.lexicon import load_lexicon as load_lexicon
-from models.refs import canonical_reference
+from models.refs import find_reference
 from models.service_match import Match, ServiceMatcher, load_service_catalogue
 from models.when import names_when, without_when
 
-# A reference as people type it: any case, hyphens or spaces or neither ("lcy202611270001").
-REFERENCE = re.compile(
-    r"(?<![a-z0-9])([a-z]{2,4}[\s_-]*20\d{6}[\s_-]*\d{1,6})(?!\d)", re.IGNORECASE
-)
 # Cancelling an appointment in words apart ("帮我取消一下明天的预约", "预约的体检能取消吗").
 CANCEL_PAIR = re.compile(
     r"(?:取消|撤销|退掉).{0,12}(?:预约|预订)|(?:预约|预订).{0,12}(?:取消|撤销|退掉|不要了|不去了)"
@@ -40,7 +36,7 @@ ASK_SCORE = 7.0  # a question about the street's business: its best entry scores
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
 SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
-SURE_READING = 0.6  # the probability a reading needs before the bot acts on it unasked
+SURE_READING = 0.9  # the probability a reading needs before the bot acts on it unasked
 READINGS = 3  # readings offered when none is likely enough …
 READING_FLOOR = 0.3  # … as long as the best one is at least this likely
 
@@ -187,10 +183,9 @@ def by_rules(
     folded = fold(text)
     if not any(ch.isalnum() for ch in folded):
         return Understood(Intent.UNKNOWN, sure=False)  # nothing to weigh: "?" or an emoji
-    reference = REFERENCE.search(folded)
+    reference = find_reference(folded)
     if reference is not None:
-        typed = canonical_reference(reference.group(1))
-        return Understood(Intent.REFERENCE, reference=typed or reference.group(1).upper())
+        return Understood(Intent.REFERENCE, reference=reference)
     if lexicon.has("abuse", folded):
         return Understood(Intent.ABUSE)
     if lexicon.has("complaint", folded) and not lexicon.has("question", folded):

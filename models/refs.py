@@ -50,3 +50,27 @@ def parse_reference(text: str) -> tuple[str, str, int] | None:
     if not (parts[1].isdecimal() and parts[2].isdecimal()) or len(parts[2]) > 6:
         return None
     return parts[0], parts[1], int(parts[2])
+
+
+# Hyphens as typed on a phone or spoken to voice input ("LC一2026…", "LC杠2026…").
+_DASHES = str.maketrans({"一": "-", "杠": "-", "—": "-", "–": "-", "_": "-"})
+_LOOSE = re.compile(
+    r"(?<![a-z0-9])([a-z](?: ?[a-z]){1,3})[\s-]*((?:[0-9lo]\s?){8})[\s-]*((?:[0-9lo]\s?){1,6})"
+    r"(?![0-9])"
+)
+
+
+def find_reference(text: str) -> str | None:
+    """The first reference in a sentence, however typed ("l c y 20261209 0013", "LC一20261206一
+    0021", "LC-2026l128-0033" with l for 1 and o for 0), in its printed form; None if none."""
+    folded = unicodedata.normalize("NFKC", text).lower().translate(_DASHES)
+    for found in _LOOSE.finditer(folded):
+        prefix = found.group(1).replace(" ", "")
+        day, seq = (_digits(found.group(n)) for n in (2, 3))
+        if day.startswith("20") and day.isdigit() and seq.isdigit():
+            return f"{prefix.upper()}-{day}-{int(seq):04d}"
+    return None
+
+
+def _digits(typed: str) -> str:
+    return typed.replace(" ", "").replace("l", "1").replace("o", "0")

@@ -1,0 +1,100 @@
+"""Issue 19, item 2: the trained model behind understanding — what it learns from, how it is
+kept fresh after a data edit, and the reference reader that needs no model at all."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import models.data_files
+import models.intents
+from models.intent_model import EXAMPLES, load_examples
+from models.intents import Intent, by_rules, features, load_intent_model, understand
+from models.knowledge import Knowledge, load_knowledge
+from models.lexicon import Lexicon, load_lexicon
+from models.refs import find_reference
+from models.service_match import ServiceMatcher, load_service_catalogue
+from tests.conftest import DATA
+
+
+@pytest.mark.parametrize(
+    ("typed", "printed"),
+    [
+        ("那个我的号码是LC 2026 1201 0066", "LC-20261201-0066"),
+        ("嗯编号就是l c y 20261209 0013", "LCY-20261209-0013"),
+        ("LC-2026l128-0033", "LC-20261128-0033"),  # l typed for 1
+        ("LC-2026112O-0054", "LC-20261120-0054"),  # O typed for 0
+        ("LC一20261206一0021", "LC-20261206-0021"),  # 一 from a Chinese keyboard
+        ("就是那个LC杠20261124杠0072帮我看看", "LC-20261124-0072"),  # voice input
+        ("Booking ref LCY-20261206-0019", "LCY-20261206-0019"),
+        ("ＬＣ－２０２６１１２８－００４２", "LC-20261128-0042"),
+    ],
+)
+def test_a_reference_is_read_however_typed(typed: str, printed: str) -> None:
+    assert find_reference(typed) == printed
+
+
+@pytest.mark.parametrize(
+    "text", ["我电话是13812345678", "2026年12月1日", "call 028-0000-0000", "hello 12345678 9"]
+)
+def test_numbers_that_are_no_reference(text: str) -> None:
+    assert find_reference(text) is None
+
+
+def _reader(data: Path) -> tuple[Lexicon, Knowledge, ServiceMatcher]:
+    lexicon, knowledge = load_lexicon(data), load_knowledge(data)
+    return lexicon, knowledge, load_service_catalogue(data)
+
+
+def test_readings_are_probabilities_best_first() -> None:
+    model = load_intent_model(DATA)
+    assert model is not None
+    lexicon, knowledge, services = _reader(DATA)
+    text = "帮我把周六的预约取消了"
+    ranked = model.readings(
+        features(text, by_rules(text, lexicon, knowledge, services), lexicon, knowledge)
+    )
+    chances = [p for _, p in ranked]
+    assert chances == sorted(chances, reverse=True) and abs(sum(chances) - 1) < 1e-6
+    assert ranked[0][0] == "cancel_booking", ranked[:3]
+
+
+def test_it_learns_from_the_development_part_only() -> None:
+    examples = load_examples(DATA / EXAMPLES)
+    assert len(examples) >= 2000 and {e.intent for e in examples} == {i.value for i in Intent}
+    frozen = {e.text for e in load_examples(Path(__file__).parent / "data" / "eval" / "frozen")}
+    assert not frozen & {e.text for e in examples}
+
+
+def test_without_examples_the_rules_read_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data, ignore=shutil.ignore_patterns(EXAMPLES))
+    assert load_intent_model(data) is None
+    seen = understand("社保卡丢了怎么补办？", *_reader(data), load_intent_model(data))
+    assert seen.intent is Intent.QUESTION and seen.sure
+
+
+def test_an_edited_example_is_learnt_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    monkeypatch.setattr(models.data_files, "CHECK_SECONDS", 0.0)
+    first = load_intent_model(data)
+    (data / EXAMPLES / "zz_new.toml").write_text(
+        "".join(
+            f'[[messages]]\ntext = "呜啦呜啦{n}"\nkind = "fragment"\nintent = "need"\n\n'
+            for n in range(6)
+        ),
+        encoding="utf-8",
+    )
+    assert load_intent_model(data) is first  # still answering while its successor trains
+    deadline = time.monotonic() + 120
+    while load_intent_model(data) is first and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = load_intent_model(data)
+    assert second is not first and second is not None
+    assert data not in models.intents._training  # the job has finished and let go
