@@ -46,7 +46,7 @@ def _books(ctx: Context) -> bool:
         return False
     if load_lexicon(Path(ctx.settings.data_dir)).has("question", fold(text)):
         return False
-    if understood(ctx).intent not in (Intent.QUESTION, Intent.UNKNOWN):
+    if understood(ctx).intent not in (Intent.QUESTION, Intent.UNKNOWN, Intent.BOOKING):
         return False
     code = _named_service(ctx, text)
     if code is None or code == ctx.state.data.get("service"):

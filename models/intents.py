@@ -11,7 +11,9 @@ is likely enough (SURE_READING), and otherwise offers the best three readings to
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -36,7 +38,8 @@ ASK_SCORE = 7.0  # a question about the street's business: its best entry scores
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
 SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
-SURE_READING = 0.9  # the probability a reading needs before the bot acts on it unasked
+SURE_READING = 0.9  # the probability a reading needs before the bot acts on it unasked …
+SURE_AGREEING = 0.6  # … or when the word lists read it the same way
 READINGS = 3  # readings offered when none is likely enough …
 READING_FLOOR = 0.3  # … as long as the best one is at least this likely
 
@@ -100,7 +103,7 @@ def understand(
     ranked = model.readings(features(text, ruled, lexicon, knowledge))
     usable = [(Intent(i), p) for i, p in ranked if i != Intent.REFERENCE.value]
     best, likelihood = usable[0]
-    sure = likelihood >= SURE_READING
+    sure = likelihood >= (SURE_AGREEING if best is ruled.intent else SURE_READING)
     grounded = _saw_something(ruled, lexicon, text)
     if best is Intent.UNKNOWN or not grounded or (not sure and likelihood < READING_FLOOR):
         # Not ours, or nothing likely: declined when sure and about something, else "not sure"
@@ -278,24 +281,40 @@ def _asked(folded: str, lexicon: Lexicon) -> str:
 
 def load_intent_model(data_dir: Path) -> IntentModel | None:
     """The model trained on the data directory's examples; None when there are none (the rules
-    then read alone). The first call trains it; after a data file changes, the model in use
-    keeps answering while its successor trains in the background."""
+    then read alone). The first call trains it (or waits for the warm-up's training); after a
+    data file changes, the model in use keeps answering while its successor trains in the
+    background."""
     version = data_version(data_dir)
     held = _models.get(data_dir)
     if held is None:
-        model = _trained(data_dir)
-        _models[data_dir] = (version, model)
-        return model
-    if held[0] != version and data_dir not in _training:
-        _training[data_dir] = _TRAINER.submit(_retrain, data_dir, version)
+        warm_intent_model(data_dir).result()
+        return _models[data_dir][1]
+    if held[0] != version:
+        warm_intent_model(data_dir)
     return held[1]
+
+
+def warm_intent_model(data_dir: Path) -> Future[None]:
+    """Train the data directory's model in the background, unless it is trained or training."""
+    with _LOCK:
+        job = _training.get(data_dir)
+        if job is None:
+            job = _TRAINER.submit(_retrain, data_dir, data_version(data_dir))
+            _training[data_dir] = job
+        return job
 
 
 def _retrain(data_dir: Path, version: Version) -> None:
     try:
-        _models[data_dir] = (version, _trained(data_dir))
+        try:
+            model = _trained(data_dir)
+        except (OSError, ValueError, KeyError):  # an example file being edited, or malformed
+            _log.exception("understanding model not retrained; the one in use stays")
+            model = _models.get(data_dir, (version, None))[1]
+        _models[data_dir] = (version, model)
     finally:
-        _training.pop(data_dir, None)
+        with _LOCK:
+            _training.pop(data_dir, None)
 
 
 def _trained(data_dir: Path) -> IntentModel | None:
@@ -314,3 +333,5 @@ def _trained(data_dir: Path) -> IntentModel | None:
 _models: dict[Path, tuple[Version, IntentModel | None]] = {}
 _training: dict[Path, Future[None]] = {}
 _TRAINER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linli-train")
+_LOCK = threading.Lock()
+_log = logging.getLogger(__name__)

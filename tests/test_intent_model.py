@@ -98,3 +98,18 @@ def test_an_edited_example_is_learnt_in_the_background(
     second = load_intent_model(data)
     assert second is not first and second is not None
     assert data not in models.intents._training  # the job has finished and let go
+
+
+def test_a_malformed_example_file_keeps_the_model_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    monkeypatch.setattr(models.data_files, "CHECK_SECONDS", 0.0)
+    first = load_intent_model(data)
+    (data / EXAMPLES / "zz_broken.toml").write_text('[[messages]]\ntext = "未写完', "utf-8")
+    load_intent_model(data)  # notices the edit and retrains in the background …
+    models.intents.warm_intent_model(data).result(timeout=120)
+    assert load_intent_model(data) is first  # … which fails, and the model in use stays
+    seen = understand("社保卡丢了怎么补办？", *_reader(data), load_intent_model(data))
+    assert seen.intent is Intent.QUESTION

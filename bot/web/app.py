@@ -24,7 +24,7 @@ from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
 from bot.web.metrics_access import metrics_endpoint
 from bot.web.ratelimit import ClientRateLimit
-from models.intents import load_intent_model
+from models.intents import warm_intent_model
 from models.org import get_street
 
 logger = logging.getLogger(__name__)
@@ -220,8 +220,9 @@ def create_web_app(
 
 
 async def warm_understanding(linli: Linli) -> None:
-    """Train the understanding model before the first message (off the event loop)."""
-    await asyncio.to_thread(load_intent_model, Path(linli.settings.data_dir))
+    """Start training the understanding model in the background, so that it is ready (or
+    nearly) by the first message while the server already answers its health checks."""
+    warm_intent_model(Path(linli.settings.data_dir))
 
 
 class Background:
