@@ -39,7 +39,7 @@ ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not somethin
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
 SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
 SURE_READING = 0.9  # the probability a reading needs before the bot acts on it unasked …
-SURE_AGREEING = 0.6  # … or when the word lists read it the same way
+SURE_AGREEING = 0.85  # … or when the word lists read it the same way
 READINGS = 3  # readings offered when none is likely enough …
 READING_FLOOR = 0.3  # … as long as the best one is at least this likely
 
