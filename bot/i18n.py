@@ -97,6 +97,8 @@ def command_words() -> dict[str, str]:
     return words
 
 
+# Commands that take nothing after them; their word followed by more is free text.
+ARGUMENTLESS = frozenset({"menu"})
 _COMMAND_END = re.compile(r"(\s+|\s*[:：,，]\s*)")
 
 
@@ -111,7 +113,9 @@ def split_command(text: str | None) -> tuple[str | None, str]:
     head, *rest_of = _COMMAND_END.split(text.strip(), maxsplit=1)
     rest = rest_of[-1] if rest_of else ""
     command = command_words().get(normalize_words(head))
-    return (command, rest.strip()) if command is not None else (None, "")
+    if command is None or (command in ARGUMENTLESS and rest.strip()):
+        return None, ""  # "你好，我家楼下路灯坏了" is about the light, not a call for the menu
+    return command, rest.strip()
 
 
 def format_day(lang: str, day: date) -> str:

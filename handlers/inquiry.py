@@ -82,7 +82,9 @@ FREE_TEXT_STATES = (
 # Cancelling or following one's own records takes over any flow, even one of free text;
 # moving needs a day, which free text may well mention, so it is left to such a flow.
 INTERRUPTING_FREE_TEXT = (Intent.REFERENCE, Intent.HANDOVER, Intent.TRACK, Intent.CANCEL_BOOKING)
-INTERRUPTING = (*INTERRUPTING_FREE_TEXT, Intent.BOOKING)
+# A sure reading of another matter leaves a step of a flow (a booking's day, an account's grid).
+OTHER_MATTERS = (Intent.BOOKING, Intent.COMPLAINT, Intent.PROXY, Intent.REPORT, Intent.NEED)
+INTERRUPTING = (*INTERRUPTING_FREE_TEXT, *OTHER_MATTERS)
 # Readings the resident may pick when the bot is unsure (a reference is never guessed, and
 # neither swearing nor "not ours" is a thing to offer).
 OFFERED_READINGS = tuple(
@@ -135,7 +137,7 @@ def _interrupts(ctx: Context) -> bool:
 
 
 def _asks(ctx: Context, text: str) -> bool:
-    return load_lexicon(Path(ctx.settings.data_dir)).has("question", fold(text))
+    return _asks_for(ctx, "question", text)
 
 
 @router.route(Phase.COMMAND, _interrupts)
@@ -238,8 +240,24 @@ async def free_text(ctx: Context) -> HandlerResult:
 
 
 async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
-    """Answer what the message (or the given text) wants."""
+    """Answer what the message (or the given text) wants; danger to people first gets the
+    emergency numbers on top, whatever else the reply is."""
     text = ctx.text if text is None else text
+    replies = as_replies(await _respond(ctx, text))
+    if not replies or not _asks_for(ctx, "emergency", text):
+        return replies
+    first = replies[0]
+    return [
+        Reply(f"{ctx.t('ask.emergency')}\n{first.text}", first.buttons, first.link),
+        *replies[1:],
+    ]
+
+
+def _asks_for(ctx: Context, kind: str, text: str) -> bool:
+    return load_lexicon(Path(ctx.settings.data_dir)).has(kind, fold(text))
+
+
+async def _respond(ctx: Context, text: str) -> HandlerResult:
     seen = understood(ctx, text)
     intent = seen.intent
     if not seen.sure and _offerable(seen):
@@ -261,7 +279,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     if intent in (Intent.REPORT, Intent.NEED):
         return _offer_report_or_need(ctx, intent, text)
     if intent is Intent.CHITCHAT:
-        return await main_menu(ctx, ctx.t("ask.chitchat"))
+        thanks = _asks_for(ctx, "thanks", text)
+        return await main_menu(ctx, ctx.t("ask.thanks" if thanks else "ask.chitchat"))
     if intent is Intent.ABUSE:
         return Reply(ctx.t("ask.abuse"), _human_and_menu(ctx))
     if not seen.found and not seen.outside and not _asks(ctx, text):
@@ -276,20 +295,25 @@ def _offerable(seen: Understood) -> list[Intent]:
 def _offer_readings(ctx: Context, seen: Understood, text: str) -> Reply:
     """Not sure what the message wants: the likeliest readings to choose from (the words are
     kept for the one chosen), a person, and the menu."""
-    ctx.set_state(ASKING, recent=_transcript(ctx), words=text[:500])
-    buttons = tuple(
-        Button(ctx.t(f"ask.reading.{i.value}"), f"ask:as:{i.value}") for i in _offerable(seen)
-    )
+    offered = [i.value for i in _offerable(seen)]
+    ctx.set_state(ASKING, recent=_transcript(ctx), words=text[:500], readings=offered)
+    buttons = tuple(Button(ctx.t(f"ask.reading.{i}"), f"ask:as:{i}") for i in offered)
     return Reply(ctx.t("ask.which_reading"), (*buttons, *_human_and_menu(ctx)))
 
 
 @router.payload("ask:as")
 async def as_reading(ctx: Context) -> HandlerResult:
     """The reading the resident chose for their words: acted on as if the bot had been sure."""
-    words = ctx.state.data.get("words")
+    words, offered = ctx.state.data.get("words"), ctx.state.data.get("readings")
     chosen = next((i for i in OFFERED_READINGS if i.value == ctx.args), None)
     if not isinstance(words, str) or not words or chosen is None:
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
+    if not isinstance(offered, list) or chosen.value not in offered:
+        return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))  # never offered for these words
+    if chosen is Intent.REPORT:  # chosen already: no second "grid or need?" question
+        return await report_from_words(ctx, words)
+    if chosen is Intent.NEED:
+        return await need_from_words(ctx, words)
     data = Path(ctx.settings.data_dir)
     lexicon, services = load_lexicon(data), load_service_catalogue(data)
     ctx.extra["understood"] = (words, read_as(words, chosen, lexicon, knowledge(ctx), services))
@@ -341,7 +365,10 @@ async def _answer(ctx: Context, seen: Understood, text: str) -> Reply:
         phone = street.phone if street else ""
         return Reply(ctx.t("ask.outside", phone=phone), back_to_menu(ctx))
     if seen.intent is not Intent.QUESTION or not maybe:
-        return Reply(ctx.t("ask.unknown"), _human_and_menu(ctx))
+        street = await ctx.reference.street(ctx.unit)
+        return Reply(
+            ctx.t("ask.unknown", phone=street.phone if street else ""), _human_and_menu(ctx)
+        )
     # The options carry the titles; each channel shows them once (WeChat numbers them).
     buttons = tuple(Button(_title(ctx, f.entry)[:40], f"ask:show:{f.entry.id}") for f in maybe)
     return Reply(ctx.t("ask.not_sure"), (*buttons, *_human_and_menu(ctx)))

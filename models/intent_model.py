@@ -20,6 +20,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from models.need_match import tokenize
+from models.text_vectors import TextRow
 
 EXAMPLES = "examples"  # the folder of labelled messages inside the data directory
 STRENGTH = 20.0  # inverse regularisation (chosen by cross-validation on the examples)
@@ -80,30 +81,37 @@ class IntentModel:
 
     def fit(self, features: Sequence[Features], intents: Sequence[str]) -> IntentModel:
         """Learn from labelled messages."""
-        folded = [f.folded for f in features]
-        matrix = hstack(
-            [
-                self.chars.fit_transform(folded),
-                self.words.fit_transform(folded),
-                self.signals.fit_transform([f.signals for f in features]),
-            ]
-        )
-        self.classifier.fit(csr_matrix(matrix), np.asarray(intents))
+        self.classifier.fit(self.matrix(features, fit=True), np.asarray(intents))
+        self._rows = [TextRow(v) for v in (self.chars, self.words, self.signals)]
+        widths = [len(row.columns) for row in self._rows]
+        self._offsets = np.cumsum([0, *widths[:-1]]).tolist()
+        self._weights = np.asarray(self.classifier.coef_, dtype=np.float64)
         return self
 
+    def matrix(self, features: Sequence[Features], *, fit: bool = False) -> csr_matrix:
+        """Messages as the classifier's input, one row each (fitting the vectorizers if asked)."""
+        folded, signals = [f.folded for f in features], [f.signals for f in features]
+        parts = (
+            (self.chars, folded),
+            (self.words, folded),
+            (self.signals, signals),
+        )
+        blocks = [v.fit_transform(t) if fit else v.transform(t) for v, t in parts]
+        return csr_matrix(hstack(blocks))
+
     def readings(self, features: Features) -> list[tuple[str, float]]:
-        """Every intent with its probability, most likely first."""
-        matrix = hstack(
-            [
-                self.chars.transform([features.folded]),
-                self.words.transform([features.folded]),
-                self.signals.transform([features.signals]),
-            ]
-        )
-        probabilities = self.classifier.predict_proba(csr_matrix(matrix))[0]
-        ranked = sorted(
-            zip(self.classifier.classes_, probabilities, strict=True), key=lambda p: -p[1]
-        )
+        """Every intent with its probability, most likely first (computed for the one message
+        directly from the fitted weights: what predict_proba gives, in a fraction of the time)."""
+        scores = np.array(self.classifier.intercept_, dtype=np.float64)
+        texts = (features.folded, features.folded, features.signals)
+        for row, offset, text in zip(self._rows, self._offsets, texts, strict=True):
+            columns, weights = row(text)
+            if len(columns):
+                scores += self._weights[:, columns + offset] @ weights
+        chances = np.exp(scores - scores.max())
+        chances /= chances.sum()
+        named = zip(self.classifier.classes_, chances, strict=True)
+        ranked = sorted(named, key=lambda p: -p[1])
         return [(str(intent), float(p)) for intent, p in ranked]
 
 

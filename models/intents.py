@@ -41,7 +41,8 @@ SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "tha
 SURE_READING = 0.9  # the probability a reading needs before the bot acts on it unasked …
 SURE_AGREEING = 0.85  # … or when the word lists read it the same way
 READINGS = 3  # readings offered when none is likely enough …
-READING_FLOOR = 0.3  # … as long as the best one is at least this likely
+READING_FLOOR = 0.3  # … as long as the best one is at least this likely …
+READING_SHARE = 0.1  # … and the others are offered from this likelihood on
 
 
 class Intent(StrEnum):
@@ -119,7 +120,9 @@ def understand(
             ruled=ruled.intent,
         )
     chosen = ruled if best is ruled.intent else _read_as(best, text, ruled, lexicon, services)
-    readings = tuple(intent for intent, _ in usable[:READINGS])
+    readings = tuple(
+        i for n, (i, p) in enumerate(usable[:READINGS]) if n == 0 or p >= READING_SHARE
+    )
     return replace(
         chosen,
         sure=sure,
@@ -146,7 +149,7 @@ def features(text: str, ruled: Understood, lexicon: Lexicon, knowledge: Knowledg
     seen = [f"rule_{ruled.intent.value}", f"length_{min(len(folded) // 10, 6)}"]
     if ruled.outside:
         seen.append("rule_outside")
-    seen += [f"has_{kind}" for kind in lexicon.words if lexicon.has(kind, folded)]
+    seen += [f"has_{kind}" for kind in lexicon.words if lexicon.pattern(kind).search(folded)]
     if names_when(folded):
         seen.append("when")
     best = ruled.found[0] if ruled.found else None

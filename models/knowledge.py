@@ -26,6 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from models.data_files import Version, data_version
 from models.matching_text import matching_copy as fold
 from models.need_match import CHAR_MARK, tokenize
+from models.text_vectors import TextRow
 
 SURE_SCORE = 9.0  # BM25 score an answer needs on its own …
 SURE_LEAD = 0.4  # … how far ahead (re-ranked) of the best answer about something else …
@@ -74,6 +75,7 @@ class Knowledge:
         self.owner = np.array([n for n, _ in texts], dtype=np.intp)
         self.grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
         self.phrasings = self.grams.fit_transform([t for _, t in texts] or [""]).T.tocsr()
+        self._row = TextRow(self.grams)
 
     def search(self, text: str, limit: int = 3) -> list[Found]:
         """The best entries for a question, best first; the first says whether it is sure.
@@ -119,7 +121,8 @@ class Knowledge:
 
     def _closeness(self, text: str) -> np.ndarray:
         """Per entry, the highest character n-gram cosine between the text and its phrasings."""
-        similar = (self.grams.transform([fold(text)]) @ self.phrasings).toarray().ravel()
+        columns, weights = self._row(fold(text))
+        similar = np.asarray(self.phrasings[columns].T @ weights).ravel()
         best = np.zeros(len(self.entries))
         if len(self.owner):
             np.maximum.at(best, self.owner, similar)

@@ -83,7 +83,7 @@ async def test_typing_a_reading_chooses_it(unsure: Linli) -> None:
     chat = Chat(unsure, user="unsure-web-0002")
     await chat.send(WORD)
     said = (await chat.send("上报问题给网格员"))[0]
-    assert "不太确定" not in said.text and "网格" in said.text, said.text
+    assert "不太确定" not in said.text and "哪一类问题" in said.text, said.text
 
 
 async def test_in_english_the_readings_are_english(unsure: Linli) -> None:
@@ -129,3 +129,17 @@ def test_only_requests_are_offered() -> None:
 
     assert Intent.ABUSE not in OFFERED_READINGS and Intent.UNKNOWN not in OFFERED_READINGS
     assert Intent.REFERENCE not in OFFERED_READINGS
+
+
+async def test_a_reading_chosen_needs_no_second_question(unsure: Linli) -> None:
+    chat = Chat(unsure, user="unsure-web-0007")
+    await chat.send(WORD)
+    said = (await chat.press("ask:as:report"))[0]
+    assert "还是作为一条需求" not in said.text and "哪一类问题" in said.text, said.text
+
+
+async def test_a_reading_offered_for_other_words_is_refused(unsure: Linli) -> None:
+    chat = Chat(unsure, user="unsure-web-0008")
+    await chat.send(WORD)
+    said = (await chat.press("ask:as:complaint"))[0]  # a reading, but not one offered here
+    assert "失效" in said.text and "投诉" not in said.text, said.text

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -15,6 +17,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.router import Router
 from bot.web.app import create_web_app
+from models.intents import load_intent_model
 from tests.conftest import DATA
 from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
@@ -94,6 +97,9 @@ async def _serve_rig(
 ) -> AsyncIterator[WeChatRig]:
     """Build the app for an account on the fake platform and serve it over loopback."""
     linli = build_linli(wechat_settings(db_url, platform, **extra), clock=clock, router=router)
+    # The understanding model trains in the background from start-up; a test's first message
+    # must not spend WeChat's reply budget waiting for it (a server's first one may).
+    await asyncio.to_thread(load_intent_model, Path(linli.settings.data_dir))
     account = WeChatAccount(TOKEN, platform.appid, aes_key)
     async with TestClient(TestServer(create_web_app(linli), host="127.0.0.1")) as client:
         yield WeChatRig(linli, client, platform, WeChatServer(account))

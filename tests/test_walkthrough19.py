@@ -1,0 +1,53 @@
+"""Issue 19: what an outside walkthrough of free text found, on the web chat and on WeChat —
+a greeting in front of a request, danger to people, thanks, a reply with nothing to offer,
+and another matter typed in the middle of a booking."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import Linli
+from tests.conftest import Chat
+from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
+
+__all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
+
+
+@pytest.mark.parametrize(
+    ("words", "about"),
+    [("你好，我家楼下路灯坏了", "路灯"), ("您好，社保卡丢了怎么补办？", "4号窗口")],
+)
+async def test_a_greeting_in_front_of_a_request_keeps_the_request(
+    linli: Linli, words: str, about: str
+) -> None:
+    replies = await Chat(linli, user="greets-0001").send(words)
+    said = " ".join([r.text for r in replies] + [b.label for r in replies for b in r.buttons])
+    assert "请选择要办理的事项" not in said, said  # not the bare menu: the request is read
+    assert about in said or "不太确定" in said, said
+
+
+async def test_danger_gets_the_emergency_numbers_first(linli: Linli) -> None:
+    said = (await Chat(linli, user="danger-0001").send("楼下着火了"))[0].text
+    assert said.startswith("⚠") and "119" in said, said
+
+
+async def test_danger_on_wechat_too(rig: WeChatRig) -> None:
+    said = str(await rig.post(rig.server.text("电梯困了人，快来")))
+    assert "119" in said and "110" in said, said
+
+
+async def test_thanks_is_answered_as_thanks(linli: Linli) -> None:
+    said = (await Chat(linli, user="thanks-0001").send("谢谢哈"))[0].text
+    assert "不客气" in said, said
+
+
+async def test_nothing_to_offer_still_gives_the_phone(linli: Linli) -> None:
+    said = (await Chat(linli, user="vague-0001").send("帮帮忙嘛"))[0].text
+    assert "028-0000-0000" in said or "不太确定" in said, said
+
+
+async def test_a_complaint_typed_in_a_booking_leaves_the_booking(linli: Linli) -> None:
+    chat = Chat(linli, user="books-then-complains")
+    await chat.send("我想预约社保卡补办")
+    said = (await chat.send("我要投诉你们4号窗口的工作人员，态度太差了"))[0].text
+    assert "没看懂" not in said and "投诉" in said, said
