@@ -88,6 +88,15 @@ class IntentModel:
         self._weights = np.asarray(self.classifier.coef_, dtype=np.float64)
         return self
 
+    def __getstate__(self) -> dict[str, object]:
+        """What is pickled: the fitted parts (the per-message readers are rebuilt)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_rows"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Rebuild the per-message readers of a model read back from disk."""
+        self.__dict__.update(state)
+        self._rows = [TextRow(v) for v in (self.chars, self.words, self.signals)]
+
     def matrix(self, features: Sequence[Features], *, fit: bool = False) -> csr_matrix:
         """Messages as the classifier's input, one row each (fitting the vectorizers if asked)."""
         folded, signals = [f.folded for f in features], [f.signals for f in features]

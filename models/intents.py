@@ -26,6 +26,7 @@ from models.knowledge import Found, Knowledge, load_knowledge
 from models.lexicon import BOOKING_YUE, Lexicon
 from models.lexicon import fold as fold
 from models.lexicon import load_lexicon as load_lexicon
+from models.model_cache import cached, fingerprint
 from models.refs import find_reference
 from models.service_match import Match, ServiceMatcher, load_service_catalogue
 from models.when import names_when, without_when
@@ -330,7 +331,8 @@ def _trained(data_dir: Path) -> IntentModel | None:
     def read(text: str) -> Features:
         return features(text, by_rules(text, lexicon, knowledge, services), lexicon, knowledge)
 
-    return train(examples, read)
+    files = [*data_dir.glob("*.toml"), *(data_dir / EXAMPLES).glob("*.toml")]
+    return cached(fingerprint(files, data_dir), lambda: train(examples, read))
 
 
 _models: dict[Path, tuple[Version, IntentModel | None]] = {}

@@ -113,3 +113,37 @@ def test_a_malformed_example_file_keeps_the_model_in_use(
     assert load_intent_model(data) is first  # … which fails, and the model in use stays
     seen = understand("社保卡丢了怎么补办？", *_reader(data), load_intent_model(data))
     assert seen.intent is Intent.QUESTION
+
+
+def test_a_trained_model_is_kept_on_disk_and_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import model_cache
+
+    monkeypatch.setenv("LINLI_CACHE_DIR", str(tmp_path / "cache"))
+    made: list[int] = []
+
+    def make() -> dict[str, int]:
+        made.append(1)
+        return {"weights": 42}
+
+    key = model_cache.fingerprint([DATA / "intents.toml"], DATA)
+    assert model_cache.cached(key, make) == {"weights": 42}
+    assert model_cache.cached(key, make) == {"weights": 42} and made == [1]  # read back
+    assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
+    (tmp_path / "cache" / f"{key}.pickle").write_bytes(b"not a pickle")
+    assert model_cache.cached(key, make) == {"weights": 42} and made == [1, 1]  # made again
+    other = model_cache.fingerprint([DATA / "faq.toml"], DATA)
+    assert other != key  # other data, another model
+
+
+def test_a_model_read_back_reads_as_the_one_trained(tmp_path: Path) -> None:
+    import pickle
+
+    model = load_intent_model(DATA)
+    assert model is not None
+    again = pickle.loads(pickle.dumps(model))
+    lexicon, knowledge, services = _reader(DATA)
+    for text in ("我的代办办到哪了", "帮我约周六补社保卡", "明天会下雨吗"):
+        read = features(text, by_rules(text, lexicon, knowledge, services), lexicon, knowledge)
+        assert again.readings(read) == model.readings(read)
