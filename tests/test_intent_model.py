@@ -11,7 +11,7 @@ import pytest
 
 import models.data_files
 import models.intents
-from models.intent_model import EXAMPLES, load_examples
+from models.intent_model import EXAMPLES, IntentModel, load_examples
 from models.intents import Intent, by_rules, features, load_intent_model, understand
 from models.knowledge import Knowledge, load_knowledge
 from models.lexicon import Lexicon, load_lexicon
@@ -77,13 +77,19 @@ def test_without_examples_the_rules_read_alone(tmp_path: Path) -> None:
     assert seen.intent is Intent.QUESTION and seen.sure
 
 
-def test_an_edited_example_is_learnt_in_the_background(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def editable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, IntentModel]:
+    """A copy of data/ whose edits are noticed at once, and the model trained on it."""
     data = tmp_path / "data"
     shutil.copytree(DATA, data)
     monkeypatch.setattr(models.data_files, "CHECK_SECONDS", 0.0)
-    first = load_intent_model(data)
+    model = load_intent_model(data)
+    assert model is not None
+    return data, model
+
+
+def test_an_edited_example_is_learnt_in_the_background(editable: tuple[Path, IntentModel]) -> None:
+    data, first = editable
     (data / EXAMPLES / "zz_new.toml").write_text(
         "".join(
             f'[[messages]]\ntext = "呜啦呜啦{n}"\nkind = "fragment"\nintent = "need"\n\n'
@@ -97,16 +103,15 @@ def test_an_edited_example_is_learnt_in_the_background(
         time.sleep(0.2)
     second = load_intent_model(data)
     assert second is not first and second is not None
-    assert data not in models.intents._training  # the job has finished and let go
+    while data in models.intents._training and time.monotonic() < deadline:
+        time.sleep(0.05)  # the job lets go just after handing over its model
+    assert data not in models.intents._training
 
 
 def test_a_malformed_example_file_keeps_the_model_in_use(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    editable: tuple[Path, IntentModel],
 ) -> None:
-    data = tmp_path / "data"
-    shutil.copytree(DATA, data)
-    monkeypatch.setattr(models.data_files, "CHECK_SECONDS", 0.0)
-    first = load_intent_model(data)
+    data, first = editable
     (data / EXAMPLES / "zz_broken.toml").write_text('[[messages]]\ntext = "未写完', "utf-8")
     load_intent_model(data)  # notices the edit and retrains in the background …
     models.intents.warm_intent_model(data).result(timeout=120)

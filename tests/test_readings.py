@@ -79,11 +79,13 @@ async def test_unsure_offers_the_readings_and_acts_on_the_one_pressed(unsure: Li
     assert "需求" in chosen.text, chosen.text  # the need flow, with the words kept
 
 
-async def test_typing_a_reading_chooses_it(unsure: Linli) -> None:
-    chat = Chat(unsure, user="unsure-web-0002")
+@pytest.mark.parametrize("typed", [True, False])
+async def test_a_chosen_reading_goes_straight_to_its_flow(unsure: Linli, typed: bool) -> None:
+    chat = Chat(unsure, user=f"unsure-web-typed-{typed}")
     await chat.send(WORD)
-    said = (await chat.send("上报问题给网格员"))[0]
-    assert "不太确定" not in said.text and "哪一类问题" in said.text, said.text
+    said = (await (chat.send("上报问题给网格员") if typed else chat.press("ask:as:report")))[0]
+    assert "不太确定" not in said.text and "哪一类问题" in said.text, said.text  # its category
+    assert "还是作为一条需求" not in said.text  # chosen already: no second question
 
 
 async def test_in_english_the_readings_are_english(unsure: Linli) -> None:
@@ -129,13 +131,6 @@ def test_only_requests_are_offered() -> None:
 
     assert Intent.ABUSE not in OFFERED_READINGS and Intent.UNKNOWN not in OFFERED_READINGS
     assert Intent.REFERENCE not in OFFERED_READINGS
-
-
-async def test_a_reading_chosen_needs_no_second_question(unsure: Linli) -> None:
-    chat = Chat(unsure, user="unsure-web-0007")
-    await chat.send(WORD)
-    said = (await chat.press("ask:as:report"))[0]
-    assert "还是作为一条需求" not in said.text and "哪一类问题" in said.text, said.text
 
 
 async def test_a_reading_offered_for_other_words_is_refused(unsure: Linli) -> None:
