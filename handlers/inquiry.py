@@ -304,12 +304,10 @@ def _offer_readings(ctx: Context, seen: Understood, text: str) -> Reply:
 @router.payload("ask:as")
 async def as_reading(ctx: Context) -> HandlerResult:
     """The reading the resident chose for their words: acted on as if the bot had been sure."""
-    words, offered = ctx.state.data.get("words"), ctx.state.data.get("readings")
     chosen = next((i for i in OFFERED_READINGS if i.value == ctx.args), None)
-    if not isinstance(words, str) or not words or chosen is None:
+    words = _offered_words(ctx, chosen.value) if chosen is not None else None
+    if chosen is None or words is None:  # stale, or never offered for these words
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
-    if not isinstance(offered, list) or chosen.value not in offered:
-        return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))  # never offered for these words
     if chosen is Intent.REPORT:  # chosen already: no second "grid or need?" question
         return await report_from_words(ctx, words)
     if chosen is Intent.NEED:
@@ -442,7 +440,7 @@ async def _reference(ctx: Context, ref: str) -> HandlerResult:
 
 def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:
     """A problem or a wish: reported to the grid, or collected as a need (the resident picks)."""
-    ctx.set_state(ASKING, recent=_transcript(ctx), words=text[:500])
+    ctx.set_state(ASKING, recent=_transcript(ctx), words=text[:500], readings=["report", "need"])
     first = (
         ("ask.as_report", "ask:report") if intent is Intent.REPORT else ("ask.as_need", "ask:need")
     )
@@ -457,8 +455,8 @@ def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:
 @router.payload("ask:report")
 async def as_grid_report(ctx: Context) -> HandlerResult:
     """Report it to the grid: its category and place next, then its reference."""
-    words = ctx.state.data.get("words")
-    if not isinstance(words, str) or not words:
+    words = _offered_words(ctx, "report")
+    if words is None:
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
     return await report_from_words(ctx, words)
 
@@ -466,7 +464,15 @@ async def as_grid_report(ctx: Context) -> HandlerResult:
 @router.payload("ask:need")
 async def as_need(ctx: Context) -> HandlerResult:
     """Collect it as a need (matched against what neighbours asked for)."""
-    words = ctx.state.data.get("words")
-    if not isinstance(words, str) or not words:
+    words = _offered_words(ctx, "need")
+    if words is None:
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
     return await need_from_words(ctx, words)
+
+
+def _offered_words(ctx: Context, reading: str) -> str | None:
+    """The words kept with an offer, if this reading was one of the offer's (else None)."""
+    words, offered = ctx.state.data.get("words"), ctx.state.data.get("readings")
+    if not isinstance(words, str) or not words or not isinstance(offered, list):
+        return None
+    return words if reading in offered else None

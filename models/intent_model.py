@@ -9,8 +9,9 @@ and again when an example file changes, so staff add an example without touching
 
 from __future__ import annotations
 
+import logging
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from models.text_vectors import TextRow
 
 EXAMPLES = "examples"  # the folder of labelled messages inside the data directory
 STRENGTH = 20.0  # inverse regularisation (chosen by cross-validation on the examples)
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,21 +47,34 @@ class Features:
     signals: str  # what the rules saw, as space-separated tokens
 
 
-def load_examples(folder: Path) -> list[Example]:
-    """Every labelled message in a folder of example files (in file-name order)."""
+def load_examples(folder: Path, intents: Collection[str] | None = None) -> list[Example]:
+    """Every labelled message in a folder of example files (in file-name order); with intents,
+    only those labelled with one of them (a mistyped label is left out and logged)."""
     found: list[Example] = []
     for path in sorted(folder.glob("*.toml")):
         for message in tomllib.loads(path.read_text(encoding="utf-8")).get("messages", []):
-            found.append(
-                Example(
-                    text=str(message["text"]),
-                    intent=str(message["intent"]),
-                    kind=str(message.get("kind", "plain")),
-                    answers=tuple(message.get("answers", ())),
-                    service=message.get("service"),
-                )
-            )
+            example = _example(message)
+            if example is None or (intents is not None and example.intent not in intents):
+                _log.warning("example left out of %s: %.80r", path.name, message)
+                continue
+            found.append(example)
     return found
+
+
+def _example(message: object) -> Example | None:
+    if not isinstance(message, dict):
+        return None
+    text, intent = message.get("text"), message.get("intent")
+    answers, service = message.get("answers", ()), message.get("service")
+    if not isinstance(text, str) or not text.strip() or not isinstance(intent, str):
+        return None
+    return Example(
+        text=text,
+        intent=intent,
+        kind=str(message.get("kind", "plain")),
+        answers=tuple(str(a) for a in answers) if isinstance(answers, list) else (),
+        service=service if isinstance(service, str) else None,
+    )
 
 
 def _words(folded: str) -> list[str]:

@@ -41,6 +41,7 @@ SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is ab
 SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
 SURE_READING = 0.9  # the probability a reading needs before the bot acts on it unasked …
 SURE_AGREEING = 0.85  # … or when the word lists read it the same way
+MIN_INTENTS = 3  # fewer labelled intents in the examples and the rules read alone
 READINGS = 3  # readings offered when none is likely enough …
 READING_FLOOR = 0.3  # … as long as the best one is at least this likely …
 READING_SHARE = 0.1  # … and the others are offered from this likelihood on
@@ -312,8 +313,8 @@ def _retrain(data_dir: Path, version: Version) -> None:
     try:
         try:
             model = _trained(data_dir)
-        except (OSError, ValueError, KeyError):  # an example file being edited, or malformed
-            _log.exception("understanding model not retrained; the one in use stays")
+        except Exception:  # an example file being edited or malformed: never the bot's end
+            _log.exception("understanding model not trained; the one in use (or the rules) stays")
             model = _models.get(data_dir, (version, None))[1]
         _models[data_dir] = (version, model)
     finally:
@@ -322,8 +323,8 @@ def _retrain(data_dir: Path, version: Version) -> None:
 
 
 def _trained(data_dir: Path) -> IntentModel | None:
-    examples = load_examples(data_dir / EXAMPLES)
-    if len({e.intent for e in examples}) < 2:
+    examples = load_examples(data_dir / EXAMPLES, {i.value for i in Intent})
+    if len({e.intent for e in examples}) < MIN_INTENTS:
         return None
     lexicon, knowledge = load_lexicon(data_dir), load_knowledge(data_dir)
     services = load_service_catalogue(data_dir)
@@ -331,8 +332,11 @@ def _trained(data_dir: Path) -> IntentModel | None:
     def read(text: str) -> Features:
         return features(text, by_rules(text, lexicon, knowledge, services), lexicon, knowledge)
 
-    files = [*data_dir.glob("*.toml"), *(data_dir / EXAMPLES).glob("*.toml")]
-    return cached(fingerprint(files, data_dir), lambda: train(examples, read))
+    def key() -> str:
+        files = [*data_dir.glob("*.toml"), *(data_dir / EXAMPLES).glob("*.toml")]
+        return fingerprint(files, data_dir)
+
+    return cached(key, lambda: train(examples, read))
 
 
 _models: dict[Path, tuple[Version, IntentModel | None]] = {}

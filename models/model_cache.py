@@ -15,6 +15,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable
+from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,6 +24,7 @@ import sklearn
 
 Model = TypeVar("Model")
 MODELS = Path(__file__).resolve().parent
+LIBRARIES = ("jieba", "rank-bm25", "rapidfuzz", "opencc", "pypinyin", "scipy")
 _log = logging.getLogger(__name__)
 
 
@@ -32,8 +34,10 @@ def cache_dir() -> Path:
 
 
 def fingerprint(files: Iterable[Path], root: Path) -> str:
-    """The hash of the given data files (names and contents), our code and the libraries."""
-    digest = hashlib.sha256(f"{sklearn.__version__} {numpy.__version__}".encode())
+    """The hash of the given data files (names and contents), our code and the libraries that
+    read a message before the model does."""
+    versions = " ".join(_version(name) for name in LIBRARIES)
+    digest = hashlib.sha256(f"{sklearn.__version__} {numpy.__version__} {versions}".encode())
     for path in sorted(MODELS.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for path in sorted(files):
@@ -41,27 +45,56 @@ def fingerprint(files: Iterable[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
-def cached(key: str, make: Callable[[], Model]) -> Model:
-    """The model stored under key, else made now and stored (a failed store only logs)."""
-    path = cache_dir() / f"{key}.pickle"
+def _version(name: str) -> str:
     try:
-        with path.open("rb") as held:
-            model: Model = pickle.load(held)  # noqa: S301 - Linli wrote it, in a 0700 folder
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def cached(key_of: Callable[[], str], make: Callable[[], Model]) -> Model:
+    """The model stored under the key, else made now and stored (only if the key still holds
+    once it is made: data edited meanwhile is not filed under the new data's key)."""
+    key, folder = key_of(), cache_dir()
+    path = folder / f"{key}.pickle"
+    if _private(folder):
+        try:
+            with path.open("rb") as held:
+                model: Model = pickle.load(held)  # noqa: S301 - Linli wrote it, in a 0700 folder
             return model
-    except FileNotFoundError:
-        pass
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        _log.warning("a cached model could not be read; training it again")
+        except FileNotFoundError:
+            pass
+        except Exception:  # a torn or foreign file: trained again and replaced
+            _log.warning("a cached model could not be read; training it again")
     made = make()
-    _store(path, made)
+    if key_of() == key:
+        _store(path, made)
     return made
 
 
-def _store(path: Path, model: object) -> None:
+def _private(folder: Path) -> bool:
+    """Whether the folder is ours alone (a model is never read from a folder others may write)."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
-            pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(out.name, path)  # whole or not at all, also with two processes at once
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        held = folder.stat()
     except OSError:
+        return False
+    if held.st_uid != os.getuid() or held.st_mode & 0o077:
+        _log.warning("%s is not private to this user: trained models are not kept there", folder)
+        return False
+    return True
+
+
+def _store(path: Path, model: object) -> None:
+    if not _private(path.parent):
+        return
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+            try:
+                pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                Path(out.name).unlink(missing_ok=True)
+                raise
+        os.replace(out.name, path)  # whole or not at all, also with two processes at once
+    except Exception:
         _log.warning("the trained model could not be kept in %s", path.parent)

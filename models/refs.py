@@ -55,21 +55,81 @@ def parse_reference(text: str) -> tuple[str, str, int] | None:
 # Hyphens as typed on a phone or spoken to voice input ("LC一2026…", "LC杠2026…").
 _DASHES = str.maketrans({"一": "-", "杠": "-", "—": "-", "–": "-", "_": "-"})
 _LOOSE = re.compile(
-    r"(?<![a-z0-9])([a-z](?: ?[a-z]){1,3})[\s-]*((?:[0-9lo]\s?){8})[\s-]*((?:[0-9lo]\s?){1,6})"
-    r"(?![0-9])"
+    r"(?<![a-z0-9])([a-z]{2,4}|[a-z](?: [a-z]){1,3})[\s-]*((?:[0-9lo]\s?){8})[\s-]*"
+    r"((?:[0-9lo]\s?){0,5}[0-9lo])(?![a-z0-9])"
+)
+# Short English words a date or a number may follow ("on 2026 12 09 10:30"): never a prefix.
+_NOT_PREFIXES = frozenset(
+    {
+        "am",
+        "an",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "go",
+        "he",
+        "if",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "no",
+        "of",
+        "on",
+        "or",
+        "pm",
+        "so",
+        "to",
+        "up",
+        "us",
+        "we",
+        "ok",
+        "and",
+        "are",
+        "but",
+        "can",
+        "for",
+        "has",
+        "her",
+        "his",
+        "its",
+        "may",
+        "not",
+        "our",
+        "the",
+        "tel",
+        "too",
+        "via",
+        "was",
+        "who",
+        "you",
+        "rmb",
+    }
 )
 
 
 def find_reference(text: str) -> str | None:
     """The first reference in a sentence, however typed ("l c y 20261209 0013", "LC一20261206一
-    0021", "LC-2026l128-0033" with l for 1 and o for 0), in its printed form; None if none."""
+    0021", "LC-2026l128-0033" with l for 1 and o for 0), in its printed form; None if none.
+    Its day must be a real day from 2020 on, so phone numbers and prices are not taken."""
     folded = unicodedata.normalize("NFKC", text).lower().translate(_DASHES)
     for found in _LOOSE.finditer(folded):
         prefix = found.group(1).replace(" ", "")
         day, seq = (_digits(found.group(n)) for n in (2, 3))
-        if day.startswith("20") and day.isdigit() and seq.isdigit():
-            return f"{prefix.upper()}-{day}-{int(seq):04d}"
+        if prefix in _NOT_PREFIXES or not (day.isdigit() and seq.isdigit() and _a_day(day)):
+            continue
+        return f"{prefix.upper()}-{day}-{int(seq):04d}"
     return None
+
+
+def _a_day(digits: str) -> bool:
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).year >= 2020
+    except ValueError:
+        return False
 
 
 def _digits(typed: str) -> str:

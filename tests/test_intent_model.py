@@ -31,6 +31,8 @@ from tests.conftest import DATA
         ("就是那个LC杠20261124杠0072帮我看看", "LC-20261124-0072"),  # voice input
         ("Booking ref LCY-20261206-0019", "LCY-20261206-0019"),
         ("ＬＣ－２０２６１１２８－００４２", "LC-20261128-0042"),
+        ("my number is LC 20261209 0013", "LC-20261209-0013"),  # not "ISLC"
+        ("LCY-20261209-0013 ok?", "LCY-20261209-0013"),  # the o of "ok" is no digit
     ],
 )
 def test_a_reference_is_read_however_typed(typed: str, printed: str) -> None:
@@ -38,7 +40,16 @@ def test_a_reference_is_read_however_typed(typed: str, printed: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["我电话是13812345678", "2026年12月1日", "call 028-0000-0000", "hello 12345678 9"]
+    "text",
+    [
+        "我电话是13812345678",
+        "2026年12月1日",
+        "call 028-0000-0000",
+        "hello 12345678 9",
+        "on 2026 12 09 10:30",  # a date and a time after a short English word
+        "tel 2012 3456 7890",  # no such day
+        "rmb 2000 0000 5",
+    ],
 )
 def test_numbers_that_are_no_reference(text: str) -> None:
     assert find_reference(text) is None
@@ -133,11 +144,11 @@ def test_a_trained_model_is_kept_on_disk_and_read_back(
         return {"weights": 42}
 
     key = model_cache.fingerprint([DATA / "intents.toml"], DATA)
-    assert model_cache.cached(key, make) == {"weights": 42}
-    assert model_cache.cached(key, make) == {"weights": 42} and made == [1]  # read back
+    assert model_cache.cached(lambda: key, make) == {"weights": 42}
+    assert model_cache.cached(lambda: key, make) == {"weights": 42} and made == [1]  # read back
     assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
-    (tmp_path / "cache" / f"{key}.pickle").write_bytes(b"not a pickle")
-    assert model_cache.cached(key, make) == {"weights": 42} and made == [1, 1]  # made again
+    (tmp_path / "cache" / f"{key}.pickle").write_bytes(b"\x80\x09not a pickle")
+    assert model_cache.cached(lambda: key, make) == {"weights": 42} and made == [1, 1]
     other = model_cache.fingerprint([DATA / "faq.toml"], DATA)
     assert other != key  # other data, another model
 
@@ -152,3 +163,40 @@ def test_a_model_read_back_reads_as_the_one_trained(tmp_path: Path) -> None:
     for text in ("我的代办办到哪了", "帮我约周六补社保卡", "明天会下雨吗"):
         read = features(text, by_rules(text, lexicon, knowledge, services), lexicon, knowledge)
         assert again.readings(read) == model.readings(read)
+
+
+def test_a_mistyped_label_is_left_out(editable: tuple[Path, IntentModel]) -> None:
+    data, _ = editable
+    (data / EXAMPLES / "zz_typo.toml").write_text(
+        '[[messages]]\ntext = "窗口的人态度差"\nkind = "plain"\nintent = "complain"\n\n'
+        '[[messages]]\nkind = "plain"\nintent = "need"\n\n'  # no text
+        'messages_note = "a stray key"\n',
+        encoding="utf-8",
+    )
+    kept = load_examples(data / EXAMPLES, {i.value for i in Intent})
+    assert "complain" not in {e.intent for e in kept}
+    models.intents.warm_intent_model(data).result(timeout=120)
+    model = load_intent_model(data)
+    assert model is not None and {str(c) for c in model.classifier.classes_} <= {
+        i.value for i in Intent
+    }
+
+
+def test_a_folder_others_may_write_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import model_cache
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    monkeypatch.setenv("LINLI_CACHE_DIR", str(shared))
+    made: list[int] = []
+
+    def make() -> str:
+        made.append(1)
+        return "trained"
+
+    (shared / "k.pickle").write_bytes(b"planted")
+    assert model_cache.cached(lambda: "k", make) == "trained"
+    assert made == [1] and (shared / "k.pickle").read_bytes() == b"planted"  # not stored there

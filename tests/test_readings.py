@@ -138,3 +138,12 @@ async def test_a_reading_offered_for_other_words_is_refused(unsure: Linli) -> No
     await chat.send(WORD)
     said = (await chat.press("ask:as:complaint"))[0]  # a reading, but not one offered here
     assert "失效" in said.text and "投诉" not in said.text, said.text
+
+
+async def test_the_report_or_need_question_is_not_reachable_by_a_forged_press(
+    unsure: Linli,
+) -> None:
+    chat = Chat(unsure, user="unsure-web-0009")
+    await chat.send("社保卡丢了怎么补办？")  # a question answered: nothing offered as a report
+    said = (await chat.press("ask:report"))[0]
+    assert "失效" in said.text and "哪一类问题" not in said.text, said.text
