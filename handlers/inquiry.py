@@ -82,9 +82,11 @@ FREE_TEXT_STATES = (
 # Cancelling or following one's own records takes over any flow, even one of free text;
 # moving needs a day, which free text may well mention, so it is left to such a flow.
 INTERRUPTING_FREE_TEXT = (Intent.REFERENCE, Intent.HANDOVER, Intent.TRACK, Intent.CANCEL_BOOKING)
-# A sure reading of another matter leaves a step of a flow (a booking's day, an account's grid).
-OTHER_MATTERS = (Intent.BOOKING, Intent.COMPLAINT, Intent.PROXY, Intent.REPORT, Intent.NEED)
-INTERRUPTING = (*INTERRUPTING_FREE_TEXT, *OTHER_MATTERS)
+INTERRUPTING = (*INTERRUPTING_FREE_TEXT, Intent.BOOKING)
+# A sure reading of another matter also leaves a step of these flows (a booking's day or time,
+# an account's grid); a report's own steps read a report sentence themselves.
+OTHER_MATTERS = (Intent.COMPLAINT, Intent.PROXY, Intent.REPORT, Intent.NEED)
+LEFT_FOR_OTHER_MATTERS = ("booking.", "account.")
 # Readings the resident may pick when the bot is unsure (a reference is never guessed, and
 # neither swearing nor "not ours" is a thing to offer).
 OFFERED_READINGS = tuple(
@@ -132,6 +134,8 @@ def _interrupts(ctx: Context) -> bool:
         # Choosing a day for a new booking, "改到周六" changes that day: the step reads it.
         return ctx.state.name != CHOOSE_DAY or "move" in ctx.state.data
     if intent in INTERRUPTING:
+        return True
+    if intent in OTHER_MATTERS and ctx.state.name.startswith(LEFT_FOR_OTHER_MATTERS):
         return True
     return intent is Intent.QUESTION and _asks(ctx, ctx.text)
 
