@@ -272,12 +272,24 @@ class Pipeline:
         )
         if identity.staff_id is not None:  # only staff accounts pay for this lookup
             await ctx.reload_staff()
-        replies = await self.router.dispatch(ctx) or []
+        replies = self._warn_of_danger(ctx, await self.router.dispatch(ctx) or [])
         self._remember_options(state, replies)
         # An idle, unchanged state costs no write; a flow's timestamp moves on every message.
         if state.name or (state.name, state.data) != before:
             state.updated_at = now
         return identity, replies
+
+    def _warn_of_danger(self, ctx: Context, replies: list[Reply]) -> list[Reply]:
+        """A resident's words of danger to people (着火, 困了人 …; `emergency` in
+        data/intents.toml) put 119 / 110 / 120 on top of whatever answers them, in any flow:
+        the street office cannot send help in minutes."""
+        text = ctx.inbound.text
+        if not replies or not text or ctx.payload is not None or ctx.identity.staff_id:
+            return replies
+        if not load_lexicon(Path(self.settings.data_dir)).has("emergency", fold(text)):
+            return replies
+        first, warning = replies[0], ctx.t("ask.emergency")
+        return [Reply(f"{warning}\n{first.text}", first.buttons, first.link), *replies[1:]]
 
     @staticmethod
     def _remember_options(state: FlowState, replies: list[Reply]) -> None:

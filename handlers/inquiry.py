@@ -243,25 +243,13 @@ async def free_text(ctx: Context) -> HandlerResult:
     return [Reply(f"{note}\n{first.text}", first.buttons, first.link), *replies[1:]]
 
 
-async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
-    """Answer what the message (or the given text) wants; danger to people first gets the
-    emergency numbers on top, whatever else the reply is."""
-    text = ctx.text if text is None else text
-    replies = as_replies(await _respond(ctx, text))
-    if not replies or not _asks_for(ctx, "emergency", text):
-        return replies
-    first = replies[0]
-    return [
-        Reply(f"{ctx.t('ask.emergency')}\n{first.text}", first.buttons, first.link),
-        *replies[1:],
-    ]
-
-
 def _asks_for(ctx: Context, kind: str, text: str) -> bool:
     return load_lexicon(Path(ctx.settings.data_dir)).has(kind, fold(text))
 
 
-async def _respond(ctx: Context, text: str) -> HandlerResult:
+async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
+    """Answer what the message (or the given text) wants."""
+    text = ctx.text if text is None else text
     seen = understood(ctx, text)
     intent = seen.intent
     if not seen.sure and _offerable(seen):

@@ -51,3 +51,15 @@ async def test_a_complaint_typed_in_a_booking_leaves_the_booking(linli: Linli) -
     await chat.send("我想预约社保卡补办")
     said = (await chat.send("我要投诉你们4号窗口的工作人员，态度太差了"))[0].text
     assert "没看懂" not in said and "投诉" in said, said
+
+
+async def test_danger_typed_inside_a_flow_gets_the_numbers_too(linli: Linli) -> None:
+    chat = Chat(linli, user="danger-0002")
+    await chat.send("上报")
+    said = (await chat.send("3楼着火了有人被困"))[0].text
+    assert said.startswith("⚠") and "119" in said, said
+
+
+async def test_a_fire_drill_question_gets_no_warning(linli: Linli) -> None:
+    said = (await Chat(linli, user="calm-0001").send("消防演练是什么时候"))[0].text
+    assert "119（火警）" not in said, said  # no danger named
