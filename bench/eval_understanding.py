@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.inquiry import quantile
-from models.intent_model import EXAMPLES, Example, IntentModel, load_examples, train
+from models.intent_model import EXAMPLES, Example, Features, IntentModel, load_examples, train
 from models.intents import (
     Intent,
     Understood,
@@ -163,15 +163,19 @@ def cross_validate(messages: list[Labelled], data_dir: Path = DATA) -> Report:
     (stratified by intent, so that every fold holds every intent)."""
     lexicon, knowledge = load_lexicon(data_dir), load_knowledge(data_dir)
     services = load_service_catalogue(data_dir)
-    read = {
-        m.text: features(m.text, by_rules(m.text, lexicon, knowledge, services), lexicon, knowledge)
-        for m in messages
-    }
+    seen: dict[str, Features] = {}  # each text (and written variant) read once for all folds
+
+    def read(text: str) -> Features:
+        if text not in seen:
+            ruled = by_rules(text, lexicon, knowledge, services)
+            seen[text] = features(text, ruled, lexicon, knowledge)
+        return seen[text]
+
     folds = _folds(messages)
     report = Report()
     for n, held_out in enumerate(folds):
         rest = [m for k, fold in enumerate(folds) if k != n for m in fold]
-        evaluate(held_out, data_dir, train(rest, read.__getitem__), report)
+        evaluate(held_out, data_dir, train(rest, read), report)
     return report
 
 

@@ -10,12 +10,15 @@ and again when an example file changes, so staff add an example without touching
 from __future__ import annotations
 
 import logging
+import random
+import re
 import tomllib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pypinyin import lazy_pinyin
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -140,5 +143,54 @@ class IntentModel:
 
 
 def train(examples: Sequence[Example], read: Callable[[str], Features]) -> IntentModel:
-    """A model trained on the examples, each read into features the way messages will be."""
-    return IntentModel().fit([read(e.text) for e in examples], [e.intent for e in examples])
+    """A model trained on the examples and their written variants (see `variants`), each read
+    into features the way messages will be."""
+    sounds = _sounds(examples)
+    taught = [*examples, *(v for e in examples for v in variants(e, sounds))]
+    return IntentModel().fit([read(e.text) for e in taught], [e.intent for e in taught])
+
+
+# How the same request is written by other hands: voice input (fillers, no punctuation), an
+# elderly resident (a polite frame), a pinyin keyboard (a character swapped for one that sounds
+# the same). Chosen on the development part by cross-validation (intent 90.9% -> 92.5%).
+FILLERS = ("那个", "就是", "嗯", "然后")
+ENDINGS = ("", "嘛", "哦", "哈")
+POLITE = ("同志，", "您好，麻烦问一下，", "请问同志，")
+THANKS = ("", "谢谢了。", "麻烦你们了。")
+PUNCTUATION = re.compile(r"[，。？！,.?!、]")
+
+
+def variants(example: Example, sounds: dict[str, list[str]]) -> list[Example]:
+    """The example as voice input, as an elderly resident and with a pinyin slip would write
+    it (Chinese examples only; the same variants every time)."""
+    if example.text.isascii():
+        return []
+    pick = random.Random(example.text)
+    spoken = pick.choice(FILLERS) + PUNCTUATION.sub("", example.text) + pick.choice(ENDINGS)
+    polite = pick.choice(POLITE) + example.text + pick.choice(THANKS)
+    slipped = _slip(example.text, sounds, pick)
+    return [Example(t, example.intent) for t in (spoken, polite, slipped)]
+
+
+def _slip(text: str, sounds: dict[str, list[str]], pick: random.Random) -> str:
+    chars = list(text)
+    hanzi = [n for n, ch in enumerate(chars) if _hanzi(ch)]
+    for n in pick.sample(hanzi, min(len(hanzi), max(1, len(hanzi) // 8))):
+        alike = [ch for ch in sounds.get(lazy_pinyin(chars[n])[0], ()) if ch != chars[n]]
+        if alike:
+            chars[n] = pick.choice(alike)
+    return "".join(chars)
+
+
+def _sounds(examples: Sequence[Example]) -> dict[str, list[str]]:
+    """The examples' characters by their sound (toneless pinyin)."""
+    found: dict[str, set[str]] = {}
+    for example in examples:
+        for ch in example.text:
+            if _hanzi(ch):
+                found.setdefault(lazy_pinyin(ch)[0], set()).add(ch)
+    return {sound: sorted(chars) for sound, chars in found.items()}
+
+
+def _hanzi(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
