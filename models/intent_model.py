@@ -3,8 +3,10 @@
 written (character n-grams and jieba words) together with what the word lists and the knowledge
 search saw in it (the signals), and gives each intent a probability.
 
-It is trained when the data is first read (a second or two on one core; nothing is downloaded)
-and again when an example file changes, so staff add an example without touching code.
+Each Chinese example is also taught as other hands would write it (`variants`). The model is
+trained when the data is first read (about 30 s on one core; nothing is downloaded; kept on disk
+by models.model_cache) and again when a data file changes, so staff add an example without
+touching code.
 """
 
 from __future__ import annotations
