@@ -107,11 +107,12 @@ def understand(
     usable = [(Intent(i), p) for i, p in ranked if i != Intent.REFERENCE.value]
     best, likelihood = usable[0]
     sure = likelihood >= (SURE_AGREEING if best is ruled.intent else SURE_READING)
-    grounded = _saw_something(ruled, lexicon, text)
+    folded = fold(text)
+    grounded = _saw_something(ruled, lexicon, folded)
     if best is Intent.UNKNOWN or not grounded or (not sure and likelihood < READING_FLOOR):
         # Not ours, or nothing likely: declined when sure and about something, else "not sure"
         # (with what the knowledge found, or the plain "not understood").
-        about_something = lexicon.has("question", fold(text)) or len(fold(text)) > SHORT_CHAT
+        about_something = lexicon.has("question", folded) or len(folded) > SHORT_CHAT
         outside = best is Intent.UNKNOWN and (ruled.outside or (sure and about_something))
         return Understood(
             Intent.UNKNOWN,
@@ -135,10 +136,9 @@ def understand(
     )
 
 
-def _saw_something(ruled: Understood, lexicon: Lexicon, text: str) -> bool:
+def _saw_something(ruled: Understood, lexicon: Lexicon, folded: str) -> bool:
     """Whether the rules found anything to go on (a reading, an entry that fits, a word of an
-    intent's list): the model alone is not trusted with markup or a string of letters."""
-    folded = fold(text)
+    intent's list) in the folded text: the model alone is not trusted with markup or letters."""
     if ruled.intent is not Intent.UNKNOWN or (ruled.found and _about_our_business(ruled.found[0])):
         return True
     return any(lexicon.has(kind, folded) for kind in (*Intent, "question", "outside"))
@@ -169,12 +169,15 @@ def _read_as(
     """The message read as the model's intent, with what that reading needs (the services a
     booking names; the knowledge found stays for a question or a record's side question)."""
     if intent is Intent.BOOKING:
-        matches = services_asked(text, lexicon, services)
-        codes = tuple(m.code for m in matches)
-        return Understood(
-            intent, ruled.found, service=codes[0] if len(codes) == 1 else None, services=codes
-        )
+        return _booking(services_asked(text, lexicon, services), ruled.found)
     return Understood(intent, ruled.found)
+
+
+def _booking(matches: list[Match], found: tuple[Found, ...] = ()) -> Understood:
+    """A booking of the one service that fits, or of one of several (none: still to choose)."""
+    if len(matches) == 1:
+        return Understood(Intent.BOOKING, found, service=matches[0].code)
+    return Understood(Intent.BOOKING, found, services=tuple(m.code for m in matches))
 
 
 def read_as(
@@ -209,10 +212,8 @@ def by_rules(
         not asking or names_when(folded)
     ):
         matches = services_asked(folded, lexicon, services)
-        if len(matches) == 1:
-            return Understood(Intent.BOOKING, service=matches[0].code)
         if matches:
-            return Understood(Intent.BOOKING, services=tuple(m.code for m in matches))
+            return _booking(matches)
         if not _names_anything(_asked(folded, lexicon), lexicon):
             return Understood(Intent.BOOKING)  # "我要预约": to book, something still to choose
     if _small_talk(folded, lexicon):
