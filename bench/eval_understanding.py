@@ -175,7 +175,7 @@ def cross_validate(messages: list[Labelled], data_dir: Path = DATA) -> Report:
     report = Report()
     for n, held_out in enumerate(folds):
         rest = [m for k, fold in enumerate(folds) if k != n for m in fold]
-        evaluate(held_out, data_dir, train(rest, read), report)
+        evaluate(held_out, data_dir, train(rest, read, knowledge), report)
     return report
 
 

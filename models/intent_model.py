@@ -16,7 +16,7 @@ import random
 import re
 import tomllib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,14 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from models.answer_model import AnswerModel
+from models.knowledge import Knowledge
 from models.need_match import tokenize
 from models.text_vectors import TextRow
 
 EXAMPLES = "examples"  # the folder of labelled messages inside the data directory
 STRENGTH = 20.0  # inverse regularisation (chosen by cross-validation on the examples)
+MIN_ENTRIES = 3  # fewer knowledge entries and the search ranks them without the answer model
 _log = logging.getLogger(__name__)
 
 
@@ -98,6 +101,7 @@ class IntentModel:
         self.words = TfidfVectorizer(analyzer=_words, sublinear_tf=True)
         self.signals = CountVectorizer(analyzer=_signals, binary=True)
         self.classifier = LogisticRegression(C=STRENGTH, max_iter=3000)
+        self.answers: AnswerModel | None = None  # which entry a question is about
 
     def fit(self, features: Sequence[Features], intents: Sequence[str]) -> IntentModel:
         """Learn from labelled messages."""
@@ -144,12 +148,20 @@ class IntentModel:
         return [(str(intent), float(p)) for intent, p in ranked]
 
 
-def train(examples: Sequence[Example], read: Callable[[str], Features]) -> IntentModel:
+def train(
+    examples: Sequence[Example],
+    read: Callable[[str], Features],
+    knowledge: Knowledge | None = None,
+) -> IntentModel:
     """A model trained on the examples and their written variants (see `variants`), each read
-    into features the way messages will be."""
+    into features the way messages will be; with the knowledge, also the answer model."""
     sounds = _sounds(examples)
     taught = [*examples, *(v for e in examples for v in variants(e, sounds))]
-    return IntentModel().fit([read(e.text) for e in taught], [e.intent for e in taught])
+    model = IntentModel().fit([read(e.text) for e in taught], [e.intent for e in taught])
+    if knowledge is not None and len(knowledge.entries) >= MIN_ENTRIES:
+        asked = [(e.text, e.answers[0]) for e in examples if e.intent == "question" and e.answers]
+        model.answers = AnswerModel().fit(knowledge, asked)
+    return model
 
 
 # How the same request is written by other hands: voice input (fillers, no punctuation), an
@@ -171,7 +183,7 @@ def variants(example: Example, sounds: dict[str, list[str]]) -> list[Example]:
     spoken = pick.choice(FILLERS) + PUNCTUATION.sub("", example.text) + pick.choice(ENDINGS)
     polite = pick.choice(POLITE) + example.text + pick.choice(THANKS)
     slipped = _slip(example.text, sounds, pick)
-    return [Example(t, example.intent) for t in (spoken, polite, slipped)]
+    return [replace(example, text=t) for t in (spoken, polite, slipped)]
 
 
 def _slip(text: str, sounds: dict[str, list[str]], pick: random.Random) -> str:

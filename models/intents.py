@@ -108,6 +108,9 @@ def understand(
     best, likelihood = usable[0]
     sure = likelihood >= (SURE_AGREEING if best is ruled.intent else SURE_READING)
     folded = fold(text)
+    if ruled.found and model.answers is not None:  # the knowledge re-ranked with what it learned
+        trained = model.answers.likelihoods(folded)
+        ruled = replace(ruled, found=tuple(knowledge.search(folded, trained=trained)))
     grounded = _saw_something(ruled, lexicon, folded)
     if best is Intent.UNKNOWN or not grounded or (not sure and likelihood < READING_FLOOR):
         # Not ours, or nothing likely: declined when sure and about something, else "not sure"
@@ -337,7 +340,7 @@ def _trained(data_dir: Path) -> IntentModel | None:
         files = [*data_dir.glob("*.toml"), *(data_dir / EXAMPLES).glob("*.toml")]
         return fingerprint(files, data_dir)
 
-    return cached(key, lambda: train(examples, read))
+    return cached(key, lambda: train(examples, read, knowledge))
 
 
 _models: dict[Path, tuple[Version, IntentModel | None]] = {}

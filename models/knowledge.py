@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tomllib
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,11 +30,13 @@ from models.need_match import CHAR_MARK, tokenize
 from models.text_vectors import TextRow
 
 SURE_SCORE = 9.0  # BM25 score an answer needs on its own …
-SURE_LEAD = 0.4  # … how far ahead (re-ranked) of the best answer about something else …
+SURE_LEAD = 0.8  # … how far ahead (re-ranked) of the best answer about something else …
 SURE_COVERAGE = 0.3  # … and the share of the question's words (by weight) it must contain
 CANDIDATES = 10  # BM25's best and the closest in characters, re-ranked
 RERANK_WEIGHT = 0.8
 LIKENESS_WEIGHT = 2.0  # the character n-gram cosine's weight in the re-ranking
+TRAINED_WEIGHT = 3.0  # the trained answer model's probability's weight (models.answer_model)
+TRAINED_CANDIDATES = 5  # the trained model's likeliest entries join the candidates
 QUESTION_WEIGHT = 3  # a FAQ question's words count this many times against its answer's
 
 
@@ -71,18 +74,22 @@ class Knowledge:
         self.index = BM25Okapi(documents)
         self.vocabulary = [frozenset(words) for words in documents]
         self.by_id = {entry.id: entry for entry in entries}
+        self.position = {entry.id: n for n, entry in enumerate(entries)}
         texts = [(n, fold(t)) for n, e in enumerate(entries) for t in e.phrasings if t.strip()]
         self.owner = np.array([n for n, _ in texts], dtype=np.intp)
         self.grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
         self.phrasings = self.grams.fit_transform([t for _, t in texts] or [""]).T.tocsr()
         self._row = TextRow(self.grams)
 
-    def search(self, text: str, limit: int = 3) -> list[Found]:
+    def search(
+        self, text: str, limit: int = 3, trained: Mapping[str, float] | None = None
+    ) -> list[Found]:
         """The best entries for a question, best first; the first says whether it is sure.
 
         BM25 picks candidates; they are re-ranked by how closely the question reads like the
         ways residents ask for each (character similarity), which settles near ties such as
-        "残疾证过期了怎么换" between getting and renewing the card.
+        "残疾证过期了怎么换" between getting and renewing the card, and, when given, by the
+        trained answer model's probability of each entry (trained, by entry id).
         """
         words = tokenize(text)
         if not words:
@@ -95,10 +102,13 @@ class Knowledge:
         folded = _letters(text)
         close = self._closeness(text)
         candidates = {*ranked[:CANDIDATES], *np.argsort(-close)[:CANDIDATES].tolist()}
+        learned = self._learned(trained)
+        candidates.update(np.argsort(-learned)[:TRAINED_CANDIDATES].tolist() if trained else ())
         final = {
             i: float(scores[i]) / best_bm25
             + RERANK_WEIGHT * self._likeness(folded, i)
             + LIKENESS_WEIGHT * float(close[i])
+            + TRAINED_WEIGHT * float(learned[i])
             for i in candidates
         }
         order = sorted(final, key=lambda i: -final[i])
@@ -118,6 +128,16 @@ class Knowledge:
             Found(self.entries[i], float(scores[i]), sure and n == 0, coverage[i])
             for n, i in enumerate(shown)
         ]
+
+    def _learned(self, trained: Mapping[str, float] | None) -> np.ndarray:
+        """The trained model's probabilities in entry order (zero for an entry it does not
+        know, such as one added since it was trained)."""
+        learned = np.zeros(len(self.entries))
+        for entry, chance in (trained or {}).items():
+            n = self.position.get(entry)
+            if n is not None:
+                learned[n] = chance
+        return learned
 
     def _closeness(self, text: str) -> np.ndarray:
         """Per entry, the highest character n-gram cosine between the text and its phrasings."""

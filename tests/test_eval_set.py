@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.eval_understanding import evaluate, load_part, render
+from models.lexicon import fold
 from tests.conftest import DATA
 
 INTENTS = {
@@ -18,6 +19,9 @@ KINDS = {
     "plain", "dialect", "voice", "elderly", "typo", "fragment", "rambling", "english", "mixed",
     "traditional",
 }  # fmt: skip
+
+
+NEARLY_SAME = 0.7  # share of character trigrams two messages may have in common
 
 
 def _codes(name: str, table: str) -> set[str]:
@@ -39,12 +43,28 @@ def test_every_message_is_labelled_with_real_codes() -> None:
                 assert message.service in services, message
 
 
+def _trigrams(text: str) -> set[str]:
+    letters = "".join(ch for ch in fold(text) if ch.isalnum())
+    return {letters[n : n + 3] for n in range(max(len(letters) - 2, 1))}
+
+
 def test_the_set_is_big_enough_and_its_parts_apart() -> None:
     dev, frozen = load_part("dev"), load_part("frozen")
     assert len(dev) + len(frozen) >= 1000
     assert not {m.text for m in dev} & {m.text for m in frozen}  # nothing in both
     assert {m.intent for m in frozen} == INTENTS and {m.kind for m in frozen} == KINDS
     assert min(Counter(m.kind for m in frozen).values()) >= 20
+
+
+def test_no_training_message_nearly_repeats_a_checking_one() -> None:
+    # Punctuation, case or a word apart is still the same message: none may teach the model
+    # what the frozen or the fresh part then asks it.
+    checking = [_trigrams(m.text) for part in ("frozen", "fresh") for m in load_part(part)]
+    for message in load_part("dev"):
+        mine = _trigrams(message.text)
+        assert all(len(mine & other) <= NEARLY_SAME * len(mine | other) for other in checking), (
+            message.text
+        )
 
 
 def test_the_scoring_counts_what_it_says(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ __all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
 
 @pytest.mark.parametrize(
     ("words", "about"),
-    [("你好，我家楼下路灯坏了", "路灯"), ("您好，社保卡丢了怎么补办？", "4号窗口")],
+    [("你好，我家楼下路灯坏了", "网格员"), ("您好，社保卡丢了怎么补办？", "4号窗口")],
 )
 async def test_a_greeting_in_front_of_a_request_keeps_the_request(
     linli: Linli, words: str, about: str
