@@ -35,7 +35,7 @@ SURE_COVERAGE = 0.3  # … and the share of the question's words (by weight) it 
 CANDIDATES = 10  # BM25's best and the closest in characters, re-ranked
 RERANK_WEIGHT = 0.8
 LIKENESS_WEIGHT = 2.0  # the character n-gram cosine's weight in the re-ranking
-TRAINED_WEIGHT = 3.0  # the trained answer model's probability's weight (models.answer_model)
+TRAINED_WEIGHT = 5.0  # the trained answer model's probability's weight (models.answer_model)
 TRAINED_CANDIDATES = 5  # the trained model's likeliest entries join the candidates
 QUESTION_WEIGHT = 3  # a FAQ question's words count this many times against its answer's
 

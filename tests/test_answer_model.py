@@ -39,7 +39,8 @@ def test_its_reading_is_predict_proba_and_survives_the_disk() -> None:
     for text in ("社保卡丢了怎么补办", "高龄补贴多少钱", "weekend hours?"):
         folded = fold(text)
         rows = hstack([model.chars.transform([folded]), model.words.transform([folded])])
-        expected = dict(zip(model.entries, model.classifier.predict_proba(rows.tocsr())[0]))
+        chances = model.classifier.predict_proba(rows.tocsr())[0]
+        expected = dict(zip(model.entries, chances, strict=True))
         fast = again.likelihoods(folded)
         assert np.allclose([fast[e] for e in model.entries], [expected[e] for e in model.entries])
         assert abs(sum(fast.values()) - 1) < 1e-9
