@@ -40,6 +40,7 @@ from handlers.needs_staff import REJECT_REASON
 from handlers.needs_visit import VISIT_WORDS
 from handlers.notices_staff import TEXT as NOTICE_TEXT
 from handlers.rating import COMMENT as RATING_COMMENT
+from models.intent_model import IntentModel
 from models.intents import (
     OWN_RECORDS,
     Intent,
@@ -51,7 +52,8 @@ from models.intents import (
     understand,
 )
 from models.knowledge import Entry, Knowledge, load_knowledge
-from models.service_match import load_service_catalogue
+from models.lexicon import Lexicon
+from models.service_match import ServiceMatcher, load_service_catalogue
 from models.services import Service
 
 router = Router("inquiry")
@@ -101,15 +103,19 @@ def knowledge(ctx: Context) -> Knowledge:
     return load_knowledge(Path(ctx.settings.data_dir))
 
 
+def _readers(ctx: Context) -> tuple[Lexicon, Knowledge, ServiceMatcher, IntentModel | None]:
+    """What reads a resident's free text, from this installation's data directory."""
+    data = Path(ctx.settings.data_dir)
+    return load_lexicon(data), knowledge(ctx), load_service_catalogue(data), load_intent_model(data)
+
+
 def understood(ctx: Context, text: str | None = None) -> Understood:
     """What the message's text (or the given text) wants, worked out once per message."""
     text = ctx.text if text is None else text
     cached = ctx.extra.get("understood")
     if isinstance(cached, tuple) and cached[0] == text and isinstance(cached[1], Understood):
         return cached[1]
-    data = Path(ctx.settings.data_dir)
-    services, model = load_service_catalogue(data), load_intent_model(data)
-    result = understand(text, load_lexicon(data), knowledge(ctx), services, model)
+    result = understand(text, *_readers(ctx))
     ctx.extra["understood"] = (text, result)
     return result
 
@@ -304,9 +310,7 @@ async def as_reading(ctx: Context) -> HandlerResult:
         return await report_from_words(ctx, words)
     if chosen is Intent.NEED:
         return await need_from_words(ctx, words)
-    data = Path(ctx.settings.data_dir)
-    lexicon, services = load_lexicon(data), load_service_catalogue(data)
-    ctx.extra["understood"] = (words, read_as(words, chosen, lexicon, knowledge(ctx), services))
+    ctx.extra["understood"] = (words, read_as(words, chosen, *_readers(ctx)))
     return await respond(ctx, words)
 
 

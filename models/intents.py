@@ -108,9 +108,7 @@ def understand(
     best, likelihood = usable[0]
     sure = likelihood >= (SURE_AGREEING if best is ruled.intent else SURE_READING)
     folded = fold(text)
-    if ruled.found and model.answers is not None:  # the knowledge re-ranked with what it learned
-        trained = model.answers.likelihoods(folded)
-        ruled = replace(ruled, found=tuple(knowledge.search(folded, trained=trained)))
+    ruled = _reranked(ruled, folded, knowledge, model)
     grounded = _saw_something(ruled, lexicon, folded)
     if best is Intent.UNKNOWN or not grounded or (not sure and likelihood < READING_FLOOR):
         # Not ours, or nothing likely: declined when sure and about something, else "not sure"
@@ -137,6 +135,17 @@ def understand(
         outside=False,
         ruled=ruled.intent,
     )
+
+
+def _reranked(
+    ruled: Understood, folded: str, knowledge: Knowledge, model: IntentModel | None
+) -> Understood:
+    """The rules' reading with its knowledge found again, re-ranked with what the trained
+    answer model learned (as it was when there is none, or nothing was found)."""
+    if not ruled.found or model is None or model.answers is None:
+        return ruled
+    trained = model.answers.likelihoods(folded)
+    return replace(ruled, found=tuple(knowledge.search(folded, trained=trained)))
 
 
 def _saw_something(ruled: Understood, lexicon: Lexicon, folded: str) -> bool:
@@ -184,10 +193,17 @@ def _booking(matches: list[Match], found: tuple[Found, ...] = ()) -> Understood:
 
 
 def read_as(
-    text: str, intent: Intent, lexicon: Lexicon, knowledge: Knowledge, services: ServiceMatcher
+    text: str,
+    intent: Intent,
+    lexicon: Lexicon,
+    knowledge: Knowledge,
+    services: ServiceMatcher,
+    model: IntentModel | None = None,
 ) -> Understood:
-    """The message read the way the resident chose among the offered readings."""
-    return _read_as(intent, text, by_rules(text, lexicon, knowledge, services), lexicon, services)
+    """The message read the way the resident chose among the offered readings (a question's
+    answers ranked as understand() ranks them, with the trained model when given)."""
+    ruled = _reranked(by_rules(text, lexicon, knowledge, services), fold(text), knowledge, model)
+    return _read_as(intent, text, ruled, lexicon, services)
 
 
 def by_rules(

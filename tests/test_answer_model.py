@@ -9,8 +9,9 @@ import numpy as np
 from scipy.sparse import hstack
 
 from models.answer_model import AnswerModel
-from models.intents import load_intent_model
+from models.intents import Intent, load_intent_model, load_lexicon, read_as, understand
 from models.knowledge import load_knowledge
+from models.service_match import load_service_catalogue
 from models.matching_text import matching_copy as fold
 from tests.conftest import DATA
 
@@ -50,3 +51,13 @@ def test_the_bot_s_model_holds_an_answer_model() -> None:
     model = load_intent_model(DATA)
     assert model is not None and model.answers is not None
     assert set(model.answers.entries) <= set(load_knowledge(DATA).by_id)
+
+
+def test_a_chosen_reading_ranks_answers_as_the_bot_does() -> None:
+    # A labelled example the word lists alone answer with the 社保卡 documents entry.
+    text, permit = "第一次办居住证要交钱吗？大概多久能拿到？", "faq:fl-permit-time-fee"
+    readers = (load_lexicon(DATA), load_knowledge(DATA), load_service_catalogue(DATA))
+    model = load_intent_model(DATA)
+    assert understand(text, *readers, model).found[0].entry.id == permit
+    assert read_as(text, Intent.QUESTION, *readers, model).found[0].entry.id == permit
+    assert read_as(text, Intent.QUESTION, *readers).found[0].entry.id != permit
