@@ -110,11 +110,14 @@ async def start_booking(ctx: Context) -> HandlerResult:
     if ctx.command_args:
         return await _service_typed(ctx, ctx.command_args)
     ctx.set_state(CHOOSE_SERVICE, back="menu")
+    return Reply(ctx.t("booking.choose_category"), (*await _categories(ctx), *_mine_button(ctx)))
+
+
+async def _categories(ctx: Context) -> tuple[Button, ...]:
     departments = (await ctx.session.exec(select(Department).order_by(col(Department.id)))).all()
-    buttons = tuple(
+    return tuple(
         Button(localized(ctx, d.name_zh, d.name_en), f"book:cat:{d.code}") for d in departments
     )
-    return Reply(ctx.t("booking.choose_category"), (*buttons, *_mine_button(ctx)))
 
 
 def _mine_button(ctx: Context) -> tuple[Button, ...]:
@@ -155,8 +158,9 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     if len(matches) == 1:
         return await _show_asked(ctx, matches[0], parse_when(text, _today(ctx)))
     ctx.set_state(CHOOSE_SERVICE, back="book")
-    if not matches:
-        return Reply(ctx.t("booking.no_match", text=text[:20]), back_to_menu(ctx))
+    if not matches:  # the categories again, so that nothing has to be started over
+        buttons = (*await _categories(ctx), *back_to_menu(ctx))
+        return Reply(ctx.t("booking.no_match", text=text[:20]), buttons)
     shown = matches[:MATCHES_SHOWN]
     buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
     other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories

@@ -21,6 +21,16 @@ def localized(ctx: Context, zh: str, en: str) -> str:
     return Name(zh, en).render(ctx.lang)
 
 
+def clipped(text: str, limit: int) -> str:
+    """Text cut to fit a button: at a word's end where it has spaces (English), with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def street_name(ctx: Context, street: Street | None) -> str:
     """The street's name in the reader's language."""
     if street is None:

@@ -28,7 +28,7 @@ from handlers.cases import (
     proxy_from_words,
 )
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
-from handlers.common import back_to_menu, is_short, localized, main_menu
+from handlers.common import back_to_menu, clipped, is_short, localized, main_menu
 from handlers.grid_report import REPORT_WORDS as GRID_WORDS
 from handlers.grid_report import report_from_words
 from handlers.handover import LIVE, STAFF_SIDE, hand_over
@@ -51,7 +51,7 @@ from models.intents import (
     read_as,
     understand,
 )
-from models.knowledge import Entry, Knowledge, load_knowledge
+from models.knowledge import Entry, Found, Knowledge, load_knowledge
 from models.lexicon import Lexicon
 from models.service_match import ServiceMatcher, load_service_catalogue
 from models.services import Service
@@ -59,6 +59,8 @@ from models.services import Service
 router = Router("inquiry")
 
 ASKING = "ask.recent"  # after a question: the next one is a question too, with the history
+TITLE_LIMIT = 40  # characters of an answer's title on its button
+NOT_IT_REST = 2  # "不对啊": characters besides the words that say an answer was wrong
 RECENT = 6  # exchanges kept for a hand-over's transcript
 # Flows where the resident types free text of their own; only a reference number or asking
 # for a person interrupts them, since "路灯坏了" there is what the flow asked for.
@@ -224,8 +226,35 @@ async def ask_start(ctx: Context) -> HandlerResult:
 @router.state(ASKING)
 async def next_question(ctx: Context) -> HandlerResult:
     """Another message while asking: understood the same way, with the history kept (and the
-    flow a first question paused still offered)."""
+    flow a first question paused still offered); "不对" right after an answer gets the others."""
+    if _not_this_answer(ctx):
+        return await _other_answers(ctx)
     return await keeping_paused(ctx, paused_flow(ctx), respond)
+
+
+def _not_this_answer(ctx: Context) -> bool:
+    """Whether the message only says that the last answer was the wrong one."""
+    recent = _transcript(ctx)
+    if ctx.payload is not None or not ctx.text or not recent or not recent[-1].get("a"):
+        return False
+    lexicon, folded = load_lexicon(Path(ctx.settings.data_dir)), fold(ctx.text)
+    rest = lexicon.without("not_this_answer", folded)
+    left = sum(ch.isalnum() for ch in lexicon.without("filler", rest))
+    return lexicon.has("not_this_answer", folded) and left <= NOT_IT_REST
+
+
+async def _other_answers(ctx: Context) -> Reply:
+    """The other entries that fit the last question, offered in place of the wrong answer."""
+    last = _transcript(ctx)[-1]
+    others = [
+        f for f in understood(ctx, last["q"]).found if f.score > 0 and f.entry.title_zh != last["a"]
+    ]
+    _remember(ctx, ctx.text, "")
+    if not others:
+        street = await ctx.reference.street(ctx.unit)
+        said = ctx.t("ask.not_it_none", phone=street.phone if street else "")
+        return Reply(said, _human_and_menu(ctx))
+    return Reply(ctx.t("ask.not_it"), (*_entry_buttons(ctx, others), *_human_and_menu(ctx)))
 
 
 def _typed(ctx: Context) -> bool:
@@ -364,8 +393,13 @@ async def _answer(ctx: Context, seen: Understood, text: str) -> Reply:
             ctx.t("ask.unknown", phone=street.phone if street else ""), _human_and_menu(ctx)
         )
     # The options carry the titles; each channel shows them once (WeChat numbers them).
-    buttons = tuple(Button(_title(ctx, f.entry)[:40], f"ask:show:{f.entry.id}") for f in maybe)
-    return Reply(ctx.t("ask.not_sure"), (*buttons, *_human_and_menu(ctx)))
+    return Reply(ctx.t("ask.not_sure"), (*_entry_buttons(ctx, maybe), *_human_and_menu(ctx)))
+
+
+def _entry_buttons(ctx: Context, found: list[Found]) -> tuple[Button, ...]:
+    return tuple(
+        Button(clipped(_title(ctx, f.entry), TITLE_LIMIT), f"ask:show:{f.entry.id}") for f in found
+    )
 
 
 def _title(ctx: Context, entry: Entry) -> str:

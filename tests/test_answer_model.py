@@ -11,8 +11,8 @@ from scipy.sparse import hstack
 from models.answer_model import AnswerModel
 from models.intents import Intent, load_intent_model, load_lexicon, read_as, understand
 from models.knowledge import load_knowledge
-from models.service_match import load_service_catalogue
 from models.matching_text import matching_copy as fold
+from models.service_match import load_service_catalogue
 from tests.conftest import DATA
 
 DOCTOR = "faq:hl-family-doctor"

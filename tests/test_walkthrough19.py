@@ -63,3 +63,38 @@ async def test_danger_typed_inside_a_flow_gets_the_numbers_too(linli: Linli) -> 
 async def test_a_fire_drill_question_gets_no_warning(linli: Linli) -> None:
     said = (await Chat(linli, user="calm-0001").send("消防演练是什么时候"))[0].text
     assert "119（火警）" not in said, said  # no danger named
+
+
+async def test_a_day_typed_before_the_service_keeps_the_categories(linli: Linli) -> None:
+    chat = Chat(linli, user="order-0001")
+    first = await chat.send("我想预约")
+    categories = {b.payload for r in first for b in r.buttons if b.payload.startswith("book:cat:")}
+    replies = await chat.send("周六上午可以吗")  # a day before any service: not the end of it
+    said = " ".join(r.text for r in replies)
+    assert "请换个说法" in said, said
+    assert categories and categories <= {b.payload for r in replies for b in r.buttons}
+
+
+@pytest.mark.parametrize("objection", ["不对", "不是这个", "你答错了吧"])
+async def test_not_this_answer_offers_the_others(linli: Linli, objection: str) -> None:
+    chat = Chat(linli, user="objects-0001")
+    first = (await chat.send("社保卡丢了怎么补办？"))[0]
+    assert "4号窗口" in first.text, first.text  # answered outright …
+    again = (await chat.send(objection))[0]
+    assert "刚才的回答不对" in again.text, again.text  # … and the resident says it is wrong
+    shown = [b.payload for b in again.buttons if b.payload.startswith("ask:show:")]
+    assert shown and "ask:show:faq:ss-card-lost" not in shown, shown
+    assert "human" in [b.payload for b in again.buttons]
+
+
+async def test_an_objection_with_a_new_question_is_that_question(linli: Linli) -> None:
+    chat = Chat(linli, user="objects-0002")
+    await chat.send("社保卡丢了怎么补办？")
+    said = (await chat.send("不对，我是问高龄补贴怎么申请"))[0].text
+    assert "刚才的回答不对" not in said, said
+
+
+async def test_not_this_answer_on_wechat(rig: WeChatRig) -> None:
+    await rig.post(rig.server.text("社保卡丢了怎么补办？"))
+    said = str(await rig.post(rig.server.text("不对")))
+    assert "刚才的回答不对" in said and "1" in said, said
