@@ -30,7 +30,7 @@ from models.need_match import CHAR_MARK, tokenize
 from models.text_vectors import TextRow
 
 SURE_SCORE = 9.0  # BM25 score an answer needs on its own …
-SURE_LEAD = 0.8  # … how far ahead (re-ranked) of the best answer about something else …
+SURE_LEAD = 0.6  # … how far ahead (re-ranked) of the best answer about something else …
 SURE_COVERAGE = 0.3  # … and the share of the question's words (by weight) it must contain
 CANDIDATES = 10  # BM25's best and the closest in characters, re-ranked
 RERANK_WEIGHT = 0.8
@@ -104,30 +104,38 @@ class Knowledge:
         candidates = {*ranked[:CANDIDATES], *np.argsort(-close)[:CANDIDATES].tolist()}
         learned = self._learned(trained)
         candidates.update(np.argsort(-learned)[:TRAINED_CANDIDATES].tolist() if trained else ())
-        final = {
+        plain = {
             i: float(scores[i]) / best_bm25
             + RERANK_WEIGHT * self._likeness(folded, i)
             + LIKENESS_WEIGHT * float(close[i])
-            + TRAINED_WEIGHT * float(learned[i])
             for i in candidates
         }
+        final = {i: plain[i] + TRAINED_WEIGHT * float(learned[i]) for i in candidates}
         order = sorted(final, key=lambda i: -final[i])
         top = order[0]
-        rival = next(
-            (i for i in order[1:] if not _same_subject(self.entries[top], self.entries[i])), None
-        )
-        lead = final[top] - (final[rival] if rival is not None else 0.0)
         shown = order[: max(limit, 1)]
         coverage = {i: self.coverage(words, i) for i in shown}
         sure = (
             float(scores[top]) >= SURE_SCORE
-            and lead >= SURE_LEAD
+            and self._lead(top, plain) >= SURE_LEAD
             and coverage[top] >= SURE_COVERAGE
         )
         return [
             Found(self.entries[i], float(scores[i]), sure and n == 0, coverage[i])
             for n, i in enumerate(shown)
         ]
+
+    def _lead(self, top: int, plain: dict[int, float]) -> float:
+        """How far the untrained re-ranking puts an entry ahead of the best one about another
+        subject: the trained model may reorder answers but never makes one sure on its own (it
+        can be confident about a fragment such as "补贴" that fits several entries)."""
+        entry = self.entries[top]
+        rivals = [
+            score
+            for i, score in plain.items()
+            if i != top and not _same_subject(entry, self.entries[i])
+        ]
+        return plain[top] - max(rivals, default=0.0)
 
     def _learned(self, trained: Mapping[str, float] | None) -> np.ndarray:
         """The trained model's probabilities in entry order (zero for an entry it does not
