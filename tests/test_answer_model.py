@@ -61,3 +61,12 @@ def test_a_chosen_reading_ranks_answers_as_the_bot_does() -> None:
     assert understand(text, *readers, model).found[0].entry.id == permit
     assert read_as(text, Intent.QUESTION, *readers, model).found[0].entry.id == permit
     assert read_as(text, Intent.QUESTION, *readers).found[0].entry.id != permit
+
+
+def test_a_fragment_that_fits_several_entries_is_not_answered_outright() -> None:
+    # The outside walkthrough: the trained model alone had made these sure, and wrong.
+    readers = (load_lexicon(DATA), load_knowledge(DATA), load_service_catalogue(DATA))
+    model = load_intent_model(DATA)
+    for fragment in ("补贴", "医保", "4号窗口在哪"):
+        seen = understand(fragment, *readers, model)
+        assert seen.answer is None, (fragment, seen.answer)
