@@ -218,6 +218,7 @@ def _faq_entry(faq: dict[str, Any]) -> Entry:
             faq["question_zh"],
             *faq.get("alt_questions_zh", []),
             faq.get("question_en", ""),
+            *faq.get("alt_questions_en", []),
             " ".join(faq.get("keywords", [])),
         ),
     )
@@ -227,7 +228,8 @@ def _faq_words(faq: dict[str, Any]) -> list[str]:
     keywords = " ".join(faq.get("keywords", []))
     asked = [faq["question_zh"], *faq.get("alt_questions_zh", []), keywords]
     words = [w for text in asked for w in tokenize(text)] * QUESTION_WEIGHT
-    return words + tokenize(faq.get("question_en", "")) + tokenize(faq["answer_zh"])
+    english = " ".join([faq.get("question_en", ""), *faq.get("alt_questions_en", [])])
+    return words + tokenize(english) + tokenize(faq["answer_zh"])
 
 
 def _service_words(service: dict[str, Any], departments: dict[str, Any]) -> list[str]:

@@ -53,6 +53,17 @@ async def test_a_new_faq_entry_answers_at_once(editable: Linli) -> None:
     assert "城管中队" in after, after
 
 
+async def test_an_english_phrasing_of_an_entry_answers_at_once(editable: Linli) -> None:
+    chat = Chat(editable, user="asks-in-english")
+    asked = "rental scooters dumped by my gate, who clears them"
+    faq = Path(editable.settings.data_dir) / "faq.toml"
+    english = 'alt_questions_en = ["rental scooters dumped by my gate who clears them"]\n'
+    faq.write_text(faq.read_text(encoding="utf-8") + NEW_FAQ + english, encoding="utf-8")
+    replies = await chat.send(asked, lang="en")
+    said = " ".join([r.text for r in replies] + [b.label for r in replies for b in r.buttons])
+    assert "shared bikes" in said or "共享单车" in said, said
+
+
 async def test_a_new_word_counts_at_once(editable: Linli) -> None:
     chat = Chat(editable, user="asks-for-a-person")
     assert "转接" not in (await chat.send("摇个人来"))[0].text
