@@ -60,7 +60,7 @@ router = Router("inquiry")
 
 ASKING = "ask.recent"  # after a question: the next one is a question too, with the history
 TITLE_LIMIT = 40  # characters of an answer's title on its button
-NOT_IT_REST = 2  # "不对啊": characters besides the words that say an answer was wrong
+NOT_IT_REST = 2  # "不对啊", "that's wrong": characters (words) besides the words that say so
 RECENT = 6  # exchanges kept for a hand-over's transcript
 # Flows where the resident types free text of their own; only a reference number or asking
 # for a person interrupts them, since "路灯坏了" there is what the flow asked for.
@@ -238,9 +238,12 @@ def _not_this_answer(ctx: Context) -> bool:
     if ctx.payload is not None or not ctx.text or not recent or not recent[-1].get("a"):
         return False
     lexicon, folded = load_lexicon(Path(ctx.settings.data_dir)), fold(ctx.text)
-    rest = lexicon.without("not_this_answer", folded)
-    left = sum(ch.isalnum() for ch in lexicon.without("filler", rest))
-    return lexicon.has("not_this_answer", folded) and left <= NOT_IT_REST
+    if not lexicon.has("not_this_answer", folded):
+        return False
+    rest = lexicon.pattern("not_this_answer").sub(" ", folded)
+    if rest.isascii():  # "wrong", "that's wrong": a word or two besides
+        return len(rest.split()) <= NOT_IT_REST
+    return sum(ch.isalnum() for ch in lexicon.without("filler", rest)) <= NOT_IT_REST
 
 
 async def _other_answers(ctx: Context) -> Reply:
@@ -444,6 +447,9 @@ async def show_entry(ctx: Context) -> HandlerResult:
     entry = knowledge(ctx).by_id.get(ctx.args)
     if entry is None:
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
+    recent = _transcript(ctx)
+    if recent and not recent[-1].get("a"):  # the question it answers: "不对" offers the others
+        ctx.set_state(ASKING, recent=[*recent[:-1], {**recent[-1], "a": entry.title_zh[:100]}])
     return Reply(_answer_text(ctx, entry), await _next_steps(ctx, entry))
 
 

@@ -98,3 +98,30 @@ async def test_not_this_answer_on_wechat(rig: WeChatRig) -> None:
     await rig.post(rig.server.text("社保卡丢了怎么补办？"))
     said = str(await rig.post(rig.server.text("不对")))
     assert "刚才的回答不对" in said and "1" in said, said
+
+
+@pytest.mark.parametrize("objection", ["wrong", "that's wrong", "not this one"])
+async def test_not_this_answer_in_english(linli: Linli, objection: str) -> None:
+    chat = Chat(linli, user="objects-en-0001")
+    first = (await chat.send("I lost my social security card", lang="en"))[0]
+    assert "12333" in first.text, first.text
+    again = (await chat.send(objection, lang="en"))[0]
+    assert "wrong answer" in again.text, again.text
+    assert any(b.payload.startswith("ask:show:") for b in again.buttons), again.buttons
+
+
+async def test_not_this_answer_after_a_picked_one(linli: Linli) -> None:
+    chat = Chat(linli, user="objects-0003")
+    listed = (await chat.send("补贴"))[0]
+    offered = [b.payload for b in listed.buttons if b.payload.startswith("ask:show:")]
+    assert len(offered) >= 2, listed.buttons
+    await chat.press(offered[0])
+    again = (await chat.send("不对"))[0]
+    assert "刚才的回答不对" in again.text, again.text
+    assert offered[0] not in [b.payload for b in again.buttons]
+
+
+@pytest.mark.parametrize("typed", ["opening hours", "Opening hours", "office hours"])
+async def test_opening_hours_typed_in_english(linli: Linli, typed: str) -> None:
+    said = (await Chat(linli, user="hours-en-0001").send(typed, lang="en"))[0].text
+    assert "cannot answer" not in said and "09:00" in said, said
