@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 from collections.abc import Collection
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -324,9 +324,22 @@ def warm_intent_model(data_dir: Path) -> Future[None]:
     with _LOCK:
         job = _training.get(data_dir)
         if job is None:
-            job = _TRAINER.submit(_retrain, data_dir, data_version(data_dir))
+            job = Future()
             _training[data_dir] = job
+            # A daemon thread: a server told to stop does not wait for a training to finish.
+            args = (job, data_dir, data_version(data_dir))
+            threading.Thread(target=_train_job, args=args, name="linli-train", daemon=True).start()
         return job
+
+
+def _train_job(job: Future[None], data_dir: Path, version: Version) -> None:
+    with _ONE_AT_A_TIME:  # trainings take turns, as they share the cores with the server
+        try:
+            _retrain(data_dir, version)
+        except BaseException as error:
+            job.set_exception(error)
+            raise
+    job.set_result(None)
 
 
 def _retrain(data_dir: Path, version: Version) -> None:
@@ -361,6 +374,6 @@ def _trained(data_dir: Path) -> IntentModel | None:
 
 _models: dict[Path, tuple[Version, IntentModel | None]] = {}
 _training: dict[Path, Future[None]] = {}
-_TRAINER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linli-train")
+_ONE_AT_A_TIME = threading.Lock()
 _LOCK = threading.Lock()
 _log = logging.getLogger(__name__)

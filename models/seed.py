@@ -318,17 +318,17 @@ async def _insert_missing(
     return len(result.all())
 
 
+FAQ_STORED = frozenset({"question_zh", "answer_zh", "question_en", "answer_en", "keywords"})
+
+
 async def _seed_faq(
     session: AsyncSession, data_dir: Path, departments: dict[str, Department]
 ) -> int:
     entries = read_toml(data_dir, "faq.toml")["faq"]
     rows = []
     for e in entries:
-        values = {
-            k: v
-            for k, v in e.items()
-            if k not in {"department", "code", "service", "alt_questions_zh"}
-        }
+        # Only the texts and keywords are stored; the other phrasings live in the data file.
+        values = {k: v for k, v in e.items() if k in FAQ_STORED}
         dept = departments.get(e.get("department", ""))
         values["department_id"] = dept.id if dept else None
         rows.append(values)
