@@ -141,6 +141,10 @@ def _interrupts(ctx: Context) -> bool:
     if intent is Intent.MOVE_BOOKING:
         # Choosing a day for a new booking, "改到周六" changes that day: the step reads it.
         return ctx.state.name != CHOOSE_DAY or "move" in ctx.state.data
+    if intent is Intent.BOOKING and not (seen.service or seen.services):
+        # "周六上午10点" reads as booking, but names no service: inside the booking flow it is
+        # the step's answer, elsewhere the booking starts (with nothing lost either way).
+        return not ctx.state.name.startswith("booking.")
     if intent in INTERRUPTING:
         return True
     if intent in OTHER_MATTERS and ctx.state.name.startswith(LEFT_FOR_OTHER_MATTERS):
