@@ -33,6 +33,7 @@ from models.case_ops import (
 )
 from models.cases import Case, CaseKind
 from models.complaints import route_past_named_staff
+from models.dispatch import goes_to_dispatch, in_queue
 from models.intents import fold, load_lexicon
 from models.people import ensure_resident
 from models.refs import canonical_reference
@@ -214,13 +215,14 @@ async def open_and_alert(
         attachments=attachments,
         latitude=latitude,
         longitude=longitude,
+        to_dispatch=await goes_to_dispatch(ctx.session, kind),
     )
     if kind == CaseKind.COMPLAINT:
         await route_past_named_staff(ctx.session, case, ctx.now())
     await alert_handlers(ctx, case)
     ctx.clear_state()
     text = ctx.t(
-        "cases.opened",
+        "dispatch.opened" if in_queue(case) else "cases.opened",
         ref=case.ref,
         category=category_name(ctx, case).render(ctx.lang),
         first_reply=when(ctx.lang, case.first_reply_due_at),

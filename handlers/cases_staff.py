@@ -7,6 +7,7 @@ from sqlmodel import col, select
 
 from bot.context import Context
 from bot.messages import Button, Reply
+from bot.outgoing.case_news import department_name
 from bot.router import HandlerResult, Router
 from handlers.case_text import (
     WORDS_LIMIT,
@@ -14,7 +15,6 @@ from handlers.case_text import (
     alert_handlers,
     catalogue,
     category_name,
-    department_name,
     status_text,
     tell_resident,
     viewer,
@@ -44,6 +44,7 @@ from models.case_ops import (
     transfer_case,
 )
 from models.cases import Case, CaseKind
+from models.dispatch import goes_to_dispatch, in_queue
 from models.org import Department, Staff, StaffRole
 from models.policy import (
     can_view_case,
@@ -353,10 +354,15 @@ async def report_category(ctx: Context) -> HandlerResult:
         attachments=list(data.get("attachments", [])),
         latitude=latitude,
         longitude=longitude,
+        to_dispatch=await goes_to_dispatch(ctx.session, CaseKind.GRID_REPORT),
     )
     ctx.clear_state()
     await alert_handlers(ctx, case)
     return Reply(
-        ctx.t("cases.reported", ref=case.ref, category=category_name(ctx, case).render(ctx.lang)),
+        ctx.t(
+            "dispatch.reported" if in_queue(case) else "cases.reported",
+            ref=case.ref,
+            category=category_name(ctx, case).render(ctx.lang),
+        ),
         back_to_menu(ctx),
     )

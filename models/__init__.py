@@ -1,5 +1,6 @@
 """Linli's tables and domain operations; imports nothing else of ours."""
 
+from models.access_log import PersonalDataView
 from models.booking import Appointment, BookingSlot, RosterShift, WaitlistEntry
 from models.cases import Case, CaseEvent, CaseHandler, Rating
 from models.inbox import WebInboxItem
@@ -49,6 +50,7 @@ __all__ = [
     "NoticeDelivery",
     "OpeningRule",
     "OutboxMessage",
+    "PersonalDataView",
     "Rating",
     "ReferenceCounter",
     "Reminder",

@@ -156,9 +156,11 @@ async def open_case(
     latitude: float | None = None,
     longitude: float | None = None,
     department: Department | None = None,
+    to_dispatch: bool = False,
 ) -> Case:
     """Open a case routed to its department(s) (or to the one given), with its deadlines in
-    working days."""
+    working days; with to_dispatch it waits in the street's dispatch queue instead (街道呼叫),
+    its category's departments kept as the dispatcher's suggestion."""
     spec = catalogue.types[kind]
     category = catalogue.category(kind, category_code or "")
     lead_code = category.department if category else catalogue.routing.get(kind, "masswork")
@@ -168,12 +170,12 @@ async def open_case(
         ref=await next_reference(session, street_code, now.astimezone(SHANGHAI).date()),
         kind=kind,
         category=category.name_zh if category else spec.name_zh,
-        status=CaseStatus.ASSIGNED,
+        status=CaseStatus.NEW if to_dispatch else CaseStatus.ASSIGNED,
         summary=summary[:2000],
         details={"category_code": category_code, **(details or {})},
         resident_id=resident_id,
         reporter_staff_id=reporter_staff_id,
-        department_id=lead.id,
+        department_id=None if to_dispatch else lead.id,
         grid_id=grid_id,
         latitude=latitude,
         longitude=longitude,
@@ -186,11 +188,14 @@ async def open_case(
     session.add(case)
     await session.flush()
     assert case.id is not None
+    actor = ("staff", reporter_staff_id) if reporter_staff_id else ("resident", resident_id)
+    if to_dispatch:
+        record(session, case, actor, "to_dispatch", now)
+        return case
     session.add(CaseHandler(case_id=case.id, department_id=lead.id or 0, lead=True))
     for code in category.co if category else ():
         co = await _department(session, code)
         session.add(CaseHandler(case_id=case.id, department_id=co.id or 0, lead=False))
-    actor = ("staff", reporter_staff_id) if reporter_staff_id else ("resident", resident_id)
     record(session, case, actor, "received", now, department=lead.name_zh)
     return case
 
@@ -245,6 +250,7 @@ class Refusal(StrEnum):
     CLOSED = "closed"
     WAITING_CO = "waiting_co"
     NO_SUCH_STEP = "no_such_step"
+    NO_REASON = "no_reason"
 
 
 def steps_for(case: Case) -> tuple[Progress, ...]:
@@ -267,6 +273,10 @@ async def accept_case(
         return Refusal.TAKEN
     case.assignee_staff_id, case.status = staff.id, CaseStatus.ACCEPTED
     case.accepted_at = case.accepted_at or now
+    lead = (await handler_departments(session, case)).get(case.department_id or 0)
+    if lead is not None and lead.accepted_at is None:
+        lead.accepted_at = now
+        session.add(lead)
     case.first_replied_at = case.first_replied_at or now
     record(session, case, ("staff", staff.id), "accepted", now, staff=staff.name)
     return None
@@ -340,7 +350,7 @@ async def mark_progress(
         return Refusal.NO_SUCH_STEP
     if step is Progress.RESOLVED:
         handlers = await handler_departments(session, case)
-        if any(not h.lead and h.done_at is None for h in handlers.values()):
+        if any(still_working(h) for h in handlers.values()):
             return Refusal.WAITING_CO  # 协同整治: closes only when every co-handler is done
         case.status, case.resolved_at = CaseStatus.RESOLVED, now
         handlers_lead = handlers.get(case.department_id or 0)
@@ -352,6 +362,11 @@ async def mark_progress(
     window = await pickup_window(session, case, staff)
     record(session, case, ("staff", staff.id), step.value, now, note, window=window)
     return None
+
+
+def still_working(handler: CaseHandler) -> bool:
+    """A co-handler that has neither done its part nor returned the call."""
+    return not handler.lead and handler.done_at is None and handler.returned_at is None
 
 
 async def pickup_window(session: AsyncSession, case: Case, staff: Staff) -> int | None:

@@ -119,6 +119,10 @@ class CaseHandler(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id", primary_key=True)
     lead: bool = True
     done_at: datetime | None = utc_field(nullable=True, default=None)
+    # The dispatch step (街道呼叫): the department answers the call, or returns it with a reason.
+    accepted_at: datetime | None = utc_field(nullable=True, default=None)
+    returned_at: datetime | None = utc_field(nullable=True, default=None)
+    return_reason: str | None = Field(default=None, max_length=500)
 
 
 class RatingLevel(StrEnum):

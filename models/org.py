@@ -18,7 +18,9 @@ class StaffRole(StrEnum):
     CLERK = "clerk"
     DEPARTMENT_STAFF = "department_staff"
     GRID_LEADER = "grid_leader"
+    DISPATCHER = "dispatcher"  # the street's dispatch desk (街道呼叫)
     SUPERVISOR = "supervisor"
+    LEADER = "leader"  # reads the numbers of their community, or of the street
     ADMIN = "admin"
 
 

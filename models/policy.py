@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -20,11 +21,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import SHANGHAI
 from models.booking import Appointment, RosterShift
-from models.cases import CONCERNS, Case, CaseHandler, CaseKind
-from models.org import Staff, StaffRole, StaffSkill
+from models.cases import CONCERNS, Case, CaseHandler, CaseKind, CaseStatus
+from models.org import Grid, Staff, StaffRole, StaffSkill
 from models.people import Resident
 
 ALL_SEEING = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
+DISPATCHING = frozenset({StaffRole.DISPATCHER, StaffRole.SUPERVISOR, StaffRole.ADMIN})
+CASE_WORKERS = frozenset({StaffRole.CLERK, StaffRole.DEPARTMENT_STAFF})
 NEED_EDITORS = frozenset({StaffRole.DEPARTMENT_STAFF, StaffRole.SUPERVISOR, StaffRole.ADMIN})
 # Channels whose only credential is something the person's own device made up; in production
 # they are for residents only (staff work where the platform vouches for the account).
@@ -80,8 +83,22 @@ async def can_view_case(session: AsyncSession, case: Case, viewer: Viewer) -> bo
     if staff.role in ALL_SEEING or case.assignee_staff_id == staff.id:
         return True
     if staff.role == StaffRole.GRID_LEADER:
-        return case.grid_id is not None and case.grid_id == staff.grid_id
+        return (case.grid_id is not None and case.grid_id == staff.grid_id) or (
+            case.reporter_staff_id == staff.id
+        )
+    if staff.role == StaffRole.DISPATCHER:
+        return case.kind == CaseKind.GRID_REPORT
+    if staff.role == StaffRole.LEADER:
+        return await _in_leaders_area(session, staff, case)
     return staff.department_id in await handler_departments(session, case)
+
+
+async def _in_leaders_area(session: AsyncSession, staff: Staff, case: Case) -> bool:
+    """A street leader reads every case; a community's leader those of its grids."""
+    if staff.community_id is None:
+        return True
+    grid = await session.get(Grid, case.grid_id) if case.grid_id is not None else None
+    return grid is not None and grid.community_id == staff.community_id
 
 
 def about_staff(case: Case) -> bool:
@@ -105,6 +122,33 @@ def may_see_case_about_staff(staff: Staff, case: Case) -> bool:
     if case.details.get(CONCERNS) == staff.id:
         return False
     return staff.role in ALL_SEEING or case.assignee_staff_id == staff.id
+
+
+def may_see_phone(staff: Staff, case: Case) -> bool:
+    """A resident's full phone number is for the one who accepted their case (to call them),
+    while the case is open; everyone else sees it masked."""
+    open_now = case.status in (
+        CaseStatus.ACCEPTED,
+        CaseStatus.WAITING_RESIDENT,
+        CaseStatus.READY_FOR_PICKUP,
+    )
+    return has_powers(staff) and case.assignee_staff_id == staff.id and open_now
+
+
+def may_dispatch(staff: Staff | None) -> bool:
+    """The street's dispatcher (and supervisors, administrators) call departments (街道呼叫)."""
+    return has_powers(staff) and staff is not None and staff.role in DISPATCHING
+
+
+def may_answer_call(staff: Staff, handler: CaseHandler) -> bool:
+    """Staff of a called department accept or return that department's call, once."""
+    return (
+        has_powers(staff)
+        and staff.role in CASE_WORKERS
+        and staff.department_id == handler.department_id
+        and handler.done_at is None
+        and handler.returned_at is None
+    )
 
 
 def may_accept_case(staff: Staff, case: Case) -> bool:
@@ -221,3 +265,87 @@ def scope_of(staff: Staff | None) -> Scope:
     if staff.role in ALL_SEEING:  # supervisors and administrators reach the whole street
         return Scope(street=True)
     return Scope(community_id=staff.community_id)
+
+
+class DeskPage(StrEnum):
+    """The pages of the staff desk (/admin)."""
+
+    CASES = "cases"
+    DISPATCH = "dispatch"
+    APPOINTMENTS = "appointments"
+    ROSTER = "roster"
+    NEEDS = "needs"
+    NOTICES = "notices"
+    BIND_CODES = "bind_codes"
+    HOLIDAYS = "holidays"
+    NUMBERS = "numbers"
+    STARS = "stars"
+    ACCESS_LOG = "access_log"
+
+
+_EVERYONE = frozenset({DeskPage.CASES, DeskPage.STARS})
+DESK_PAGES: dict[StaffRole, frozenset[DeskPage]] = {
+    StaffRole.CLERK: _EVERYONE | {DeskPage.APPOINTMENTS, DeskPage.NEEDS},
+    StaffRole.DEPARTMENT_STAFF: _EVERYONE | {DeskPage.APPOINTMENTS, DeskPage.NEEDS},
+    StaffRole.GRID_LEADER: _EVERYONE | {DeskPage.NEEDS, DeskPage.NOTICES},
+    StaffRole.DISPATCHER: _EVERYONE | {DeskPage.DISPATCH},
+    StaffRole.SUPERVISOR: frozenset(DeskPage) - {DeskPage.BIND_CODES},
+    StaffRole.LEADER: _EVERYONE | {DeskPage.NUMBERS, DeskPage.NEEDS},
+    StaffRole.ADMIN: frozenset(DeskPage),
+}
+
+
+def may_open_page(staff: Staff | None, page: DeskPage) -> bool:
+    """Whether a staff member's role opens a desk page (records on it are checked one by one)."""
+    return has_powers(staff) and staff is not None and page in DESK_PAGES.get(staff.role, ())
+
+
+def may_edit_roster(staff: Staff | None) -> bool:
+    """Supervisors and administrators plan the duty roster and import it."""
+    return has_powers(staff) and staff is not None and staff.role in ALL_SEEING
+
+
+def may_issue_bind_codes(staff: Staff | None) -> bool:
+    """Only administrators issue the codes that make a chat account a staff account."""
+    return has_powers(staff) and staff is not None and staff.role == StaffRole.ADMIN
+
+
+def may_edit_holidays(staff: Staff | None) -> bool:
+    """Administrators and supervisors change the street's holiday overrides."""
+    return may_edit_roster(staff)
+
+
+@dataclass(frozen=True)
+class NumbersScope:
+    """The part of the street whose numbers a staff member may read."""
+
+    street: bool = False
+    community_id: int | None = None
+    department_id: int | None = None
+
+    @property
+    def any(self) -> bool:
+        """Whether there is anything to read."""
+        return self.street or self.community_id is not None or self.department_id is not None
+
+
+def numbers_scope(staff: Staff | None) -> NumbersScope:
+    """Supervisors, administrators and street leaders read the whole street; a community's
+    leader their community; nobody else reads the numbers page."""
+    if staff is None or not may_open_page(staff, DeskPage.NUMBERS):
+        return NumbersScope()
+    if staff.role == StaffRole.LEADER and staff.community_id is not None:
+        return NumbersScope(community_id=staff.community_id)
+    return NumbersScope(street=True)
+
+
+def may_see_scorecard(viewer: Staff | None, staff: Staff) -> bool:
+    """Everyone sees their own stars; supervisors, leaders and administrators everyone's."""
+    if viewer is None or not has_powers(viewer):
+        return False
+    return viewer.id == staff.id or viewer.role in (*ALL_SEEING, StaffRole.LEADER)
+
+
+def may_read_access_log(staff: Staff | None) -> bool:
+    """Supervisors and administrators read who looked at whose personal data."""
+    return has_powers(staff) and staff is not None and staff.role in ALL_SEEING

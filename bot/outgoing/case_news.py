@@ -1,0 +1,180 @@
+"""Who is told what about a case, for every caller that moves one: the chat handlers, the staff
+desk and the scheduler. The wording is in pushes; this module picks the people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.outgoing import pushes
+from bot.outgoing.message import Name, Value
+from bot.outgoing.queue import for_resident, for_staff, queue
+from bot.outgoing.tell import case_category
+from models.case_ops import department_staff
+from models.cases import CONCERNS, Case
+from models.org import Department, Staff, StaffRole
+from models.policy import about_staff, handler_departments, may_be_alerted
+from models.supervision import answering_supervisor
+
+
+def department_name(department: Department | None) -> Name:
+    """A department's name in both languages, for a message read in either."""
+    if department is None:
+        return Name("")
+    return Name(department.name_zh, department.name_en or "")
+
+
+async def tell_resident(
+    session: AsyncSession,
+    case: Case,
+    key: str,
+    *,
+    now: datetime,
+    data_dir: Path,
+    buttons: list[tuple[str, str]] | None = None,
+    **values: Value,
+) -> int:
+    """A message about the case to its resident, on whichever account they used last."""
+    if case.resident_id is None:
+        return 0
+    news = pushes.case_news(
+        key,
+        ref=case.ref,
+        category=case_category(case, data_dir),
+        options=tuple(buttons or ()),
+        **values,
+    )
+    connection = await session.connection()
+    return await queue(connection, news, [for_resident(case.resident_id)], kind="case", now=now)
+
+
+async def tell_reporter(
+    session: AsyncSession, case: Case, key: str, *, now: datetime, data_dir: Path, **values: Value
+) -> int:
+    """The same news for the grid worker who reported what they found (社区发现)."""
+    reporter = await session.get(Staff, case.reporter_staff_id) if case.reporter_staff_id else None
+    if reporter is None or not reporter.active:
+        return 0
+    news = pushes.case_news(
+        key, ref=case.ref, category=case_category(case, data_dir), options=(), **values
+    )
+    connection = await session.connection()
+    return await queue(connection, news, [for_staff(reporter.id or 0)], kind="case", now=now)
+
+
+async def tell_both(
+    session: AsyncSession, case: Case, key: str, *, now: datetime, data_dir: Path, **values: Value
+) -> int:
+    """Tell the resident and the reporting grid worker (each step of the grid chain)."""
+    told = await tell_resident(
+        session, case, key, now=now, data_dir=data_dir, buttons=None, **values
+    )
+    return told + await tell_reporter(session, case, key, now=now, data_dir=data_dir, **values)
+
+
+async def alert_department(
+    session: AsyncSession,
+    case: Case,
+    department_id: int,
+    *,
+    now: datetime,
+    data_dir: Path,
+    co: bool = False,
+) -> int:
+    """The assigned-case alert, with accept and view buttons, to a department's staff."""
+    department = await session.get(Department, department_id)
+    alert = pushes.case_alert(
+        co=co,
+        case_id=case.id or 0,
+        ref=case.ref,
+        category=case_category(case, data_dir),
+        summary=case.summary,
+        department=department_name(department),
+        due_at=case.due_at,
+    )
+    if about_staff(case):  # reopened or transferred: its owner, else who answers for them
+        members = await _answering(session, case, department_id)
+    else:
+        members = await department_staff(session, department_id)
+    people = [for_staff(person.id or 0) for person in members if may_be_alerted(person, case)]
+    connection = await session.connection()
+    return await queue(connection, alert, people, kind="alert", now=now)
+
+
+async def _answering(session: AsyncSession, case: Case, department_id: int) -> list[Staff]:
+    """Who answers a case about a staff member: its owner, else that department's supervisor."""
+    if case.assignee_staff_id is not None:
+        owner = await session.get(Staff, case.assignee_staff_id)
+        return [owner] if owner is not None and owner.active else []
+    concerned = case.details.get(CONCERNS)
+    supervisor = await answering_supervisor(
+        session, department_id, concerned if isinstance(concerned, int) else None
+    )
+    return [supervisor] if supervisor is not None else []
+
+
+async def alert_handlers(
+    session: AsyncSession, case: Case, *, now: datetime, data_dir: Path
+) -> int:
+    """The alert to the lead department and to every co-handling one (协同整治); a complaint
+    about a staff member only to the supervisor who owns it."""
+    if case.details.get(CONCERNS) is not None and case.assignee_staff_id is not None:
+        return await _alert_complaint_owner(session, case, now)
+    sent = 0
+    for department_id, handler in (await handler_departments(session, case)).items():
+        sent += await alert_department(
+            session, case, department_id, now=now, data_dir=data_dir, co=not handler.lead
+        )
+    return sent
+
+
+async def _alert_complaint_owner(session: AsyncSession, case: Case, now: datetime) -> int:
+    concerned = await session.get(Staff, case.details.get(CONCERNS))
+    alert = pushes.complaint_about_staff(
+        ref=case.ref,
+        concerns=concerned.name if concerned else "—",
+        summary=case.summary,
+        due_at=case.due_at,
+    )
+    connection = await session.connection()
+    owner = [for_staff(case.assignee_staff_id or 0)]
+    return await queue(connection, alert, owner, kind="alert", now=now)
+
+
+async def alert_dispatchers(
+    session: AsyncSession, case: Case, key: str, *, now: datetime, data_dir: Path, **values: Value
+) -> int:
+    """A case for the street's dispatch desk (new in the queue, or a call returned)."""
+    stmt = select(Staff.id).where(Staff.role == StaffRole.DISPATCHER, col(Staff.active).is_(True))
+    people = [for_staff(staff_id) for staff_id in (await session.exec(stmt)).all() if staff_id]
+    alert = pushes.dispatch_alert(
+        key,
+        case_id=case.id or 0,
+        ref=case.ref,
+        category=case_category(case, data_dir),
+        summary=case.summary,
+        **values,
+    )
+    connection = await session.connection()
+    return await queue(connection, alert, people, kind="alert", now=now)
+
+
+async def alert_owner(
+    session: AsyncSession, case: Case, key: str, *, now: datetime, data_dir: Path, **values: Value
+) -> int:
+    """News for whoever handles the case now: its owner, else its lead department's staff."""
+    if case.assignee_staff_id is not None:
+        owners = [case.assignee_staff_id]
+    elif case.department_id is not None:
+        members = await department_staff(session, case.department_id)
+        owners = [m.id or 0 for m in members if may_be_alerted(m, case)]
+    else:
+        owners = []
+    alert = pushes.case_handler_news(
+        key, case_id=case.id or 0, ref=case.ref, category=case_category(case, data_dir), **values
+    )
+    connection = await session.connection()
+    return await queue(connection, alert, [for_staff(i) for i in owners], kind="alert", now=now)

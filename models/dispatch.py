@@ -1,0 +1,152 @@
+"""The dispatch step (街道呼叫) of the grid chain 社区发现 → 街道呼叫 → 部门响应 → 协同整治.
+
+A grid report (found by a grid worker, or reported by a resident) goes to the street's dispatch
+queue when the street has a dispatcher. The dispatcher calls a lead department and any
+co-handling departments, with a deadline in working days; each department answers the call
+(accepts) or returns it with a reason. A returned lead sends the case back to the queue; a
+returned co-handler is dropped from the joint work and the dispatcher is told. Joint handling
+closes only when every department still on it has done its part (see case_ops.mark_progress).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.calendar import add_working_days, load_overrides
+from models.case_ops import OPEN, Refusal, record
+from models.cases import Case, CaseHandler, CaseKind, CaseStatus
+from models.org import Department, Staff, StaffRole
+from models.policy import handler_departments, may_answer_call, may_dispatch
+
+LONGEST_DEADLINE = 60  # working days; a dispatcher's typo should not park a case for years
+REASON_LIMIT = 500
+
+
+async def street_has_dispatcher(session: AsyncSession) -> bool:
+    """Whether an active dispatcher works the queue (else reports are routed by category)."""
+    stmt = select(Staff.id).where(Staff.role == StaffRole.DISPATCHER, col(Staff.active).is_(True))
+    return (await session.exec(stmt.limit(1))).first() is not None
+
+
+async def goes_to_dispatch(session: AsyncSession, kind: CaseKind) -> bool:
+    """Grid reports wait for the dispatcher's call, when the street has one."""
+    return kind == CaseKind.GRID_REPORT and await street_has_dispatcher(session)
+
+
+def in_queue(case: Case) -> bool:
+    """Whether the case waits for the dispatcher: new and with no lead department."""
+    return case.status == CaseStatus.NEW and case.department_id is None
+
+
+async def dispatch_queue(session: AsyncSession, limit: int = 100) -> list[Case]:
+    """Cases waiting for the dispatcher, oldest first."""
+    stmt = (
+        select(Case)
+        .where(col(Case.status) == CaseStatus.NEW, col(Case.department_id).is_(None))
+        .order_by(col(Case.created_at), col(Case.id))
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def returned_parts(session: AsyncSession, limit: int = 100) -> list[tuple[Case, CaseHandler]]:
+    """Co-handling calls a department returned on cases still open, for the dispatcher."""
+    stmt = (
+        select(Case, CaseHandler)
+        .join(CaseHandler, col(CaseHandler.case_id) == col(Case.id))
+        .where(col(CaseHandler.returned_at).is_not(None), col(Case.status).in_(OPEN))
+        .order_by(col(CaseHandler.returned_at))
+        .limit(limit)
+    )
+    return [(case, handler) for case, handler in (await session.exec(stmt)).all()]
+
+
+async def dispatch_case(
+    session: AsyncSession,
+    case: Case,
+    dispatcher: Staff,
+    *,
+    lead: Department,
+    co: Sequence[Department],
+    working_days: int,
+    now: datetime,
+) -> Refusal | None:
+    """Call a lead department and co-handlers, with a deadline in working days from now."""
+    if not may_dispatch(dispatcher):
+        return Refusal.NOT_YOURS
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    if case.assignee_staff_id is not None or not 1 <= working_days <= LONGEST_DEADLINE:
+        return Refusal.NO_SUCH_STEP
+    for handler in (await handler_departments(session, case)).values():
+        await session.delete(handler)
+    await session.flush()
+    co_ids = sorted({d.id or 0 for d in co} - {lead.id or 0})
+    session.add(CaseHandler(case_id=case.id or 0, department_id=lead.id or 0, lead=True))
+    for department_id in co_ids:
+        session.add(CaseHandler(case_id=case.id or 0, department_id=department_id, lead=False))
+    overrides = await load_overrides(session)
+    case.department_id, case.status = lead.id, CaseStatus.ASSIGNED
+    case.due_at = add_working_days(now, working_days, overrides)
+    case.first_reply_due_at = add_working_days(now, 1, overrides)
+    names = [d.name_zh for d in co if (d.id or 0) in co_ids]
+    record(
+        session,
+        case,
+        ("staff", dispatcher.id),
+        "dispatched",
+        now,
+        department=lead.name_zh,
+        co="、".join(names),
+        days=working_days,
+    )
+    return None
+
+
+async def answer_call(
+    session: AsyncSession, case: Case, staff: Staff, now: datetime
+) -> Refusal | None:
+    """A co-handling department accepts its part of the joint work (the lead department
+    accepts by taking the case, case_ops.accept_case)."""
+    handlers = await handler_departments(session, case)
+    mine = handlers.get(staff.department_id or 0)
+    if mine is None or mine.lead or not may_answer_call(staff, mine):
+        return Refusal.NOT_YOURS
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    if mine.accepted_at is None:
+        mine.accepted_at = now
+        session.add(mine)
+        record(session, case, ("staff", staff.id), "co_accepted", now, staff=staff.name)
+    return None
+
+
+async def return_call(
+    session: AsyncSession, case: Case, staff: Staff, reason: str, now: datetime
+) -> Refusal | None:
+    """A department gives the call back with a reason (required): the lead's return puts the
+    case back in the dispatch queue; a co-handler's drops it from the joint work."""
+    reason = " ".join(reason.split())[:REASON_LIMIT]
+    handlers = await handler_departments(session, case)
+    mine = handlers.get(staff.department_id or 0)
+    if mine is None or not may_answer_call(staff, mine):
+        return Refusal.NOT_YOURS
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    if not reason:
+        return Refusal.NO_REASON
+    if mine.lead and case.assignee_staff_id not in (None, staff.id):
+        return Refusal.TAKEN  # the owner answers for it now (首问责任)
+    mine.returned_at, mine.return_reason = now, reason
+    session.add(mine)
+    department = await session.get(Department, mine.department_id)
+    if mine.lead:
+        case.department_id, case.assignee_staff_id = None, None
+        case.status, case.accepted_at = CaseStatus.NEW, None
+    name = department.name_zh if department else ""
+    record(session, case, ("staff", staff.id), "returned", now, reason, department=name)
+    return None
