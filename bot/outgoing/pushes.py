@@ -237,3 +237,23 @@ def return_visit_comment(*, ref: str, comment: str) -> Message:
 def return_visit_moved(*, ref: str, caller: Value) -> Message:
     """The resident's comment named someone else: the return visit went to their supervisor."""
     return message(say("rating.return_visit_moved", ref=ref, caller=caller))
+
+
+def dispatch_alert(
+    key: str, *, case_id: int, ref: str, category: Value, summary: str, **values: Value
+) -> Message:
+    """A grid report for the street's dispatch desk (街道呼叫): new in the queue, or returned."""
+    return message(
+        say(key, ref=ref, category=category, summary=summary[:80], **values),
+        options=(option("cases.view", f"case:view:{ref}"),),
+    )
+
+
+def case_handler_news(
+    key: str, *, case_id: int, ref: str, category: Value, **values: Value
+) -> Message:
+    """News on a case for whoever handles it (the resident wrote, a department returned a call)."""
+    return message(
+        say(key, ref=ref, category=category, **values),
+        options=(option("cases.view", f"case:view:{ref}"),),
+    )
