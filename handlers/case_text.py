@@ -9,9 +9,11 @@ from bot.i18n import t
 from bot.outgoing import Name, case_news
 from bot.outgoing.message import Moment, Value
 from bot.outgoing.tell import case_category
+from handlers.common import localized
 from handlers.staff import active_staff
+from models.case_card import CaseCard, HandlerPart
 from models.case_ops import CaseCatalogue, case_catalogue
-from models.cases import Case, CaseEvent
+from models.cases import Case, CaseEvent, CaseKind
 from models.dispatch import in_queue
 from models.policy import Viewer
 
@@ -44,8 +46,15 @@ def event_line(lang: str, event: CaseEvent) -> str:
     return f"{when(lang, event.at)} {text}"
 
 
-def timeline_text(ctx: Context, case: Case, events: list[CaseEvent], *, for_staff: bool) -> str:
-    """The case and its steps; residents do not see staff notes."""
+def timeline_text(
+    ctx: Context,
+    case: Case,
+    events: list[CaseEvent],
+    *,
+    for_staff: bool,
+    card: CaseCard | None = None,
+) -> str:
+    """The case and its steps; residents do not see staff notes; staff get the card too."""
     lines = [
         ctx.t(
             "cases.header",
@@ -59,11 +68,52 @@ def timeline_text(ctx: Context, case: Case, events: list[CaseEvent], *, for_staf
     answers = case.details.get("answers")
     if isinstance(answers, dict):
         lines += [ctx.t(f"cases.answered_{q}", answer=a) for q, a in answers.items()]
+    if card is not None:
+        lines += card_lines(ctx, case, card)
     if case.due_at is not None:
         lines.append(ctx.t("cases.due", due=when(ctx.lang, case.due_at)))
     shown = [e for e in events if for_staff or e.kind not in RESIDENT_HIDDEN]
     lines += [event_line(ctx.lang, event) for event in shown]
     return "\n".join(lines)
+
+
+def card_lines(ctx: Context, case: Case, card: CaseCard) -> list[str]:
+    """The staff card: kind, resident, location, attachments, first-reply time, departments."""
+    kind = catalogue(ctx).types.get(CaseKind(case.kind))
+    lines = (
+        [ctx.t("cases.card_kind", kind=localized(ctx, kind.name_zh, kind.name_en))] if kind else []
+    )
+    if card.name or card.phone:
+        key = "cases.card_resident" if card.phone_shown else "cases.card_resident_masked"
+        lines.append(ctx.t(key, name=card.name or "—", phone=card.phone or "—"))
+    if card.location is not None:
+        lines.append(
+            ctx.t(
+                "cases.card_location", lat=f"{card.location[0]:.5f}", lon=f"{card.location[1]:.5f}"
+            )
+        )
+    if card.attachments:
+        lines.append(ctx.t("cases.card_attachments", count=len(card.attachments)))
+    if case.first_reply_due_at is not None and case.first_replied_at is None:
+        lines.append(ctx.t("cases.card_first_reply", due=when(ctx.lang, case.first_reply_due_at)))
+    lines += [
+        ctx.t(
+            f"cases.card_part_{_part_state(p)}",
+            department=localized(ctx, p.name_zh, p.name_en),
+            reason=p.return_reason or "",
+        )
+        for p in card.parts
+    ]
+    return lines
+
+
+def _part_state(part: HandlerPart) -> str:
+    role = "lead" if part.lead else "co"
+    if part.returned_at is not None:
+        return "returned"
+    if part.done_at is not None:
+        return f"{role}_done"
+    return f"{role}_accepted" if part.accepted_at is not None else f"{role}_called"
 
 
 async def tell_resident(

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.context import Context
 from bot.messages import Button, Reply
+from bot.outgoing import case_news
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import (
     WORDS_LIMIT,
@@ -22,6 +23,7 @@ from handlers.case_text import (
 )
 from handlers.cases_staff import staff_actions
 from handlers.common import back_to_menu, localized, location_of, main_menu, street_code, with_media
+from models.case_card import case_card
 from models.case_ops import (
     confirm_resolved,
     find_case,
@@ -36,6 +38,7 @@ from models.complaints import route_past_named_staff
 from models.dispatch import goes_to_dispatch, in_queue
 from models.intents import fold, load_lexicon
 from models.people import ensure_resident
+from models.personal_data import remove_personal_data
 from models.refs import canonical_reference
 from models.service_match import named_items
 
@@ -334,9 +337,11 @@ async def _show(ctx: Context, ref: str) -> Reply:
     if case is None:
         return Reply(ctx.t("cases.not_found", ref=ref[:32]), back_to_menu(ctx))
     events = await timeline(ctx.session, case)
-    text = timeline_text(ctx, case, events, for_staff=who.staff is not None)
     if who.staff is not None:
+        card = await case_card(ctx.session, case, who.staff, now=ctx.now(), place="chat")
+        text = timeline_text(ctx, case, events, for_staff=True, card=card)
         return Reply(text, await staff_actions(ctx, case, who.staff))
+    text = timeline_text(ctx, case, events, for_staff=False)
     return Reply(text, _resident_actions(ctx, case))
 
 
@@ -401,4 +406,12 @@ async def answer_given(ctx: Context) -> HandlerResult:
     if case is None or not ctx.text:
         return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
     resident_answers(ctx.session, case, case.resident_id or 0, ctx.text[:WORDS_LIMIT], ctx.now())
+    await case_news.alert_owner(  # the words travel through a chat platform: no phone or ID in them
+        ctx.session,
+        case,
+        "dispatch.resident_wrote",
+        now=ctx.now(),
+        data_dir=ctx.settings.data_dir,
+        text=remove_personal_data(ctx.text[:WORDS_LIMIT]),
+    )
     return await main_menu(ctx, ctx.t("cases.answer_sent", ref=case.ref))

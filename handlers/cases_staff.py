@@ -7,6 +7,7 @@ from sqlmodel import col, select
 
 from bot.context import Context
 from bot.messages import Button, Reply
+from bot.outgoing import case_news
 from bot.outgoing.case_news import department_name
 from bot.router import HandlerResult, Router
 from handlers.case_text import (
@@ -43,14 +44,14 @@ from models.case_ops import (
     steps_for,
     transfer_case,
 )
-from models.cases import Case, CaseKind
+from models.cases import Case, CaseHandler, CaseKind
 from models.dispatch import goes_to_dispatch, in_queue
 from models.org import Department, Staff, StaffRole
 from models.policy import (
     can_view_case,
     handler_departments,
     may_accept_case,
-    may_finish_part,
+    may_answer_call,
     may_report_grid_issue,
     may_work_case,
 )
@@ -108,13 +109,24 @@ async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button,
             Button(ctx.t("cases.transfer"), f"case:transfer:{case.id}"),
         ]
     handlers = await handler_departments(ctx.session, case)
-    if (
-        may_finish_part(staff, handlers)
-        and handlers[staff.department_id or 0].done_at is None
-        and case.status in OPEN
-    ):
-        buttons.append(Button(ctx.t("cases.co_done"), f"case:co:{case.id}"))
+    mine = handlers.get(staff.department_id or 0)
+    if mine is not None and case.status in OPEN and may_answer_call(staff, mine):
+        buttons += _call_buttons(ctx, case, mine)
     return (*buttons, *back_to_menu(ctx))
+
+
+def _call_buttons(ctx: Context, case: Case, mine: CaseHandler) -> list[Button]:
+    """A called department's answers: a co-handler accepts, then reports its part done; a
+    department still deciding (nobody took it) may return the call with a reason."""
+    buttons: list[Button] = []
+    if not mine.lead:
+        if mine.accepted_at is None:
+            buttons.append(Button(ctx.t("dispatch.accept_part"), f"case:coaccept:{case.id}"))
+        buttons.append(Button(ctx.t("cases.co_done"), f"case:co:{case.id}"))
+    undecided = mine.accepted_at is None and (not mine.lead or case.assignee_staff_id is None)
+    if undecided:
+        buttons.append(Button(ctx.t("dispatch.return_call"), f"case:return:{case.id}"))
+    return buttons
 
 
 def _step_button(ctx: Context, case: Case, step: Progress) -> Button:
@@ -161,10 +173,12 @@ async def accept(ctx: Context) -> HandlerResult:
     if refusal is not None:
         return _refused(ctx, refusal)
     department = await ctx.session.get(Department, case.department_id)
-    await tell_resident(
-        ctx,
+    await case_news.tell_both(
+        ctx.session,
         case,
         "cases.notice_accepted",
+        now=ctx.now(),
+        data_dir=ctx.settings.data_dir,
         department=department_name(department),
     )
     return Reply(ctx.t("cases.accepted", ref=case.ref), await staff_actions(ctx, case, staff))
@@ -207,11 +221,18 @@ async def co_done(ctx: Context) -> HandlerResult:
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     refusal = await finish_part(ctx.session, case, staff, ctx.now())
-    return (
-        _refused(ctx, refusal)
-        if refusal
-        else Reply(ctx.t("cases.co_recorded", ref=case.ref), back_to_menu(ctx))
+    if refusal is not None:
+        return _refused(ctx, refusal)
+    department = await ctx.session.get(Department, staff.department_id)
+    await case_news.tell_both(
+        ctx.session,
+        case,
+        "dispatch.news_co_done",
+        now=ctx.now(),
+        data_dir=ctx.settings.data_dir,
+        department=department_name(department),
     )
+    return Reply(ctx.t("cases.co_recorded", ref=case.ref), back_to_menu(ctx))
 
 
 async def _ask_text(ctx: Context, state: str, key: str) -> HandlerResult:

@@ -80,19 +80,23 @@ async def dispatch_case(
         return Refusal.NOT_YOURS
     if case.status not in OPEN:
         return Refusal.CLOSED
-    if case.assignee_staff_id is not None or not 1 <= working_days <= LONGEST_DEADLINE:
-        return Refusal.NO_SUCH_STEP
-    for handler in (await handler_departments(session, case)).values():
+    owned = case.assignee_staff_id is not None
+    if (owned and lead.id != case.department_id) or not 1 <= working_days <= LONGEST_DEADLINE:
+        return Refusal.NO_SUCH_STEP  # an owner keeps the lead (首问责任); co-handlers may change
+    earlier = await handler_departments(session, case)
+    for handler in earlier.values():
         await session.delete(handler)
     await session.flush()
     co_ids = sorted({d.id or 0 for d in co} - {lead.id or 0})
-    session.add(CaseHandler(case_id=case.id or 0, department_id=lead.id or 0, lead=True))
-    for department_id in co_ids:
-        session.add(CaseHandler(case_id=case.id or 0, department_id=department_id, lead=False))
+    for department_id in [lead.id or 0, *co_ids]:
+        session.add(
+            _called(earlier.get(department_id), case, department_id, department_id == lead.id)
+        )
     overrides = await load_overrides(session)
-    case.department_id, case.status = lead.id, CaseStatus.ASSIGNED
     case.due_at = add_working_days(now, working_days, overrides)
-    case.first_reply_due_at = add_working_days(now, 1, overrides)
+    if not owned:
+        case.department_id, case.status = lead.id, CaseStatus.ASSIGNED
+        case.first_reply_due_at = add_working_days(now, 1, overrides)
     names = [d.name_zh for d in co if (d.id or 0) in co_ids]
     record(
         session,
@@ -101,10 +105,19 @@ async def dispatch_case(
         "dispatched",
         now,
         department=lead.name_zh,
-        co="、".join(names),
+        co="、".join(names) or "—",
         days=working_days,
     )
     return None
+
+
+def _called(earlier: CaseHandler | None, case: Case, department_id: int, lead: bool) -> CaseHandler:
+    """A department's place in the joint work; what it already did (accepted, done) stays
+    when it is called again, a return does not."""
+    handler = CaseHandler(case_id=case.id or 0, department_id=department_id, lead=lead)
+    if earlier is not None and earlier.returned_at is None:
+        handler.accepted_at, handler.done_at = earlier.accepted_at, earlier.done_at
+    return handler
 
 
 async def answer_call(

@@ -17,14 +17,15 @@ from bot.outgoing import for_resident, for_staff, pushes, queue
 from bot.outgoing.tell import RETURN_VISIT_ALERT, alert_return_visit, case_category
 from models.calendar import add_working_days, load_overrides
 from models.case_ops import OPEN
-from models.cases import CONCERNS, Case, CaseEvent, CaseKind, CaseStatus, Rating
-from models.org import Staff
+from models.cases import CONCERNS, Case, CaseEvent, CaseHandler, CaseKind, CaseStatus, Rating
+from models.org import Department, Staff
 from models.reminders import CASE, mark_once, not_yet_marked
 from models.supervision import supervisors_for
 from scheduler.context import JobContext
 
 UNACCEPTED = (CaseStatus.NEW, CaseStatus.ASSIGNED)
 SLA_WARNING, OVERDUE, UNACCEPTED_RISK = "sla_warning", "overdue", "unaccepted"
+UNANSWERED_CALL = "call_unanswered"
 FOLLOW_UP, NUDGE = "follow_up", "follow_up_nudge"
 RETURN_VISIT_GRACE = timedelta(minutes=10)  # time to write the comment that goes with the alert
 
@@ -36,6 +37,7 @@ async def sweep_case_deadlines(ctx: JobContext) -> int:
         sent = await _warn_assignees(session, ctx, now)
         sent += await _escalate_overdue(session, ctx, now)
         sent += await _flag_unaccepted(session, ctx, now)
+        sent += await _flag_unanswered_calls(session, ctx, now)
         sent += await _alert_left_return_visits(session, now)
     return sent
 
@@ -110,6 +112,54 @@ async def _flag_unaccepted(session: AsyncSession, ctx: JobContext, now: datetime
         supervisors = await supervisors_for(session, case.department_id)
         sent += await _alert(session, ctx, case, UNACCEPTED_RISK, supervisors, assignee, now)
     return sent
+
+
+async def _flag_unanswered_calls(session: AsyncSession, ctx: JobContext, now: datetime) -> int:
+    """A co-handling department that has not answered the dispatcher's call (accepted or
+    returned it) within the acceptance time: its supervisors hear of it, once per department."""
+    days = ctx.settings.sla_accept_working_days
+    stmt = (
+        select(Case, CaseHandler)
+        .join(CaseHandler, col(CaseHandler.case_id) == col(Case.id))
+        .where(
+            col(Case.status).in_(OPEN),
+            col(CaseHandler.lead).is_(False),
+            col(CaseHandler.accepted_at).is_(None),
+            col(CaseHandler.returned_at).is_(None),
+            col(CaseHandler.done_at).is_(None),
+        )
+    )
+    overrides = await load_overrides(session)
+    sent = 0
+    for case, part in (await session.exec(stmt)).all():
+        called = await _called_at(session, case)
+        if called is None or add_working_days(called, days, overrides) > now:
+            continue
+        connection = await session.connection()
+        if not await mark_once(connection, CASE, case.id or 0, f"call:{part.department_id}", now):
+            continue
+        department = await session.get(Department, part.department_id)
+        supervisors = await supervisors_for(session, part.department_id)
+        sent += await _alert(
+            session,
+            ctx,
+            case,
+            UNANSWERED_CALL,
+            supervisors,
+            department.name_zh if department else "",
+            now,
+        )
+    return sent
+
+
+async def _called_at(session: AsyncSession, case: Case) -> datetime | None:
+    """When the dispatcher last called departments to the case (None: never dispatched)."""
+    stmt = (
+        select(CaseEvent.at)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "dispatched")
+        .order_by(col(CaseEvent.at).desc())
+    )
+    return (await session.exec(stmt)).first()
 
 
 async def _alert(

@@ -16,6 +16,7 @@ from models.org import Staff
 from scheduler.cases import sweep_case_deadlines
 from scheduler.context import JobContext
 from tests.conftest import Chat, payloads
+from tests.dispatching import dispatch_as_suggested
 from tests.telegram_fixtures import TelegramRig, button_data, telegram, telegram_platform
 from tests.test_binding import staff_code
 
@@ -137,6 +138,7 @@ async def test_a_grid_report_closes_only_when_both_departments_are_done(linli: L
     async with linli.sessions() as session:
         case = (await session.exec(select(Case).where(Case.ref == ref.group()))).one()
     assert case.kind == "grid_report" and case.grid_id is not None
+    await dispatch_as_suggested(linli, case.id or 0)  # 街道呼叫: health leads, mass work helps
     assert "已受理" in (await health.press(f"case:accept:{case.id}"))[0].text
     refused = await health.press(f"case:step:{case.id}:resolved")
     assert "协同部门还没有全部完成" in refused[0].text

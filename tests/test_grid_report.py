@@ -15,6 +15,7 @@ from models.messaging import OutboxMessage
 from models.org import Department, Staff, StaffRole
 from models.people import ChannelIdentity
 from tests.conftest import Chat, payloads
+from tests.dispatching import dispatch_as_suggested
 from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
 
 __all__ = ["open_rig", "platform", "rig"]  # fixtures used by name
@@ -57,6 +58,12 @@ async def _clerks_on_wechat(linli: Linli, *departments: str) -> dict[str, int]:
     return clerks
 
 
+async def _dispatcher(linli: Linli) -> int:
+    async with linli.sessions() as session:
+        found = (await session.exec(select(Staff).where(Staff.role == StaffRole.DISPATCHER))).one()
+    return found.id or 0
+
+
 async def _alerted(linli: Linli) -> set[int]:
     """The staff members alerted about a case."""
     async with linli.sessions() as session:
@@ -83,7 +90,10 @@ async def test_web_report_with_a_typed_category_and_address(linli: Linli) -> Non
     assert (case.ref, case.kind) == (found.group(0), CaseKind.GRID_REPORT)
     assert case.details["category_code"] == "facilities" and "路灯" in case.summary
     assert case.details["answers"] == {"place": "柳城花园3栋门口"}
-    assert await _alerted(linli) == {clerks["masswork"]}  # the department was alerted
+    # It waits for the street's dispatcher (街道呼叫), who is alerted; the department once called.
+    assert await _alerted(linli) == {await _dispatcher(linli)}
+    await dispatch_as_suggested(linli, case.id or 0)
+    assert await _alerted(linli) == {await _dispatcher(linli), clerks["masswork"]}
     mine = (await chat.send("进度"))[0]
     assert case.ref in mine.text
     shown = (await chat.send(case.ref.lower().replace("-", "")))[0]
@@ -100,8 +110,10 @@ async def test_a_problem_typed_freely_reaches_co_handlers_with_its_place(linli: 
     await chat.press("report:cat:sanitation")
     opened = (await chat.send("永宁路社区东门"))[0]
     assert REFERENCE.search(opened.text), opened.text
-    # 环境卫生 is led by the health office with mass work as co-handler: both are alerted.
-    assert await _alerted(linli) == {clerks["masswork"], clerks["health"]}
+    # 环境卫生 is led by the health office with mass work as co-handler: once the dispatcher
+    # calls them as the category suggests, both are alerted.
+    await dispatch_as_suggested(linli, (await _only_case(linli)).id or 0)
+    assert await _alerted(linli) == {await _dispatcher(linli), clerks["masswork"], clerks["health"]}
 
 
 async def test_in_english_the_report_asks_in_english(linli: Linli) -> None:

@@ -54,7 +54,15 @@ async def test_street_matches_the_design(linli: Linli) -> None:
         roles = Counter(s.role for s in (await session.exec(select(Staff))).all())
         groups = (await session.exec(select(sa.func.sum(Community.resident_groups)))).one()
     assert len(weekend) == 28
-    assert set(roles) == {"clerk", "department_staff", "grid_leader", "supervisor", "admin"}
+    assert set(roles) == {
+        "clerk",
+        "department_staff",
+        "grid_leader",
+        "dispatcher",
+        "supervisor",
+        "leader",
+        "admin",
+    }
     assert groups == 176
 
 

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outgoing import pushes
-from bot.outgoing.message import Name, Value
+from bot.outgoing.message import Moment, Name, Say, Value
 from bot.outgoing.queue import for_resident, for_staff, queue
 from bot.outgoing.tell import case_category
 from models.case_ops import department_staff
@@ -178,3 +178,26 @@ async def alert_owner(
     )
     connection = await session.connection()
     return await queue(connection, alert, [for_staff(i) for i in owners], kind="alert", now=now)
+
+
+async def announce_dispatch(
+    session: AsyncSession, case: Case, *, now: datetime, data_dir: Path
+) -> int:
+    """After the dispatcher's call: the departments are alerted, the resident and the grid
+    worker told who leads, who helps and by when."""
+    sent = await alert_handlers(session, case, now=now, data_dir=data_dir)
+    parts = await handler_departments(session, case)
+    lead = await session.get(Department, case.department_id) if case.department_id else None
+    helping = [await session.get(Department, i) for i, h in parts.items() if not h.lead]
+    names = [d for d in helping if d is not None]
+    co = Name("、".join(d.name_zh for d in names), ", ".join(d.name_en or d.name_zh for d in names))
+    return sent + await tell_both(
+        session,
+        case,
+        "dispatch.news_dispatched",
+        now=now,
+        data_dir=data_dir,
+        department=department_name(lead),
+        co=co if names else Say("dispatch.none"),
+        due=Moment(case.due_at) if case.due_at else "",
+    )

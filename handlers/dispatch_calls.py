@@ -1,0 +1,110 @@
+"""A called department's answer to the street's dispatch (街道呼叫), from chat: a co-handling
+department accepts its part, and a called department may return the call with a reason."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.messages import Reply
+from bot.outgoing import case_news
+from bot.outgoing.case_news import department_name
+from bot.router import HandlerResult, Router
+from handlers.case_text import WORDS_LIMIT, viewer
+from handlers.cases_staff import staff_actions
+from handlers.common import back_to_menu
+from handlers.staff import active_staff, is_staff
+from models.case_ops import Refusal
+from models.cases import Case
+from models.dispatch import answer_call, return_call
+from models.org import Department, Staff
+from models.policy import can_view_case
+
+router = Router("dispatch_calls")
+
+RETURN_REASON = "case.return"
+
+
+async def _case(ctx: Context, number: str) -> tuple[Staff, Case] | None:
+    staff = await active_staff(ctx)
+    if staff is None or not (number.isdecimal() and len(number) < 10):
+        return None
+    case = await ctx.session.get(Case, int(number))
+    if case is None or not await can_view_case(ctx.session, case, await viewer(ctx)):
+        return None
+    return staff, case
+
+
+def _refused(ctx: Context, refusal: Refusal) -> Reply:
+    return Reply(ctx.t(f"cases.refused_{refusal}"), back_to_menu(ctx))
+
+
+@router.payload("case:coaccept", filters=(is_staff,))
+async def accept_part(ctx: Context) -> HandlerResult:
+    """My department takes on its part of the joint work."""
+    found = await _case(ctx, ctx.args)
+    if found is None:
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
+    staff, case = found
+    refusal = await answer_call(ctx.session, case, staff, ctx.now())
+    if refusal is not None:
+        return _refused(ctx, refusal)
+    department = await ctx.session.get(Department, staff.department_id)
+    await case_news.tell_both(
+        ctx.session,
+        case,
+        "dispatch.news_co_accepted",
+        now=ctx.now(),
+        data_dir=ctx.settings.data_dir,
+        department=department_name(department),
+    )
+    return Reply(ctx.t("dispatch.co_accepted", ref=case.ref), await staff_actions(ctx, case, staff))
+
+
+@router.payload("case:return", filters=(is_staff,))
+async def return_start(ctx: Context) -> HandlerResult:
+    """Returning a call needs a reason: ask for it."""
+    found = await _case(ctx, ctx.args)
+    if found is None:
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
+    ctx.set_state(RETURN_REASON, case=found[1].id)
+    return Reply(ctx.t("dispatch.return_prompt", ref=found[1].ref), back_to_menu(ctx))
+
+
+@router.state(RETURN_REASON)
+async def return_reason(ctx: Context) -> HandlerResult:
+    """The reason typed: the call goes back to the dispatcher, who is told why."""
+    found = await _case(ctx, str(ctx.state.data.get("case", "")))
+    if found is None:
+        ctx.clear_state()
+        return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
+    staff, case = found
+    refusal = await return_call(ctx.session, case, staff, ctx.text[:WORDS_LIMIT], ctx.now())
+    if refusal is Refusal.NO_REASON:  # keep asking: nothing typed is lost, nothing is sent
+        return Reply(ctx.t("cases.refused_no_reason"), back_to_menu(ctx))
+    ctx.clear_state()
+    if refusal is not None:
+        return _refused(ctx, refusal)
+    await tell_returned(ctx, case, staff, ctx.text[:WORDS_LIMIT])
+    return Reply(ctx.t("dispatch.returned", ref=case.ref), back_to_menu(ctx))
+
+
+async def tell_returned(ctx: Context, case: Case, staff: Staff, reason: str) -> None:
+    """The dispatcher learns why; the resident and the grid worker that it is being re-sent."""
+    department = department_name(await ctx.session.get(Department, staff.department_id))
+    now, data_dir = ctx.now(), ctx.settings.data_dir
+    await case_news.alert_dispatchers(
+        ctx.session,
+        case,
+        "dispatch.alert_returned",
+        now=now,
+        data_dir=data_dir,
+        department=department,
+        reason=reason,
+    )
+    await case_news.tell_both(
+        ctx.session,
+        case,
+        "dispatch.news_returned",
+        now=now,
+        data_dir=data_dir,
+        department=department,
+    )
