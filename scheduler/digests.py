@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,13 +16,13 @@ from bot.outgoing import for_staff, pushes, queue
 from models.base import SHANGHAI
 from models.calendar import is_working_day, load_overrides
 from models.case_ops import OPEN
-from models.cases import Case, Rating, RatingLevel
+from models.cases import Case
+from models.kpis import KpiScope, Period, case_kpis, rating_kpis
 from models.org import Staff, StaffRole
 from models.people import ChannelIdentity
 from scheduler.context import JobContext
 
 LATE_LIMIT = timedelta(hours=4)  # after this, a missed digest is no longer news
-SATISFIED = (RatingLevel.VERY_SATISFIED, RatingLevel.SATISFIED)
 
 
 def _in_window(now: datetime, at: time) -> bool:
@@ -113,25 +112,22 @@ async def send_weekly_kpis(ctx: JobContext) -> int:
 
 async def week_kpi(
     session: AsyncSession, start: datetime, end: datetime, now: datetime
-) -> dict[str, int]:
-    """Cases opened and resolved in [start, end), on-time share, overdue now, satisfaction."""
-    created = col(Case.created_at)
-    resolved_at = col(Case.resolved_at)
-    resolved = (resolved_at >= start, resolved_at < end)
-    on_time = sa.or_(col(Case.due_at).is_(None), resolved_at <= col(Case.due_at))
-    ratings = (
-        select(func.count())
-        .select_from(Rating)
-        .where(col(Rating.created_at) >= start, col(Rating.created_at) < end)
-    )
-    rated = int((await session.exec(ratings)).one())
-    happy = int((await session.exec(ratings.where(col(Rating.level).in_(SATISFIED)))).one())
-    done = await _count(session, *resolved)
+) -> dict[str, int | None]:
+    """Cases received and resolved in [start, end), the on-time share (按期办结率), overdue now,
+    ratings and the satisfaction share, all as models/kpis.py defines them for the street.
+
+    A share with nothing to divide by (no case resolved against a deadline, no rating) is None,
+    shown as "no data yet", never 100%.
+    """
+    period = Period(start.astimezone(SHANGHAI).date(), end.astimezone(SHANGHAI).date())
+    street = KpiScope.street()
+    cases = await case_kpis(session, period, street, now)
+    ratings = await rating_kpis(session, period, street)
     return {
-        "opened": await _count(session, created >= start, created < end),
-        "resolved": done,
-        "on_time": round(100 * await _count(session, *resolved, on_time) / done) if done else 100,
-        "overdue": await _count(session, col(Case.status).in_(OPEN), col(Case.due_at) < now),
-        "satisfied": round(100 * happy / rated) if rated else 100,
-        "rated": rated,
+        "opened": cases.received,
+        "resolved": cases.resolved,
+        "on_time": cases.completed_on_time.percent,
+        "overdue": cases.overdue,
+        "satisfied": ratings.satisfaction.percent,
+        "rated": ratings.total,
     }

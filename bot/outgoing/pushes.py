@@ -189,9 +189,25 @@ def daily_digest(*, name: str, counts: dict[str, int]) -> Message:
     return message(Say("digest.daily", {"name": name, **counts}))
 
 
-def weekly_kpi(*, monday: date, end: date, kpi: dict[str, int]) -> Message:
-    """Last week's numbers for supervisors and administrators."""
-    return message(Say("digest.weekly", {"start": Day(monday), "end": Day(end), **kpi}))
+def weekly_kpi(*, monday: date, end: date, kpi: dict[str, int | None]) -> Message:
+    """Last week's numbers for supervisors and administrators (scheduler.digests.week_kpi); a
+    share with nothing to divide by reads "no data yet", never 100%."""
+
+    def share(key: str, none_key: str) -> Say:
+        value = kpi.get(key)
+        return say(none_key) if value is None else say("kpis.percent", value=value)
+
+    counts = {key: kpi.get(key) or 0 for key in ("opened", "resolved", "overdue", "rated")}
+    return message(
+        say(
+            "kpis.weekly",
+            start=Day(monday),
+            end=Day(end),
+            on_time=share("on_time", "kpis.none_resolved"),
+            satisfied=share("satisfied", "kpis.none_rated"),
+            **counts,
+        )
+    )
 
 
 def return_visit(
