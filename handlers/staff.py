@@ -34,7 +34,7 @@ async def active_staff(ctx: Context) -> Staff | None:
 
 STAFF_COMMANDS = frozenset(
     {"staff", "duty", "today", "checkin", "finish", "noshow", "mycases", "report", "needs_top"}
-    | {"need_item", "need_for", "notice_new"}
+    | {"need_item", "need_for", "notice_new", "mystars"}
 )
 
 
@@ -92,6 +92,7 @@ async def desk(ctx: Context) -> HandlerResult:
     buttons = (
         Button(ctx.t("staff.duty_button"), "staff:duty"),
         Button(ctx.t("needs.top_button"), "need:top"),
+        Button(ctx.t("stars.button"), "stars:mine"),
         *extra,
         Button(ctx.t("binding.unbind_staff"), "binding:unbind"),
         *back_to_menu(ctx),
