@@ -33,13 +33,23 @@ from bot.cli_roster import (
     roster_gaps,
     roster_import,
 )
-from bot.cli_staff import staff_deactivate, staff_unbind
+from bot.cli_staff import (
+    DESK_ACCOUNTS,
+    NewStaff,
+    new_password_hash,
+    staff_add,
+    staff_deactivate,
+    staff_passwd,
+    staff_unbind,
+)
 from bot.clock import local_today
 from bot.config import ConfigurationError, Settings, load_settings, secret_values
 from bot.logs import setup_logging
+from bot.router import Router
 from models.base import SHANGHAI
 from models.binding import find_staff, format_code, issue_bind_code
 from models.migrate import upgrade
+from models.org import StaffRole
 from models.seed import read_toml, seed_residents, seed_street
 from models.synthetic_cases import seed_cases
 
@@ -119,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         "deactivate", help="mark a staff member inactive and unbind all their chat accounts"
     )
     deactivate.add_argument("staff", help="staff code (e.g. S001) or numeric id")
+    _staff_desk_parsers(staff_actions)
     seed = commands.add_parser("seed", help="load data/ (idempotent) and optional synthetic data")
     seed.add_argument("--residents", type=int, default=0, help="add N synthetic residents")
     seed.add_argument(
@@ -127,10 +138,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _staff_desk_parsers(staff_actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """linli staff add | passwd: desk accounts (the password from LINLI_STAFF_PASSWORD, else
+    asked on the terminal)."""
+    add = staff_actions.add_parser("add", help="a new staff member with a desk (/admin) password")
+    add.add_argument("staff", metavar="CODE", help="staff code, e.g. S045")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[role.value for role in StaffRole])
+    add.add_argument("--department", help="department code, e.g. civil_affairs")
+    add.add_argument("--community", help="community code, e.g. C01")
+    add.add_argument("--grid", type=int, help="grid number within --community")
+    add.add_argument("--window", type=int, help="hall window number")
+    passwd = staff_actions.add_parser("passwd", help="set a staff member's desk password")
+    passwd.add_argument("staff", help="staff code (e.g. S001) or numeric id")
+
+
 async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -> int:
     """Run one command against a built system; its exit status."""
     polling = work == "telegram" and args.action == "poll"
-    linli = build_linli(settings, telegram_polling=polling)
+    # Desk accounts need the database only, not the conversation's router (and its models).
+    accounts = Router("desk accounts") if work == "staff" and args.action in DESK_ACCOUNTS else None
+    linli = build_linli(settings, telegram_polling=polling, router=accounts)
     status = 0
     try:
         if work == "db":
@@ -143,7 +171,7 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
         elif work == "telegram":
             await run_telegram_action(linli, args)
         elif work == "staff":
-            await _staff(linli, args.action, args.staff)
+            await _staff(linli, args)
         elif work == "worker":
             await run_worker(linli, args)
         elif work == "roster" and args.action == "import":
@@ -232,11 +260,25 @@ async def poll_telegram(linli: Linli, stop: asyncio.Event | None = None) -> None
         await linli.worker.stop_and_wait(worker)
 
 
-async def _staff(linli: Linli, action: str, key: str) -> None:
+async def _staff(linli: Linli, args: argparse.Namespace) -> None:
+    action, key = args.action, args.staff
     if action == "unbind":
         await staff_unbind(linli, key)
     elif action == "deactivate":
         await staff_deactivate(linli, key)
+    elif action == "add":
+        new = NewStaff(
+            key,
+            args.name,
+            StaffRole(args.role),
+            department=args.department,
+            community=args.community,
+            grid=args.grid,
+            window=args.window,
+        )
+        await staff_add(linli, new, args.password_hash)
+    elif action == "passwd":
+        await staff_passwd(linli, key, args.password_hash)
     else:
         await print_staff_bind_code(linli, key)
 
@@ -330,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             _serve(settings, args)
         else:
+            if args.command == "staff" and args.action in DESK_ACCOUNTS:
+                args.password_hash = new_password_hash()  # asked first, checked before anything
             return asyncio.run(_with_linli(settings, args.command, args))
     except ConfigurationError as error:
         print(f"linli: {error}", file=sys.stderr)

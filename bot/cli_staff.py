@@ -1,12 +1,22 @@
-"""Operator commands for staff accounts: unbind a staff member's chat accounts, deactivate them."""
+"""Operator commands for staff accounts: add one with a desk password, change the password,
+unbind a staff member's chat accounts, deactivate them."""
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
+import sys
+from dataclasses import dataclass
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli
 from bot.config import ConfigurationError
+from bot.web.admin.passwords import MIN_LENGTH, WeakPasswordError, hash_password
 from models.binding import deactivate_staff, find_staff, unbind_staff
+from models.org import Community, Department, Grid, Staff, StaffRole
 
 logger = logging.getLogger("linli")
 
@@ -29,3 +39,101 @@ async def staff_deactivate(linli: Linli, key: str) -> None:
             raise ConfigurationError(f"no staff member {key!r}")
         count = await deactivate_staff(session, staff, linli.clock.now())
     logger.info("staff %s deactivated and unbound from %d chat accounts", staff.code, count)
+
+
+# For scripts and tests; a person is asked instead. (The name of a variable, not a password.)
+PASSWORD_ENV = "LINLI_STAFF_PASSWORD"  # noqa: S105
+
+
+def read_password() -> str:
+    """The new desk password: from LINLI_STAFF_PASSWORD, else asked twice on the terminal."""
+    given = os.environ.get(PASSWORD_ENV)
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        raise ConfigurationError(f"no terminal to ask for the password on: set {PASSWORD_ENV}")
+    first = getpass.getpass(f"desk password (at least {MIN_LENGTH} characters): ")
+    if getpass.getpass("the same again: ") != first:
+        raise ConfigurationError("the two passwords differ")
+    return first
+
+
+DESK_ACCOUNTS = frozenset({"add", "passwd"})  # the staff commands that set a desk password
+
+
+def new_password_hash() -> str:
+    """Read the new password (see read_password) and hash it; a weak one stops the command."""
+    try:
+        return hash_password(read_password())
+    except WeakPasswordError as weak:
+        raise ConfigurationError(str(weak)) from weak
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    """What `linli staff add` was told about the new staff member."""
+
+    code: str
+    name: str
+    role: StaffRole
+    department: str | None = None
+    community: str | None = None
+    grid: int | None = None
+    window: int | None = None
+
+
+async def staff_add(linli: Linli, new: NewStaff, password_hash: str) -> None:
+    """linli staff add CODE --name N --role R […]: a staff member with a desk password."""
+    async with linli.sessions() as session, session.begin():
+        if await find_staff(session, new.code) is not None:
+            raise ConfigurationError(f"staff member {new.code!r} exists already")
+        department_id, community_id, grid_id = await _placed(session, new)
+        staff = Staff(
+            code=new.code,
+            name=new.name,
+            role=new.role,
+            department_id=department_id,
+            community_id=community_id,
+            grid_id=grid_id,
+            window=new.window,
+            password_hash=password_hash,
+            created_at=linli.clock.now(),
+        )
+        session.add(staff)
+    logger.info("staff %s (%s, %s) added with a desk password", new.code, new.name, new.role)
+
+
+async def _placed(
+    session: AsyncSession, new: NewStaff
+) -> tuple[int | None, int | None, int | None]:
+    """The department, community and grid ids the codes name (an unknown one stops it)."""
+    department_id = community_id = grid_id = None
+    if new.department is not None:
+        stmt = select(Department.id).where(Department.code == new.department)
+        department_id = (await session.exec(stmt)).first()
+        if department_id is None:
+            raise ConfigurationError(f"no department {new.department!r}")
+    if new.community is not None:
+        stmt_c = select(Community.id).where(Community.code == new.community)
+        community_id = (await session.exec(stmt_c)).first()
+        if community_id is None:
+            raise ConfigurationError(f"no community {new.community!r}")
+    if new.grid is not None:
+        if community_id is None:
+            raise ConfigurationError("--grid needs --community (grids are numbered per community)")
+        stmt_g = select(Grid.id).where(Grid.community_id == community_id, Grid.number == new.grid)
+        grid_id = (await session.exec(stmt_g)).first()
+        if grid_id is None:
+            raise ConfigurationError(f"no grid {new.grid} in community {new.community!r}")
+    return department_id, community_id, grid_id
+
+
+async def staff_passwd(linli: Linli, key: str, password_hash: str) -> None:
+    """linli staff passwd STAFF: a new desk password; their open desk sessions end."""
+    async with linli.sessions() as session, session.begin():
+        staff = await find_staff(session, key)
+        if staff is None:
+            raise ConfigurationError(f"no staff member {key!r}")
+        staff.password_hash = password_hash
+        session.add(staff)
+    logger.info("staff %s has a new desk password", staff.code)

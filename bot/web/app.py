@@ -19,6 +19,7 @@ from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
 from bot.language import written_language
+from bot.web.admin import setup_admin
 from bot.web.calendar import appointment_ics
 from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
@@ -194,6 +195,7 @@ def create_web_app(
         return await appointment_ics(request, linli)
 
     app.router.add_get("/ics/{ref}.ics", ics)
+    setup_admin(app, linli)
     wechat = wechat_webhook(linli)
     if wechat is not None:
         app.router.add_get("/wechat", wechat.verify)

@@ -1,0 +1,374 @@
+"""Who is at the desk: login and logout, the encrypted session cookie, CSRF tokens, the login
+rate limit, and the wrappers every desk page and action goes through.
+
+The session cookie only says which staff member logged in (and a fingerprint of their password
+hash); the staff row is read again on every request, so a deactivated staff member, or one whose
+password was changed, is out at the next click.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from aiohttp_session import Session, get_session, new_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
+from multidict import MultiDictProxy
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.app import Linli
+from bot.i18n import normalize_lang, t
+from bot.web.admin import layout
+from bot.web.admin.passwords import fingerprint, hash_password, needs_rehash, verify_password
+from bot.web.client import client_address
+from bot.web.ratelimit import ClientRateLimit
+from models.org import Staff
+from models.policy import DeskPage, has_powers, may_open_page
+
+COOKIE = "linli_desk"
+SESSION_SECONDS = 8 * 3600  # one working day; then log in again
+ADDRESS_RULE = "10/minute"  # login attempts from one client address
+CODE_RULE = "5 per 5 minutes"  # login attempts on one staff code, from anywhere
+CODE_LIMIT = 16
+NEXT_PATH = re.compile(r"/admin/[A-Za-z0-9/_-]{0,200}")
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
+
+
+@dataclass(frozen=True)
+class DeskState:
+    """What the desk keeps for the life of the application."""
+
+    linli: Linli
+    secret: str  # keys the session cookie and the password fingerprints
+    by_address: ClientRateLimit
+    by_code: ClientRateLimit
+
+
+DESK = web.AppKey("desk", DeskState)
+
+
+def desk_state(request: web.Request) -> DeskState:
+    """The desk's state, from the sub-application that serves /admin."""
+    return request.config_dict[DESK]
+
+
+def cookie_storage(secret_key: str, secure: bool) -> EncryptedCookieStorage:
+    """The encrypted session cookie, its Fernet key derived from the settings' secret key."""
+    digest = hashlib.sha256((secret_key + "admin-session").encode()).digest()
+    return EncryptedCookieStorage(
+        Fernet(base64.urlsafe_b64encode(digest)),
+        cookie_name=COOKIE,
+        path="/admin",
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        secure=secure,
+        samesite="Strict",
+    )
+
+
+def csrf_token(web_session: Session) -> str:
+    """The session's CSRF token, made on first use."""
+    token = web_session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        web_session["csrf"] = token
+    return token
+
+
+def csrf_ok(web_session: Session, form: Form) -> bool:
+    """Whether a posted form carries this session's CSRF token."""
+    sent, expected = form.get("csrf"), web_session.get("csrf")
+    if not isinstance(sent, str) or not isinstance(expected, str) or not expected:
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def desk_lang(request: web.Request, web_session: Session) -> str:
+    """?lang= switches the language and the session keeps it; Chinese by default."""
+    asked = normalize_lang(request.query.get("lang"))
+    if asked is not None and web_session.get("lang") != asked:
+        web_session["lang"] = asked
+    kept = web_session.get("lang")
+    return kept if isinstance(kept, str) and normalize_lang(kept) == kept else "zh-CN"
+
+
+async def current_staff(request: web.Request, session: AsyncSession) -> Staff | None:
+    """The logged-in staff member, read from the database now; None (and the session ended)
+    when nobody is logged in, they were deactivated, or their password changed."""
+    web_session = await get_session(request)
+    staff_id = web_session.get("staff")
+    if not isinstance(staff_id, int):
+        return None
+    staff = await session.get(Staff, staff_id)
+    if staff is None or not _still_valid(web_session, staff, desk_state(request)):
+        _end(web_session)
+        return None
+    return staff
+
+
+def _still_valid(web_session: Session, staff: Staff, desk: DeskState) -> bool:
+    """Active, the same password as at login, and logged in less than a working day ago."""
+    since = web_session.get("since")
+    if not has_powers(staff) or not isinstance(since, int | float):
+        return False
+    if not 0 <= desk.linli.clock.now().timestamp() - since < SESSION_SECONDS:
+        return False
+    expected = fingerprint(desk.secret, staff.password_hash)
+    return hmac.compare_digest(str(web_session.get("pw", "")), expected)
+
+
+def _end(web_session: Session) -> None:
+    """Forget who was logged in, keeping only the chosen language."""
+    lang = web_session.get("lang")
+    web_session.invalidate()
+    if isinstance(lang, str):
+        web_session["lang"] = lang
+
+
+@dataclass
+class DeskRequest:
+    """One request at the desk by a logged-in staff member allowed on the page."""
+
+    request: web.Request
+    session: AsyncSession
+    web_session: Session
+    staff: Staff
+    lang: str
+    now: datetime
+    form: Form | None = None
+
+    @property
+    def linli(self) -> Linli:
+        """The running system."""
+        return desk_state(self.request).linli
+
+    def t(self, key: str, **values: Any) -> str:
+        """Text in this staff member's desk language."""
+        return t(self.lang, key, **values)
+
+    def text(self, name: str) -> str:
+        """A posted text field, trimmed ('' when absent)."""
+        value = self.form.get(name) if self.form is not None else None
+        return value.strip() if isinstance(value, str) else ""
+
+    def flash(self, key: str, **values: str | int) -> None:
+        """A message for the next page shown (after a redirect)."""
+        self.web_session["flash"] = {"key": key, "values": values}
+
+    def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
+        """A desk page in the common layout."""
+        return layout.page(
+            self.request,
+            template,
+            lang=self.lang,
+            staff=self.staff,
+            csrf=csrf_token(self.web_session),
+            flash=self.web_session.pop("flash", None),
+            status=status,
+            **context,
+        )
+
+    def refuse(self, status: int, key: str, back: str | None = None, **values: Any) -> web.Response:
+        """An error page: 403 not yours, 404 not found (or not yours to see), 409 not now."""
+        message = self.t(key, **values)
+        return self.render("refused.html", status=status, message=message, back=back)
+
+
+PageHandler = Callable[[DeskRequest], Awaitable[web.StreamResponse]]
+
+
+def staff_page(page: DeskPage) -> Callable[[PageHandler], Handler]:
+    """Wrap a desk handler: CSRF on POST first, then a logged-in staff member allowed on the
+    page; one database transaction, committed only when the answer is not an error."""
+
+    def wrap(handler: PageHandler) -> Handler:
+        @functools.wraps(handler)
+        async def serve(request: web.Request) -> web.StreamResponse:
+            return await _serve(request, page, handler)
+
+        return serve
+
+    return wrap
+
+
+async def _serve(request: web.Request, page: DeskPage, handler: PageHandler) -> web.StreamResponse:
+    web_session = await get_session(request)
+    lang = desk_lang(request, web_session)
+    form: Form | None = None
+    if request.method == "POST":
+        form = await request.post()
+        if not csrf_ok(web_session, form):
+            return forbidden(request, web_session, lang)
+    linli = desk_state(request).linli
+    async with linli.sessions() as session:
+        staff = await current_staff(request, session)
+        if staff is None:
+            return to_login(request)
+        now = linli.clock.now()
+        visit = DeskRequest(request, session, web_session, staff, lang, now, form)
+        if not may_open_page(staff, page):
+            return visit.refuse(403, "desk.page_not_yours")
+        response = await handler(visit)
+        if response.status < 400:
+            await session.commit()
+        return response
+
+
+def forbidden(request: web.Request, web_session: Session, lang: str) -> web.Response:
+    """The answer to a form without this session's CSRF token: nothing was done."""
+    return layout.page(
+        request,
+        "refused.html",
+        lang=lang,
+        staff=None,
+        csrf=csrf_token(web_session),
+        flash=None,
+        status=403,
+        message=t(lang, "desk.csrf_failed"),
+        back=None,
+    )
+
+
+def see_other(location: str) -> web.Response:
+    """Redirect after a form (303), or to the login page."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def to_login(request: web.Request) -> web.Response:
+    """Off to the login page, coming back here afterwards (for a page, not a form)."""
+    if request.method == "GET" and NEXT_PATH.fullmatch(request.path):
+        return see_other(f"/admin/login?next={request.path}")
+    return see_other("/admin/login")
+
+
+def _next(value: object) -> str:
+    """Where to go after logging in: a desk path only (never another site)."""
+    return value if isinstance(value, str) and NEXT_PATH.fullmatch(value) else "/admin/"
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/login")
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """GET /admin/login: the login form (or on to the desk when already logged in)."""
+    web_session = await get_session(request)
+    lang = desk_lang(request, web_session)
+    async with desk_state(request).linli.sessions() as session:
+        if await current_staff(request, session) is not None:
+            return see_other("/admin/")
+    return _login_form(request, web_session, lang, next_path=_next(request.query.get("next")))
+
+
+def _login_form(
+    request: web.Request,
+    web_session: Session,
+    lang: str,
+    *,
+    next_path: str,
+    error: str | None = None,
+    code: str = "",
+    status: int = 200,
+) -> web.Response:
+    return layout.page(
+        request,
+        "login.html",
+        lang=lang,
+        staff=None,
+        csrf=csrf_token(web_session),
+        flash=web_session.pop("flash", None),
+        status=status,
+        error=error,
+        code=code,
+        next_path=next_path,
+    )
+
+
+def _field(form: Form, name: str, limit: int) -> str:
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+@routes.post("/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    """POST /admin/login: staff code and password; the same answer for every wrong pair."""
+    web_session = await get_session(request)
+    lang = desk_lang(request, web_session)
+    form = await request.post()
+    if not csrf_ok(web_session, form):
+        return forbidden(request, web_session, lang)
+    code = _field(form, "code", 64).strip()[:CODE_LIMIT]
+    password = _field(form, "password", 1024)
+    next_path = _next(form.get("next"))
+    again = functools.partial(
+        _login_form, request, web_session, lang, next_path=next_path, code=code
+    )
+    if not await _within_limits(request, code):
+        return again(error=t(lang, "desk.login_too_many"), status=429)
+    staff = await _check_password(request, code, password)
+    if staff is None:
+        return again(error=t(lang, "desk.login_failed"), status=401)
+    await _start(request, web_session, staff)
+    return see_other(next_path)
+
+
+async def _within_limits(request: web.Request, code: str) -> bool:
+    """Count the attempt against the client address and against the staff code (both always)."""
+    desk = desk_state(request)
+    by_address = await desk.by_address.allow(client_address(request))
+    by_code = await desk.by_code.allow(code.upper() or "-")
+    return by_address and by_code
+
+
+async def _check_password(request: web.Request, code: str, password: str) -> Staff | None:
+    """The active staff member with this code and password, else None (in the same time)."""
+    async with desk_state(request).linli.sessions() as session:
+        found = (
+            (await session.exec(select(Staff).where(Staff.code == code))).first() if code else None
+        )
+        stored = found.password_hash if found is not None else None
+        if not await verify_password(stored, password) or found is None or not has_powers(found):
+            return None
+        if stored is not None and needs_rehash(stored):
+            found.password_hash = hash_password(password)
+            session.add(found)
+            await session.commit()
+        return found
+
+
+async def _start(request: web.Request, old: Session, staff: Staff) -> None:
+    """A brand-new session for the staff member (never the one from before the login)."""
+    lang = old.get("lang")
+    web_session = await new_session(request)
+    desk = desk_state(request)
+    web_session["staff"] = staff.id
+    web_session["since"] = int(desk.linli.clock.now().timestamp())
+    web_session["pw"] = fingerprint(desk.secret, staff.password_hash)
+    web_session["csrf"] = secrets.token_urlsafe(32)
+    if isinstance(lang, str):
+        web_session["lang"] = lang
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    """POST /admin/logout: the session ends (the form carries the CSRF token)."""
+    web_session = await get_session(request)
+    lang = desk_lang(request, web_session)
+    form = await request.post()
+    if not csrf_ok(web_session, form):
+        return forbidden(request, web_session, lang)
+    _end(web_session)
+    web_session["flash"] = {"key": "desk.logged_out", "values": {}}
+    return see_other("/admin/login")

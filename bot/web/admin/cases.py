@@ -1,0 +1,207 @@
+"""The case queue (/admin/cases) and a case's page (/admin/cases/{id}) with its full card,
+timeline and the forms of the actions this staff member may take (bot.web.admin.case_actions).
+
+A resident's full phone number is shown only when models.policy.may_see_phone allows it, and
+every such showing is written to the access log (models.access_log.log_view, place "desk").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import col, select
+
+from bot.i18n import catalogue as texts
+from bot.web.admin.auth import DeskRequest, staff_page
+from bot.web.admin.case_actions import available, staff_names, visible_case
+from bot.web.admin.case_queue import STATUS_CHOICES, QueueFilter, queue_page
+from bot.web.admin.layout import NavEntry
+from models.access_log import log_view
+from models.case_ops import OPEN, case_catalogue, timeline
+from models.cases import Case, CaseEvent, CaseHandler, CaseKind
+from models.org import Department
+from models.people import Resident, mask_phone
+from models.policy import DeskPage, handler_departments, may_see_phone
+
+routes = web.RouteTableDef()
+NAV = (NavEntry(DeskPage.CASES, "/admin/cases", "desk.nav_cases"),)
+QUESTIONS = ("address", "visit_time", "place")
+
+
+async def departments(desk: DeskRequest) -> dict[int, Department]:
+    """Every department by id (a short table), for names and choices."""
+    rows = await desk.session.exec(select(Department).order_by(col(Department.id)))
+    return {d.id or 0: d for d in rows.all()}
+
+
+def kind_name(desk: DeskRequest, case: Case) -> str:
+    """The case's kind (全程代办, 网格上报 …) in the desk's language."""
+    spec = case_catalogue(desk.linli.settings.data_dir).types.get(CaseKind(case.kind))
+    if spec is None:
+        return str(case.kind)
+    return spec.name_en if desk.lang == "en" else spec.name_zh
+
+
+def category_name(desk: DeskRequest, case: Case) -> str:
+    """The case's category as the catalogue names it, in the desk's language."""
+    zh, en = case_catalogue(desk.linli.settings.data_dir).category_names(case)
+    return en if desk.lang == "en" else zh
+
+
+def overdue(case: Case, now: datetime) -> bool:
+    """Open and past its deadline."""
+    return case.status in OPEN and case.due_at is not None and case.due_at < now
+
+
+@routes.get("/cases")
+@staff_page(DeskPage.CASES)
+async def queue(desk: DeskRequest) -> web.StreamResponse:
+    """GET /admin/cases: the cases this staff member may see, filtered, a page at a time."""
+    chosen = QueueFilter.from_query(desk.request.query)
+    found = await queue_page(desk.session, desk.staff, chosen, desk.now)
+    known = await departments(desk)
+    rows = [
+        {
+            "case": case,
+            "kind": kind_name(desk, case),
+            "category": category_name(desk, case),
+            "department": _department_name(desk, known.get(case.department_id or 0)),
+            "overdue": overdue(case, desk.now),
+            "mine": case.assignee_staff_id == desk.staff.id,
+        }
+        for case in found.cases
+    ]
+    return desk.render(
+        "cases.html",
+        rows=rows,
+        chosen=chosen,
+        has_next=found.has_next,
+        statuses=STATUS_CHOICES,
+        kinds=[k.value for k in CaseKind],
+        departments=sorted(known.values(), key=lambda d: d.code),
+    )
+
+
+def _department_name(desk: DeskRequest, department: Department | None) -> str:
+    if department is None:
+        return desk.t("desk.no_department")
+    return department.name_en if desk.lang == "en" and department.name_en else department.name_zh
+
+
+@dataclass(frozen=True)
+class HandlerRow:
+    """A department on the case: lead or co-handler, and how it answered the call."""
+
+    department: str
+    lead: bool
+    handler: CaseHandler
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One step of the timeline, in words."""
+
+    at: datetime
+    actor: str
+    text: str
+
+
+@routes.get(r"/cases/{number:\d{1,9}}")
+@staff_page(DeskPage.CASES)
+async def case_page(desk: DeskRequest) -> web.StreamResponse:
+    """GET /admin/cases/{id}: the whole card; 404 when this staff member may not see it."""
+    case = await visible_case(desk, desk.request.match_info["number"])
+    if case is None:
+        return desk.refuse(404, "desk.not_found")
+    known = await departments(desk)
+    return desk.render(
+        "case.html",
+        case=case,
+        kind=kind_name(desk, case),
+        category=category_name(desk, case),
+        answers=_answers(desk, case),
+        phone=await _phone(desk, case),
+        overdue=overdue(case, desk.now),
+        department=_department_name(desk, known.get(case.department_id or 0)),
+        handlers=await _handlers(desk, case, known),
+        events=await _events(desk, case),
+        actions=await available(desk, case),
+        transfer_to=[d for d in known.values() if d.id != case.department_id],
+        step_labels=STEP_LABELS,
+    )
+
+
+STEP_LABELS = {"collected": "desk.step_collected", "ready_for_pickup": "desk.step_ready"}
+STEP_LABELS["resolved"] = "desk.step_resolved"
+
+
+def _answers(desk: DeskRequest, case: Case) -> list[tuple[str, str]]:
+    """What the intake asked (address, visit time, place), as the resident answered it."""
+    answers = case.details.get("answers")
+    if not isinstance(answers, dict):
+        return []
+    return [
+        (desk.t(f"desk.answer_{q}") if q in QUESTIONS else str(q), str(a))
+        for q, a in answers.items()
+    ]
+
+
+async def _phone(desk: DeskRequest, case: Case) -> dict[str, Any] | None:
+    """The resident's phone: in full only for whoever may_see_phone allows (and logged)."""
+    resident = await desk.session.get(Resident, case.resident_id) if case.resident_id else None
+    if resident is None or not resident.phone:
+        return None
+    if not may_see_phone(desk.staff, case):
+        return {"number": mask_phone(resident.phone), "full": False}
+    log_view(
+        desk.session,
+        staff_id=desk.staff.id or 0,
+        resident_id=resident.id,
+        subject=f"case:{case.id}",
+        field_name="phone",
+        why="case accepted: call the resident",
+        place="desk",
+        now=desk.now,
+    )
+    return {"number": resident.phone, "full": True}
+
+
+async def _handlers(
+    desk: DeskRequest, case: Case, known: dict[int, Department]
+) -> list[HandlerRow]:
+    found = await handler_departments(desk.session, case)
+    rows = [
+        HandlerRow(_department_name(desk, known.get(number)), handler.lead, handler)
+        for number, handler in found.items()
+    ]
+    return sorted(rows, key=lambda row: (not row.lead, row.department))
+
+
+async def _events(desk: DeskRequest, case: Case) -> list[EventRow]:
+    events = await timeline(desk.session, case)
+    names = await staff_names(
+        desk, {e.actor_id for e in events if e.actor_kind == "staff" and e.actor_id}
+    )
+    return [EventRow(e.at, _actor(desk, e, names), event_text(desk, e)) for e in events]
+
+
+def _actor(desk: DeskRequest, event: CaseEvent, names: dict[int, str]) -> str:
+    if event.actor_kind == "staff":
+        return names.get(event.actor_id or 0, desk.t("desk.actor_staff"))
+    if event.actor_kind == "resident":
+        return desk.t("desk.actor_resident")
+    return desk.t("desk.actor_system")
+
+
+def event_text(desk: DeskRequest, event: CaseEvent) -> str:
+    """A timeline step as the chat words it (cases.event_…), else its kind and note."""
+    key = f"cases.event_{event.kind}"
+    if not isinstance(texts(desk.lang).get(key), str):
+        return " ".join(part for part in (event.kind, event.note or "") if part)
+    values = {k: v for k, v in event.data.items() if isinstance(v, str | int)}
+    for name in ("department", "staff", "window", "co", "days"):
+        values.setdefault(name, "")
+    return desk.t(key, note=event.note or "", **values)
