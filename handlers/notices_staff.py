@@ -8,7 +8,6 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.context import Context
 from bot.dates import parse_when
@@ -19,8 +18,8 @@ from handlers.common import back_to_menu, localized
 from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
 from models.notice_audience import FILTERS, Audience, allowed
-from models.notice_ops import count_audience, release_notice
-from models.notices import Notice, NoticeStatus
+from models.notice_ops import TEXT_MAX, count_audience, create_notice, notice_text_ok, web_address
+from models.notices import Notice
 from models.org import Community, Staff, list_communities, list_grids
 from models.policy import Scope, scope_of
 
@@ -28,11 +27,7 @@ router = Router("notices_staff")
 
 TEXT, LINK, AREA_LIST, WHEN = "notice.text", "notice.link", "notice.area", "notice.when"
 CHOOSE = "notice.choose"  # a step answered with buttons only
-TEXT_MIN, TEXT_MAX, URL_MAX = 4, 1000, 500
 EARLIEST = timedelta(minutes=2)  # a scheduled time must lie at least this far ahead
-# Up to this many residents a notice is released in the confirming transaction; beyond, the
-# scheduler releases it in steps within seconds, so no single transaction holds writers long.
-INLINE_RESIDENTS = 5_000
 
 
 async def notice_author(ctx: Context) -> tuple[Staff, Scope] | None:
@@ -56,7 +51,7 @@ async def compose(ctx: Context) -> HandlerResult:
 async def got_text(ctx: Context) -> HandlerResult:
     """Step 2: an optional link (or the address of an image)."""
     text = ctx.text.strip()  # as written: full-width punctuation is how Chinese is written
-    if sum(ch.isalnum() for ch in text) < TEXT_MIN or len(text) > TEXT_MAX:
+    if not notice_text_ok(text):
         return Reply(ctx.t("notices.text_again", limit=TEXT_MAX), back_to_menu(ctx))
     ctx.set_state(LINK, text=text)
     return Reply(ctx.t("notices.ask_link"), _no_link(ctx))
@@ -64,14 +59,6 @@ async def got_text(ctx: Context) -> HandlerResult:
 
 def _no_link(ctx: Context) -> tuple[Button, ...]:
     return (Button(ctx.t("notices.no_link"), "notice:link"),)
-
-
-def web_address(text: str) -> str | None:
-    """An https address of at most 500 characters, or None."""
-    candidate = text.strip()
-    parts = urlsplit(candidate)
-    ok = parts.scheme == "https" and bool(parts.netloc) and " " not in candidate
-    return candidate if ok and len(candidate) <= URL_MAX else None
 
 
 @router.payload("notice:link", filters=(is_staff,))
@@ -308,25 +295,20 @@ async def confirmed(ctx: Context) -> HandlerResult:
     if not await allowed(ctx.session, author[1], audience):
         return Reply(ctx.t("notices.outside_scope"), back_to_menu(ctx))
     send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
-    urgent = bool(data["urgent"])
-    inline = send_at is None and int(data.get("residents", 0)) <= INLINE_RESIDENTS
-    notice = Notice(
-        author_staff_id=author[0].id or 0,
-        text=str(data["text"])[:TEXT_MAX],
-        link_url=data.get("link"),
-        urgent=urgent,
-        audience=audience.as_data(),
-        status=NoticeStatus.SENDING if inline else NoticeStatus.SCHEDULED,
-        send_at=send_at or ctx.now(),
-        created_at=ctx.now(),
+    notice, created = await create_notice(
+        ctx.session,
+        author_id=author[0].id or 0,
+        text=str(data["text"]),
+        link=data.get("link"),
+        urgent=bool(data["urgent"]),
+        audience=audience,
+        residents=int(data.get("residents", 0)),
+        now=ctx.now(),
+        send_at=send_at,
     )
-    ctx.session.add(notice)
-    await ctx.session.flush()
     if send_at is not None:
         when = f"{send_at.astimezone(SHANGHAI):%m-%d %H:%M}"
         return Reply(ctx.t("notices.scheduled", id=notice.id, when=when), back_to_menu(ctx))
-    if not inline:
-        count = int(data.get("accounts", 0))
-        return Reply(ctx.t("notices.sending", id=notice.id, count=count), back_to_menu(ctx))
-    created = await release_notice(ctx.unit.connection, notice, ctx.now())
+    if created is None:
+        created = int(data.get("accounts", 0))
     return Reply(ctx.t("notices.sending", id=notice.id, count=created), back_to_menu(ctx))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +25,12 @@ from models.notice_audience import Audience, resident_filter
 from models.notices import DeliveryStatus, Notice, NoticeDelivery, NoticeStatus
 from models.people import ChannelIdentity, Resident
 
+# What a notice may be, whoever writes it (chat or desk): at least four letters or digits and at
+# most 1,000 characters; an optional https link of at most 500.
+TEXT_MIN, TEXT_MAX, URL_MAX = 4, 1000, 500
+# Up to this many residents a notice is released in the sending transaction; a bigger one is
+# released by the scheduler in steps within seconds.
+INLINE_RESIDENTS = 5_000
 UNREACHABLE_PREFIX = "unreachable: "  # last_error of a row that no account could take
 NO_ACCOUNT = "no chat account"
 
@@ -107,6 +114,52 @@ async def _area_counts(connection: AsyncConnection, audience: Audience) -> tuple
 
 
 FANOUT_CHUNK = 20_000  # residents per transaction when a big notice is fanned out in steps
+
+
+def notice_text_ok(text: str) -> bool:
+    """Whether a notice's text says something and fits."""
+    return sum(ch.isalnum() for ch in text) >= TEXT_MIN and len(text) <= TEXT_MAX
+
+
+def web_address(text: str) -> str | None:
+    """An https address of at most 500 characters, or None."""
+    candidate = text.strip()
+    parts = urlsplit(candidate)
+    ok = parts.scheme == "https" and bool(parts.netloc) and not any(c.isspace() for c in candidate)
+    return candidate if ok and len(candidate) <= URL_MAX else None
+
+
+async def create_notice(
+    session: AsyncSession,
+    *,
+    author_id: int,
+    text: str,
+    link: str | None,
+    urgent: bool,
+    audience: Audience,
+    residents: int,
+    now: datetime,
+    send_at: datetime | None = None,
+) -> tuple[Notice, int | None]:
+    """Write a notice (its audience already checked against the author's scope): a small one
+    is released in this transaction (the outbox rows created are returned), a big or
+    scheduled one by the scheduler in steps (None)."""
+    inline = send_at is None and residents <= INLINE_RESIDENTS
+    notice = Notice(
+        author_staff_id=author_id,
+        text=text[:TEXT_MAX],
+        link_url=link,
+        urgent=urgent,
+        audience=audience.as_data(),
+        status=NoticeStatus.SENDING if inline else NoticeStatus.SCHEDULED,
+        send_at=send_at or now,
+        created_at=now,
+    )
+    session.add(notice)
+    await session.flush()
+    if not inline:
+        return notice, None
+    return notice, await release_notice(await session.connection(), notice, now)
 
 
 async def release_notice(connection: AsyncConnection, notice: Notice, now: datetime) -> int:
@@ -208,7 +261,10 @@ async def mark_released(
         .where(_NOTICE.c.id == notice.id)
         .values(
             status=NoticeStatus.SENDING.value,
-            started_at=sa.func.coalesce(_NOTICE.c.started_at, now),
+            # Typed, so that SQLite stores the instant as UTC like every other column.
+            started_at=sa.func.coalesce(
+                _NOTICE.c.started_at, sa.literal(now, type_=_NOTICE.c.started_at.type)
+            ),
             audience_size=residents,
             opted_out=0 if notice.urgent else opted_out,
             accounts=_NOTICE.c.accounts + created,

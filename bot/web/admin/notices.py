@@ -20,7 +20,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlmodel import col, select
@@ -29,8 +28,17 @@ from bot.outgoing.tell import notice_message
 from bot.web.admin.auth import DeskRequest, see_other, staff_page
 from bot.web.admin.layout import NavEntry, localized
 from models.notice_audience import FILTERS, Audience, allowed
-from models.notice_ops import NoticeReport, cancel_notice, count_audience, notice_report
-from models.notice_ops import release_notice as release
+from models.notice_ops import (
+    TEXT_MAX,
+    URL_MAX,
+    NoticeReport,
+    cancel_notice,
+    count_audience,
+    create_notice,
+    notice_report,
+    notice_text_ok,
+    web_address,
+)
 from models.notices import Notice, NoticeStatus
 from models.org import Community, Grid, list_communities
 from models.policy import DeskPage, Scope, scope_of
@@ -38,12 +46,6 @@ from models.policy import DeskPage, Scope, scope_of
 routes = web.RouteTableDef()
 NAV = (NavEntry(DeskPage.NOTICES, "/admin/notices", "desk_work.nav_notices"),)
 HERE = "/admin/notices"
-# As the chat's composer (handlers/notices_staff.py): at least four letters or digits, at most
-# 1,000 characters; an https link of at most 500.
-TEXT_MIN, TEXT_MAX, URL_MAX = 4, 1000, 500
-# Up to this many residents a notice is released in the sending transaction; a bigger one is
-# released by the scheduler in steps within seconds (as from the chat).
-INLINE_RESIDENTS = 5_000
 RECENT = 20
 DRAFTS = "notice_drafts"  # session key: the previews not yet sent (a second click sends nothing)
 DRAFTS_KEPT = 5
@@ -93,17 +95,10 @@ def _typed(desk: DeskRequest, name: str) -> str:
     return desk.text(name).replace("\x00", "")
 
 
-def web_address(text: str) -> str | None:
-    """An https address of at most 500 characters, or None (the chat's rule)."""
-    parts = urlsplit(text)
-    ok = parts.scheme == "https" and bool(parts.netloc) and not any(c.isspace() for c in text)
-    return text if ok and len(text) <= URL_MAX else None
-
-
 def problems(draft: Draft) -> dict[str, str]:
     """What is wrong with a draft, by field (message keys); empty when it may be previewed."""
     found: dict[str, str] = {}
-    if sum(ch.isalnum() for ch in draft.text) < TEXT_MIN or len(draft.text) > TEXT_MAX:
+    if not notice_text_ok(draft.text):
         found["text"] = "desk_work.notice_text_bad"
     if draft.link and web_address(draft.link) is None:
         found["link"] = "desk_work.notice_link_bad"
@@ -301,22 +296,17 @@ async def send(desk: DeskRequest) -> web.StreamResponse:
         return await composer(desk, draft, status=409, errors=errors)
     desk.web_session[DRAFTS] = [d for d in drafts if d != token]
     counted = await count_audience(desk.session, audience, draft.urgent)
-    inline = counted.residents <= INLINE_RESIDENTS
-    notice = Notice(
-        author_staff_id=desk.staff.id or 0,
+    notice, created = await create_notice(
+        desk.session,
+        author_id=desk.staff.id or 0,
         text=draft.text,
-        link_url=web_address(draft.link) if draft.link else None,
+        link=web_address(draft.link) if draft.link else None,
         urgent=draft.urgent,
-        audience=audience.as_data(),
-        status=NoticeStatus.SENDING if inline else NoticeStatus.SCHEDULED,
-        send_at=desk.now,
-        created_at=desk.now,
+        audience=audience,
+        residents=counted.residents,
+        now=desk.now,
     )
-    desk.session.add(notice)
-    await desk.session.flush()
-    count = counted.reachable_accounts
-    if inline:
-        count = await release(await desk.session.connection(), notice, desk.now)
+    count = counted.reachable_accounts if created is None else created
     desk.flash("desk_work.notice_sent", id=notice.id or 0, count=count)
     return see_other(f"{HERE}/{notice.id}")
 
