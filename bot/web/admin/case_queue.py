@@ -59,7 +59,7 @@ class QueueFilter:
         """This filter (with changes, e.g. page=2) as a query string."""
         changed = replace(self, **changes)  # type: ignore[arg-type]
         pairs = {
-            "status": changed.status,
+            "status": changed.status if changed.status != "open" else "",
             "kind": changed.kind,
             "department": changed.department_id or "",
             "overdue": "1" if changed.overdue else "",

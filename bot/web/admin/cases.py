@@ -2,14 +2,13 @@
 timeline and the forms of the actions this staff member may take (bot.web.admin.case_actions).
 
 A resident's full phone number is shown only when models.policy.may_see_phone allows it, and
-every such showing is written to the access log (models.access_log.log_view, place "desk").
+every such showing is written to the access log (models.case_card, place "desk").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 from sqlmodel import col, select
@@ -19,12 +18,11 @@ from bot.web.admin.auth import DeskRequest, staff_page
 from bot.web.admin.case_actions import available, staff_names, visible_case
 from bot.web.admin.case_queue import STATUS_CHOICES, QueueFilter, queue_page
 from bot.web.admin.layout import NavEntry
-from models.access_log import log_view
+from models.case_card import CaseCard, case_card
 from models.case_ops import OPEN, case_catalogue, timeline
-from models.cases import Case, CaseEvent, CaseHandler, CaseKind
+from models.cases import Case, CaseEvent, CaseKind
 from models.org import Department
-from models.people import Resident, mask_phone
-from models.policy import DeskPage, handler_departments, may_see_phone
+from models.policy import DeskPage
 
 routes = web.RouteTableDef()
 NAV = (NavEntry(DeskPage.CASES, "/admin/cases", "desk.nav_cases"),)
@@ -92,15 +90,6 @@ def _department_name(desk: DeskRequest, department: Department | None) -> str:
 
 
 @dataclass(frozen=True)
-class HandlerRow:
-    """A department on the case: lead or co-handler, and how it answered the call."""
-
-    department: str
-    lead: bool
-    handler: CaseHandler
-
-
-@dataclass(frozen=True)
 class EventRow:
     """One step of the timeline, in words."""
 
@@ -117,16 +106,18 @@ async def case_page(desk: DeskRequest) -> web.StreamResponse:
     if case is None:
         return desk.refuse(404, "desk.not_found")
     known = await departments(desk)
+    # The shared card (models.case_card): the phone in full only when may_see_phone allows,
+    # and then written to the access log with place "desk".
+    card = await case_card(desk.session, case, desk.staff, now=desk.now, place="desk")
     return desk.render(
         "case.html",
         case=case,
+        card=card,
         kind=kind_name(desk, case),
         category=category_name(desk, case),
-        answers=_answers(desk, case),
-        phone=await _phone(desk, case),
+        answers=_answers(desk, card),
         overdue=overdue(case, desk.now),
         department=_department_name(desk, known.get(case.department_id or 0)),
-        handlers=await _handlers(desk, case, known),
         events=await _events(desk, case),
         actions=await available(desk, case),
         transfer_to=[d for d in known.values() if d.id != case.department_id],
@@ -134,50 +125,19 @@ async def case_page(desk: DeskRequest) -> web.StreamResponse:
     )
 
 
-STEP_LABELS = {"collected": "desk.step_collected", "ready_for_pickup": "desk.step_ready"}
-STEP_LABELS["resolved"] = "desk.step_resolved"
+STEP_LABELS = {
+    "collected": "desk.step_collected",
+    "ready_for_pickup": "desk.step_ready",
+    "resolved": "desk.step_resolved",
+}
 
 
-def _answers(desk: DeskRequest, case: Case) -> list[tuple[str, str]]:
+def _answers(desk: DeskRequest, card: CaseCard) -> list[tuple[str, str]]:
     """What the intake asked (address, visit time, place), as the resident answered it."""
-    answers = case.details.get("answers")
-    if not isinstance(answers, dict):
-        return []
     return [
-        (desk.t(f"desk.answer_{q}") if q in QUESTIONS else str(q), str(a))
-        for q, a in answers.items()
+        (desk.t(f"desk.answer_{q}") if q in QUESTIONS else q, answer)
+        for q, answer in card.answers.items()
     ]
-
-
-async def _phone(desk: DeskRequest, case: Case) -> dict[str, Any] | None:
-    """The resident's phone: in full only for whoever may_see_phone allows (and logged)."""
-    resident = await desk.session.get(Resident, case.resident_id) if case.resident_id else None
-    if resident is None or not resident.phone:
-        return None
-    if not may_see_phone(desk.staff, case):
-        return {"number": mask_phone(resident.phone), "full": False}
-    log_view(
-        desk.session,
-        staff_id=desk.staff.id or 0,
-        resident_id=resident.id,
-        subject=f"case:{case.id}",
-        field_name="phone",
-        why="case accepted: call the resident",
-        place="desk",
-        now=desk.now,
-    )
-    return {"number": resident.phone, "full": True}
-
-
-async def _handlers(
-    desk: DeskRequest, case: Case, known: dict[int, Department]
-) -> list[HandlerRow]:
-    found = await handler_departments(desk.session, case)
-    rows = [
-        HandlerRow(_department_name(desk, known.get(number)), handler.lead, handler)
-        for number, handler in found.items()
-    ]
-    return sorted(rows, key=lambda row: (not row.lead, row.department))
 
 
 async def _events(desk: DeskRequest, case: Case) -> list[EventRow]:

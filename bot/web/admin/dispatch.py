@@ -119,6 +119,6 @@ async def dispatch(desk: DeskRequest) -> web.StreamResponse:
     if refusal is not None:
         status = 403 if refusal == "not_yours" else 409
         return desk.refuse(status, f"desk.refused_{refusal}", back="/admin/dispatch")
-    await news.dispatched(desk, case, lead[0], co)
+    await news.dispatched(desk, case)
     desk.flash("desk.done_dispatch", ref=case.ref)
     return see_other("/admin/dispatch")

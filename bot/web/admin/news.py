@@ -7,11 +7,9 @@ asks; a case nobody reported from a grid tells only its resident.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bot.outgoing import case_news
 from bot.outgoing.case_news import department_name
-from bot.outgoing.message import Moment, Name, Say, Value
+from bot.outgoing.message import Name, Value
 from bot.web.admin.auth import DeskRequest
 from models.calendar import street_opening_rule
 from models.case_ops import Progress, pickup_window
@@ -134,27 +132,9 @@ async def returned(desk: DeskRequest, case: Case, reason: str) -> None:
     await tell(desk, case, "dispatch.news_returned", department=department)
 
 
-async def dispatched(
-    desk: DeskRequest, case: Case, lead: Department, co: Sequence[Department]
-) -> None:
-    """The called departments get the case alert; resident and grid worker learn who and when."""
+async def dispatched(desk: DeskRequest, case: Case) -> None:
+    """The called departments are alerted; resident and grid worker learn who and by when."""
     await desk.session.flush()
-    data_dir = desk.linli.settings.data_dir
-    await case_news.alert_handlers(desk.session, case, now=desk.now, data_dir=data_dir)
-    others = [d for d in co if d.id != lead.id]
-    helpers: Value = (
-        Name(
-            "、".join(d.name_zh for d in others), ", ".join(d.name_en or d.name_zh for d in others)
-        )
-        if others
-        else Say("dispatch.none")
-    )
-    due: Value = Moment(case.due_at) if case.due_at is not None else "—"
-    await tell(
-        desk,
-        case,
-        "dispatch.news_dispatched",
-        department=department_name(lead),
-        co=helpers,
-        due=due,
+    await case_news.announce_dispatch(
+        desk.session, case, now=desk.now, data_dir=desk.linli.settings.data_dir
     )
