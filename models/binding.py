@@ -100,12 +100,23 @@ def format_code(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
-def _live(now: datetime) -> sa.ColumnElement[bool]:
+def live_code(now: datetime) -> sa.ColumnElement[bool]:
+    """Neither used nor expired (nor voided: a void sets the expiry to its moment)."""
     return sa.and_(col(BindCode.used_at).is_(None), col(BindCode.expires_at) > now)
 
 
 async def _void_codes(session: AsyncSession, owner: sa.ColumnElement[bool], now: datetime) -> None:
-    await session.exec(sa.update(BindCode).where(owner, _live(now)).values(expires_at=now))
+    await session.exec(sa.update(BindCode).where(owner, live_code(now)).values(expires_at=now))
+
+
+async def void_bind_code(session: AsyncSession, code_id: int, now: datetime) -> bool:
+    """An unused code no longer binds anyone (it expires now); whether it was still live."""
+    voided = await session.exec(
+        sa.update(BindCode)
+        .where(col(BindCode.id) == code_id, live_code(now))
+        .values(expires_at=now)
+    )
+    return voided.rowcount == 1
 
 
 async def issue_bind_code(
@@ -148,7 +159,7 @@ async def _fresh_code(session: AsyncSession, secret: str, now: datetime) -> str:
     for _ in range(SELECTOR_TRIES):  # live codes are few: the first try almost always does
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         taken = select(BindCode.id).where(BindCode.selector == selector_of(code, secret))
-        if (await session.exec(taken.where(_live(now)).limit(1))).first() is None:
+        if (await session.exec(taken.where(live_code(now)).limit(1))).first() is None:
             break
     return code
 
@@ -209,7 +220,7 @@ async def _count_against_code(
     against residents' codes, so free web ids cannot void every staff code."""
     if len(normalize_code(typed)) != CODE_LENGTH:
         return
-    aimed = sa.and_(col(BindCode.selector) == selector_of(typed, secret), _live(now))
+    aimed = sa.and_(col(BindCode.selector) == selector_of(typed, secret), live_code(now))
     if not staff_allowed:
         aimed = sa.and_(aimed, col(BindCode.staff_id).is_(None))
     await session.exec(sa.update(BindCode).where(aimed).values(failures=col(BindCode.failures) + 1))

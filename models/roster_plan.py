@@ -164,3 +164,46 @@ async def _insert_new(session: AsyncSession, shifts: list[RosterShift]) -> int:
     stmt = dialect.insert(_SHIFT).on_conflict_do_nothing(index_elements=["staff_id", "starts_at"])
     result = await (await session.connection()).execute(stmt.returning(_SHIFT.c.id), rows)
     return len(result.all())
+
+
+async def add_shift(
+    session: AsyncSession,
+    staff: Staff,
+    starts_at: datetime,
+    ends_at: datetime,
+    window: int | None,
+) -> tuple[RosterShift, bool]:
+    """Put one staff member on duty (under the roster lock): the new shift and True, or the
+    shift of theirs it would overlap and False (nothing added)."""
+    await transaction_lock(session, ROSTER_LOCK)  # not beside an import or the roll-forward
+    clash = (
+        await session.exec(
+            select(RosterShift).where(
+                RosterShift.staff_id == staff.id,
+                col(RosterShift.starts_at) < ends_at,
+                col(RosterShift.ends_at) > starts_at,
+            )
+        )
+    ).first()
+    if clash is not None:
+        return clash, False
+    shift = RosterShift(
+        staff_id=staff.id or 0,
+        day=starts_at.astimezone(SHANGHAI).date(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        window=window,
+    )
+    session.add(shift)
+    await session.flush()
+    return shift, True
+
+
+async def remove_shift(session: AsyncSession, shift: RosterShift) -> bool:
+    """Take a shift off the roster (under the roster lock); whether its day still has cover."""
+    await transaction_lock(session, ROSTER_LOCK)
+    day = shift.day
+    await session.delete(shift)
+    await session.flush()
+    left = select(RosterShift.id).where(RosterShift.day == day).limit(1)
+    return (await session.exec(left)).first() is not None

@@ -11,16 +11,15 @@ Everything here is for those models.policy.may_issue_bind_codes allows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import sqlalchemy as sa
 from aiohttp import web
 from sqlmodel import col, select
 
 from bot.web.admin.auth import DeskRequest, see_other, staff_page
 from bot.web.admin.layout import NavEntry, when
 from bot.web.admin.roster import staff_by_code
-from models.binding import format_code, issue_bind_code
+from models.binding import format_code, issue_bind_code, live_code, void_bind_code
 from models.messaging import BindCode
 from models.org import Staff
 from models.policy import DeskPage, may_issue_bind_codes
@@ -40,17 +39,12 @@ class LiveCode:
     staff: Staff
 
 
-def live(now: datetime) -> sa.ColumnElement[bool]:
-    """Neither used nor past its expiry (voiding a code sets its expiry to the moment)."""
-    return sa.and_(col(BindCode.used_at).is_(None), col(BindCode.expires_at) > now)
-
-
 async def live_codes(desk: DeskRequest) -> list[LiveCode]:
     """The staff codes that could still be used, soonest to expire first."""
     stmt = (
         select(BindCode, Staff)
         .join(Staff, col(Staff.id) == col(BindCode.staff_id))
-        .where(live(desk.now))
+        .where(live_code(desk.now))
         .order_by(col(BindCode.expires_at), col(BindCode.id))
         .limit(LIST_LIMIT)
     )
@@ -133,12 +127,7 @@ async def void(desk: DeskRequest) -> web.StreamResponse:
     person = await desk.session.get(Staff, row.staff_id) if row and row.staff_id else None
     if row is None or person is None:
         return desk.refuse(404, "desk.not_found", back=HERE)
-    voided = await desk.session.exec(
-        sa.update(BindCode)
-        .where(col(BindCode.id) == number, live(desk.now))
-        .values(expires_at=desk.now)
-    )
-    if voided.rowcount != 1:
+    if not await void_bind_code(desk.session, number, desk.now):
         return desk.refuse(409, "desk_admin.bind_not_live", back=HERE)
     desk.flash("desk_admin.bind_voided", name=person.name, staff=person.code)
     return see_other(HERE)

@@ -29,10 +29,10 @@ from bot.i18n import catalogue, format_day, t
 from bot.web.admin import layout
 from bot.web.admin.auth import DeskRequest, csrf_token, desk_lang, see_other, staff_page
 from bot.web.admin.layout import NavEntry, localized
+from models import roster_plan
 from models.base import SHANGHAI
 from models.booking import RosterShift
 from models.calendar import DayInfo, classify_day, load_overrides, street_opening_rule
-from models.db import transaction_lock
 from models.org import Staff
 from models.policy import DeskPage, may_edit_roster
 from models.roster_csv import (
@@ -44,7 +44,6 @@ from models.roster_csv import (
     inactive_on_roster,
 )
 from models.roster_gaps import RosterGap, unstaffed_services
-from models.roster_plan import ROSTER_LOCK
 from models.services import DayKind
 
 routes = web.RouteTableDef()
@@ -376,34 +375,20 @@ async def add_shift(desk: DeskRequest) -> web.StreamResponse:
     back = monday_of(day) if day is not None else posted_week(desk)
     if errors or day is None or person is None or start is None or end is None:
         return await week_page(desk, back, status=400, errors=errors, entered=entered, opened=day)
-    await transaction_lock(desk.session, ROSTER_LOCK)  # not beside an import or the roll-forward
-    starts_at, ends_at = instant(day, start), instant(day, end)
-    clash = (
-        await desk.session.exec(
-            select(RosterShift).where(
-                RosterShift.staff_id == person.id,
-                col(RosterShift.starts_at) < ends_at,
-                col(RosterShift.ends_at) > starts_at,
-            )
-        )
-    ).first()
-    if clash is not None:
+    window = int(entered.window) if entered.window else None
+    shift, added = await roster_plan.add_shift(
+        desk.session, person, instant(day, start), instant(day, end), window
+    )
+    if not added:
         message = desk.t(
             "desk_admin.shift_overlaps",
             name=person.name,
-            day=clash.day.isoformat(),
-            span=f"{hhmm(clash.starts_at)}–{hhmm(clash.ends_at)}",
+            day=shift.day.isoformat(),
+            span=f"{hhmm(shift.starts_at)}–{hhmm(shift.ends_at)}",
         )
         return await week_page(
             desk, back, status=400, errors=[message], entered=entered, opened=day
         )
-    window = int(entered.window) if entered.window else None
-    desk.session.add(
-        RosterShift(
-            staff_id=person.id or 0, day=day, starts_at=starts_at, ends_at=ends_at, window=window
-        )
-    )
-    await desk.session.flush()
     desk.flash(
         "desk_admin.shift_added",
         name=person.name,
@@ -420,7 +405,6 @@ async def remove_shift(desk: DeskRequest) -> web.StreamResponse:
     """POST /admin/roster/shifts/{id}/remove: take a shift off the roster (today or later)."""
     if not may_edit_roster(desk.staff):
         return read_only(desk)
-    await transaction_lock(desk.session, ROSTER_LOCK)
     shift = await desk.session.get(RosterShift, int(desk.request.match_info["number"]))
     if shift is None:
         return desk.refuse(404, "desk_admin.shift_gone", back=week_href(posted_week(desk)))
@@ -429,12 +413,8 @@ async def remove_shift(desk: DeskRequest) -> web.StreamResponse:
         return desk.refuse(409, "desk_admin.shift_past_day", back=back, day=shift.day.isoformat())
     person = await desk.session.get(Staff, shift.staff_id)
     day, span = shift.day, f"{hhmm(shift.starts_at)}–{hhmm(shift.ends_at)}"
-    await desk.session.delete(shift)
-    await desk.session.flush()
-    left = (
-        await desk.session.exec(select(RosterShift.id).where(RosterShift.day == day).limit(1))
-    ).first()
-    key = "desk_admin.shift_removed" if left is not None else "desk_admin.shift_removed_day_empty"
+    covered = await roster_plan.remove_shift(desk.session, shift)
+    key = "desk_admin.shift_removed" if covered else "desk_admin.shift_removed_day_empty"
     name = person.name if person is not None else ""
     desk.flash(key, name=name, day=day.isoformat(), span=span)
     return see_other(back)
