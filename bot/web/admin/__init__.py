@@ -45,7 +45,9 @@ from bot.web.admin import (
     holidays,
     needs,
     notices,
+    numbers,
     roster,
+    stars,
 )
 from bot.web.admin.auth import DESK, DeskRequest, DeskState, cookie_storage, see_other, staff_page
 from bot.web.admin.layout import NAV, NavEntry, nav_for, setup_templates
@@ -66,6 +68,8 @@ PAGES: tuple[ModuleType, ...] = (
     holidays,
     bind_codes,
     access_log,
+    numbers,
+    stars,
 )
 
 home_routes = web.RouteTableDef()
