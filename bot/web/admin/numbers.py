@@ -34,6 +34,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -720,80 +721,64 @@ async def _unit(desk: DeskRequest, period: Period, scope: KpiScope, label: str) 
     )
 
 
+async def _parts(
+    desk: DeskRequest, scope: KpiScope
+) -> list[tuple[str, list[tuple[KpiScope, str]]]]:
+    """The street's communities, departments and windows; a department's window."""
+    session, named = desk.session, partial(localized, desk.lang)
+    parts: list[tuple[str, list[tuple[KpiScope, str]]]] = []
+    numbers: list[int] = []
+    if scope.kind is ScopeKind.STREET:
+        communities = (await session.exec(select(Community).order_by(col(Community.code)))).all()
+        departments = (await session.exec(select(Department).order_by(col(Department.id)))).all()
+        parts.append(
+            (
+                "community",
+                [(KpiScope.community(c.id or 0), named(c.name_zh, c.name_en)) for c in communities],
+            )
+        )
+        parts.append(
+            (
+                "department",
+                [
+                    (KpiScope.department(d.id or 0), named(d.name_zh, d.name_en))
+                    for d in departments
+                ],
+            )
+        )
+        numbers = await windows(session)
+    elif scope.kind is ScopeKind.DEPARTMENT:
+        department = await session.get(Department, scope.value or 0)
+        numbers = [department.window] if department and department.window is not None else []
+    window = "desk_numbers.window_name"
+    parts.append(("window", [(KpiScope.window(n), desk.t(window, number=n)) for n in numbers]))
+    return [(kind, units) for kind, units in parts if units]
+
+
 async def breakdowns(desk: DeskRequest, period: Period, scope: KpiScope) -> list[Breakdown]:
     """The parts of the chosen scope, each with its own numbers for the period: the street by
     community, department, window and staff member; a community, department or window by its
     staff (and a department by its window). A person has no parts."""
     if scope.kind is ScopeKind.STAFF:
         return []
-    session = desk.session
-    tables: list[Breakdown] = []
-    if scope.kind is ScopeKind.STREET:
-        communities = (await session.exec(select(Community).order_by(col(Community.code)))).all()
-        tables.append(
-            Breakdown(
-                "community",
-                [
-                    await _unit(
-                        desk,
-                        period,
-                        KpiScope.community(c.id or 0),
-                        localized(desk.lang, c.name_zh, c.name_en),
-                    )
-                    for c in communities
-                ],
-            )
-        )
-        departments = (await session.exec(select(Department).order_by(col(Department.id)))).all()
-        tables.append(
-            Breakdown(
-                "department",
-                [
-                    await _unit(
-                        desk,
-                        period,
-                        KpiScope.department(d.id or 0),
-                        localized(desk.lang, d.name_zh, d.name_en),
-                    )
-                    for d in departments
-                ],
-            )
-        )
-    numbers: list[int] = []
-    if scope.kind is ScopeKind.STREET:
-        numbers = await windows(session)
-    elif scope.kind is ScopeKind.DEPARTMENT:
-        department = await session.get(Department, scope.value or 0)
-        numbers = [department.window] if department and department.window is not None else []
-    if numbers:
-        tables.append(
-            Breakdown(
-                "window",
-                [
-                    await _unit(
-                        desk,
-                        period,
-                        KpiScope.window(n),
-                        desk.t("desk_numbers.window_name", number=n),
-                    )
-                    for n in numbers
-                ],
-            )
-        )
+    tables = [
+        Breakdown(kind, [await _unit(desk, period, part, label) for part, label in units])
+        for kind, units in await _parts(desk, scope)
+    ]
     people = await scored_staff(desk, scope)
     if people:
-        ids = [p.id or 0 for p in people]
+        session, ids = desk.session, [p.id or 0 for p in people]
         cases = await case_kpis_by_staff(session, period, ids, desk.now)
         ratings = await ratings_by_staff(session, period, ids)
         units = [
             Unit(
                 staff_label(desk, p),
-                KpiScope.staff(p.id or 0),
-                await appointment_kpis(session, period, KpiScope.staff(p.id or 0)),
-                cases[p.id or 0],
-                ratings[p.id or 0],
+                KpiScope.staff(number),
+                await appointment_kpis(session, period, KpiScope.staff(number)),
+                cases[number],
+                ratings[number],
             )
-            for p in people
+            for p, number in zip(people, ids, strict=True)
         ]
         tables.append(Breakdown("staff", units))
     return tables
