@@ -340,10 +340,15 @@ def numbers_scope(staff: Staff | None) -> NumbersScope:
 
 
 def may_see_scorecard(viewer: Staff | None, staff: Staff) -> bool:
-    """Everyone sees their own stars; supervisors, leaders and administrators everyone's."""
+    """Everyone sees their own stars; supervisors, administrators and street leaders
+    everyone's; a community's leader the stars of that community's staff."""
     if viewer is None or not has_powers(viewer):
         return False
-    return viewer.id == staff.id or viewer.role in (*ALL_SEEING, StaffRole.LEADER)
+    if viewer.id == staff.id or viewer.role in ALL_SEEING:
+        return True
+    if viewer.role != StaffRole.LEADER:
+        return False
+    return viewer.community_id is None or viewer.community_id == staff.community_id
 
 
 def may_read_access_log(staff: Staff | None) -> bool:

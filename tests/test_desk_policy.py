@@ -1,0 +1,78 @@
+"""The desk's part of the one authorization policy: which role opens which page, whose numbers
+and stars each may read, and who may dispatch or answer a call (models/policy.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from models.base import SHANGHAI
+from models.cases import CaseHandler
+from models.org import Staff, StaffRole
+from models.policy import (
+    DeskPage,
+    NumbersScope,
+    may_answer_call,
+    may_dispatch,
+    may_open_page,
+    may_see_scorecard,
+    numbers_scope,
+)
+
+NOW = datetime(2026, 12, 1, 10, tzinfo=SHANGHAI)
+
+
+def person(role: StaffRole, number: int = 1, **fields: object) -> Staff:
+    return Staff(id=number, code=f"T{number:03d}", name="测试", role=role, **fields)
+
+
+@pytest.mark.parametrize(
+    ("role", "opens", "refused"),
+    [
+        (StaffRole.CLERK, {DeskPage.CASES, DeskPage.APPOINTMENTS}, {DeskPage.NUMBERS}),
+        (StaffRole.GRID_LEADER, {DeskPage.NOTICES}, {DeskPage.DISPATCH, DeskPage.ROSTER}),
+        (StaffRole.DISPATCHER, {DeskPage.DISPATCH}, {DeskPage.NUMBERS, DeskPage.BIND_CODES}),
+        (StaffRole.LEADER, {DeskPage.NUMBERS, DeskPage.STARS}, {DeskPage.DISPATCH}),
+        (StaffRole.SUPERVISOR, {DeskPage.ACCESS_LOG, DeskPage.ROSTER}, {DeskPage.BIND_CODES}),
+        (StaffRole.ADMIN, set(DeskPage), set()),
+    ],
+)
+def test_pages_by_role(role: StaffRole, opens: set[DeskPage], refused: set[DeskPage]) -> None:
+    staff = person(role)
+    assert all(may_open_page(staff, page) for page in opens)
+    assert not any(may_open_page(staff, page) for page in refused)
+    staff.active = False  # deactivated: no page at all
+    assert not any(may_open_page(staff, page) for page in DeskPage)
+
+
+def test_numbers_scope() -> None:
+    assert numbers_scope(person(StaffRole.LEADER)) == NumbersScope(street=True)
+    assert numbers_scope(person(StaffRole.LEADER, community_id=3)) == NumbersScope(community_id=3)
+    assert numbers_scope(person(StaffRole.SUPERVISOR)).street
+    assert not numbers_scope(person(StaffRole.CLERK)).any
+    assert not numbers_scope(None).any
+
+
+def test_stars_are_ones_own_unless_one_answers_for_others() -> None:
+    clerk = person(StaffRole.CLERK, 1, community_id=3)
+    other = person(StaffRole.CLERK, 2, community_id=4)
+    assert may_see_scorecard(clerk, clerk) and not may_see_scorecard(clerk, other)
+    community_leader = person(StaffRole.LEADER, 3, community_id=3)
+    assert may_see_scorecard(community_leader, clerk)
+    assert not may_see_scorecard(community_leader, other)  # another community's staff
+    assert may_see_scorecard(person(StaffRole.LEADER, 4), other)  # a street leader
+    assert may_see_scorecard(person(StaffRole.SUPERVISOR, 5), other)
+
+
+def test_who_dispatches_and_who_answers_a_call() -> None:
+    assert may_dispatch(person(StaffRole.DISPATCHER))
+    assert not may_dispatch(person(StaffRole.CLERK))
+    assert not may_dispatch(person(StaffRole.DISPATCHER, active=False))
+    called = CaseHandler(case_id=1, department_id=7, lead=False)
+    mine = person(StaffRole.DEPARTMENT_STAFF, 6, department_id=7)
+    assert may_answer_call(mine, called)
+    assert not may_answer_call(person(StaffRole.DEPARTMENT_STAFF, 7, department_id=8), called)
+    assert not may_answer_call(person(StaffRole.GRID_LEADER, 8, department_id=7), called)
+    called.returned_at = NOW  # a returned call cannot be answered again
+    assert not may_answer_call(mine, called)
