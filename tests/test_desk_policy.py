@@ -23,8 +23,24 @@ from models.policy import (
 NOW = datetime(2026, 12, 1, 10, tzinfo=SHANGHAI)
 
 
-def person(role: StaffRole, number: int = 1, **fields: object) -> Staff:
-    return Staff(id=number, code=f"T{number:03d}", name="测试", role=role, **fields)
+def person(
+    role: StaffRole,
+    number: int = 1,
+    *,
+    community_id: int | None = None,
+    department_id: int | None = None,
+    active: bool = True,
+) -> Staff:
+    """A staff member as the policy sees one (no database needed)."""
+    return Staff(
+        id=number,
+        code=f"T{number:03d}",
+        name="测试",
+        role=role,
+        community_id=community_id,
+        department_id=department_id,
+        active=active,
+    )
 
 
 @pytest.mark.parametrize(
