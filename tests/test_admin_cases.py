@@ -182,10 +182,16 @@ async def ref_of(linli: Linli, number: int) -> str:
 
 
 async def page(browser: Browser, path: str) -> str:
-    """A desk page that must open."""
+    """A desk page that must open, every text found in the catalogue."""
     response = await browser.get(path)
     assert response.status == 200, (path, response.status)
-    return await response.text()
+    text = await response.text()
+    untranslated = UNTRANSLATED.search(text)
+    assert untranslated is None, (path, untranslated)
+    return text
+
+
+UNTRANSLATED = re.compile(r"\b(desk|cases|dispatch|window)\.[a-z_]+")
 
 
 def same(page_of_theirs: str, page_of_missing: str, number: int) -> bool:
@@ -318,7 +324,7 @@ async def test_dispatch_to_two_departments_through_to_resolution(
     form = queue[queue.index(f'action="/admin/dispatch/{number}"') :]
     form = form[: form.index("</form>")]
     assert re.search(r'value="civil_affairs" selected', form)  # the category's suggestion
-    assert re.search(r'value="health" selected', form)
+    assert re.search(r'value="health" checked', form)
     assert 'name="days"' in form and 'value="3"' in form
     short = await desk["S042"].act(f"/admin/dispatch/{number}", lead="civil_affairs", days="0")
     assert short.status == 400
@@ -367,6 +373,10 @@ async def test_dispatch_to_two_departments_through_to_resolution(
     timeline = await page(desk["S021"], case_path)
     for words in ("街道派单", "协办部门接手", "受理，负责到底", "协办部门完成", "已办结"):
         assert words in timeline, words
+    english = await page(desk["S021"], f"{case_path}?lang=en")
+    assert "Timeline" in english and "Handling departments" in english
+    await page(desk["S042"], "/admin/dispatch")
+    await page(desk["S025"], case_path)
 
 
 async def test_a_called_department_returns_the_call_with_a_reason(
