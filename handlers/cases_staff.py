@@ -8,11 +8,9 @@ from sqlmodel import col, select
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.outgoing import case_news
-from bot.outgoing.case_news import department_name
 from bot.router import HandlerResult, Router
 from handlers.case_text import (
     WORDS_LIMIT,
-    alert_department,
     alert_handlers,
     catalogue,
     category_name,
@@ -24,7 +22,6 @@ from handlers.common import (
     back_to_menu,
     localized,
     location_of,
-    opening_hours,
     street_code,
     with_media,
 )
@@ -39,7 +36,6 @@ from models.case_ops import (
     finish_part,
     mark_progress,
     open_case,
-    pickup_window,
     staff_cases,
     steps_for,
     transfer_case,
@@ -60,21 +56,6 @@ router = Router("cases_staff")
 
 NOTE, ASK, TRANSFER_REASON = "case.note", "case.ask", "case.transfer"
 REPORT_WORDS, REPORT_CATEGORY = "report.words", "report.category"
-TELL_RESIDENT = {
-    Progress.COLLECTED: ("cases.notice_collected", []),
-    Progress.READY: (
-        "cases.notice_ready",
-        [("cases.confirm", "case:confirm:{id}"), ("cases.reopen", "case:reopen:{id}")],
-    ),
-    Progress.RESOLVED: (
-        "cases.notice_resolved",
-        [
-            ("cases.confirm", "case:confirm:{id}"),
-            ("cases.reopen", "case:reopen:{id}"),
-            ("cases.rate_button", "rate:case:{id}"),
-        ],
-    ),
-}
 
 
 async def _case(ctx: Context, number: str, staff: Staff) -> Case | None:
@@ -172,15 +153,7 @@ async def accept(ctx: Context) -> HandlerResult:
     refusal = await accept_case(ctx.session, case, staff, ctx.now())
     if refusal is not None:
         return _refused(ctx, refusal)
-    department = await ctx.session.get(Department, case.department_id)
-    await case_news.tell_both(
-        ctx.session,
-        case,
-        "cases.notice_accepted",
-        now=ctx.now(),
-        data_dir=ctx.settings.data_dir,
-        department=department_name(department),
-    )
+    await case_news.tell_accepted(ctx.session, case, now=ctx.now(), data_dir=ctx.settings.data_dir)
     return Reply(ctx.t("cases.accepted", ref=case.ref), await staff_actions(ctx, case, staff))
 
 
@@ -196,17 +169,8 @@ async def step(ctx: Context) -> HandlerResult:
     refusal = await mark_progress(ctx.session, case, staff, progress, ctx.now())
     if refusal is not None:
         return _refused(ctx, refusal)
-    key, buttons = TELL_RESIDENT[progress]
-    window = await pickup_window(ctx.session, case, staff)
-    if progress is Progress.READY and not window:
-        key = "cases.notice_ready_at_centre"  # no window to name: collect at the centre
-    await tell_resident(
-        ctx,
-        case,
-        key,
-        [(label, payload.format(id=case.id)) for label, payload in buttons],
-        window=window or "",
-        **await opening_hours(ctx),
+    await case_news.tell_progress(
+        ctx.session, case, progress, staff=staff, now=ctx.now(), data_dir=ctx.settings.data_dir
     )
     return Reply(
         ctx.t(f"cases.done_{progress}", ref=case.ref), await staff_actions(ctx, case, staff)
@@ -223,14 +187,13 @@ async def co_done(ctx: Context) -> HandlerResult:
     refusal = await finish_part(ctx.session, case, staff, ctx.now())
     if refusal is not None:
         return _refused(ctx, refusal)
-    department = await ctx.session.get(Department, staff.department_id)
-    await case_news.tell_both(
+    await case_news.tell_part(
         ctx.session,
         case,
         "dispatch.news_co_done",
+        staff,
         now=ctx.now(),
         data_dir=ctx.settings.data_dir,
-        department=department_name(department),
     )
     return Reply(ctx.t("cases.co_recorded", ref=case.ref), back_to_menu(ctx))
 
@@ -295,10 +258,8 @@ async def text_for_case(ctx: Context) -> HandlerResult:
     if refusal is not None:
         return _refused(ctx, refusal)
     await ctx.unit.flush()
-    await alert_department(ctx, case, case.department_id or 0)
-    department = await ctx.session.get(Department, case.department_id)
-    await tell_resident(
-        ctx, case, "cases.notice_transferred", department=department_name(department)
+    await case_news.tell_transferred(
+        ctx.session, case, now=ctx.now(), data_dir=ctx.settings.data_dir
     )
     return Reply(ctx.t("cases.transferred", ref=case.ref), back_to_menu(ctx))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from bot.context import Context
 from bot.messages import Reply
 from bot.outgoing import case_news
-from bot.outgoing.case_news import department_name
 from bot.router import HandlerResult, Router
 from handlers.case_text import WORDS_LIMIT, viewer
 from handlers.cases_staff import staff_actions
@@ -15,7 +14,7 @@ from handlers.staff import active_staff, is_staff
 from models.case_ops import Refusal
 from models.cases import Case
 from models.dispatch import answer_call, return_call
-from models.org import Department, Staff
+from models.org import Staff
 from models.policy import can_view_case
 
 router = Router("dispatch_calls")
@@ -47,14 +46,13 @@ async def accept_part(ctx: Context) -> HandlerResult:
     refusal = await answer_call(ctx.session, case, staff, ctx.now())
     if refusal is not None:
         return _refused(ctx, refusal)
-    department = await ctx.session.get(Department, staff.department_id)
-    await case_news.tell_both(
+    await case_news.tell_part(
         ctx.session,
         case,
         "dispatch.news_co_accepted",
+        staff,
         now=ctx.now(),
         data_dir=ctx.settings.data_dir,
-        department=department_name(department),
     )
     return Reply(ctx.t("dispatch.co_accepted", ref=case.ref), await staff_actions(ctx, case, staff))
 
@@ -83,28 +81,12 @@ async def return_reason(ctx: Context) -> HandlerResult:
     ctx.clear_state()
     if refusal is not None:
         return _refused(ctx, refusal)
-    await tell_returned(ctx, case, staff, ctx.text[:WORDS_LIMIT])
+    await case_news.tell_returned(
+        ctx.session,
+        case,
+        staff,
+        ctx.text[:WORDS_LIMIT],
+        now=ctx.now(),
+        data_dir=ctx.settings.data_dir,
+    )
     return Reply(ctx.t("dispatch.returned", ref=case.ref), back_to_menu(ctx))
-
-
-async def tell_returned(ctx: Context, case: Case, staff: Staff, reason: str) -> None:
-    """The dispatcher learns why; the resident and the grid worker that it is being re-sent."""
-    department = department_name(await ctx.session.get(Department, staff.department_id))
-    now, data_dir = ctx.now(), ctx.settings.data_dir
-    await case_news.alert_dispatchers(
-        ctx.session,
-        case,
-        "dispatch.alert_returned",
-        now=now,
-        data_dir=data_dir,
-        department=department,
-        reason=reason,
-    )
-    await case_news.tell_both(
-        ctx.session,
-        case,
-        "dispatch.news_returned",
-        now=now,
-        data_dir=data_dir,
-        department=department,
-    )

@@ -95,7 +95,7 @@ async def test_the_whole_chain_across_two_departments(linli: Linli) -> None:
     assert "已办结" in (await health.press(f"case:step:{case.id}:resolved"))[0].text
     told = await _outbox(linli, staff_id=reporter.id or 0)
     steps = ("dispatch.news_dispatched", "dispatch.news_co_accepted", "cases.notice_accepted")
-    for key in (*steps, "dispatch.news_co_done"):
+    for key in (*steps, "dispatch.news_co_done", "cases.notice_resolved"):
         assert key in told, key
     assert leader is not None  # the grid leader's chat stays usable throughout
 

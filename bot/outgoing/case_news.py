@@ -13,10 +13,12 @@ from bot.outgoing import pushes
 from bot.outgoing.message import Moment, Name, Say, Value
 from bot.outgoing.queue import for_resident, for_staff, queue
 from bot.outgoing.tell import case_category
-from models.case_ops import department_staff
+from models.calendar import street_opening_rule
+from models.case_ops import Progress, department_staff, pickup_window
 from models.cases import CONCERNS, Case
 from models.org import Department, Staff, StaffRole
 from models.policy import about_staff, handler_departments, may_be_alerted
+from models.services import DayKind
 from models.supervision import answering_supervisor
 
 
@@ -200,4 +202,117 @@ async def announce_dispatch(
         department=department_name(lead),
         co=co if names else Say("dispatch.none"),
         due=Moment(case.due_at) if case.due_at else "",
+    )
+
+
+# What the resident is told at each step of progress, and the buttons that come with it.
+PROGRESS_NEWS: dict[Progress, tuple[str, tuple[tuple[str, str], ...]]] = {
+    Progress.COLLECTED: ("cases.notice_collected", ()),
+    Progress.READY: (
+        "cases.notice_ready",
+        (("cases.confirm", "case:confirm:{id}"), ("cases.reopen", "case:reopen:{id}")),
+    ),
+    Progress.RESOLVED: (
+        "cases.notice_resolved",
+        (
+            ("cases.confirm", "case:confirm:{id}"),
+            ("cases.reopen", "case:reopen:{id}"),
+            ("cases.rate_button", "rate:case:{id}"),
+        ),
+    ),
+}
+
+
+async def opening_hours(session: AsyncSession) -> dict[str, Value]:
+    """The centre's weekday and holiday hours ("08:00–18:00"), as the news names them."""
+    hours: dict[str, Value] = {}
+    for kind, name in ((DayKind.WORKDAY, "weekday_hours"), (DayKind.HOLIDAY, "holiday_hours")):
+        rule = await street_opening_rule(session, kind)
+        hours[name] = f"{rule.opens:%H:%M}–{rule.closes:%H:%M}" if rule else "—"
+    return hours
+
+
+async def tell_progress(
+    session: AsyncSession,
+    case: Case,
+    step: Progress,
+    *,
+    staff: Staff,
+    now: datetime,
+    data_dir: Path,
+) -> int:
+    """Collected, ready for pick-up (at which window), resolved: the resident, with the buttons
+    that step calls for, and the reporting grid worker."""
+    key, buttons = PROGRESS_NEWS[step]
+    window = await pickup_window(session, case, staff)
+    if step is Progress.READY and not window:
+        key = "cases.notice_ready_at_centre"  # no window to name: collect at the centre
+    pressed = [(label, payload.format(id=case.id)) for label, payload in buttons]
+    values: dict[str, Value] = {"window": window or "", **await opening_hours(session)}
+    told = await tell_resident(
+        session, case, key, now=now, data_dir=data_dir, buttons=pressed, **values
+    )
+    return told + await tell_reporter(session, case, key, now=now, data_dir=data_dir, **values)
+
+
+async def tell_accepted(session: AsyncSession, case: Case, *, now: datetime, data_dir: Path) -> int:
+    """首问责任: the resident and the grid worker learn which department took the case."""
+    department = await session.get(Department, case.department_id) if case.department_id else None
+    return await tell_both(
+        session,
+        case,
+        "cases.notice_accepted",
+        now=now,
+        data_dir=data_dir,
+        department=department_name(department),
+    )
+
+
+async def tell_transferred(
+    session: AsyncSession, case: Case, *, now: datetime, data_dir: Path
+) -> int:
+    """The new department is alerted; the resident and grid worker learn where it went."""
+    await session.flush()
+    sent = await alert_department(
+        session, case, case.department_id or 0, now=now, data_dir=data_dir
+    )
+    department = await session.get(Department, case.department_id) if case.department_id else None
+    return sent + await tell_both(
+        session,
+        case,
+        "cases.notice_transferred",
+        now=now,
+        data_dir=data_dir,
+        department=department_name(department),
+    )
+
+
+async def tell_part(
+    session: AsyncSession, case: Case, key: str, staff: Staff, *, now: datetime, data_dir: Path
+) -> int:
+    """A co-handling department took on or finished its part (dispatch.news_co_*)."""
+    department = await session.get(Department, staff.department_id) if staff.department_id else None
+    return await tell_both(
+        session, case, key, now=now, data_dir=data_dir, department=department_name(department)
+    )
+
+
+async def tell_returned(
+    session: AsyncSession, case: Case, staff: Staff, reason: str, *, now: datetime, data_dir: Path
+) -> int:
+    """The dispatcher learns why a call came back; the resident and grid worker that the case
+    is being sent on again."""
+    department = await session.get(Department, staff.department_id) if staff.department_id else None
+    name = department_name(department)
+    sent = await alert_dispatchers(
+        session,
+        case,
+        "dispatch.alert_returned",
+        now=now,
+        data_dir=data_dir,
+        department=name,
+        reason=reason,
+    )
+    return sent + await tell_both(
+        session, case, "dispatch.news_returned", now=now, data_dir=data_dir, department=name
     )
