@@ -156,7 +156,13 @@ def may_accept_case(staff: Staff, case: Case) -> bool:
     a complaint is about."""
     if about_staff(case):
         return has_powers(staff) and may_see_case_about_staff(staff, case)
-    return has_powers(staff) and staff.department_id == case.department_id
+    return has_powers(staff) and _in_lead_department(staff, case)
+
+
+def _in_lead_department(staff: Staff, case: Case) -> bool:
+    """The staff member works in the case's lead department (a case still waiting for the
+    dispatcher has none, and a staff member without a department is in none)."""
+    return staff.department_id is not None and staff.department_id == case.department_id
 
 
 def may_work_case(staff: Staff, case: Case) -> bool:
@@ -169,7 +175,7 @@ def may_transfer_case(staff: Staff, case: Case) -> bool:
     if not has_powers(staff) or (about_staff(case) and not may_see_case_about_staff(staff, case)):
         return False
     return case.assignee_staff_id == staff.id or (
-        case.assignee_staff_id is None and staff.department_id == case.department_id
+        case.assignee_staff_id is None and _in_lead_department(staff, case)
     )
 
 

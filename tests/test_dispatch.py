@@ -19,6 +19,7 @@ from models.cases import Case, CaseEvent, CaseHandler, CaseKind, CaseStatus
 from models.dispatch import dispatch_queue, return_call
 from models.messaging import OutboxMessage
 from models.org import Staff
+from models.policy import may_accept_case, may_transfer_case
 from scheduler.cases import sweep_case_deadlines
 from scheduler.context import JobContext
 from tests.conftest import Chat, payloads
@@ -158,3 +159,21 @@ async def test_a_silent_co_handler_is_escalated_once(linli: Linli, clock: Manual
             ).all()
         ]
     assert kinds.count("call_unanswered") == 1, kinds
+
+
+async def test_nobody_accepts_or_hands_on_a_report_before_it_is_dispatched(linli: Linli) -> None:
+    # A case waiting for the dispatcher has no lead department; staff without a department
+    # (a grid leader, the dispatcher, a supervisor over the hall) must not match that "none".
+    leader, case = await _report(linli)
+    for chat in (
+        leader,
+        await bound_chat(linli, "S042", "dispatcher"),
+        await bound_chat(linli, "S037", "hall"),
+    ):
+        assert "已受理" not in (await chat.press(f"case:accept:{case.id}"))[0].text
+    async with linli.sessions() as session:
+        fresh = await session.get(Case, case.id)
+        assert fresh is not None and fresh.assignee_staff_id is None
+        for code in ("S027", "S042", "S037"):
+            staff = (await session.exec(select(Staff).where(Staff.code == code))).one()
+            assert not may_accept_case(staff, fresh) and not may_transfer_case(staff, fresh)

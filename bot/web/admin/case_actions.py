@@ -15,7 +15,6 @@ from sqlmodel import select
 
 from bot.web.admin import news
 from bot.web.admin.auth import DeskRequest, see_other, staff_page
-from bot.web.admin.guards import may_accept_at_desk, may_transfer_at_desk
 from models.case_ops import (
     OPEN,
     Progress,
@@ -36,8 +35,10 @@ from models.policy import (
     Viewer,
     can_view_case,
     handler_departments,
+    may_accept_case,
     may_answer_call,
     may_finish_part,
+    may_transfer_case,
     may_work_case,
 )
 
@@ -85,11 +86,11 @@ async def available(desk: DeskRequest, case: Case) -> Actions:
     mine = handlers.get(staff.department_id or 0)
     answering = mine is not None and is_open and may_answer_call(staff, mine)
     return Actions(
-        accept=is_open and case.assignee_staff_id is None and may_accept_at_desk(staff, case),
+        accept=is_open and case.assignee_staff_id is None and may_accept_case(staff, case),
         note=True,  # anyone who may see the case may note on it (case_ops.add_note)
         ask=working and is_open,
         steps=steps_for(case) if working else (),
-        transfer=is_open and may_transfer_at_desk(staff, case),
+        transfer=is_open and may_transfer_case(staff, case),
         co_accept=answering and mine is not None and not mine.lead and mine.accepted_at is None,
         co_done=answering and may_finish_part(staff, handlers),
         give_back=answering
@@ -104,7 +105,7 @@ Action = Callable[[DeskRequest, Case], Awaitable[Outcome]]
 
 
 async def _accept(desk: DeskRequest, case: Case) -> Outcome:
-    if not may_accept_at_desk(desk.staff, case):
+    if not may_accept_case(desk.staff, case):
         return Refusal.NOT_YOURS
     refusal = await accept_case(desk.session, case, desk.staff, desk.now)
     if refusal is None:
@@ -145,7 +146,7 @@ async def _step(desk: DeskRequest, case: Case) -> Outcome:
 
 
 async def _transfer(desk: DeskRequest, case: Case) -> Outcome:
-    if not may_transfer_at_desk(desk.staff, case):
+    if not may_transfer_case(desk.staff, case):
         return Refusal.NOT_YOURS
     reason = desk.text("reason")[:WORDS_LIMIT]
     code = desk.text("department")[:32]
