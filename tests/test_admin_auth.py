@@ -345,3 +345,12 @@ async def test_linli_staff_add_and_passwd_store_argon2_hashes(
     assert (await browser.log_in("T901", "another long one")).status == 303
     missing = await _run(settings, "staff", "passwd", "T999", password="another long one")
     assert missing.returncode == 2
+
+
+async def test_the_language_switch_keeps_what_the_page_was_asked(
+    linli: Linli, browser: Browser
+) -> None:
+    await set_password(linli, "S021")
+    await browser.log_in("S021")
+    text = await (await browser.get("/admin/cases?status=accepted&page=2")).text()
+    assert 'href="/admin/cases?status=accepted&amp;page=2&amp;lang=en"' in text, text[:2000]

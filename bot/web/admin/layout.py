@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -87,13 +88,23 @@ def page(
         "csrf": csrf,
         "flash": _flash_text(lang, flash),
         "path": request.path,
-        "languages": [(code, name) for code, name in LANG_NAMES.items() if code != lang],
+        "languages": [
+            (code, name, _in_language(request, code))
+            for code, name in LANG_NAMES.items()
+            if code != lang
+        ],
     }
     response = aiohttp_jinja2.render_template(
         f"admin/{template}", request, {**common, **context}, status=status
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _in_language(request: web.Request, code: str) -> str:
+    """This page in another language, with the rest of what was asked (period, scope …) kept."""
+    kept = [(k, v) for k, v in request.query.items() if k != "lang"]
+    return f"{request.path}?{urlencode([*kept, ('lang', code)])}"
 
 
 def _flash_text(lang: str, flash: Mapping[str, Any] | None) -> str | None:
