@@ -28,10 +28,16 @@ chat: seed
 	$(BIN)/linli chat
 
 # The web chat is tested in Debian's Chromium (Playwright drives it; it downloads no browser).
+# A CJK font makes the desk's screenshots legible (the tests pass without one).
+CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 browser:
 	@test -x $(CHROMIUM) || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -f $(CJK_FONT) || { \
+	  echo "installing a Chinese font for the browser tests' screenshots"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null \
+	  || echo "no Chinese font: screenshots will show boxes (the tests do not depend on it)"; }
 
 lint: install
 	$(BIN)/ruff check .

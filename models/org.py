@@ -97,6 +97,9 @@ class Staff(SQLModel, table=True):
     window: int | None = None
     active: bool = True
     password_hash: str | None = Field(default=None, max_length=200)
+    # A desk session is good only for the epoch it began in; logging out starts a new one, so
+    # every copy of the old session cookie is over.
+    desk_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = utc_field()
 
 

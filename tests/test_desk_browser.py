@@ -23,7 +23,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 from sqlmodel import SQLModel, col, func, select
 
@@ -992,14 +991,6 @@ async def test_forms_crafted_in_the_page_are_refused_and_logout_closes_the_desk(
     assert surprises(page_errors, 403, 404) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the desk's session lives only in its encrypted cookie (aiohttp_session's "
-    "EncryptedCookieStorage): logging out drops the browser's copy, but a copy taken before "
-    "stays valid until its 8 hours run out or the password changes; the server keeps nothing "
-    "to revoke it with (bot/web/admin/auth.py)",
-)
 async def test_the_cookie_from_before_logout_no_longer_opens_the_desk(
     linli: Linli, base_url: str, browser: Browser, desks: DeskOpener
 ) -> None:

@@ -119,12 +119,15 @@ async def current_staff(request: web.Request, session: AsyncSession) -> Staff | 
 
 
 def _still_valid(web_session: Session, staff: Staff, desk: DeskState) -> bool:
-    """Active, the same password as at login, and logged in less than a working day ago."""
+    """Active, the same password as at login, logged in less than a working day ago and not
+    logged out since."""
     since = web_session.get("since")
     if not has_powers(staff) or not isinstance(since, int | float):
         return False
     if not 0 <= desk.linli.clock.now().timestamp() - since < SESSION_SECONDS:
         return False
+    if web_session.get("epoch") != staff.desk_epoch:
+        return False  # logged out since: every copy of this cookie is over
     expected = fingerprint(desk.secret, staff.password_hash)
     return hmac.compare_digest(str(web_session.get("pw", "")), expected)
 
@@ -354,7 +357,8 @@ async def _start(request: web.Request, old: Session, staff: Staff) -> None:
     web_session = await new_session(request)
     desk = desk_state(request)
     web_session["staff"] = staff.id
-    web_session["since"] = int(desk.linli.clock.now().timestamp())
+    web_session["since"] = desk.linli.clock.now().timestamp()
+    web_session["epoch"] = staff.desk_epoch
     web_session["pw"] = fingerprint(desk.secret, staff.password_hash)
     web_session["csrf"] = secrets.token_urlsafe(32)
     if isinstance(lang, str):
@@ -369,6 +373,19 @@ async def logout(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if not csrf_ok(web_session, form):
         return forbidden(request, web_session, lang)
+    staff_id = web_session.get("staff")
+    if isinstance(staff_id, int):
+        await _log_out_everywhere(desk_state(request).linli, staff_id)
     _end(web_session)
     web_session["flash"] = {"key": "desk.logged_out", "values": {}}
     return see_other("/admin/login")
+
+
+async def _log_out_everywhere(linli: Linli, staff_id: int) -> None:
+    """Every desk session of this staff member begun until now is over, whatever copy of the
+    cookie is still around."""
+    async with linli.sessions() as session, session.begin():
+        staff = await session.get(Staff, staff_id)
+        if staff is not None:
+            staff.desk_epoch += 1
+            session.add(staff)

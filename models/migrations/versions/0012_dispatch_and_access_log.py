@@ -7,7 +7,8 @@ Create Date: 2026-12-06 05:40:00
 A department called to a case by the street's dispatcher answers the call (accepted_at) or
 returns it with a reason (returned_at, return_reason). Every staff view of a resident's unmasked
 phone number is written to `personaldataview`. The new staff roles (dispatcher, leader) are plain
-strings in the existing `staff.role` column.
+strings in the existing `staff.role` column. `staff.desk_epoch` is the desk session's epoch:
+logging out moves it on, which ends every copy of the session cookie (the session lives there).
 """
 
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("staff") as batch:
+        batch.add_column(sa.Column("desk_epoch", sa.Integer(), server_default="0", nullable=False))
     with op.batch_alter_table("casehandler") as batch:
         batch.add_column(sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("returned_at", sa.DateTime(timezone=True), nullable=True))
@@ -41,15 +44,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_personaldataview_staff_at", "personaldataview", ["staff_id", "at"])
-    op.create_index(
-        op.f("ix_personaldataview_resident_id"), "personaldataview", ["resident_id"]
-    )
+    op.create_index(op.f("ix_personaldataview_resident_id"), "personaldataview", ["resident_id"])
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_personaldataview_resident_id"), table_name="personaldataview")
     op.drop_index("ix_personaldataview_staff_at", table_name="personaldataview")
     op.drop_table("personaldataview")
+    with op.batch_alter_table("staff") as batch:
+        batch.drop_column("desk_epoch")
     with op.batch_alter_table("casehandler") as batch:
         batch.drop_column("return_reason")
         batch.drop_column("returned_at")
