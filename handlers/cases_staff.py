@@ -47,8 +47,10 @@ from models.policy import (
     can_view_case,
     handler_departments,
     may_accept_case,
-    may_answer_call,
+    may_accept_part,
+    may_finish_part,
     may_report_grid_issue,
+    may_return_call,
     may_work_case,
 )
 
@@ -90,22 +92,24 @@ async def staff_actions(ctx: Context, case: Case, staff: Staff) -> tuple[Button,
             Button(ctx.t("cases.transfer"), f"case:transfer:{case.id}"),
         ]
     handlers = await handler_departments(ctx.session, case)
-    mine = handlers.get(staff.department_id or 0)
-    if mine is not None and case.status in OPEN and may_answer_call(staff, mine):
-        buttons += _call_buttons(ctx, case, mine)
+    buttons += _call_buttons(ctx, case, staff, handlers)
     return (*buttons, *back_to_menu(ctx))
 
 
-def _call_buttons(ctx: Context, case: Case, mine: CaseHandler) -> list[Button]:
+def _call_buttons(
+    ctx: Context, case: Case, staff: Staff, handlers: dict[int, CaseHandler]
+) -> list[Button]:
     """A called department's answers: a co-handler accepts, then reports its part done; a
-    department still deciding (nobody took it) may return the call with a reason."""
+    department that has not taken the call on may return it with a reason."""
+    mine = handlers.get(staff.department_id or 0)
+    if mine is None:
+        return []
     buttons: list[Button] = []
-    if not mine.lead:
-        if mine.accepted_at is None:
-            buttons.append(Button(ctx.t("dispatch.accept_part"), f"case:coaccept:{case.id}"))
+    if may_accept_part(staff, mine, case) and mine.accepted_at is None:
+        buttons.append(Button(ctx.t("dispatch.accept_part"), f"case:coaccept:{case.id}"))
+    if may_finish_part(staff, handlers, case):
         buttons.append(Button(ctx.t("cases.co_done"), f"case:co:{case.id}"))
-    undecided = mine.accepted_at is None and (not mine.lead or case.assignee_staff_id is None)
-    if undecided:
+    if may_return_call(staff, mine, case):
         buttons.append(Button(ctx.t("dispatch.return_call"), f"case:return:{case.id}"))
     return buttons
 

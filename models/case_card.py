@@ -61,7 +61,7 @@ async def case_card(
             staff_id=staff.id or 0,
             resident_id=resident.id,
             subject=f"case:{case.id}",
-            field_name="phone",
+            field_name="name, phone",
             why="case owner: contact the resident",
             place=place,
             now=now,

@@ -316,7 +316,7 @@ async def finish_part(
 ) -> Refusal | None:
     """A co-handling department reports its part done."""
     handlers = await handler_departments(session, case)
-    if not may_finish_part(staff, handlers):
+    if not may_finish_part(staff, handlers, case):
         return Refusal.NOT_YOURS
     mine = handlers[staff.department_id or 0]
     mine.done_at = now

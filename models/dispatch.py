@@ -20,7 +20,7 @@ from models.calendar import add_working_days, load_overrides
 from models.case_ops import OPEN, Refusal, record
 from models.cases import Case, CaseHandler, CaseKind, CaseStatus
 from models.org import Department, Staff, StaffRole
-from models.policy import handler_departments, may_answer_call, may_dispatch
+from models.policy import handler_departments, may_accept_part, may_dispatch, may_return_call
 
 LONGEST_DEADLINE = 60  # working days; a dispatcher's typo should not park a case for years
 REASON_LIMIT = 500
@@ -58,7 +58,11 @@ async def returned_parts(session: AsyncSession, limit: int = 100) -> list[tuple[
     stmt = (
         select(Case, CaseHandler)
         .join(CaseHandler, col(CaseHandler.case_id) == col(Case.id))
-        .where(col(CaseHandler.returned_at).is_not(None), col(Case.status).in_(OPEN))
+        .where(
+            col(CaseHandler.returned_at).is_not(None),
+            col(CaseHandler.lead).is_(False),  # a returned lead is back in the queue itself
+            col(Case.status).in_(OPEN),
+        )
         .order_by(col(CaseHandler.returned_at))
         .limit(limit)
     )
@@ -127,10 +131,10 @@ async def answer_call(
     accepts by taking the case, case_ops.accept_case)."""
     handlers = await handler_departments(session, case)
     mine = handlers.get(staff.department_id or 0)
-    if mine is None or mine.lead or not may_answer_call(staff, mine):
-        return Refusal.NOT_YOURS
     if case.status not in OPEN:
         return Refusal.CLOSED
+    if mine is None or not may_accept_part(staff, mine, case):
+        return Refusal.NOT_YOURS
     if mine.accepted_at is None:
         mine.accepted_at = now
         session.add(mine)
@@ -146,20 +150,21 @@ async def return_call(
     reason = " ".join(reason.split())[:REASON_LIMIT]
     handlers = await handler_departments(session, case)
     mine = handlers.get(staff.department_id or 0)
-    if mine is None or not may_answer_call(staff, mine):
-        return Refusal.NOT_YOURS
     if case.status not in OPEN:
         return Refusal.CLOSED
-    if not reason:
+    if mine is not None and mine.lead and case.assignee_staff_id is not None:
+        return Refusal.TAKEN  # its owner answers for it now (首问责任)
+    if mine is None or not may_return_call(staff, mine, case):
+        return Refusal.NOT_YOURS
+    if not any(ch.isalnum() for ch in reason):  # "…" or "？" says nothing
         return Refusal.NO_REASON
-    if mine.lead and case.assignee_staff_id not in (None, staff.id):
-        return Refusal.TAKEN  # the owner answers for it now (首问责任)
     mine.returned_at, mine.return_reason = now, reason
     session.add(mine)
     department = await session.get(Department, mine.department_id)
-    if mine.lead:
+    if mine.lead:  # back in the queue: the dispatcher has a working day to call again
         case.department_id, case.assignee_staff_id = None, None
         case.status, case.accepted_at = CaseStatus.NEW, None
+        case.first_reply_due_at = add_working_days(now, 1, await load_overrides(session))
     name = department.name_zh if department else ""
     record(session, case, ("staff", staff.id), "returned", now, reason, department=name)
     return None

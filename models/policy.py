@@ -140,15 +140,39 @@ def may_dispatch(staff: Staff | None) -> bool:
     return has_powers(staff) and staff is not None and staff.role in DISPATCHING
 
 
-def may_answer_call(staff: Staff, handler: CaseHandler) -> bool:
-    """Staff of a called department accept or return that department's call, once."""
+_STILL_OPEN = (
+    CaseStatus.NEW,
+    CaseStatus.ASSIGNED,
+    CaseStatus.ACCEPTED,
+    CaseStatus.WAITING_RESIDENT,
+)
+
+
+def may_answer_call(staff: Staff, handler: CaseHandler, case: Case) -> bool:
+    """Staff of a department the dispatcher called to a grid report (街道呼叫) answer that
+    call, while the case is open and the call neither returned nor done."""
     return (
         has_powers(staff)
         and staff.role in CASE_WORKERS
+        and case.kind == CaseKind.GRID_REPORT
+        and case.status in _STILL_OPEN
         and staff.department_id == handler.department_id
+        and handler.case_id == case.id
         and handler.done_at is None
         and handler.returned_at is None
     )
+
+
+def may_accept_part(staff: Staff, handler: CaseHandler, case: Case) -> bool:
+    """A co-handling department takes on its part (the lead accepts by taking the case)."""
+    return not handler.lead and may_answer_call(staff, handler, case)
+
+
+def may_return_call(staff: Staff, handler: CaseHandler, case: Case) -> bool:
+    """A called department gives the call back while it has not taken it on: a co-handler
+    before accepting its part, the lead before anyone took the case (首问责任 after)."""
+    undecided = handler.accepted_at is None and (not handler.lead or case.assignee_staff_id is None)
+    return undecided and may_answer_call(staff, handler, case)
 
 
 def may_accept_case(staff: Staff, case: Case) -> bool:
@@ -179,10 +203,17 @@ def may_transfer_case(staff: Staff, case: Case) -> bool:
     )
 
 
-def may_finish_part(staff: Staff, handlers: dict[int, CaseHandler]) -> bool:
-    """A co-handling department (not the lead) reports its own part done."""
+def may_finish_part(staff: Staff, handlers: dict[int, CaseHandler], case: Case) -> bool:
+    """A co-handling department (not the lead) reports its own part done, once, while the
+    case is open and the call not returned."""
     mine = handlers.get(staff.department_id or 0) if has_powers(staff) else None
-    return mine is not None and not mine.lead
+    return (
+        mine is not None
+        and not mine.lead
+        and mine.done_at is None
+        and mine.returned_at is None
+        and case.status in _STILL_OPEN
+    )
 
 
 def may_take_handover(staff: Staff, case: Case) -> bool:

@@ -14,6 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outgoing import for_resident, for_staff, pushes, queue
+from bot.outgoing.case_news import department_name
+from bot.outgoing.message import Value
 from bot.outgoing.tell import RETURN_VISIT_ALERT, alert_return_visit, case_category
 from models.calendar import add_working_days, load_overrides
 from models.case_ops import OPEN
@@ -135,19 +137,13 @@ async def _flag_unanswered_calls(session: AsyncSession, ctx: JobContext, now: da
         called = await _called_at(session, case)
         if called is None or add_working_days(called, days, overrides) > now:
             continue
-        connection = await session.connection()
-        if not await mark_once(connection, CASE, case.id or 0, f"call:{part.department_id}", now):
-            continue
         department = await session.get(Department, part.department_id)
         supervisors = await supervisors_for(session, part.department_id)
+        # One escalation per department and call: a second silent department is told too.
+        kind = f"call:{part.department_id}:{int(called.timestamp())}"
+        name = department_name(department)
         sent += await _alert(
-            session,
-            ctx,
-            case,
-            UNANSWERED_CALL,
-            supervisors,
-            department.name_zh if department else "",
-            now,
+            session, ctx, case, kind, supervisors, name, now, event=UNANSWERED_CALL
         )
     return sent
 
@@ -168,8 +164,10 @@ async def _alert(
     case: Case,
     kind: str,
     staff_ids: list[int],
-    assignee: str,
+    assignee: Value,
     now: datetime,
+    *,
+    event: str | None = None,
 ) -> int:
     """Mark the case, log it on its timeline and queue one alert per staff member (never to
     the staff member a return visit's complaint concerns, even if they are a supervisor)."""
@@ -178,10 +176,10 @@ async def _alert(
     connection = await session.connection()
     if not await mark_once(connection, CASE, case.id, kind, now):
         return 0
-    session.add(CaseEvent(case_id=case.id, at=now, actor_kind="system", kind=kind))
+    session.add(CaseEvent(case_id=case.id, at=now, actor_kind="system", kind=event or kind))
 
     alert = pushes.case_escalation(
-        kind,
+        event or kind,
         ref=case.ref,
         category=case_category(case, ctx.settings.data_dir),
         due_at=case.due_at,

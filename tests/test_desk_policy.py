@@ -8,14 +8,17 @@ from datetime import datetime
 import pytest
 
 from models.base import SHANGHAI
-from models.cases import CaseHandler
+from models.cases import Case, CaseHandler, CaseKind, CaseStatus
 from models.org import Staff, StaffRole
 from models.policy import (
     DeskPage,
     NumbersScope,
+    may_accept_part,
     may_answer_call,
     may_dispatch,
+    may_finish_part,
     may_open_page,
+    may_return_call,
     may_see_scorecard,
     numbers_scope,
 )
@@ -85,10 +88,50 @@ def test_who_dispatches_and_who_answers_a_call() -> None:
     assert may_dispatch(person(StaffRole.DISPATCHER))
     assert not may_dispatch(person(StaffRole.CLERK))
     assert not may_dispatch(person(StaffRole.DISPATCHER, active=False))
+    report = Case(
+        id=1,
+        ref="LC-1",
+        kind=CaseKind.GRID_REPORT,
+        category="x",
+        summary="x",
+        status=CaseStatus.ASSIGNED,
+    )
     called = CaseHandler(case_id=1, department_id=7, lead=False)
     mine = person(StaffRole.DEPARTMENT_STAFF, 6, department_id=7)
-    assert may_answer_call(mine, called)
-    assert not may_answer_call(person(StaffRole.DEPARTMENT_STAFF, 7, department_id=8), called)
-    assert not may_answer_call(person(StaffRole.GRID_LEADER, 8, department_id=7), called)
-    called.returned_at = NOW  # a returned call cannot be answered again
-    assert not may_answer_call(mine, called)
+    assert may_answer_call(mine, called, report)
+    assert may_accept_part(mine, called, report) and may_return_call(mine, called, report)
+    assert not may_answer_call(
+        person(StaffRole.DEPARTMENT_STAFF, 7, department_id=8), called, report
+    )
+    assert not may_answer_call(person(StaffRole.GRID_LEADER, 8, department_id=7), called, report)
+    called.accepted_at = NOW  # taken on: no longer returned, but finished
+    assert not may_return_call(mine, called, report)
+    assert may_finish_part(mine, {7: called}, report)
+    called.done_at = NOW  # done once: not again
+    assert not may_finish_part(mine, {7: called}, report)
+    called.done_at, called.accepted_at, called.returned_at = None, None, NOW
+    assert not may_answer_call(mine, called, report)  # a returned call is not answered again
+    assert not may_finish_part(mine, {7: called}, report)
+
+
+def test_only_a_dispatched_grid_report_can_be_given_back() -> None:
+    clerk = person(StaffRole.CLERK, 9, department_id=7)
+    proxy = Case(
+        id=2, ref="LC-2", kind=CaseKind.PROXY, category="x", summary="x", status=CaseStatus.ASSIGNED
+    )
+    lead = CaseHandler(case_id=2, department_id=7, lead=True)
+    assert not may_return_call(clerk, lead, proxy)  # 首问责任: a resident's own case stays
+    report = Case(
+        id=3,
+        ref="LC-3",
+        kind=CaseKind.GRID_REPORT,
+        category="x",
+        summary="x",
+        status=CaseStatus.ASSIGNED,
+    )
+    lead_of_report = CaseHandler(case_id=3, department_id=7, lead=True)
+    assert may_return_call(clerk, lead_of_report, report)
+    report.assignee_staff_id = 9  # someone took it: the lead cannot give it back any more
+    assert not may_return_call(clerk, lead_of_report, report)
+    report.status = CaseStatus.RESOLVED
+    assert not may_answer_call(clerk, lead_of_report, report)

@@ -24,7 +24,7 @@ from scheduler.cases import sweep_case_deadlines
 from scheduler.context import JobContext
 from tests.conftest import Chat, payloads
 from tests.dispatching import dispatch
-from tests.test_cases import bound_chat
+from tests.test_cases import bound_chat, open_proxy
 
 REF = re.compile(r"LC-\d{8}-\d{4}")
 
@@ -107,11 +107,8 @@ async def test_a_return_needs_a_reason_and_goes_back_to_the_dispatcher(linli: Li
     health = await bound_chat(linli, "S025", "health-officer")
     asked = await health.press(f"case:return:{case.id}")
     assert asked[0].text == t("zh-CN", "dispatch.return_prompt", ref=case.ref)
-    again = await health.send("   ")  # nothing typed: asked again, nothing returned
-    assert again[0].text in (
-        t("zh-CN", "cases.refused_no_reason"),
-        t("zh-CN", "cases.not_yours"),
-    )
+    again = await health.send("…")  # no words: asked again, nothing returned
+    assert again[0].text == t("zh-CN", "cases.refused_no_reason")
     done = await health.send("这是物业管理范围，应由城管牵头")
     assert done[0].text == t("zh-CN", "dispatch.returned", ref=case.ref)
     async with linli.sessions() as session:
@@ -144,9 +141,9 @@ async def test_other_departments_and_residents_cannot_answer_a_call(linli: Linli
     assert "已接受" not in (await resident.press(f"case:coaccept:{case.id}"))[0].text
 
 
-async def test_a_silent_co_handler_is_escalated_once(linli: Linli, clock: ManualClock) -> None:
+async def test_each_silent_co_handler_is_escalated_once(linli: Linli, clock: ManualClock) -> None:
     _leader, case = await _report(linli)
-    await dispatch(linli, case.id or 0, "health", "masswork", days=10)
+    await dispatch(linli, case.id or 0, "health", "masswork", "civil_affairs", days=10)
     clock.advance(timedelta(days=8))
     ctx = JobContext(linli.engine, linli.sessions, linli.clock, linli.settings)
     await sweep_case_deadlines(ctx)
@@ -158,7 +155,7 @@ async def test_a_silent_co_handler_is_escalated_once(linli: Linli, clock: Manual
                 await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))
             ).all()
         ]
-    assert kinds.count("call_unanswered") == 1, kinds
+    assert kinds.count("call_unanswered") == 2, kinds  # one per silent department
 
 
 async def test_nobody_accepts_or_hands_on_a_report_before_it_is_dispatched(linli: Linli) -> None:
@@ -177,3 +174,37 @@ async def test_nobody_accepts_or_hands_on_a_report_before_it_is_dispatched(linli
         for code in ("S027", "S042", "S037"):
             staff = (await session.exec(select(Staff).where(Staff.code == code))).one()
             assert not may_accept_case(staff, fresh) and not may_transfer_case(staff, fresh)
+
+
+async def test_a_lead_department_cannot_give_back_a_residents_own_case(linli: Linli) -> None:
+    # 首问责任: returning is for a call the dispatcher made, never for a resident's proxy case.
+    resident = Chat(linli, user="resident-proxy")
+    ref = await open_proxy(resident)
+    clerk = await bound_chat(linli, "S021", "civil-clerk")
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == ref))).one()
+    viewed = await clerk.press(f"case:view:{ref}")
+    assert f"case:return:{case.id}" not in payloads(viewed[0])
+    await clerk.press(f"case:return:{case.id}")  # crafted
+    refused = await clerk.send("不归我们管")
+    assert refused[0].text == t("zh-CN", "cases.refused_not_yours")
+    async with linli.sessions() as session:
+        kept = await session.get(Case, case.id)
+        assert kept is not None and kept.department_id == case.department_id
+        assert kept.status == CaseStatus.ASSIGNED
+
+
+async def test_a_part_taken_on_or_given_back_is_not_answered_again(linli: Linli) -> None:
+    _leader, case = await _report(linli)
+    await dispatch(linli, case.id or 0, "health", "masswork")
+    masswork = await bound_chat(linli, "S015", "masswork-officer")
+    await masswork.press(f"case:coaccept:{case.id}")
+    viewed = await masswork.press(f"case:view:{case.ref}")
+    assert f"case:return:{case.id}" not in payloads(viewed[0])  # taken on: not given back
+    await masswork.press(f"case:return:{case.id}")  # crafted
+    assert (await masswork.send("其实不归我们"))[0].text == t("zh-CN", "cases.refused_not_yours")
+    assert "协办工作完成" in (await masswork.press(f"case:co:{case.id}"))[0].text
+    again = await masswork.press(f"case:co:{case.id}")  # pressed twice: told once
+    assert again[0].text == t("zh-CN", "cases.refused_not_yours")
+    reporter = await _staff(linli, "S027")
+    assert (await _outbox(linli, staff_id=reporter.id or 0)).count("dispatch.news_co_done") == 1

@@ -17,6 +17,7 @@ from models.calendar import street_opening_rule
 from models.case_ops import Progress, department_staff, pickup_window
 from models.cases import CONCERNS, Case
 from models.org import Department, Staff, StaffRole
+from models.personal_data import remove_personal_data
 from models.policy import about_staff, handler_departments, may_be_alerted
 from models.services import DayKind
 from models.supervision import answering_supervisor
@@ -157,7 +158,7 @@ async def alert_dispatchers(
         case_id=case.id or 0,
         ref=case.ref,
         category=case_category(case, data_dir),
-        summary=case.summary,
+        summary=remove_personal_data(case.summary),  # the dispatcher needs the matter, not who
         **values,
     )
     connection = await session.connection()

@@ -103,7 +103,7 @@ def case_alert(
 
 
 def case_escalation(
-    kind: str, *, ref: str, category: Value, due_at: datetime | None, assignee: str
+    kind: str, *, ref: str, category: Value, due_at: datetime | None, assignee: Value
 ) -> Message:
     """A deadline warning or escalation about a case, for its handler or supervisors."""
     return message(

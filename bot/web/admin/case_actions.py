@@ -27,7 +27,7 @@ from models.case_ops import (
     steps_for,
     transfer_case,
 )
-from models.cases import Case, CaseHandler, CaseStatus
+from models.cases import Case, CaseStatus
 from models.dispatch import answer_call, return_call
 from models.org import Department, Staff
 from models.policy import (
@@ -36,8 +36,9 @@ from models.policy import (
     can_view_case,
     handler_departments,
     may_accept_case,
-    may_answer_call,
+    may_accept_part,
     may_finish_part,
+    may_return_call,
     may_transfer_case,
     may_work_case,
 )
@@ -84,19 +85,17 @@ async def available(desk: DeskRequest, case: Case) -> Actions:
     working = may_work_case(staff, case) and case.status in (*OPEN, CaseStatus.READY_FOR_PICKUP)
     handlers = await handler_departments(desk.session, case)
     mine = handlers.get(staff.department_id or 0)
-    answering = mine is not None and is_open and may_answer_call(staff, mine)
     return Actions(
         accept=is_open and case.assignee_staff_id is None and may_accept_case(staff, case),
         note=True,  # anyone who may see the case may note on it (case_ops.add_note)
         ask=working and is_open,
         steps=steps_for(case) if working else (),
         transfer=is_open and may_transfer_case(staff, case),
-        co_accept=answering and mine is not None and not mine.lead and mine.accepted_at is None,
-        co_done=answering and may_finish_part(staff, handlers),
-        give_back=answering
-        and mine is not None
+        co_accept=mine is not None
         and mine.accepted_at is None
-        and case.assignee_staff_id is None,
+        and may_accept_part(staff, mine, case),
+        co_done=may_finish_part(staff, handlers, case),
+        give_back=mine is not None and may_return_call(staff, mine, case),
     )
 
 
@@ -161,16 +160,7 @@ async def _transfer(desk: DeskRequest, case: Case) -> Outcome:
     return refusal
 
 
-async def _my_part(desk: DeskRequest, case: Case) -> CaseHandler | None:
-    """My department's call on this case, when the policy lets me answer it."""
-    mine = (await handler_departments(desk.session, case)).get(desk.staff.department_id or 0)
-    return mine if mine is not None and may_answer_call(desk.staff, mine) else None
-
-
 async def _co_accept(desk: DeskRequest, case: Case) -> Outcome:
-    mine = await _my_part(desk, case)
-    if mine is None or mine.lead:
-        return Refusal.NOT_YOURS
     refusal = await answer_call(desk.session, case, desk.staff, desk.now)
     if refusal is None:
         await news.co_accepted(desk, case)
@@ -178,9 +168,6 @@ async def _co_accept(desk: DeskRequest, case: Case) -> Outcome:
 
 
 async def _co_done(desk: DeskRequest, case: Case) -> Outcome:
-    handlers = await handler_departments(desk.session, case)
-    if not may_finish_part(desk.staff, handlers) or await _my_part(desk, case) is None:
-        return Refusal.NOT_YOURS
     if case.status not in OPEN:
         return Refusal.CLOSED
     refusal = await finish_part(desk.session, case, desk.staff, desk.now)
@@ -190,8 +177,6 @@ async def _co_done(desk: DeskRequest, case: Case) -> Outcome:
 
 
 async def _give_back(desk: DeskRequest, case: Case) -> Outcome:
-    if await _my_part(desk, case) is None:
-        return Refusal.NOT_YOURS
     reason = " ".join(desk.text("reason").split())[:WORDS_LIMIT]
     refusal = await return_call(desk.session, case, desk.staff, reason, desk.now)
     if refusal is None:
