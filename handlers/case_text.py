@@ -11,7 +11,7 @@ from bot.outgoing.message import Moment, Value
 from bot.outgoing.tell import case_category
 from handlers.common import localized
 from handlers.staff import active_staff
-from models.case_card import CaseCard, HandlerPart
+from models.case_card import CaseCard, HandlerPart, intake_answers
 from models.case_ops import CaseCatalogue, case_catalogue
 from models.cases import Case, CaseEvent, CaseKind
 from models.dispatch import in_queue
@@ -62,12 +62,11 @@ def timeline_text(
             category=category_name(ctx, case).render(ctx.lang),
             status=status_text(ctx, case),
         ),
-        ctx.t("cases.summary", summary=case.summary),
+        ctx.t("cases.summary", summary=card.summary if card is not None else case.summary),
     ]
     # What the intake asked (上门地址, 位置 …), as the resident answered it.
-    answers = case.details.get("answers")
-    if isinstance(answers, dict):
-        lines += [ctx.t(f"cases.answered_{q}", answer=a) for q, a in answers.items()]
+    answers = card.answers if card is not None else intake_answers(case)
+    lines += [ctx.t(f"cases.answered_{q}", answer=a) for q, a in answers.items()]
     if card is not None:
         lines += card_lines(ctx, case, card)
     if case.due_at is not None:

@@ -13,6 +13,7 @@ from models.access_log import log_view
 from models.cases import Case
 from models.org import Department, Staff
 from models.people import Resident, mask_phone
+from models.personal_data import find_personal_data, remove_personal_data
 from models.policy import handler_departments, may_see_phone
 
 
@@ -33,6 +34,7 @@ class HandlerPart:
 class CaseCard:
     """The facts of a case for its handlers."""
 
+    summary: str
     answers: dict[str, str]
     location: tuple[float, float] | None
     attachments: list[dict[str, Any]]
@@ -40,6 +42,17 @@ class CaseCard:
     phone_shown: bool
     name: str
     parts: list[HandlerPart] = field(default_factory=list)
+
+
+def intake_answers(case: Case) -> dict[str, str]:
+    """What the intake asked (上门地址, 时间, 位置 …), as the resident answered it."""
+    answers = case.details.get("answers")
+    return {str(k): str(v) for k, v in answers.items()} if isinstance(answers, dict) else {}
+
+
+def holds_personal_data(summary: str, answers: dict[str, str]) -> bool:
+    """Whether the resident's own words on a case carry personal data."""
+    return bool(find_personal_data(summary)) or any(find_personal_data(a) for a in answers.values())
 
 
 def mask_name(name: str | None) -> str:
@@ -52,24 +65,29 @@ def mask_name(name: str | None) -> str:
 async def case_card(
     session: AsyncSession, case: Case, staff: Staff, *, now: datetime, place: str
 ) -> CaseCard:
-    """The card for this staff member; an unmasked phone number is written to the access log."""
+    """The card for this staff member. Only the one who accepted the case sees the resident's
+    name, phone and own words in full (phone or ID numbers, door numbers typed into the request
+    are removed for everyone else); each such view is written to the access log."""
     resident = await session.get(Resident, case.resident_id) if case.resident_id else None
-    shown = resident is not None and bool(resident.phone) and may_see_phone(staff, case)
-    if shown and resident is not None:
+    raw = intake_answers(case)
+    owner = may_see_phone(staff, case)
+    personal = bool(resident and resident.phone) or holds_personal_data(case.summary, raw)
+    shown = owner and personal
+    if shown:
         log_view(
             session,
             staff_id=staff.id or 0,
-            resident_id=resident.id,
+            resident_id=resident.id if resident else None,
             subject=f"case:{case.id}",
-            field_name="name, phone",
+            field_name="name, phone, words",
             why="case owner: contact the resident",
             place=place,
             now=now,
         )
     phone = (resident.phone or "") if resident is not None else ""
-    answers = case.details.get("answers")
     return CaseCard(
-        answers={str(k): str(v) for k, v in answers.items()} if isinstance(answers, dict) else {},
+        summary=case.summary if owner else remove_personal_data(case.summary),
+        answers=raw if owner else {k: remove_personal_data(v) for k, v in raw.items()},
         location=_location(case),
         attachments=[a for a in case.attachments if isinstance(a, dict)],
         phone=phone if shown else mask_phone(phone),

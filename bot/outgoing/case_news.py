@@ -94,7 +94,7 @@ async def alert_department(
         case_id=case.id or 0,
         ref=case.ref,
         category=case_category(case, data_dir),
-        summary=case.summary,
+        summary=remove_personal_data(case.summary),  # in full for whoever accepts it
         department=department_name(department),
         due_at=case.due_at,
     )

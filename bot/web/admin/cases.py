@@ -22,6 +22,7 @@ from models.case_card import CaseCard, case_card
 from models.case_ops import OPEN, case_catalogue, timeline
 from models.cases import Case, CaseEvent, CaseKind
 from models.org import Department
+from models.personal_data import remove_personal_data
 from models.policy import DeskPage
 
 routes = web.RouteTableDef()
@@ -66,6 +67,7 @@ async def queue(desk: DeskRequest) -> web.StreamResponse:
             "case": case,
             "kind": kind_name(desk, case),
             "category": category_name(desk, case),
+            "summary": remove_personal_data(case.summary),  # in full on the case card, if yours
             "department": _department_name(desk, known.get(case.department_id or 0)),
             "overdue": overdue(case, desk.now),
             "mine": case.assignee_staff_id == desk.staff.id,

@@ -24,6 +24,7 @@ from models.dispatch import (
     returned_parts,
 )
 from models.org import Department
+from models.personal_data import remove_personal_data
 from models.policy import DeskPage, Viewer, can_view_case, may_dispatch
 
 routes = web.RouteTableDef()
@@ -40,6 +41,11 @@ class Waiting:
     lead: str
     co: tuple[str, ...]
     days: int
+
+    @property
+    def summary(self) -> str:
+        """The report's words without phone, ID or door numbers: the matter, not who."""
+        return remove_personal_data(self.case.summary)
 
 
 @dataclass(frozen=True)
