@@ -18,6 +18,8 @@ People and places made here:
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -705,3 +707,11 @@ async def test_the_data_set_is_what_the_comments_say(
         local = sorted(s.astimezone(SHANGHAI) for s in starts)
     assert local[0] == at(19, 23, 59) and local[-1] == at(27, 0)
     assert len(local) == 9
+
+
+def test_csv_cells_never_run_as_formulas() -> None:
+    # A resident's need typed as a formula must open as text in Excel or WPS.
+    cells = ['=HYPERLINK("//x.cn","查看")', "+1+cmd|'/c calc'!A0", "@SUM(A1)", "-5", -5, "—", None]
+    rows = list(csv.reader(io.StringIO(to_csv([cells]).decode("utf-8-sig"))))
+    defused = ["'" + str(cell) for cell in cells[:3]]
+    assert rows == [[*defused, "-5", "-5", "—", ""]]  # numbers, even negative, stay numbers
