@@ -17,3 +17,7 @@ class ClientRateLimit:
     async def allow(self, client: str) -> bool:
         """Count a request from client; False once it is over the limit."""
         return bool(await self._limiter.hit(self.rule, "client", client))
+
+    async def spent(self, client: str) -> bool:
+        """Whether the client has used up the limit (nothing is counted)."""
+        return not await self._limiter.test(self.rule, "client", client)

@@ -39,8 +39,8 @@ from models.policy import DeskPage, has_powers, may_open_page
 
 COOKIE = "linli_desk"
 SESSION_SECONDS = 8 * 3600  # one working day; then log in again
-ADDRESS_RULE = "10/minute"  # login attempts from one client address
-CODE_RULE = "5 per 5 minutes"  # login attempts on one staff code, from anywhere
+ADDRESS_RULE = "10/minute"  # failed logins from one client address
+CODE_RULE = "5 per 5 minutes"  # failed logins on one staff code, from anywhere
 CODE_LIMIT = 16
 NEXT_PATH = re.compile(r"/admin/[A-Za-z0-9/_-]{0,200}")
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
@@ -318,21 +318,30 @@ async def login(request: web.Request) -> web.StreamResponse:
     again = functools.partial(
         _login_form, request, web_session, lang, next_path=next_path, code=code
     )
-    if not await _within_limits(request, code):
+    if await _limit_spent(request, code):
         return again(error=t(lang, "desk.login_too_many"), status=429)
     staff = await _check_password(request, code, password)
     if staff is None:
+        await _count_failure(request, code)
         return again(error=t(lang, "desk.login_failed"), status=401)
     await _start(request, web_session, staff)
     return see_other(next_path)
 
 
-async def _within_limits(request: web.Request, code: str) -> bool:
-    """Count the attempt against the client address and against the staff code (both always)."""
+async def _limit_spent(request: web.Request, code: str) -> bool:
+    """Whether failed logins from this address, or on this staff code, used up their limit
+    (then even the right password waits, so guessing gains nothing)."""
     desk = desk_state(request)
-    by_address = await desk.by_address.allow(client_address(request))
-    by_code = await desk.by_code.allow(code.upper() or "-")
-    return by_address and by_code
+    by_address = await desk.by_address.spent(client_address(request))
+    return by_address or await desk.by_code.spent(code.upper() or "-")
+
+
+async def _count_failure(request: web.Request, code: str) -> None:
+    """A failed login counts against the address and the staff code; a successful one does
+    not, so a morning of colleagues logging in behind one office address locks nobody out."""
+    desk = desk_state(request)
+    await desk.by_address.allow(client_address(request))
+    await desk.by_code.allow(code.upper() or "-")
 
 
 async def _check_password(request: web.Request, code: str, password: str) -> Staff | None:
