@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models.base import SHANGHAI
 from models.calendar import add_working_days, load_overrides
@@ -451,21 +452,40 @@ async def resident_cases(session: AsyncSession, resident_id: int, limit: int = 1
 
 
 async def staff_cases(session: AsyncSession, staff: Staff, limit: int = 20) -> list[Case]:
-    """Open cases the staff member owns and unassigned ones in their department, soonest due
-    first: two index-ordered reads of at most `limit` rows each, merged."""
+    """Open cases the staff member owns, unassigned ones in their department, their
+    department's co-handling parts still to do, and what they reported themselves (社区发现),
+    soonest due first: index-ordered reads of at most `limit` rows each, merged."""
     is_open = sa.text(OPEN_CONDITION)  # the partial indexes' own words
-    mine = select(Case).where(is_open, col(Case.assignee_staff_id) == staff.id)
-    unassigned = select(Case).where(
-        is_open,
-        col(Case.department_id) == staff.department_id,
-        col(Case.assignee_staff_id).is_(None),
-    )
-    found: list[Case] = []
-    for stmt in (mine, unassigned):
+    reads = [
+        select(Case).where(is_open, col(Case.assignee_staff_id) == staff.id),
+        select(Case).where(is_open, col(Case.reporter_staff_id) == staff.id),
+    ]
+    if staff.department_id is not None:  # "no department" must not match cases with none
+        reads.append(
+            select(Case).where(
+                is_open,
+                col(Case.department_id) == staff.department_id,
+                col(Case.assignee_staff_id).is_(None),
+            )
+        )
+        reads.append(_parts_to_do(staff.department_id))
+    found: dict[int, Case] = {}
+    for stmt in reads:
         ordered = stmt.order_by(col(Case.due_at), col(Case.id)).limit(limit)
-        found += (await session.exec(ordered)).all()
+        found |= {case.id or 0: case for case in (await session.exec(ordered)).all()}
     far = datetime.max.replace(tzinfo=SHANGHAI)
-    return sorted(found, key=lambda c: (c.due_at or far, c.id or 0))[:limit]
+    return sorted(found.values(), key=lambda c: (c.due_at or far, c.id or 0))[:limit]
+
+
+def _parts_to_do(department_id: int) -> SelectOfScalar[Case]:
+    """Open cases where the department helps (协同) and its part is neither done nor returned."""
+    part = select(CaseHandler.case_id).where(
+        col(CaseHandler.department_id) == department_id,
+        col(CaseHandler.lead).is_(False),
+        col(CaseHandler.done_at).is_(None),
+        col(CaseHandler.returned_at).is_(None),
+    )
+    return select(Case).where(sa.text(OPEN_CONDITION), col(Case.id).in_(part))
 
 
 async def timeline(session: AsyncSession, case: Case) -> list[CaseEvent]:

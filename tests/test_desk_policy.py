@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from bot.i18n import t
 from models.base import SHANGHAI
 from models.cases import Case, CaseHandler, CaseKind, CaseStatus
 from models.org import Staff, StaffRole
@@ -135,3 +136,9 @@ def test_only_a_dispatched_grid_report_can_be_given_back() -> None:
     assert not may_return_call(clerk, lead_of_report, report)
     report.status = CaseStatus.RESOLVED
     assert not may_answer_call(clerk, lead_of_report, report)
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_role_has_a_name_in_both_languages(lang: str) -> None:
+    for role in StaffRole:
+        assert not t(lang, f"staff.role_{role}").startswith("staff."), role

@@ -208,3 +208,21 @@ async def test_a_part_taken_on_or_given_back_is_not_answered_again(linli: Linli)
     assert again[0].text == t("zh-CN", "cases.refused_not_yours")
     reporter = await _staff(linli, "S027")
     assert (await _outbox(linli, staff_id=reporter.id or 0)).count("dispatch.news_co_done") == 1
+
+
+async def test_my_cases_holds_my_reports_and_my_parts_not_the_queue(linli: Linli) -> None:
+    leader, mine = await _report(linli)
+    other = Chat(linli, user="resident-reporting-0001")
+    await other.send("上报")
+    await other.send("小区门口的路灯坏了，晚上很黑")
+    await other.press("report:cat:facilities")
+    await other.send("南街8号门口")
+    listed = (await leader.send("我的案件"))[0]
+    assert mine.ref in listed.text  # what the grid leader reported
+    async with linli.sessions() as session:
+        cases = (await session.exec(select(Case))).all()
+    queued = [c.ref for c in cases if c.ref != mine.ref]
+    assert queued and all(ref not in listed.text for ref in queued)  # not someone else's
+    await dispatch(linli, mine.id or 0, "health", "masswork")
+    helper = await bound_chat(linli, "S015", "masswork-officer")
+    assert mine.ref in (await helper.send("我的案件"))[0].text  # a part to help with
