@@ -18,7 +18,7 @@ from models.dispatch import in_queue
 from models.policy import Viewer
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
-WORDS_LIMIT = 500
+WORDS_LIMIT = 1000  # what the chat takes in one message: nothing typed is cut
 
 
 def catalogue(ctx: Context) -> CaseCatalogue:
@@ -36,13 +36,15 @@ def status_text(ctx: Context, case: Case) -> str:
     return ctx.t(f"cases.status_{case.status}")
 
 
-def event_line(lang: str, event: CaseEvent) -> str:
-    """One timeline step in plain words."""
+def event_line(lang: str, event: CaseEvent, *, for_staff: bool = True) -> str:
+    """One timeline step in plain words (a department's reason for returning a call stays
+    inside the office)."""
     values = {k: v for k, v in event.data.items() if isinstance(v, str | int)}
     values.setdefault("department", "")
     values.setdefault("staff", "")
     values.setdefault("window", "")
-    text = t(lang, f"cases.event_{event.kind}", note=event.note or "", **values)
+    kind = event.kind if for_staff or event.kind != "returned" else "returned_public"
+    text = t(lang, f"cases.event_{kind}", note=event.note or "", **values)
     return f"{when(lang, event.at)} {text}"
 
 
@@ -72,7 +74,7 @@ def timeline_text(
     if case.due_at is not None:
         lines.append(ctx.t("cases.due", due=when(ctx.lang, case.due_at)))
     shown = [e for e in events if for_staff or e.kind not in RESIDENT_HIDDEN]
-    lines += [event_line(ctx.lang, event) for event in shown]
+    lines += [event_line(ctx.lang, event, for_staff=for_staff) for event in shown]
     return "\n".join(lines)
 
 

@@ -252,6 +252,7 @@ class Refusal(StrEnum):
     WAITING_CO = "waiting_co"
     NO_SUCH_STEP = "no_such_step"
     NO_REASON = "no_reason"
+    ALREADY_YOURS = "already_yours"
 
 
 def steps_for(case: Case) -> tuple[Progress, ...]:
@@ -270,7 +271,9 @@ async def accept_case(
         return Refusal.CLOSED
     if not may_accept_case(staff, case):
         return Refusal.NOT_YOURS
-    if case.assignee_staff_id is not None and case.assignee_staff_id != staff.id:
+    if case.assignee_staff_id == staff.id:
+        return Refusal.ALREADY_YOURS  # a second press (or a replayed form) repeats nothing
+    if case.assignee_staff_id is not None:
         return Refusal.TAKEN
     case.assignee_staff_id, case.status = staff.id, CaseStatus.ACCEPTED
     case.accepted_at = case.accepted_at or now

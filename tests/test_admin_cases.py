@@ -346,7 +346,8 @@ async def test_dispatch_to_two_departments_through_to_resolution(
     assert await told(linli, "dispatch.news_co_accepted") == both
 
     assert (await desk["S021"].act(f"{case_path}/accept")).status == 303
-    assert await told(linli, "cases.notice_accepted") == both
+    assert await told(linli, "cases.notice_accepted") == {(resident, None)}
+    assert await told(linli, "dispatch.reporter_accepted") == {(None, reporter)}  # own words
     owner_view = await page(desk["S021"], case_path)
     assert PHONE in owner_view and "王小明" in owner_view
     assert "南街社区5栋2单元" in owner_view and "media-0001" in owner_view
@@ -366,7 +367,8 @@ async def test_dispatch_to_two_departments_through_to_resolution(
     assert (await desk["S025"].act(f"{case_path}/co_done")).status == 303
     assert await told(linli, "dispatch.news_co_done") == both
     assert (await desk["S021"].act(f"{case_path}/step", step="resolved")).status == 303
-    assert await told(linli, "cases.notice_resolved") == both
+    assert await told(linli, "cases.notice_resolved") == {(resident, None)}
+    assert await told(linli, "dispatch.reporter_resolved") == {(None, reporter)}
     async with linli.sessions() as session:
         case = await session.get(Case, number)
         assert case is not None and case.status == CaseStatus.RESOLVED
@@ -415,9 +417,12 @@ async def test_transfer_ask_and_note_from_the_case_page(
         f"{path}/transfer", department="social_security", reason="社保卡的事"
     )
     assert moved.status == 303
+    assert moved.headers["Location"] == "/admin/cases"  # handed on: back to the queue
     assert (street.resident, None) in await told(linli, "cases.notice_transferred")
     assert (await desk["S021"].get(path)).status == 404  # no longer theirs to see
     assert (await desk["S017"].act(f"{path}/accept")).status == 303
+    twice = await desk["S017"].act(f"{path}/accept")  # a replayed form repeats nothing
+    assert twice.status == 409 and "已经受理" in await twice.text()
     asked = await desk["S017"].act(f"{path}/ask", question="请问周六上午在家吗？")
     assert asked.status == 303
     assert await told(linli, "cases.notice_question") == {(street.resident, None)}

@@ -9,6 +9,7 @@ import pytest
 
 from bot.i18n import t
 from models.base import SHANGHAI
+from models.case_ops import Refusal
 from models.cases import Case, CaseHandler, CaseKind, CaseStatus
 from models.org import Staff, StaffRole
 from models.policy import (
@@ -142,3 +143,10 @@ def test_only_a_dispatched_grid_report_can_be_given_back() -> None:
 def test_every_role_has_a_name_in_both_languages(lang: str) -> None:
     for role in StaffRole:
         assert not t(lang, f"staff.role_{role}").startswith("staff."), role
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_refusal_is_worded_in_chat_and_on_the_desk(lang: str) -> None:
+    for refusal in Refusal:
+        for key in (f"cases.refused_{refusal}", f"desk.refused_{refusal}"):
+            assert t(lang, key) != key, key

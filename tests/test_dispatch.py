@@ -95,8 +95,8 @@ async def test_the_whole_chain_across_two_departments(linli: Linli) -> None:
     assert "协办工作完成" in (await masswork.press(f"case:co:{case.id}"))[0].text
     assert "已办结" in (await health.press(f"case:step:{case.id}:resolved"))[0].text
     told = await _outbox(linli, staff_id=reporter.id or 0)
-    steps = ("dispatch.news_dispatched", "dispatch.news_co_accepted", "cases.notice_accepted")
-    for key in (*steps, "dispatch.news_co_done", "cases.notice_resolved"):
+    steps = ("dispatch.news_dispatched", "dispatch.news_co_accepted", "dispatch.reporter_accepted")
+    for key in (*steps, "dispatch.news_co_done", "dispatch.reporter_resolved"):
         assert key in told, key
     assert leader is not None  # the grid leader's chat stays usable throughout
 
@@ -226,3 +226,23 @@ async def test_my_cases_holds_my_reports_and_my_parts_not_the_queue(linli: Linli
     await dispatch(linli, mine.id or 0, "health", "masswork")
     helper = await bound_chat(linli, "S015", "masswork-officer")
     assert mine.ref in (await helper.send("我的案件"))[0].text  # a part to help with
+
+
+async def test_a_residents_timeline_shows_a_return_but_not_its_reason(linli: Linli) -> None:
+    resident = Chat(linli, user="resident-reporting-0002")
+    await resident.send("上报")
+    await resident.send("小区门口的路灯坏了，晚上很黑")
+    await resident.press("report:cat:facilities")
+    opened = (await resident.send("南街8号门口"))[0]
+    found = REF.search(opened.text)
+    assert found is not None
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == found.group()))).one()
+    await dispatch(linli, case.id or 0, "masswork")
+    officer = await bound_chat(linli, "S015", "masswork-officer")
+    await officer.press(f"case:return:{case.id}")
+    await officer.send("内部分工：路灯归城建口")
+    shown = (await resident.send(case.ref))[0].text
+    assert "退回，街道重新派单" in shown and "内部分工" not in shown
+    dispatcher = await bound_chat(linli, "S042", "dispatcher")
+    assert "内部分工" in (await dispatcher.press(f"case:view:{case.ref}"))[0].text

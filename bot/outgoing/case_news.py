@@ -54,6 +54,14 @@ async def tell_resident(
     return await queue(connection, news, [for_resident(case.resident_id)], kind="case", now=now)
 
 
+# The grid worker who reported a case is not its resident: the same news, in their own words.
+REPORTER_WORDS = {
+    "cases.notice_accepted": "dispatch.reporter_accepted",
+    "cases.notice_resolved": "dispatch.reporter_resolved",
+    "cases.notice_transferred": "dispatch.reporter_transferred",
+}
+
+
 async def tell_reporter(
     session: AsyncSession, case: Case, key: str, *, now: datetime, data_dir: Path, **values: Value
 ) -> int:
@@ -62,7 +70,11 @@ async def tell_reporter(
     if reporter is None or not reporter.active:
         return 0
     news = pushes.case_news(
-        key, ref=case.ref, category=case_category(case, data_dir), options=(), **values
+        REPORTER_WORDS.get(key, key),
+        ref=case.ref,
+        category=case_category(case, data_dir),
+        options=(),
+        **values,
     )
     connection = await session.connection()
     return await queue(connection, news, [for_staff(reporter.id or 0)], kind="case", now=now)

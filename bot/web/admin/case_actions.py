@@ -215,6 +215,8 @@ async def act(desk: DeskRequest) -> web.StreamResponse:
         status = 403 if outcome is Refusal.NOT_YOURS else 409
         return desk.refuse(status, f"desk.refused_{outcome}", back=_page(case))
     desk.flash(f"desk.done_{desk.request.match_info['action']}", ref=case.ref)
+    if not await can_view_case(desk.session, case, Viewer(staff=desk.staff)):
+        return see_other("/admin/cases")  # handed on to another department: no longer ours
     return see_other(_page(case))
 
 
