@@ -168,3 +168,36 @@ async def return_call(
     name = department.name_zh if department else ""
     record(session, case, ("staff", staff.id), "returned", now, reason, department=name)
     return None
+
+
+async def settle_returned_part(
+    session: AsyncSession,
+    case: Case,
+    dispatcher: Staff,
+    returned_department_id: int,
+    replacement: Department | None,
+    now: datetime,
+) -> Refusal | None:
+    """The dispatcher answers a co-handler's return: another department is called to help
+    instead, or the joint work goes on without one. The returned part leaves the list either
+    way (its reason stays on the timeline)."""
+    if not may_dispatch(dispatcher):
+        return Refusal.NOT_YOURS
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    handlers = await handler_departments(session, case)
+    returned = handlers.get(returned_department_id)
+    if returned is None or returned.lead or returned.returned_at is None:
+        return Refusal.NO_SUCH_STEP
+    await session.delete(returned)
+    await session.flush()
+    if replacement is None:
+        record(session, case, ("staff", dispatcher.id), "co_dropped", now)
+        return None
+    if replacement.id in handlers and replacement.id != returned_department_id:
+        return Refusal.NO_SUCH_STEP  # already on the case
+    session.add(CaseHandler(case_id=case.id or 0, department_id=replacement.id or 0, lead=False))
+    record(
+        session, case, ("staff", dispatcher.id), "co_called", now, department=replacement.name_zh
+    )
+    return None

@@ -481,3 +481,33 @@ async def test_todays_appointments_are_served_from_the_desk(
         appointment = await session.get(Appointment, number)
         assert appointment is not None and appointment.status == AppointmentStatus.COMPLETED
     assert await told(linli, "window.rate_request") == {(street.resident, None)}
+
+
+async def test_a_helper_gives_its_part_back_and_the_dispatcher_calls_another(
+    linli: Linli, street: Street, desk: dict[str, Browser]
+) -> None:
+    number, path = street.found, f"/admin/cases/{street.found}"
+    sent = await desk["S042"].act(
+        f"/admin/dispatch/{number}", lead="civil_affairs", co="health", days="3"
+    )
+    assert sent.status == 303
+    assert (await desk["S021"].act(f"{path}/accept")).status == 303
+    assert (await desk["S025"].act(f"{path}/return", reason="这不是卫生口的事")).status == 303
+    # The lead carries on: nobody tells the resident that the case went back to the street.
+    assert await told(linli, "dispatch.news_returned") == set()
+    queue = await page(desk["S042"], "/admin/dispatch")
+    settle = f'action="/admin/dispatch/{number}/part/'
+    assert settle in queue and "这不是卫生口的事" in queue
+    department = queue[queue.index(settle) + len(settle) :].split('"')[0]
+    assert (
+        await desk["S021"].act(f"/admin/dispatch/{number}/part/{department}", helper="masswork")
+    ).status == 403
+    called = await desk["S042"].act(
+        f"/admin/dispatch/{number}/part/{department}", helper="masswork"
+    )
+    assert called.status == 303
+    assert settle not in await page(desk["S042"], "/admin/dispatch")  # answered
+    assert (None, street.staff["S015"]) in await told(linli, "cases.alert_co")
+    assert f'action="{path}/co_accept"' in await page(desk["S015"], path)
+    again = await desk["S042"].act(f"/admin/dispatch/{number}/part/{department}", helper="")
+    assert again.status == 409  # nothing returned is left to answer

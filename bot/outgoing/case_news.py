@@ -313,8 +313,8 @@ async def tell_part(
 async def tell_returned(
     session: AsyncSession, case: Case, staff: Staff, reason: str, *, now: datetime, data_dir: Path
 ) -> int:
-    """The dispatcher learns why a call came back; the resident and grid worker that the case
-    is being sent on again."""
+    """The dispatcher learns why a call came back; when it was the lead's, the resident and the
+    grid worker learn that the case is being sent on again."""
     department = await session.get(Department, staff.department_id) if staff.department_id else None
     name = department_name(department)
     sent = await alert_dispatchers(
@@ -326,6 +326,8 @@ async def tell_returned(
         department=name,
         reason=reason,
     )
+    if case.department_id is not None:  # a helper gave its part back: the lead carries on
+        return sent
     return sent + await tell_both(
         session, case, "dispatch.news_returned", now=now, data_dir=data_dir, department=name
     )

@@ -5,10 +5,12 @@ co-handling departments, working days), pre-filled with its category's suggestio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 from sqlmodel import col, select
 
+from bot.outgoing import case_news
 from bot.web.admin import news
 from bot.web.admin.auth import DeskRequest, see_other, staff_page
 from bot.web.admin.case_actions import visible_case
@@ -22,6 +24,7 @@ from models.dispatch import (
     dispatch_queue,
     in_queue,
     returned_parts,
+    settle_returned_part,
 )
 from models.org import Department
 from models.personal_data import remove_personal_data
@@ -126,5 +129,41 @@ async def dispatch(desk: DeskRequest) -> web.StreamResponse:
         status = 403 if refusal == "not_yours" else 409
         return desk.refuse(status, f"desk.refused_{refusal}", back="/admin/dispatch")
     await news.dispatched(desk, case)
+    desk.flash("desk.done_dispatch", ref=case.ref)
+    return see_other("/admin/dispatch")
+
+
+@routes.post(r"/dispatch/{number:\d{1,9}}/part/{department:\d{1,9}}")
+@staff_page(DeskPage.DISPATCH)
+async def settle_part(desk: DeskRequest) -> web.StreamResponse:
+    """POST /admin/dispatch/{id}/part/{department}: a returned co-handling part is answered:
+    another department is called to help (`helper`), or the work goes on without (empty)."""
+    case = await visible_case(desk, desk.request.match_info["number"])
+    if case is None:
+        return desk.refuse(404, "desk.not_found")
+    if not may_dispatch(desk.staff):
+        return desk.refuse(403, "desk.refused_not_yours", back="/admin/dispatch")
+    code = desk.text("helper")[:32]
+    found = await _chosen(desk, [code]) if code else []
+    if code and not found:
+        return desk.refuse(400, "desk.dispatch_incomplete", back="/admin/dispatch")
+    replacement = found[0] if found else None
+    returned = int(desk.request.match_info["department"])
+    refusal = await settle_returned_part(
+        desk.session, case, desk.staff, returned, replacement, desk.now
+    )
+    if refusal is not None:
+        status = 403 if refusal == "not_yours" else 409
+        return desk.refuse(status, f"desk.refused_{refusal}", back="/admin/dispatch")
+    if replacement is not None:
+        await desk.session.flush()
+        await case_news.alert_department(
+            desk.session,
+            case,
+            replacement.id or 0,
+            now=desk.now,
+            data_dir=Path(desk.linli.settings.data_dir),
+            co=True,
+        )
     desk.flash("desk.done_dispatch", ref=case.ref)
     return see_other("/admin/dispatch")
