@@ -850,6 +850,10 @@ async def test_records_outside_ones_scope_answer_404_and_forms_change_nothing(
             *probes("POST", f"/admin/dispatch/{civil}", ("S042", 404), lead="health", days="3"),
             *probes("POST", f"/admin/dispatch/{report}", ("S021", 403), lead="health", days="3"),
         ],
+        ("POST", "/admin/dispatch/{number}/part/{department}"): [
+            *probes("POST", f"/admin/dispatch/{civil}/part/1", ("S042", 404), helper="health"),
+            *probes("POST", f"/admin/dispatch/{report}/part/1", ("S021", 403), helper="health"),
+        ],
         ("POST", "/admin/appointments/{number}/{step}"): [
             probe
             for step in ("check_in", "complete", "no_show")
