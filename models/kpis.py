@@ -296,14 +296,20 @@ def _ratings_in(scope: KpiScope) -> sa.ColumnElement[bool]:
                 (kind == WINDOW) & col(Rating.subject_id).in_(visits),
             )
         case ScopeKind.WINDOW, int(number):
-            appointments = sa.select(col(Appointment.id)).where(_served_at_window(number))
+            # Correlated to each rating of the period: only the rated appointments are looked
+            # up (an IN over every appointment ever served took seconds per window).
+            served_here = (
+                sa.select(col(Appointment.id))
+                .where(col(Appointment.id) == col(Rating.subject_id), _served_at_window(number))
+                .exists()
+            )
             visits = (
                 sa.select(col(WindowVisit.id))
                 .join(Department, col(Department.id) == col(WindowVisit.department_id))
                 .where(col(Department.window) == number)
             )
             return sa.or_(
-                (kind == APPOINTMENT) & col(Rating.subject_id).in_(appointments),
+                (kind == APPOINTMENT) & served_here,
                 (kind == WINDOW) & col(Rating.subject_id).in_(visits),
                 kind.not_in((APPOINTMENT, WINDOW))
                 & rated.in_(_staff_where(Staff.window == number)),

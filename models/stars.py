@@ -60,6 +60,7 @@ class StarRules:
     no_data_score: float
     lines: tuple[tuple[int, float], ...]
     roles: tuple[StaffRole, ...]
+    without_cases: tuple[StaffRole, ...] = ()
 
     def stars(self, total: float) -> int:
         """The stars a total earns: the highest line it reaches, else 1."""
@@ -82,7 +83,8 @@ def load_star_rules(data_dir: Path) -> StarRules:
     if any(a[1] <= b[1] for a, b in pairwise(lines)):
         raise ValueError(f"stars.toml: each star line must be above the next: {lines}")
     roles = tuple(StaffRole(role) for role in data["scored"]["roles"])
-    return StarRules(weights, target, neutral, lines, roles)
+    without = tuple(StaffRole(role) for role in data["scored"].get("without_cases", []))
+    return StarRules(weights, target, neutral, lines, roles, without)
 
 
 @dataclass(frozen=True)
@@ -164,20 +166,22 @@ def _card(
     rules: StarRules,
 ) -> Scorecard:
     target = rules.accepted_target
+    takes_cases = staff.role not in rules.without_cases
     accepted = Factor(
         "accepted",
-        float(cases.accepted),
+        float(cases.accepted) if takes_cases else None,
         cases.accepted,
         target,
-        min(1.0, cases.accepted / target),
-        False,
+        min(1.0, cases.accepted / target) if takes_cases else rules.no_data_score,
+        not takes_cases,
         rules.weights["accepted"],
     )
+    completed = cases.completed_on_time if takes_cases else Rate(0, 0)
     factors = (
         _share("proficiency", ratings.not_level(RatingLevel.POOR_SKILL), rules),
         _share("attitude", ratings.not_level(RatingLevel.BAD_ATTITUDE), rules),
         accepted,
-        _share("completed", cases.completed_on_time, rules),
+        _share("completed", completed, rules),
         _share("satisfaction", ratings.satisfaction, rules),
     )
     total = round(sum(f.contribution for f in factors), 1)

@@ -129,9 +129,16 @@ async def test_monthly_scorecards_per_scope(
                 "staff A": KpiScope.staff(a),
             }.items()
         }  # fmt: skip
-    # Best first: C 71.5, A 67.5; everyone else (the seeded street and B) has no data: 48.
+    # Best first: C 71.5, A 67.5; everyone else (the seeded street and B) has no data: 48,
+    # or 60 for a grid leader, whose accepted count cannot move and is scored neutral too
+    # (12 + 12 + 12 + 12 + 12).
     assert [(card.staff_id, card.total) for card in street[:2]] == [(c, 71.5), (a, 67.5)]
-    assert {card.total for card in street[2:]} == {48.0} and b in {x.staff_id for x in street}
+    assert {card.total for card in street[2:]} == {48.0, 60.0} and b in {x.staff_id for x in street}
+    async with sessions() as session:
+        leaders = set(
+            (await session.exec(select(Staff.id).where(Staff.role == "grid_leader"))).all()
+        )
+    assert {card.staff_id for card in street if card.total == 60.0} == leaders
     assert len(street) == scored
     assert found == {
         "department D": [(a, 67.5), (b, 48.0)],  # V is a supervisor: not scored
