@@ -8,14 +8,17 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli
 from bot.config import ConfigurationError
+from bot.outgoing import case_news
 from bot.web.admin.passwords import MIN_LENGTH, WeakPasswordError, hash_password
 from models.binding import deactivate_staff, find_staff, unbind_staff
+from models.case_ops import release_cases
 from models.org import Community, Department, Grid, Staff, StaffRole
 
 logger = logging.getLogger("linli")
@@ -37,8 +40,19 @@ async def staff_deactivate(linli: Linli, key: str) -> None:
         staff = await find_staff(session, key)
         if staff is None:
             raise ConfigurationError(f"no staff member {key!r}")
-        count = await deactivate_staff(session, staff, linli.clock.now())
-    logger.info("staff %s deactivated and unbound from %d chat accounts", staff.code, count)
+        now = linli.clock.now()
+        count = await deactivate_staff(session, staff, now)
+        released = await release_cases(session, staff, now)
+        for case in released:  # their departments take them on again
+            await case_news.alert_handlers(
+                session, case, now=now, data_dir=Path(linli.settings.data_dir)
+            )
+    logger.info(
+        "staff %s deactivated, unbound from %d chat accounts, %d open cases handed back",
+        staff.code,
+        count,
+        len(released),
+    )
 
 
 # For scripts and tests; a person is asked instead. (The name of a variable, not a password.)

@@ -368,6 +368,17 @@ async def mark_progress(
     return None
 
 
+async def release_cases(session: AsyncSession, staff: Staff, now: datetime) -> list[Case]:
+    """A staff member who leaves hands their open cases back to the lead department, which is
+    alerted to take them on again (首问责任 passes to whoever accepts next)."""
+    stmt = select(Case).where(sa.text(OPEN_CONDITION), col(Case.assignee_staff_id) == staff.id)
+    released = list((await session.exec(stmt.order_by(col(Case.id)))).all())
+    for case in released:
+        case.assignee_staff_id, case.status = None, CaseStatus.ASSIGNED
+        record(session, case, ("system", None), "released", now, staff=staff.name)
+    return released
+
+
 def still_working(handler: CaseHandler) -> bool:
     """A co-handler that has neither done its part nor returned the call."""
     return not handler.lead and handler.done_at is None and handler.returned_at is None

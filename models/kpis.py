@@ -233,9 +233,19 @@ def _window_services(number: int) -> sa.Select[int | None]:
 def _served_at_window(number: int) -> sa.ColumnElement[bool]:
     """An appointment served at the window (the roster shift's window wins over the person's)."""
     server = col(Appointment.served_by_staff_id)
+    # The server's last shift to start by the appointment's start: one step down the
+    # (staff_id, starts_at) index, where a range over every earlier shift cost seconds.
+    earlier = RosterShift.__table__.alias("earlier_shift")  # type: ignore[attr-defined]
+    latest = (
+        sa.select(earlier.c.id)
+        .where(earlier.c.staff_id == server, earlier.c.starts_at <= col(Appointment.starts_at))
+        .order_by(earlier.c.starts_at.desc())
+        .limit(1)
+        .correlate(Appointment)
+        .scalar_subquery()
+    )
     covering = sa.select(col(RosterShift.id)).where(
-        col(RosterShift.staff_id) == server,
-        col(RosterShift.starts_at) <= col(Appointment.starts_at),
+        col(RosterShift.id) == latest,
         col(RosterShift.ends_at) > col(Appointment.starts_at),
         col(RosterShift.window).is_not(None),
     )
