@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 
 from bot.context import Context
 from bot.messages import Reply
-from bot.outgoing import for_resident, pushes, queue
+from bot.outgoing.tell import ask_for_rating
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, format_time, localized
 from handlers.staff import is_staff
@@ -18,7 +18,6 @@ from models.appointments import (
     todays_appointments,
 )
 from models.base import SHANGHAI
-from models.booking import Appointment
 from models.refs import canonical_reference
 from models.services import Service
 
@@ -82,7 +81,7 @@ async def _step(ctx: Context, step: Step) -> HandlerResult:
         )
         return Reply(text, back_to_menu(ctx))
     if step is Step.COMPLETE:
-        await _ask_for_rating(ctx, appointment)
+        await ask_for_rating(ctx.session, appointment, ctx.now())
     return Reply(ctx.t(f"window.done_{step}", ref=appointment.ref), back_to_menu(ctx))
 
 
@@ -97,17 +96,3 @@ def _register_steps() -> None:
 
 
 _register_steps()
-
-
-async def _ask_for_rating(ctx: Context, appointment: Appointment) -> None:
-    """The six-level rating request, sent to the resident through the outbox."""
-    await ctx.unit.flush()
-    request = pushes.rating_request(appointment_id=appointment.id or 0, ref=appointment.ref)
-    await queue(
-        ctx.unit.connection,
-        request,
-        [for_resident(appointment.resident_id)],
-        kind="rating",
-        now=ctx.now(),
-        once=f"rate:appt:{appointment.id}",
-    )

@@ -14,7 +14,7 @@ from bot.outgoing import pushes
 from bot.outgoing.message import Day, Message, Name, Say, Value, say
 from bot.outgoing.queue import for_resident, for_staff, queue
 from models.appointments import BookingLimits, expire_offers
-from models.booking import BookingSlot, WaitlistEntry
+from models.booking import Appointment, BookingSlot, WaitlistEntry
 from models.case_ops import case_catalogue
 from models.cases import CONCERNS, Case, Rating, RatingLevel
 from models.needs import NeedItem, NeedStage
@@ -182,3 +182,18 @@ async def pass_on_offers(session: AsyncSession, now: datetime, minutes: int) -> 
         if slot is not None:
             await offer_place(connection, entry, slot, minutes, now)
     return len(offered)
+
+
+async def ask_for_rating(session: AsyncSession, appointment: Appointment, now: datetime) -> int:
+    """The six-level rating request after a window visit, once per appointment (from the chat
+    or the desk, whichever marks it done)."""
+    await session.flush()
+    request = pushes.rating_request(appointment_id=appointment.id or 0, ref=appointment.ref)
+    return await queue(
+        await session.connection(),
+        request,
+        [for_resident(appointment.resident_id)],
+        kind="rating",
+        now=now,
+        once=f"rate:appt:{appointment.id}",
+    )

@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 
 from aiohttp import web
 
-from bot.outgoing import for_resident, pushes, queue
+from bot.outgoing.tell import ask_for_rating
 from bot.web.admin.auth import DeskRequest, see_other, staff_page
 from bot.web.admin.layout import NavEntry, localized
 from models.appointments import Step, serve_appointment, todays_appointments
@@ -81,20 +81,6 @@ async def serve(desk: DeskRequest) -> web.StreamResponse:
     if outcome == "not_now":
         return desk.refuse(409, "desk.appointment_not_now", back=HERE, ref=appointment.ref)
     if step is Step.COMPLETE:
-        await _ask_for_rating(desk, appointment)
+        await ask_for_rating(desk.session, appointment, desk.now)
     desk.flash(f"desk.done_{step}", ref=appointment.ref)
     return see_other(HERE)
-
-
-async def _ask_for_rating(desk: DeskRequest, appointment: Appointment) -> None:
-    """The six-level rating request, as the chat's completion sends it."""
-    await desk.session.flush()
-    request = pushes.rating_request(appointment_id=appointment.id or 0, ref=appointment.ref)
-    await queue(
-        await desk.session.connection(),
-        request,
-        [for_resident(appointment.resident_id)],
-        kind="rating",
-        now=desk.now,
-        once=f"rate:appt:{appointment.id}",
-    )
