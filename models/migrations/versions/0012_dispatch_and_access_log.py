@@ -23,12 +23,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("staff") as batch:
-        batch.add_column(sa.Column("desk_epoch", sa.Integer(), server_default="0", nullable=False))
-    with op.batch_alter_table("casehandler") as batch:
-        batch.add_column(sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("returned_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("return_reason", sa.String(length=500), nullable=True))
+    # Plain ALTER TABLE (SQLite ≥ 3.35 adds and drops columns itself): a batch copy would
+    # recreate `staff`, which other tables' foreign keys point at.
+    op.add_column(
+        "staff", sa.Column("desk_epoch", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column("casehandler", sa.Column("accepted_at", sa.DateTime(timezone=True)))
+    op.add_column("casehandler", sa.Column("returned_at", sa.DateTime(timezone=True)))
+    op.add_column("casehandler", sa.Column("return_reason", sa.String(length=500)))
     op.create_table(
         "personaldataview",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -51,9 +53,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_personaldataview_resident_id"), table_name="personaldataview")
     op.drop_index("ix_personaldataview_staff_at", table_name="personaldataview")
     op.drop_table("personaldataview")
-    with op.batch_alter_table("staff") as batch:
-        batch.drop_column("desk_epoch")
-    with op.batch_alter_table("casehandler") as batch:
-        batch.drop_column("return_reason")
-        batch.drop_column("returned_at")
-        batch.drop_column("accepted_at")
+    op.drop_column("staff", "desk_epoch")
+    for column in ("return_reason", "returned_at", "accepted_at"):
+        op.drop_column("casehandler", column)
