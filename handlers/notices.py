@@ -14,6 +14,7 @@ from handlers.notices_staff import notice_author
 from handlers.staff import is_staff
 from models.base import SHANGHAI
 from models.messaging import OutboxMessage, OutboxStatus
+from models.notice_audience import may_see_notice, may_withdraw_notice
 from models.notice_ops import cancel_notice, notice_report
 from models.notices import Notice, NoticeStatus
 from models.org import StaffRole
@@ -107,8 +108,7 @@ async def _visible_notice(ctx: Context, number: str) -> Notice | None:
     if author is None or not (number.isdecimal() and len(number) < 10):
         return None
     notice = await ctx.session.get(Notice, int(number))
-    everyone = author[0].role in (StaffRole.SUPERVISOR, StaffRole.ADMIN)
-    if notice is None or not (everyone or notice.author_staff_id == author[0].id):
+    if notice is None or not await may_see_notice(ctx.session, author[0], notice):
         return None
     return notice
 
@@ -123,7 +123,9 @@ async def show(ctx: Context) -> HandlerResult:
     text = notice_summary(notice, report).render(ctx.lang).text
     status = ctx.t(f"notices.status_{notice.status}")
     buttons: tuple[Button, ...] = ()
-    if notice.status in (NoticeStatus.SCHEDULED, NoticeStatus.SENDING):
+    staff = await notice_author(ctx)
+    withdrawable = staff is not None and may_withdraw_notice(staff[0], notice)
+    if withdrawable and notice.status in (NoticeStatus.SCHEDULED, NoticeStatus.SENDING):
         buttons = (Button(ctx.t("notices.cancel"), f"notice:cancel:{notice.id}"),)
     return Reply(f"{status}\n{text}", (*buttons, Button(ctx.t("notices.mine"), "notice:mine")))
 
@@ -132,7 +134,8 @@ async def show(ctx: Context) -> HandlerResult:
 async def cancel(ctx: Context) -> HandlerResult:
     """Withdraw a notice: what has not gone out yet will not."""
     notice = await _visible_notice(ctx, ctx.args)
-    if notice is None:
+    staff = await notice_author(ctx)
+    if notice is None or staff is None or not may_withdraw_notice(staff[0], notice):
         return Reply(ctx.t("notices.gone"), back_to_menu(ctx))
     withdrawn = await cancel_notice(ctx.session, notice, ctx.now())
     if withdrawn < 0:

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.org import Grid
+from models.notices import Notice
+from models.org import Grid, Staff
 from models.people import Resident
-from models.policy import Scope
+from models.policy import Scope, has_powers, scope_of
 
 FILTERS = ("elderly", "disabled")
 
@@ -96,3 +97,18 @@ def resident_filter(audience: Audience) -> sa.ColumnElement[bool]:
     if "disabled" in audience.filters:
         condition = sa.and_(condition, col(Resident.disabled).is_(True))
     return condition
+
+
+async def may_see_notice(session: AsyncSession, staff: Staff, notice: Notice) -> bool:
+    """Who may read a notice's report (chat and desk alike): its author, and staff whose own
+    sending scope covers its whole audience (supervisors and administrators: every notice)."""
+    if not has_powers(staff):
+        return False
+    if notice.author_staff_id == staff.id:
+        return True
+    return await allowed(session, scope_of(staff), Audience.from_data(notice.audience))
+
+
+def may_withdraw_notice(staff: Staff, notice: Notice) -> bool:
+    """Its author withdraws a notice, and so do the street's supervisors and administrators."""
+    return has_powers(staff) and (notice.author_staff_id == staff.id or scope_of(staff).street)

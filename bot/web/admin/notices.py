@@ -27,7 +27,13 @@ from sqlmodel import col, select
 from bot.outgoing.tell import notice_message
 from bot.web.admin.auth import DeskRequest, see_other, staff_page
 from bot.web.admin.layout import NavEntry, localized
-from models.notice_audience import FILTERS, Audience, allowed
+from models.notice_audience import (
+    FILTERS,
+    Audience,
+    allowed,
+    may_see_notice,
+    may_withdraw_notice,
+)
 from models.notice_ops import (
     TEXT_MAX,
     URL_MAX,
@@ -318,18 +324,15 @@ async def visible_notice(desk: DeskRequest) -> Notice | None:
     if not (number.isdecimal() and len(number) <= 9):
         return None
     notice = await desk.session.get(Notice, int(number))
-    if notice is None:
+    if notice is None or not await may_see_notice(desk.session, desk.staff, notice):
         return None
-    if notice.author_staff_id == desk.staff.id:
-        return notice
-    covered = await allowed(desk.session, scope_of(desk.staff), Audience.from_data(notice.audience))
-    return notice if covered else None
+    return notice
 
 
 def may_withdraw(desk: DeskRequest, notice: Notice) -> bool:
     """Its author withdraws a notice, and so do the street's supervisors and administrators
     (as from the chat); only while it is waiting or sending (cancel_notice says so again)."""
-    return notice.author_staff_id == desk.staff.id or scope_of(desk.staff).street
+    return may_withdraw_notice(desk.staff, notice)
 
 
 def still_going(notice: Notice) -> bool:
