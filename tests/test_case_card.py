@@ -5,12 +5,16 @@ view is written to the access log."""
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import select
 
 from bot.app import Linli
 from models.access_log import PersonalDataView
 from models.cases import Case
 from models.messaging import OutboxMessage
+from models.org import Staff
+from models.people import ChannelIdentity
 from tests.conftest import Chat, payloads
 from tests.test_cases import bound_chat
 
@@ -30,7 +34,24 @@ async def _proxy_with_a_phone(linli: Linli) -> Case:
     return case
 
 
+async def _on_wechat(linli: Linli, code: str) -> None:
+    """A WeChat account for a staff member, so that alerts reach them."""
+    async with linli.sessions() as session, session.begin():
+        staff = (await session.exec(select(Staff).where(Staff.code == code))).one()
+        now = linli.clock.now()
+        session.add(
+            ChannelIdentity(
+                channel="wechat",
+                external_id=code,
+                staff_id=staff.id,
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+
+
 async def test_the_phone_in_the_words_is_for_the_one_who_accepted(linli: Linli) -> None:
+    await _on_wechat(linli, "S022")
     case = await _proxy_with_a_phone(linli)
     clerk = await bound_chat(linli, "S021", "civil-card")
     colleague = await bound_chat(linli, "S022", "civil-card-2")
@@ -46,4 +67,8 @@ async def test_the_phone_in_the_words_is_for_the_one_who_accepted(linli: Linli) 
         views = (await session.exec(select(PersonalDataView))).all()
         assert [(v.subject, v.place) for v in views] == [(f"case:{case.id}", "chat")]
         alerts = (await session.exec(select(OutboxMessage))).all()
-    assert all(PHONE not in str(row.payload) for row in alerts if row.staff_id is not None)
+    to_staff = [json.dumps(row.payload, ensure_ascii=False) for row in alerts if row.staff_id]
+    assert to_staff and all(PHONE not in text for text in to_staff)
+    # The alert carries the request beyond its words: the address, without the door number.
+    assert any("cases.answered_address" in text and "幸福小区〔门牌〕" in text for text in to_staff)
+    assert all("3号楼201" not in text for text in to_staff)

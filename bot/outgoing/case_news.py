@@ -14,6 +14,7 @@ from bot.outgoing.message import Moment, Name, Say, Value
 from bot.outgoing.queue import for_resident, for_staff, queue
 from bot.outgoing.tell import case_category
 from models.calendar import street_opening_rule
+from models.case_card import intake_answers
 from models.case_ops import Progress, department_staff, pickup_window
 from models.cases import CONCERNS, Case
 from models.org import Department, Staff, StaffRole
@@ -109,6 +110,7 @@ async def alert_department(
         summary=remove_personal_data(case.summary),  # in full for whoever accepts it
         department=department_name(department),
         due_at=case.due_at,
+        details=request_details(case),
     )
     if about_staff(case):  # reopened or transferred: its owner, else who answers for them
         members = await _answering(session, case, department_id)
@@ -117,6 +119,21 @@ async def alert_department(
     people = [for_staff(person.id or 0) for person in members if may_be_alerted(person, case)]
     connection = await session.connection()
     return await queue(connection, alert, people, kind="alert", now=now)
+
+
+def request_details(case: Case) -> tuple[Say, ...]:
+    """The request beyond its words, for an alert: what the intake asked (address, time,
+    place; door numbers removed until someone accepts), location and attachments."""
+    lines = [
+        Say(f"cases.answered_{question}", {"answer": remove_personal_data(answer)})
+        for question, answer in intake_answers(case).items()
+    ]
+    if case.latitude is not None and case.longitude is not None:
+        point = {"lat": f"{case.latitude:.5f}", "lon": f"{case.longitude:.5f}"}
+        lines.append(Say("cases.card_location", point))
+    if case.attachments:
+        lines.append(Say("cases.card_attachments", {"count": len(case.attachments)}))
+    return tuple(lines)
 
 
 async def _answering(session: AsyncSession, case: Case, department_id: int) -> list[Staff]:

@@ -86,8 +86,10 @@ def case_alert(
     summary: str,
     department: Name,
     due_at: datetime | None,
+    details: tuple[Say, ...] = (),
 ) -> Message:
-    """A case assigned to a department, for each of its staff: accept (the lead) and view."""
+    """A case assigned to a department, for each of its staff: accept (the lead) and view;
+    the request's details (address, time, place, attachments) follow the first line."""
     view = option("cases.view", f"case:view:{ref}")
     options = (view,) if co else (option("cases.accept", f"case:accept:{case_id}"), view)
     key = "cases.alert_co" if co else "cases.alert"
@@ -99,7 +101,7 @@ def case_alert(
         department=department,
         due=_due(due_at),
     )
-    return message(text, options=options)
+    return message(text, *details, options=options)
 
 
 def case_escalation(
