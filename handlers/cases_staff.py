@@ -60,7 +60,8 @@ NOTE, ASK, TRANSFER_REASON = "case.note", "case.ask", "case.transfer"
 REPORT_WORDS, REPORT_CATEGORY = "report.words", "report.category"
 
 
-async def _case(ctx: Context, number: str, staff: Staff) -> Case | None:
+async def visible_case(ctx: Context, number: str, staff: Staff) -> Case | None:
+    """The case with this id if the staff member may see it (else None, as if missing)."""
     if not (number.isdecimal() and len(number) < 10):
         return None
     case = await ctx.session.get(Case, int(number))
@@ -118,7 +119,8 @@ def _step_button(ctx: Context, case: Case, step: Progress) -> Button:
     return Button(ctx.t(STEP_LABELS[step]), f"case:step:{case.id}:{step}")
 
 
-def _refused(ctx: Context, refusal: Refusal) -> Reply:
+def refused(ctx: Context, refusal: Refusal) -> Reply:
+    """A staff action the domain refused, in words."""
     return Reply(ctx.t(f"cases.refused_{refusal}"), back_to_menu(ctx))
 
 
@@ -151,12 +153,12 @@ async def my_work(ctx: Context) -> HandlerResult:
 async def accept(ctx: Context) -> HandlerResult:
     """Take the case: from now on it is mine to the end."""
     staff = await active_staff(ctx)
-    case = await _case(ctx, ctx.args, staff) if staff else None
+    case = await visible_case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     refusal = await accept_case(ctx.session, case, staff, ctx.now())
     if refusal is not None:
-        return _refused(ctx, refusal)
+        return refused(ctx, refusal)
     await case_news.tell_accepted(ctx.session, case, now=ctx.now(), data_dir=ctx.settings.data_dir)
     return Reply(ctx.t("cases.accepted", ref=case.ref), await staff_actions(ctx, case, staff))
 
@@ -166,13 +168,13 @@ async def step(ctx: Context) -> HandlerResult:
     """Collected, ready for pick-up, resolved: the resident is told each time."""
     number, _, step_text = ctx.args.partition(":")
     staff = await active_staff(ctx)
-    case = await _case(ctx, number, staff) if staff else None
+    case = await visible_case(ctx, number, staff) if staff else None
     if staff is None or case is None or step_text not in Progress._value2member_map_:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     progress = Progress(step_text)
     refusal = await mark_progress(ctx.session, case, staff, progress, ctx.now())
     if refusal is not None:
-        return _refused(ctx, refusal)
+        return refused(ctx, refusal)
     await case_news.tell_progress(
         ctx.session, case, progress, staff=staff, now=ctx.now(), data_dir=ctx.settings.data_dir
     )
@@ -185,12 +187,12 @@ async def step(ctx: Context) -> HandlerResult:
 async def co_done(ctx: Context) -> HandlerResult:
     """My department's part of a co-handled case is done."""
     staff = await active_staff(ctx)
-    case = await _case(ctx, ctx.args, staff) if staff else None
+    case = await visible_case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     refusal = await finish_part(ctx.session, case, staff, ctx.now())
     if refusal is not None:
-        return _refused(ctx, refusal)
+        return refused(ctx, refusal)
     await case_news.tell_part(
         ctx.session,
         case,
@@ -204,7 +206,7 @@ async def co_done(ctx: Context) -> HandlerResult:
 
 async def _ask_text(ctx: Context, state: str, key: str) -> HandlerResult:
     staff = await active_staff(ctx)
-    case = await _case(ctx, ctx.args.partition(":")[0], staff) if staff else None
+    case = await visible_case(ctx, ctx.args.partition(":")[0], staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     ctx.set_state(state, case=case.id, extra=ctx.args.partition(":")[2])
@@ -235,19 +237,19 @@ async def text_for_case(ctx: Context) -> HandlerResult:
     staff = await active_staff(ctx)
     state, data = ctx.state.name, dict(ctx.state.data)
     ctx.clear_state()
-    case = await _case(ctx, str(data.get("case", "")), staff) if staff else None
+    case = await visible_case(ctx, str(data.get("case", "")), staff) if staff else None
     if staff is None or case is None or not ctx.text:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     text = ctx.text[:WORDS_LIMIT]
     if state == NOTE:
         refusal = await add_note(ctx.session, case, staff, text, ctx.now())
         if refusal is not None:
-            return _refused(ctx, refusal)
+            return refused(ctx, refusal)
         return Reply(ctx.t("cases.noted", ref=case.ref), await staff_actions(ctx, case, staff))
     if state == ASK:
         refusal = await ask_resident(ctx.session, case, staff, text, ctx.now())
         if refusal is not None:
-            return _refused(ctx, refusal)
+            return refused(ctx, refusal)
         await tell_resident(
             ctx,
             case,
@@ -260,7 +262,7 @@ async def text_for_case(ctx: Context) -> HandlerResult:
         ctx.session, case, staff, str(data.get("extra", "")), text, ctx.now()
     )
     if refusal is not None:
-        return _refused(ctx, refusal)
+        return refused(ctx, refusal)
     await ctx.unit.flush()
     await case_news.tell_transferred(
         ctx.session, case, now=ctx.now(), data_dir=ctx.settings.data_dir
@@ -272,7 +274,7 @@ async def text_for_case(ctx: Context) -> HandlerResult:
 async def transfer_start(ctx: Context) -> HandlerResult:
     """Which department should take it over?"""
     staff = await active_staff(ctx)
-    case = await _case(ctx, ctx.args, staff) if staff else None
+    case = await visible_case(ctx, ctx.args, staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
     departments = (

@@ -7,15 +7,14 @@ from bot.context import Context
 from bot.messages import Reply
 from bot.outgoing import case_news
 from bot.router import HandlerResult, Router
-from handlers.case_text import WORDS_LIMIT, viewer
-from handlers.cases_staff import staff_actions
+from handlers.case_text import WORDS_LIMIT
+from handlers.cases_staff import refused, staff_actions, visible_case
 from handlers.common import back_to_menu
 from handlers.staff import active_staff, is_staff
 from models.case_ops import Refusal
 from models.cases import Case
 from models.dispatch import answer_call, return_call
 from models.org import Staff
-from models.policy import can_view_case
 
 router = Router("dispatch_calls")
 
@@ -24,16 +23,8 @@ RETURN_REASON = "case.return"
 
 async def _case(ctx: Context, number: str) -> tuple[Staff, Case] | None:
     staff = await active_staff(ctx)
-    if staff is None or not (number.isdecimal() and len(number) < 10):
-        return None
-    case = await ctx.session.get(Case, int(number))
-    if case is None or not await can_view_case(ctx.session, case, await viewer(ctx)):
-        return None
-    return staff, case
-
-
-def _refused(ctx: Context, refusal: Refusal) -> Reply:
-    return Reply(ctx.t(f"cases.refused_{refusal}"), back_to_menu(ctx))
+    case = await visible_case(ctx, number, staff) if staff is not None else None
+    return (staff, case) if staff is not None and case is not None else None
 
 
 @router.payload("case:coaccept", filters=(is_staff,))
@@ -45,7 +36,7 @@ async def accept_part(ctx: Context) -> HandlerResult:
     staff, case = found
     refusal = await answer_call(ctx.session, case, staff, ctx.now())
     if refusal is not None:
-        return _refused(ctx, refusal)
+        return refused(ctx, refusal)
     await case_news.tell_part(
         ctx.session,
         case,
@@ -80,7 +71,7 @@ async def return_reason(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("cases.refused_no_reason"), back_to_menu(ctx))
     ctx.clear_state()
     if refusal is not None:
-        return _refused(ctx, refusal)
+        return refused(ctx, refusal)
     await case_news.tell_returned(
         ctx.session,
         case,

@@ -24,6 +24,10 @@ from models.services import DayKind
 from models.supervision import answering_supervisor
 
 
+async def _department(session: AsyncSession, department_id: int | None) -> Department | None:
+    return await session.get(Department, department_id) if department_id else None
+
+
 def department_name(department: Department | None) -> Name:
     """A department's name in both languages, for a message read in either."""
     if department is None:
@@ -219,7 +223,7 @@ async def announce_dispatch(
     worker told who leads, who helps and by when."""
     sent = await alert_handlers(session, case, now=now, data_dir=data_dir)
     parts = await handler_departments(session, case)
-    lead = await session.get(Department, case.department_id) if case.department_id else None
+    lead = await _department(session, case.department_id)
     helping = [await session.get(Department, i) for i, h in parts.items() if not h.lead]
     names = [d for d in helping if d is not None]
     co = Name("、".join(d.name_zh for d in names), ", ".join(d.name_en or d.name_zh for d in names))
@@ -287,7 +291,7 @@ async def tell_progress(
 
 async def tell_accepted(session: AsyncSession, case: Case, *, now: datetime, data_dir: Path) -> int:
     """首问责任: the resident and the grid worker learn which department took the case."""
-    department = await session.get(Department, case.department_id) if case.department_id else None
+    department = await _department(session, case.department_id)
     return await tell_both(
         session,
         case,
@@ -306,7 +310,7 @@ async def tell_transferred(
     sent = await alert_department(
         session, case, case.department_id or 0, now=now, data_dir=data_dir
     )
-    department = await session.get(Department, case.department_id) if case.department_id else None
+    department = await _department(session, case.department_id)
     return sent + await tell_both(
         session,
         case,
@@ -321,7 +325,7 @@ async def tell_part(
     session: AsyncSession, case: Case, key: str, staff: Staff, *, now: datetime, data_dir: Path
 ) -> int:
     """A co-handling department took on or finished its part (dispatch.news_co_*)."""
-    department = await session.get(Department, staff.department_id) if staff.department_id else None
+    department = await _department(session, staff.department_id)
     return await tell_both(
         session, case, key, now=now, data_dir=data_dir, department=department_name(department)
     )
@@ -332,7 +336,7 @@ async def tell_returned(
 ) -> int:
     """The dispatcher learns why a call came back; when it was the lead's, the resident and the
     grid worker learn that the case is being sent on again."""
-    department = await session.get(Department, staff.department_id) if staff.department_id else None
+    department = await _department(session, staff.department_id)
     name = department_name(department)
     sent = await alert_dispatchers(
         session,
