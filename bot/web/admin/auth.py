@@ -231,6 +231,19 @@ async def _serve(request: web.Request, page: DeskPage, handler: PageHandler) -> 
 
 def forbidden(request: web.Request, web_session: Session, lang: str) -> web.Response:
     """The answer to a form without this session's CSRF token: nothing was done."""
+    return refused_unread(request, web_session, lang, 403, t(lang, "desk.csrf_failed"))
+
+
+def refused_unread(
+    request: web.Request,
+    web_session: Session,
+    lang: str,
+    status: int,
+    message: str,
+    back: str | None = None,
+) -> web.Response:
+    """The refusal page for a request answered before anyone was known (no staff member on
+    the page): nothing was done."""
     return layout.page(
         request,
         "refused.html",
@@ -238,9 +251,9 @@ def forbidden(request: web.Request, web_session: Session, lang: str) -> web.Resp
         staff=None,
         csrf=csrf_token(web_session),
         flash=None,
-        status=403,
-        message=t(lang, "desk.csrf_failed"),
-        back=None,
+        status=status,
+        message=message,
+        back=back,
     )
 
 

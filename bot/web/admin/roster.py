@@ -26,8 +26,7 @@ from aiohttp_session import Session, get_session
 from sqlmodel import col, select
 
 from bot.i18n import catalogue, format_day, t
-from bot.web.admin import layout
-from bot.web.admin.auth import DeskRequest, csrf_token, desk_lang, see_other, staff_page
+from bot.web.admin.auth import DeskRequest, desk_lang, refused_unread, see_other, staff_page
 from bot.web.admin.layout import NavEntry, localized
 from models import roster_plan
 from models.base import SHANGHAI
@@ -492,17 +491,8 @@ async def import_route(request: web.Request) -> web.StreamResponse:
 def _unread(request: web.Request, web_session: Session, status: int, key: str) -> web.Response:
     """The answer to a form that could not be read at all: nothing was done."""
     lang = desk_lang(request, web_session)
-    return layout.page(
-        request,
-        "refused.html",
-        lang=lang,
-        staff=None,
-        csrf=csrf_token(web_session),
-        flash=None,
-        status=status,
-        message=t(lang, key, mb=MAX_BYTES // (1024 * 1024)),
-        back=HERE,
-    )
+    message = t(lang, key, mb=MAX_BYTES // (1024 * 1024))
+    return refused_unread(request, web_session, lang, status, message, back=HERE)
 
 
 @routes.get("/roster/export.csv")
