@@ -21,6 +21,7 @@ from bot.outbox import OutboxWorker, WorkerPolicy
 from bot.pipeline import Pipeline
 from bot.router import Router
 from models.db import make_engine, make_session_factory
+from models.sealed import use_keys
 from scheduler.context import JobContext
 from scheduler.runner import Ticker
 
@@ -71,6 +72,7 @@ def build_linli(
 
         router = build_router()
     clock = clock or SystemClock(settings.now)
+    use_keys(settings.data_key_list)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     pipeline = Pipeline(engine, sessions, router, clock, settings)

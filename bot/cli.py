@@ -50,6 +50,7 @@ from models.base import SHANGHAI
 from models.binding import find_staff, format_code, issue_bind_code
 from models.migrate import upgrade
 from models.org import StaffRole
+from models.people import seal_stored_numbers
 from models.seed import read_toml, seed_residents, seed_street
 from models.synthetic_cases import seed_cases
 
@@ -163,6 +164,9 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
     try:
         if work == "db":
             await upgrade(linli.engine)
+            async with linli.sessions() as session, session.begin():
+                if sealed := await seal_stored_numbers(session):
+                    logger.info("sealed %d phone numbers kept before sealing began", sealed)
             logger.info("database schema is up to date")
         elif work == "seed":
             await _seed(linli, args.residents, args.cases)

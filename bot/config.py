@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.secret_rules import weak_secrets
+from models.sealed import derived_key, use_keys
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None  # Bearer token for /metrics from other machines
 
     secret_key: SecretStr | None = None
+    # Fernet keys that seal phone and ID numbers at rest, comma-separated, newest first (demo
+    # mode derives one from the secret key). The last one also keys the lookup hashes: keep it.
+    data_keys: SecretStr | None = None
     wechat_token: SecretStr | None = None
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
@@ -139,6 +143,13 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value()
 
     @property
+    def data_key_list(self) -> list[str]:
+        """The Fernet keys for personal data, newest first (unset: one from the secret key)."""
+        if self.data_keys is None:
+            return [derived_key(self.secret_key_value)]
+        return [k.strip() for k in self.data_keys.get_secret_value().split(",") if k.strip()]
+
+    @property
     def reminder_before(self) -> timedelta:
         """How long before an appointment the second reminder goes out."""
         return timedelta(minutes=self.reminder_before_minutes)
@@ -157,6 +168,8 @@ class Settings(BaseSettings):
 def missing_secrets(settings: Settings) -> list[str]:
     """The variables a production start needs but does not have."""
     missing = [] if settings.secret_key else ["LINLI_SECRET_KEY"]
+    if settings.data_keys is None:
+        missing.append("LINLI_DATA_KEYS")
     if settings.wechat_enabled:
         for name in ("wechat_token", "wechat_app_secret"):
             if getattr(settings, name) is None:
@@ -194,16 +207,34 @@ def check_settings(settings: Settings) -> Settings:
         raise ConfigurationError(
             "LINLI_ENV=production but these secrets are not set: " + ", ".join(missing)
         )
+    _check_data_keys(settings)
     if settings.env == "production" and (weak := weak_secrets(secret_values(settings))):
         raise ConfigurationError("LINLI_ENV=production refuses weak secrets: " + "; ".join(weak))
     if settings.secret_key is None:
         settings.secret_key = SecretStr(_demo_secret_key(settings.state_dir))
+    if settings.data_keys is None:
+        logger.warning("demo mode: LINLI_DATA_KEYS not set, sealing with a key from the secret key")
+        settings.data_keys = SecretStr(derived_key(settings.secret_key.get_secret_value()))
     if settings.env == "demo":
         _demo_wechat(settings)
         if settings.telegram_enabled and settings.telegram_secret is None:
             logger.warning("demo mode: LINLI_TELEGRAM_SECRET not set, /telegram uses a demo secret")
             settings.telegram_secret = SecretStr("demo-insecure-telegram-secret")
     return settings
+
+
+def _check_data_keys(settings: Settings) -> None:
+    """LINLI_DATA_KEYS, when set, must be Fernet keys (32 url-safe base64-encoded bytes)."""
+    if settings.data_keys is None:
+        return
+    try:
+        use_keys(settings.data_key_list)
+    except ValueError:
+        raise ConfigurationError(
+            "LINLI_DATA_KEYS must be Fernet keys, comma-separated, newest first "
+            '(make one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())")'
+        ) from None
 
 
 def _demo_secret_key(state_dir: Path) -> str:

@@ -19,8 +19,9 @@ from handlers.common import back_to_menu, with_media
 from handlers.needs import take_need
 from handlers.staff import active_staff, is_staff
 from models.org import Grid, Staff
-from models.people import Resident, mask_phone, normalise_mobile
+from models.people import Resident, mask_phone, normalise_mobile, set_phone
 from models.policy import may_take_need_for, may_take_needs_on_visits
+from models.sealed import lookup_hash
 
 router = Router("needs_visit")
 
@@ -60,17 +61,19 @@ async def visit_phone(ctx: Context) -> HandlerResult:
 
 async def resident_by_phone(ctx: Context, phone: str, staff: Staff) -> Resident:
     """The resident with this mobile number, or a new one in the worker's grid."""
-    stmt = select(Resident).where(Resident.phone == phone).order_by(Resident.id)  # type: ignore[arg-type]
+    stmt = (
+        select(Resident).where(Resident.phone_lookup == lookup_hash(phone)).order_by(Resident.id)  # type: ignore[arg-type]
+    )
     found = (await ctx.session.exec(stmt)).first()
     if found is not None:
         return found
     grid = await ctx.session.get(Grid, staff.grid_id or 0)
     resident = Resident(
-        phone=phone,
         grid_id=staff.grid_id,
         community_id=grid.community_id if grid else staff.community_id,
         created_at=ctx.now(),
     )
+    set_phone(resident, phone)
     ctx.session.add(resident)
     await ctx.session.flush()
     return resident

@@ -1,8 +1,10 @@
 """Linli's tables and domain operations; imports nothing else of ours."""
 
 from models.access_log import PersonalDataView
+from models.api_keys import ApiKey
 from models.booking import Appointment, BookingSlot, RosterShift, WaitlistEntry
 from models.cases import Case, CaseEvent, CaseHandler, Rating
+from models.consent import Consent
 from models.inbox import WebInboxItem
 from models.messaging import (
     ApiToken,
@@ -24,6 +26,7 @@ from models.ratings import WindowVisit
 from models.services import FaqEntry, HolidayOverride, OpeningRule, Service
 
 __all__ = [
+    "ApiKey",
     "ApiToken",
     "Appointment",
     "BindAttempt",
@@ -35,6 +38,7 @@ __all__ = [
     "ChannelIdentity",
     "Community",
     "Compound",
+    "Consent",
     "ConversationState",
     "Department",
     "FaqEntry",

@@ -274,7 +274,18 @@ async def _apply(
     return BindOutcome.RESIDENT_LINKED
 
 
-PROFILE_FIELDS = ("name", "phone", "community_id", "grid_id", "compound_id", "elderly", "disabled")
+PROFILE_FIELDS = (
+    "name",
+    "phone",
+    "phone_lookup",
+    "id_number",
+    "id_number_lookup",
+    "community_id",
+    "grid_id",
+    "compound_id",
+    "elderly",
+    "disabled",
+)
 
 
 async def forget_bind_attempts(session: AsyncSession, before: datetime) -> int:

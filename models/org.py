@@ -100,6 +100,8 @@ class Staff(SQLModel, table=True):
     # A desk session is good only for the epoch it began in; logging out starts a new one, so
     # every copy of the old session cookie is over.
     desk_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The private calendar feed's address is signed with this; revoking the feed moves it on.
+    feed_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = utc_field()
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import utc_field
+from models.sealed import SealedString, lookup_hash
 
 
 class Resident(SQLModel, table=True):
@@ -18,7 +19,11 @@ class Resident(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str | None = Field(default=None, max_length=40)
-    phone: str | None = Field(default=None, max_length=20)
+    # Sealed at rest (models/sealed.py); found by their keyed hashes, never by the value.
+    phone: str | None = Field(default=None, sa_type=SealedString)
+    phone_lookup: str | None = Field(default=None, max_length=64, index=True)
+    id_number: str | None = Field(default=None, sa_type=SealedString)
+    id_number_lookup: str | None = Field(default=None, max_length=64, index=True)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
     compound_id: int | None = Field(default=None, foreign_key="compound.id")
@@ -48,6 +53,25 @@ class ChannelIdentity(SQLModel, table=True):
 
 
 SEEN_PRECISION = timedelta(minutes=1)
+
+
+def set_phone(resident: Resident, phone: str | None) -> None:
+    """Keep (or, with None, remove) a resident's phone number and its lookup hash."""
+    resident.phone = phone
+    resident.phone_lookup = lookup_hash(phone) if phone else None
+
+
+def set_id_number(resident: Resident, id_number: str | None) -> None:
+    """Keep (or, with None, remove) a resident's ID card number and its lookup hash."""
+    resident.id_number = id_number
+    resident.id_number_lookup = lookup_hash(id_number) if id_number else None
+
+
+def mask_id_number(id_number: str | None) -> str:
+    """Show only the first and last digit of an ID card number (1**************X)."""
+    if not id_number:
+        return ""
+    return id_number[0] + "*" * (len(id_number) - 2) + id_number[-1]
 
 
 def mask_phone(phone: str | None) -> str:
@@ -103,3 +127,19 @@ def normalise_mobile(text: str) -> str | None:
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     return digits if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789" else None
+
+
+async def seal_stored_numbers(session: AsyncSession) -> int:
+    """Seal phone numbers kept before sealing began (and give them lookup hashes); how many."""
+    table = Resident.__table__  # type: ignore[attr-defined]
+    stmt = sa.select(table.c.id, table.c.phone).where(
+        table.c.phone.is_not(None), table.c.phone_lookup.is_(None)
+    )
+    rows = (await session.execute(stmt)).all()
+    for resident_id, phone in rows:
+        await session.execute(
+            sa.update(table)
+            .where(table.c.id == resident_id)
+            .values(phone=phone, phone_lookup=lookup_hash(phone))
+        )
+    return len(rows)

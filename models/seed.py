@@ -30,6 +30,7 @@ from models.org import (
     list_grids,
 )
 from models.people import Resident
+from models.sealed import lookup_hash
 from models.services import DayKind, FaqEntry, HolidayOverride, OpeningRule, Service
 
 ROSTER_DAYS = 28
@@ -353,10 +354,12 @@ async def seed_residents(
         rows = []
         for _ in range(min(batch, count - start)):
             compound_id, community_id, grid_id = compounds[rng.randrange(len(compounds))]
+            phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
             rows.append(
                 {
                     "name": rng.choice(surnames) + "".join(rng.choices(given, k=rng.randint(1, 2))),
-                    "phone": f"1{rng.choice('3578')}{rng.randrange(10**9):09d}",
+                    "phone": phone,  # sealed by the column type
+                    "phone_lookup": lookup_hash(phone),
                     "community_id": community_id,
                     "grid_id": grid_id,
                     "compound_id": compound_id,

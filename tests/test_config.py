@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from bot.clock import ManualClock, SystemClock, local_today
@@ -36,7 +37,12 @@ def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigurationError) as refused:
         check_settings(Settings())
     message = str(refused.value)
-    for name in ("LINLI_SECRET_KEY", "LINLI_WECHAT_TOKEN", "LINLI_WECHAT_APP_SECRET"):
+    for name in (
+        "LINLI_SECRET_KEY",
+        "LINLI_DATA_KEYS",
+        "LINLI_WECHAT_TOKEN",
+        "LINLI_WECHAT_APP_SECRET",
+    ):
         assert name in message
 
 
@@ -45,9 +51,16 @@ def test_production_starts_with_its_secrets(monkeypatch: pytest.MonkeyPatch) -> 
     key = "s3cret-value-" + "7c1e" * 8
     monkeypatch.setenv("LINLI_SECRET_KEY", key)
     monkeypatch.setenv("LINLI_TELEGRAM_TOKEN", "5550123456:AAH4kQw2-Zr9Xv7Tn5Lm3Jp1Hd8Fs6Gb0Ce")
-    assert missing_secrets(Settings()) == ["LINLI_TELEGRAM_SECRET"]
+    assert missing_secrets(Settings()) == ["LINLI_DATA_KEYS", "LINLI_TELEGRAM_SECRET"]
     monkeypatch.setenv("LINLI_TELEGRAM_SECRET", "hook-secret-" + "a9" * 16)
+    monkeypatch.setenv("LINLI_DATA_KEYS", "not-a-fernet-key")
+    with pytest.raises(ConfigurationError, match="LINLI_DATA_KEYS must be Fernet keys"):
+        check_settings(Settings())
+    data_key = Fernet.generate_key().decode()
+    monkeypatch.setenv("LINLI_DATA_KEYS", f"{data_key}, {Fernet.generate_key().decode()}")
     settings = check_settings(Settings())
+    assert settings.data_key_list[0] == data_key
+    assert data_key not in repr(settings)
     assert settings.telegram_enabled
     assert not settings.wechat_enabled
     assert key not in repr(settings)  # secrets never print

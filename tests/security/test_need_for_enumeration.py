@@ -17,7 +17,7 @@ from sqlmodel import func, select
 from bot.app import Linli
 from models.needs import Need
 from models.org import Grid, Staff
-from models.people import Resident, mask_phone
+from models.people import Resident, mask_phone, set_phone
 from tests.test_binding import staff_code
 
 Client = TestClient[web.Request, web.Application]
@@ -40,12 +40,11 @@ async def register_residents(linli: Linli) -> None:
         other = (await session.exec(select(Grid).where(Grid.id != leader.grid_id))).first()
         assert other is not None
         now = linli.clock.now()
-        session.add_all(
-            [
-                Resident(phone=OWN_GRID, name="王秀英", grid_id=leader.grid_id, created_at=now),
-                Resident(phone=OTHER_GRID, name="李建国", grid_id=other.id, created_at=now),
-            ]
-        )
+        own = Resident(name="王秀英", grid_id=leader.grid_id, created_at=now)
+        elsewhere = Resident(name="李建国", grid_id=other.id, created_at=now)
+        set_phone(own, OWN_GRID)
+        set_phone(elsewhere, OTHER_GRID)
+        session.add_all([own, elsewhere])
 
 
 async def residents(linli: Linli) -> int:
