@@ -45,6 +45,7 @@ async def show_account(ctx: Context) -> HandlerResult:
             ctx.t("account.set_language"),
             "account:lang:en" if ctx.lang != "en" else "account:lang:zh-CN",
         ),
+        Button(ctx.t("mydata.button"), "mydata"),
         *back_to_menu(ctx),
     )
     return Reply("\n".join(lines), buttons)

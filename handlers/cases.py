@@ -23,6 +23,15 @@ from handlers.case_text import (
 )
 from handlers.cases_staff import staff_actions
 from handlers.common import back_to_menu, localized, location_of, main_menu, street_code, with_media
+from handlers.personal_numbers import (
+    CONSENT_PAYLOAD,
+    NumberStep,
+    Outcome,
+    consent_given,
+    consent_question,
+    number_typed,
+    numbers_to_ask,
+)
 from models.case_card import case_card
 from models.case_ops import (
     confirm_resolved,
@@ -45,6 +54,7 @@ from models.service_match import named_items
 router = Router("cases")
 
 PROXY_WORDS, PROXY_CATEGORY, PROXY_QUESTION = "case.words", "case.category", "case.question"
+CASE_CONSENT, CASE_NUMBER = "case.consent", "case.number"
 ANSWER = "case.answer"
 
 
@@ -176,6 +186,53 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
 
 
 async def _open(ctx: Context) -> Reply:
+    """Open the case once the phone or ID number it needs has been asked for (with consent)."""
+    left = await numbers_to_ask(ctx, ctx.state.data)
+    if not left:
+        return await _open_now(ctx)
+    ctx.set_state(CASE_CONSENT, **{**ctx.state.data, "numbers": left})
+    return consent_question(ctx, left[0])
+
+
+def _asked_number(ctx: Context) -> tuple[str, list[str]]:
+    numbers = [n for n in ctx.state.data.get("numbers", []) if isinstance(n, str)]
+    return (numbers[0] if numbers else ""), numbers[1:]
+
+
+@router.payload(CONSENT_PAYLOAD)
+@router.state(CASE_CONSENT)
+async def consent_answered(ctx: Context) -> HandlerResult:
+    """Yes (then the number), no (then on), or the number typed at once."""
+    purpose, rest = _asked_number(ctx)
+    if not purpose or ctx.state.name != CASE_CONSENT:
+        return await proxy_start(ctx)  # a consent button pressed after its request was over
+    answer = ctx.args if ctx.payload is not None else "typed"
+    return await _after_number(ctx, await consent_given(ctx, purpose, answer), rest)
+
+
+@router.state(CASE_NUMBER)
+async def case_number_typed(ctx: Context) -> HandlerResult:
+    """The phone or ID number itself."""
+    purpose, rest = _asked_number(ctx)
+    if not purpose:
+        return await proxy_start(ctx)
+    return await _after_number(ctx, await number_typed(ctx, purpose), rest)
+
+
+async def _after_number(ctx: Context, step: NumberStep, rest: list[str]) -> HandlerResult:
+    """Ask again, ask for the number, or go on to the next consent or to the case itself."""
+    if step.outcome == Outcome.AGAIN:
+        return step.reply
+    if step.outcome == Outcome.NUMBER:
+        ctx.set_state(CASE_NUMBER, **ctx.state.data)
+        return step.reply
+    if rest:
+        ctx.set_state(CASE_CONSENT, **{**ctx.state.data, "numbers": rest})
+        return [step.reply, consent_question(ctx, rest[0])]
+    return [step.reply, await _open_now(ctx)]
+
+
+async def _open_now(ctx: Context) -> Reply:
     data = ctx.state.data
     kind = str(data.get("kind", ""))
     latitude, longitude = location_of(data)

@@ -69,6 +69,7 @@ class Category:
     department: str
     co: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()  # words that name it inside a sentence ("路灯" for 公共设施)
+    id_number: bool = False  # the handler needs the resident's ID card number (asked with consent)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def _category(entry: dict[str, Any]) -> Category:
         entry["department"],
         tuple(entry.get("co", [])),
         tuple(entry.get("keywords", [])),
+        bool(entry.get("id_number", False)),
     )
 
 

@@ -21,6 +21,7 @@ from bot.i18n import normalize_lang, t
 from bot.language import written_language
 from bot.web.admin import setup_admin
 from bot.web.calendar import appointment_ics
+from bot.web.my_data import my_data_file
 from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
 from bot.web.metrics_access import metrics_endpoint
@@ -195,6 +196,11 @@ def create_web_app(
         return await appointment_ics(request, linli)
 
     app.router.add_get("/ics/{ref}.ics", ics)
+
+    async def my_data(request: web.Request) -> web.Response:
+        return await my_data_file(request, linli)
+
+    app.router.add_get(r"/me/data/{token:[0-9]+\.[0-9]+\.[0-9a-f]+}.{kind:json|txt}", my_data)
     setup_admin(app, linli)
     wechat = wechat_webhook(linli)
     if wechat is not None:

@@ -1,0 +1,133 @@
+"""Asking for a phone or ID card number the first time a request needs one: the reason first,
+then consent, then the number (kept sealed, shown masked). A "no" is respected and remembered;
+the request goes on without the number. Used by the proxy-handling intake (handlers/cases.py),
+which owns the states and opens the case once nothing is left to ask."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from stdnum.cn import ric
+
+from bot.context import Context
+from bot.messages import Button, Reply
+from handlers.case_text import catalogue
+from handlers.common import back_to_menu
+from models.cases import CaseKind
+from models.consent import ConsentPurpose, consent_answer, record_consent
+from models.intents import fold
+from models.people import (
+    Resident,
+    ensure_resident,
+    mask_id_number,
+    mask_phone,
+    normalise_mobile,
+    set_id_number,
+    set_phone,
+)
+
+CONSENT_PAYLOAD = "case:consent"
+YES_WORDS = frozenset({"同意", "好", "好的", "可以", "是", "行", "yes", "y", "ok", "agree", "sure"})
+NO_WORDS = frozenset({"不同意", "不", "不要", "不用", "否", "不提供", "no", "n", "skip", "decline"})
+
+
+async def numbers_to_ask(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The numbers this request needs that the resident has not given nor declined."""
+    if data.get("kind") != CaseKind.PROXY.value:
+        return []
+    wanted = [ConsentPurpose.PHONE]
+    category = catalogue(ctx).category(CaseKind.PROXY, str(data.get("category", "")))
+    if category is not None and category.id_number:
+        wanted.append(ConsentPurpose.ID_NUMBER)
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    asked = []
+    for purpose in wanted:
+        if _held(resident, purpose):
+            continue
+        if await consent_answer(ctx.session, resident.id or 0, purpose) is None:
+            asked.append(purpose.value)
+    return asked
+
+
+def _held(resident: Resident, purpose: ConsentPurpose) -> bool:
+    return bool(resident.phone if purpose == ConsentPurpose.PHONE else resident.id_number)
+
+
+def consent_question(ctx: Context, purpose: str) -> Reply:
+    """Why the number is needed, how it is kept, and the choice."""
+    return Reply(
+        ctx.t(f"consent.ask_{purpose}"),
+        (
+            Button(ctx.t("consent.yes"), f"{CONSENT_PAYLOAD}:yes"),
+            Button(ctx.t("consent.no"), f"{CONSENT_PAYLOAD}:no"),
+            *back_to_menu(ctx),
+        ),
+    )
+
+
+class Outcome(StrEnum):
+    """What a consent step leads to."""
+
+    AGAIN = "again"  # not understood: the same question again
+    NUMBER = "number"  # consent given: ask for the number
+    DONE = "done"  # this number is settled (kept, or declined)
+
+
+@dataclass(frozen=True)
+class NumberStep:
+    """The outcome of one consent step and what to say."""
+
+    outcome: Outcome
+    reply: Reply
+
+
+async def consent_given(ctx: Context, purpose: str, answer: str) -> NumberStep:
+    """Record a yes or a no ("typed": read the typed words); a yes asks for the number.
+    A valid number typed straight after the reason is read as yes and kept."""
+    typed = _valid_number(purpose, ctx.text) if answer == "typed" else None
+    word = fold(ctx.text) if answer == "typed" else answer
+    if typed is None and word not in YES_WORDS | NO_WORDS:
+        return NumberStep(
+            Outcome.AGAIN, Reply(ctx.t("consent.again"), consent_question(ctx, purpose).buttons)
+        )
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    given = typed is not None or word in YES_WORDS
+    record_consent(ctx.session, resident.id or 0, ConsentPurpose(purpose), given, ctx.now())
+    if typed is not None:
+        return NumberStep(Outcome.DONE, _keep(ctx, resident, purpose, typed))
+    if not given:
+        return NumberStep(Outcome.DONE, Reply(ctx.t(f"consent.declined_{purpose}")))
+    return NumberStep(Outcome.NUMBER, Reply(ctx.t(f"consent.number_{purpose}"), back_to_menu(ctx)))
+
+
+async def number_typed(ctx: Context, purpose: str) -> NumberStep:
+    """The number itself: kept sealed when it is valid, asked again politely when not."""
+    value = _valid_number(purpose, ctx.text)
+    if value is None:
+        return NumberStep(
+            Outcome.AGAIN, Reply(ctx.t(f"consent.invalid_{purpose}"), back_to_menu(ctx))
+        )
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    return NumberStep(Outcome.DONE, _keep(ctx, resident, purpose, value))
+
+
+def _keep(ctx: Context, resident: Resident, purpose: str, value: str) -> Reply:
+    if purpose == ConsentPurpose.PHONE.value:
+        set_phone(resident, value)
+        shown = mask_phone(value)
+    else:
+        set_id_number(resident, value)
+        shown = mask_id_number(value)
+    ctx.session.add(resident)
+    return Reply(ctx.t("consent.kept", number=shown))
+
+
+def _valid_number(purpose: str, text: str) -> str | None:
+    """A mainland mobile number, or an ID card number with a right date and check digit."""
+    if purpose == ConsentPurpose.PHONE.value:
+        return normalise_mobile(text)
+    compact = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    return ric.compact(compact) if ric.is_valid(compact) else None
