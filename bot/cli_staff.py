@@ -14,12 +14,14 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli
-from bot.config import ConfigurationError
+from bot.config import ConfigurationError, Settings
 from bot.outgoing import case_news
 from bot.web.admin.passwords import MIN_LENGTH, WeakPasswordError, hash_password
+from bot.web.staff_feed import feed_url
 from models.binding import deactivate_staff, find_staff, unbind_staff
 from models.case_ops import release_cases
 from models.org import Community, Department, Grid, Staff, StaffRole
+from models.staff_calendar import revoke_feed
 
 logger = logging.getLogger("linli")
 
@@ -151,3 +153,23 @@ async def staff_passwd(linli: Linli, key: str, password_hash: str) -> None:
         staff.password_hash = password_hash
         session.add(staff)
     logger.info("staff %s has a new desk password", staff.code)
+
+
+async def staff_feed_address(linli: Linli, key: str, *, revoke: bool = False) -> None:
+    """linli staff feed STAFF [--revoke]: print the address of their private calendar feed;
+    with --revoke every address given before stops (404) and a new one is printed."""
+    async with linli.sessions() as session, session.begin():
+        staff = await find_staff(session, key)
+        if staff is None or not staff.active:
+            raise ConfigurationError(f"no active staff member {key!r}")
+        if revoke:
+            await revoke_feed(session, staff)
+    if revoke:
+        logger.info("staff %s: calendar feed revoked, the old address answers 404", staff.code)
+    print(feed_url(linli.settings, staff))
+    if linli.settings.public_url == Settings.model_fields["public_url"].default:
+        print(
+            "note: LINLI_PUBLIC_URL is not set, so the address starts with the default "
+            f"{linli.settings.public_url}; set it to the address staff reach Linli at",
+            file=sys.stderr,
+        )

@@ -26,6 +26,8 @@ from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
 from bot.web.metrics_access import metrics_endpoint
 from bot.web.ratelimit import ClientRateLimit
+from bot.web.staff_feed import ROUTE as STAFF_FEED
+from bot.web.staff_feed import staff_feed
 from models.intents import warm_intent_model
 from models.org import get_street
 
@@ -196,6 +198,11 @@ def create_web_app(
         return await appointment_ics(request, linli)
 
     app.router.add_get("/ics/{ref}.ics", ics)
+
+    async def feed(request: web.Request) -> web.Response:
+        return await staff_feed(request, linli)
+
+    app.router.add_get(STAFF_FEED, feed)
 
     async def my_data(request: web.Request) -> web.Response:
         return await my_data_file(request, linli)
