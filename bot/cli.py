@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli, build_linli
+from bot.cli_export import add_export_parser, run_export
 from bot.cli_needs import (
     needs_export,
     needs_merge,
@@ -39,6 +40,7 @@ from bot.cli_staff import (
     new_password_hash,
     staff_add,
     staff_deactivate,
+    staff_feed_address,
     staff_passwd,
     staff_unbind,
 )
@@ -130,7 +132,11 @@ def _parser() -> argparse.ArgumentParser:
         "deactivate", help="mark a staff member inactive and unbind all their chat accounts"
     )
     deactivate.add_argument("staff", help="staff code (e.g. S001) or numeric id")
+    feed = staff_actions.add_parser("feed", help="the address of a staff member's calendar feed")
+    feed.add_argument("staff", help="staff code (e.g. S001) or numeric id")
+    feed.add_argument("--revoke", action="store_true", help="end the old address, print a new one")
     _staff_desk_parsers(staff_actions)
+    add_export_parser(commands)
     seed = commands.add_parser("seed", help="load data/ (idempotent) and optional synthetic data")
     seed.add_argument("--residents", type=int, default=0, help="add N synthetic residents")
     seed.add_argument(
@@ -158,7 +164,8 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
     """Run one command against a built system; its exit status."""
     polling = work == "telegram" and args.action == "poll"
     # Desk accounts need the database only, not the conversation's router (and its models).
-    accounts = Router("desk accounts") if work == "staff" and args.action in DESK_ACCOUNTS else None
+    light = work == "export" or (work == "staff" and args.action in {*DESK_ACCOUNTS, "feed"})
+    accounts = Router("desk accounts") if light else None
     linli = build_linli(settings, telegram_polling=polling, router=accounts)
     status = 0
     try:
@@ -188,6 +195,8 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             status = await roster_export(linli, args.start, args.end, args.out)
         elif work == "calendar":
             status = await calendar_check(linli, args.years)
+        elif work == "export":
+            status = await run_export(linli, args)
         elif work == "needs":
             status = await _needs(linli, args)
         elif work == "chat":
@@ -283,6 +292,8 @@ async def _staff(linli: Linli, args: argparse.Namespace) -> None:
         await staff_add(linli, new, args.password_hash)
     elif action == "passwd":
         await staff_passwd(linli, key, args.password_hash)
+    elif action == "feed":
+        await staff_feed_address(linli, key, revoke=args.revoke)
     else:
         await print_staff_bind_code(linli, key)
 
