@@ -87,6 +87,8 @@ def card_lines(ctx: Context, case: Case, card: CaseCard) -> list[str]:
     if card.name or card.phone:
         key = "cases.card_resident" if card.phone_shown else "cases.card_resident_masked"
         lines.append(ctx.t(key, name=card.name or "—", phone=card.phone or "—"))
+    if card.id_number:
+        lines.append(ctx.t("cases.card_id_number", id_number=card.id_number))
     if card.location is not None:
         lines.append(
             ctx.t(

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.access_log import log_view
 from models.cases import Case
 from models.org import Department, Staff
-from models.people import Resident, mask_phone
+from models.people import Resident, mask_id_number, mask_phone
 from models.personal_data import find_personal_data, remove_personal_data
 from models.policy import handler_departments, may_see_phone
 
@@ -41,6 +41,7 @@ class CaseCard:
     phone: str
     phone_shown: bool
     name: str
+    id_number: str = ""  # the ID card number, masked unless phone_shown (same rule, same log)
     parts: list[HandlerPart] = field(default_factory=list)
 
 
@@ -71,7 +72,9 @@ async def case_card(
     resident = await session.get(Resident, case.resident_id) if case.resident_id else None
     raw = intake_answers(case)
     owner = may_see_phone(staff, case)
-    personal = bool(resident and resident.phone) or holds_personal_data(case.summary, raw)
+    personal = bool(resident and (resident.phone or resident.id_number)) or holds_personal_data(
+        case.summary, raw
+    )
     shown = owner and personal
     if shown:
         log_view(
@@ -79,12 +82,13 @@ async def case_card(
             staff_id=staff.id or 0,
             resident_id=resident.id if resident else None,
             subject=f"case:{case.id}",
-            field_name="name, phone, words",
+            field_name="name, phone, ID, words",
             why="case owner: contact the resident",
             place=place,
             now=now,
         )
     phone = (resident.phone or "") if resident is not None else ""
+    id_number = (resident.id_number or "") if resident is not None else ""
     return CaseCard(
         summary=case.summary if owner else remove_personal_data(case.summary),
         answers=raw if owner else {k: remove_personal_data(v) for k, v in raw.items()},
@@ -93,6 +97,7 @@ async def case_card(
         phone=phone if shown else mask_phone(phone),
         phone_shown=shown,
         name=_name(resident, shown),
+        id_number=id_number if shown else mask_id_number(id_number),
         parts=await _parts(session, case),
     )
 
