@@ -20,5 +20,5 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=12, index=True)  # the first characters, to tell keys apart
     key_hash: str = Field(max_length=64, unique=True)  # SHA-256 hex of the whole key
     created_at: datetime = utc_field()
-    revoked_at: datetime | None = Field(default=None)
-    last_used_at: datetime | None = Field(default=None)
+    revoked_at: datetime | None = utc_field(nullable=True, default=None)
+    last_used_at: datetime | None = utc_field(nullable=True, default=None)

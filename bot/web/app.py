@@ -25,6 +25,7 @@ from bot.web.my_data import my_data_file
 from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
 from bot.web.metrics_access import metrics_endpoint
+from bot.web.open311 import add_open311_routes
 from bot.web.ratelimit import ClientRateLimit
 from bot.web.staff_feed import ROUTE as STAFF_FEED
 from bot.web.staff_feed import staff_feed
@@ -209,6 +210,7 @@ def create_web_app(
 
     app.router.add_get(r"/me/data/{token:[0-9]+\.[0-9]+\.[0-9a-f]+}.{kind:json|txt}", my_data)
     setup_admin(app, linli)
+    add_open311_routes(app, linli)
     wechat = wechat_webhook(linli)
     if wechat is not None:
         app.router.add_get("/wechat", wechat.verify)
