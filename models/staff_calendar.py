@@ -126,9 +126,7 @@ async def staff_calendar(
     return StaffCalendar(staff, first, last, shifts, appointments)
 
 
-def _appointments(
-    staff_id: int, start: datetime, end: datetime
-) -> Select[Appointment, Service]:
+def _appointments(staff_id: int, start: datetime, end: datetime) -> Select[Appointment, Service]:
     """Appointments starting in [start, end) that the staff member served, or that nobody has
     served yet and a shift of theirs gave a place to."""
     covering = (
