@@ -102,6 +102,26 @@ class Settings(BaseSettings):
     notice_rate: float = Field(default=20.0, gt=0)  # notice deliveries a second, all channels
     # Handled messages and their replies (kept for retries) are deleted after this many days.
     inbound_retention_days: int = Field(default=180, gt=0)
+    # Retention per kind of record (issue 21; scheduler/retention_kinds.py): after this many
+    # days the personal data in a finished record is removed (models/anonymise.py) and the
+    # record kept for the statistics. Never 0: a typo must not empty the street's history.
+    # Cases: counted from closing; three years covers appeals, petitions looked at again and
+    # the yearly reviews that reread them.
+    retention_cases_days: int = Field(default=1095, gt=0)
+    # Appointments: from the appointment's time, which chat account booked it is forgotten
+    # (its reminders are long sent); a year covers a question about a missed reminder.
+    retention_appointments_days: int = Field(default=365, gt=0)
+    # Needs: from submission, once their item is done or turned down; items take up to two
+    # years from collecting to carried out, and residents ask what became of theirs.
+    retention_needs_days: int = Field(default=730, gt=0)
+    # Rating comments: from the rating; the return visit is long over, the monthly and yearly
+    # scorecards are out.
+    retention_ratings_days: int = Field(default=365, gt=0)
+    # The access log itself: three years, the least PIPL (art. 56) asks of processing records.
+    retention_access_log_days: int = Field(default=1095, gt=0)
+    # Residents' chat accounts not seen for this long lose their nickname and half-finished
+    # conversation (the account and its link stay, so a returning resident is known).
+    retention_inactive_accounts_days: int = Field(default=730, gt=0)
     bind_code_staff_hours: float = Field(default=24.0, gt=0)
     bind_code_resident_minutes: float = Field(default=10.0, gt=0)
     # Web chat pushes: live streams per client address, per account and in all; how often a

@@ -52,11 +52,40 @@ def log_view(
 
 
 async def recent_views(
-    session: AsyncSession, *, staff_id: int | None = None, limit: int = 200
+    session: AsyncSession,
+    *,
+    staff_id: int | None = None,
+    resident_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
 ) -> list[PersonalDataView]:
-    """The latest views, newest first (all, or one staff member's)."""
+    """The latest views, newest first: all, or those of one staff member, about one resident,
+    from `since` (inclusive) and before `until` (exclusive)."""
     stmt = select(PersonalDataView)
     if staff_id is not None:
         stmt = stmt.where(PersonalDataView.staff_id == staff_id)
+    if resident_id is not None:
+        stmt = stmt.where(PersonalDataView.resident_id == resident_id)
+    if since is not None:
+        stmt = stmt.where(col(PersonalDataView.at) >= since)
+    if until is not None:
+        stmt = stmt.where(col(PersonalDataView.at) < until)
     stmt = stmt.order_by(col(PersonalDataView.at).desc(), col(PersonalDataView.id).desc())
     return list((await session.exec(stmt.limit(limit))).all())
+
+
+async def forget_views(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete at most `limit` views older than a moment (the log's own retention), oldest
+    first; how many went."""
+    oldest = (
+        select(col(PersonalDataView.id))
+        .where(col(PersonalDataView.at) < before)
+        .order_by(col(PersonalDataView.at))
+        .limit(limit)
+    )
+    ids = list((await session.exec(oldest)).all())
+    if not ids:
+        return 0
+    await session.exec(sa.delete(PersonalDataView).where(col(PersonalDataView.id).in_(ids)))
+    return len(ids)

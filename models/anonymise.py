@@ -14,8 +14,9 @@ Photos, voice and files (media ids) and exact locations are removed outright.
 
 Each function takes a session and record ids, changes only rows that still hold something to
 remove, and returns how many rows it changed: a second call over the same rows changes none.
-`names` are the person's own names (or other exact words) to replace wherever written bare,
-which no pattern can find ("张三来过"); the right to deletion knows them, retention does not.
+No pattern finds a name written bare ("已联系张三"), so the name of the record's own resident
+(Resident.name) is also replaced wherever it is written; `names` adds others (say, a name the
+resident used before). For deletion, anonymise before the resident's name is removed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from models.booking import Appointment
 from models.cases import Case, CaseEvent, CaseHandler, Rating
 from models.messaging import ConversationState
 from models.needs import Need
-from models.people import ChannelIdentity
+from models.people import ChannelIdentity, Resident
 from models.personal_data import PLACEHOLDERS, Kind, remove_personal_data
 
 # What stands where a person's own message was (stored like the placeholders: one form for
@@ -60,6 +61,10 @@ def _clean_optional(text: str | None, names: Collection[str]) -> str | None:
     return None if text is None else clean_text(text, names)
 
 
+def _with(names: Collection[str], resident_name: str | None) -> Collection[str]:
+    return [*names, resident_name] if resident_name else names
+
+
 def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
     ordered = sorted(set(ids))
     for start in range(0, len(ordered), CHUNK):
@@ -84,13 +89,18 @@ async def anonymise_cases(
     Their timelines are anonymise_case_events'."""
     changed = 0
     for chunk in _chunks(case_ids):
-        cases = await session.exec(select(Case).where(col(Case.id).in_(chunk)))
-        for case in cases.all():
+        cases = await session.exec(
+            select(Case, Resident.name)
+            .outerjoin(Resident, col(Resident.id) == col(Case.resident_id))
+            .where(col(Case.id).in_(chunk))
+        )
+        for case, resident_name in cases.all():
+            known = _with(names, resident_name)
             if _set(
                 case,
                 # What the case was about, which the office must still be able to answer for.
-                summary=clean_text(case.summary, names),
-                details=_clean_details(case.details, names),
+                summary=clean_text(case.summary, known),
+                details=_clean_details(case.details, known),
                 # Photos, voice and files the resident sent: theirs, and no statistic counts them.
                 attachments=[],
                 # A point is a home or where someone stood; the grid and community stay.
@@ -100,13 +110,15 @@ async def anonymise_cases(
                 session.add(case)
                 changed += 1
         handlers = await session.exec(
-            select(CaseHandler).where(
-                col(CaseHandler.case_id).in_(chunk), col(CaseHandler.return_reason).is_not(None)
-            )
+            select(CaseHandler, Resident.name)
+            .join(Case, col(Case.id) == col(CaseHandler.case_id))
+            .outerjoin(Resident, col(Resident.id) == col(Case.resident_id))
+            .where(col(CaseHandler.case_id).in_(chunk), col(CaseHandler.return_reason).is_not(None))
         )
-        for handler in handlers.all():
+        for handler, resident_name in handlers.all():
             # A department's reason for returning its part: the office's record, cleaned.
-            if _set(handler, return_reason=_clean_optional(handler.return_reason, names)):
+            reason = _clean_optional(handler.return_reason, _with(names, resident_name))
+            if _set(handler, return_reason=reason):
                 session.add(handler)
     await session.flush()
     return changed
@@ -145,15 +157,16 @@ async def anonymise_case_events(
     changed = 0
     for chunk in _chunks(case_ids):
         events = await session.exec(
-            select(CaseEvent).where(
-                col(CaseEvent.case_id).in_(chunk), col(CaseEvent.note).is_not(None)
-            )
+            select(CaseEvent, Resident.name)
+            .join(Case, col(Case.id) == col(CaseEvent.case_id))
+            .outerjoin(Resident, col(Resident.id) == col(Case.resident_id))
+            .where(col(CaseEvent.case_id).in_(chunk), col(CaseEvent.note).is_not(None))
         )
-        for event in events.all():
+        for event, resident_name in events.all():
             if event.actor_kind == "resident" and event.kind in RESIDENT_MESSAGES:
                 note: str | None = REMOVED
             else:
-                note = _clean_optional(event.note, names)
+                note = _clean_optional(event.note, _with(names, resident_name))
             if _set(event, note=note):
                 session.add(event)
                 changed += 1
@@ -172,11 +185,15 @@ async def anonymise_needs(
     needs (one need per resident and words)."""
     changed = 0
     for chunk in _chunks(need_ids):
-        needs = await session.exec(select(Need).where(col(Need.id).in_(chunk)))
-        for need in needs.all():
+        needs = await session.exec(
+            select(Need, Resident.name)
+            .join(Resident, col(Resident.id) == col(Need.resident_id))
+            .where(col(Need.id).in_(chunk))
+        )
+        for need, resident_name in needs.all():
             if _set(
                 need,
-                text=clean_text(need.text, names),
+                text=clean_text(need.text, _with(names, resident_name)),
                 attachments=[],
                 latitude=None,
                 longitude=None,

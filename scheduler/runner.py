@@ -34,6 +34,7 @@ from scheduler.digests import send_daily_digests, send_weekly_kpis
 from scheduler.notices import run_notices
 from scheduler.outbox_stats import measure_outbox
 from scheduler.retention import forget_old_messages
+from scheduler.retention_kinds import remove_expired_personal_data
 from scheduler.roster import keep_roster_ahead
 from scheduler.waitlist import pass_on_expired_offers
 
@@ -64,6 +65,7 @@ JOBS: tuple[Job, ...] = (
     Job("notices", run_notices, 5),
     Job("roster", keep_roster_ahead, 3600),
     Job("inbound_retention", forget_old_messages, 3600),
+    Job("personal_data_retention", remove_expired_personal_data, 3600),
 )
 
 

@@ -102,8 +102,8 @@ async def test_what_each_column_becomes(linli: Linli) -> None:
         notes = {e.kind: e.note for e in events.all()}
         assert notes["answer"] == notes["comment"] == REMOVED
         assert notes["received"] is None
-        # Without the names, a staff note keeps a bare name: only the right to deletion knows it.
-        expected = f"已电话联系{NAME}（〔电话〕，证件〔证件号〕），上门地址南街社区〔门牌〕"
+        # No names given: the resident's own name is still found where it is written bare.
+        expected = "已电话联系〔姓名〕（〔电话〕，证件〔证件号〕），上门地址南街社区〔门牌〕"
         assert notes["note"] == expected
         rating = await session.get(Rating, records.rating_id)
         assert rating is not None and rating.comment == REMOVED
@@ -135,6 +135,24 @@ async def test_only_the_records_named_are_touched(linli: Linli) -> None:
             await personal_data_left(session, CaseEvent, col(CaseEvent.case_id) == cleaned.case_id)
             == []
         )
+
+
+async def test_other_names_given_are_removed_too(linli: Linli) -> None:
+    """A name the resident is not registered under (a former one, a relative's) is removed
+    where the caller names it; without it, it stays."""
+    records = await make_records(linli, ago=timedelta(days=400))
+    async with linli.sessions() as session, session.begin():
+        case = await session.get(Case, records.case_id)
+        assert case is not None
+        case.summary = "李四代张三丰办理"
+        session.add(case)
+    async with linli.sessions() as session, session.begin():
+        await anonymise_cases(session, [records.case_id])
+        case = await session.get(Case, records.case_id)
+        assert case is not None and case.summary == "李四代〔姓名〕办理"
+        await anonymise_cases(session, [records.case_id], names=["李四"])
+        await session.refresh(case)
+        assert case.summary == "〔姓名〕代〔姓名〕办理"
 
 
 def test_names_are_found_bare_and_in_any_case() -> None:
