@@ -266,7 +266,9 @@ async def test_a_posted_case_reaches_its_department_exactly_as_a_chat_case(
         ).all()
         clerk_ids = (
             await session.exec(
-                select(Staff.id).where(col(Staff.code).in_(["S013", "S014"])).order_by(Staff.id)
+                select(Staff.id)
+                .where(col(Staff.code).in_(["S013", "S014"]))
+                .order_by(col(Staff.id))
             )
         ).all()
         used = (await session.exec(select(ApiKey))).one()
