@@ -3,14 +3,15 @@ private feed (GET /feeds/staff/<code>.ics), and the feed's revocation.
 
 How an appointment belongs to a staff member. Appointments are not booked with a person: a
 resident books a place in a slot (service, start, end), and the slot's places come from the
-roster (models/slots.py: the active staff trained for the service whose shift spans the whole
-slot). So an appointment is in a staff member's calendar when it is not cancelled and
+roster (models/slots.py: the active staff trained for the service with a shift on the slot's
+day that spans the whole slot). So an appointment is in a staff member's calendar when it is not
+cancelled and
 
 - they served it (``Appointment.served_by_staff_id``: they checked it in or completed it), or
-- nobody has served it yet (booked, or marked a no-show) and it is one they give places to:
-  they are trained for its service (``StaffSkill``) and one of their shifts spans its whole slot
-  (``shift.starts_at <= slot.starts_at`` and ``shift.ends_at >= slot.ends_at``, the rule of
-  ``models.slots.covers``).
+- nobody has served it yet (booked, or marked a no-show) and it is one they give places to, by
+  the same rule: they are trained for its service (``StaffSkill``) and one of their shifts on
+  the slot's day spans the whole slot (``models.slots.covers``: ``shift.starts_at <=
+  slot.starts_at`` and ``shift.ends_at >= slot.ends_at``).
 
 An appointment nobody has served yet is therefore in the calendar of every staff member whose
 shift gave the slot a place (any of them may serve it at the window); once one of them serves it,
@@ -22,18 +23,20 @@ time, status and window, because a calendar app copies the feed to servers outsi
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import Select
 
 from models.base import SHANGHAI
 from models.booking import Appointment, AppointmentStatus, BookingSlot, RosterShift
 from models.org import Staff, StaffSkill
 from models.services import Service
+from models.slots import covers
 
 DAYS_BACK = 14  # the feed's first day, counted back from today
 DAYS_AHEAD = 60  # its last day, counted ahead
@@ -108,54 +111,71 @@ async def staff_calendar(
         .order_by(col(RosterShift.starts_at))
     )
     shifts = list((await session.exec(shift_stmt)).all())
-    rows = (await session.exec(_appointments(staff.id or 0, start, end))).all()
+    on_day: dict[date, list[RosterShift]] = defaultdict(list)
+    for shift in shifts:
+        on_day[shift.day].append(shift)
+    connection = await session.connection()
+    rows = (await connection.execute(_candidates(staff.id or 0, start, end))).all()
     appointments = [
         FeedAppointment(
-            appointment.ref,
-            AppointmentStatus(appointment.status),
-            appointment.starts_at,
-            appointment.starts_at + timedelta(minutes=service.duration_minutes),
-            service.name_zh,
-            service.name_en,
-            _window(staff, shifts, appointment.starts_at),
-            appointment.created_at,
-            appointment.updated_at,
+            row.ref,
+            AppointmentStatus(row.status),
+            row.starts_at,
+            row.starts_at + timedelta(minutes=row.duration_minutes),
+            row.name_zh,
+            row.name_en,
+            _window(staff, on_day[row.day], row.starts_at),
+            row.created_at,
+            row.updated_at,
         )
-        for appointment, service in rows
+        for row in rows
+        if row.served_by_staff_id == staff.id or _gives_places(on_day[row.day], row)
     ]
     return StaffCalendar(staff, first, last, shifts, appointments)
 
 
-def _appointments(staff_id: int, start: datetime, end: datetime) -> Select[Appointment, Service]:
-    """Appointments starting in [start, end) that the staff member served, or that nobody has
-    served yet and a shift of theirs gave a place to."""
-    covering = (
-        select(RosterShift.id)
-        .where(
-            RosterShift.staff_id == staff_id,
-            col(RosterShift.starts_at) <= col(BookingSlot.starts_at),
-            col(RosterShift.ends_at) >= col(BookingSlot.ends_at),
-        )
-        .exists()
-    )
+def _candidates(staff_id: int, start: datetime, end: datetime) -> sa.Executable:
+    """Appointments starting in [start, end), not cancelled, that the staff member served or
+    that nobody has served yet for a service they are trained for, with their slot (whether a
+    shift of theirs spans it is checked against the shifts already read: one index range, where
+    a correlated look-up per appointment walked every earlier shift of theirs)."""
     trained = select(StaffSkill.service_id).where(StaffSkill.staff_id == staff_id)
     served_by = col(Appointment.served_by_staff_id)
-    theirs = sa.or_(
-        served_by == staff_id,
-        sa.and_(served_by.is_(None), col(Appointment.service_id).in_(trained), covering),
-    )
     return (
-        select(Appointment, Service)
+        sa.select(
+            col(Appointment.ref),
+            col(Appointment.status),
+            col(Appointment.starts_at),
+            col(Appointment.created_at),
+            col(Appointment.updated_at),
+            served_by,
+            col(BookingSlot.day),
+            col(BookingSlot.starts_at).label("slot_start"),
+            col(BookingSlot.ends_at).label("slot_end"),
+            col(Service.name_zh),
+            col(Service.name_en),
+            col(Service.duration_minutes),
+        )
+        .select_from(Appointment)
         .join(BookingSlot, col(BookingSlot.id) == col(Appointment.slot_id))
         .join(Service, col(Service.id) == col(Appointment.service_id))
         .where(
             col(Appointment.starts_at) >= start,
             col(Appointment.starts_at) < end,
             col(Appointment.status) != AppointmentStatus.CANCELLED,
-            theirs,
+            sa.or_(
+                served_by == staff_id,
+                sa.and_(served_by.is_(None), col(Appointment.service_id).in_(trained)),
+            ),
         )
         .order_by(col(Appointment.starts_at), col(Appointment.ref))
     )
+
+
+def _gives_places(shifts: list[RosterShift], row: sa.Row[Any]) -> bool:
+    """Whether one of the day's shifts spans the candidate's whole slot (models.slots.covers)."""
+    length = row.slot_end - row.slot_start
+    return any(covers(shift, row.slot_start, length) for shift in shifts)
 
 
 def _window(staff: Staff, shifts: list[RosterShift], at: datetime) -> int | None:

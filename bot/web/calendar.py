@@ -121,11 +121,11 @@ def revision(created_at: datetime, updated_at: datetime) -> int:
     return max(0, int((updated_at - created_at).total_seconds()))
 
 
-def ics_response(calendar: Calendar, filename: str, *, download: bool) -> web.Response:
-    """The calendar as text/calendar; `download` asks a browser to save it rather than show it."""
+def ics_response(body: bytes, filename: str, *, download: bool) -> web.Response:
+    """A calendar's bytes as text/calendar; `download` asks a browser to save it, not show it."""
     disposition = "attachment" if download else "inline"
     return web.Response(
-        body=calendar.to_ical(),
+        body=body,
         content_type="text/calendar",
         charset="utf-8",
         headers={
@@ -183,7 +183,7 @@ async def appointment_ics(request: web.Request, linli: Linli) -> web.Response:
         event.add_component(display_alarm(linli.settings.reminder_before, words))
     name = t(lang, "calendars.booking_calendar")
     calendar = with_events(new_calendar(name), [event])
-    return ics_response(calendar, f"{appointment.ref}.ics", download=True)
+    return ics_response(calendar.to_ical(), f"{appointment.ref}.ics", download=True)
 
 
 async def resident_lang(session: AsyncSession, appointment: Appointment) -> str:
