@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli, build_linli
+from bot.cli_access_log import add_access_log_parser, run_access_log
 from bot.cli_apikeys import add_apikey_parser, apikey_command
 from bot.cli_export import add_export_parser, run_export
 from bot.cli_needs import (
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     _staff_desk_parsers(staff_actions)
     add_export_parser(commands)
     add_apikey_parser(commands)
+    add_access_log_parser(commands)
     seed = commands.add_parser("seed", help="load data/ (idempotent) and optional synthetic data")
     seed.add_argument("--residents", type=int, default=0, help="add N synthetic residents")
     seed.add_argument(
@@ -166,7 +168,7 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
     """Run one command against a built system; its exit status."""
     polling = work == "telegram" and args.action == "poll"
     # Desk accounts need the database only, not the conversation's router (and its models).
-    light = work in ("export", "apikey") or (
+    light = work in ("export", "apikey", "access-log") or (
         work == "staff" and args.action in {*DESK_ACCOUNTS, "feed"}
     )
     accounts = Router("desk accounts") if light else None
@@ -203,6 +205,8 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
             status = await run_export(linli, args)
         elif work == "needs":
             status = await _needs(linli, args)
+        elif work == "access-log":
+            status = await run_access_log(linli, args)
         elif work == "apikey":
             status = await apikey_command(linli, args)
         elif work == "chat":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import utc_field
+from models.cases import Case
 
 
 class PersonalDataView(SQLModel, table=True):
@@ -49,6 +51,26 @@ def log_view(
     )
     session.add(view)
     return view
+
+
+CASE_SUBJECT = "case:"
+
+
+def case_id_of(subject: str) -> int | None:
+    """The case id of a subject such as "case:12", else None."""
+    rest = subject.removeprefix(CASE_SUBJECT)
+    if rest == subject or not rest.isdecimal() or len(rest) > 9:
+        return None
+    return int(rest)
+
+
+async def case_refs(session: AsyncSession, views: Sequence[PersonalDataView]) -> dict[int, str]:
+    """The reference numbers of the cases the views were on, by case id."""
+    ids = {found for found in (case_id_of(view.subject) for view in views) if found is not None}
+    if not ids:
+        return {}
+    rows = await session.exec(select(Case.id, Case.ref).where(col(Case.id).in_(ids)))
+    return {case_id: ref for case_id, ref in rows.all() if case_id is not None}
 
 
 async def recent_views(
