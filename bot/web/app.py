@@ -21,11 +21,12 @@ from bot.i18n import normalize_lang, t
 from bot.language import written_language
 from bot.web.admin import setup_admin
 from bot.web.calendar import appointment_ics
-from bot.web.my_data import my_data_file
 from bot.web.client import TRUSTED_PROXIES, client_address
 from bot.web.inbox_events import InboxStreams
 from bot.web.metrics_access import metrics_endpoint
+from bot.web.my_data import my_data_file
 from bot.web.open311 import add_open311_routes
+from bot.web.openapi_doc import openapi_handler
 from bot.web.ratelimit import ClientRateLimit
 from bot.web.staff_feed import ROUTE as STAFF_FEED
 from bot.web.staff_feed import staff_feed
@@ -193,6 +194,7 @@ def create_web_app(
     app.router.add_post("/api/chat/seen", streams.seen)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_endpoint(linli.settings.metrics_token))
+    app.router.add_get("/openapi.json", openapi_handler())
     app.router.add_static("/static", HERE / "static", append_version=False)
 
     async def ics(request: web.Request) -> web.Response:

@@ -1,0 +1,191 @@
+"""The OpenAPI description (/openapi.json) covers every route of the app and nothing else, and
+its fragments merge the way bot/web/openapi_doc.py says: every file picked up, a clash refused.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import AsyncIterator, Iterator
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.app import Linli, build_linli
+from bot.config import Settings
+from bot.web.app import create_web_app
+from bot.web.openapi_doc import (
+    FRAGMENTS,
+    METHODS,
+    FragmentError,
+    assemble,
+    openapi_document,
+    package_version,
+    read_fragments,
+)
+from tests.conftest import DATA
+
+Client = TestClient[web.Request, web.Application]
+Operation = tuple[str, str]  # (method, path template)
+
+
+def every_platform(tmp_path: Path) -> Settings:
+    """Settings under which every route is registered: WeChat and Telegram configured too."""
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}",
+        data_dir=DATA,
+        secret_key="test-secret",
+        wechat_app_id="wx-routes",
+        wechat_token="routes-token",
+        telegram_token="123:routes",
+        telegram_secret="routes-secret",
+    )
+
+
+@pytest.fixture
+async def full_linli(tmp_path: Path) -> AsyncIterator[Linli]:
+    """The system with every platform configured (no database is touched)."""
+    linli = build_linli(every_platform(tmp_path))
+    yield linli
+    await linli.close()
+
+
+def routed(app: web.Application) -> set[Operation]:
+    """Every (method, path template) the app's router answers; HEAD comes with each GET."""
+    found = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        resource = route.resource
+        assert resource is not None
+        path = resource.canonical
+        if isinstance(resource, web.StaticResource):
+            path += "/{filename}"
+        found.add((route.method.lower(), path))
+    return found
+
+
+def described(document: dict[str, Any]) -> set[Operation]:
+    """Every (method, path template) the document describes."""
+    return {
+        (method, path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+
+
+async def test_every_route_is_described_and_nothing_else(full_linli: Linli) -> None:
+    app = create_web_app(full_linli)
+    routes = routed(app)
+    document = openapi_document()
+    assert ("post", "/wechat") in routes and ("post", "/telegram") in routes
+    assert ("get", "/admin/cases/{number}") in routes and ("get", "/static/{filename}") in routes
+    assert routes - described(document) == set(), "routes the description leaves out"
+    assert described(document) - routes == set(), "described, but no such route"
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    document = openapi_document()
+    assert document["openapi"].startswith("3.1.")
+    assert document["info"] == {"title": "Linli", "version": package_version()}
+    assert document["servers"] == [{"url": "/"}]
+    schema = schemathesis.openapi.from_dict(document)
+    schema.validate()  # against the OpenAPI 3.1 meta-schema
+    assert all(references_resolve(document, document))
+
+
+def references_resolve(document: dict[str, Any], node: object) -> Iterator[bool]:
+    """For every $ref under node, whether it names something in the document."""
+    if isinstance(node, dict):
+        target = node.get("$ref")
+        if isinstance(target, str):
+            found: Any = document
+            for part in target.removeprefix("#/").split("/"):
+                found = found.get(part) if isinstance(found, dict) else None
+            assert found is not None, f"{target} names nothing"
+            yield True
+        for value in node.values():
+            yield from references_resolve(document, value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from references_resolve(document, value)
+
+
+async def test_the_app_serves_it(client: Client) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    assert await response.json() == openapi_document()
+
+
+def test_each_area_has_its_own_file_and_a_new_file_is_picked_up(tmp_path: Path) -> None:
+    names = [name for name, _ in read_fragments()]
+    assert {"chat.json", "desk.json", "ops.json", "webhooks.json", "calendar.json"} <= set(names)
+    for name in names:
+        (tmp_path / name).write_bytes((FRAGMENTS / name).read_bytes())
+    extra: dict[str, Any] = {
+        "paths": {"/extra/{n}": {"get": {"responses": {"200": {"description": "ok"}}}}},
+        "components": {"schemas": {"ExtraThing": {"type": "object"}}},
+    }
+    (tmp_path / "zz_extra.json").write_text(json.dumps(extra), encoding="utf-8")
+    document = openapi_document(tmp_path)
+    assert document["paths"]["/extra/{n}"] == extra["paths"]["/extra/{n}"]
+    assert document["components"]["schemas"]["ExtraThing"] == {"type": "object"}
+    assert document["paths"]["/api/chat"] == openapi_document()["paths"]["/api/chat"]
+
+
+def ok(description: str = "ok") -> dict[str, Any]:
+    """An operation with one answer."""
+    return {"responses": {"200": {"description": description}}}
+
+
+def test_two_methods_of_one_path_from_two_files_merge() -> None:
+    document = assemble(
+        [
+            ("a.json", {"paths": {"/x": {"get": ok()}}}),
+            ("b.json", {"paths": {"/x": {"post": ok()}}}),
+        ]
+    )
+    assert set(document["paths"]["/x"]) == {"get", "post"}
+
+
+def test_the_same_operation_in_two_files_is_refused() -> None:
+    with pytest.raises(FragmentError, match=r"GET /x is described twice: in a.json and in b.json"):
+        assemble(
+            [
+                ("a.json", {"paths": {"/x": {"get": ok()}}}),
+                ("b.json", {"paths": {"/x": {"get": ok("other")}}}),
+            ]
+        )
+
+
+def test_the_same_schema_name_in_two_files_is_refused() -> None:
+    thing = {"components": {"schemas": {"Thing": {"type": "string"}}}}
+    with pytest.raises(FragmentError, match=r"components.schemas.Thing is described twice"):
+        assemble([("a.json", thing), ("b.json", thing)])
+
+
+def test_a_fragment_holds_only_paths_and_components(tmp_path: Path) -> None:
+    with pytest.raises(FragmentError, match=r"a.json: a fragment holds only paths and components"):
+        assemble([("a.json", {"paths": {}, "info": {"title": "mine"}})])
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    with pytest.raises(FragmentError, match=r"broken.json: not readable JSON"):
+        read_fragments(tmp_path)
+
+
+def test_the_fragments_ship_with_the_package() -> None:
+    """A wheel must hold them too (the tree is installed editable, so nothing else would tell)."""
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["bot"]
+    fragments = sorted(FRAGMENTS.glob("*.json"))
+    assert fragments
+    for path in fragments:
+        inside = path.relative_to(root / "bot").as_posix()
+        assert any(fnmatch(inside, pattern) for pattern in patterns), f"{inside} is left out"
