@@ -200,19 +200,26 @@ async def test_post_without_a_key_or_with_a_revoked_one_is_403(
 
 async def test_posting_too_fast_with_one_key_is_429(linli: Linli) -> None:
     app = create_web_app(linli)
-    app[LIMITS] = Open311Limits(ClientRateLimit("2/minute"), ClientRateLimit("20/minute"))
+    app[LIMITS] = Open311Limits(
+        ClientRateLimit("2/minute"), ClientRateLimit("20/minute"), ClientRateLimit("2/minute")
+    )
     key = await new_key(linli)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         form = {**PROXY_FORM, "api_key": key}
         assert [(await post(client, form))[0] for _ in range(3)] == [201, 201, 429]
         status, _ = await post(client, {**form, "api_key": await new_key(linli, "市平台")})
         assert status == 201  # another key has its own allowance
+        listed = [(await get(client, "requests", fmt))[0] for fmt in ("json", "xml", "json")]
+        assert listed == [200, 200, 429]  # lists from one address, too
+        assert (await get(client, "requests/LC-20261127-0001"))[0] == 200  # one is cheap
     assert len(await cases(linli)) == 3
 
 
 async def test_many_refused_keys_from_one_address_must_wait(linli: Linli) -> None:
     app = create_web_app(linli)
-    app[LIMITS] = Open311Limits(ClientRateLimit("60/minute"), ClientRateLimit("3/minute"))
+    app[LIMITS] = Open311Limits(
+        ClientRateLimit("60/minute"), ClientRateLimit("3/minute"), ClientRateLimit("60/minute")
+    )
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         guesses = [
             (await post(client, {**PROXY_FORM, "api_key": f"o311_{n}"}))[0] for n in range(5)
@@ -663,7 +670,8 @@ ODD_TEXTS = [
 
 async def test_odd_input_never_fails_the_server(linli: Linli) -> None:
     app = create_web_app(linli)
-    app[LIMITS] = Open311Limits(ClientRateLimit("100000/minute"), ClientRateLimit("100000/minute"))
+    plenty = ClientRateLimit("100000/minute")
+    app[LIMITS] = Open311Limits(plenty, plenty, plenty)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         await _try_odd_input(linli, client)
 
