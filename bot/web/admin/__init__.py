@@ -109,5 +109,6 @@ def desk_app(linli: Linli) -> web.Application:
 
 def setup_admin(app: web.Application, linli: Linli) -> None:
     """Mount the staff desk at /admin on the main application."""
-    app.add_subapp("/admin", desk_app(linli))
+    # Before the sub-application: its prefix answers /admin itself (404) once it is mounted.
     app.router.add_get("/admin", _to_desk)
+    app.add_subapp("/admin", desk_app(linli))
