@@ -87,6 +87,15 @@ def csrf_token(web_session: Session) -> str:
     return token
 
 
+async def posted_form(request: web.Request) -> Form | None:
+    """The posted form, or None when the body cannot be read as one (a multipart body without
+    its boundary, say): it is then refused like a form without the CSRF token, which it is."""
+    try:
+        return await request.post()
+    except ValueError:
+        return None
+
+
 def csrf_ok(web_session: Session, form: Form) -> bool:
     """Whether a posted form carries this session's CSRF token."""
     sent, expected = form.get("csrf"), web_session.get("csrf")
@@ -211,8 +220,8 @@ async def _serve(request: web.Request, page: DeskPage, handler: PageHandler) -> 
     lang = desk_lang(request, web_session)
     form: Form | None = None
     if request.method == "POST":
-        form = await request.post()
-        if not csrf_ok(web_session, form):
+        form = await posted_form(request)
+        if form is None or not csrf_ok(web_session, form):
             return forbidden(request, web_session, lang)
     linli = desk_state(request).linli
     async with linli.sessions() as session:
@@ -322,8 +331,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     """POST /admin/login: staff code and password; the same answer for every wrong pair."""
     web_session = await get_session(request)
     lang = desk_lang(request, web_session)
-    form = await request.post()
-    if not csrf_ok(web_session, form):
+    form = await posted_form(request)
+    if form is None or not csrf_ok(web_session, form):
         return forbidden(request, web_session, lang)
     code = _field(form, "code", 64).strip()[:CODE_LIMIT]
     password = _field(form, "password", 1024)
@@ -392,8 +401,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
     """POST /admin/logout: the session ends (the form carries the CSRF token)."""
     web_session = await get_session(request)
     lang = desk_lang(request, web_session)
-    form = await request.post()
-    if not csrf_ok(web_session, form):
+    form = await posted_form(request)
+    if form is None or not csrf_ok(web_session, form):
         return forbidden(request, web_session, lang)
     staff_id = web_session.get("staff")
     if isinstance(staff_id, int):
