@@ -12,17 +12,18 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import Linli
 from bot.cli import _parser
 from bot.cli_access_log import run_access_log
-from models.access_log import log_view
+from models.access_log import PersonalDataView, log_view
 from models.base import SHANGHAI
 from models.case_card import case_card
-from models.cases import Case, CaseStatus
+from models.case_ops import record
+from models.cases import Case, CaseHandler, CaseStatus
 from models.csv_export import BOM
-from models.org import Staff
+from models.org import Department, Staff
 from models.people import Resident, set_phone
 from tests.conftest import ROOT
 from tests.scheduler_data import open_case
@@ -30,6 +31,7 @@ from tests.test_admin_auth import Browser, Client, set_password
 from tests.test_cli import LINLI, env_for
 
 PHONE, NAME = "13812345678", "王小明"
+ANSWER = f"上门请打{PHONE}，地址3栋2单元501"
 OWNER, OTHER, SUPERVISOR = "S005", "S021", "S037"
 HEADER = ["时间（北京时间）", "工号", "姓名", "查看内容", "群众编号", "记录", "原因", "在哪里"]
 
@@ -200,3 +202,52 @@ async def test_the_desk_page_reads_the_same_filters(linli: Linli, client: Client
             refused = await browser.get(f"/admin/access-log?{bad}")
             assert refused.status == 400, bad
             assert "筛选条件无法识别" in await refused.text()
+
+
+async def test_a_residents_answer_on_the_desk_is_in_full_for_the_owner_only_and_logged(
+    linli: Linli, client: Client
+) -> None:
+    """The case page's timeline holds the resident's own answers: whoever else may read the case
+    reads them without the phone and door numbers; the owner reads them in full, and the view
+    is in the access log."""
+    owner_code, colleague_code = "S021", SUPERVISOR
+    number = await open_case(
+        linli,
+        assignee=owner_code,
+        status=CaseStatus.ACCEPTED,
+        department="civil_affairs",
+        resident_id=await resident(linli),
+    )
+    async with linli.sessions() as session, session.begin():
+        case = await session.get(Case, number)
+        assert case is not None
+        lead = (
+            await session.exec(select(Department).where(Department.code == "civil_affairs"))
+        ).one()
+        session.add(CaseHandler(case_id=number, department_id=lead.id or 0, lead=True))
+        record(session, case, ("resident", case.resident_id), "answer", linli.clock.now(), ANSWER)
+    for code in (owner_code, colleague_code):
+        await set_password(linli, code)
+    async with Browser(client) as colleague:
+        assert (await colleague.log_in(colleague_code)).status == 303
+        page = await colleague.get(f"/admin/cases/{number}")
+        text = await page.text()
+        assert page.status == 200 and "群众回复" in text
+        assert PHONE not in text and "3栋2单元501" not in text and "〔电话〕" in text
+    assert await viewers(linli) == []
+    async with Browser(client) as owner:
+        assert (await owner.log_in(owner_code)).status == 303
+        text = await (await owner.get(f"/admin/cases/{number}")).text()
+        assert ANSWER in text
+    assert await viewers(linli) == [(owner_code, "desk")]
+
+
+async def viewers(linli: Linli) -> list[tuple[str, str]]:
+    """Who the access log says saw personal data, and where."""
+    async with linli.sessions() as session:
+        rows = await session.exec(
+            select(Staff.code, PersonalDataView.place).join(
+                PersonalDataView, col(PersonalDataView.staff_id) == col(Staff.id)
+            )
+        )
+        return [(code, place) for code, place in rows.all()]

@@ -23,7 +23,7 @@ from models.case_ops import OPEN, case_catalogue, timeline
 from models.cases import Case, CaseEvent, CaseKind
 from models.org import Department
 from models.personal_data import remove_personal_data
-from models.policy import DeskPage
+from models.policy import DeskPage, may_see_phone
 
 routes = web.RouteTableDef()
 NAV = (NavEntry(DeskPage.CASES, "/admin/cases", "desk.nav_cases"),)
@@ -120,7 +120,7 @@ async def case_page(desk: DeskRequest) -> web.StreamResponse:
         answers=_answers(desk, card),
         overdue=overdue(case, desk.now),
         department=_department_name(desk, known.get(case.department_id or 0)),
-        events=await _events(desk, case),
+        events=await _events(desk, case, mine=may_see_phone(desk.staff, case)),
         actions=await available(desk, case),
         transfer_to=[d for d in known.values() if d.id != case.department_id],
         step_labels=STEP_LABELS,
@@ -142,12 +142,14 @@ def _answers(desk: DeskRequest, card: CaseCard) -> list[tuple[str, str]]:
     ]
 
 
-async def _events(desk: DeskRequest, case: Case) -> list[EventRow]:
+async def _events(desk: DeskRequest, case: Case, *, mine: bool) -> list[EventRow]:
+    """The timeline; the notes (a resident's answers and messages among them) in full only for
+    the one who may see the card in full (that view is logged by case_card), cleaned for others."""
     events = await timeline(desk.session, case)
     names = await staff_names(
         desk, {e.actor_id for e in events if e.actor_kind == "staff" and e.actor_id}
     )
-    return [EventRow(e.at, _actor(desk, e, names), event_text(desk, e)) for e in events]
+    return [EventRow(e.at, _actor(desk, e, names), event_text(desk, e, mine)) for e in events]
 
 
 def _actor(desk: DeskRequest, event: CaseEvent, names: dict[int, str]) -> str:
@@ -158,12 +160,15 @@ def _actor(desk: DeskRequest, event: CaseEvent, names: dict[int, str]) -> str:
     return desk.t("desk.actor_system")
 
 
-def event_text(desk: DeskRequest, event: CaseEvent) -> str:
-    """A timeline step as the chat words it (cases.event_…), else its kind and note."""
+def event_text(desk: DeskRequest, event: CaseEvent, in_full: bool = False) -> str:
+    """A timeline step as the chat words it (cases.event_…), else its kind and note; the note
+    without personal data unless in_full."""
     key = f"cases.event_{event.kind}"
+    note = event.note or ""
+    note = note if in_full else remove_personal_data(note)
     if not isinstance(texts(desk.lang).get(key), str):
-        return " ".join(part for part in (event.kind, event.note or "") if part)
+        return " ".join(part for part in (event.kind, note) if part)
     values = {k: v for k, v in event.data.items() if isinstance(v, str | int)}
     for name in ("department", "staff", "window", "co", "days"):
         values.setdefault(name, "")
-    return desk.t(key, note=event.note or "", **values)
+    return desk.t(key, note=note, **values)
