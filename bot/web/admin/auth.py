@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.typedefs import Handler
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
@@ -43,6 +44,8 @@ ADDRESS_RULE = "10/minute"  # failed logins from one client address
 CODE_RULE = "5 per 5 minutes"  # failed logins on one staff code, from anywhere
 CODE_LIMIT = 16
 NEXT_PATH = re.compile(r"/admin/[A-Za-z0-9/_-]{0,200}")
+# What reading a posted form raises for a body that is not one (the parser's own errors).
+UNREADABLE_FORM = (ValueError, BadHttpMessage)
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 
 
@@ -89,10 +92,11 @@ def csrf_token(web_session: Session) -> str:
 
 async def posted_form(request: web.Request) -> Form | None:
     """The posted form, or None when the body cannot be read as one (a multipart body without
-    its boundary, say): it is then refused like a form without the CSRF token, which it is."""
+    its boundary, or a part whose header is not a header): it is then refused like a form
+    without the CSRF token, which it is."""
     try:
         return await request.post()
-    except ValueError:
+    except UNREADABLE_FORM:
         return None
 
 

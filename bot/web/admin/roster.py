@@ -26,7 +26,14 @@ from aiohttp_session import Session, get_session
 from sqlmodel import col, select
 
 from bot.i18n import catalogue, format_day, t
-from bot.web.admin.auth import DeskRequest, desk_lang, refused_unread, see_other, staff_page
+from bot.web.admin.auth import (
+    UNREADABLE_FORM,
+    DeskRequest,
+    desk_lang,
+    refused_unread,
+    see_other,
+    staff_page,
+)
 from bot.web.admin.layout import NavEntry, localized
 from models import roster_plan
 from models.base import SHANGHAI
@@ -483,7 +490,7 @@ async def import_route(request: web.Request) -> web.StreamResponse:
         await larger.post()
     except web.HTTPRequestEntityTooLarge:
         return _unread(larger, web_session, 413, "desk_admin.import_too_large")
-    except ValueError:
+    except UNREADABLE_FORM:
         return _unread(larger, web_session, 400, "desk_admin.import_unreadable_form")
     return await _import_page(larger)
 
