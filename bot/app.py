@@ -72,7 +72,8 @@ def build_linli(
 
         router = build_router()
     clock = clock or SystemClock(settings.now)
-    use_keys(settings.data_key_list)
+    if settings.data_keys is not None or settings.secret_key is not None:
+        use_keys(settings.data_key_list)  # else sealing says clearly that no key is configured
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     pipeline = Pipeline(engine, sessions, router, clock, settings)

@@ -93,7 +93,7 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = utc_field(nullable=True, default=None)
     closed_at: datetime | None = utc_field(nullable=True, default=None)
     escalated_at: datetime | None = utc_field(nullable=True, default=None)
-    created_at: datetime = utc_field()
+    created_at: datetime = utc_field(index=True)  # the Open311 list and the exports by period
     updated_at: datetime = utc_field()
 
 

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.case_card import intake_answers
 from models.case_ops import CaseCatalogue, case_catalogue
 from models.cases import OPEN_STATUSES, Case, CaseKind
+from models.consent import ConsentPurpose, record_consent
 from models.need_ops import (
     item_with_same_words,
     join_item,
@@ -389,6 +390,9 @@ def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(n) for n in reversed(kept)), re.IGNORECASE)
 
 
+HOTLINE_WORDING = "open311"  # the consent was taken by the system that called the API
+
+
 async def resident_for_phone(
     session: AsyncSession, phone: str, name: str | None, now: datetime
 ) -> Resident:
@@ -405,6 +409,10 @@ async def resident_for_phone(
     set_phone(resident, mobile)
     session.add(resident)
     await session.flush()
+    # The hotline asked the caller for the number (its own consent, for this request): written
+    # down with its own wording mark, so that 我的数据 shows it and can withdraw it.
+    answer = record_consent(session, resident.id or 0, ConsentPurpose.PHONE, True, now)
+    answer.wording = HOTLINE_WORDING
     return resident
 
 

@@ -358,7 +358,7 @@ async def test_dispatch_to_two_departments_through_to_resolution(
     async with linli.sessions() as session:
         views = (await session.exec(select(PersonalDataView))).all()
     assert [(v.staff_id, v.resident_id, v.subject, v.field_name, v.place) for v in views] == [
-        (street.staff["S021"], resident, f"case:{number}", "name, phone, words", "desk")
+        (street.staff["S021"], resident, f"case:{number}", "name, phone, ID, words", "desk")
     ]
 
     early = await desk["S021"].act(f"{case_path}/step", step="resolved")

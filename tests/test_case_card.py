@@ -28,6 +28,8 @@ async def _proxy_with_a_phone(linli: Linli) -> Case:
     await resident.press(payloads(categories[0])[0])
     await resident.send("幸福小区3号楼201")
     await resident.send("工作日上午")
+    await resident.send("不同意")  # no phone number kept (consent first, issue 21)
+    await resident.send("不同意")  # nor the ID number
     async with linli.sessions() as session:
         [case] = (await session.exec(select(Case))).all()
     assert PHONE in case.summary

@@ -43,9 +43,11 @@ async def open_proxy(chat: Chat) -> str:
     assert payloads(categories[0])[0] == "case:cat:ca-elderly-allowance"  # suggested first
     assert "地址" in (await chat.press("case:cat:ca-elderly-allowance"))[0].text
     assert "什么时间" in (await chat.send("幸福小区3号楼201"))[0].text
-    opened = await chat.send("工作日上午")
-    found = REF.search(opened[0].text)
-    assert found is not None, opened[0].text
+    assert "手机号" in (await chat.send("工作日上午"))[-1].text  # consent first (issue 21)
+    assert "身份证号" in (await chat.send("不同意"))[-1].text
+    opened = await chat.send("不同意")
+    found = REF.search(opened[-1].text)
+    assert found is not None, opened[-1].text
     return found.group()
 
 
@@ -59,8 +61,10 @@ async def test_resident_to_resolution_over_telegram(telegram: TelegramRig) -> No
     assert button_data(categories[0])[0] == "case:cat:ca-elderly-allowance"
     await telegram.press(RESIDENT_CHAT, "case:cat:ca-elderly-allowance")
     await telegram.say(RESIDENT_CHAT, "幸福小区3号楼201")
-    sent = await telegram.say(RESIDENT_CHAT, "工作日上午")
-    opened = next(m for m in sent if m.chat_id == RESIDENT_CHAT)
+    await telegram.say(RESIDENT_CHAT, "工作日上午")
+    await telegram.say(RESIDENT_CHAT, "不同意")  # no phone number (consent first, issue 21)
+    sent = await telegram.say(RESIDENT_CHAT, "不同意")  # nor the ID number
+    opened = next(m for m in sent if m.chat_id == RESIDENT_CHAT and REF.search(m.text))
     ref = REF.search(opened.text)
     assert ref is not None
     alert = [m for m in sent if m.chat_id == CLERK_CHAT]

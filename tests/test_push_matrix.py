@@ -463,6 +463,8 @@ async def open_proxy_case(person: Resident) -> Case:
     await person.say("1")  # the suggested category
     await person.say("幸福小区3号楼201")
     await person.say("工作日上午")
+    await person.say("不同意")  # no phone number (consent asked first, issue 21)
+    await person.say("不同意")  # nor the ID number this category's forms would use
     return await case_of(person)
 
 

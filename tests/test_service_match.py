@@ -81,6 +81,8 @@ async def test_proxy_words_suggest_their_category_and_none_of_these_shows_all(ta
     assert t("zh-CN", "cases.question_address") in question
     await talk.say("南街社区3栋2单元")
     await talk.say("周六上午")
+    await talk.say("不同意")  # no phone number (consent first, issue 21)
+    await talk.say("不同意")  # nor the ID number
     async with talk.linli.sessions() as session:
         case = (await session.exec(select(Case))).one()
     assert case.summary == "帮我母亲办高龄补贴，她腿脚不便"  # kept as typed, "，" and all

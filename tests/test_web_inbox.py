@@ -307,9 +307,15 @@ async def test_migration_delivers_what_the_web_missed(linli: Linli) -> None:
     now = datetime.now(UTC)  # the migration runs on the real clock
     recent, old = now - timedelta(days=2), now - timedelta(days=40)
     async with linli.sessions() as session, session.begin():
-        people = [Resident(created_at=now) for _ in range(3)]
-        session.add_all(people)
-        await session.flush()
+        # Rows of 0008's shape: the ORM's Resident holds columns added later (0013).
+        rows = [{"created_at": now, "elderly": False, "disabled": False} for _ in range(3)]
+        for row in rows:
+            row |= {"notices_opt_out": False, "synthetic": False}
+        table = Resident.__table__  # type: ignore[attr-defined]
+        inserted = await session.execute(
+            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        )
+        people = [Resident(id=number) for number in inserted.scalars().all()]
         en_web = ChannelIdentity(
             channel="web",
             external_id="mig-en-01",

@@ -8,7 +8,8 @@ Create Date: 2026-12-06 08:40:00
 numbers themselves), each with a keyed lookup hash beside it. Phone numbers kept before this
 revision are sealed by `linli db upgrade` right after the schema step, since only the running
 application has the keys. `consent` records each answer to a consent question; `apikey` holds
-hashes of the Open311 API keys; `staff.feed_epoch` signs a staff member's private calendar feed.
+hashes of the Open311 API keys; `staff.feed_epoch` signs a staff member's private calendar feed;
+cases are indexed by when they were made (Open311's request list, the CSV exports).
 """
 
 from collections.abc import Sequence
@@ -23,8 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":  # SQLite does not hold a string to its length
-        op.alter_column("resident", "phone", type_=sa.String(length=255))
+    _widen_phone(sa.String(length=255))
     op.add_column("resident", sa.Column("phone_lookup", sa.String(length=64)))
     op.add_column("resident", sa.Column("id_number", sa.String(length=255)))
     op.add_column("resident", sa.Column("id_number_lookup", sa.String(length=64)))
@@ -59,9 +59,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_hash"),
     )
     op.create_index(op.f("ix_apikey_prefix"), "apikey", ["prefix"])
+    # Open311's request list and the CSV exports read cases by when they were made.
+    op.create_index(op.f("ix_cases_created_at"), "cases", ["created_at"])
+
+
+def _widen_phone(new_type: sa.String) -> None:
+    """resident.phone as the new type. SQLite cannot change a column's type in place, and a
+    batch copy of `resident` would break the many foreign keys pointing at it: the values move
+    through a spare column instead, with plain ALTER TABLE (SQLite >= 3.35)."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("resident", "phone", type_=new_type)
+        return
+    op.add_column("resident", sa.Column("phone_moving", new_type))
+    op.execute("UPDATE resident SET phone_moving = phone")
+    op.drop_column("resident", "phone")
+    op.add_column("resident", sa.Column("phone", new_type))
+    op.execute("UPDATE resident SET phone = phone_moving")
+    op.drop_column("resident", "phone_moving")
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_cases_created_at"), table_name="cases")
     op.drop_index(op.f("ix_apikey_prefix"), table_name="apikey")
     op.drop_table("apikey")
     op.drop_index("ix_consent_resident_purpose", table_name="consent")
@@ -71,4 +89,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_resident_phone_lookup"), table_name="resident")
     for column in ("id_number_lookup", "id_number", "phone_lookup"):
         op.drop_column("resident", column)
-    # Sealed phone numbers do not fit the old column; they are kept as they are, not narrowed.
+    # Sealed phone numbers do not fit the old width: PostgreSQL keeps the wider column, SQLite
+    # (which does not hold a string to its length) gets its old declaration back.
+    if op.get_bind().dialect.name == "sqlite":
+        _widen_phone(sa.String(length=20))
