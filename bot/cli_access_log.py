@@ -29,6 +29,7 @@ from models.org import Staff
 DEFAULT_LIMIT = 200
 MOST = 100_000  # a supervisor's whole log in one file, never an unbounded read
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # beyond, a day is a typo (and year 1 cannot be stored)
 COLUMNS = ("when", "staff_code", "staff_name", "field", "resident", "record", "why", "place")
 
 
@@ -41,6 +42,14 @@ def _limit(text: str) -> int:
     if not 1 <= value <= MOST:
         raise argparse.ArgumentTypeError(f"between 1 and {MOST}: {value}")
     return value
+
+
+def _day(text: str) -> date:
+    """A --since or --until day (argparse type): YYYY-MM-DD, in a year a log can hold."""
+    day = shanghai_day(text)
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"not a year of the log: {text!r}")
+    return day
 
 
 def _resident(text: str) -> int:
@@ -59,8 +68,8 @@ def add_access_log_parser(commands: argparse._SubParsersAction[argparse.Argument
     )
     log.add_argument("--staff", metavar="CODE", help="one staff member's views (code or id)")
     log.add_argument("--resident", type=_resident, metavar="ID", help="views of one resident")
-    log.add_argument("--since", type=shanghai_day, metavar="YYYY-MM-DD", help="first day")
-    log.add_argument("--until", type=shanghai_day, metavar="YYYY-MM-DD", help="last day")
+    log.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="first day")
+    log.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day")
     log.add_argument("--limit", type=_limit, default=DEFAULT_LIMIT, help="at most N views")
     log.add_argument("--csv", action="store_true", help="CSV (UTF-8 with BOM) on stdout")
     log.add_argument("--lang", choices=LANGS, default="zh-CN", help="language of the words")

@@ -159,6 +159,7 @@ async def test_unknown_staff_and_days_the_wrong_way_round_are_status_2(
         (["--limit", "many"], "not a whole number"),
         (["--since", "2026-02-30"], "not a date"),
         (["--resident", "13812345678x"], "not a resident id"),
+        (["--until", "9999-12-31"], "not a year of the log"),
     ],
 )
 def test_bad_flags_are_usage_errors(
@@ -198,7 +199,13 @@ async def test_the_desk_page_reads_the_same_filters(linli: Linli, client: Client
         text = await page.text()
         assert "checked at 2026-11-20 00:00:00" in text and "2026-11-19" not in text
         assert ref not in text
-        for bad in ("resident=12a", "since=2026-13-01", "until=yesterday"):
+        for bad in (
+            "resident=12a",
+            "since=2026-13-01",
+            "until=yesterday",
+            "until=9999-12-31",
+            "since=0001-01-01",
+        ):
             refused = await browser.get(f"/admin/access-log?{bad}")
             assert refused.status == 400, bad
             assert "筛选条件无法识别" in await refused.text()

@@ -81,8 +81,15 @@ class Filters:
     until_at: datetime | None = None
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # beyond, a day is a typo (and year 1 cannot be stored)
+
+
 def _day_start(text: str) -> datetime:
-    return datetime.combine(date.fromisoformat(text), time(0), tzinfo=SHANGHAI)
+    """Midnight at the start of a YYYY-MM-DD day in Beijing; ValueError for anything else."""
+    day = date.fromisoformat(text)
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"year {day.year}")
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI)
 
 
 def read_filters(desk: DeskRequest) -> Filters | None:
