@@ -15,6 +15,7 @@ from models.case_card import CaseCard, HandlerPart, intake_answers
 from models.case_ops import CaseCatalogue, case_catalogue
 from models.cases import Case, CaseEvent, CaseKind
 from models.dispatch import in_queue
+from models.personal_data import remove_personal_data
 from models.policy import Viewer
 
 RESIDENT_HIDDEN = ("note",)  # staff notes stay inside the office
@@ -36,15 +37,16 @@ def status_text(ctx: Context, case: Case) -> str:
     return ctx.t(f"cases.status_{case.status}")
 
 
-def event_line(lang: str, event: CaseEvent, *, for_staff: bool = True) -> str:
+def event_line(lang: str, event: CaseEvent, *, for_staff: bool = True, redact: bool = False) -> str:
     """One timeline step in plain words (a department's reason for returning a call stays
-    inside the office)."""
+    inside the office; personal data in the note removed when redact is set)."""
     values = {k: v for k, v in event.data.items() if isinstance(v, str | int)}
     values.setdefault("department", "")
     values.setdefault("staff", "")
     values.setdefault("window", "")
     kind = event.kind if for_staff or event.kind != "returned" else "returned_public"
-    text = t(lang, f"cases.event_{kind}", note=event.note or "", **values)
+    note = remove_personal_data(event.note) if redact and event.note else event.note or ""
+    text = t(lang, f"cases.event_{kind}", note=note, **values)
     return f"{when(lang, event.at)} {text}"
 
 
@@ -74,7 +76,9 @@ def timeline_text(
     if case.due_at is not None:
         lines.append(ctx.t("cases.due", due=when(ctx.lang, case.due_at)))
     shown = [e for e in events if for_staff or e.kind not in RESIDENT_HIDDEN]
-    lines += [event_line(ctx.lang, event, for_staff=for_staff) for event in shown]
+    # Staff see personal data in the timeline only where the card shows it in full (and logs it).
+    redact = card is not None and not card.phone_shown
+    lines += [event_line(ctx.lang, event, for_staff=for_staff, redact=redact) for event in shown]
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bot.app import Linli
 from models.access_log import PersonalDataView
-from models.cases import Case
+from models.cases import Case, CaseEvent
 from models.messaging import OutboxMessage
 from models.org import Staff
 from models.people import ChannelIdentity
@@ -74,3 +74,25 @@ async def test_the_phone_in_the_words_is_for_the_one_who_accepted(linli: Linli) 
     # The alert carries the request beyond its words: the address, without the door number.
     assert any("cases.answered_address" in text and "幸福小区〔门牌〕" in text for text in to_staff)
     assert all("3号楼201" not in text for text in to_staff)
+
+
+async def test_personal_data_on_the_timeline_is_for_the_one_who_accepted(linli: Linli) -> None:
+    case = await _proxy_with_a_phone(linli)
+    clerk = await bound_chat(linli, "S021", "civil-card")
+    colleague = await bound_chat(linli, "S022", "civil-card-2")
+    await clerk.press(f"case:accept:{case.id}")
+    async with linli.sessions() as session, session.begin():
+        session.add(
+            CaseEvent(
+                case_id=case.id or 0,
+                at=linli.clock.now(),
+                actor_kind="resident",
+                actor_id=case.resident_id,
+                kind="answer",
+                note="周六在家，打我另一个号码13900001111",
+            )
+        )
+    other = (await colleague.press(f"case:view:{case.ref}"))[0].text
+    assert "13900001111" not in other and "周六在家" in other  # removed, not hidden
+    owner = (await clerk.press(f"case:view:{case.ref}"))[0].text
+    assert "13900001111" in owner  # the one who accepted, and that view is logged
