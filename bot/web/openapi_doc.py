@@ -5,6 +5,10 @@ A fragment is a partial OpenAPI document holding only `paths` and, optionally, `
 (`schemas`, `responses`, `parameters`, `headers`, `securitySchemes` …). Fragments are merged
 as they are: the same path and method, or the same component name, in two fragments is an
 error that names both files, so no area can silently replace another's description.
+
+One answer no fragment gives is added to every operation: the HTTP server's own 400, as plain
+text, for a request it will not read at all (a request line or a header longer than 8190
+bytes, or bytes that are not HTTP), which never reaches a route.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ FRAGMENT_KEYS = frozenset({"paths", "components"})
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 Document = dict[str, Any]
+SERVER_REFUSAL = "400"
+SERVER_REFUSAL_CONTENT = {"text/plain": {"schema": {"type": "string"}}}
+SERVER_REFUSAL_WORDS = (
+    "The HTTP server's own refusal, before any route: a request line or a header longer than"
+    " 8190 bytes, or a request that is not HTTP (plain text)."
+)
 
 
 class FragmentError(ValueError):
@@ -80,6 +90,10 @@ def assemble(fragments: Iterable[tuple[str, Mapping[str, Any]]]) -> Document:
             for entry, value in entries.items():
                 _claim(owner, ("#components", kind, entry), name, f"components.{kind}.{entry}")
                 components.setdefault(kind, {})[entry] = value
+    for item in paths.values():
+        for key, operation in item.items():
+            if key in METHODS and isinstance(operation, dict):
+                item[key] = with_server_refusal(operation, components.get("responses", {}))
     document: Document = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": package_version()},
@@ -91,6 +105,24 @@ def assemble(fragments: Iterable[tuple[str, Mapping[str, Any]]]) -> Document:
             kind: dict(sorted(entries.items())) for kind, entries in sorted(components.items())
         }
     return document
+
+
+def with_server_refusal(operation: Document, responses: Mapping[str, Any]) -> Document:
+    """The operation with the HTTP server's own 400 among its answers: a plain-text body
+    beside what the operation's 400 already says, or a 400 of its own."""
+    answers = dict(operation.get("responses", {}))
+    answer = answers.get(SERVER_REFUSAL)
+    if isinstance(answer, dict) and isinstance(answer.get("$ref"), str):
+        answer = responses.get(answer["$ref"].rpartition("/")[2], answer)
+    if not isinstance(answer, dict):
+        answer = {"description": SERVER_REFUSAL_WORDS}
+    content = answer.get("content", {})
+    if "text/plain" in content:
+        return operation
+    merged = {**answer, "content": {**content, **SERVER_REFUSAL_CONTENT}}
+    if SERVER_REFUSAL in answers:
+        merged["description"] = f"{answer.get('description', '')} {SERVER_REFUSAL_WORDS}".strip()
+    return {**operation, "responses": {**answers, SERVER_REFUSAL: merged}}
 
 
 def _section(name: str, fragment: Mapping[str, Any], key: str) -> Document:
