@@ -280,3 +280,16 @@ async def test_a_form_part_that_is_not_a_header_is_refused_not_a_server_error(
     unread = await client.post("/admin/roster/import", data=BROKEN_PART, headers=headers)
     assert unread.status == 400
     assert unread.content_type == "text/html"
+
+
+async def test_seen_ids_beyond_the_inbox_table_are_refused_not_a_server_error(
+    client: Client,
+) -> None:
+    """An id past INTEGER's range names no delivery: 400, where PostgreSQL's driver raised
+    and the answer was a 500 (found by schemathesis: ids [9223372036854775806])."""
+    user = "seen-ids-user-0001"
+    assert (await client.post("/api/chat", json={"user": user, "text": "你好"})).status == 200
+    largest = await client.post("/api/chat/seen", json={"user": user, "ids": [2**31 - 1]})
+    assert largest.status == 200 and await largest.json() == {"marked": 0}
+    beyond = await client.post("/api/chat/seen", json={"user": user, "ids": [2**63 - 2]})
+    assert beyond.status == 400

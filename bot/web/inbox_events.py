@@ -36,6 +36,7 @@ SEEN_BODY_LIMIT = 4096
 SEEN_IDS_LIMIT = 100
 DISCONNECT_CHECK_SECONDS = 0.5
 SAFETY_SECONDS = 60.0  # how soon a closed page's stream is let go
+ITEM_ID_MAX = 2**31 - 1  # the inbox table's ids are INTEGER: a larger number names no item
 
 
 class StreamLimitError(Exception):
@@ -182,7 +183,7 @@ def _item_ids(ids: object) -> TypeGuard[list[int]]:
     return (
         isinstance(ids, list)
         and 0 < len(ids) <= SEEN_IDS_LIMIT
-        and all(type(i) is int and 0 < i < 2**63 for i in ids)
+        and all(type(i) is int and 0 < i <= ITEM_ID_MAX for i in ids)
     )
 
 
