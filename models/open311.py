@@ -51,6 +51,7 @@ PUBLISHED_KINDS = (*REQUESTABLE_KINDS, CaseKind.GRID_REPORT)
 CLOSED_STAGES = (NeedStage.DONE, NeedStage.REJECTED)
 NEED_ID = re.compile(r"need-(\d{1,9})")
 SHORTEST_NAME = 2  # a one-character "name" would take that character out of every word
+PLACE_DECIMALS = 3  # about 100 m
 LATEST = 1000  # the most requests one answer carries (the spec's default limit)
 
 
@@ -318,7 +319,9 @@ def _case_request(
         open=case.status in OPEN_STATUSES,
         state=str(case.status),
         is_need=False,
-        description=scrub(case.summary, resident_name),
+        # A resident's own words may name others, their health or their home, beyond what
+        # any pattern finds: only a grid report (staff writing about a public place) is told.
+        description=scrub(case.summary, resident_name) if public_place else "",
         department_zh=department_zh,
         department_en=department_en,
         requested_at=case.created_at,
@@ -326,8 +329,8 @@ def _case_request(
         expected_at=case.due_at,
         first_reply_at=case.first_reply_due_at,
         address=scrub(place, resident_name) if place else None,
-        latitude=case.latitude if public_place else None,
-        longitude=case.longitude if public_place else None,
+        latitude=_rounded(case.latitude) if public_place else None,
+        longitude=_rounded(case.longitude) if public_place else None,
     )
 
 
@@ -349,13 +352,18 @@ def _need_request(
         open=stage not in CLOSED_STAGES,
         state=str(stage or NeedStage.COLLECTING),
         is_need=True,
-        description=scrub(need.text, resident_name),
+        description="",  # a resident's own words (see _case_request): the category only
         department_zh=None,
         department_en=None,
         requested_at=need.created_at,
         updated_at=max(need.created_at, item_updated_at or need.created_at),
         expected_at=None,
     )
+
+
+def _rounded(degrees: float | None) -> float | None:
+    """A public place to about 100 m: enough to find the street, not a doorway."""
+    return None if degrees is None else round(degrees, PLACE_DECIMALS)
 
 
 def need_request_id(need: Need) -> str:

@@ -100,7 +100,8 @@ class Open311:
         """GET discovery: contact, key service and the endpoint."""
         async with self.linli.sessions() as session:
             street = await get_street(session)
-        base = f"{request.scheme}://{request.host}{BASE}"
+        # The configured address, not the request's Host header (which a caller chooses).
+        base = f"{self.linli.settings.public_url.rstrip('/')}{BASE}"
         document = views.discovery(base, street, views.reader_lang(request))
         return answer(document, fmt, "discovery")
 
@@ -173,7 +174,8 @@ class Open311:
         except Exception:  # any body aiohttp cannot read as a form is the caller's mistake
             logger.info("open311: a POST body that is not a form", exc_info=True)
             return _refused(request, fmt, 400, Refusal("open311.error_bad_form", {}))
-        presented = form.get("api_key") or request.query.get("api_key") or ""
+        # From the body only: a key in the query string ends up in every proxy's access log.
+        presented = form.get("api_key") or ""
         now = self.linli.clock.now()
         key: tuple[int, str] | None = None  # its id and prefix
         if isinstance(presented, str) and presented:

@@ -112,13 +112,15 @@ def definition(entry: Service, lang: str) -> dict[str, Any]:
 def public_request(found: PublicRequest, lang: str) -> dict[str, Any]:
     """One request as anyone may read it."""
     entry = found.service
+    name = _pick(lang, entry.name_zh, entry.name_en) if entry else found.service_code
     return {
         "service_request_id": found.request_id,
         "status": "open" if found.open else "closed",
         "status_notes": _state(found, lang),
-        "service_name": _pick(lang, entry.name_zh, entry.name_en) if entry else found.service_code,
+        "service_name": name,
         "service_code": found.service_code,
-        "description": found.description,
+        # A resident's own words are not published (models/open311._case_request): the service.
+        "description": found.description or name,
         "agency_responsible": agency(found, lang),
         "service_notice": notice(found, lang),
         "requested_datetime": moment(found.requested_at),
