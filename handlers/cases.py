@@ -27,6 +27,7 @@ from handlers.personal_numbers import (
     CONSENT_PAYLOAD,
     NumberStep,
     Outcome,
+    ask_number,
     consent_given,
     consent_question,
     number_typed,
@@ -204,8 +205,10 @@ def _asked_number(ctx: Context) -> tuple[str, list[str]]:
 async def consent_answered(ctx: Context) -> HandlerResult:
     """Yes (then the number), no (then on), or the number typed at once."""
     purpose, rest = _asked_number(ctx)
-    if not purpose or ctx.state.name != CASE_CONSENT:
+    if not purpose or ctx.state.name not in (CASE_CONSENT, CASE_NUMBER):
         return await proxy_start(ctx)  # a consent button pressed after its request was over
+    if ctx.state.name == CASE_NUMBER and ctx.args != "no":  # "yes" pressed twice: the number
+        return ask_number(ctx, purpose)
     answer = ctx.args if ctx.payload is not None else "typed"
     return await _after_number(ctx, await consent_given(ctx, purpose, answer), rest)
 

@@ -31,7 +31,10 @@ from models.people import (
 
 CONSENT_PAYLOAD = "case:consent"
 YES_WORDS = frozenset({"同意", "好", "好的", "可以", "是", "行", "yes", "y", "ok", "agree", "sure"})
-NO_WORDS = frozenset({"不同意", "不", "不要", "不用", "否", "不提供", "no", "n", "skip", "decline"})
+NO_WORDS = frozenset(
+    {"不同意", "不", "不要", "不要了", "不用", "不用了", "算了", "否", "不提供", "不给", "不想给"}
+    | {"no", "n", "nope", "skip", "decline", "no thanks", "no thank you"}
+)
 
 
 async def numbers_to_ask(ctx: Context, data: dict[str, Any]) -> list[str]:
@@ -47,7 +50,8 @@ async def numbers_to_ask(ctx: Context, data: dict[str, Any]) -> list[str]:
     for purpose in wanted:
         if _held(resident, purpose):
             continue
-        if await consent_answer(ctx.session, resident.id or 0, purpose) is None:
+        answer = await consent_answer(ctx.session, resident.id or 0, purpose)
+        if answer is None or answer.given:  # a "no" stands; a "yes" without the number asks again
             asked.append(purpose.value)
     return asked
 
@@ -100,18 +104,31 @@ async def consent_given(ctx: Context, purpose: str, answer: str) -> NumberStep:
         return NumberStep(Outcome.DONE, _keep(ctx, resident, purpose, typed))
     if not given:
         return NumberStep(Outcome.DONE, Reply(ctx.t(f"consent.declined_{purpose}")))
-    return NumberStep(Outcome.NUMBER, Reply(ctx.t(f"consent.number_{purpose}"), back_to_menu(ctx)))
+    return NumberStep(Outcome.NUMBER, ask_number(ctx, purpose))
 
 
 async def number_typed(ctx: Context, purpose: str) -> NumberStep:
     """The number itself: kept sealed when it is valid, asked again politely when not."""
     value = _valid_number(purpose, ctx.text)
+    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
+    if value is None and fold(ctx.text) in NO_WORDS:  # changed their mind: a "no" after all
+        record_consent(ctx.session, resident.id or 0, ConsentPurpose(purpose), False, ctx.now())
+        return NumberStep(Outcome.DONE, Reply(ctx.t(f"consent.declined_{purpose}")))
     if value is None:
         return NumberStep(
-            Outcome.AGAIN, Reply(ctx.t(f"consent.invalid_{purpose}"), back_to_menu(ctx))
+            Outcome.AGAIN, Reply(ctx.t(f"consent.invalid_{purpose}"), _number_buttons(ctx))
         )
-    resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     return NumberStep(Outcome.DONE, _keep(ctx, resident, purpose, value))
+
+
+def ask_number(ctx: Context, purpose: str) -> Reply:
+    """The question for the number itself (consent given)."""
+    return Reply(ctx.t(f"consent.number_{purpose}"), _number_buttons(ctx))
+
+
+def _number_buttons(ctx: Context) -> tuple[Button, ...]:
+    """While a number is asked for: a way to decline after all, and the menu."""
+    return (Button(ctx.t("consent.no"), f"{CONSENT_PAYLOAD}:no"), *back_to_menu(ctx))
 
 
 def _keep(ctx: Context, resident: Resident, purpose: str, value: str) -> Reply:

@@ -108,3 +108,24 @@ async def test_a_number_typed_at_once_is_consent_and_can_be_withdrawn(linli: Lin
     resident = await _resident(linli, "consent-3")
     assert resident.phone is None and resident.phone_lookup is None
     assert "mydata:withdraw:phone" not in payloads((await chat.send("我的数据"))[0])
+
+
+async def test_yes_twice_no_at_the_number_and_yes_without_a_number(linli: Linli) -> None:
+    chat = Chat(linli, user="consent-4")
+    await _to_consent(chat)
+    await chat.press("case:consent:yes")
+    twice = await chat.press("case:consent:yes")  # a double tap keeps the request
+    assert "手机号" in twice[0].text and "case:consent:no" in payloads(twice[0])
+    changed = await chat.send("不要了")  # a "no" at the number itself is a no
+    assert "不留手机号" in changed[0].text
+    assert "身份证号" in changed[-1].text  # the request goes on to the next question
+    await chat.send("no")
+    resident = await _resident(linli, "consent-4")
+    assert resident.phone is None
+    # A yes given before without a number does not stand in for one: asked again next time.
+    other = Chat(linli, user="consent-5")
+    await _to_consent(other)
+    await other.press("case:consent:yes")
+    await other.send("菜单")  # left before typing the number
+    again = await _to_consent(other)
+    assert "手机号" in again and "LC-" not in again
