@@ -175,9 +175,14 @@ class DeskRequest:
         return t(self.lang, key, **values)
 
     def text(self, name: str) -> str:
-        """A posted text field, trimmed ('' when absent)."""
+        """A posted text field, trimmed, without NUL characters ('' when absent)."""
         value = self.form.get(name) if self.form is not None else None
-        return value.strip() if isinstance(value, str) else ""
+        return without_nul(value).strip() if isinstance(value, str) else ""
+
+    def texts(self, name: str) -> list[str]:
+        """Every value of a repeated text field, trimmed, without NUL characters."""
+        values = self.form.getall(name, []) if self.form is not None else []
+        return [without_nul(value).strip() for value in values if isinstance(value, str)]
 
     def flash(self, key: str, **values: str | int) -> None:
         """A message for the next page shown (after a redirect)."""
@@ -327,7 +332,13 @@ def _login_form(
 
 def _field(form: Form, name: str, limit: int) -> str:
     value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
+    return without_nul(value)[:limit] if isinstance(value, str) else ""
+
+
+def without_nul(text: str) -> str:
+    """Text as posted, less the NUL characters no database column takes (PostgreSQL refuses
+    them even in a comparison)."""
+    return text.replace("\x00", "")
 
 
 @routes.post("/login")

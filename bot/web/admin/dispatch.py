@@ -116,7 +116,7 @@ async def dispatch(desk: DeskRequest) -> web.StreamResponse:
         return desk.refuse(403, "desk.refused_not_yours", back="/admin/dispatch")
     assert desk.form is not None
     lead = await _chosen(desk, [desk.text("lead")[:32]])
-    codes = [c[:32] for c in desk.form.getall("co", []) if isinstance(c, str)][:20]
+    codes = [c[:32] for c in desk.texts("co")][:20]
     co = await _chosen(desk, codes)
     days = desk.text("days")
     in_range = days.isdecimal() and len(days) < 4 and 1 <= int(days) <= LONGEST_DEADLINE
