@@ -47,10 +47,12 @@ ERASURE_RULES = {
     "rating": "kept (satisfaction statistics), personal data removed from the comment",
     "windowvisit": "kept (a visit holds no personal data; it counts in the statistics)",
     "noticedelivery": "kept (delivery statistics; it holds no text)",
+    "outboxmessage (notice)": "kept for the notice's report, pointing at no one",
     "consent": "kept, marked withdrawn (proof of what was agreed; no personal data)",
     "personaldataview": "kept (the law asks for the record of who looked; no personal data)",
     "bindcode": "deleted",
-    "inboundmessage": "deleted (the replies it kept may hold personal data)",
+    "inboundmessage": "deleted (the replies it kept may hold personal data), staff's copies of"
+    " the case card holding the number too",
     "outboxmessage": "deleted (messages to the person, their text in the payload)",
     "webinboxitem": "deleted (what the web chat was sent)",
     "conversationstate": "deleted with the conversation in progress",
@@ -83,6 +85,7 @@ async def erase_resident(
     erasure.words += await _words(session, resident_id, names, erasure)
     accounts = await _ids(session, ChannelIdentity.id, ChannelIdentity.resident_id, resident_id)
     erasure.messages = await _messages(session, resident_id, accounts)
+    erasure.messages += await _copies_shown_to_staff(session, resident)
     await anonymise_accounts(session, accounts)
     await session.exec(
         sa.update(ChannelIdentity)
@@ -95,6 +98,9 @@ async def erase_resident(
     resident.name = None
     set_phone(resident, None)
     set_id_number(resident, None)
+    # Only what the statistics count by stays: the community and the grid.
+    resident.elderly = resident.disabled = False
+    resident.compound_id = None
     session.add(resident)
     erasure.kept["views"] = await _count(session, PersonalDataView.resident_id, resident_id)
     return erasure
@@ -152,19 +158,43 @@ async def _words(
 
 
 async def _messages(session: AsyncSession, resident_id: int, accounts: list[int]) -> int:
-    """Delete the kept chat messages, the messages to the person and the web chat's copies."""
+    """Delete the kept chat messages, the messages to the person and the web chat's copies.
+    A notice's deliveries stay for its report, no longer pointing at anyone (they hold only
+    the notice's id)."""
+    to_them = sa.or_(
+        col(OutboxMessage.resident_id) == resident_id,
+        col(OutboxMessage.identity_id).in_(accounts),
+    )
+    await session.exec(
+        sa.update(OutboxMessage)
+        .where(to_them, col(OutboxMessage.notice_id).is_not(None))
+        .values(resident_id=None, identity_id=None)
+    )
     gone = 0
     for stmt in (
         sa.delete(InboundMessage).where(col(InboundMessage.identity_id).in_(accounts)),
-        sa.delete(OutboxMessage).where(
-            sa.or_(
-                col(OutboxMessage.resident_id) == resident_id,
-                col(OutboxMessage.identity_id).in_(accounts),
-            )
-        ),
+        sa.delete(OutboxMessage).where(to_them, col(OutboxMessage.notice_id).is_(None)),
         sa.delete(WebInboxItem).where(col(WebInboxItem.identity_id).in_(accounts)),
     ):
         result = await session.exec(stmt)
+        gone += int(result.rowcount or 0)
+    return gone
+
+
+async def _copies_shown_to_staff(session: AsyncSession, resident: Resident) -> int:
+    """What staff were shown in full (the case card of the one who accepted) is kept as the
+    reply to their message for a while; those copies holding the number go too."""
+    numbers = [n for n in (resident.phone, resident.id_number) if n]
+    if not numbers:
+        return 0
+    gone = 0
+    for table, column in (
+        (InboundMessage, InboundMessage.replies),
+        (WebInboxItem, WebInboxItem.replies),
+        (OutboxMessage, OutboxMessage.payload),
+    ):
+        holding = sa.or_(*(sa.cast(column, sa.Text).contains(n) for n in numbers))
+        result = await session.exec(sa.delete(table).where(holding))
         gone += int(result.rowcount or 0)
     return gone
 

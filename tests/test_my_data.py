@@ -18,6 +18,7 @@ from models.booking import Appointment, AppointmentStatus, BookingSlot
 from models.consent import Consent, ConsentPurpose, record_consent
 from models.erasure import ERASURE_RULES
 from models.kpis import KpiScope, Period, kpi_report
+from models.messaging import InboundMessage
 from models.people import ChannelIdentity, Resident, set_id_number, set_phone
 from models.services import Service
 from tests.personal_records import (
@@ -60,6 +61,16 @@ async def _owned_by(linli: Linli, channel: str, external_id: str) -> Records:
         now = linli.clock.now()
         for purpose in ConsentPurpose:
             record_consent(session, records.resident_id, purpose, True, now)
+        # The case card as the staff member who accepted it was shown it, kept for redelivery.
+        session.add(
+            InboundMessage(
+                channel="wechat",
+                user_ref=f"staff-{records.resident_id}",
+                message_id="card-1",
+                received_at=now,
+                replies=[{"text": f"居民：{NAME}，电话 {PHONE}，身份证号：{ID_NUMBER}"}],
+            )
+        )
         service = (await session.exec(select(Service).order_by(col(Service.id)))).first()
         assert service is not None and service.id is not None
         starts = now + timedelta(days=5)  # December: outside the compared month
