@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from stdnum.cn import ric
+from stdnum.iso7064 import mod_11_2
 
 from bot.context import Context
 from bot.messages import Button, Reply
@@ -30,6 +31,9 @@ from models.people import (
 )
 
 CONSENT_PAYLOAD = "case:consent"
+ID_LENGTH = 18
+MIN_DIGITS = 7
+FIRST_BIRTH_YEAR = 1890
 YES_WORDS = frozenset({"同意", "好", "好的", "可以", "是", "行", "yes", "y", "ok", "agree", "sure"})
 NO_WORDS = frozenset(
     {"不同意", "不", "不要", "不要了", "不用", "不用了", "算了", "否", "不提供", "不给", "不想给"}
@@ -93,6 +97,11 @@ async def consent_given(ctx: Context, purpose: str, answer: str) -> NumberStep:
     A valid number typed straight after the reason is read as yes and kept."""
     typed = _valid_number(purpose, ctx.text) if answer == "typed" else None
     word = fold(ctx.text) if answer == "typed" else answer
+    if typed is None and answer == "typed" and _looks_like_number(ctx.text):
+        return NumberStep(
+            Outcome.AGAIN,
+            Reply(ctx.t(f"consent.invalid_{purpose}"), consent_question(ctx, purpose).buttons),
+        )
     if typed is None and word not in YES_WORDS | NO_WORDS:
         return NumberStep(
             Outcome.AGAIN, Reply(ctx.t("consent.again"), consent_question(ctx, purpose).buttons)
@@ -142,9 +151,27 @@ def _keep(ctx: Context, resident: Resident, purpose: str, value: str) -> Reply:
     return Reply(ctx.t("consent.kept", number=shown))
 
 
+def _looks_like_number(text: str) -> bool:
+    """A try at typing a number (seven digits or more), right or wrong."""
+    return sum(ch.isdigit() for ch in unicodedata.normalize("NFKC", text)) >= MIN_DIGITS
+
+
 def _valid_number(purpose: str, text: str) -> str | None:
     """A mainland mobile number, or an ID card number with a right date and check digit."""
     if purpose == ConsentPurpose.PHONE.value:
         return normalise_mobile(text)
-    compact = "".join(unicodedata.normalize("NFKC", text).split()).upper()
-    return ric.compact(compact) if ric.is_valid(compact) else None
+    number = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    return number if id_number_ok(number) else None
+
+
+def id_number_ok(number: str) -> bool:
+    """18 characters, a real birth date and the right check digit (ISO 7064 MOD 11-2).
+    The county code is not checked against the birth year, as stdnum.cn.ric's is_valid does:
+    numbers are issued by the county of registration, which may be newer than the person."""
+    if len(number) != ID_LENGTH or not number[:-1].isdigit():
+        return False
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    return born.year >= FIRST_BIRTH_YEAR and mod_11_2.is_valid(number)

@@ -129,3 +129,14 @@ async def test_yes_twice_no_at_the_number_and_yes_without_a_number(linli: Linli)
     await other.send("菜单")  # left before typing the number
     again = await _to_consent(other)
     assert "手机号" in again and "LC-" not in again
+
+
+async def test_id_numbers_of_newer_counties_and_wrong_numbers_typed_at_once(linli: Linli) -> None:
+    chat = Chat(linli, user="consent-6")
+    await _to_consent(chat)
+    wrong = await chat.send("1391234567")  # ten digits, typed at the consent question
+    assert "11位" in wrong[0].text
+    await chat.send("不同意")
+    # 锦江区's code, born 1985 (stdnum.cn.ric would refuse it: the county is newer than that).
+    kept = await chat.send("510104198501010010")
+    assert "5****************0" in kept[0].text
