@@ -37,7 +37,7 @@ from models.need_ops import (
 )
 from models.needs import Need, NeedItem, NeedStage
 from models.org import Department, Staff
-from models.people import Resident, normalise_mobile, set_phone
+from models.people import ChannelIdentity, Resident, normalise_mobile, set_phone
 from models.personal_data import PLACEHOLDERS, Kind, remove_personal_data
 from models.refs import canonical_reference
 from models.sealed import lookup_hash
@@ -404,12 +404,19 @@ HOTLINE_WORDING = "open311"  # the consent was taken by the system that called t
 async def resident_for_phone(
     session: AsyncSession, phone: str, name: str | None, now: datetime
 ) -> Resident:
-    """The resident with this mobile number (found by its keyed hash), or a new one with it;
-    a name is kept only for a new resident (a caller cannot rename someone else)."""
+    """The resident the hotline filed this mobile number for before (found by its keyed hash),
+    or a new one with it; a name is kept only for a new resident."""
     mobile = normalise_mobile(phone)
     if mobile is None:
         raise ValueError("not a mainland mobile number")
-    stmt = select(Resident).where(Resident.phone_lookup == lookup_hash(mobile))
+    # Only a resident the hotline made before: a number nobody verified must not attach a
+    # caller's request (and its words) to a chat account that gave the same number.
+    chatting = select(ChannelIdentity.resident_id).where(
+        col(ChannelIdentity.resident_id).is_not(None)
+    )
+    stmt = select(Resident).where(
+        Resident.phone_lookup == lookup_hash(mobile), col(Resident.id).not_in(chatting)
+    )
     found = (await session.exec(stmt.order_by(col(Resident.id)))).first()
     if found is not None:
         return found

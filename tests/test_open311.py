@@ -30,7 +30,7 @@ from models.cases import Case, CaseKind, CaseStatus
 from models.messaging import OutboxMessage
 from models.needs import Need
 from models.org import Staff
-from models.people import Resident, set_phone
+from models.people import ChannelIdentity, Resident, set_phone
 from models.sealed import lookup_hash
 from tests.conftest import DATA, Chat, payloads
 from tests.test_binding import staff_code
@@ -105,7 +105,7 @@ async def test_discovery(client: Client, fmt: str) -> None:
     assert "linli apikey add" in body["key_service"]
     [endpoint] = body["endpoints"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
-    assert endpoint["url"] == "http://127.0.0.1:8080" + BASE  # LINLI_PUBLIC_URL, not the Host header
+    assert endpoint["url"] == "http://127.0.0.1:8080" + BASE  # LINLI_PUBLIC_URL, not Host
     assert endpoint["type"] == "production"
     assert endpoint["formats"] == ["application/json", "application/xml"]
 
@@ -336,6 +336,29 @@ async def test_the_resident_is_found_by_phone_or_made_with_the_name(
     assert found.id == known.id and found.name == "王建国"  # not renamed by a caller
     assert made.name == "李冒名" and made.phone == "13700002222"
     assert made.phone_lookup == lookup_hash("13700002222")
+
+
+async def test_a_phone_does_not_join_a_chat_residents_records(linli: Linli, client: Client) -> None:
+    chat = Chat(linli, user="chatting-with-a-phone")
+    await chat.send("菜单")
+    async with linli.sessions() as session, session.begin():
+        account = (
+            await session.exec(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.external_id == "chatting-with-a-phone"
+                )
+            )
+        ).one()
+        talking = Resident(name="赵敏", created_at=linli.clock.now())
+        set_phone(talking, "13900003333")
+        session.add(talking)
+        await session.flush()
+        account.resident_id = talking.id
+    key = await new_key(linli)
+    status, _ = await post(client, {**PROXY_FORM, "api_key": key, "phone": "13900003333"})
+    assert status == 201
+    [case] = await cases(linli)
+    assert case.resident_id != talking.id  # an unverified number opens nobody's records
 
 
 async def test_a_complaint_naming_staff_goes_past_them(linli: Linli, client: Client) -> None:
