@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.messages import Button, Link, Reply
-from bot.my_data_text import CHAT_ITEMS, EXPORT_PURPOSE, summary_lines
+from bot.my_data_text import CHAT_ITEMS, EXPORT_PURPOSE, export_url, summary_lines
 from bot.router import HandlerResult, Router
 from bot.signing import expiring_token
 from handlers.booking import announce_offer, booking_limits
@@ -63,16 +63,16 @@ async def export_my_data(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("mydata.nothing"), back_to_menu(ctx))
     expires = int(ctx.now().timestamp()) + EXPORT_MINUTES * 60
     token = expiring_token(ctx.settings.secret_key_value, EXPORT_PURPOSE, str(resident.id), expires)
-    base = f"{ctx.settings.public_url.rstrip('/')}/me/data/{token}"
+    public = ctx.settings.public_url
     return [
         Reply(
             ctx.t("mydata.export_ready", minutes=EXPORT_MINUTES),
-            link=Link(f"{base}.json?lang={ctx.lang}", ctx.t("mydata.download_json")),
+            link=Link(export_url(public, token, "json", ctx.lang), ctx.t("mydata.download_json")),
         ),
         Reply(
-            ctx.t("mydata.download_text"),
+            ctx.t("mydata.or_summary"),
             back_to_menu(ctx),
-            Link(f"{base}.txt?lang={ctx.lang}", ctx.t("mydata.download_text")),
+            Link(export_url(public, token, "txt", ctx.lang), ctx.t("mydata.download_text")),
         ),
     ]
 

@@ -34,10 +34,12 @@ SECTIONS = (
     "accounts",
     "consents",
     "appointments",
+    "waitlist",
     "cases",
     "needs",
     "supports",
     "ratings",
+    "window_visits",
     "messages",
 )
 
@@ -67,11 +69,14 @@ async def held_data(session: AsyncSession, resident_id: int) -> dict[str, Any]:
         "accounts": await _accounts(session, resident_id),
         "consents": await _consents(session, resident_id),
         "appointments": await _appointments(session, resident_id),
+        "waitlist": await _waitlist(session, resident_id),
         "cases": await _cases(session, resident_id),
         "needs": await _needs(session, resident_id),
         "supports": await _supports(session, resident_id),
         "ratings": await _ratings(session, resident_id),
+        "window_visits": await _window_visits(session, resident_id),
         "messages": await _messages(session, resident_id),
+        "kept_messages": await _kept_messages(session, resident_id),
     }
 
 
@@ -128,8 +133,7 @@ async def _appointments(session: AsyncSession, resident_id: int) -> list[dict[st
         .where(Appointment.resident_id == resident_id)
         .order_by(col(Appointment.starts_at))
     )
-    waiting = select(WaitlistEntry).where(WaitlistEntry.resident_id == resident_id)
-    rows: list[dict[str, Any]] = [
+    return [
         {
             "ref": a.ref,
             "service": s.name_zh,
@@ -141,11 +145,14 @@ async def _appointments(session: AsyncSession, resident_id: int) -> list[dict[st
         }
         for a, s in (await session.exec(stmt)).all()
     ]
-    rows += [
-        {"waitlist_slot": w.slot_id, "status": str(w.status), "joined_at": _when(w.created_at)}
+
+
+async def _waitlist(session: AsyncSession, resident_id: int) -> list[dict[str, Any]]:
+    waiting = select(WaitlistEntry).where(WaitlistEntry.resident_id == resident_id)
+    return [
+        {"slot": w.slot_id, "status": str(w.status), "joined_at": _when(w.created_at)}
         for w in (await session.exec(waiting)).all()
     ]
-    return rows
 
 
 async def _cases(session: AsyncSession, resident_id: int) -> list[dict[str, Any]]:
@@ -202,8 +209,7 @@ async def _supports(session: AsyncSession, resident_id: int) -> list[dict[str, A
 
 async def _ratings(session: AsyncSession, resident_id: int) -> list[dict[str, Any]]:
     stmt = select(Rating).where(Rating.resident_id == resident_id).order_by(col(Rating.id))
-    visits = select(WindowVisit).where(WindowVisit.resident_id == resident_id)
-    rows: list[dict[str, Any]] = [
+    return [
         {
             "subject": f"{r.subject_kind}:{r.subject_id}",
             "level": str(r.level),
@@ -212,15 +218,15 @@ async def _ratings(session: AsyncSession, resident_id: int) -> list[dict[str, An
         }
         for r in (await session.exec(stmt)).all()
     ]
-    rows += [
-        {"window_visit": v.id, "visited_at": _when(v.created_at)}
-        for v in (await session.exec(visits)).all()
-    ]
-    return rows
+
+
+async def _window_visits(session: AsyncSession, resident_id: int) -> list[dict[str, Any]]:
+    visits = select(WindowVisit).where(WindowVisit.resident_id == resident_id)
+    return [{"visited_at": _when(v.created_at)} for v in (await session.exec(visits)).all()]
 
 
 async def _messages(session: AsyncSession, resident_id: int) -> list[dict[str, Any]]:
-    """What the resident wrote on their cases, and how many chat messages are still kept."""
+    """What the resident wrote on their cases (answers, comments, reasons)."""
     written = (
         select(CaseEvent, Case.ref)
         .join(Case, col(Case.id) == col(CaseEvent.case_id))
@@ -231,21 +237,24 @@ async def _messages(session: AsyncSession, resident_id: int) -> list[dict[str, A
         )
         .order_by(col(CaseEvent.at))
     )
-    rows: list[dict[str, Any]] = [
+    return [
         {"case": ref, "words": remove_personal_data(event.note or ""), "at": _when(event.at)}
         for event, ref in (await session.exec(written)).all()
     ]
+
+
+async def _kept_messages(session: AsyncSession, resident_id: int) -> dict[str, int]:
+    """How many chat messages are kept for a while (to answer a resent one the same way)
+    and how many messages to the resident are kept; their words are not copied out."""
     accounts = [a.id for a in await linked_identities(session, resident_id)]
-    if accounts:
-        kept = await session.exec(
-            select(sa.func.count())
-            .select_from(InboundMessage)
-            .where(col(InboundMessage.identity_id).in_(accounts))
-        )
-        sent = await session.exec(
-            select(sa.func.count())
-            .select_from(OutboxMessage)
-            .where(col(OutboxMessage.resident_id) == resident_id)
-        )
-        rows.append({"chat_messages_kept": int(kept.one()), "messages_to_you": int(sent.one())})
-    return rows
+    kept = await session.exec(
+        select(sa.func.count())
+        .select_from(InboundMessage)
+        .where(col(InboundMessage.identity_id).in_(accounts))
+    )
+    sent = await session.exec(
+        select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(col(OutboxMessage.resident_id) == resident_id)
+    )
+    return {"chat_messages": int(kept.one()), "messages_to_you": int(sent.one())}

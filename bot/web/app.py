@@ -19,6 +19,7 @@ from bot.channels.wechat import WeChatGatekeeper
 from bot.channels.wechat_webhook import WeChatWebhook
 from bot.i18n import normalize_lang, t
 from bot.language import written_language
+from bot.my_data_text import EXPORT_ROUTE as MY_DATA_EXPORT
 from bot.web.admin import setup_admin
 from bot.web.calendar import appointment_ics
 from bot.web.client import TRUSTED_PROXIES, client_address
@@ -210,7 +211,7 @@ def create_web_app(
     async def my_data(request: web.Request) -> web.Response:
         return await my_data_file(request, linli)
 
-    app.router.add_get(r"/me/data/{token:[0-9]+\.[0-9]+\.[0-9a-f]+}.{kind:json|txt}", my_data)
+    app.router.add_get(MY_DATA_EXPORT, my_data)
     setup_admin(app, linli)
     add_open311_routes(app, linli)
     wechat = wechat_webhook(linli)

@@ -41,5 +41,6 @@ async def my_data_file(request: web.Request, linli: Linli) -> web.Response:
         return web.Response(text=body, content_type="application/json", headers=headers)
     lang = normalize_lang(request.query.get("lang")) or "zh-CN"
     at = now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    lines = [t(lang, "mydata.file_title", at=at), "", *summary_lines(lang, data)]
+    heading = [t(lang, "mydata.file_title", at=at), ""]
+    lines = heading + summary_lines(lang, data, title="mydata.file_heading")
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", headers=headers)
