@@ -352,8 +352,10 @@ async def unbind_staff(session: AsyncSession, staff_id: int, now: datetime) -> i
 
 
 async def deactivate_staff(session: AsyncSession, staff: Staff, now: datetime) -> int:
-    """Mark a staff member inactive and unbind all their chat accounts; how many were unbound."""
+    """Mark a staff member inactive and unbind all their chat accounts; how many were unbound.
+    Their calendar feed's address ends for good (reactivated, they get a new one)."""
     staff.active = False
+    staff.feed_epoch += 1
     session.add(staff)
     await session.flush()
     await replan_for_staff(session, staff.id or 0, now)  # their places go from coming days

@@ -18,6 +18,7 @@ from bot.clock import local_today
 from bot.web.staff_feed import feed_path
 from models.appointments import Step, find_appointment, window_step
 from models.base import SHANGHAI
+from models.binding import deactivate_staff
 from models.booking import Appointment, RosterShift
 from models.org import Staff
 from models.people import Resident, set_phone
@@ -223,3 +224,19 @@ async def test_an_inactive_staff_member_s_feed_stops(linli: Linli, client: Clien
         member.active = False
         session.add(member)
     assert (await client.get(path)).status == 404
+
+
+async def test_a_reactivated_staff_member_needs_a_new_feed_address(
+    linli: Linli, client: Client
+) -> None:
+    member = await staff(linli, "S001")
+    path = feed_path(linli.settings.secret_key_value, member)
+    async with linli.sessions() as session, session.begin():
+        row = await session.get(Staff, member.id)
+        assert row is not None
+        await deactivate_staff(session, row, linli.clock.now())
+        row.active = True  # back from leave
+        session.add(row)
+    assert (await client.get(path)).status == 404
+    again = await staff(linli, "S001")
+    assert (await client.get(feed_path(linli.settings.secret_key_value, again))).status == 200
