@@ -148,6 +148,8 @@ def erasure_text(ctx: Context, erasure: Erasure) -> str:
     lines = [ctx.t("mydata.erased"), ctx.t("mydata.erased_removed", removed=sep.join(removed))]
     if erasure.cancelled:
         lines.append(ctx.t("mydata.erased_cancelled", count=erasure.cancelled))
+    if erasure.open_cases:
+        lines.append(ctx.t("mydata.erased_open_cases", count=erasure.open_cases))
     kept = [ctx.t(f"mydata.kept.{kind}", count=n) for kind, n in erasure.kept.items() if n]
     lines.append(
         ctx.t("mydata.erased_kept", kept=sep.join(kept))

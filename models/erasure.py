@@ -28,7 +28,8 @@ from models.anonymise import (
 )
 from models.appointments import BookingLimits, cancel_appointment, lapse_offer
 from models.booking import Appointment, AppointmentStatus, WaitlistEntry, WaitlistStatus
-from models.cases import Case, Rating
+from models.case_ops import record
+from models.cases import OPEN_STATUSES, Case, Rating
 from models.consent import Consent
 from models.inbox import WebInboxItem
 from models.messaging import BindCode, InboundMessage, OutboxMessage
@@ -68,6 +69,7 @@ class Erasure:
     messages: int = 0
     words: int = 0
     cancelled: int = 0
+    open_cases: int = 0  # still being handled, now without a way to reach the resident
     kept: dict[str, int] = field(default_factory=dict)
     offered: list[WaitlistEntry] = field(default_factory=list)
 
@@ -83,6 +85,7 @@ async def erase_resident(
     names = [resident.name] if resident.name else []
     await _appointments(session, resident_id, now, limits, erasure)
     erasure.words += await _words(session, resident_id, names, erasure)
+    erasure.open_cases = await _tell_handlers(session, resident_id, now)
     accounts = await _ids(session, ChannelIdentity.id, ChannelIdentity.resident_id, resident_id)
     erasure.messages = await _messages(session, resident_id, accounts)
     erasure.messages += await _copies_shown_to_staff(session, resident)
@@ -155,6 +158,16 @@ async def _words(
         + await anonymise_needs(session, needs, names=names)
         + await anonymise_ratings(session, ratings)
     )
+
+
+async def _tell_handlers(session: AsyncSession, resident_id: int, now: datetime) -> int:
+    """Each open case says on its timeline that the resident can no longer be reached, so its
+    handler finishes it from what they have (or closes it); how many there were."""
+    stmt = select(Case).where(Case.resident_id == resident_id, col(Case.status).in_(OPEN_STATUSES))
+    still_open = (await session.exec(stmt)).all()
+    for case in still_open:
+        record(session, case, ("system", None), "resident_erased", now)
+    return len(still_open)
 
 
 async def _messages(session: AsyncSession, resident_id: int, accounts: list[int]) -> int:

@@ -15,12 +15,14 @@ from sqlmodel import SQLModel, col, select
 
 from bot.app import Linli
 from models.booking import Appointment, AppointmentStatus, BookingSlot
+from models.cases import Case, CaseEvent, CaseStatus
 from models.consent import Consent, ConsentPurpose, record_consent
 from models.erasure import ERASURE_RULES
 from models.kpis import KpiScope, Period, kpi_report
 from models.messaging import InboundMessage
 from models.people import ChannelIdentity, Resident, set_id_number, set_phone
 from models.services import Service
+from tests.conftest import Chat
 from tests.personal_records import (
     ID_NUMBER,
     NAME,
@@ -303,3 +305,21 @@ def test_every_table_pointing_at_a_person_has_an_erasure_rule() -> None:
         if fk.column.table.name in ("resident", "channelidentity")
     }
     assert pointing | {"resident"} <= set(ERASURE_RULES)
+
+
+async def test_an_open_case_goes_on_and_its_handler_is_told(linli: Linli) -> None:
+    own = await make_records(linli, ago=timedelta(days=1), case_status=CaseStatus.ACCEPTED)
+    async with linli.sessions() as session:
+        account = await session.get(ChannelIdentity, own.identity_id)
+        assert account is not None
+    chat = Chat(linli, user=account.external_id)
+    await chat.send("删除我的数据")
+    done = "\n".join(r.text for r in await chat.send("确认删除"))
+    assert "1 件事项仍在办理" in done
+    async with linli.sessions() as session:
+        case = await session.get(Case, own.case_id)
+        events = (
+            await session.exec(select(CaseEvent).where(CaseEvent.case_id == own.case_id))
+        ).all()
+    assert case is not None and case.status == CaseStatus.ACCEPTED
+    assert events[-1].kind == "resident_erased"
