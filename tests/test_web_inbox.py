@@ -308,12 +308,12 @@ async def test_migration_delivers_what_the_web_missed(linli: Linli) -> None:
     recent, old = now - timedelta(days=2), now - timedelta(days=40)
     async with linli.sessions() as session, session.begin():
         # Rows of 0008's shape: the ORM's Resident holds columns added later (0013).
-        rows = [{"created_at": now, "elderly": False, "disabled": False} for _ in range(3)]
-        for row in rows:
-            row |= {"notices_opt_out": False, "synthetic": False}
+        blank = {"created_at": now, "elderly": False, "disabled": False}
+        blank |= {"notices_opt_out": False, "synthetic": False}
+        new_rows = [dict(blank) for _ in range(3)]
         table = Resident.__table__  # type: ignore[attr-defined]
         inserted = await session.execute(
-            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), new_rows
         )
         people = [Resident(id=number) for number in inserted.scalars().all()]
         en_web = ChannelIdentity(
