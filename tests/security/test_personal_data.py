@@ -18,6 +18,7 @@ from typing import Any
 
 import alembic.command
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import Connection
@@ -175,14 +176,20 @@ async def test_titles_and_needs_stored_before_the_fix_are_cleaned(linli: Linli) 
     words = "我叫张三,手机138 1234 5678,身份证51012419900101123X,想装充电桩"
     now = linli.clock.now()
     async with linli.sessions() as session, session.begin():
-        resident = Resident(created_at=now)
+        # A resident row of 0006's shape (the ORM's Resident holds columns added in 0013).
+        table = Resident.__table__  # type: ignore[attr-defined]
+        old_shape = {"created_at": now, "elderly": False, "disabled": False, "synthetic": False}
+        added = await session.execute(
+            sa.insert(table).returning(table.c.id), [{**old_shape, "notices_opt_out": False}]
+        )
+        resident_id = int(added.scalar_one())
         made = NeedItem(title=words[:30], category="safety", created_at=now, updated_at=now)
         typed = NeedItem(
             title="川A12345车主的车位", category="safety", created_at=now, updated_at=now
         )
-        session.add_all([resident, made, typed])
+        session.add_all([made, typed])
         await session.flush()
-        need = Need(resident_id=resident.id or 0, text=words, text_hash="-", created_at=now)
+        need = Need(resident_id=resident_id, text=words, text_hash="-", created_at=now)
         need.item_id = made.id
         session.add(need)
         for kind, note in [
