@@ -17,6 +17,7 @@ from tests.wechat_fixtures import AES_KEY
 STRONG = {
     "LINLI_ENV": "production",
     "LINLI_SECRET_KEY": "9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f",
+    "LINLI_DATA_KEYS": "3QBwj4nnFm1VVgIjRq9RFSvQlrgu3BmBPWiyXyJstOo=",
     "LINLI_WECHAT_APP_ID": "wx5f3c1a9e7d2b4c6e",
     "LINLI_WECHAT_TOKEN": "Q7wE9rT2yU4iO6pA8sD0fG",
     "LINLI_WECHAT_APP_SECRET": "3e5b7d9f1a3c5e7b9d1f2c4e6a8b0d1f",
