@@ -123,6 +123,7 @@ from models.org import Community, Department, Staff, StaffRole, StaffSkill, get_
 from models.people import Resident
 from models.ratings import POOR, WINDOW, WindowVisit
 from models.reminders import APPOINTMENT, CASE
+from models.sealed import derived_key, use_keys
 from models.seed import read_toml, seed_residents, seed_street
 from models.services import DayKind, HolidayOverride, OpeningRule, Service
 from models.slots import pick_rule, serves_on
@@ -910,6 +911,7 @@ async def build(plan: Plan) -> None:
     engine = make_engine(plan.url)
     sessions = make_session_factory(engine)
     rng = random.Random(20)
+    use_keys([derived_key(SECRET)])  # seeded residents' phone numbers are sealed
     try:
         with step("migrate + street"):
             await upgrade(engine)
