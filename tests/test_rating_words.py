@@ -24,7 +24,11 @@ async def resolved_case(linli: Linli, resident: Talk) -> Case:
     """A proxy case of the resident's that the 民政科 clerk has resolved; its push delivered."""
     for words in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1", "幸福小区3号楼201"):
         await resident.say(words)
-    found = REF.search(await resident.say("工作日上午"))
+    said = await resident.say("工作日上午")
+    for _ in range(2):  # no phone number, nor the ID number, when asked (issue 21)
+        if REF.search(said) is None:
+            said = await resident.say("不同意")
+    found = REF.search(said)
     assert found is not None
     clerk = await bound_chat(linli, "S021", f"clerk-{resident.user}")
     async with linli.sessions() as session:

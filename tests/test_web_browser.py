@@ -160,10 +160,12 @@ async def test_keyboard_only(page: Page, base_url: str) -> None:
     await expect(account).to_contain_text("我的信息")
     await expect(account).to_contain_text("所在社区：未设置")
     account_options = page.locator(".options").nth(1).locator("button.option")
-    await expect(account_options).to_have_text(["设置社区", "Switch to English", "返回主菜单"])
+    await expect(account_options).to_have_text(
+        ["设置社区", "Switch to English", "我的数据", "返回主菜单"]
+    )
     await expect(account_options.first).to_be_focused()
 
-    for _ in range(3):  # past the account reply's three options, into the text box
+    for _ in range(4):  # past the account reply's four options, into the text box
         await page.keyboard.press("Tab")
     composer_text = page.locator("#text")
     await expect(composer_text).to_be_focused()
