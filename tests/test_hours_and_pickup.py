@@ -69,7 +69,9 @@ async def test_the_web_chat_pickup_notice_names_window_and_hours(linli: Linli) -
 async def test_the_wechat_pickup_notice_names_window_and_hours(rig: WeChatRig) -> None:
     for words in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1", "幸福小区3号楼201"):
         await rig.post(rig.server.text(words))
-    opened = (await rig.post(rig.server.text("工作日上午")))["Content"]
+    await rig.post(rig.server.text("工作日上午"))
+    await rig.post(rig.server.text("不同意"))  # no phone number (consent first, issue 21)
+    opened = (await rig.post(rig.server.text("不同意")))["Content"]  # nor the ID number
     found = REF.search(opened)
     assert found is not None, opened
     await _ready_for_pickup(rig.linli, found.group())
