@@ -335,10 +335,15 @@ def _field(form: Form, name: str, limit: int) -> str:
     return without_nul(value)[:limit] if isinstance(value, str) else ""
 
 
+NUL_STANDS_IN = "\x1a"
+
+
 def without_nul(text: str) -> str:
-    """Text as posted, less the NUL characters no database column takes (PostgreSQL refuses
-    them even in a comparison)."""
-    return text.replace("\x00", "")
+    """Text as posted, each NUL (which PostgreSQL refuses even in a comparison) turned into
+    SUB, the substitute character: still not printable, so a field that must be one line of
+    text or a code is refused as before ("S0\\x0021" is not S021), and nothing reaches the
+    database that it cannot take."""
+    return text.replace("\x00", NUL_STANDS_IN)
 
 
 @routes.post("/login")
