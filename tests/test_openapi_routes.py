@@ -300,8 +300,8 @@ async def test_nul_characters_in_desk_forms_are_stood_in_for_not_a_server_error(
     linli: Linli, client: Client
 ) -> None:
     """PostgreSQL takes no NUL character in text: a form field holding one is read with SUB in
-    its place (still refused where a code or one line is wanted), where the desk answered 500 (found by schemathesis: POST /admin/dispatch/1/part/34 with
-    helper=%00…)."""
+    its place (still refused where a code or one line is wanted), where the desk answered 500
+    (found by schemathesis: POST /admin/dispatch/1/part/34 with helper=%00…)."""
     case = await open_case(linli)
     page = await (await client.get("/admin/login")).text()
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
