@@ -5,9 +5,9 @@ from __future__ import annotations
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
-from handlers.common import back_to_menu, localized, main_menu
+from handlers.common import back_to_menu, known_resident, localized, main_menu
 from models.org import Community, Grid, list_grids
-from models.people import Resident, ensure_resident
+from models.people import ensure_resident
 
 router = Router("account")
 
@@ -15,17 +15,12 @@ CHOOSE_COMMUNITY = "account.community"
 CHOOSE_GRID = "account.grid"
 
 
-async def _resident(ctx: Context) -> Resident | None:
-    rid = ctx.identity.resident_id
-    return None if rid is None else await ctx.session.get(Resident, rid)
-
-
 @router.payload("account")
 @router.command("account")
 async def show_account(ctx: Context) -> HandlerResult:
     """What we know about this resident, with ways to change it."""
     ctx.clear_state()
-    resident = await _resident(ctx)
+    resident = await known_resident(ctx)
     community = grid = ctx.t("account.unknown")
     if resident is not None and resident.community_id is not None:
         row = await ctx.session.get(Community, resident.community_id)

@@ -11,6 +11,7 @@ from bot.messages import Button, Reply
 from bot.outgoing import Name
 from models.calendar import DayInfo
 from models.org import Street
+from models.people import Resident
 from models.services import DayKind
 
 MAIN_ITEMS = ("book", "need", "proxy", "track", "rate", "ask", "hours", "account")
@@ -134,3 +135,9 @@ async def opening_hours(ctx: Context) -> dict[str, str]:
         rule = await ctx.reference.opening_rule(ctx.unit, kind)
         hours[name] = f"{rule.opens:%H:%M}–{rule.closes:%H:%M}" if rule else "—"
     return hours
+
+
+async def known_resident(ctx: Context) -> Resident | None:
+    """The resident behind this chat account, if it has one (never made here)."""
+    rid = ctx.identity.resident_id
+    return None if rid is None else await ctx.session.get(Resident, rid)

@@ -9,12 +9,11 @@ from bot.my_data_text import CHAT_ITEMS, EXPORT_PURPOSE, export_url, summary_lin
 from bot.router import HandlerResult, Router
 from bot.signing import expiring_token
 from handlers.booking import announce_offer, booking_limits
-from handlers.common import back_to_menu, main_menu
+from handlers.common import back_to_menu, known_resident, main_menu
 from models.consent import ConsentPurpose, consent_answer, withdraw_consent
 from models.erasure import Erasure, erase_resident
 from models.intents import fold
 from models.my_data import held_data
-from models.people import Resident
 
 router = Router("my_data")
 
@@ -25,17 +24,12 @@ ERASE_WORDS = frozenset(
 )
 
 
-async def _resident(ctx: Context) -> Resident | None:
-    rid = ctx.identity.resident_id
-    return None if rid is None else await ctx.session.get(Resident, rid)
-
-
 @router.payload("mydata")
 @router.command("mydata")
 async def show_my_data(ctx: Context) -> HandlerResult:
     """What is held, section by section (the latest few items of each), and the choices."""
     ctx.clear_state()
-    resident = await _resident(ctx)
+    resident = await known_resident(ctx)
     if resident is None:
         return Reply(ctx.t("mydata.nothing"), back_to_menu(ctx))
     data = await held_data(ctx.session, resident.id or 0)
@@ -58,7 +52,7 @@ async def show_my_data(ctx: Context) -> HandlerResult:
 async def export_my_data(ctx: Context) -> HandlerResult:
     """Two links, valid for a short time: the JSON file and the readable summary."""
     ctx.clear_state()
-    resident = await _resident(ctx)
+    resident = await known_resident(ctx)
     if resident is None:
         return Reply(ctx.t("mydata.nothing"), back_to_menu(ctx))
     expires = int(ctx.now().timestamp()) + EXPORT_MINUTES * 60
@@ -80,7 +74,7 @@ async def export_my_data(ctx: Context) -> HandlerResult:
 @router.payload("mydata:withdraw")
 async def withdraw(ctx: Context) -> HandlerResult:
     """Withdraw a consent: the number it covered is deleted at once."""
-    resident = await _resident(ctx)
+    resident = await known_resident(ctx)
     purpose = ctx.args if ctx.args in ConsentPurpose._value2member_map_ else None
     if resident is None or purpose is None:
         return Reply(ctx.t("mydata.nothing_to_withdraw"), back_to_menu(ctx))
@@ -93,7 +87,7 @@ async def withdraw(ctx: Context) -> HandlerResult:
 @router.command("forgetme")
 async def ask_to_erase(ctx: Context) -> HandlerResult:
     """What deleting removes and what the law keeps; then a clear yes."""
-    if await _resident(ctx) is None:
+    if await known_resident(ctx) is None:
         return Reply(ctx.t("mydata.nothing"), back_to_menu(ctx))
     ctx.set_state(ERASE)
     return Reply(
@@ -123,7 +117,7 @@ async def erase_typed(ctx: Context) -> HandlerResult:
 
 
 async def _erase(ctx: Context) -> Reply:
-    resident = await _resident(ctx)
+    resident = await known_resident(ctx)
     ctx.clear_state()
     if resident is None:
         return Reply(ctx.t("mydata.nothing"), back_to_menu(ctx))
