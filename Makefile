@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install migrate seed run chat test lint pytest browser eval clean
+.PHONY: install migrate seed run chat test lint pytest browser eval bench chaos loadgen clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,21 @@ test: lint pytest
 
 eval: install
 	$(BIN)/python -m bench.eval_understanding --part frozen
+
+# wrk drives the side-by-side throughput runs (Debian's package).
+loadgen:
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian's wrk for the benchmarks"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+# Issue 22: Linli against a WeRoBot echo, then the scenario table (SQLite, PostgreSQL 1/2/4).
+bench: install loadgen
+	$(BIN)/python -m bench.wechat_peer
+	$(BIN)/python -m bench.scenario
+
+# Issue 22: every fault (kill, restarts, channel down, disk full, clock jumps); prints losses.
+chaos: install
+	$(BIN)/python -m bench.chaos
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -368,14 +368,12 @@ async def print_staff_bind_code(linli: Linli, key: str) -> None:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.web.app import create_web_app
+    from bot.web.served import create_served_app
 
     host = args.host or settings.host
     port = args.port or settings.port
-    app = create_web_app(
-        build_linli(settings),
-        run_worker=not args.no_worker,
-        run_scheduler=not args.no_scheduler,
+    app = create_served_app(
+        settings, run_worker=not args.no_worker, run_scheduler=not args.no_scheduler
     )
     logger.info("serving on http://%s:%d", host, port)
     # A deep accept queue: a rush of connections should wait, not be dropped and retried.

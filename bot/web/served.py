@@ -1,0 +1,16 @@
+"""What `linli serve` runs: the one place that turns settings into the served application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.app import build_linli
+from bot.config import Settings
+from bot.web.app import create_web_app
+
+
+def create_served_app(
+    settings: Settings, *, run_worker: bool = True, run_scheduler: bool = True
+) -> web.Application:
+    """The application a server process serves, with or without the worker and the ticks."""
+    return create_web_app(build_linli(settings), run_worker=run_worker, run_scheduler=run_scheduler)
