@@ -6,8 +6,11 @@ Choices made on purpose:
 - ``coalesce=True`` and ``max_instances=1``: a tick that falls behind runs once, never twice at
   the same time;
 - ``misfire_grace_time=None``: a late tick still runs, since every sweep is idempotent;
-- on PostgreSQL each tick first takes a session advisory lock named after the job, so of several
-  servers sharing a database only one runs it (SQLite serves one process).
+- on PostgreSQL each tick first takes a transaction advisory lock named after the job, so of
+  several servers sharing a database only one runs it at a time, and a scheduled tick is skipped
+  when another server started the job less than an interval ago (JobRun), so that the job runs
+  once per interval however many servers tick (SQLite: one process runs the scheduler). The
+  lock ends with its transaction, so a tick cancelled or a connection lost cannot keep it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.metrics import TICK_ERRORS, TICK_SECONDS
 from models.base import SHANGHAI
@@ -53,6 +57,9 @@ class Job:
 
 
 STOP_GRACE = 5.0  # seconds ticks still running may take to finish when the process stops
+# A scheduled tick runs if the job last started at least this share of its interval ago: the
+# servers' timers drift apart by milliseconds, not by a tenth of an interval.
+ONCE_PER_INTERVAL = 0.9
 
 JOBS: tuple[Job, ...] = (
     Job("appointment_reminders", send_due_reminders, 30),
@@ -91,7 +98,7 @@ class Ticker:
         )
         for job in self.jobs:
             scheduler.add_job(
-                self.tick,
+                self.tick_on_schedule,
                 IntervalTrigger(seconds=job.every_seconds, timezone=SHANGHAI),
                 args=[job],
                 id=job.name,
@@ -113,14 +120,19 @@ class Ticker:
         if running:
             await asyncio.wait(running, timeout=grace)
 
-    async def tick(self, job: Job) -> int | None:
+    async def tick_on_schedule(self, job: Job) -> int | None:
+        """A timer's tick: as ``tick``, but skipped if any server started the job within the
+        interval (several servers tick each job, and it should run once per interval)."""
+        return await self.tick(job, once_per_interval=True)
+
+    async def tick(self, job: Job, *, once_per_interval: bool = False) -> int | None:
         """Run one job once, if no other instance is running it; returns its effect count."""
         started = time.perf_counter()
         current = asyncio.current_task()
         if current is not None:
             self._running.add(current)
         try:
-            effects = await self._run_alone(job)
+            effects = await self._run_alone(job, once_per_interval)
         except asyncio.CancelledError:
             # Stopped with the process: the sweep's transaction rolled back and runs again next
             # time; not an error worth a traceback.
@@ -142,19 +154,26 @@ class Ticker:
                 self.on_effects()
         return effects
 
-    async def _run_alone(self, job: Job) -> int | None:
+    async def _run_alone(self, job: Job, once_per_interval: bool) -> int | None:
         if self.ctx.engine.dialect.name != "postgresql":
             return await self._run(job)  # one process per SQLite file
-        async with self.ctx.engine.connect() as lock_connection:
-            key = {"key": _lock_key(job.name)}
-            taken = await lock_connection.execute(_TRY_LOCK, key)
+        async with self.ctx.engine.connect() as lock_connection, lock_connection.begin():
+            taken = await lock_connection.execute(_TRY_LOCK, {"key": _lock_key(job.name)})
             if not taken.scalar_one():
                 return None  # another instance is running this tick
-            try:
-                return await self._run(job)
-            finally:
-                await lock_connection.execute(_UNLOCK, key)
-                await lock_connection.commit()
+            if once_per_interval and await self._ran_lately(lock_connection, job):
+                return None  # another instance ran it within this interval
+            return await self._run(job)
+
+    async def _ran_lately(self, connection: AsyncConnection, job: Job) -> bool:
+        last = await connection.scalar(
+            sa.select(_JOB_RUN.c.last_started_at).where(_JOB_RUN.c.name == job.name)
+        )
+        if last is None:
+            return False
+        since = (self.ctx.clock.now() - last).total_seconds()
+        # A start "in the future" means the clock went back: run rather than wait it out.
+        return bool(0 <= since < job.every_seconds * ONCE_PER_INTERVAL)
 
     async def _run(self, job: Job) -> int:
         await self._record(job.name, started=True)
@@ -173,8 +192,8 @@ class Ticker:
             session.add(run)
 
 
-_TRY_LOCK = sa.text("SELECT pg_try_advisory_lock(:key)")
-_UNLOCK = sa.text("SELECT pg_advisory_unlock(:key)")
+_TRY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
+_JOB_RUN = JobRun.__table__  # type: ignore[attr-defined]
 
 
 def _lock_key(name: str) -> int:
