@@ -74,7 +74,7 @@ def build_linli(
     clock = clock or SystemClock(settings.now)
     if settings.data_keys is not None or settings.secret_key is not None:
         use_keys(settings.data_key_list)  # else sealing says clearly that no key is configured
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = make_session_factory(engine)
     pipeline = Pipeline(engine, sessions, router, clock, settings)
     wechat_api = _wechat_api(settings, sessions, clock)

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     database_url: str = "sqlite+aiosqlite:///var/linli.db"
+    # PostgreSQL connections a process keeps per database: up to twice this (the pool plus as
+    # many again in overflow); with several streets, per street (see README, several streets).
+    database_pool_size: int = Field(default=10, gt=0)
+    # A TOML file of [[street]] entries: one deployment serving several streets (bot/streets.py).
+    streets_file: Path | None = None
     data_dir: Path = Path("data")
     state_dir: Path = Path("var")  # demo mode keeps its generated secret key here
     now: datetime | None = None

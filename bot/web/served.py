@@ -6,11 +6,17 @@ from aiohttp import web
 
 from bot.app import build_linli
 from bot.config import Settings
+from bot.streets import load_streets
 from bot.web.app import create_web_app
+from bot.web.district import create_district_app
 
 
 def create_served_app(
     settings: Settings, *, run_worker: bool = True, run_scheduler: bool = True
 ) -> web.Application:
-    """The application a server process serves, with or without the worker and the ticks."""
+    """The application a server process serves, with or without the worker and the ticks:
+    one street's, or with LINLI_STREETS_FILE every street's, each under its own host names."""
+    if settings.streets_file is not None:
+        streets = load_streets(settings)
+        return create_district_app(streets, run_worker=run_worker, run_scheduler=run_scheduler)
     return create_web_app(build_linli(settings), run_worker=run_worker, run_scheduler=run_scheduler)
