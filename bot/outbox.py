@@ -13,6 +13,8 @@ import logging
 import math
 import os
 import random
+import secrets
+import socket
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -119,7 +121,9 @@ class OutboxWorker:
         # burst, and the pause between passes is made up. The rate is per worker process.
         batch = self.policy.bulk_batch
         self.notice_limiter = AsyncLimiter(batch, batch / notice_rate) if notice_rate else None
-        self.name = name or f"worker-{os.getpid()}"
+        # Unique across machines and restarts: a claim is recorded only by the worker that
+        # holds it, and process ids repeat in every container and after a restart.
+        self.name = name or f"w-{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(4)}"
         self.limiters = {ch: AsyncLimiter(rate, 1.0) for ch, rate in (rates or {}).items()}
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
