@@ -16,7 +16,10 @@ from bot.i18n import catalogue, normalize_words
 # CJK Unified Ideographs, extension A, compatibility ideographs, extensions B–H, and 〇.
 _HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 # Links, e-mail addresses and markup are data, not words: "www.example.com" is not English.
-_DATA = re.compile(r"\S*(?:://|@|www\.)\S*|<[^<>]*>")
+# Markup goes first, then whole tokens holding a link: a token's match may only begin where it
+# begins, since "\S*" tried from every character of a long token took time quadratic in it.
+_MARKUP = re.compile(r"<[^<>]*>")
+_DATA = re.compile(r"(?<!\S)\S*(?:://|@|www\.)\S*")
 # A word of Latin letters (apostrophes and hyphens inside, as in "don't", "check-in") that is not
 # part of a code: "LC" in "LC-20261128-0042", "B" in "3B" and "wifi6" are no words.
 _LETTERS = "a-z\u00df-\u00f6\u00f8-\u017f"
@@ -65,7 +68,7 @@ def written_language(text: str, *, answering: bool = False) -> str | None:
     if not folded or folded.startswith("/"):
         return None
     han = len(_HAN.findall(folded))
-    words = _WORD.findall(_DATA.sub(" ", folded))
+    words = _WORD.findall(_DATA.sub(" ", _MARKUP.sub(" ", folded)))
     chat_word = len(words) == 1 and words[0] in english_chat_words()
     enough_words = len(words) >= (ANSWER_WORDS_NEEDED if answering else 2)
     if han:

@@ -168,7 +168,8 @@ def id_number_ok(number: str) -> bool:
     """18 characters, a real birth date and the right check digit (ISO 7064 MOD 11-2).
     The county code is not checked against the birth year, as stdnum.cn.ric's is_valid does:
     numbers are issued by the county of registration, which may be newer than the person."""
-    if len(number) != ID_LENGTH or not number[:-1].isdigit():
+    # ASCII only: int() reads "١٩٤٩" too, and such a number would be kept as typed.
+    if len(number) != ID_LENGTH or not number.isascii() or not number[:-1].isdigit():
         return False
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

@@ -123,7 +123,8 @@ def mark_seen(identity: Account, now: datetime) -> None:
 
 def normalise_mobile(text: str) -> str | None:
     """A mainland mobile number typed any way (spaces, dashes, +86, full-width) as 11 digits."""
-    digits = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isdigit())
+    # ASCII digits only: "١" or "፩" are digits to isdigit() but no phone dials them.
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", text) if "0" <= ch <= "9")
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     return digits if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789" else None

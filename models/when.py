@@ -76,7 +76,8 @@ def _cn_digit(char: str, default: int) -> int | None:
 def read_number(text: str) -> int | None:
     """The value of "12", "五", "十一", "二十", "三十一", "零五"; None if not such a number."""
     if text.isascii():
-        return int(text)
+        # Callers pass what a pattern matched, but the contract is None for anything else.
+        return int(text) if text.isdigit() and len(text) <= _MAX_CHARS else None
     if len(text) > 1 and text[0] in "零〇":
         text = text[1:]
     tens, ten, units = text.partition("十")
