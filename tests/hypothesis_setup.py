@@ -1,4 +1,5 @@
-"""Hypothesis profiles for the property tests (tests/test_properties_*.py).
+"""Hypothesis profiles for the property tests (tests/test_properties_*.py), and what they check
+of the database after each hostile example: row counts, integrity, no logged failure.
 
 "ci" (the default) keeps `make test` fast: few examples, no per-example deadline (the first
 example of a test pays for warming caches, and the machine is shared). "deep" runs many more:
@@ -7,9 +8,15 @@ example of a test pays for warming caches, and the machine is shared). "deep" ru
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
 # One app per test function, shared by its examples: the fixtures are meant to outlive them.
 _SHARED_APP = (HealthCheck.function_scoped_fixture, HealthCheck.too_slow)
@@ -32,3 +39,45 @@ settings.load_profile(PROFILE)
 # Decorators for the two kinds of test.
 PURE = settings(max_examples=_EXAMPLES[PROFILE][0])
 HTTP = settings(max_examples=_EXAMPLES[PROFILE][1])
+
+
+async def row_counts(engine: AsyncEngine) -> dict[str, int]:
+    """How many rows every table holds, in one round trip."""
+    tables = [table.name for table in SQLModel.metadata.sorted_tables]
+    columns = ", ".join(f'(SELECT count(*) FROM "{name}") AS "{name}"' for name in tables)
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.text(f"SELECT {columns}"))).one()
+    return dict(zip(tables, row, strict=True))
+
+
+async def assert_consistent(engine: AsyncEngine) -> None:
+    """SQLite's own integrity and foreign key checks pass (PostgreSQL enforces keys itself)."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        integrity = (await connection.execute(sa.text("PRAGMA integrity_check"))).scalars().all()
+        orphans = (await connection.execute(sa.text("PRAGMA foreign_key_check"))).all()
+    assert list(integrity) == ["ok"]
+    assert orphans == []
+
+
+class _Failures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def logged_failures() -> Iterator[list[logging.LogRecord]]:
+    """The ERROR records logged meanwhile (a handler's traceback, aiohttp's "Error handling
+    request"): a hostile input must be answered, not crash something that then apologises."""
+    handler = _Failures()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        root.removeHandler(handler)
