@@ -48,6 +48,7 @@ RECORD_EVERY = 0.05  # seconds: results are written in small groups while a batc
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _IDENTITY = ChannelIdentity.__table__  # type: ignore[attr-defined]
 _NOTICE = Notice.__table__  # type: ignore[attr-defined]
+_EARLIER = _OUTBOX.alias("earlier")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Claimed:
     attempts: int
     accounts: tuple[Account, ...]
     notice_id: int | None = None
+    recipient: tuple[Any, ...] = ()  # whose rows go out one at a time, in order
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Delivered:
     account: Account | None = None
     unreachable: list[int] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)  # as worded for that account
+    deferred: bool = False  # not tried: an earlier row for the same person is to be retried
 
 
 @dataclass(frozen=True)
@@ -170,20 +173,23 @@ class OutboxWorker:
         claimed = await self._claim()
         if not claimed:
             return 0
-        pending = {asyncio.ensure_future(self._deliver(item)) for item in claimed}
+        results: list[Delivered] = []
+        pending = {
+            asyncio.ensure_future(self._deliver_in_order(items, results))
+            for items in _by_recipient(claimed)
+        }
         recording: list[Delivered] = []
         try:
             while pending:
-                done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
-                recording = [task.result() for task in done]
+                _done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
+                recording, results[:] = list(results), []
                 await self._record(recording)
                 recording = []
         except asyncio.CancelledError:
             # Stopped past the grace: what the channel already accepted is still recorded (again,
             # harmlessly, if the cancelled record had committed), or it would be sent twice once
             # the claim goes stale. Only sends cut off mid-call are left to be retried.
-            finished = [t for t in pending if t.done() and not t.cancelled() and not t.exception()]
-            await self._record(recording + [task.result() for task in finished])
+            await self._record(recording + results)
             raise
         finally:
             for task in pending:  # cancelled mid-batch: these rows are claimed, retried later
@@ -206,10 +212,20 @@ class OutboxWorker:
                 row.attempts,
                 accounts.get(row.id, ()),
                 row.notice_id,
+                (row.identity_id,) if row.identity_id else (None, row.resident_id, row.staff_id),
             )
             for row in rows
             if row.notice_id is None or row.notice_id in notices
         ]
+
+    async def _deliver_in_order(self, items: list[Claimed], out: list[Delivered]) -> None:
+        """One person's rows, oldest first; after one to be retried, the rest wait for it."""
+        for index, item in enumerate(items):
+            one = await self._deliver(item)
+            out.append(one)
+            if one.result.status is SendStatus.RETRY:
+                out.extend(_deferred(rest) for rest in items[index + 1 :])
+                return
 
     async def _deliver(self, item: Claimed) -> Delivered:
         if not item.accounts:
@@ -259,7 +275,8 @@ class OutboxWorker:
                     sa.update(_IDENTITY).where(_IDENTITY.c.id.in_(lost)).values(unreachable=True)
                 )
         for one, values in zip(delivered, updates, strict=True):
-            self._count(one, str(values["new_status"]))
+            if not one.deferred:
+                self._count(one, str(values["new_status"]))
         await self._remember_pushed_options(delivered, now)
         lapsed = [
             int(one.item.payload[OFFER_KEY])
@@ -313,7 +330,11 @@ class OutboxWorker:
             "new_error": result.detail[:300] or None,
             "new_sent_at": None,
             "new_due": now,
+            "new_attempts": item.attempts,
         }
+        if one.deferred:  # not tried, so not an attempt
+            pending = OutboxStatus.PENDING.value
+            return values | {"new_status": pending, "new_attempts": item.attempts - 1}
         if result.status is SendStatus.SENT:
             return values | {"new_status": OutboxStatus.SENT.value, "new_sent_at": now}
         if result.status is SendStatus.RETRY and item.attempts < self.policy.max_attempts:
@@ -352,8 +373,26 @@ _RECORD = (
         last_error=sa.bindparam("new_error"),
         sent_at=sa.bindparam("new_sent_at", type_=_OUTBOX.c.sent_at.type),
         next_attempt_at=sa.bindparam("new_due", type_=_OUTBOX.c.next_attempt_at.type),
+        attempts=sa.bindparam("new_attempts"),
     )
 )
+
+
+def _by_recipient(claimed: Sequence[Claimed]) -> list[list[Claimed]]:
+    """Claimed rows grouped by whom they are for, each group oldest first (notice deliveries,
+    one per person anyway, are each their own group)."""
+    groups: dict[tuple[Any, ...], list[Claimed]] = defaultdict(list)
+    for item in sorted(claimed, key=lambda one: one.row_id):
+        key = item.recipient if item.notice_id is None else ("notice", item.row_id)
+        groups[key].append(item)
+    return list(groups.values())
+
+
+def _deferred(item: Claimed) -> Delivered:
+    """A row put back untried behind an earlier row of the same person's."""
+    parts = int(item.payload.get(PARTS_KEY, 0))
+    waiting = SendResult(SendStatus.RETRY, "waits for an earlier message", parts)
+    return Delivered(item, waiting, deferred=True)
 
 
 def _pushed_options(
@@ -396,7 +435,13 @@ async def _claim_rows(
     left claimed go first: behind 300,000 pending deliveries they would otherwise wait hours.
     """
     limit = policy.bulk_batch if bulk else policy.batch
-    kind = _OUTBOX.c.notice_id.is_not(None) if bulk else _OUTBOX.c.notice_id.is_(None)
+    kind = (
+        _OUTBOX.c.notice_id.is_not(None)
+        if bulk
+        else sa.and_(
+            _OUTBOX.c.notice_id.is_(None), ~_an_earlier_row_waiting(now - policy.claim_timeout, now)
+        )
+    )
     abandoned = sa.and_(
         _OUTBOX.c.status == OutboxStatus.SENDING.value,
         _OUTBOX.c.claimed_at < now - policy.claim_timeout,
@@ -409,6 +454,29 @@ async def _claim_rows(
         rows += await _claim_where(connection, sa.and_(kind, due), limit - len(rows), name, now)
     rows.sort(key=lambda row: row.id)
     return rows
+
+
+def _an_earlier_row_waiting(stale: datetime, now: datetime) -> sa.Exists:
+    """An older conversation row for the same recipient waits for its retry, or is being sent.
+
+    Such a row is not claimed, so a person's messages arrive in the order they were queued:
+    otherwise, after an outage, each row's own back-off decides which goes first. (Rows due
+    together are claimed together and sent one after another, see ``_deliver_in_order``.)
+    It reads only unsent rows (the partial index on status).
+    """
+    earlier, row = _EARLIER.c, _OUTBOX.c
+    same_recipient = sa.or_(
+        sa.and_(row.identity_id.is_not(None), earlier.identity_id == row.identity_id),
+        sa.and_(row.resident_id.is_not(None), earlier.resident_id == row.resident_id),
+        sa.and_(row.staff_id.is_not(None), earlier.staff_id == row.staff_id),
+    )
+    waiting = sa.or_(
+        sa.and_(earlier.status == OutboxStatus.PENDING.value, earlier.next_attempt_at > now),
+        sa.and_(earlier.status == OutboxStatus.SENDING.value, earlier.claimed_at >= stale),
+    )
+    return sa.exists().where(
+        waiting, earlier.notice_id.is_(None), earlier.id < row.id, same_recipient
+    )
 
 
 async def _claim_where(

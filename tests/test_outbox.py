@@ -88,10 +88,10 @@ async def test_two_workers_deliver_disjoint_sets(linli: Linli, clock: ManualCloc
     channel = RecordingChannel(clock, delay=0.001)
     residents = [
         await resident_with_accounts(linli, ("fake", f"p{n}", timedelta(hours=1)))
-        for n in range(20)
+        for n in range(100)  # more people than a batch: a person's rows go one at a time
     ]
     for n in range(400):
-        await queue_for_resident(linli, residents[n % 20], f"消息{n:03d}")
+        await queue_for_resident(linli, residents[n % 100], f"消息{n:03d}")
     second = build_linli(linli.settings, clock=clock)  # another server: its own engine
     policy = WorkerPolicy(batch=50)
     workers = [
@@ -131,7 +131,7 @@ async def test_a_channel_outage_delays_delivery_and_loses_nothing(
     while clock.now() - start < timedelta(hours=2):
         await worker.deliver_due()
         clock.advance(timedelta(minutes=1))
-    assert channel.refused >= 50
+    assert channel.refused > 0  # the oldest is tried; the rest wait behind it, in order
     assert sorted(a.text for a in channel.accepted) == sorted(f"停机期间{n}" for n in range(50))
     states = await rows(linli)
     assert {row.status for row in states} == {OutboxStatus.SENT}
