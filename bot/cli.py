@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
-from aiohttp import web
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -67,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the web chat, API and webhooks")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT); SQLite: only the first "
+        "delivers and runs the scheduler",
+    )
     serve.add_argument("--no-worker", action="store_true", help="do not deliver the outbox here")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run periodic jobs here")
     worker = commands.add_parser("worker", help="outbox delivery and the scheduler, no web server")
@@ -367,17 +373,28 @@ async def print_staff_bind_code(linli: Linli, key: str) -> None:
     print(f"send in WeChat or Telegram: 绑定 {code}   or   /bind {code}")
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.web.served import create_served_app
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.serve_processes import ServePlan, serve
 
-    host = args.host or settings.host
-    port = args.port or settings.port
-    app = create_served_app(
-        settings, run_worker=not args.no_worker, run_scheduler=not args.no_scheduler
+    if args.processes < 1:
+        raise ConfigurationError("--processes must be at least 1")
+    plan = ServePlan(
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+        processes=args.processes,
+        run_worker=not args.no_worker,
+        run_scheduler=not args.no_scheduler,
     )
-    logger.info("serving on http://%s:%d", host, port)
-    # A deep accept queue: a rush of connections should wait, not be dropped and retried.
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=10, backlog=1024)
+    return serve(settings, plan)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run a command other than serve on its own event loop (uvloop for the worker)."""
+    from bot.serve_processes import new_event_loop
+
+    uvloop = args.command == "worker" and settings.uvloop
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(uvloop)) as runner:
+        return runner.run(_with_linli(settings, args.command, args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,17 +410,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         if args.command == "serve":
-            _serve(settings, args)
-        else:
-            if args.command == "staff" and args.action in DESK_ACCOUNTS:
-                args.password_hash = new_password_hash()  # asked first, checked before anything
-            return asyncio.run(_with_linli(settings, args.command, args))
+            return _serve(settings, args)
+        if args.command == "staff" and args.action in DESK_ACCOUNTS:
+            args.password_hash = new_password_hash()  # asked first, checked before anything
+        return _run(settings, args)
     except ConfigurationError as error:
         print(f"linli: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":

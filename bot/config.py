@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     env: Literal["demo", "production"] = "demo"
     host: str = "127.0.0.1"
     port: int = 8080
+    uvloop: bool = True  # server and worker processes run on uvloop when it is installed
     database_url: str = "sqlite+aiosqlite:///var/linli.db"
     # PostgreSQL connections a process keeps per database: up to twice this (the pool plus as
     # many again in overflow); with several streets, per street (see README, several streets).
