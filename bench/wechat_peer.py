@@ -37,7 +37,7 @@ import aiohttp
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.wechat_webhook import free_port, wait_until_up
+from bench.wechat_webhook import free_port
 from bench.wrk_load import APP_ID, TOKEN, Load, Messages, finish_wrk, start_wrk
 from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
 
@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = "postgresql+asyncpg://root@127.0.0.1:5432/linli_h3"
 TARGETS = ("werobot", "sqlite", "pg1", "pg2")
 WARM_SECONDS = 5
+START_SECONDS = 180  # a loaded 2-core machine can take a minute to import and warm a server
 SAMPLES = 5
 Servers = list[tuple[subprocess.Popen[bytes], int]]  # each process with the port it serves
 
@@ -56,6 +57,21 @@ class Row:
     target: str
     load: Load
     sample_errors: int
+
+
+async def wait_until_up(url: str) -> None:
+    """Poll until the server answers (anything but a 5xx), or give up."""
+    give_up = time.monotonic() + START_SECONDS
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < give_up:
+            try:
+                async with session.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {START_SECONDS} s")
 
 
 def linli_env(database_url: str) -> dict[str, str]:
@@ -198,7 +214,7 @@ def profiling(servers: Servers, folder: Path | None, target: str, seconds: float
     for index, (process, _port) in enumerate(servers):
         name = f"{target}.svg" if len(servers) == 1 else f"{target}-{index + 1}.svg"
         command = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking"]
-        command += ["--rate", "50", "--subprocesses", "--duration", str(int(seconds))]
+        command += ["--rate", "50", "--function", "--subprocesses", "--duration", str(int(seconds))]
         command += ["-o", str(folder / name), "--pid", str(process.pid)]
         spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
     try:
@@ -284,7 +300,10 @@ def main() -> None:
     rows = {}
     for target in chosen:
         print(f"measuring {target} …", flush=True)
-        rows[target] = measure(target, args)
+        try:
+            rows[target] = measure(target, args)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as failure:
+            print(f"{target} not measured: {failure}", flush=True)
     report(rows, args)
 
 
