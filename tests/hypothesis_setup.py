@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -32,6 +32,8 @@ for name, (pure, _http) in _EXAMPLES.items():
         max_examples=pure,
         deadline=None,
         suppress_health_check=_SHARED_APP,
+        # Explaining a failure re-runs it hundreds of times: minutes over HTTP, for a hint.
+        phases=tuple(phase for phase in Phase if phase is not Phase.explain),
         print_blob=True,
     )
 settings.load_profile(PROFILE)

@@ -12,9 +12,12 @@ from typing import Any
 
 from telegram import (
     CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    Message,
     Update,
+    User,
 )
 
 from bot.messages import Attachment, Inbound, Location, Reply
@@ -34,6 +37,54 @@ class OutgoingMessage:
 
     text: str
     keyboard: InlineKeyboardMarkup | None = None
+
+
+def readable(update: Update) -> bool:
+    """Whether what to_inbound reads is there and of its type: PTB checks no types, and builds a
+    message without its chat or with a list for an id when the JSON says so."""
+    message, query = update.message, update.callback_query
+    # PTB itself keys its per-chat and per-user data by the ids of any kind of update.
+    chat, user = update.effective_chat, update.effective_user
+    if chat is not None and not isinstance(chat.id, int):
+        return False
+    if user is not None and not isinstance(user.id, int):
+        return False
+    if message is not None and not _readable_message(message):
+        return False
+    if query is None:
+        return True
+    return (
+        _readable_user(query.from_user)
+        and _text_or_none(query.data)
+        and (query.message is None or _readable_chat(query.message.chat))
+    )
+
+
+def _readable_message(message: Message) -> bool:
+    sender, place, photos = message.from_user, message.location, message.photo
+    return (
+        _readable_chat(message.chat)
+        and (sender is None or _readable_user(sender))
+        and _text_or_none(message.text, message.caption)
+        and (place is None or _numbers(place.latitude, place.longitude))
+        and all(isinstance(photo.file_id, str) for photo in photos or ())
+    )
+
+
+def _readable_chat(chat: Chat | None) -> bool:
+    return chat is not None and isinstance(chat.id, int) and isinstance(chat.type, str)
+
+
+def _readable_user(user: User | None) -> bool:
+    return user is not None and isinstance(user.id, int) and _text_or_none(user.language_code)
+
+
+def _text_or_none(*values: object) -> bool:
+    return all(value is None or isinstance(value, str) for value in values)
+
+
+def _numbers(*values: object) -> bool:
+    return all(isinstance(value, int | float) and not isinstance(value, bool) for value in values)
 
 
 def to_inbound(update: Update) -> Inbound | None:

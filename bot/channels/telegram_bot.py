@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from bot.channels.telegram import to_inbound
+from bot.channels.telegram import readable, to_inbound
 from bot.i18n import LANGS, t
 from bot.messages import Inbound
 from bot.pipeline import Delivery, Pipeline
@@ -79,9 +79,21 @@ class TelegramBot:
     def parse(self, data: Mapping[str, object]) -> Update:
         """The Update in a webhook body; ValueError when it is not one."""
         try:
-            return Update.de_json(dict(data), self.application.bot)
-        except (TelegramError, KeyError, TypeError, AttributeError) as error:
+            update = Update.de_json(dict(data), self.application.bot)
+        # ValueError, OverflowError and OSError: a "date" no datetime can hold (10**30, NaN).
+        except (
+            TelegramError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ValueError,
+            OverflowError,
+            OSError,
+        ) as error:
             raise ValueError(f"not a usable update: {type(error).__name__}") from None
+        if not readable(update):
+            raise ValueError("not a usable update: no chat or sender")
+        return update
 
     async def feed(self, update: Update) -> None:
         """Handle one update; raises when it could not be handled (nothing was committed)."""
