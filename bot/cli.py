@@ -45,8 +45,9 @@ from bot.cli_staff import (
     staff_passwd,
     staff_unbind,
 )
+from bot.cli_streets import chosen_settings
 from bot.clock import local_today
-from bot.config import ConfigurationError, Settings, load_settings, secret_values
+from bot.config import ConfigurationError, Settings, load_settings
 from bot.logs import setup_logging
 from bot.router import Router
 from models.base import SHANGHAI
@@ -62,6 +63,9 @@ logger = logging.getLogger("linli")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) street-office chatbot")
+    parser.add_argument(
+        "--street", metavar="CODE", help="the street to act on (with LINLI_STREETS_FILE)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the web chat, API and webhooks")
     serve.add_argument("--host")
@@ -401,11 +405,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `linli` console script."""
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings()
+        base = load_settings()
+        targets, secrets = chosen_settings(base, args.street, args.command)
     except (ConfigurationError, ValidationError) as error:
         print(f"linli: the settings cannot be used: {error}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format, secret_values(settings))
+    settings = targets[0]
+    setup_logging(base.log_level, base.log_format, secrets)
     if args.command == "chat":  # the terminal is the conversation: keep routine logs out of it
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
@@ -413,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args)
         if args.command == "staff" and args.action in DESK_ACCOUNTS:
             args.password_hash = new_password_hash()  # asked first, checked before anything
-        return _run(settings, args)
+        return max(_run(target, args) for target in targets)  # db upgrade: every street
     except ConfigurationError as error:
         print(f"linli: {error}", file=sys.stderr)
         return 2
