@@ -179,6 +179,7 @@ class Supervisor:
         """Start the children, keep them running, stop them on a signal; the exit status."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        self._learn_before_forking()
         logger.info(
             "starting %d server processes on http://%s:%d",
             self.plan.processes,
@@ -192,6 +193,17 @@ class Supervisor:
             self._reap()
         self._stop_all()
         return 0
+
+    def _learn_before_forking(self) -> None:
+        """Train (or read from the disk cache) the understanding models once, here: forked
+        children inherit them, instead of each training its own on the same cores."""
+        from bot.web.served import served_data_dirs
+        from models.intents import warm_intent_model
+
+        started = time.monotonic()
+        for data_dir in served_data_dirs(self.settings):
+            warm_intent_model(data_dir).result()
+        logger.info("understanding ready in %.1f s", time.monotonic() - started)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True  # no logging here: a signal handler may interrupt a log call

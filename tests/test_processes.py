@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from bot.messages import Reply
 from bot.serve_processes import PROCESS_HEADER
 from models.db import make_engine
+from models.intents import warm_intent_model
 from models.messaging import queue_message
 from scheduler.runner import JOBS, ONCE_PER_INTERVAL
 from tests.conftest import DATA, PG_URL, ROOT
@@ -108,6 +109,8 @@ def serve_env(db_url: str, platform: FakeWeChatAPI, state_dir: Path) -> dict[str
 async def serving(env: dict[str, str], tmp_path: Path) -> AsyncIterator[Served]:
     """`linli serve --processes 2` on a free port, until both children answer; stopped after."""
     port, log = free_port(), tmp_path / "serve.log"
+    # The parent learns before forking; with the model in the disk cache it reads, not trains.
+    await asyncio.to_thread(lambda: warm_intent_model(DATA).result())
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "bot.cli", "serve", "--processes", "2"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from bot.app import build_linli
@@ -20,3 +22,10 @@ def create_served_app(
         streets = load_streets(settings)
         return create_district_app(streets, run_worker=run_worker, run_scheduler=run_scheduler)
     return create_web_app(build_linli(settings), run_worker=run_worker, run_scheduler=run_scheduler)
+
+
+def served_data_dirs(settings: Settings) -> list[Path]:
+    """The data directories of every street this deployment serves."""
+    if settings.streets_file is not None:
+        return [Path(street.settings.data_dir) for street in load_streets(settings)]
+    return [Path(settings.data_dir)]
