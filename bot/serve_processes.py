@@ -60,8 +60,12 @@ def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
 
 
 def child_roles(settings: Settings, plan: ServePlan, index: int) -> tuple[bool, bool]:
-    """(delivery worker, scheduler) for child index: on SQLite, only child 0 runs them."""
-    if index > 0 and is_sqlite(settings.database_url):
+    """(delivery worker, scheduler) for child index: where any street is on SQLite, only
+    child 0 runs them."""
+    from bot.web.served import served_settings
+
+    on_sqlite = any(is_sqlite(street.database_url) for street in served_settings(settings))
+    if index > 0 and on_sqlite:
         return False, False
     return plan.run_worker, plan.run_scheduler
 

@@ -22,8 +22,9 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from bot.config import Settings
 from bot.messages import Reply
-from bot.serve_processes import PROCESS_HEADER
+from bot.serve_processes import PROCESS_HEADER, ServePlan, child_roles
 from models.db import make_engine
 from models.intents import warm_intent_model
 from models.messaging import queue_message
@@ -403,3 +404,19 @@ async def _job_runs(db_url: str) -> list[tuple[str, object]]:
             return [(row.name, row.started) for row in rows]
     finally:
         await engine.dispose()
+
+
+def test_only_the_first_child_delivers_when_any_street_is_on_sqlite(tmp_path: Path) -> None:
+    """A PostgreSQL main database does not hide a street kept in a SQLite file."""
+    streets = tmp_path / "streets.toml"
+    streets.write_text(
+        (DATA / "streets.example.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    on_pg = Settings(
+        database_url="postgresql+asyncpg://root@127.0.0.1/unused", data_dir=DATA, secret_key="k"
+    )
+    plan = ServePlan("127.0.0.1", 8080, processes=2)
+    assert child_roles(on_pg, plan, 1) == (True, True)
+    with_streets = on_pg.model_copy(update={"streets_file": streets})
+    assert child_roles(with_streets, plan, 0) == (True, True)
+    assert child_roles(with_streets, plan, 1) == (False, False)

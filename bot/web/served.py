@@ -24,8 +24,13 @@ def create_served_app(
     return create_web_app(build_linli(settings), run_worker=run_worker, run_scheduler=run_scheduler)
 
 
+def served_settings(settings: Settings) -> list[Settings]:
+    """The settings of every street this deployment serves."""
+    if settings.streets_file is not None:
+        return [street.settings for street in load_streets(settings)]
+    return [settings]
+
+
 def served_data_dirs(settings: Settings) -> list[Path]:
     """The data directories of every street this deployment serves."""
-    if settings.streets_file is not None:
-        return [Path(street.settings.data_dir) for street in load_streets(settings)]
-    return [Path(settings.data_dir)]
+    return [Path(street.data_dir) for street in served_settings(settings)]
