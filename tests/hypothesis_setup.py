@@ -38,9 +38,11 @@ for name, (pure, _http) in _EXAMPLES.items():
     )
 settings.load_profile(PROFILE)
 
-# Decorators for the two kinds of test.
+# Decorators for the kinds of test: pure parsers, requests over HTTP, and requests that render
+# a whole desk page each (about a second on the shared machine).
 PURE = settings(max_examples=_EXAMPLES[PROFILE][0])
 HTTP = settings(max_examples=_EXAMPLES[PROFILE][1])
+PAGES = settings(max_examples=_EXAMPLES[PROFILE][1] // 4)
 
 
 async def row_counts(engine: AsyncEngine) -> dict[str, int]:

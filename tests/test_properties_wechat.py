@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import string
+import time
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -156,10 +157,14 @@ async def _deliver(rig: WeChatRig, server: WeChatServer, xml: str, safe: bool) -
     """Post one signed callback and check what it did; its HTTP status."""
     before = await row_counts(rig.linli.engine)
     query, body = server.request(xml, safe=safe)
+    started = time.monotonic()
     with logged_failures() as failures:
         response = await rig.client.post("/wechat", params=query, data=body)
         await response.read()
     assert response.status < 500 and not failures, (response.status, failures)
+    # Within WeChat's reply budget: a message that holds the event loop longer holds every
+    # other request too (the webhook's own timeout cannot fire while it runs).
+    assert time.monotonic() - started < rig.linli.settings.wechat_reply_budget
     if response.status != 200:
         assert await row_counts(rig.linli.engine) == before
     else:
