@@ -10,10 +10,14 @@ does, and SKIP LOCKED claims and advisory locks keep each row and tick to one of
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ SHUTDOWN_TIMEOUT = 10.0  # seconds in-flight requests get when a server process 
 STOP_WAIT = 30.0  # seconds the parent waits for children to stop before SIGKILL
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 30.0  # seconds before restarting a child that died
 STEADY_AFTER = 10.0  # a child that lived this long starts its back-off afresh
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 PROCESS_HEADER = "X-Linli-Process"  # which child answered, when there are several
 
 
@@ -151,11 +156,23 @@ def _stop_once_on_sigterm(loop: asyncio.AbstractEventLoop) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop)
 
 
-def _child_main(settings: Settings, plan: ServePlan, index: int) -> None:
+def _child_main(settings: Settings, plan: ServePlan, index: int, parent: int) -> None:
     # Ctrl-C reaches the whole process group; the parent alone answers it, with SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _stop_with_parent(parent)
     run_server(settings, plan, index)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Have Linux send this child SIGTERM when the supervisor dies, even by SIGKILL: no orphan
+    keeps serving the port alone, unsupervised, next to a newly started supervisor's children."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @dataclass
@@ -218,7 +235,7 @@ class Supervisor:
             if slot.process is None and now >= slot.start_at and not self.stopping:
                 process = self.context.Process(
                     target=_child_main,
-                    args=(self._child_settings(), self.plan, slot.index),
+                    args=(self._child_settings(), self.plan, slot.index, os.getpid()),
                     name=f"linli-serve-{slot.index}",
                     daemon=False,
                 )

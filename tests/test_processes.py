@@ -420,3 +420,28 @@ def test_only_the_first_child_delivers_when_any_street_is_on_sqlite(tmp_path: Pa
     with_streets = on_pg.model_copy(update={"streets_file": streets})
     assert child_roles(with_streets, plan, 0) == (True, True)
     assert child_roles(with_streets, plan, 1) == (False, False)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_children_stop_when_the_supervisor_is_killed(
+    db_url: str, platform: FakeWeChatAPI, tmp_path: Path
+) -> None:
+    """SIGKILL of the supervisor leaves no orphan serving the port unsupervised."""
+    async with serving(serve_env(db_url, platform, tmp_path), tmp_path) as served:
+        children = served.children()
+        assert len(children) == 2
+        served.process.kill()
+        await served.process.wait()
+        await until(lambda: _all_gone(children), 30)
+
+
+async def _all_gone(pids: set[int]) -> bool:
+    return not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
