@@ -228,7 +228,7 @@ def print_steps(result: Result) -> None:
     print(
         f"staff: {resolved} cases resolved; fakes received {result.telegram_sends:,} "
         f"Telegram sendMessage and {result.wechat_pushes:,} WeChat pushes; outbox at the end "
-        f"{result.outbox}"
+        f"{result.outbox}; sessions cut short at the deadline: {result.load.abandoned}"
     )
 
 
@@ -251,7 +251,7 @@ def print_failures(result: Result) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     """Run the chosen configurations one after another and print the tables."""
-    plan = Plan(args.residents, args.seconds, args.telegram_share, (3, 5), args.seed)
+    plan = Plan(args.residents, args.seconds, args.tail, args.telegram_share, (3, 5), args.seed)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
@@ -276,8 +276,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated")
-    parser.add_argument("--residents", type=int, default=2000)
-    parser.add_argument("--seconds", type=float, default=30.0, help="arrival window")
+    parser.add_argument("--residents", type=int, default=600)
+    parser.add_argument("--seconds", type=float, default=40.0, help="arrival window")
+    parser.add_argument(
+        "--tail", type=float, default=20.0, help="seconds after the window a step may start"
+    )
     parser.add_argument("--telegram-share", type=float, default=0.05)
     parser.add_argument("--drain", type=float, default=30.0, help="seconds for the outbox")
     parser.add_argument("--pg-url", default=PG_URL, help="dropped and recreated")

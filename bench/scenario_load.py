@@ -38,6 +38,7 @@ class Plan:
 
     residents: int
     seconds: float  # residents arrive over this window
+    tail: float  # no step starts later than this after the window
     telegram_share: float
     steps: tuple[int, int]  # steps a session has, at least and at most
     seed: int
@@ -51,6 +52,7 @@ class Load:
     staff: list[Record] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
+    abandoned: int = 0  # sessions cut short at the deadline
 
 
 class WeChatTalk:
@@ -110,13 +112,18 @@ def residents(
 
 
 async def session(person: Person, plan: Plan, delay: float, load: Load) -> None:
-    """Arrive after delay, then run a few weighted steps with reading time between them."""
+    """Arrive after delay, then run a few weighted steps with reading time between them (an
+    overloaded server's residents give up the steps left once the load's time is over)."""
     await asyncio.sleep(delay)
+    deadline = load.started + plan.seconds + plan.tail
     kinds = list(STEPS)
     weights = [STEPS[k][0] for k in kinds]
     for index in range(person.rng.randint(*plan.steps)):
         if index:
             await asyncio.sleep(person.rng.uniform(1.0, 3.0))
+        if time.monotonic() > deadline:
+            load.abandoned += 1
+            return
         kind = person.rng.choices(kinds, weights)[0]
         if kind in NEEDS_BOOKING and not person.bookings:
             load.records.append(await run_step("book", person, book))

@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -82,18 +81,13 @@ async def fresh_postgres(url: str) -> None:
     name = parsed.database
     if not name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"refusing to recreate database {name!r}")
-    connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database="postgres",
-    )
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        async with admin.connect() as connection:
+            await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     finally:
-        await connection.close()
+        await admin.dispose()
 
 
 def linli(env: dict[str, str], *args: str) -> str:

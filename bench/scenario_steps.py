@@ -254,7 +254,7 @@ async def need(ex: Exchange) -> None:
             return
         if "请选择需求类别" in answer.text:
             answer = await ex.choose(answer, first_of(answer))
-        elif "类似需求" in answer.text:
+        elif any("+1" in o.label for o in answer.options):
             answer = await ex.choose(answer, lambda o: "+1" in o.label or "新需求" in o.label)
         else:
             raise WrongAnswerError("unexpected reply in the need flow")
