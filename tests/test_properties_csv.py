@@ -106,27 +106,16 @@ def _files(known: Known) -> st.SearchStrategy[str]:
 
 
 async def _snapshot(session: AsyncSession) -> Snapshot:
-    """Every shift and skill, in the session's transaction."""
-    shifts = (
-        await session.exec(
-            select(Staff.code, RosterShift).join(
-                RosterShift, col(Staff.id) == col(RosterShift.staff_id)
-            )
-        )
-    ).all()
-    skills = (
-        await session.exec(
-            select(Staff.code, Service.code)
-            .join(StaffSkill, col(StaffSkill.staff_id) == col(Staff.id))
-            .join(Service, col(Service.id) == col(StaffSkill.service_id))
-        )
-    ).all()
+    """Every shift (by staff code, local times) and skill, in the session's transaction."""
+    codes = dict((await session.exec(select(Staff.id, Staff.code))).all())
+    shifts = (await session.exec(select(RosterShift))).all()
+    skills = (await session.exec(select(StaffSkill.staff_id, StaffSkill.service_id))).all()
     return (
         sorted(
-            (code, s.day.isoformat(), _hhmm(s.starts_at), _hhmm(s.ends_at), s.window)
-            for code, s in shifts
+            (codes[s.staff_id], s.day.isoformat(), _hhmm(s.starts_at), _hhmm(s.ends_at), s.window)
+            for s in shifts
         ),
-        sorted(skills),
+        sorted((codes[staff_id], str(service_id)) for staff_id, service_id in skills),
     )
 
 
