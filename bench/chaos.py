@@ -26,7 +26,13 @@ from bench.chaos_disk import disk_full
 from bench.chaos_outage import channel_outage
 from bench.chaos_postgres import throwaway_postgres
 from bench.chaos_report import FaultResult, details, table
-from bench.chaos_serve import ROOT, kill_and_restart, restart_postgres, under_load
+from bench.chaos_serve import (
+    ROOT,
+    kill_and_restart,
+    kill_one_child,
+    restart_postgres,
+    under_load,
+)
 
 Run = Callable[[Path], Awaitable[list[FaultResult]]]
 
@@ -70,6 +76,16 @@ async def serve_faults(work: Path) -> list[FaultResult]:
                 cluster.create_database("kill"),
                 work,
                 kill_and_restart,
+            )
+        )
+        results.append(
+            await under_load(
+                "SIGKILL 1 of 2 processes, PostgreSQL",
+                "kill -9 one child of serve --processes 2",
+                cluster.create_database("child"),
+                work,
+                kill_one_child,
+                processes=2,
             )
         )
         results.append(

@@ -191,10 +191,11 @@ def prepare(env: dict[str, str]) -> None:
         )
 
 
-def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """`linli serve` in a child process."""
+def serve(env: dict[str, str], port: int, processes: int = 1) -> subprocess.Popen[bytes]:
+    """`linli serve` in a child process (with N server processes of its own if asked)."""
+    many = ["--processes", str(processes)] if processes > 1 else []
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *many],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -203,7 +204,13 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 
 async def under_load(
-    label: str, done: str, url: str, state_dir: Path, fault: Fault, count: int = 12
+    label: str,
+    done: str,
+    url: str,
+    state_dir: Path,
+    fault: Fault,
+    count: int = 12,
+    processes: int = 1,
 ) -> FaultResult:
     """Serve on url, run the residents, apply fault mid-way, then judge the database."""
     platform = FakeWeChatAPI(appid=APP_ID)
@@ -213,15 +220,14 @@ async def under_load(
     port = unused_port()
     load = Load(f"http://127.0.0.1:{port}", residents(count, label[:2].upper()))
     result = FaultResult(label, done)
-    holder = Holder(serve(env, port), env, port)
+    holder = Holder(serve(env, port, processes), env, port, processes)
     try:
         await wait_for_health(load.base, holder.process)
         timeout = aiohttp.ClientTimeout(total=20)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             talking = asyncio.ensure_future(asyncio.wait_for(load.run(http), LOAD_SECONDS))
-            await fault_when_busy(load, holder, fault, result)
             try:
-                await talking
+                await fault_when_busy(load, holder, fault, result, talking)
             except TimeoutError:
                 left = [r.openid for r in load.residents if len(r.said) < len(r.script)]
                 result.lost.append(f"residents not done after {LOAD_SECONDS:.0f} s: {left}")
@@ -246,19 +252,21 @@ class Holder:
     process: subprocess.Popen[bytes]
     env: dict[str, str]
     port: int
+    processes: int = 1
 
 
-async def fault_when_busy(load: Load, holder: Holder, fault: Fault, result: FaultResult) -> None:
-    """Wait until a third of the messages are answered, then apply the fault."""
+async def fault_when_busy(
+    load: Load, holder: Holder, fault: Fault, result: FaultResult, talking: asyncio.Future[None]
+) -> None:
+    """Wait until a third of the messages are answered, apply the fault, wait for the rest."""
     total = sum(len(r.script) for r in load.residents)
     while load.answered < total // 3:  # noqa: ASYNC110 (a counter, polled)
         await asyncio.sleep(0.05)
     started = time.monotonic()
     await fault(load, holder)
-    answered = load.answered
-    while load.answered == answered:  # noqa: ASYNC110 (the first answer after the fault)
-        await asyncio.sleep(0.05)
-    result.recovery_seconds = time.monotonic() - started
+    await talking
+    # Recovery: from the fault until the last failed or apologised-for message.
+    result.recovery_seconds = max(0.0, load.last_error_at - started)
 
 
 async def replay_answered(load: Load, http: aiohttp.ClientSession, result: FaultResult) -> None:
@@ -330,5 +338,17 @@ async def kill_and_restart(load: Load, holder: Holder) -> None:
     """SIGKILL the server mid-load, then start it again on the same port and database."""
     holder.process.send_signal(signal.SIGKILL)
     await asyncio.to_thread(holder.process.wait)
-    holder.process = serve(holder.env, holder.port)
+    holder.process = serve(holder.env, holder.port, holder.processes)
     await wait_for_health(load.base, holder.process)
+
+
+async def kill_one_child(load: Load, holder: Holder) -> None:
+    """SIGKILL one server process of `linli serve --processes N`; its supervisor restarts it."""
+    pid = holder.process.pid
+    children = await asyncio.to_thread(_children, pid)
+    os.kill(children[0], signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    """The process ids of pid's children (Linux)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
