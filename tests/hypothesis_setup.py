@@ -38,8 +38,8 @@ for name, (pure, _http) in _EXAMPLES.items():
     )
 settings.load_profile(PROFILE)
 
-# Decorators for the kinds of test: pure parsers, requests over HTTP, and requests that render
-# a whole desk page each (about a second on the shared machine).
+# Decorators for the kinds of test: pure parsers, requests over HTTP, and examples that render a
+# whole desk page or walk a flow of several messages (about a second each on the shared machine).
 PURE = settings(max_examples=_EXAMPLES[PROFILE][0])
 HTTP = settings(max_examples=_EXAMPLES[PROFILE][1])
 PAGES = settings(max_examples=_EXAMPLES[PROFILE][1] // 4)
