@@ -270,9 +270,12 @@ async def fault_when_busy(
 
 
 async def replay_answered(load: Load, http: aiohttp.ClientSession, result: FaultResult) -> None:
-    """Deliver every resident's second and fifth messages again: the same answer, no effect."""
+    """Deliver every resident's second and fifth answered messages again (an apology is not
+    kept, so a message answered with one is left out): the same answer, no effect."""
+    apology = t("zh-CN", "error.polite")
     for resident in load.residents:
-        for query, body, answer in (resident.said[1], resident.said[4]):
+        kept = [said for said in resident.said if said[2] != apology]
+        for query, body, answer in (kept[1], kept[4]):
             again = await load.deliver(http, query, body)
             if again != answer and answer:
                 result.notes.append(f"{resident.openid}: a replay answered differently")
