@@ -57,6 +57,7 @@ class Row:
     target: str
     load: Load
     sample_errors: int
+    cpu_ms: float  # server CPU per answer: what a shared machine's scheduling cannot blur
 
 
 async def wait_until_up(url: str) -> None:
@@ -72,6 +73,18 @@ async def wait_until_up(url: str) -> None:
                 pass
             await asyncio.sleep(0.2)
     raise RuntimeError(f"{url} did not come up in {START_SECONDS} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants so far, from /proc."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(cpu_seconds(int(child)) for child in children)
 
 
 def linli_env(database_url: str) -> dict[str, str]:
@@ -203,6 +216,20 @@ async def check_samples(port: int, messages: Messages, echo: bool) -> int:
     return wrong
 
 
+async def settle(port: int) -> None:
+    """A typed question, answered before any load: Linli trains its understanding model in the
+    background at start-up, and the first question waits for it (a minute on a busy machine)."""
+    follower = WeChatServer(WeChatAccount(TOKEN, APP_ID), openid="oSettle")
+    query, body = follower.request(follower.text("办公时间", msg_id=1))
+    url = f"http://127.0.0.1:{port}/wechat"
+    timeout = aiohttp.ClientTimeout(total=START_SECONDS)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(url, params=query, data=body) as response,
+    ):
+        await response.read()
+
+
 @contextmanager
 def profiling(servers: Servers, folder: Path | None, target: str, seconds: float) -> Iterator[None]:
     """py-spy flame graphs of the serving processes while the measured load runs."""
@@ -229,16 +256,21 @@ def measure(target: str, args: argparse.Namespace) -> Row:
     messages = Messages(f"{target}{int(time.time())}")
     with target_servers(target, args) as servers:
         for _process, port in servers:  # one at a time first: start-up work (the model) ends
+            if target != "werobot":
+                asyncio.run(settle(port))
             asyncio.run(check_samples(port, messages, echo=target == "werobot"))
         warm = load_servers(servers, messages, args.connections, WARM_SECONDS, 0)
         seconds = args.seconds
+        used = sum(cpu_seconds(process.pid) for process, _port in servers)
         with profiling(servers, args.profile, target, seconds):
             load = load_servers(servers, messages, args.connections, seconds, warm.rate)
+        used = sum(cpu_seconds(process.pid) for process, _port in servers) - used
         wrong = sum(
             asyncio.run(check_samples(port, messages, echo=target == "werobot"))
             for _process, port in servers
         )
-    return Row(target, load, wrong)
+    answered = max(load.requests - load.non_2xx - load.bad, 1)
+    return Row(target, load, wrong, used * 1000 / answered)
 
 
 def ratio_lines(rows: dict[str, Row]) -> list[str]:
@@ -267,7 +299,7 @@ def report(rows: dict[str, Row], args: argparse.Namespace) -> None:
     )
     print(
         f"{'target':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
-        f"{'socket':>7} {'bad':>5} {'sample':>7} {'reused':>7}"
+        f"{'socket':>7} {'bad':>5} {'sample':>7} {'reused':>7} {'CPU ms/answer':>14}"
     )
     for row in rows.values():
         load = row.load
@@ -275,11 +307,14 @@ def report(rows: dict[str, Row], args: argparse.Namespace) -> None:
             f"{row.target:<9} {load.rate:>8.0f} {load.p50_ms:>8.1f} {load.p99_ms:>8.1f} "
             f"{load.non_2xx:>8} {load.socket_errors:>7} {load.bad:>5} "
             f"{row.sample_errors:>5}/{SAMPLES * (2 if row.target == 'pg2' else 1)} "
-            f"{load.wrapped:>6}"
+            f"{load.wrapped:>6} {row.cpu_ms:>14.2f}"
         )
     print()
     for line in ratio_lines(rows):
         print(line)
+    if "werobot" in rows and "sqlite" in rows and rows["sqlite"].cpu_ms > 0:
+        share = rows["werobot"].cpu_ms / rows["sqlite"].cpu_ms
+        print(f"(CPU per answer, WeRoBot / Linli SQLite: {share:.2f}: the ratio on idle cores)")
 
 
 def main() -> None:

@@ -36,7 +36,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 WARM = 2200  # every pool follower has spoken once before counting starts
 
 
-def _count_statements(engine: Any, counts: Counter[str]) -> None:
+def count_statements(engine: Any, counts: Counter[str]) -> None:
+    """Count, by first word, what reaches the database through engine from now on."""
     sync = engine.sync_engine
     if sync.dialect.name == "sqlite":
 
@@ -78,7 +79,7 @@ async def run(url: str | None, messages: int) -> Counter[str]:
             await seed_street(session, DATA, datetime.now(UTC).date(), datetime.now(UTC))
         await linli.engine.dispose()
         counts: Counter[str] = Counter()
-        _count_statements(linli.engine, counts)
+        count_statements(linli.engine, counts)
         source = Messages("count")
         delivery = Delivery(fits=fits_passive)
         for index, (_openid, _word, path, body) in enumerate(source.take(WARM + messages)):

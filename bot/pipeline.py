@@ -36,12 +36,13 @@ from models.conversation import (
     Conversation,
     FlowState,
     adopt_language,
+    bind_signed_request,
+    inbound_row,
     open_conversation,
-    record_inbound,
 )
 from models.db import connection_lock
 from models.intents import fold, load_lexicon
-from models.messaging import bind_callback, forget_callbacks, queue_message
+from models.messaging import forget_callbacks, queue_message
 
 logger = logging.getLogger(__name__)
 _PARTS = re.compile(r"[\s,.!?;:~、，。！？；：～]+")  # between the words of "好的，确认"
@@ -173,10 +174,13 @@ class Pipeline:
         self, unit: UnitOfWork, inbound: Inbound, delivery: Delivery
     ) -> list[Reply]:
         connection = unit.connection
-        await self._lock_user_across_instances(connection, inbound)
-        if inbound.replay_key is not None:
+        # PostgreSQL instances take a transaction-scoped lock per chat account.
+        lock = f"chat:{inbound.channel}\0{inbound.user_ref}"
+        if inbound.replay_key is None:
+            await connection_lock(connection, lock)
+        else:  # the same round trip binds the signed request's key
             await self._bind_replay_key(
-                connection, inbound.replay_key, inbound.user_ref, inbound.message_id or ""
+                connection, inbound.replay_key, inbound.user_ref, inbound.message_id or "", lock
             )
         conversation = await open_conversation(
             connection,
@@ -199,10 +203,9 @@ class Pipeline:
             await self._queue_replies(connection, identity, replies)
             replies = []
         await unit.flush()
-        await conversation.save(connection)
+        handled = None
         if inbound.message_id:
-            await record_inbound(
-                connection,
+            handled = inbound_row(
                 channel=inbound.channel,
                 user_ref=inbound.user_ref,
                 message_id=inbound.message_id,
@@ -210,6 +213,7 @@ class Pipeline:
                 received_at=self.clock.now(),
                 replies=[reply.to_dict() for reply in replies],
             )
+        await conversation.save(connection, handled)
         return replies
 
     async def admit_signed_request(self, key: tuple[str, str, str], marker: str) -> bool:
@@ -223,12 +227,17 @@ class Pipeline:
         return True
 
     async def _bind_replay_key(
-        self, connection: AsyncConnection, key: tuple[str, str, str], sender: str, message_id: str
+        self,
+        connection: AsyncConnection,
+        key: tuple[str, str, str],
+        sender: str,
+        message_id: str,
+        lock: str | None = None,
     ) -> None:
         """The same signed request may come again only with the same message (a retry)."""
         now = datetime.now(UTC)  # the platform signs with real time, not the demo clock
-        first = await bind_callback(
-            connection, key=key, sender=sender, message_id=message_id, now=now
+        first = await bind_signed_request(
+            connection, key, sender=sender, message_id=message_id, now=now, lock=lock
         )
         if first != (sender, message_id):
             raise ReplayedError(key)
@@ -236,12 +245,6 @@ class Pipeline:
             self._callbacks_purged_at = time.monotonic()
             # Twice the window: a timestamp may lie up to one window in the future.
             await forget_callbacks(connection, now - 2 * self.replay_window)
-
-    async def _lock_user_across_instances(
-        self, connection: AsyncConnection, inbound: Inbound
-    ) -> None:
-        # PostgreSQL instances take a transaction-scoped lock per chat account.
-        await connection_lock(connection, f"chat:{inbound.channel}\0{inbound.user_ref}")
 
     async def _run_handlers(
         self,

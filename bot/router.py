@@ -42,13 +42,6 @@ class Route:
         """Whether every filter accepts the message."""
         return all(check(ctx) for check in self.filters)
 
-    def payload_prefix(self, payload: str | None) -> str | None:
-        """The longest of this route's prefixes that the payload is, or starts with "prefix:"."""
-        if payload is None:
-            return None
-        found = [p for p in self.prefixes if payload == p or payload.startswith(p + ":")]
-        return max(found, key=len, default=None)
-
 
 def as_replies(result: HandlerResult) -> list[Reply]:
     """Normalise what a handler returned into a list of replies."""
@@ -66,12 +59,12 @@ class Router:
         self.name = name
         self._routes: list[Route] = []
         self._children: list[Router] = []
-        self._flat: list[Route] | None = None  # walk() of the whole tree, kept once dispatching
+        self._index: _RouteIndex | None = None  # the whole tree's routes, once dispatching
 
     def include(self, *routers: Router) -> Router:
         """Add sub-routers, tried after this router's own routes, in order."""
         self._children.extend(routers)
-        self._flat = None
+        self._index = None
         return self
 
     def route(
@@ -82,7 +75,7 @@ class Router:
         def register(handler: Handler) -> Handler:
             name = f"{self.name}.{handler.__name__}"
             self._routes.append(Route(phase, tuple(filters), handler, name, prefixes))
-            self._flat = None
+            self._index = None
             return handler
 
         return register
@@ -127,18 +120,12 @@ class Router:
 
     async def dispatch(self, ctx: Context) -> list[Reply] | None:
         """Run the first matching handler; None when nothing matched."""
-        if self._flat is None:  # routers are built at import time; routes are not added later
-            self._flat = list(self.walk())
-        routes = self._flat
-        chosen = self._payload_route(routes, ctx)
+        if self._index is None:  # routers are built at import time; routes are not added later
+            self._index = _RouteIndex(list(self.walk()))
+        chosen = self._index.payload_route(ctx)
         if chosen is None:
             chosen = next(
-                (
-                    route
-                    for phase in list(Phase)[1:]
-                    for route in routes
-                    if route.phase is phase and route.matches(ctx)
-                ),
+                (route for route in self._index.unpressed if route.matches(ctx)),
                 None,
             )
         if chosen is None:
@@ -146,17 +133,32 @@ class Router:
         ctx.route_name = chosen.name
         return as_replies(await chosen.handler(ctx))
 
-    @staticmethod
-    def _payload_route(routes: list[Route], ctx: Context) -> Route | None:
-        best: tuple[int, Route] | None = None
+
+class _RouteIndex:
+    """A router tree's routes looked up by payload prefix and in phase order, so that a message
+    is offered only to the routes that can take it (the tree has about a hundred)."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.by_prefix: dict[str, list[Route]] = {}
         for route in routes:
-            prefix = route.payload_prefix(ctx.payload) if route.phase is Phase.PAYLOAD else None
-            if prefix is None or (best is not None and len(prefix) <= best[0]):
-                continue
-            if route.matches(ctx):
-                best = (len(prefix), route)
-        if best is None:
+            if route.phase is Phase.PAYLOAD:
+                for prefix in dict.fromkeys(route.prefixes):
+                    self.by_prefix.setdefault(prefix, []).append(route)
+        self.unpressed = [
+            route for phase in list(Phase)[1:] for route in routes if route.phase is phase
+        ]
+
+    def payload_route(self, ctx: Context) -> Route | None:
+        """The route of the longest prefix the payload is, or starts with "prefix:" (the first
+        in tree order whose filters pass); ctx.args gets the rest of the payload."""
+        payload = ctx.payload
+        if payload is None:
             return None
-        prefix = best[1].payload_prefix(ctx.payload) or ""
-        ctx.args = (ctx.payload or "")[len(prefix) + 1 :]
-        return best[1]
+        # The payload itself, then each of its parts before a ":", longest first.
+        cuts = [len(payload)] + [i for i in range(len(payload) - 1, -1, -1) if payload[i] == ":"]
+        for cut in cuts:
+            for route in self.by_prefix.get(payload[:cut], ()):
+                if route.matches(ctx):
+                    ctx.args = payload[cut + 1 :]
+                    return route
+        return None

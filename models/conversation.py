@@ -19,13 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.db import InlineSQLiteConnection
-from models.messaging import ConversationState, InboundMessage
+from models.db import InlineSQLiteConnection, advisory_key
+from models.messaging import ConversationState, InboundMessage, WeChatCallback, bind_callback
 from models.people import ChannelIdentity, mark_seen
 
 _IDENTITY = ChannelIdentity.__table__  # type: ignore[attr-defined]
 _STATE = ConversationState.__table__  # type: ignore[attr-defined]
 _INBOUND = InboundMessage.__table__  # type: ignore[attr-defined]
+_CALLBACK = WeChatCallback.__table__  # type: ignore[attr-defined]
+CALLBACK_FIELDS = ("timestamp", "nonce", "signature", "sender", "message_id", "seen_at")
 IDENTITY_FIELDS = tuple(column.name for column in _IDENTITY.columns)
 STATE_FIELDS = ("name", "data", "updated_at")
 
@@ -70,19 +72,21 @@ class Conversation:
     stored_replies: list[dict[str, Any]] | None
     loaded: dict[str, Any] = field(default_factory=dict)
 
-    async def save(self, connection: AsyncConnection) -> None:
-        """An UPDATE of the account and an upsert of the state, each only if needed."""
-        store = await _store(connection)
+    async def save(
+        self, connection: AsyncConnection, inbound: dict[str, Any] | None = None
+    ) -> None:
+        """Write back what changed of the account and the state, and the handled message's row
+        (see inbound_row) when given: one statement on PostgreSQL, where each is a round trip."""
         changes = {
             name: getattr(self.identity, name)
             for name in IDENTITY_FIELDS
             if getattr(self.identity, name) != self.loaded.get(name)
         }
-        if changes:
-            await store.update_identity(self.identity.id, changes)
-        state = {name: getattr(self.state, name) for name in STATE_FIELDS}
-        if state != {name: self.loaded.get(f"state_{name}") for name in STATE_FIELDS}:
-            await store.upsert_state(self.state.identity_id, state)
+        state: dict[str, Any] | None = {name: getattr(self.state, name) for name in STATE_FIELDS}
+        if state == {name: self.loaded.get(f"state_{name}") for name in STATE_FIELDS}:
+            state = None
+        store = await _store(connection)
+        await store.write(self.identity.id, changes, state, inbound)
 
 
 async def open_conversation(
@@ -137,8 +141,7 @@ def adopt_language(identity: ChatAccount, lang: str | None) -> None:
         identity.lang = lang
 
 
-async def record_inbound(
-    connection: AsyncConnection,
+def inbound_row(
     *,
     channel: str,
     user_ref: str,
@@ -146,9 +149,9 @@ async def record_inbound(
     identity_id: int | None,
     received_at: datetime,
     replies: list[dict[str, Any]],
-) -> None:
-    """Remember a handled message and its replies, for redeliveries."""
-    values = {
+) -> dict[str, Any]:
+    """A handled message and its replies, remembered for redeliveries (saved by save)."""
+    return {
         "channel": channel,
         "user_ref": user_ref,
         "message_id": message_id,
@@ -156,7 +159,24 @@ async def record_inbound(
         "received_at": received_at,
         "replies": replies,
     }
-    await (await _store(connection)).insert_inbound(values)
+
+
+async def bind_signed_request(
+    connection: AsyncConnection,
+    key: tuple[str, str, str],
+    *,
+    sender: str,
+    message_id: str,
+    now: datetime,
+    lock: str | None = None,
+) -> tuple[str, str]:
+    """bind_callback, in the same statement as taking the named lock (connection_lock's) on
+    PostgreSQL: the (sender, message id) the signed request's key first carried."""
+    store = await _store(connection)
+    if await store.bind(None if lock is None else advisory_key(lock), key, sender, message_id, now):
+        return sender, message_id
+    # Seen before: a retry of the platform's or a replay; bind_callback reads what it carried.
+    return await bind_callback(connection, key=key, sender=sender, message_id=message_id, now=now)
 
 
 class _Store(Protocol):
@@ -166,11 +186,22 @@ class _Store(Protocol):
 
     async def insert_identity(self, values: dict[str, Any]) -> int: ...
 
-    async def update_identity(self, identity_id: int, changes: dict[str, Any]) -> None: ...
+    async def write(
+        self,
+        identity_id: int,
+        changes: dict[str, Any],
+        state: dict[str, Any] | None,
+        inbound: dict[str, Any] | None,
+    ) -> None: ...
 
-    async def upsert_state(self, identity_id: int, state: dict[str, Any]) -> None: ...
-
-    async def insert_inbound(self, values: dict[str, Any]) -> None: ...
+    async def bind(
+        self,
+        lock_key: int | None,
+        key: tuple[str, str, str],
+        sender: str,
+        message_id: str,
+        now: datetime,
+    ) -> bool: ...
 
 
 async def _store(connection: AsyncConnection) -> _Store:
@@ -192,7 +223,7 @@ SELECT {", ".join(f"i.{name}" for name in IDENTITY_FIELDS)}, s.name, s.data, s.u
  WHERE i.channel = :channel AND i.external_id = :external_id
 """
 _BOOLEANS = frozenset({"active", "unreachable"})
-_TIMES = frozenset({"created_at", "last_seen_at", "updated_at", "received_at"})
+_TIMES = frozenset({"created_at", "last_seen_at", "updated_at", "received_at", "seen_at"})
 _JSON = frozenset({"data", "replies"})
 
 
@@ -244,32 +275,54 @@ class _SQLiteStore:
         params = {name: _to_sqlite(name, values[name]) for name in columns}
         return int(self.db.execute(sql, params).fetchone()[0])
 
-    async def update_identity(self, identity_id: int, changes: dict[str, Any]) -> None:
-        assignments = ", ".join(f"{name} = :{name}" for name in changes)
-        params = {name: _to_sqlite(name, value) for name, value in changes.items()}
-        self.db.execute(
-            f"UPDATE channelidentity SET {assignments} WHERE id = :id",
-            {**params, "id": identity_id},
-        )
+    async def write(
+        self,
+        identity_id: int,
+        changes: dict[str, Any],
+        state: dict[str, Any] | None,
+        inbound: dict[str, Any] | None,
+    ) -> None:
+        if changes:
+            assignments = ", ".join(f"{name} = :{name}" for name in changes)
+            params = {name: _to_sqlite(name, value) for name, value in changes.items()}
+            self.db.execute(
+                f"UPDATE channelidentity SET {assignments} WHERE id = :id",
+                {**params, "id": identity_id},
+            )
+        if state is not None:
+            params = {name: _to_sqlite(name, value) for name, value in state.items()}
+            self.db.execute(
+                "INSERT INTO conversationstate (identity_id, name, data, updated_at) "
+                "VALUES (:identity_id, :name, :data, :updated_at) "
+                "ON CONFLICT (identity_id) DO UPDATE SET "
+                "name = excluded.name, data = excluded.data, updated_at = excluded.updated_at",
+                {**params, "identity_id": identity_id},
+            )
+        if inbound is not None:
+            params = {name: _to_sqlite(name, value) for name, value in inbound.items()}
+            self.db.execute(
+                "INSERT INTO inboundmessage (channel, user_ref, message_id, identity_id,"
+                " received_at, replies) VALUES (:channel, :user_ref, :message_id, :identity_id,"
+                " :received_at, :replies)",
+                params,
+            )
 
-    async def upsert_state(self, identity_id: int, state: dict[str, Any]) -> None:
-        params = {name: _to_sqlite(name, value) for name, value in state.items()}
-        self.db.execute(
-            "INSERT INTO conversationstate (identity_id, name, data, updated_at) "
-            "VALUES (:identity_id, :name, :data, :updated_at) "
-            "ON CONFLICT (identity_id) DO UPDATE SET "
-            "name = excluded.name, data = excluded.data, updated_at = excluded.updated_at",
-            {**params, "identity_id": identity_id},
+    async def bind(
+        self,
+        lock_key: int | None,
+        key: tuple[str, str, str],
+        sender: str,
+        message_id: str,
+        now: datetime,
+    ) -> bool:
+        # No lock to take: BEGIN IMMEDIATE already holds SQLite's one write lock.
+        values = (*key, sender, message_id, _to_sqlite("seen_at", now))
+        cursor = self.db.execute(
+            f"INSERT INTO wechatcallback ({', '.join(CALLBACK_FIELDS)}) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            values,
         )
-
-    async def insert_inbound(self, values: dict[str, Any]) -> None:
-        params = {name: _to_sqlite(name, value) for name, value in values.items()}
-        self.db.execute(
-            "INSERT INTO inboundmessage (channel, user_ref, message_id, identity_id, received_at,"
-            " replies) VALUES (:channel, :user_ref, :message_id, :identity_id, :received_at,"
-            " :replies)",
-            params,
-        )
+        return cursor.rowcount == 1
 
 
 # --- Everything else: prepared SQLAlchemy Core statements ----------------------------------
@@ -312,14 +365,64 @@ class _CoreStore:
         insert = {name: value for name, value in values.items() if name != "id"}
         return int((await self.connection.execute(_CORE_INSERT_IDENTITY, insert)).scalar_one())
 
-    async def update_identity(self, identity_id: int, changes: dict[str, Any]) -> None:
-        stmt = sa.update(_IDENTITY).where(_IDENTITY.c.id == identity_id).values(changes)
-        await self.connection.execute(stmt)
+    async def write(
+        self,
+        identity_id: int,
+        changes: dict[str, Any],
+        state: dict[str, Any] | None,
+        inbound: dict[str, Any] | None,
+    ) -> None:
+        parts: list[Any] = []
+        if changes:
+            parts.append(sa.update(_IDENTITY).where(_IDENTITY.c.id == identity_id).values(changes))
+        if state is not None:
+            upsert = postgresql.insert(_STATE).values({**state, "identity_id": identity_id})
+            parts.append(upsert.on_conflict_do_update(index_elements=["identity_id"], set_=state))
+        if inbound is not None:
+            parts.append(sa.insert(_INBOUND).values(inbound))
+        if not parts:
+            return
+        # One round trip: the others ride along as data-modifying WITH clauses, which
+        # PostgreSQL runs exactly once each, whatever the main statement reads of them.
+        main, *riders = reversed(parts)
+        if riders:
+            main = main.add_cte(*(rider.cte(f"w{n}") for n, rider in enumerate(riders)))
+        await self.connection.execute(main)
 
-    async def upsert_state(self, identity_id: int, state: dict[str, Any]) -> None:
-        stmt = postgresql.insert(_STATE).values({**state, "identity_id": identity_id})
-        stmt = stmt.on_conflict_do_update(index_elements=["identity_id"], set_=state)
-        await self.connection.execute(stmt)
+    async def bind(
+        self,
+        lock_key: int | None,
+        key: tuple[str, str, str],
+        sender: str,
+        message_id: str,
+        now: datetime,
+    ) -> bool:
+        values = dict(zip(CALLBACK_FIELDS, (*key, sender, message_id, now), strict=True))
+        if lock_key is None:
+            result = await self.connection.execute(_CORE_BIND, values)
+        else:
+            values["lock"] = lock_key
+            result = await self.connection.execute(_CORE_LOCK_AND_BIND, values)
+        return bool(result.rowcount)
 
-    async def insert_inbound(self, values: dict[str, Any]) -> None:
-        await self.connection.execute(_CORE_INSERT_INBOUND, values)
+
+def _callback_insert(rows: sa.Select[Any]) -> Any:
+    columns = [_CALLBACK.c[name] for name in CALLBACK_FIELDS]
+    return (
+        postgresql.insert(_CALLBACK)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(index_elements=["timestamp", "nonce", "signature"])
+    )
+
+
+_CALLBACK_ROW = [
+    sa.cast(sa.bindparam(name), _CALLBACK.c[name].type).label(name) for name in CALLBACK_FIELDS
+]
+_CORE_BIND = _callback_insert(sa.select(*_CALLBACK_ROW))
+# The row comes out of the lock, so the lock is held before the key is bound, and both cost
+# one round trip. The conversation is read by a later statement, which sees whatever the
+# transaction that held the lock before committed.
+_HELD = sa.select(
+    sa.func.pg_advisory_xact_lock(sa.bindparam("lock", type_=sa.BigInteger)).label("held")
+).cte("held")
+_CORE_LOCK_AND_BIND = _callback_insert(sa.select(*_CALLBACK_ROW).select_from(_HELD))

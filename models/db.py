@@ -161,6 +161,11 @@ async def transaction_lock(session: AsyncSession, name: str) -> None:
 async def connection_lock(connection: AsyncConnection, name: str) -> None:
     """transaction_lock for code that holds a connection rather than a session."""
     if connection.dialect.name == "postgresql":
-        digest = hashlib.blake2b(f"linli-lock:{name}".encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
+        key = advisory_key(name)
         await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def advisory_key(name: str) -> int:
+    """The PostgreSQL advisory lock number of the lock called name."""
+    digest = hashlib.blake2b(f"linli-lock:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
