@@ -22,6 +22,14 @@ def localized(ctx: Context, zh: str, en: str) -> str:
     return Name(zh, en).render(ctx.lang)
 
 
+LIST_NUMBER_DIGITS = 9  # longer than any list's number; int() refuses over 4,300 digits
+
+
+def list_number(digits: str) -> int:
+    """A typed list or option number; 0 (in no list) for a run longer than any list."""
+    return int(digits) if len(digits) <= LIST_NUMBER_DIGITS else 0
+
+
 def clipped(text: str, limit: int) -> str:
     """Text cut to fit a button: at a word's end where it has spaces (English), with "…"."""
     if len(text) <= limit:

@@ -10,7 +10,7 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.outgoing.tell import need_merge_news
 from bot.router import HandlerResult, Router
-from handlers.common import back_to_menu
+from handlers.common import back_to_menu, list_number
 from handlers.needs_staff import card, item_from, needs_editor
 from handlers.staff import is_staff
 from models.need_edit import (
@@ -29,7 +29,6 @@ router = Router("needs_edit")
 RENAME, MERGE, SPLIT = "needs.rename", "needs.merge", "needs.split"
 SPLIT_SHOWN = 20
 NEED_LINE = 40
-MAX_DIGITS = 9
 
 
 async def _editable(ctx: Context, number: str) -> NeedItem | Reply:
@@ -128,8 +127,7 @@ async def split_start(ctx: Context) -> HandlerResult:
 def chosen_numbers(text: str, count: int) -> list[int] | None:
     """Option numbers typed as "1 3 4", "1,3、4" or full-width; None if any is out of range."""
     typed = re.findall(r"\d+", unicodedata.normalize("NFKC", text))
-    # A run of digits longer than any list is out of range (and int() refuses > 4300 digits).
-    numbers = [int(n) if len(n) <= MAX_DIGITS else 0 for n in typed]
+    numbers = [list_number(n) for n in typed]
     if not numbers or any(not 1 <= n <= count for n in numbers):
         return None
     return sorted(set(numbers))

@@ -14,7 +14,7 @@ from bot.dates import parse_when
 from bot.messages import Button, Reply
 from bot.outgoing.tell import notice_message
 from bot.router import HandlerResult, Router
-from handlers.common import back_to_menu, localized
+from handlers.common import back_to_menu, list_number, localized
 from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
 from models.notice_audience import FILTERS, Audience, allowed
@@ -27,7 +27,6 @@ router = Router("notices_staff")
 
 TEXT, LINK, AREA_LIST, WHEN = "notice.text", "notice.link", "notice.area", "notice.when"
 CHOOSE = "notice.choose"  # a step answered with buttons only
-LIST_NUMBER_DIGITS = 9
 EARLIEST = timedelta(minutes=2)  # a scheduled time must lie at least this far ahead
 
 
@@ -165,7 +164,7 @@ async def area_typed(ctx: Context) -> HandlerResult:
 async def _typed_area(ctx: Context, kind: str, communities: list[Community]) -> Audience | None:
     folded = unicodedata.normalize("NFKC", ctx.text)
     if kind == "communities":
-        numbers = [_typed_number(n) for n in re.findall(r"\d+", folded)]
+        numbers = [list_number(n) for n in re.findall(r"\d+", folded)]
         if not numbers or any(not 1 <= n <= len(communities) for n in numbers):
             return None
         return Audience(communities=tuple(sorted({communities[n - 1].id or 0 for n in numbers})))
@@ -174,23 +173,18 @@ async def _typed_area(ctx: Context, kind: str, communities: list[Community]) -> 
         pairs = [("1", n) for n in re.findall(r"\d+", folded)]
     grids: set[int] = set()
     for community_number, grid_number in pairs:
-        index = _typed_number(community_number) - 1
+        index = list_number(community_number) - 1
         if not 0 <= index < len(communities):
             return None
         found = [
             g
             for g in await list_grids(ctx.session, communities[index].id or 0)
-            if g.number == _typed_number(grid_number)
+            if g.number == list_number(grid_number)
         ]
         if not found:
             return None
         grids.add(found[0].id or 0)
     return Audience(grids=tuple(sorted(grids))) if grids else None
-
-
-def _typed_number(digits: str) -> int:
-    """A typed list number; 0 (in no list) for a run longer than any, which int() may refuse."""
-    return int(digits) if len(digits) <= LIST_NUMBER_DIGITS else 0
 
 
 def _ask_filter(ctx: Context, data: dict[str, Any], audience: Audience) -> Reply:
