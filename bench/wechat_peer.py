@@ -37,7 +37,7 @@ import aiohttp
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.wechat_webhook import free_port
+from bench.wechat_webhook import free_port, wait_until_up
 from bench.wrk_load import APP_ID, TOKEN, Load, Messages, finish_wrk, start_wrk
 from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
 
@@ -58,21 +58,6 @@ class Row:
     load: Load
     sample_errors: int
     cpu_ms: float  # server CPU per answer: what a shared machine's scheduling cannot blur
-
-
-async def wait_until_up(url: str) -> None:
-    """Poll until the server answers (anything but a 5xx), or give up."""
-    give_up = time.monotonic() + START_SECONDS
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < give_up:
-            try:
-                async with session.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up in {START_SECONDS} s")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -168,7 +153,7 @@ def target_servers(target: str, args: argparse.Namespace) -> Iterator[Servers]:
         try:
             for _process, port in servers:
                 path = "/" if target == "werobot" else "/healthz"
-                asyncio.run(wait_until_up(f"http://127.0.0.1:{port}{path}"))
+                asyncio.run(wait_until_up(f"http://127.0.0.1:{port}{path}", START_SECONDS))
             yield servers
         finally:
             for process, _port in servers:

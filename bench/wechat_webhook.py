@@ -125,10 +125,10 @@ def run_floor_server(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-async def wait_until_up(url: str) -> None:
-    """Poll until the server answers."""
+async def wait_until_up(url: str, seconds: float = 30) -> None:
+    """Poll until the server answers (anything but a 5xx), for up to seconds."""
     async with aiohttp.ClientSession() as session:
-        for _ in range(300):
+        for _ in range(int(seconds * 10)):
             try:
                 async with session.get(url) as response:
                     if response.status < 500:
