@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -50,7 +51,6 @@ from bench.scenario_servers import (
 )
 from bench.scenario_steps import STEPS
 from bench.telegram_webhook import pct, summarise_log
-from bench.wechat_webhook import wait_until_up
 
 CONFIGS = ("sqlite-1", "pg-1", "pg-2", "pg-4")
 PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/linli_h4"
@@ -118,7 +118,7 @@ async def run_config(config: str, plan: Plan, args: argparse.Namespace) -> Resul
         try:
             bases = [f"http://127.0.0.1:{port}" for port in deployment.ports]
             for base in bases:
-                await wait_until_up(f"{base}/healthz")
+                await up(f"{base}/healthz")
             connector = aiohttp.TCPConnector(limit=0)
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -148,6 +148,21 @@ async def run_config(config: str, plan: Plan, args: argparse.Namespace) -> Resul
             server_log_lines(deployment),
             how,
         )
+
+
+async def up(url: str, limit: float = 300.0) -> None:
+    """Wait until a server answers (several starting at once on two cores take a while)."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() - started < limit:
+            try:
+                async with session.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {limit:.0f} s")
 
 
 async def warm_up(wechat: WeChatClient, bases: list[str], processes: int) -> None:
@@ -260,7 +275,14 @@ async def run(args: argparse.Namespace) -> None:
     results = []
     for config in configs:
         print(f"running {config} ...", flush=True)
-        results.append(await run_config(config, plan, args))
+        try:
+            results.append(await run_config(config, plan, args))
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as failed:
+            print(f"{config} failed: {failed!r}", flush=True)
+            continue
+        print_summary(results[-1:], plan)
+        print_steps(results[-1])
+        print(flush=True)
     print(f"\n### Scenario, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print_summary(results, plan)
     for result in results:
