@@ -26,6 +26,7 @@ from pathlib import Path
 import aiohttp
 import sqlalchemy as sa
 
+from bench.booking_rush import server_env as rush_env
 from bench.booking_rush import unused_port, wait_for_health
 from bench.chaos_postgres import Cluster
 from bench.chaos_report import FaultResult, duplicates
@@ -160,15 +161,9 @@ def residents(count: int, prefix: str) -> list[Resident]:
 
 
 def server_env(url: str, api_base: str, state_dir: Path) -> dict[str, str]:
-    """Environment of the server under test."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("LINLI_")}
-    return env | {
-        "LINLI_DATABASE_URL": url,
-        "LINLI_DATA_DIR": str(ROOT / "data"),
-        "LINLI_STATE_DIR": str(state_dir),
-        "LINLI_SECRET_KEY": "chaos",
+    """Environment of the server under test: the booking rush's, with a WeChat account."""
+    return rush_env(url, state_dir) | {
         "LINLI_LOG_LEVEL": "ERROR",
-        "LINLI_CHAT_RATE_LIMIT": "1000000/minute",
         "LINLI_NOW": NOW,
         "LINLI_WECHAT_TOKEN": TOKEN,
         "LINLI_WECHAT_APP_ID": APP_ID,
