@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+INPUT_LIMIT = 2000  # characters of a resident's typed text a chat channel passes on
+
 
 @dataclass(frozen=True)
 class Location:

@@ -8,9 +8,10 @@ import asyncio
 import pytest
 from sqlmodel import col, func, select
 
+from bot.channels.wechat import parse, to_inbound
 from bot.channels.wechat_api import SERVICE_TEXT_LIMIT
 from bot.context import Context
-from bot.messages import Reply
+from bot.messages import INPUT_LIMIT, Reply
 from bot.router import HandlerResult, Router
 from handlers import menu
 from models.messaging import ConversationState, InboundMessage, OutboxMessage
@@ -313,3 +314,14 @@ async def test_an_overloaded_server_sheds_messages_for_wechat_to_retry(busy_rig:
     assert (await first).status == 200
     retried = await busy_rig.client.post("/wechat", params=shed[0], data=shed[1])
     assert other.read_reply(await retried.read())["Content"].startswith("您好")
+
+
+def test_a_long_text_is_passed_on_cut_to_the_input_limit() -> None:
+    """WeChat caps no text: a 60 KB one reaches the handlers cut, as Telegram's does."""
+    xml = (
+        "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]>"
+        "</FromUserName><CreateTime>1764200000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{'办' * 60000}]]></Content><MsgId>42</MsgId></xml>"
+    )
+    inbound = to_inbound(parse(xml))
+    assert inbound.text == "办" * INPUT_LIMIT

@@ -20,14 +20,13 @@ from telegram import (
     User,
 )
 
-from bot.messages import Attachment, Inbound, Location, Reply
+from bot.messages import INPUT_LIMIT, Attachment, Inbound, Location, Reply
 from bot.render import paginate
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096  # characters in one sendMessage
 CALLBACK_DATA_LIMIT = 64  # bytes of callback_data
 BUTTONS_PER_ROW = 2
-INPUT_LIMIT = 2000  # characters of a resident's text we pass on
 _BOT_SUFFIX = re.compile(r"^(/\w+)@\w+")
 
 

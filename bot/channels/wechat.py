@@ -27,7 +27,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from bot.messages import Attachment, Inbound, Location, Reply
+from bot.messages import INPUT_LIMIT, Attachment, Inbound, Location, Reply
 from bot.render import numbered_text
 
 CHANNEL = "wechat"
@@ -193,7 +193,8 @@ def to_inbound(message: BaseMessage) -> Inbound:
     }
     kind = message.type
     if kind == "text":
-        return Inbound(text=message.content or "", **base)
+        # WeChat does not cap a text; a 60 KB one would cost every reader of it dearly.
+        return Inbound(text=(message.content or "")[:INPUT_LIMIT], **base)
     if kind == "voice":
         heard = (message.recognition or "").strip()
         return Inbound(text=heard, **base) if heard else Inbound(event="voice_unrecognized", **base)
