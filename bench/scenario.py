@@ -51,6 +51,7 @@ from bench.scenario_servers import (
 )
 from bench.scenario_steps import STEPS
 from bench.telegram_webhook import pct, summarise_log
+from bench.wechat_webhook import wait_until_up
 
 CONFIGS = ("sqlite-1", "pg-1", "pg-2", "pg-4")
 PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/linli_h4"
@@ -150,19 +151,16 @@ async def run_config(config: str, plan: Plan, args: argparse.Namespace) -> Resul
         )
 
 
-async def up(url: str, limit: float = 300.0) -> None:
-    """Wait until a server answers (several starting at once on two cores take a while)."""
-    started = time.monotonic()
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() - started < limit:
-            try:
-                async with session.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up in {limit:.0f} s")
+async def up(url: str, tries: int = 10) -> None:
+    """Wait until a server answers; several starting at once on two cores take more than the
+    30 s one wait_until_up allows."""
+    for _ in range(tries - 1):
+        try:
+            await wait_until_up(url)
+        except RuntimeError:
+            continue
+        return
+    await wait_until_up(url)
 
 
 async def warm_up(wechat: WeChatClient, bases: list[str], processes: int) -> None:
