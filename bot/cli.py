@@ -52,7 +52,7 @@ from bot.logs import setup_logging
 from bot.router import Router
 from models.base import SHANGHAI
 from models.binding import find_staff, format_code, issue_bind_code
-from models.migrate import upgrade
+from models.migrate import schema_is_current, upgrade
 from models.org import StaffRole
 from models.people import seal_stored_numbers
 from models.seed import read_toml, seed_residents, seed_street
@@ -192,6 +192,10 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
                     logger.info("sealed %d phone numbers kept before sealing began", sealed)
             logger.info("database schema is up to date")
         elif work == "seed":
+            if not await schema_is_current(linli.engine):
+                raise ConfigurationError(
+                    f"the database is not up to date: run `{_upgrade_hint(args)}` first"
+                )
             await _seed(linli, args.residents, args.cases)
         elif work == "wechat":
             await _push_wechat_menu(linli)
@@ -226,6 +230,11 @@ async def _with_linli(settings: Settings, work: str, args: argparse.Namespace) -
     finally:
         await linli.close()
     return status
+
+
+def _upgrade_hint(args: argparse.Namespace) -> str:
+    street = getattr(args, "street", None)
+    return f"linli --street {street} db upgrade" if street else "linli db upgrade"
 
 
 async def _seed(linli: Linli, residents: int, cases: int = 0) -> None:

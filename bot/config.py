@@ -291,7 +291,8 @@ def _demo_wechat(settings: Settings) -> None:
     if settings.wechat_app_id is None:
         settings.wechat_app_id = DEMO_WECHAT_APP_ID
     if settings.wechat_token is None:
-        logger.warning("demo mode: LINLI_WECHAT_TOKEN not set, /wechat uses the demo token")
+        if settings.streets_file is None:  # with streets, each street has its own (or a demo)
+            logger.warning("demo mode: LINLI_WECHAT_TOKEN not set, /wechat uses the demo token")
         settings.wechat_token = SecretStr("demo-insecure-wechat-token")
     if settings.wechat_app_secret is None:
         settings.wechat_app_secret = SecretStr("demo-insecure-wechat-secret")

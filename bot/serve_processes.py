@@ -222,6 +222,7 @@ class Supervisor:
         from models.intents import warm_intent_model
 
         started = time.monotonic()
+        logger.info("learning to understand residents (seconds from the cache, minutes cold)")
         for data_dir in served_data_dirs(self.settings):
             warm_intent_model(data_dir).result()
         logger.info("understanding ready in %.1f s", time.monotonic() - started)

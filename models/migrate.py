@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,3 +32,15 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """Whether the engine's database has every migration applied (false on an empty one)."""
+
+    def _current(connection: Connection) -> bool:
+        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        applied = set(MigrationContext.configure(connection).get_current_heads())
+        return applied == heads
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current)

@@ -101,6 +101,15 @@ def test_seed_residents_option(seeded: Path) -> None:
     assert "added 1000 synthetic residents" in result.stderr
 
 
+def test_seed_before_upgrade_says_what_to_run(tmp_path: Path) -> None:
+    """An empty database gets a one-line instruction, not a traceback, and stays empty."""
+    db = tmp_path / "empty.db"
+    result = run(["seed"], env_for(db))
+    assert result.returncode == 2
+    assert "run `linli db upgrade` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_console_stops_on_ctrl_c(seeded: Path) -> None:
     chat = subprocess.Popen(
         [*LINLI, "chat"],
