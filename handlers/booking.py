@@ -580,8 +580,7 @@ async def confirmed(ctx: Context) -> HandlerResult:
         return await start_booking(ctx)
     move = ctx.state.data.get("move")
     if slot.booked >= slot.capacity:  # full already: no need to make a resident record
-        ctx.clear_state()
-        return await _full(ctx, slot)
+        return await _full(ctx, slot, move)
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     if isinstance(move, str):
         appointment = await _own_appointment(ctx, move)
@@ -611,14 +610,19 @@ async def confirmed(ctx: Context) -> HandlerResult:
     if result.outcome is Outcome.BOOKED and result.appointment is not None:
         return await _booked_reply(ctx, result.appointment, moved=bool(move))
     if result.outcome is Outcome.FULL:
-        return await _full(ctx, slot)
+        return await _full(ctx, slot, move)
     reason = ctx.t(f"booking.outcome_{result.outcome}")
     return Reply(reason, (*_mine_button(ctx), *back_to_menu(ctx)))
 
 
-async def _full(ctx: Context, slot: BookingSlot) -> Reply:
-    """The slot is full: the nearest times with places, and the waitlist."""
+async def _full(ctx: Context, slot: BookingSlot, move: object = None) -> Reply:
+    """The slot is full: the nearest times with places, and the waitlist. A move goes on:
+    the times offered move the same appointment, they do not book another."""
     service = await ctx.session.get(Service, slot.service_id)
+    if isinstance(move, str) and service is not None:
+        ctx.set_state(CHOOSE_DAY, service=service.code, back="book", move=move)
+    else:
+        ctx.clear_state()
     await ctx.session.refresh(slot)
     if slot.capacity == 0 and service is not None:  # nobody left to serve it: no waitlist
         return await _with_alternatives(ctx, service, ctx.t("booking.unstaffed"))

@@ -120,6 +120,28 @@ async def test_reschedule_moves_the_place(linli: Linli, chat: Chat) -> None:
     assert booked == [1]
 
 
+async def test_a_move_into_a_slot_just_taken_goes_on_with_the_times_offered(
+    linli: Linli, chat: Chat
+) -> None:
+    """ "约满了" during a move offers times that move the same appointment, not a new booking."""
+    ref = await book_first_slot(chat)
+    days = await chat.press(f"book:move:{ref}")
+    slots = await chat.press(payloads(days[0])[1])
+    confirm = await chat.press(payloads(slots[0])[0])
+    taken_id = int(payloads(confirm[0])[0].rsplit(":", 1)[1])
+    async with linli.sessions() as session, session.begin():
+        taken = await session.get(BookingSlot, taken_id)
+        assert taken is not None
+        taken.booked = taken.capacity  # others took the last places meanwhile
+    full = await chat.press(payloads(confirm[0])[0])
+    assert "约满" in full[0].text
+    other = next(p for p in payloads(full[0]) if p.startswith("book:slot:"))
+    again = await chat.press(other)
+    assert "改约" in again[0].text
+    moved = await chat.press(payloads(again[0])[0])
+    assert "改约成功" in moved[0].text and ref in moved[0].text
+
+
 async def test_english_booking(linli: Linli) -> None:
     chat = Chat(linli, user="english-speaker")
     await chat.send("english")
