@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import enum_field, json_field, utc_field
+from models.db import transaction_lock
 
 
 class OutboxStatus(StrEnum):
@@ -322,7 +323,10 @@ async def read_api_token(session: AsyncSession, name: str) -> ApiToken | None:
 
 
 async def lock_api_token(session: AsyncSession, name: str) -> ApiToken | None:
-    """The stored token, row-locked until commit on PostgreSQL (SQLite transactions are serial)."""
+    """The stored token, locked until commit on PostgreSQL (SQLite transactions are serial)."""
+    # A row lock cannot hold a row not yet there: before the first token, two instances would
+    # both fetch one (the platform then voids the first). A lock named after it can.
+    await transaction_lock(session, f"api-token:{name}")
     stmt = select(ApiToken).where(ApiToken.name == name).with_for_update()
     return (await session.exec(stmt)).first()
 

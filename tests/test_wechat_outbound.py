@@ -97,6 +97,24 @@ async def test_token_is_renewed_before_it_expires_and_shared_through_the_databas
     assert rig.platform.token_requests == 2
 
 
+async def test_instances_asking_at_once_for_the_first_token_fetch_it_once(
+    rig: WeChatRig, clock: ManualClock
+) -> None:
+    """Before any token is stored there is no row to lock: the instances still take turns."""
+    api = rig.linli.wechat_api
+    assert api is not None
+    instances = [
+        AccessTokens(api.tokens.name, api.client.fetch_access_token, rig.linli.sessions, clock, 1.0)
+        for _ in range(4)
+    ]
+    tokens = await asyncio.gather(*(instance.get() for instance in instances))
+    if rig.linli.engine.dialect.name == "postgresql":  # SQLite serves one instance
+        assert len(set(tokens)) == 1
+        assert rig.platform.token_requests == 1
+    else:  # each fetches outside SQLite's one write lock; all get a token
+        assert all(tokens)
+
+
 @pytest.mark.parametrize("failure", [45009, 45047, -1, "5xx", "close", "timeout"])
 async def test_rate_limits_and_outages_are_retried_later_not_dropped(
     rig: WeChatRig, clock: ManualClock, failure: int | str
