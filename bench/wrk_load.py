@@ -122,6 +122,9 @@ class Messages:
             yield openid, word, path, body
 
 
+LUA_CHUNK = 10_000  # requests (two string constants each) in one Lua function
+
+
 def _lua_string(text: str) -> str:
     level = "=" * 3  # long brackets: no escaping, and "]===]" is in no message
     return f"[{level}[{text}]{level}]"
@@ -131,10 +134,14 @@ def write_script(folder: Path, requests: list[tuple[str, bytes]]) -> Path:
     """The Lua data table and the script that walks it, in folder."""
     data = folder / "requests.lua"
     with data.open("w", encoding="utf-8") as out:
-        out.write("return {\n")
-        for path, body in requests:
-            out.write(f"{{{_lua_string(path)}, {_lua_string(body.decode('utf-8'))}}},\n")
-        out.write("}\n")
+        # Lua allows 65,536 constants a function: each chunk of requests is a function of its own.
+        out.write("local all = {}\n")
+        for start in range(0, len(requests), LUA_CHUNK):
+            out.write("for _, r in ipairs((function() return {\n")
+            for path, body in requests[start : start + LUA_CHUNK]:
+                out.write(f"{{{_lua_string(path)}, {_lua_string(body.decode('utf-8'))}}},\n")
+            out.write("} end)()) do all[#all + 1] = r end\n")
+        out.write("return all\n")
     script = folder / "walk.lua"
     values = {"data": _lua_string(str(data)), "expected": _lua_string(TEXT_REPLY)}
     script.write_text(LUA % values, encoding="utf-8")
