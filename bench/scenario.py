@@ -43,7 +43,6 @@ from bench.scenario_servers import (
     fresh_postgres,
     migrate_seed_bind,
     outbox_and_size,
-    serve_has_processes,
     server_env,
     server_log_lines,
     start,
@@ -114,7 +113,7 @@ async def run_config(config: str, plan: Plan, args: argparse.Namespace) -> Resul
             url, tmp, wechat_fake.base_url, (telegram_fake.token, telegram_fake.base_url), NOW
         )
         codes = await asyncio.to_thread(migrate_seed_bind, env, list(STAFF))
-        reuseport = processes > 1 and serve_has_processes()
+        reuseport = processes > 1
         deployment = start(env, processes, tmp, reuseport)
         try:
             bases = [f"http://127.0.0.1:{port}" for port in deployment.ports]

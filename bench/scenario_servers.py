@@ -38,18 +38,6 @@ class Deployment:
     reuseport: bool  # one port shared by N processes (`linli serve --processes N`)
 
 
-def serve_has_processes() -> bool:
-    """Whether this checkout's `linli serve` takes --processes."""
-    help_text = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    ).stdout
-    return "--processes" in help_text
-
-
 def server_env(
     url: str, state: Path, wechat_base: str, telegram: tuple[str, str], now: str
 ) -> dict[str, str]:

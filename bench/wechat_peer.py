@@ -12,8 +12,7 @@ of new ones (bench/wrk_load.py):
   gunicorn with one sync worker, as WeRoBot's docs deploy it;
 - sqlite: `linli serve`, one process, on a fresh SQLite file (db upgrade + seed);
 - pg1 / pg2: `linli serve` on PostgreSQL (--database-url; its tables are DROPPED and rebuilt)
-  with one process and with two (`--processes 2` when the CLI has it, else two servers on two
-  ports with the connections split between two wrk).
+  with one process and with two (`linli serve --processes 2`).
 
 After each run a few more messages go through aiohttp and their XML replies are checked in full.
 Prints requests/s, wrk's p50/p99, errors and the issue's ratios, each marked met or not met.
@@ -34,9 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.desk_numbers import reset_postgres
 from bench.wechat_webhook import free_port, wait_until_up
 from bench.wrk_load import APP_ID, TOKEN, Load, Messages, finish_wrk, start_wrk
 from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
@@ -92,30 +90,12 @@ def linli_cli(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, check=True, cwd=ROOT)
 
 
-def has_processes_option() -> bool:
-    """Whether `linli serve` can start several processes on one port itself."""
-    shown = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    return "--processes" in shown.stdout
-
-
 def serve_linli(env: dict[str, str], processes: int) -> Servers:
-    """`linli serve` with processes workers: one port if the CLI can, else one port each."""
-    command = [sys.executable, "-m", "bot.cli", "serve"]
-    if processes > 1 and has_processes_option():
-        port = free_port()
-        extra = ["--processes", str(processes), "--port", str(port)]
-        return [(subprocess.Popen([*command, *extra], env=env, cwd=ROOT), port)]
-    servers = []
-    for _ in range(processes):
-        port = free_port()
-        process = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=ROOT)
-        servers.append((process, port))
-    return servers
+    """`linli serve --processes N` on one port."""
+    port = free_port()
+    command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)]
+    command += ["--processes", str(processes)]
+    return [(subprocess.Popen(command, env=env, cwd=ROOT), port)]
 
 
 def serve_peer() -> Servers:
@@ -125,15 +105,6 @@ def serve_peer() -> Servers:
     command = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}"]
     command += ["--log-level", "warning", "bench.werobot_echo:app"]
     return [(subprocess.Popen(command, env=env, cwd=ROOT), port)]
-
-
-async def reset_postgres(url: str) -> None:
-    """An empty public schema in the benchmark's PostgreSQL database."""
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        await connection.execute(sa.text("CREATE SCHEMA public"))
-    await engine.dispose()
 
 
 @contextmanager

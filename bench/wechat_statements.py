@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench.wechat_peer import reset_postgres
+from bench.desk_numbers import reset_postgres
 from bench.wrk_load import Messages
 from bot.app import build_linli
 from bot.channels.wechat import fits_passive, parse, to_inbound
