@@ -192,6 +192,8 @@ class Supervisor:
     def __init__(self, settings: Settings, plan: ServePlan) -> None:
         self.settings, self.plan = settings, plan
         self.slots = [Slot(index) for index in range(plan.processes)]
+        # Counted once: the streets file is not read again at every child's (re)start.
+        self.delivering = sum(child_roles(settings, plan, slot.index)[0] for slot in self.slots)
         self.began = time.monotonic()
         self.stopping = False
         self.context = multiprocessing.get_context("fork")  # children share the imports
@@ -249,9 +251,8 @@ class Supervisor:
         update: dict[str, object] = {}
         if self.settings.now is not None:  # a restarted child keeps the others' time
             update["now"] = self.settings.now + timedelta(seconds=time.monotonic() - self.began)
-        workers = sum(child_roles(self.settings, self.plan, slot.index)[0] for slot in self.slots)
-        if workers > 1:  # LINLI_NOTICE_RATE is the deployment's, not each process's
-            update["notice_rate"] = self.settings.notice_rate / workers
+        if self.delivering > 1:  # LINLI_NOTICE_RATE is the deployment's, not each process's
+            update["notice_rate"] = self.settings.notice_rate / self.delivering
         return self.settings.model_copy(update=update)
 
     def _reap(self) -> None:
