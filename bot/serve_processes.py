@@ -78,10 +78,25 @@ def child_roles(settings: Settings, plan: ServePlan, index: int) -> tuple[bool, 
 def serve(settings: Settings, plan: ServePlan) -> int:
     """Serve as planned until stopped; the exit status."""
     ensure_port_free(plan.host, plan.port, several=plan.processes > 1)
+    learn_understanding(settings)
     if plan.processes == 1:
         run_server(settings, plan, None)
         return 0
     return Supervisor(settings, plan).run()
+
+
+def learn_understanding(settings: Settings) -> None:
+    """Train (or read from the disk cache) every street's understanding model before the port
+    opens: a message must never wait for a training on the event loop, and forked children
+    inherit the models instead of each training its own on the same cores."""
+    from bot.web.served import served_data_dirs
+    from models.intents import warm_intent_model
+
+    started = time.monotonic()
+    logger.info("learning to understand residents (seconds from the cache, minutes cold)")
+    for data_dir in served_data_dirs(settings):
+        warm_intent_model(data_dir).result()
+    logger.info("understanding ready in %.1f s", time.monotonic() - started)
 
 
 def ensure_port_free(host: str, port: int, *, several: bool) -> None:
@@ -202,7 +217,6 @@ class Supervisor:
         """Start the children, keep them running, stop them on a signal; the exit status."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
-        self._learn_before_forking()
         logger.info(
             "starting %d server processes on http://%s:%d",
             self.plan.processes,
@@ -216,18 +230,6 @@ class Supervisor:
             self._reap()
         self._stop_all()
         return 0
-
-    def _learn_before_forking(self) -> None:
-        """Train (or read from the disk cache) the understanding models once, here: forked
-        children inherit them, instead of each training its own on the same cores."""
-        from bot.web.served import served_data_dirs
-        from models.intents import warm_intent_model
-
-        started = time.monotonic()
-        logger.info("learning to understand residents (seconds from the cache, minutes cold)")
-        for data_dir in served_data_dirs(self.settings):
-            warm_intent_model(data_dir).result()
-        logger.info("understanding ready in %.1f s", time.monotonic() - started)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True  # no logging here: a signal handler may interrupt a log call

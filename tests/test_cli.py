@@ -73,7 +73,9 @@ def test_serve_answers_health_and_stops_gracefully(seeded: Path, flags: list[str
     )
     try:
         body = b""
-        for _ in range(100):
+        # serve learns the understanding model before it listens: minutes on a cold cache
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and server.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                     body = r.read()
@@ -86,6 +88,8 @@ def test_serve_answers_health_and_stops_gracefully(seeded: Path, flags: list[str
         _, stderr = server.communicate(timeout=30)
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr
+    # The model was ready before the port opened: no first message waits for a training.
+    assert stderr.index("understanding ready") < stderr.index("serving on"), stderr
 
 
 def test_production_without_secrets_refuses_to_start(tmp_path: Path) -> None:
