@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,17 +63,26 @@ class Context:
     @property
     def words(self) -> str:
         """The text folded for matching (full-width, case and punctuation removed)."""
-        return normalize_words(self.text)
+        return "" if self.typed_option else self._folded_text
+
+    @cached_property
+    def _folded_text(self) -> str:
+        return normalize_words((self.inbound.text or "").strip())
 
     @property
     def command(self) -> str | None:
         """The chat command the message is or starts with, if any."""
-        return None if self.typed_option else split_command(self.inbound.text)[0]
+        return None if self.typed_option else self._split_text[0]
 
     @property
     def command_args(self) -> str:
         """What follows the command word ("/bind ABCD-2345" → "ABCD-2345")."""
-        return "" if self.typed_option else split_command(self.inbound.text)[1]
+        return "" if self.typed_option else self._split_text[1]
+
+    @cached_property
+    def _split_text(self) -> tuple[str | None, str]:
+        # Read once a message: the router asks every command route, dozens of times.
+        return split_command(self.inbound.text)
 
     @property
     def is_staff(self) -> bool:

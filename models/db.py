@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -143,7 +144,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        inline = connection.connection.driver_connection
+        if isinstance(inline, InlineSQLiteConnection) and inline._connection is not None:
+            # Straight to sqlite3 (with the inline busy retry): a full SQLAlchemy execution of
+            # a constant statement cost more than the statement, on every message.
+            await_(inline._execute(inline._connection.execute, "BEGIN IMMEDIATE"))
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
