@@ -40,7 +40,7 @@ from models.conversation import (
     inbound_row,
     open_conversation,
 )
-from models.db import connection_lock
+from models.db import connection_lock, database_unreachable
 from models.intents import fold, load_lexicon
 from models.messaging import forget_callbacks, queue_message
 
@@ -50,6 +50,9 @@ _PARTS = re.compile(r"[\s,.!?;:~、，。！？；：～]+")  # between the word
 InflightKey = tuple[str, str, str]
 CALLBACK_PURGE_SECONDS = 60.0
 PROMPT_KEPT = 400  # characters of a flow's last question kept in its state
+# Pauses before each new try of a message whose database was out of reach: about 8 s in all,
+# after which the person gets an apology. A reply past a channel's deadline goes out by push.
+DATABASE_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 @cache
@@ -134,7 +137,7 @@ class Pipeline:
         started = time.perf_counter()
         async with self._user_locks.hold((inbound.channel, inbound.user_ref)):
             try:
-                replies = await self._transaction(inbound, delivery)
+                replies = await self._transaction_retried(inbound, delivery)
                 outcome = "ok"
             except ReplayedError:
                 MESSAGES.labels(inbound.channel, "replayed").inc()
@@ -161,6 +164,24 @@ class Pipeline:
             extra={"channel": inbound.channel, "outcome": outcome, "ms": round(elapsed * 1000, 1)},
         )
         return replies
+
+    async def _transaction_retried(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
+        """The message's transaction, tried again while the database is out of reach (a
+        restart, a cut network) instead of answering with an apology at once. Only a message
+        with an id is tried again: if a lost connection hid a commit that went through, the
+        second try finds the stored replies and does nothing twice."""
+        for pause in DATABASE_RETRY_PAUSES if inbound.message_id else ():
+            try:
+                return await self._transaction(inbound, delivery)
+            except Exception as error:
+                if not database_unreachable(error):
+                    raise
+                logger.warning(
+                    "database out of reach, trying the message again",
+                    extra={"channel": inbound.channel, "seconds": pause},
+                )
+            await asyncio.sleep(pause)
+        return await self._transaction(inbound, delivery)
 
     async def _transaction(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
         async with self.engine.connect() as connection, connection.begin():

@@ -165,6 +165,24 @@ async def transaction_lock(session: AsyncSession, name: str) -> None:
     await connection_lock(await session.connection(), name)
 
 
+# PostgreSQL's SQLSTATEs for "the server went away": class 08 (connection exceptions) and the
+# shutdowns of class 57 (57014, a cancelled statement, is not one: it would fail again).
+_UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether an error means the database could not be reached or dropped the connection (a
+    restart, a cut network), rather than refusing the statement: trying again later may work."""
+    if isinstance(error, sa.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig or error
+    if isinstance(error, OSError):  # refused, reset, timed out while connecting
+        return True
+    state = getattr(error, "sqlstate", None)
+    return isinstance(state, str) and (state.startswith("08") or state in _UNREACHABLE_STATES)
+
+
 async def connection_lock(connection: AsyncConnection, name: str) -> None:
     """transaction_lock for code that holds a connection rather than a session."""
     if connection.dialect.name == "postgresql":

@@ -1,0 +1,86 @@
+"""PostgreSQL out of reach for a moment (a restart, a failover, a cut network): a WeChat
+message waits it out and gets its real answer; a longer outage gets an apology that wrote
+nothing, and the same message sent again afterwards is answered in full."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlmodel import col, func, select
+
+import bot.pipeline
+from bot.i18n import t
+from models.messaging import InboundMessage
+from tests.conftest import PG_URL
+from tests.fakes.tcp_proxy import CuttableLink
+from tests.wechat_fixtures import OpenRig, WeChatRig, open_rig, platform
+
+__all__ = ["open_rig", "platform"]
+
+pytestmark = [
+    pytest.mark.skipif(PG_URL is None, reason="SQLite is a file: no connection to lose"),
+    pytest.mark.parametrize("db_url", ["postgresql"], indirect=True),
+]
+HOURS = "08:00–18:00"
+
+
+@pytest.fixture
+async def link(db_url: str) -> AsyncIterator[CuttableLink]:
+    """The network between Linli and PostgreSQL."""
+    url = make_url(db_url)
+    proxy = CuttableLink(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+async def behind(link: CuttableLink, db_url: str, open_rig: OpenRig) -> WeChatRig:
+    """A WeChat account whose database is reached through the link."""
+    proxied = make_url(db_url).set(port=link.port).render_as_string(hide_password=False)
+    rig = await open_rig(database_url=proxied)
+    assert "办公时间" in (await rig.post(rig.server.text("菜单")))["Content"]  # pooled, warm
+    return rig
+
+
+async def stored(rig: WeChatRig, message_id: int) -> int:
+    """How many rows remember the handled message."""
+    async with rig.linli.sessions() as session:
+        query = select(func.count()).where(col(InboundMessage.message_id) == str(message_id))
+        return int((await session.exec(query)).one())
+
+
+async def test_a_short_outage_is_waited_out_and_the_message_answered(
+    db_url: str, link: CuttableLink, open_rig: OpenRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = await behind(link, db_url, open_rig)
+    await link.cut()  # the pooled connection is reset, and new ones are refused for a second
+    back = asyncio.get_running_loop().call_later(1.0, lambda: asyncio.ensure_future(link.restore()))
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.pipeline"):
+            reply = await rig.post(rig.server.text("7", msg_id=7001))
+    finally:
+        back.cancel()
+    assert HOURS in reply["Content"]  # the answer itself, not an apology
+    waits = [r for r in caplog.records if r.getMessage().startswith("database out of reach")]
+    assert waits, "the outage was never met: the test proved nothing"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert await stored(rig, 7001) == 1
+
+
+async def test_a_long_outage_gets_an_apology_that_wrote_nothing(
+    db_url: str, link: CuttableLink, open_rig: OpenRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.pipeline, "DATABASE_RETRY_PAUSES", (0.05, 0.05))
+    rig = await behind(link, db_url, open_rig)
+    await link.cut()
+    reply = await rig.post(rig.server.text("7", msg_id=7002))
+    assert reply["Content"] == t("zh-CN", "error.polite")
+    await link.restore()
+    assert await stored(rig, 7002) == 0  # nothing half-done to trip the next try
+    again = await rig.post(rig.server.text("7", msg_id=7002))  # the person sends it again
+    assert HOURS in again["Content"]
+    assert await stored(rig, 7002) == 1
