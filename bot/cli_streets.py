@@ -1,10 +1,10 @@
 """Which street a `linli` command acts on (`linli --street CODE …`) when the deployment serves
-several (LINLI_STREETS_FILE)."""
+several (LINLI_STREETS_FILE). The code is matched without case: `--street yn` is YN."""
 
 from __future__ import annotations
 
 from bot.config import ConfigurationError, Settings, secret_values
-from bot.streets import all_secret_values, load_streets
+from bot.streets import all_secret_values, find_street, load_streets
 
 
 def chosen_settings(
@@ -19,11 +19,11 @@ def chosen_settings(
     streets = load_streets(base)
     secrets = {**secret_values(base), **all_secret_values(streets)}
     if street is not None:
-        chosen = [s.settings for s in streets if s.code == street]
-        if not chosen:
+        found = find_street(streets, street)
+        if found is None:
             known = ", ".join(s.code for s in streets)
             raise ConfigurationError(f"no street {street!r} in the streets file (streets: {known})")
-        return chosen, secrets
+        return [found.settings], secrets
     if command == "serve":
         return [base], secrets  # the district: every street under its own host names
     if command == "db":

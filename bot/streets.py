@@ -66,6 +66,7 @@ def load_streets(base: Settings) -> list[Street]:
     if base.streets_file is None:
         raise ConfigurationError("LINLI_STREETS_FILE is not set")
     entries = _entries(base.streets_file)
+    _check_codes_apart(entries)
     streets = [_street(base, entry, n) for n, entry in enumerate(entries, 1)]
     _check_distinct(streets)
     return streets
@@ -190,6 +191,26 @@ def _check_data_dir(where: str, code: str, data_dir: Path) -> None:
             f"{where}: {path} is the street {street.get('code')!r}; reference numbers carry "
             "that code, so the streets file must use the same one"
         )
+
+
+def _check_codes_apart(entries: list[dict[str, Any]]) -> None:
+    """Refuse two codes that differ only by case: `linli --street` matches codes without case."""
+    seen: dict[str, str] = {}
+    for code in (entry.get("code") for entry in entries):
+        if not isinstance(code, str):
+            continue
+        other = seen.setdefault(code.upper(), code)
+        if other != code:
+            raise ConfigurationError(
+                f"streets {other!r} and {code!r} differ only by case; `linli --street` "
+                "matches codes without case, so each street needs a code of its own"
+            )
+
+
+def find_street(streets: Iterable[Street], code: str) -> Street | None:
+    """The street with this code, in any case (`--street yn` is YN), or None."""
+    wanted = code.strip().upper()
+    return next((street for street in streets if street.code == wanted), None)
 
 
 def _check_distinct(streets: list[Street]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import secrets
 import shutil
@@ -304,6 +305,55 @@ async def test_staff_of_one_street_cannot_use_the_others_desk(district: District
         assert (await log_in("LC")).status == 401  # LC's S021 is another person, no password
 
 
+def heading(page: str) -> str:
+    """The page's <h1>."""
+    found = re.search(r"<h1>(.*?)</h1>", page)
+    assert found is not None, page[:2000]
+    return found.group(1)
+
+
+def title(page: str) -> str:
+    """The page's <title>."""
+    found = re.search(r"<title>(.*?)</title>", page)
+    assert found is not None, page[:2000]
+    return found.group(1)
+
+
+async def test_each_streets_desk_names_its_street(district: District) -> None:
+    names = {
+        "LC": ("柳城街道", "Liucheng Sub-district"),
+        "YN": ("永宁街道", "Yongning Sub-district"),
+    }
+    for code, (zh, en) in names.items():
+        other_zh, other_en = names["YN" if code == "LC" else "LC"]
+        page = await (await district.request(code, "GET", "/admin/login")).text()
+        assert heading(page) == f"{zh}工作人员登录"
+        assert title(page) == f"工作人员登录 · {zh} · 邻里 · 工作台"
+        assert other_zh not in page and other_en not in page
+        english = await (await district.request(code, "GET", "/admin/login?lang=en")).text()
+        assert heading(english) == f"Staff login: {en}"
+        assert title(english) == f"Staff login · {en} · Linli · Staff desk"
+    async with district.streets["YN"].sessions() as session, session.begin():
+        staff = (await session.exec(select(Staff).where(Staff.code == "S021"))).one()
+        staff.password_hash = hash_password(PASSWORD)
+    base = f"http://{district.client.host}:{district.client.port}"
+    headers = {"Host": HOSTS["YN"]}
+    async with ClientSession(base, cookie_jar=CookieJar(unsafe=True), headers=headers) as browser:
+        found = CSRF.search(await (await browser.get("/admin/login")).text())
+        assert found is not None
+        form = {"csrf": found.group(1), "code": "S021", "password": PASSWORD}
+        cases = await browser.post("/admin/login", data=form)  # on to the desk's first page
+        assert cases.status == 200 and str(cases.url).endswith("/admin/cases")
+        assert " · 永宁街道 · 邻里 · 工作台" in title(await cases.text())
+
+
+async def test_a_one_street_deployments_login_page_names_its_street(client: Client) -> None:
+    page = await (await client.get("/admin/login")).text()
+    assert heading(page) == "柳城街道工作人员登录" and "· 柳城街道 ·" in title(page)
+    english = await (await client.get("/admin/login?lang=en")).text()
+    assert heading(english) == "Staff login: Liucheng Sub-district"
+
+
 async def test_each_streets_worker_pushes_through_its_own_account(district: District) -> None:
     for code in HOSTS:
         linli = district.streets[code]
@@ -327,6 +377,34 @@ async def test_each_streets_worker_pushes_through_its_own_account(district: Dist
     for code, fake in district.platforms.items():
         assert [(m.touser, m.text) for m in fake.sent] == [(f"o-{code}", f"致{code}居民")]
         assert fake.token_requests == 1  # the token was issued for this street's app id
+
+
+async def test_a_failing_clean_up_does_not_stop_the_next_streets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    streets = load_streets(base_settings(tmp_path / "streets.toml", two(tmp_path)))
+    for data_dir in (DATA, YN_DATA):
+        await asyncio.to_thread(load_intent_model, data_dir)
+    app = create_district_app(streets, run_worker=False, run_scheduler=False)
+    lc, yn = app[STREETS_KEY]["LC"], app[STREETS_KEY]["YN"]
+    closed: list[str] = []
+
+    async def broken() -> None:
+        raise RuntimeError("LC's database would not close")
+
+    async def close_yn(close: Callable[[], Any] = yn.close) -> None:
+        await close()
+        closed.append("YN")
+
+    lc.close = broken  # type: ignore[method-assign]
+    yn.close = close_yn  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="bot.web.district"):
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            assert (await client.get("/healthz", headers={"Host": HOSTS["YN"]})).status == 200
+    assert closed == ["YN"]  # LC's failure came first, and YN was still closed
+    failed = [r for r in caplog.records if r.name == "bot.web.district"]
+    assert len(failed) == 1 and "street LC" in failed[0].getMessage()
+    assert failed[0].exc_info is not None and "would not close" in str(failed[0].exc_info[1])
 
 
 # ---------------------------------------------------------------- the streets file
@@ -399,6 +477,7 @@ def one_official_account(entries: list[dict[str, Any]]) -> None:
         (spoil("hosts", "yn.test"), "hosts must be a list"),
         (spoil("hosts", ["*.yn.test"]), "is not a host name"),
         (spoil("code", "yn"), "code must be"),
+        (spoil("code", "lc"), "streets 'LC' and 'lc' differ only by case"),
         (spoil("code", "YX"), "is the street 'YN'"),
         (spoil("data_keys", Fernet.generate_key().decode()), "one for the whole deployment"),
         (spoil("wechat_tokn", "x"), "unknown settings ['wechat_tokn']"),
@@ -455,8 +534,13 @@ def test_commands_name_their_street(tmp_path: Path) -> None:
     base = base_settings(tmp_path / "streets.toml", two(tmp_path))
     with pytest.raises(ConfigurationError, match=r"linli --street CODE seed .*LC, YN"):
         chosen_settings(base, None, "seed")
-    with pytest.raises(ConfigurationError, match="no street 'XX'"):
+    with pytest.raises(
+        ConfigurationError, match=re.escape("no street 'XX' in the streets file (streets: LC, YN)")
+    ):
         chosen_settings(base, "XX", "seed")
+    for spelled in ("yn", "Yn", " YN"):
+        (found,), _ = chosen_settings(base, spelled, "seed")
+        assert found.data_dir == YN_DATA
     (yn,), hidden = chosen_settings(base, "YN", "staff")
     assert yn.data_dir == YN_DATA and yn.streets_file is None
     assert yn.wechat_token is not None and yn.wechat_token.get_secret_value() in hidden.values()
@@ -484,6 +568,19 @@ def test_db_upgrade_upgrades_every_street_and_seed_asks_which(
     for code in HOSTS:
         run_in_own_loop(_street_name(f"sqlite+aiosqlite:///{tmp_path}/{code.lower()}.db", names))
     assert names == {"lc": None, "yn": "永宁街道"}  # LC upgraded, not seeded
+
+
+def test_street_codes_on_the_command_line_match_without_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "streets.toml"
+    path.write_text(toml(two(tmp_path)), encoding="utf-8")
+    monkeypatch.setenv("LINLI_STREETS_FILE", str(path))
+    monkeypatch.setenv("LINLI_STATE_DIR", str(tmp_path))
+    assert main(["--street", "xx", "db", "upgrade"]) == 2
+    assert "no street 'xx' in the streets file (streets: LC, YN)" in capsys.readouterr().err
+    assert main(["--street", "yn", "db", "upgrade"]) == 0
+    assert (tmp_path / "yn.db").exists() and not (tmp_path / "lc.db").exists()
 
 
 async def _street_name(url: str, names: dict[str, str | None]) -> None:

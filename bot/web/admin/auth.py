@@ -14,9 +14,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -65,6 +67,33 @@ DESK = web.AppKey("desk", DeskState)
 def desk_state(request: web.Request) -> DeskState:
     """The desk's state, from the sub-application that serves /admin."""
     return request.config_dict[DESK]
+
+
+# The street's names by its street.toml, read once (the file is only read again after a restart,
+# like every other data file).
+_STREET_NAMES: dict[Path, tuple[str, str | None]] = {}
+
+
+def street_name(request: web.Request, lang: str) -> str:
+    """The name of the street this desk serves, in the desk's language ('' when its data
+    directory's street.toml cannot be read): with several streets, what tells their desks apart."""
+    path = Path(desk_state(request).linli.settings.data_dir) / "street.toml"
+    if path not in _STREET_NAMES:
+        names = _read_street_names(path)
+        if names is None:
+            return ""
+        _STREET_NAMES[path] = names
+    return layout.localized(lang, *_STREET_NAMES[path])
+
+
+def _read_street_names(path: Path) -> tuple[str, str | None] | None:
+    """[street] name_zh and name_en of a street.toml, or None when it cannot be read."""
+    try:
+        street = tomllib.loads(path.read_text(encoding="utf-8")).get("street", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    zh, en = street.get("name_zh"), street.get("name_en")
+    return (zh if isinstance(zh, str) else "", en if isinstance(en, str) else None)
 
 
 def cookie_storage(secret_key: str, secure: bool) -> EncryptedCookieStorage:
@@ -198,6 +227,7 @@ class DeskRequest:
             csrf=csrf_token(self.web_session),
             flash=self.web_session.pop("flash", None),
             status=status,
+            desk_street=street_name(self.request, self.lang),
             **context,
         )
 
@@ -270,6 +300,7 @@ def refused_unread(
         csrf=csrf_token(web_session),
         flash=None,
         status=status,
+        desk_street=street_name(request, lang),
         message=message,
         back=back,
     )
@@ -324,6 +355,7 @@ def _login_form(
         csrf=csrf_token(web_session),
         flash=web_session.pop("flash", None),
         status=status,
+        desk_street=street_name(request, lang),
         error=error,
         code=code,
         next_path=next_path,
