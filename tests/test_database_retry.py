@@ -9,11 +9,15 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, func, select
 
 import bot.pipeline
+import models.db
 from bot.i18n import t
+from models.db import database_unreachable, make_engine
 from models.messaging import InboundMessage
 from tests.conftest import PG_URL
 from tests.fakes.tcp_proxy import CuttableLink
@@ -84,3 +88,28 @@ async def test_a_long_outage_gets_an_apology_that_wrote_nothing(
     again = await rig.post(rig.server.text("7", msg_id=7002))  # the person sends it again
     assert HOURS in again["Content"]
     assert await stored(rig, 7002) == 1
+
+
+@pytest.mark.parametrize("idle", [True, False])
+async def test_an_idle_connection_found_dead_is_replaced_before_use(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, idle: bool
+) -> None:
+    """The desk, the worker and the scheduler do not retry: a connection that sat idle in the
+    pool is pinged first, and one whose server session died is swapped for a fresh one."""
+    monkeypatch.setattr(models.db, "PING_AFTER_IDLE_SECONDS", 0.0 if idle else 3600.0)
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with make_engine(db_url).connect() as other:  # a restart, for that one session
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        if not idle:  # in steady use nothing is pinged: the first statement meets the loss
+            with pytest.raises(DBAPIError) as lost:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            assert database_unreachable(lost.value)
+            return
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await engine.dispose()
