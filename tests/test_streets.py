@@ -553,13 +553,20 @@ def test_commands_name_their_street(tmp_path: Path) -> None:
         chosen_settings(alone, "YN", "seed")
 
 
-def test_db_upgrade_upgrades_every_street_and_seed_asks_which(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def two_streets_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment of a deployment of two streets on SQLite files in tmp_path."""
     path = tmp_path / "streets.toml"
     path.write_text(toml(two(tmp_path)), encoding="utf-8")
     monkeypatch.setenv("LINLI_STREETS_FILE", str(path))
     monkeypatch.setenv("LINLI_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_db_upgrade_upgrades_every_street_and_seed_asks_which(
+    two_streets_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp_path = two_streets_env
     assert main(["seed"]) == 2
     assert "--street CODE seed" in capsys.readouterr().err
     assert main(["db", "upgrade"]) == 0
@@ -571,12 +578,9 @@ def test_db_upgrade_upgrades_every_street_and_seed_asks_which(
 
 
 def test_street_codes_on_the_command_line_match_without_case(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    two_streets_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "streets.toml"
-    path.write_text(toml(two(tmp_path)), encoding="utf-8")
-    monkeypatch.setenv("LINLI_STREETS_FILE", str(path))
-    monkeypatch.setenv("LINLI_STATE_DIR", str(tmp_path))
+    tmp_path = two_streets_env
     assert main(["--street", "xx", "db", "upgrade"]) == 2
     assert "no street 'xx' in the streets file (streets: LC, YN)" in capsys.readouterr().err
     assert main(["--street", "yn", "db", "upgrade"]) == 0
