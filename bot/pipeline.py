@@ -167,14 +167,20 @@ class Pipeline:
 
     async def _transaction_retried(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
         """The message's transaction, tried again while the database is out of reach (a
-        restart, a cut network) instead of answering with an apology at once. Only a message
+        restart, a cut network) instead of answering with an apology at once, as long as the
+        channel's deadline allows. Only a message
         with an id is tried again: if a lost connection hid a commit that went through, the
         second try finds the stored replies and does nothing twice."""
+        deadline = delivery.deadline
         for pause in DATABASE_RETRY_PAUSES if inbound.message_id else ():
             try:
                 return await self._transaction(inbound, delivery)
             except Exception as error:
-                if not database_unreachable(error):
+                # A channel that waits for its answer (WeChat) gets the apology in time rather
+                # than silence: its later push would need the database that is still away.
+                if not database_unreachable(error) or (
+                    deadline is not None and time.monotonic() + pause >= deadline.at
+                ):
                     raise
                 logger.warning(
                     "database out of reach, trying the message again",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Generator
@@ -93,7 +94,9 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:
             # The pool discards this connection and checks out (or opens) another.
-            raise sa.exc.DisconnectionError("idle connection found dead") from error
+            # The pool opens a new connection, and retires every older one: after a restart
+            # they are all dead.
+            raise sa.exc.InvalidatePoolError("idle connection found dead") from error
 
 
 def _is_asyncpg(url: str) -> bool:
@@ -205,7 +208,9 @@ def database_unreachable(error: BaseException) -> bool:
         if error.connection_invalidated:
             return True
         error = error.orig or error
-    if isinstance(error, OSError):  # refused, reset, timed out while connecting
+    # Refused, reset or aborted, or a name that did not resolve; other OSErrors (a missing
+    # file, a timeout of some other call) are not the database's and would fail again.
+    if isinstance(error, ConnectionError | socket.gaierror):
         return True
     state = getattr(error, "sqlstate", None)
     return isinstance(state, str) and (state.startswith("08") or state in _UNREACHABLE_STATES)

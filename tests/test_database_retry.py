@@ -101,8 +101,10 @@ async def test_an_idle_connection_found_dead_is_replaced_before_use(
     try:
         async with engine.connect() as connection:
             pid = await connection.scalar(text("SELECT pg_backend_pid()"))
-        async with make_engine(db_url).connect() as other:  # a restart, for that one session
+        killer = make_engine(db_url)  # a restart, for that one session
+        async with killer.connect() as other:
             await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await killer.dispose()
         if not idle:  # in steady use nothing is pinged: the first statement meets the loss
             with pytest.raises(DBAPIError) as lost:
                 async with engine.connect() as connection:
@@ -113,3 +115,19 @@ async def test_an_idle_connection_found_dead_is_replaced_before_use(
             assert await connection.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
         await engine.dispose()
+
+
+async def test_wechat_gets_its_apology_in_time_rather_than_silence(
+    db_url: str, link: CuttableLink, open_rig: OpenRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retries stop before WeChat stops waiting: a push afterwards would need the database
+    that is still away, so the passive apology is the only answer the person can get."""
+    monkeypatch.setattr(bot.pipeline, "DATABASE_RETRY_PAUSES", (0.2, 0.2, 5.0))
+    proxied = make_url(db_url).set(port=link.port).render_as_string(hide_password=False)
+    rig = await open_rig(database_url=proxied, wechat_reply_budget=2.0)
+    assert "办公时间" in (await rig.post(rig.server.text("菜单")))["Content"]
+    await link.cut()
+    started = asyncio.get_running_loop().time()
+    reply = await rig.post(rig.server.text("7", msg_id=7003))
+    assert reply["Content"] == t("zh-CN", "error.polite")
+    assert asyncio.get_running_loop().time() - started < 2.0

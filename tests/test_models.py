@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, select
 
 from bot.app import Linli
-from models.db import make_engine
+from models.db import database_unreachable, make_engine
 from models.messaging import OutboxMessage
 from models.migrate import alembic_config, upgrade
 from models.people import mask_phone
@@ -145,3 +147,21 @@ def test_a_reference_is_read_as_people_type_it() -> None:
     assert canonical_reference(full_width) == "LC-20261128-0042"
     for not_one in ("LC-2026112-0042", "hello", "20261128", "柳城20261128-0001", ""):
         assert canonical_reference(not_one) is None, not_one
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ConnectionRefusedError(111, "refused"), True),
+        (ConnectionResetError(104, "reset"), True),
+        (socket.gaierror(-2, "no such host"), True),
+        (FileNotFoundError(2, "data/faq.toml"), False),  # a handler's own trouble
+        (TimeoutError(), False),
+        (sa.exc.IntegrityError("INSERT", {}, Exception("unique")), False),
+        (sa.exc.OperationalError("INSERT", {}, sqlite3.OperationalError("disk is full")), False),
+    ],
+)
+def test_only_a_database_out_of_reach_is_worth_trying_again(
+    error: BaseException, transient: bool
+) -> None:
+    assert database_unreachable(error) is transient

@@ -122,10 +122,13 @@ class WeChatWebhook:
         async def finish() -> None:
             try:
                 replies = await task
+                if replies and not deadline.missed:
+                    await self.pipeline.send_later(inbound, replies)
             except ReplayedError:
                 return  # refused in the transaction: nothing happened, nothing to send
-            if replies and not deadline.missed:
-                await self.pipeline.send_later(inbound, replies)
+            except Exception:
+                # Past the platform's wait, with nobody to answer: the log is the last resort.
+                logger.exception("late reply not queued", extra={"channel": inbound.channel})
 
         late = asyncio.ensure_future(finish())
         self._late.add(late)
