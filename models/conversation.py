@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -372,22 +373,16 @@ class _CoreStore:
         state: dict[str, Any] | None,
         inbound: dict[str, Any] | None,
     ) -> None:
-        parts: list[Any] = []
-        if changes:
-            parts.append(sa.update(_IDENTITY).where(_IDENTITY.c.id == identity_id).values(changes))
-        if state is not None:
-            upsert = postgresql.insert(_STATE).values({**state, "identity_id": identity_id})
-            parts.append(upsert.on_conflict_do_update(index_elements=["identity_id"], set_=state))
-        if inbound is not None:
-            parts.append(sa.insert(_INBOUND).values(inbound))
-        if not parts:
+        if not (changes or state is not None or inbound is not None):
             return
-        # One round trip: the others ride along as data-modifying WITH clauses, which
-        # PostgreSQL runs exactly once each, whatever the main statement reads of them.
-        main, *riders = reversed(parts)
-        if riders:
-            main = main.add_cte(*(rider.cte(f"w{n}") for n, rider in enumerate(riders)))
-        await self.connection.execute(main)
+        params: dict[str, Any] = {"i_id": identity_id}
+        params |= {f"i_{name}": value for name, value in changes.items()}
+        if state is not None:
+            params |= {f"s_{name}": value for name, value in state.items()}
+            params["s_identity_id"] = identity_id
+        params |= {f"m_{name}": value for name, value in (inbound or {}).items()}
+        shape = (tuple(changes), state is not None, None if inbound is None else tuple(inbound))
+        await self.connection.execute(_core_write(*shape), params)
 
     async def bind(
         self,
@@ -404,6 +399,39 @@ class _CoreStore:
             values["lock"] = lock_key
             result = await self.connection.execute(_CORE_LOCK_AND_BIND, values)
         return bool(result.rowcount)
+
+
+@cache
+def _core_write(
+    changed: tuple[str, ...], state: bool, inbound: tuple[str, ...] | None
+) -> sa.Executable:
+    """The account's changes, the state and the handled message as one statement, built once
+    per shape: building and hashing a statement per message cost more than running it."""
+    parts: list[Any] = []
+    if changed:
+        values = {name: _param("i", _IDENTITY, name) for name in changed}
+        parts.append(
+            sa.update(_IDENTITY).where(_IDENTITY.c.id == sa.bindparam("i_id")).values(values)
+        )
+    if state:
+        columns = ("identity_id", *STATE_FIELDS)
+        upsert = postgresql.insert(_STATE).values({n: _param("s", _STATE, n) for n in columns})
+        fresh = {name: upsert.excluded[name] for name in STATE_FIELDS}
+        parts.append(upsert.on_conflict_do_update(index_elements=["identity_id"], set_=fresh))
+    if inbound is not None:
+        parts.append(
+            sa.insert(_INBOUND).values({name: _param("m", _INBOUND, name) for name in inbound})
+        )
+    # One round trip: the others ride along as data-modifying WITH clauses, which PostgreSQL
+    # runs exactly once each, whatever the main statement reads of them.
+    main, *riders = reversed(parts)
+    if riders:
+        main = main.add_cte(*(rider.cte(f"w{n}") for n, rider in enumerate(riders)))
+    return main  # type: ignore[no-any-return]
+
+
+def _param(prefix: str, table: sa.Table, column: str) -> Any:
+    return sa.bindparam(f"{prefix}_{column}", type_=table.c[column].type)
 
 
 def _callback_insert(rows: sa.Select[Any]) -> Any:
