@@ -13,11 +13,12 @@ from bot.dates import DayPart, WhenAsked, parse_when
 from bot.i18n import format_day
 from bot.messages import Button, Link, Reply
 from bot.outgoing.tell import offer_place
-from bot.router import HandlerResult, Router
+from bot.router import HandlerResult, Phase, Router
 from bot.signing import link_signature
 from handlers.common import (
     back_to_menu,
     format_time,
+    is_short,
     localized,
     main_menu,
     options_again,
@@ -37,7 +38,8 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment, BookingSlot, WaitlistEntry
-from models.intents import load_lexicon, services_asked
+from models.intents import fold, load_lexicon, services_asked
+from models.lexicon import Lexicon
 from models.org import Department
 from models.people import ensure_resident
 from models.reminders import ReminderRules
@@ -52,11 +54,13 @@ from models.slots import (
     plan_day,
     staffed_slots,
 )
+from models.when import names_when
 
 router = Router("booking")
 
 CHOOSE_SERVICE = "booking.service"
 CHOOSE_DAY = "booking.day"
+MOVE, CANCEL = "book:move:", "book:cancel:"  # an appointment's options, before its ref
 DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
 NOON = time(12)
 
@@ -714,6 +718,118 @@ async def my_appointments(ctx: Context) -> HandlerResult:
     replies = [await _appointment_item(ctx, appointment) for appointment in appointments]
     replies.append(Reply(ctx.t("booking.mine_footer"), back_to_menu(ctx)))
     return replies
+
+
+# An appointment's options typed in words instead of pressed (data/intents.toml): "改期",
+# "换个时间", "reschedule" choose 改约; "不去了", "退掉", "cancel it" choose 取消. The *_option
+# words say too little on their own, so they count only with the option on screen.
+OPTION_WORDS = {
+    MOVE: ("move_booking", "move_option"),
+    CANCEL: ("cancel_booking", "cancel_option"),
+}
+OPTION_WORDS_CHARS, OPTION_WORDS_COUNT = 12, 6  # a short message …
+OPTION_REST = 2  # … that says little else: "帮我改期吧", not "居住证延期"
+SHOWN_TO_CHOOSE = 8  # appointments offered to choose from
+RECENT_BOOKING = timedelta(minutes=30)  # "right after booking": the one just made
+_OPTION = "booking.option_in_words"
+
+
+def _shown_refs(ctx: Context, prefix: str) -> list[str]:
+    """The appointments whose option of this prefix is on screen, in the order shown."""
+    options = ctx.state.data.get("options")
+    shown = options if isinstance(options, list) else []
+    refs = [str(o).removeprefix(prefix) for o in shown if str(o).startswith(prefix)]
+    return list(dict.fromkeys(refs))
+
+
+def _option_in_words(ctx: Context) -> bool:
+    """A short message in an appointment option's words, with no question and no day (a day
+    to move to is read by the move of the free-text understanding): the option on screen, or,
+    with no flow under way, the move of whichever appointment is meant."""
+    if ctx.payload is not None or not ctx.text:
+        return False
+    if not is_short(ctx.words, chars=OPTION_WORDS_CHARS, count=OPTION_WORDS_COUNT):
+        return False
+    folded = fold(ctx.text)
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    if lexicon.has("question", folded) or names_when(folded):
+        return False
+    for prefix, (words, on_screen) in OPTION_WORDS.items():
+        shown = bool(_shown_refs(ctx, prefix))
+        kinds = (words, on_screen) if shown else (words,)
+        if (shown or (prefix == MOVE and not ctx.state.name)) and _says_only(
+            lexicon, folded, kinds
+        ):
+            ctx.extra[_OPTION] = prefix
+            return True
+    return False
+
+
+def _says_only(lexicon: Lexicon, folded: str, kinds: tuple[str, ...]) -> bool:
+    """Whether the text holds one of the kinds' words and, besides them and words that name
+    nothing (我, 想, 帮, 一下, 预约 …), hardly a character more."""
+    rest = lexicon.pattern(*kinds).sub(" ", folded)
+    if rest == folded:
+        return False
+    rest = lexicon.pattern("filler", "generic").sub(" ", rest)
+    return sum(ch.isalnum() for ch in rest) <= OPTION_REST
+
+
+@router.route(Phase.COMMAND, _option_in_words)
+async def option_in_words(ctx: Context) -> HandlerResult:
+    """The option typed in words, as pressing it would; with several on screen, which one;
+    with none on screen, the move of the only, or just booked, appointment."""
+    prefix = str(ctx.extra[_OPTION])
+    refs = _shown_refs(ctx, prefix)
+    if not refs:
+        meant = await only_or_latest(ctx)
+        if meant is None:
+            return await which_appointment(ctx, prefix, await upcoming_appointments(ctx))
+        refs = [meant.ref]
+    if len(refs) == 1:
+        return await ctx.redirect(ctx, f"{prefix}{refs[0]}")
+    shown = [await _own_appointment(ctx, ref) for ref in refs]
+    return await which_appointment(ctx, prefix, [a for a in shown if a is not None])
+
+
+async def which_appointment(
+    ctx: Context, prefix: str, appointments: list[Appointment]
+) -> HandlerResult:
+    """Which appointment to move or cancel (prefix: MOVE or CANCEL); none: say so, with 预约."""
+    ctx.clear_state()
+    if not appointments:
+        key = "records.nothing_to_move" if prefix == MOVE else "booking.none"
+        return Reply(ctx.t(key), (Button(ctx.t("menu.book"), "book"), *back_to_menu(ctx)))
+    key = "records.which_to_move" if prefix == MOVE else "records.which_to_cancel"
+    buttons = [
+        Button(await appointment_label(ctx, a), f"{prefix}{a.ref}")
+        for a in appointments[:SHOWN_TO_CHOOSE]
+    ]
+    return Reply(ctx.t(key), (*buttons, *back_to_menu(ctx)))
+
+
+async def appointment_label(ctx: Context, appointment: Appointment) -> str:
+    """An appointment on a button: its service and when."""
+    service = await ctx.session.get(Service, appointment.service_id)
+    name = _name(ctx, service) if service else ""
+    return ctx.t("records.appointment_label", service=name, when=_when(ctx, appointment.starts_at))
+
+
+async def upcoming_appointments(ctx: Context) -> list[Appointment]:
+    """This resident's appointments still to come."""
+    if ctx.identity.resident_id is None:
+        return []
+    return await active_appointments(ctx.session, ctx.identity.resident_id, ctx.now())
+
+
+async def only_or_latest(ctx: Context) -> Appointment | None:
+    """The only upcoming appointment, or the one booked a moment ago."""
+    upcoming = await upcoming_appointments(ctx)
+    if len(upcoming) == 1:
+        return upcoming[0]
+    latest = max(upcoming, key=lambda a: a.created_at, default=None)
+    recent = latest is not None and latest.created_at >= ctx.now() - RECENT_BOOKING
+    return latest if recent else None
 
 
 async def _own_appointment(ctx: Context, ref: str) -> Appointment | None:
