@@ -746,8 +746,8 @@ def _option_in_words(ctx: Context) -> bool:
     """A short message in an appointment option's words, with no question and no day (a day
     to move to is read by the move of the free-text understanding): the option on screen, or,
     with no flow under way, the move of whichever appointment is meant."""
-    if ctx.payload is not None or not ctx.text:
-        return False
+    if ctx.payload is not None or not ctx.text or ctx.command not in (None, "cancel"):
+        return False  # 菜单, 返回 … are theirs; "取消预约" is this route's before the command's
     if not is_short(ctx.words, chars=OPTION_WORDS_CHARS, count=OPTION_WORDS_COUNT):
         return False
     folded = fold(ctx.text)

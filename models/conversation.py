@@ -232,7 +232,8 @@ def _to_sqlite(name: str, value: Any) -> Any:
     if value is None:
         return None
     if name in _TIMES:
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's format
+        # SQLAlchemy's format, "%Y-%m-%d %H:%M:%S.%f"; isoformat writes it faster than strftime
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     if name in _JSON:
         return json.dumps(value)
     if name in _BOOLEANS:
