@@ -20,7 +20,7 @@ from tests.test_records_in_flow import book
 __all__ = ["open_rig", "platform", "talk"]  # fixtures used by name
 
 MOVE_WORDS = ["改期", "改时间", "换个时间", "换时间", "改一下时间", "推迟", "延期", "调整时间"]
-MOVE_WORDS_EN = ["reschedule", "change the time", "move it", "Reschedule!"]
+MOVE_WORDS_EN = ["reschedule", "change the time", "move it", "Reschedule!", "reshedule"]
 CANCEL_WORDS = ["取消预约", "不去了", "退掉", "取销预约", "cancel it", "cancle", "Cancel it!"]
 
 
