@@ -219,6 +219,19 @@ async def test_events_are_deduplicated_by_sender_time_and_event(rig: WeChatRig) 
     assert ids == [f"{rig.server.openid}:1790000000:subscribe"]
 
 
+async def test_two_menu_buttons_pressed_within_a_second_are_two_messages(
+    rig: WeChatRig,
+) -> None:
+    hours = rig.server.event("CLICK", "hours", create_time=1_790_000_100)
+    menu = rig.server.event("CLICK", "menu", create_time=1_790_000_100)
+    first, again, other = await rig.post(hours), await rig.post(hours), await rig.post(menu)
+    assert first["Content"] == again["Content"] and "08:00–18:00" in first["Content"]
+    assert "08:00–18:00" not in other["Content"] and "1. 预约办事" in other["Content"]
+    async with rig.linli.sessions() as session:
+        ids = (await session.exec(select(InboundMessage.message_id))).all()
+    assert len(ids) == 2 and all(len(i) <= 128 for i in ids)
+
+
 def long_router(seconds: float = 0.0, length: int = 1500) -> Router:
     """A feature with a long (and optionally slow) answer, beside the real menu."""
     router = Router("long")

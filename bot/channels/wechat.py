@@ -6,6 +6,7 @@ verified XML as hostile after that: no DTDs or entities, a size cap, sanitised e
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import re
@@ -34,6 +35,7 @@ CHANNEL = "wechat"
 TEXT_LIMIT = 600  # characters; WeChat cuts passive text replies at 2048 bytes
 PAYLOAD_LIMIT = 200
 SENDER_LIMIT = 64  # openids are 28 characters; the stores allow 128
+EVENT_NAME_KEPT = 24  # of an event's name in its dedupe id (the longest WeChat sends has 20)
 DECRYPT_ERRORS = (InvalidAppIdException, ValueError, IndexError, struct.error)
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 # The platform's three message encryption modes: 明文模式, 兼容模式, 安全模式.
@@ -177,10 +179,16 @@ def sanitize(text: str) -> str:
 
 
 def dedupe_id(message: BaseMessage) -> str:
-    """MsgId for messages; sender + time + event for events (which have no MsgId)."""
+    """MsgId for messages; sender + time + event (+ a digest of its key) for events, which have
+    no MsgId: two different menu buttons pressed within one second are two messages."""
     if message.id:
         return str(message.id)
-    return f"{message.source}:{message.time}:{getattr(message, 'event', '')}"
+    event = str(getattr(message, "event", ""))[:EVENT_NAME_KEPT]
+    key = getattr(message, "key", None) or getattr(message, "url", None)
+    if not key:
+        return f"{message.source}:{message.time}:{event}"
+    digest = hashlib.sha256(str(key).encode("utf-8")).hexdigest()[:16]
+    return f"{message.source}:{message.time}:{event}:{digest}"  # within the stores' 128
 
 
 def to_inbound(message: BaseMessage) -> Inbound:
