@@ -89,7 +89,7 @@ async def unsupported_message(ctx: Context) -> HandlerResult:
 @router.command("cancel")
 async def cancel(ctx: Context) -> HandlerResult:
     """Abandon the current flow from anywhere; "cancel my appointment" cancels an appointment."""
-    if ctx.command_args and _names_a_booking(ctx):
+    if ctx.command_args and (_names_a_booking(ctx) or _points_at_a_booking(ctx)):
         return await offer_to_cancel(ctx)
     if not ctx.state.name:  # nothing under way: say so, and how an appointment is cancelled
         return await main_menu(ctx, ctx.t("menu.nothing_to_cancel"))
@@ -101,6 +101,14 @@ def _names_a_booking(ctx: Context) -> bool:
     """Whether the words after 取消/cancel are about an appointment ("cancel my booking")."""
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     return lexicon.has("booking", fold(ctx.command_args))
+
+
+def _points_at_a_booking(ctx: Context) -> bool:
+    """With nothing under way, "cancel it", "取消这个" (exactly one of data/intents.toml's
+    cancel_option or cancel_booking words) can only mean the resident's appointment."""
+    words = load_lexicon(Path(ctx.settings.data_dir)).words
+    meant = (*words.get("cancel_option", ()), *words.get("cancel_booking", ()))
+    return not ctx.state.name and ctx.words in meant
 
 
 @router.command("back")

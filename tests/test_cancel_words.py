@@ -63,3 +63,21 @@ async def test_cancel_with_nothing_under_way_says_how_to_cancel_an_appointment(
 ) -> None:
     told = (await Chat(linli, user="idle-canceller").send("取消"))[0].text
     assert "没有正在办理的事项" in told and "取消预约" in told
+
+
+@pytest.mark.parametrize("words", ["cancel it", "Cancel that!", "取消这个"])
+async def test_cancel_it_with_nothing_under_way_asks_about_the_booking(
+    linli: Linli, words: str
+) -> None:
+    chat = Chat(linli, user=f"pointer-{len(words):04d}")
+    shown = await _confirm_step(chat)
+    await chat.send(shown[0])
+    await chat.send("菜单")  # the booking is done and nothing is under way
+    asked = await chat.send(words)
+    assert any(p.startswith("book:cancelled:") for p in payloads(asked[0])), asked[0].text
+    assert await statuses(linli) == [AppointmentStatus.BOOKED]  # it asks first
+
+
+async def test_cancel_it_without_a_booking_says_there_is_none(linli: Linli) -> None:
+    told = (await Chat(linli, user="pointer-none").send("cancel it"))[0].text
+    assert "no upcoming appointments" in told
