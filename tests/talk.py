@@ -4,6 +4,7 @@ conversation test runs on both: what the person reads, as text, and the options 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -51,14 +52,22 @@ class Talk:
 
     async def state(self) -> str:
         """The name of the flow step the account is at ("" when at no step)."""
+        row = await self._state_row()
+        return row.name if row is not None else ""
+
+    async def state_data(self) -> dict[str, Any]:
+        """What the account's flow has gathered so far ({} when at no step)."""
+        row = await self._state_row()
+        return dict(row.data or {}) if row is not None else {}
+
+    async def _state_row(self) -> ConversationState | None:
         async with self.linli.sessions() as session:
             account = (
                 await session.exec(
                     select(ChannelIdentity).where(ChannelIdentity.external_id == self.user)
                 )
             ).one()
-            row = await session.get(ConversationState, account.id)
-            return row.name if row is not None else ""
+            return await session.get(ConversationState, account.id)
 
     def _rig(self) -> WeChatRig:
         assert self.rig is not None
