@@ -236,7 +236,7 @@ async def _first_fitting_day(ctx: Context, service: Service, asked: WhenAsked) -
 
 async def appointment_card(ctx: Context, ref: str) -> Reply | None:
     """One of this resident's appointments by its reference, with cancel and reschedule."""
-    appointment = await _own_appointment(ctx, ref)
+    appointment = await own_appointment(ctx, ref)
     if appointment is None:
         return None
     item = await _appointment_item(ctx, appointment)
@@ -587,7 +587,7 @@ async def confirmed(ctx: Context) -> HandlerResult:
         return await _full(ctx, slot, move)
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
     if isinstance(move, str):
-        appointment = await _own_appointment(ctx, move)
+        appointment = await own_appointment(ctx, move)
         if appointment is None:
             return await start_booking(ctx)
         result = await reschedule(
@@ -788,7 +788,7 @@ async def option_in_words(ctx: Context) -> HandlerResult:
         refs = [meant.ref]
     if len(refs) == 1:
         return await ctx.redirect(ctx, f"{prefix}{refs[0]}")
-    shown = [await _own_appointment(ctx, ref) for ref in refs]
+    shown = [await own_appointment(ctx, ref) for ref in refs]
     return await which_appointment(ctx, prefix, [a for a in shown if a is not None])
 
 
@@ -832,7 +832,7 @@ async def only_or_latest(ctx: Context) -> Appointment | None:
     return latest if recent else None
 
 
-async def _own_appointment(ctx: Context, ref: str) -> Appointment | None:
+async def own_appointment(ctx: Context, ref: str) -> Appointment | None:
     """The appointment if it belongs to this resident (others' refs reveal nothing)."""
     appointment = await find_appointment(ctx.session, ref[:32])
     if appointment is None or ctx.identity.resident_id is None:
@@ -843,7 +843,7 @@ async def _own_appointment(ctx: Context, ref: str) -> Appointment | None:
 @router.payload("book:cancel")
 async def cancel_question(ctx: Context) -> HandlerResult:
     """Ask before cancelling."""
-    appointment = await _own_appointment(ctx, ctx.args)
+    appointment = await own_appointment(ctx, ctx.args)
     if appointment is None:
         return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
     text = ctx.t(
@@ -861,7 +861,7 @@ async def cancel_question(ctx: Context) -> HandlerResult:
 @router.payload("book:cancelled")
 async def cancel_confirmed(ctx: Context) -> HandlerResult:
     """Cancel; the freed place is offered to the waitlist."""
-    appointment = await _own_appointment(ctx, ctx.args)
+    appointment = await own_appointment(ctx, ctx.args)
     if appointment is None:
         return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
     offered = await cancel_appointment(ctx.session, appointment, ctx.now(), booking_limits(ctx))
@@ -872,7 +872,7 @@ async def cancel_confirmed(ctx: Context) -> HandlerResult:
 @router.payload("book:move")
 async def move_start(ctx: Context) -> HandlerResult:
     """Reschedule: choose a new day for the same service."""
-    appointment = await _own_appointment(ctx, ctx.args)
+    appointment = await own_appointment(ctx, ctx.args)
     service = await ctx.session.get(Service, appointment.service_id) if appointment else None
     if appointment is None or service is None:
         return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))

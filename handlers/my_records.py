@@ -17,11 +17,11 @@ from handlers.booking import (
     day_typed,
     my_appointments,
     only_or_latest,
+    own_appointment,
     upcoming_appointments,
     which_appointment,
 )
 from handlers.cases import cases_of
-from models.appointments import find_appointment
 from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import CaseKind
@@ -100,6 +100,4 @@ async def _in_view(ctx: Context) -> Appointment | None:
     refs = _refs_in_view(ctx)
     if len(refs) != 1:
         return None
-    appointment = await find_appointment(ctx.session, next(iter(refs))[:32])
-    mine = appointment is not None and appointment.resident_id == ctx.identity.resident_id
-    return appointment if mine and ctx.identity.resident_id is not None else None
+    return await own_appointment(ctx, next(iter(refs)))
