@@ -180,10 +180,17 @@ def _demo_channels(settings: Settings, code: str) -> None:
         settings.telegram_secret = SecretStr(f"demo-insecure-telegram-secret-{code}")
 
 
+def street_table(data_dir: Path) -> dict[str, Any]:
+    """The [street] table of a data directory's street.toml (OSError or TOMLDecodeError when it
+    cannot be read)."""
+    street = tomllib.loads((data_dir / "street.toml").read_text(encoding="utf-8")).get("street")
+    return street if isinstance(street, dict) else {}
+
+
 def _check_data_dir(where: str, code: str, data_dir: Path) -> None:
     path = data_dir / "street.toml"
     try:
-        street = tomllib.loads(path.read_text(encoding="utf-8")).get("street", {})
+        street = street_table(data_dir)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigurationError(f"{where}: cannot read {path}: {error}") from None
     if street.get("code") != code:

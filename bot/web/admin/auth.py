@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Linli
 from bot.i18n import normalize_lang, t
+from bot.streets import street_table
 from bot.web.admin import layout
 from bot.web.admin.passwords import fingerprint, hash_password, needs_rehash, verify_password
 from bot.web.client import client_address
@@ -69,27 +70,27 @@ def desk_state(request: web.Request) -> DeskState:
     return request.config_dict[DESK]
 
 
-# The street's names by its street.toml, read once (the file is only read again after a restart,
-# like every other data file).
+# The street's names by its data directory (street.toml), read once: the file is only read
+# again after a restart, like every other data file.
 _STREET_NAMES: dict[Path, tuple[str, str | None]] = {}
 
 
 def street_name(request: web.Request, lang: str) -> str:
     """The name of the street this desk serves, in the desk's language ('' when its data
     directory's street.toml cannot be read): with several streets, what tells their desks apart."""
-    path = Path(desk_state(request).linli.settings.data_dir) / "street.toml"
-    if path not in _STREET_NAMES:
-        names = _read_street_names(path)
+    data_dir = Path(desk_state(request).linli.settings.data_dir)
+    if data_dir not in _STREET_NAMES:
+        names = _read_street_names(data_dir)
         if names is None:
             return ""
-        _STREET_NAMES[path] = names
-    return layout.localized(lang, *_STREET_NAMES[path])
+        _STREET_NAMES[data_dir] = names
+    return layout.localized(lang, *_STREET_NAMES[data_dir])
 
 
-def _read_street_names(path: Path) -> tuple[str, str | None] | None:
-    """[street] name_zh and name_en of a street.toml, or None when it cannot be read."""
+def _read_street_names(data_dir: Path) -> tuple[str, str | None] | None:
+    """[street] name_zh and name_en of the data directory, or None when it cannot be read."""
     try:
-        street = tomllib.loads(path.read_text(encoding="utf-8")).get("street", {})
+        street = street_table(data_dir)
     except (OSError, tomllib.TOMLDecodeError):
         return None
     zh, en = street.get("name_zh"), street.get("name_en")
