@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cache
@@ -105,6 +106,21 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await _seed(engine)
     await engine.dispose()
     yield url
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """Undo a test's logging set-up (the CLI's `setup_logging` puts a handler on the stderr of
+    the moment, a capture stream closed after the test): a handler left behind would fail on
+    every later log line and slow the rest of the run with tracebacks printed per record."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    access = logging.getLogger("aiohttp.access")
+    access_level = access.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    access.setLevel(access_level)
 
 
 @pytest.fixture(autouse=True)

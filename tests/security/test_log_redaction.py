@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -57,18 +57,6 @@ class Town:
     client: Client
     telegram: FakeTelegramAPI
     wechat: WeChatServer
-
-
-@pytest.fixture
-def captured_log(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """The root logger's configuration restored after the test re-configures it."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    access = logging.getLogger("aiohttp.access").level
-    yield capsys
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.getLogger("aiohttp.access").setLevel(access)
 
 
 @pytest.fixture
@@ -144,18 +132,18 @@ def leaks(output: str) -> list[str]:
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 async def test_a_debug_log_of_every_channel_holds_no_secret_or_personal_number(
-    town: Town, captured_log: pytest.CaptureFixture[str], fmt: str
+    town: Town, capsys: pytest.CaptureFixture[str], fmt: str
 ) -> None:
     setup_logging("DEBUG", fmt, secret_values(town.linli.settings))
     await run_scenario(town)
-    output = captured_log.readouterr().err
+    output = capsys.readouterr().err
     assert "HTTP Request: POST" in output and "/sendMessage" in output  # httpx logged its URLs
     assert leaks(output) == []
     assert "[redacted LINLI_TELEGRAM_TOKEN]" in output
 
 
 async def test_extra_fields_arguments_and_tracebacks_are_redacted(
-    captured_log: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = Settings(telegram_token=BOT_TOKEN, **SECRETS)  # type: ignore[arg-type]
     setup_logging("DEBUG", "json", secret_values(settings))
@@ -167,7 +155,7 @@ async def test_extra_fields_arguments_and_tracebacks_are_redacted(
         raise ValueError(f"bad input {OTHER}")
     except ValueError:
         log.exception("failed for %(phone)s", {"phone": "13812345678"})
-    lines = [json.loads(line) for line in captured_log.readouterr().err.splitlines()]
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert leaks(json.dumps(lines, ensure_ascii=False)) == []
     assert (
         lines[0]["message"]
@@ -197,8 +185,8 @@ TYPED_FORMS = [
 
 @pytest.mark.parametrize(("typed", "logged"), TYPED_FORMS)
 def test_typed_forms_are_caught_and_the_rest_is_kept(
-    captured_log: pytest.CaptureFixture[str], typed: str, logged: str
+    capsys: pytest.CaptureFixture[str], typed: str, logged: str
 ) -> None:
     setup_logging("INFO", "text")
     logging.getLogger("tests.security.typed").info("%s", typed)
-    assert captured_log.readouterr().err.rstrip("\n").endswith(f": {logged}")
+    assert capsys.readouterr().err.rstrip("\n").endswith(f": {logged}")
