@@ -187,16 +187,21 @@ async def settle(port: int) -> None:
 
 
 @contextmanager
-def profiling(servers: Servers, folder: Path | None, target: str, seconds: float) -> Iterator[None]:
-    """py-spy flame graphs of the serving processes while the measured load runs."""
+def profiling(
+    servers: Servers, folder: Path | None, target: str, seconds: float, *, raw: bool = False
+) -> Iterator[None]:
+    """py-spy flame graphs (or, raw, collapsed stacks to add up) of the serving processes while
+    the measured load runs."""
     if folder is None:
         yield
         return
     folder.mkdir(parents=True, exist_ok=True)
     spies = []
     for index, (process, _port) in enumerate(servers):
-        name = f"{target}.svg" if len(servers) == 1 else f"{target}-{index + 1}.svg"
+        suffix = "txt" if raw else "svg"
+        name = f"{target}.{suffix}" if len(servers) == 1 else f"{target}-{index + 1}.{suffix}"
         command = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking"]
+        command += ["--format", "raw"] if raw else []
         command += ["--rate", "50", "--function", "--subprocesses", "--duration", str(int(seconds))]
         command += ["-o", str(folder / name), "--pid", str(process.pid)]
         spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
@@ -218,7 +223,7 @@ def measure(target: str, args: argparse.Namespace) -> Row:
         warm = load_servers(servers, messages, args.connections, WARM_SECONDS, 0)
         seconds = args.seconds
         used = sum(cpu_seconds(process.pid) for process, _port in servers)
-        with profiling(servers, args.profile, target, seconds):
+        with profiling(servers, args.profile, target, seconds, raw=args.raw):
             load = load_servers(servers, messages, args.connections, seconds, warm.rate)
         used = sum(cpu_seconds(process.pid) for process, _port in servers) - used
         wrong = sum(
@@ -283,6 +288,7 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(TARGETS), help="comma-separated targets")
     parser.add_argument("--database-url", dest="pg", default=DEFAULT_PG, help="PostgreSQL (wiped!)")
     parser.add_argument("--profile", type=Path, help="write py-spy flame graphs here")
+    parser.add_argument("--raw", action="store_true", help="with --profile: collapsed stacks")
     args = parser.parse_args()
     chosen = [name for name in args.only.split(",") if name]
     unknown = set(chosen) - set(TARGETS)
