@@ -60,6 +60,11 @@ def _word_set(words: tuple[str, ...]) -> frozenset[str]:
     return frozenset(words)
 
 
+def chat_lock_name(channel: str, user_ref: str) -> str:
+    """The lock a message's transaction holds on its chat account (PostgreSQL instances)."""
+    return f"chat:{channel}\0{user_ref}"
+
+
 class ReplayedError(Exception):
     """A signed request's key already carried another message or sender: refuse, do nothing."""
 
@@ -202,7 +207,7 @@ class Pipeline:
     ) -> list[Reply]:
         connection = unit.connection
         # PostgreSQL instances take a transaction-scoped lock per chat account.
-        lock = f"chat:{inbound.channel}\0{inbound.user_ref}"
+        lock = chat_lock_name(inbound.channel, inbound.user_ref)
         if inbound.replay_key is None:
             await connection_lock(connection, lock)
         else:  # the same round trip binds the signed request's key

@@ -27,6 +27,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PING_AFTER_IDLE_SECONDS = 5.0
+# No Linli transaction waits on anything but the database (channel calls happen outside), so
+# one left idle this long has lost its client: a network cut the client's side never noticed.
+# PostgreSQL then ends that session, and the locks it held (a chat account's, a tick's) free
+# up instead of holding every later message of that person until TCP gives up, hours later.
+IDLE_IN_TRANSACTION_SECONDS = 30.0
 
 
 def is_sqlite(url: str) -> bool:
@@ -66,7 +71,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
         # PostgreSQL's JIT compiles any query its planner prices high, which a report's nested
         # look-ups are: 315 ms of compiling for 25 ms of work (EXPLAIN ANALYZE of the desk's
         # window numbers). Linli's queries are short; they run best interpreted.
-        connect_args={"server_settings": {"jit": "off"}} if _is_asyncpg(url) else {},
+        connect_args={"server_settings": _server_settings()} if _is_asyncpg(url) else {},
     )
     _ping_idle_connections(engine)
     return engine
@@ -97,6 +102,13 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
             # The pool opens a new connection, and retires every older one: after a restart
             # they are all dead.
             raise sa.exc.InvalidatePoolError("idle connection found dead") from error
+
+
+def _server_settings() -> dict[str, str]:
+    return {
+        "jit": "off",
+        "idle_in_transaction_session_timeout": str(int(IDLE_IN_TRANSACTION_SECONDS * 1000)),
+    }
 
 
 def _is_asyncpg(url: str) -> bool:

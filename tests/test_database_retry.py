@@ -5,6 +5,7 @@ nothing, and the same message sent again afterwards is answered in full."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -17,7 +18,8 @@ from sqlmodel import col, func, select
 import bot.pipeline
 import models.db
 from bot.i18n import t
-from models.db import database_unreachable, make_engine
+from bot.pipeline import chat_lock_name
+from models.db import connection_lock, database_unreachable, make_engine
 from models.messaging import InboundMessage
 from tests.conftest import PG_URL
 from tests.fakes.tcp_proxy import CuttableLink
@@ -131,3 +133,30 @@ async def test_wechat_gets_its_apology_in_time_rather_than_silence(
     reply = await rig.post(rig.server.text("7", msg_id=7003))
     assert reply["Content"] == t("zh-CN", "error.polite")
     assert asyncio.get_running_loop().time() - started < 2.0
+
+
+async def test_a_transaction_cut_off_silently_frees_the_chat_for_the_next_message(
+    db_url: str, link: CuttableLink, open_rig: OpenRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server whose link to PostgreSQL died without a reset (its packets just stop) held a
+    person's chat lock inside a transaction: PostgreSQL ends that idle session, and another
+    server's next message from the person is answered instead of waiting for hours."""
+    monkeypatch.setattr(models.db, "IDLE_IN_TRANSACTION_SECONDS", 1.0)
+    rig = await open_rig()  # this server reaches PostgreSQL directly
+    assert "办公时间" in (await rig.post(rig.server.text("菜单")))["Content"]
+    proxied = make_url(db_url).set(port=link.port).render_as_string(hide_password=False)
+    cut_off = make_engine(proxied)  # the other server, behind the link about to freeze
+    connection = await cut_off.connect()
+    try:
+        await connection.begin()
+        await connection_lock(connection, chat_lock_name("wechat", rig.server.openid))
+        link.freeze()
+        started = asyncio.get_running_loop().time()
+        reply = await rig.post(rig.server.text("7"))
+        assert HOURS in reply["Content"]  # the menu's seventh entry: the office hours
+        assert asyncio.get_running_loop().time() - started < 4.0  # within WeChat's wait
+    finally:
+        await link.cut()
+        with contextlib.suppress(Exception):
+            await connection.close()
+        await cut_off.dispose()

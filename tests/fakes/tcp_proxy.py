@@ -9,7 +9,7 @@ import contextlib
 
 class CuttableLink:
     """Forwards 127.0.0.1:<port> to a target; ``cut`` drops every connection and refuses new
-    ones until ``restore``."""
+    ones until ``restore``; ``freeze`` silently stops the traffic."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -17,6 +17,8 @@ class CuttableLink:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.connections = 0  # accepted while up, for the test to see reconnections
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         """Listen (on the same port again after a cut)."""
@@ -33,9 +35,16 @@ class CuttableLink:
             writer.transport.abort()
         self._writers.clear()
 
+    def freeze(self) -> None:
+        """Stop carrying bytes either way while every socket stays open: a cut that neither
+        end hears of (a dead router on the path), unlike ``cut``'s resets."""
+        self._flowing.clear()
+
     async def restore(self) -> None:
-        """Accept connections again."""
-        await self.start()
+        """Carry traffic and accept connections again."""
+        self._flowing.set()
+        if self._server is None:
+            await self.start()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -50,6 +59,7 @@ class CuttableLink:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while chunk := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, OSError):
