@@ -81,8 +81,10 @@ class Context:
 
     @cached_property
     def _split_text(self) -> tuple[str | None, str]:
-        # Read once a message: the router asks every command route, dozens of times.
-        return split_command(self.inbound.text)
+        # Read once a message: the router asks every command route, dozens of times. A slip
+        # ("cancle", "mneu") is read as its command only with no flow under way: a flow's
+        # answer may be a name ("Tracy" is one letter off "track").
+        return split_command(self.inbound.text, guess=not self.state.name)
 
     @property
     def is_staff(self) -> bool:

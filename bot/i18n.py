@@ -7,9 +7,11 @@ import re
 import tomllib
 import unicodedata
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
+
+from rapidfuzz.distance import OSA
 
 from models.matching_text import simplified
 
@@ -97,22 +99,60 @@ def command_words() -> dict[str, str]:
     return words
 
 
+# Commands a slip of the keyboard is never taken for: they change something at once.
+_NOT_GUESSED = frozenset({"bind", "link", "unbind", "checkin", "finish", "noshow"})
+_LATIN_WORD = re.compile(r"[a-z]{4,16}")
+
+
+@cache
+def _guessable_words() -> dict[str, str]:
+    return {
+        word: command
+        for word, command in command_words().items()
+        if command not in _NOT_GUESSED and _LATIN_WORD.fullmatch(word)
+    }
+
+
+@lru_cache(maxsize=4096)
+def misspelt_command(word: str) -> str | None:
+    """The command a single typed Latin word is a slip for ("cancle", "mneu", "bookk"), when
+    exactly one command's word is that close: one letter off for words of five letters or
+    more (two from eight), and for four-letter words only two letters swapped or one added,
+    since "look" and "kind" are words of their own, not "book" and "bind"."""
+    if not _LATIN_WORD.fullmatch(word) or word in command_words():
+        return None
+    found = {command for known, command in _guessable_words().items() if _a_slip_for(word, known)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _a_slip_for(typed: str, known: str) -> bool:
+    allowed = 2 if len(known) >= 8 else 1
+    if OSA.distance(typed, known, score_cutoff=allowed) > allowed:
+        return False
+    # A four-letter word: two letters swapped ("hlep") or one too many ("menue", "bookk").
+    return len(known) > 4 or sorted(typed) == sorted(known) or len(typed) == len(known) + 1
+
+
 # Commands that take nothing after them; their word followed by more is free text.
 ARGUMENTLESS = frozenset({"menu"})
 _COMMAND_END = re.compile(r"(\s+|\s*[:：,，]\s*)")
 
 
-def split_command(text: str | None) -> tuple[str | None, str]:
-    """The command a message is, or the command its first word is and the rest as arguments."""
+def split_command(text: str | None, *, guess: bool = False) -> tuple[str | None, str]:
+    """The command a message is, or the command its first word is and the rest as arguments;
+    with guess, also the command a misspelt word is a slip for (misspelt_command)."""
     if not text:
         return None, ""
-    whole = command_words().get(normalize_words(text))
+    words = command_words()
+    folded = normalize_words(text)
+    whole = words.get(folded) or (misspelt_command(folded) if guess else None)
     if whole is not None:
         return whole, ""
     # The word ends at a space or at a colon or comma, as in "投诉：楼下太吵".
     head, *rest_of = _COMMAND_END.split(text.strip(), maxsplit=1)
     rest = rest_of[-1] if rest_of else ""
-    command = command_words().get(normalize_words(head))
+    folded_head = normalize_words(head)
+    command = words.get(folded_head) or (misspelt_command(folded_head) if guess else None)
     if command is None or (command in ARGUMENTLESS and rest.strip()):
         return None, ""  # "你好，我家楼下路灯坏了" is about the light, not a call for the menu
     return command, rest.strip()

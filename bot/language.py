@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import cache
 
-from bot.i18n import catalogue, normalize_words
+from bot.i18n import catalogue, misspelt_command, normalize_words
 
 # CJK Unified Ideographs, extension A, compatibility ideographs, extensions B–H, and 〇.
 _HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
@@ -59,7 +59,8 @@ def written_language(text: str, *, answering: bool = False) -> str | None:
     Chinese: Han characters, unless there are more Latin words than Han characters, as in
     "I live in 南街社区, is the office open?" (who writes Chinese reads it, so a tie stays
     Chinese: "My name is Li Si，想学太极拳"). English: an English chat word
-    ("menu", "hi", "help", "book"), or at least two Latin words, typos and all ("I wnat to book").
+    ("menu", "hi", "help", "book") or a slip for one ("cancle"), or at least two Latin words,
+    typos and all ("I wnat to book").
     No evidence: numbers, references, emoji, links, markup, a bot command ("/start"), one
     unknown word ("ok"). When answering a flow's question, a short Chinese answer alone or two
     Latin words are taken for a name, not a language.
@@ -69,7 +70,11 @@ def written_language(text: str, *, answering: bool = False) -> str | None:
         return None
     han = len(_HAN.findall(folded))
     words = _WORD.findall(_DATA.sub(" ", _MARKUP.sub(" ", folded)))
-    chat_word = len(words) == 1 and words[0] in english_chat_words()
+    # A slip for a chat word ("cancle") counts too, but not as a flow's answer: it may be a name.
+    chat_word = len(words) == 1 and (
+        words[0] in english_chat_words()
+        or (not answering and misspelt_command(words[0]) is not None)
+    )
     enough_words = len(words) >= (ANSWER_WORDS_NEEDED if answering else 2)
     if han:
         if answering and not words and han <= ANSWER_HAN_LIMIT:

@@ -47,8 +47,9 @@ GREETING_ZH = "您好！这里是"
         ("I want to book a slot", "en"),
         ("I wnat to book", "en"),  # typos still read as English with two words or more
         ("hlep me", "en"),
-        ("hlep", None),  # one unknown word is no evidence
-        ("meun", None),
+        ("hlep", "en"),  # a slip for a chat word (misspelt_command) is as good as the word
+        ("meun", "en"),
+        ("xqzt", None),  # one unknown word is no evidence
         ("ok", None),
         ("OK!", None),
         ("start", None),  # Telegram's, and listed among the Chinese chat words
