@@ -132,9 +132,10 @@ _SLASH_DATE = re.compile(
 )
 # "5号", "五日"; not "5号楼" (building 5), "2号线" (metro line 2), "3日内" (within three days).
 _DAY_OF_MONTH = re.compile(rf"(?<![0-9月])({_NUM})[号日](?![楼线门窗院室房床栋座层内])")
-# 上 after 早/晚 ends 早上/晚上 ("晚上周日" is not "last Sunday").
+# 上 after 早/晚 ends 早上/晚上 ("晚上周日" is not "last Sunday"), and 下 after 一 ends the
+# particle 一下: "约一下周六" is this Saturday, "看一下下周三" next week's Wednesday.
 _CN_WEEKDAY = re.compile(
-    r"(这|本|下下|下|(?<![早晚])上)?个?(?:周|星期|礼拜)([一二三四五六日天]|[1-7](?![0-9]))"
+    r"((?<!一)下下|这|本|(?<!一)下|(?<![早晚])上)?个?(?:周|星期|礼拜)([一二三四五六日天]|[1-7](?![0-9]))"
 )
 _EN_WEEKDAY = re.compile(
     r"(?<![a-z])(?:(next|this) ?)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday"

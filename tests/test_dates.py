@@ -302,6 +302,12 @@ def test_parts_of_day(text: str, expected: DayPart) -> None:
         ("我住5号楼，明天下午3点来", WhenAsked(date(2026, 11, 28), AFTERNOON, time(15, 0))),
         ("能早一点吗，周一9点", WhenAsked(date(2026, 11, 30), None, time(9, 0))),
         ("晚上周日", WhenAsked(date(2026, 11, 29), EVENING, None)),
+        # 一下 is a particle, not 下周 (found trying the chat: booked a week late)
+        ("帮我约一下周六上午办社保卡", WhenAsked(date(2026, 11, 28), MORNING, None)),
+        ("我看一下周三行不行", WhenAsked(date(2026, 12, 2), None, None)),
+        ("看一下星期六", WhenAsked(date(2026, 11, 28), None, None)),
+        ("查一下下周三", WhenAsked(date(2026, 12, 2), None, None)),
+        ("问一下下下周三", WhenAsked(date(2026, 12, 9), None, None)),
     ],
 )
 def test_whole_messages(text: str, expected: WhenAsked) -> None:
