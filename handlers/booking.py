@@ -3,6 +3,7 @@ appointments, cancel, reschedule, the waitlist."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -825,8 +826,15 @@ async def upcoming_appointments(ctx: Context) -> list[Appointment]:
 async def only_or_latest(ctx: Context) -> Appointment | None:
     """The only upcoming appointment, or the one booked a moment ago."""
     upcoming = await upcoming_appointments(ctx)
-    if len(upcoming) == 1:
-        return upcoming[0]
+    return upcoming[0] if len(upcoming) == 1 else _booked_a_moment_ago(ctx, upcoming)
+
+
+async def just_booked(ctx: Context) -> Appointment | None:
+    """The upcoming appointment booked a moment ago (within RECENT_BOOKING), if any."""
+    return _booked_a_moment_ago(ctx, await upcoming_appointments(ctx))
+
+
+def _booked_a_moment_ago(ctx: Context, upcoming: Sequence[Appointment]) -> Appointment | None:
     latest = max(upcoming, key=lambda a: a.created_at, default=None)
     recent = latest is not None and latest.created_at >= ctx.now() - RECENT_BOOKING
     return latest if recent else None

@@ -8,6 +8,7 @@ from bot.clock import local_today
 from bot.context import Context
 from bot.messages import Reply
 from bot.router import HandlerResult, Router
+from handlers.booking import just_booked
 from handlers.common import (
     back_to_menu,
     format_date,
@@ -91,7 +92,11 @@ async def cancel(ctx: Context) -> HandlerResult:
     """Abandon the current flow from anywhere; "cancel my appointment" cancels an appointment."""
     if ctx.command_args and (_names_a_booking(ctx) or _points_at_a_booking(ctx)):
         return await offer_to_cancel(ctx)
-    if not ctx.state.name:  # nothing under way: say so, and how an appointment is cancelled
+    if not ctx.state.name:
+        booked = await just_booked(ctx)
+        if booked is not None:  # "取消" right after booking means that booking: ask first
+            return await ctx.redirect(ctx, f"book:cancel:{booked.ref}")
+        # nothing under way: say so, and how an appointment is cancelled
         return await main_menu(ctx, ctx.t("menu.nothing_to_cancel"))
     ctx.clear_state()
     return await main_menu(ctx, ctx.t("menu.cancelled"))

@@ -3,10 +3,15 @@ and on WeChat; a bare 'cancel' still only leaves the flow."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 
 from bot.app import Linli
+from bot.clock import ManualClock
+from bot.i18n import t
+from handlers.booking import RECENT_BOOKING
 from models.booking import Appointment, AppointmentStatus
 from tests.conftest import Chat, payloads
 from tests.test_typed_labels import _confirm_step
@@ -81,3 +86,26 @@ async def test_cancel_it_with_nothing_under_way_asks_about_the_booking(
 async def test_cancel_it_without_a_booking_says_there_is_none(linli: Linli) -> None:
     told = (await Chat(linli, user="pointer-none").send("cancel it"))[0].text
     assert "no upcoming appointments" in told
+
+
+async def test_a_bare_cancel_right_after_booking_asks_about_that_booking(linli: Linli) -> None:
+    chat = Chat(linli, user="cancel-just-booked")
+    shown = await _confirm_step(chat)
+    await chat.send(shown[0])  # booked; nothing is under way now
+    asked = await chat.send("取消")
+    assert any(p.startswith("book:cancelled:") for p in payloads(asked[0])), asked[0].text
+    assert await statuses(linli) == [AppointmentStatus.BOOKED]  # a question, nothing done
+    await chat.press(payloads(asked[0])[0])
+    assert await statuses(linli) == [AppointmentStatus.CANCELLED]
+
+
+async def test_a_bare_cancel_long_after_booking_says_nothing_is_under_way(
+    linli: Linli, clock: ManualClock
+) -> None:
+    chat = Chat(linli, user="cancel-long-after")
+    shown = await _confirm_step(chat)
+    await chat.send(shown[0])
+    clock.advance(RECENT_BOOKING + timedelta(minutes=1))
+    replies = await chat.send("取消")
+    assert replies[0].text == t("zh-CN", "menu.nothing_to_cancel")
+    assert await statuses(linli) == [AppointmentStatus.BOOKED]
