@@ -17,19 +17,39 @@ from models.base import SHANGHAI
 from models.calendar import classify_day
 from models.case_ops import open_case
 from models.cases import Case, CaseKind
-from models.handover import assign_to, end, is_handover, on_duty, relay, take
+from models.handover import (
+    assign_to,
+    end,
+    is_handover,
+    on_duty,
+    relay,
+    take,
+    waiting_handover,
+)
 from models.people import ensure_resident
 
 router = Router("handover")
 
 LIVE, STAFF_SIDE = "handover.live", "handover.staff"
+HANDOVER_QUESTION = (
+    "handover.question"  # a person asked for out of reach: the question, to register
+)
 LINE = 300  # characters of one relayed message shown in a transcript line
 
 
 async def hand_over(ctx: Context, transcript: list[dict[str, str]]) -> Reply:
-    """Open the consultation and reach the person on duty, or say when someone will answer."""
+    """Open the consultation and reach the person on duty, or say when someone will answer;
+    with nobody to talk to live and no question yet, ask for the question first."""
+    asked = _question(ctx, transcript)
+    waiting = await waiting_handover(ctx.session, ctx.identity.resident_id)
+    if waiting is not None:  # asked for a person again: one request, with what was added
+        return await _add_to(ctx, waiting, asked)
+    is_open = await _open_now(ctx)
+    staff = await on_duty(ctx.session, ctx.now()) if is_open else []
+    if not staff and not asked:  # a case reading "转人工" would tell nobody anything
+        ctx.set_state(HANDOVER_QUESTION)
+        return Reply(ctx.t("handover.ask_question"), back_to_menu(ctx))
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
-    asked = next((r["q"] for r in reversed(transcript) if r.get("q")), "") or ctx.text
     case = await open_case(
         ctx.session,
         catalogue(ctx),
@@ -42,8 +62,6 @@ async def hand_over(ctx: Context, transcript: list[dict[str, str]]) -> Reply:
         resident_id=resident.id,
         grid_id=resident.grid_id,
     )
-    is_open = await _open_now(ctx)
-    staff = await on_duty(ctx.session, ctx.now()) if is_open else []
     if not staff:
         await alert_department(ctx, case, case.department_id or 0)
         ctx.clear_state()
@@ -57,6 +75,38 @@ async def hand_over(ctx: Context, transcript: list[dict[str, str]]) -> Reply:
     await _tell_staff(ctx, case, person.id or 0, "handover.alert", transcript=_lines(transcript))
     ctx.set_state(LIVE, case=case.id)
     return Reply(ctx.t("handover.waiting", ref=case.ref), (_end_button(ctx, case),))
+
+
+def _question(ctx: Context, transcript: list[dict[str, str]]) -> str:
+    """What the resident wants a person for: the last question asked, or the words typed with
+    the request ("转人工：养老金没到账", "我要找人工，养老金没到账"); "" for the bare word."""
+    asked = next((r["q"] for r in reversed(transcript) if r.get("q")), "")
+    if asked:
+        return asked
+    return ctx.command_args if ctx.command == "human" else ctx.text
+
+
+async def _add_to(ctx: Context, case: Case, text: str) -> Reply:
+    """Add the resident's words to their open request, or remind them of it."""
+    due = when(ctx.lang, case.first_reply_due_at)
+    if not text:
+        ctx.set_state(HANDOVER_QUESTION, case=case.id)
+        return Reply(ctx.t("handover.already", ref=case.ref, due=due), back_to_menu(ctx))
+    relay(ctx.session, case, ("resident", case.resident_id), text, ctx.now())
+    if case.assignee_staff_id is not None:
+        await _tell_staff(
+            ctx, case, case.assignee_staff_id, "handover.from_resident", text=text[:1000]
+        )
+    ctx.clear_state()
+    return Reply(ctx.t("handover.added", ref=case.ref, due=due), back_to_menu(ctx))
+
+
+@router.state(HANDOVER_QUESTION)
+async def question_typed(ctx: Context) -> HandlerResult:
+    """The question asked for after a bare 转人工: it opens the request, or joins the open one."""
+    if not ctx.text:
+        return Reply(ctx.t("handover.ask_question"), back_to_menu(ctx))
+    return await hand_over(ctx, [{"q": ctx.text[:1000]}])
 
 
 async def _open_now(ctx: Context) -> bool:

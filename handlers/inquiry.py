@@ -31,7 +31,7 @@ from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
 from handlers.common import back_to_menu, clipped, is_short, localized, main_menu
 from handlers.grid_report import REPORT_WORDS as GRID_WORDS
 from handlers.grid_report import report_from_words
-from handlers.handover import LIVE, STAFF_SIDE, hand_over
+from handlers.handover import HANDOVER_QUESTION, LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
 from handlers.my_records import has_appointments, move_to_day, offer_to_cancel, show_my_cases
 from handlers.needs import NEED_WORDS, need_from_words
@@ -80,6 +80,7 @@ FREE_TEXT_STATES = (
     RENAME,
     LIVE,
     STAFF_SIDE,
+    HANDOVER_QUESTION,
     SIMPLE_WORDS,
     RATING_COMMENT,
 )

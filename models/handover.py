@@ -55,6 +55,21 @@ def is_handover(case: Case | None) -> bool:
     return case is not None and case.kind == CaseKind.CONSULTATION and case.status in OPEN
 
 
+async def waiting_handover(session: AsyncSession, resident_id: int | None) -> Case | None:
+    """The resident's latest request for a person that is still open, if any."""
+    if resident_id is None:
+        return None
+    query = (
+        select(Case)
+        .where(Case.resident_id == resident_id, Case.kind == CaseKind.CONSULTATION)
+        .where(col(Case.status).in_(OPEN))
+        .order_by(col(Case.created_at).desc())
+        .limit(5)
+    )
+    found = (await session.exec(query)).all()
+    return next((case for case in found if case.details.get("handover")), None)
+
+
 def assign_to(session: AsyncSession, case: Case, staff: Staff, now: datetime) -> None:
     """Give the conversation to the staff member on duty (their department takes the case)."""
     case.assignee_staff_id, case.status = staff.id, CaseStatus.ASSIGNED

@@ -138,19 +138,44 @@ async def test_outside_opening_hours_the_resident_learns_when(
 ) -> None:
     await on_duty(two, "S015", clock)
     clock.advance(timedelta(hours=11))  # Friday 21:00: closed
-    closed = await two.resident("转人工")
+    asked = await two.resident("转人工")
+    assert "LC-" not in asked  # the question first: a case reading "转人工" tells nobody anything
+    closed = await two.resident("我家老人的养老金这个月没到账")
     assert "不在办公时间" in closed and "LC-" in closed
     assert "08:00–18:00" in closed and "09:00–12:00" in closed  # and when it is open
     async with two.rig.linli.sessions() as session:
         [case] = (await session.exec(select(Case))).all()
     assert case.first_reply_due_at is not None and case.due_at is not None  # the SLA sweep's
     assert case.assignee_staff_id is None
+    assert case.summary == "我家老人的养老金这个月没到账"
 
 
 async def test_in_opening_hours_with_nobody_on_duty_it_does_not_say_closed(
     two: TwoChannels, clock: ManualClock
 ) -> None:
     clock.advance(timedelta(minutes=3))  # a Friday in opening hours, no shift in the roster now
-    answer = await two.resident("转人工")
+    answer = await two.resident("转人工：社保卡丢了怎么补")  # the question with the request
     assert "不在办公时间" not in answer and "值班工作人员暂时都不在线" in answer
     assert "LC-" in answer  # the question is kept as a consultation all the same
+
+
+async def test_asking_for_a_person_again_adds_to_the_open_request(
+    two: TwoChannels, clock: ManualClock
+) -> None:
+    """Out of hours, 转人工 twice (or 人工客服 after it) opens one request; what the resident
+    types after the reminder joins it, for the staff member who answers it."""
+    clock.advance(timedelta(hours=11))  # Friday 21:00: closed
+    await two.resident("转人工")
+    first = await two.resident("低保怎么申请")
+    again = await two.resident("人工客服")
+    ref = first[first.index("LC-") :].split("，")[0].split("；")[0][:16]
+    assert ref in again and "已登记" in again
+    added = await two.resident("家里两口人，都没有工作")
+    assert ref in added and "已补充" in added
+    async with two.rig.linli.sessions() as session:
+        [case] = (await session.exec(select(Case))).all()
+        events = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))).all()
+    assert case.summary == "低保怎么申请"
+    assert "家里两口人，都没有工作" in [event.note for event in events]
+    menu = await two.resident("菜单")  # the request is not a trap: the menu still comes
+    assert "LC-" not in menu

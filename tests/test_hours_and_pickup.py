@@ -30,7 +30,7 @@ async def test_on_the_web_chat_a_person_is_asked_for_by_the_real_hours(
     open_now = (await Chat(linli, user="handover-web-1").send("转人工"))[0].text
     assert "不在办公时间" not in open_now
     clock.set(FRIDAY_NIGHT)
-    closed = (await Chat(linli, user="handover-web-2").send("转人工"))[0].text
+    closed = (await Chat(linli, user="handover-web-2").send("转人工：社保卡丢了怎么补"))[0].text
     assert "不在办公时间" in closed and all(hours in closed for hours in HOURS)
     assert REF.search(closed)  # the question is kept as a case, answered when open
 
@@ -39,7 +39,9 @@ async def test_on_wechat_outside_hours_the_resident_learns_when(
     rig: WeChatRig, clock: ManualClock
 ) -> None:
     clock.set(FRIDAY_NIGHT)
-    closed = (await rig.post(rig.server.text("转人工")))["Content"]
+    asked = (await rig.post(rig.server.text("转人工")))["Content"]
+    assert not REF.search(asked)  # the question first, then the case
+    closed = (await rig.post(rig.server.text("社保卡丢了怎么补")))["Content"]
     assert "不在办公时间" in closed and all(hours in closed for hours in HOURS)
     assert REF.search(closed)
 
