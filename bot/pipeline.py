@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context
-from bot.i18n import normalize_lang, t
+from bot.i18n import LANGS, normalize_lang, t
 from bot.language import written_language
 from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
@@ -58,6 +58,15 @@ DATABASE_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 @cache
 def _word_set(words: tuple[str, ...]) -> frozenset[str]:
     return frozenset(words)
+
+
+@cache
+def _ways_out(*keys: str) -> frozenset[str]:
+    """The labels, folded, in every language, of options that decline a choice."""
+    return frozenset(fold(t(lang, key)) for lang in LANGS for key in keys)
+
+
+NONE_OF_THESE, MAIN_MENU = "match.none_of_these", "menu.back"
 
 
 def chat_lock_name(channel: str, user_ref: str) -> str:
@@ -391,13 +400,19 @@ class Pipeline:
 
     def _agreeing_option(self, text: str, labels: list[str]) -> int | None:
         """ "好的", "确定", "OK, confirm" answer a question whose one agreeing option is 确认 or
-        Confirm, as that option would."""
+        Confirm, as that option would; "对", "是这个" at "您说的可能是：[A] [都不是]" choose A."""
         agree = self._agree_words()
         parts = [part for part in _PARTS.split(fold(text)) if part]
         if not parts or not all(part in agree for part in parts):
             return None
         agreeing = [i for i, label in enumerate(labels) if fold(label) in agree]
-        return agreeing[0] if len(agreeing) == 1 else None
+        if agreeing:
+            return agreeing[0] if len(agreeing) == 1 else None
+        if not any(fold(label) in _ways_out(NONE_OF_THESE) for label in labels):
+            return None  # no "which one?" asked: "好的" may just say it was read
+        ways_out = _ways_out(NONE_OF_THESE, MAIN_MENU)
+        candidates = [i for i, label in enumerate(labels) if fold(label) not in ways_out]
+        return candidates[0] if len(candidates) == 1 else None
 
     def _agree_words(self) -> frozenset[str]:
         # Folded when the lexicon was read, and read again when data/intents.toml changes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.app import Linli
@@ -86,3 +87,36 @@ async def test_on_wechat_typing_a_pushed_option_answers_the_push(rig: WeChatRig)
     answer = await rig.post(rig.server.text(t("zh-CN", "cases.answer")))
     hours = await rig.post(rig.server.text("办公时间"))
     assert answer["Content"] == hours["Content"]  # typing the label did what the option does
+
+
+@pytest.mark.parametrize("answer", ["是这个", "对", "对的", "就是这个", "yes"])
+async def test_agreeing_at_one_candidate_besides_none_of_these_chooses_it(
+    linli: Linli, answer: str
+) -> None:
+    """代办 → "帮我妈办高龄补贴" → [高龄补贴申领] [都不是]: "对" means the one candidate (it
+    used to drop the request with "没有听懂")."""
+    chat = Chat(linli, user=f"agree-one-{len(answer)}-{answer.isascii()}")
+    await chat.send("代办")
+    offered = await chat.send("帮我妈办高龄补贴")
+    assert labels(offered[0]) == ["高龄补贴申领", t("zh-CN", "match.none_of_these")]
+    chosen = await chat.send(answer)
+    presser = Chat(linli, user=f"press-one-{len(answer)}-{answer.isascii()}")
+    await presser.send("代办")
+    await presser.send("帮我妈办高龄补贴")
+    pressed = await presser.press(payloads(offered[0])[0])
+    assert chosen[0].text == pressed[0].text  # as pressing 高龄补贴申领 would
+
+
+async def test_agreeing_at_several_candidates_chooses_none(linli: Linli) -> None:
+    chat = Chat(linli, user="agree-several")
+    offered = await chat.send("约个补贴")
+    assert len(labels(offered[0])) == 4, offered[0].text  # three services and 都不是
+    replies = await chat.send("对")
+    assert "请携带" not in replies[0].text  # no service was chosen for the resident
+
+
+async def test_a_time_with_no_service_named_asks_which_service(linli: Linli) -> None:
+    """"我想约个时间" names no service: the categories, not the first service that rhymes."""
+    replies = await Chat(linli, user="time-no-service").send("我想约个时间")
+    plain = await Chat(linli, user="plain-booking").send("我想预约")
+    assert replies[0].text == plain[0].text
