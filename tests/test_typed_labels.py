@@ -116,7 +116,7 @@ async def test_agreeing_at_several_candidates_chooses_none(linli: Linli) -> None
 
 
 async def test_a_time_with_no_service_named_asks_which_service(linli: Linli) -> None:
-    """"我想约个时间" names no service: the categories, not the first service that rhymes."""
+    """ "我想约个时间" names no service: the categories, not the first service that rhymes."""
     replies = await Chat(linli, user="time-no-service").send("我想约个时间")
     plain = await Chat(linli, user="plain-booking").send("我想预约")
     assert replies[0].text == plain[0].text
