@@ -47,6 +47,8 @@ from models.cases import Case, CaseKind
 from models.complaints import route_past_named_staff
 from models.dispatch import goes_to_dispatch, in_queue
 from models.intents import fold, load_lexicon
+from models.need_ops import items_of_resident
+from models.needs import NeedItem
 from models.people import ensure_resident
 from models.personal_data import remove_personal_data
 from models.refs import canonical_reference
@@ -357,9 +359,10 @@ async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
     cases = await resident_cases(ctx.session, ctx.identity.resident_id)
     if kind is not None and any(c.kind == kind for c in cases):
         cases = [c for c in cases if c.kind == kind]
-    if not cases:
+    needs = [] if kind else await items_of_resident(ctx.session, ctx.identity.resident_id)
+    if not cases and not needs:
         return Reply(ctx.t("cases.none"), back_to_menu(ctx))
-    lines = [ctx.t("cases.mine_title")]
+    lines = [ctx.t("cases.mine_title")] if cases else []
     lines += [
         ctx.t(
             "cases.mine_line",
@@ -369,8 +372,26 @@ async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
         )
         for c in cases
     ]
+    lines += _needs_lines(ctx, needs)
     buttons = tuple(Button(c.ref, f"case:view:{c.ref}") for c in cases)
     return Reply("\n".join(lines), (*buttons, *back_to_menu(ctx)))
+
+
+def _needs_lines(ctx: Context, items: list[NeedItem]) -> list[str]:
+    """The needs the resident raised or supported, with their stage and supporters."""
+    if not items:
+        return []
+    lines = [ctx.t("needs.mine_title")]
+    lines += [
+        ctx.t(
+            "needs.mine_line",
+            title=item.title,
+            stage=ctx.t(f"needs.stage_{item.stage}"),
+            supporters=item.supporters,
+        )
+        for item in items
+    ]
+    return lines
 
 
 def _is_reference(ctx: Context) -> bool:

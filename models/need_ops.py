@@ -245,6 +245,28 @@ async def support_item(
     return True
 
 
+MERGE_HOPS = 5  # an item merged into one that was merged again: follow a few steps, no more
+
+
+async def items_of_resident(
+    session: AsyncSession, resident_id: int, limit: int = 10
+) -> list[NeedItem]:
+    """The need items a resident raised or supported, each merged one followed to the item it
+    went into, most recently changed first."""
+    raised = select(Need.item_id).where(Need.resident_id == resident_id)
+    backed = select(NeedSupport.item_id).where(NeedSupport.resident_id == resident_id)
+    ids = {i for i in (await session.exec(raised)).all() if i is not None}
+    ids |= set((await session.exec(backed)).all())
+    found: dict[int, NeedItem] = {}
+    for _ in range(MERGE_HOPS):
+        if not ids:
+            break
+        rows = (await session.exec(select(NeedItem).where(col(NeedItem.id).in_(ids)))).all()
+        ids = {row.merged_into_id for row in rows if row.merged_into_id is not None} - set(found)
+        found |= {row.id or 0: row for row in rows if row.merged_into_id is None}
+    return sorted(found.values(), key=lambda item: item.updated_at, reverse=True)[:limit]
+
+
 async def top_items(
     session: AsyncSession,
     *,

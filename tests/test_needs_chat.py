@@ -120,3 +120,22 @@ async def test_a_photo_and_location_sent_first_stay_with_the_need(linli: Linli) 
         [need] = (await session.exec(select(Need))).all()
     assert need.attachments == [{"kind": "image", "ref": "m-1"}]
     assert (need.latitude, need.longitude) == (30.27, 120.15)
+
+
+async def test_track_shows_the_needs_one_raised_or_supported(linli: Linli) -> None:
+    """进度 lists a resident's needs with their stage (a need used to vanish from view once
+    submitted: "您目前没有在办的事项")."""
+    first = await first_need(linli)
+    async with linli.sessions() as session:
+        [item] = (await session.exec(select(NeedItem))).all()
+    shown = (await first.send("进度"))[0].text
+    assert "您提出或支持的需求" in shown and f"「{item.title}」：征集，1 人支持" in shown
+    second = Chat(linli, user="second-neighbour")
+    await second.send("需求")
+    offer = await second.send("老人吃饭不方便，社区能不能办个老年食堂")
+    await second.press(payloads(offer[0])[0])  # +1
+    assert f"「{item.title}」：征集，2 人支持" in (await second.send("进度"))[0].text
+    english = (await second.send("track", lang="en"))[0].text
+    assert "Needs you raised or supported" in english and "2 supporter(s)" in english
+    nobody = (await Chat(linli, user="no-needs-yet").send("进度"))[0].text
+    assert "您提出或支持的需求" not in nobody
