@@ -55,6 +55,7 @@ from models.knowledge import Entry, Found, Knowledge, load_knowledge
 from models.lexicon import Lexicon
 from models.service_match import ServiceMatcher, load_service_catalogue
 from models.services import Service
+from models.when import names_when
 
 router = Router("inquiry")
 
@@ -62,6 +63,7 @@ ASKING = "ask.recent"  # after a question: the next one is a question too, with 
 TITLE_LIMIT = 40  # characters of an answer's title on its button
 NOT_IT_REST = 2  # "不对啊", "that's wrong": characters (words) besides the words that say so
 RECENT = 6  # exchanges kept for a hand-over's transcript
+NOT_A_DAY_CHARS = 4  # shorter, an unclear answer at a day step is left to the step ("随便")
 # Flows where the resident types free text of their own; only a reference number or asking
 # for a person interrupts them, since "路灯坏了" there is what the flow asked for.
 FREE_TEXT_STATES = (
@@ -133,8 +135,8 @@ def _interrupts(ctx: Context) -> bool:
     if ctx.state.name in (ASKING, LIVE, STAFF_SIDE):
         return False
     seen = understood(ctx)
-    if not seen.sure:
-        return False  # the flow's step reads it (the bot would only ask what it means)
+    if not seen.sure:  # the flow's step reads it (the bot would only ask what it means) …
+        return _no_day_but_another_matter(ctx, seen)
     intent = seen.intent
     if ctx.state.name in FREE_TEXT_STATES:
         if seen.ruled not in (None, intent):
@@ -156,6 +158,18 @@ def _interrupts(ctx: Context) -> bool:
     return intent is Intent.QUESTION and _asks(ctx, ctx.text)
 
 
+def _no_day_but_another_matter(ctx: Context, seen: Understood) -> bool:
+    """… unless it is a booking's day or time step, which could only say it did not understand
+    a date, and the sentence names no day or time but likely another matter ("小区路灯坏了",
+    "what are your hours"): it is answered as a question would be, the booking kept aside."""
+    return (
+        ctx.state.name == CHOOSE_DAY
+        and seen.intent in (*OTHER_MATTERS, *OWN_RECORDS, Intent.QUESTION, Intent.HANDOVER)
+        and len(ctx.words) >= NOT_A_DAY_CHARS
+        and not names_when(fold(ctx.text))
+    )
+
+
 def _asks(ctx: Context, text: str) -> bool:
     return _asks_for(ctx, "question", text)
 
@@ -166,7 +180,8 @@ async def interrupting(ctx: Context) -> HandlerResult:
     offered again, at the step it was at."""
     if understood(ctx).intent is Intent.MOVE_BOOKING:
         return await move_to_day(ctx)  # reads the appointment in view from the state
-    if understood(ctx).intent is not Intent.QUESTION:
+    seen = understood(ctx)
+    if seen.intent is not Intent.QUESTION and seen.sure:
         ctx.clear_state()
         return await respond(ctx)
     return await answer_then_offer_flow(ctx)

@@ -187,3 +187,18 @@ async def test_how_to_cancel_is_answered_for_one_with_no_appointment(talk: Talk)
     answer = await talk.say("预约了去不了，怎么取消或者改时间？")
     assert t("zh-CN", "booking.none") not in answer
     assert "来源" in answer  # the FAQ's answer, with its source
+
+
+async def test_another_matter_at_a_booking_step_is_not_read_as_a_day(talk: Talk) -> None:
+    """ "小区路灯坏了" at the time step is not "没看懂这个时间": the matter is taken up as a
+    question would be (its readings offered), with 继续预约 back to the same slots."""
+    await talk.say("预约社保卡补办")
+    slots = await talk.say("周六")
+    assert "09:00" in slots
+    answer = await talk.say("小区路灯坏了")
+    assert t("zh-CN", "booking.time_not_understood") not in answer
+    assert t("zh-CN", "flow.resume_booking") in answer
+    resumed = await talk.say(t("zh-CN", "flow.resume_booking"))
+    assert "09:00" in resumed and await talk.state() == "booking.day"
+    unclear = await talk.say("随便")  # a short unclear answer stays the step's
+    assert await talk.state() == "booking.day", unclear
