@@ -4,6 +4,7 @@ appointments, cancel, reschedule, the waitlist."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -349,7 +350,8 @@ async def _show_day(
         return await _closed(ctx, service, plan)
     wanted = [s for s in plan.free if _fits(s, plan, part, at)]
     if at is not None and wanted:
-        return _confirm_question(ctx, service, wanted[0])
+        asked = _confirm_question(ctx, service, wanted[0])
+        return replace(asked, text=asked.text + _unpublished_note(ctx, plan))
     if not wanted:
         return await _nothing_free(ctx, service, plan, part, at)
     buttons = _slot_page(ctx, service, day, wanted, start if part is None else 0)
@@ -359,7 +361,14 @@ async def _show_day(
         date=format_day(ctx.lang, day),
         weekday=weekday_name(ctx, day),
     )
-    return Reply(title + "\n" + ctx.t("booking.slot_hint"), buttons)
+    return Reply(title + _unpublished_note(ctx, plan) + "\n" + ctx.t("booking.slot_hint"), buttons)
+
+
+def _unpublished_note(ctx: Context, plan: DayPlan) -> str:
+    """On an open day of a year whose holiday schedule is not out: it may still change."""
+    if plan.info.published:
+        return ""
+    return ctx.t("booking.unpublished_open", year=plan.info.day.year)
 
 
 def _slot_page(

@@ -134,6 +134,8 @@ def _interrupts(ctx: Context) -> bool:
         return False
     if ctx.state.name in (ASKING, LIVE, STAFF_SIDE):
         return False
+    if ctx.command is not None and not ctx.command_args:
+        return False  # a chat word alone (取消, 进度) is its command's, whatever a model reads
     seen = understood(ctx)
     if not seen.sure:  # the flow's step reads it (the bot would only ask what it means) …
         return _no_day_but_another_matter(ctx, seen)

@@ -39,6 +39,18 @@ def classify_day(day: date, overrides: dict[date, HolidayOverride]) -> DayInfo:
     return _published_day(day)
 
 
+# Statutory holidays on fixed dates (全国年节及纪念日放假办法): known before the State Council
+# publishes a year's schedule, which only adds the days around them and the make-up days.
+FIXED_DATE_HOLIDAYS = {
+    (1, 1): "new_years_day",
+    (5, 1): "labour_day",
+    (5, 2): "labour_day",
+    (10, 1): "national_day",
+    (10, 2): "national_day",
+    (10, 3): "national_day",
+}
+
+
 @lru_cache(maxsize=4096)
 def _published_day(day: date) -> DayInfo:
     """What the holiday calendar package says of a date (a pure function, so it is cached)."""
@@ -46,9 +58,11 @@ def _published_day(day: date) -> DayInfo:
         workday = chinese_calendar.is_workday(day)
         on_holiday, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
-        # The package covers published years only; later years fall back to plain weekends.
-        kind = DayKind.WORKDAY if day.weekday() < 5 else DayKind.HOLIDAY
-        return DayInfo(day, kind, published=False)
+        # The package covers published years only; later years fall back to plain weekends,
+        # and to the holidays the law fixes by date, whatever the year's schedule adds.
+        fixed = FIXED_DATE_HOLIDAYS.get((day.month, day.day))
+        kind = DayKind.WORKDAY if day.weekday() < 5 and fixed is None else DayKind.HOLIDAY
+        return DayInfo(day, kind, fixed, published=False)
     kind = DayKind.WORKDAY if workday else DayKind.HOLIDAY
     holiday = chinese_calendar.Holiday(name).name if on_holiday and name and not workday else None
     return DayInfo(day, kind, holiday)
