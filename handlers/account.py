@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
-from handlers.common import back_to_menu, known_resident, localized, main_menu
+from handlers.common import back_to_menu, echoed, known_resident, localized, main_menu
 from models.org import Community, Grid, list_grids
 from models.people import ensure_resident
 
@@ -77,7 +77,7 @@ async def community_typed(ctx: Context) -> HandlerResult:
     if len(matches) == 1:
         return await _community_chosen(ctx, matches[0].code)
     key = "account.community_ambiguous" if matches else "account.community_not_found"
-    return await _community_question(ctx, ctx.t(key, text=ctx.text[:20]))
+    return await _community_question(ctx, ctx.t(key, text=echoed(ctx.text)))
 
 
 async def _community_chosen(ctx: Context, code: str) -> Reply:

@@ -19,6 +19,7 @@ from bot.router import HandlerResult, Phase, Router
 from bot.signing import link_signature
 from handlers.common import (
     back_to_menu,
+    echoed,
     format_time,
     is_short,
     localized,
@@ -166,11 +167,11 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     ctx.set_state(CHOOSE_SERVICE, back="book")
     if not matches:  # the categories again, so that nothing has to be started over
         buttons = (*await _categories(ctx), *back_to_menu(ctx))
-        return Reply(ctx.t("booking.no_match", text=text[:20]), buttons)
+        return Reply(ctx.t("booking.no_match", text=echoed(text)), buttons)
     shown = matches[:MATCHES_SHOWN]
     buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
     other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
-    return Reply(ctx.t("booking.several", text=text[:20]), (*buttons, other))
+    return Reply(ctx.t("booking.several", text=echoed(text)), (*buttons, other))
 
 
 async def match_services(ctx: Context, text: str) -> list[Service]:

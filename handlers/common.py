@@ -12,6 +12,7 @@ from bot.outgoing import Name
 from models.calendar import DayInfo
 from models.org import Street
 from models.people import Resident
+from models.personal_data import remove_personal_data
 from models.services import DayKind
 
 MAIN_ITEMS = ("book", "need", "proxy", "track", "rate", "ask", "hours", "account")
@@ -38,6 +39,15 @@ def clipped(text: str, limit: int) -> str:
     if " " in cut and not text[limit - 1].isspace():
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:") + "…"
+
+
+ECHO_CHARS = 20  # of the resident's own words quoted back in "没有找到与“…”相关的服务"
+
+
+def echoed(text: str) -> str:
+    """The resident's words quoted back to them: phone and ID numbers masked before the cut,
+    so that no 17 of an ID card's 18 digits come back (or into a screenshot)."""
+    return remove_personal_data(text)[:ECHO_CHARS]
 
 
 def street_name(ctx: Context, street: Street | None) -> str:

@@ -32,3 +32,18 @@ async def test_wanting_to_book_without_a_service_opens_the_booking_menu(
 ) -> None:
     reply = await Chat(linli, user="yuyue-menu-0001", channel=channel).send("我要预约")
     assert reply[0].text == t("zh-CN", "booking.choose_category"), reply[0].text
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [("身份证510123195001011234", "51012319500101123"), ("电话13812345678", "13812345678")],
+)
+async def test_words_quoted_back_at_the_service_step_hide_personal_numbers(
+    linli: Linli, typed: str, number: str
+) -> None:
+    """ "没有找到与“…”相关的服务" quoted the first 20 characters, an ID card's first 17 digits
+    among them: the number is masked before the cut."""
+    chat = Chat(linli, user=f"quoted-{number[:6]}")
+    await chat.send("预约办事")
+    replies = await chat.send(typed)
+    assert number[:11] not in replies[0].text, replies[0].text
