@@ -31,9 +31,8 @@ from models.people import ensure_resident
 router = Router("handover")
 
 LIVE, STAFF_SIDE = "handover.live", "handover.staff"
-HANDOVER_QUESTION = (
-    "handover.question"  # a person asked for out of reach: the question, to register
-)
+# Nobody to talk to live: the question, to register for the person who answers later.
+HANDOVER_QUESTION = "handover.question"
 LINE = 300  # characters of one relayed message shown in a transcript line
 
 
@@ -87,18 +86,27 @@ def _question(ctx: Context, transcript: list[dict[str, str]]) -> str:
 
 
 async def _add_to(ctx: Context, case: Case, text: str) -> Reply:
-    """Add the resident's words to their open request, or remind them of it."""
+    """Add the resident's words to their open request, or remind them of it; a live chat
+    stays live (its next words are relayed as before)."""
     due = when(ctx.lang, case.first_reply_due_at)
+    live = ctx.state.name == LIVE
     if not text:
-        ctx.set_state(HANDOVER_QUESTION, case=case.id)
+        if not live:
+            ctx.set_state(HANDOVER_QUESTION)  # the next words join the request found again
         return Reply(ctx.t("handover.already", ref=case.ref, due=due), back_to_menu(ctx))
+    await _pass_on(ctx, case, text)
+    if not live:
+        ctx.clear_state()
+    return Reply(ctx.t("handover.added", ref=case.ref, due=due), back_to_menu(ctx))
+
+
+async def _pass_on(ctx: Context, case: Case, text: str) -> None:
+    """The resident's words on the case's timeline, and to the staff member on it, if any."""
     relay(ctx.session, case, ("resident", case.resident_id), text, ctx.now())
     if case.assignee_staff_id is not None:
         await _tell_staff(
             ctx, case, case.assignee_staff_id, "handover.from_resident", text=text[:1000]
         )
-    ctx.clear_state()
-    return Reply(ctx.t("handover.added", ref=case.ref, due=due), back_to_menu(ctx))
 
 
 @router.state(HANDOVER_QUESTION)
@@ -241,11 +249,7 @@ async def resident_says(ctx: Context) -> HandlerResult:
     if case is None or case.resident_id != ctx.identity.resident_id or not ctx.text:
         ctx.clear_state()
         return Reply(ctx.t("handover.over"), back_to_menu(ctx))
-    relay(ctx.session, case, ("resident", case.resident_id), ctx.text, ctx.now())
-    if case.assignee_staff_id is not None:
-        await _tell_staff(
-            ctx, case, case.assignee_staff_id, "handover.from_resident", text=ctx.text[:1000]
-        )
+    await _pass_on(ctx, case, ctx.text)
     return Reply(ctx.t("handover.relayed"), (_end_button(ctx, case),))
 
 

@@ -180,9 +180,9 @@ def _asks(ctx: Context, text: str) -> bool:
 async def interrupting(ctx: Context) -> HandlerResult:
     """Leave the flow for what the message asks; a question is answered and the flow is
     offered again, at the step it was at."""
-    if understood(ctx).intent is Intent.MOVE_BOOKING:
-        return await move_to_day(ctx)  # reads the appointment in view from the state
     seen = understood(ctx)
+    if seen.intent is Intent.MOVE_BOOKING:
+        return await move_to_day(ctx)  # reads the appointment in view from the state
     if seen.intent is not Intent.QUESTION and seen.sure:
         ctx.clear_state()
         return await respond(ctx)

@@ -179,3 +179,15 @@ async def test_asking_for_a_person_again_adds_to_the_open_request(
     assert "家里两口人，都没有工作" in [event.note for event in events]
     menu = await two.resident("菜单")  # the request is not a trap: the menu still comes
     assert "LC-" not in menu
+
+
+async def test_asking_for_a_person_again_in_a_live_chat_keeps_it_live(
+    two: TwoChannels, clock: ManualClock
+) -> None:
+    await on_duty(two, "S015", clock)
+    await two.resident("转人工：社保卡丢了怎么补")
+    again = await two.resident("转人工")
+    assert "已登记" in again
+    assert "已转达" in await two.resident("我在等")  # still relayed to the person on duty
+    async with two.rig.linli.sessions() as session:
+        assert len((await session.exec(select(Case))).all()) == 1
