@@ -41,7 +41,9 @@ from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = "postgresql+asyncpg://root@127.0.0.1:5432/linli_h3"
-TARGETS = ("werobot", "sqlite", "pg1", "pg2")
+TARGETS = ("werobot", "sqlite", "pg1", "pg2", "floor", "floor-sqlite")
+DEFAULT_TARGETS = TARGETS[:4]
+FLOORS = ("floor", "floor-sqlite")  # the stack's ceiling: aiohttp with no pipeline
 WARM_SECONDS = 5
 START_SECONDS = 180  # a loaded 2-core machine can take a minute to import and warm a server
 SAMPLES = 5
@@ -98,6 +100,14 @@ def serve_linli(env: dict[str, str], processes: int) -> Servers:
     return [(subprocess.Popen(command, env=env, cwd=ROOT), port)]
 
 
+def serve_floor(folder: str, store: bool) -> Servers:
+    """bench/stack_floor.py: aiohttp verifying, parsing and echoing (and committing one row)."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.stack_floor", str(port)]
+    command += ["--sqlite", f"{folder}/floor.db"] if store else []
+    return [(subprocess.Popen(command, cwd=ROOT), port)]
+
+
 def serve_peer() -> Servers:
     """The WeRoBot echo under gunicorn, one sync worker."""
     port = free_port()
@@ -113,6 +123,8 @@ def target_servers(target: str, args: argparse.Namespace) -> Iterator[Servers]:
     with tempfile.TemporaryDirectory(prefix="peer-") as folder:
         if target == "werobot":
             servers = serve_peer()
+        elif target in FLOORS:
+            servers = serve_floor(folder, target == "floor-sqlite")
         else:
             url = f"sqlite+aiosqlite:///{folder}/bench.db" if target == "sqlite" else args.pg
             if url.startswith("postgresql"):
@@ -217,9 +229,9 @@ def measure(target: str, args: argparse.Namespace) -> Row:
     messages = Messages(f"{target}{int(time.time())}")
     with target_servers(target, args) as servers:
         for _process, port in servers:  # one at a time first: start-up work (the model) ends
-            if target != "werobot":
+            if target not in ("werobot", *FLOORS):
                 asyncio.run(settle(port))
-            asyncio.run(check_samples(port, messages, echo=target == "werobot"))
+            asyncio.run(check_samples(port, messages, echo=echoes(target)))
         warm = load_servers(servers, messages, args.connections, WARM_SECONDS, 0)
         seconds = args.seconds
         used = sum(cpu_seconds(process.pid) for process, _port in servers)
@@ -227,11 +239,16 @@ def measure(target: str, args: argparse.Namespace) -> Row:
             load = load_servers(servers, messages, args.connections, seconds, warm.rate)
         used = sum(cpu_seconds(process.pid) for process, _port in servers) - used
         wrong = sum(
-            asyncio.run(check_samples(port, messages, echo=target == "werobot"))
+            asyncio.run(check_samples(port, messages, echo=echoes(target)))
             for _process, port in servers
         )
     answered = max(load.requests - load.non_2xx - load.bad, 1)
     return Row(target, load, wrong, used * 1000 / answered)
+
+
+def echoes(target: str) -> bool:
+    """Whether a target answers each text with the text itself."""
+    return target == "werobot" or target in FLOORS
 
 
 def ratio_lines(rows: dict[str, Row]) -> list[str]:
@@ -241,6 +258,9 @@ def ratio_lines(rows: dict[str, Row]) -> list[str]:
         ("Linli 1 process SQLite / WeRoBot", "sqlite", "werobot", 1.0, 1.0),
         ("Linli 1 process PostgreSQL / WeRoBot", "pg1", "werobot", 1.0, 1.0),
         ("PostgreSQL 2 processes / (2 x 1 process)", "pg2", "pg1", 2.0, 0.8),
+        # The stack's ceiling: the most any pipeline on aiohttp could reach against WeRoBot.
+        ("aiohttp echo, no pipeline / WeRoBot", "floor", "werobot", 1.0, 1.0),
+        ("aiohttp echo + 1 SQLite commit / WeRoBot", "floor-sqlite", "werobot", 1.0, 1.0),
     ]
     lines = []
     for label, top, bottom, times, target in wanted:
@@ -285,7 +305,11 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds a target")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--only", default=",".join(TARGETS), help="comma-separated targets")
+    parser.add_argument(
+        "--only",
+        default=",".join(DEFAULT_TARGETS),
+        help=f"comma-separated targets of {', '.join(TARGETS)}",
+    )
     parser.add_argument("--database-url", dest="pg", default=DEFAULT_PG, help="PostgreSQL (wiped!)")
     parser.add_argument("--profile", type=Path, help="write py-spy flame graphs here")
     parser.add_argument("--raw", action="store_true", help="with --profile: collapsed stacks")

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.wechat_webhook --rate 500 --seconds 30 --mode plain
 
 Starts the server (one process, a fresh SQLite file) and, for the ratio, a "protocol floor"
-server that only verifies the signature, parses the XML and answers a fixed text. Messages are
+server that only verifies the signature, parses the XML and echoes the text. Messages are
 sent open-loop (on schedule, whether or not earlier ones have been answered) from 2,000
 followers. Prints throughput, latency percentiles and how many answers took over 5 s.
 """
@@ -106,23 +106,12 @@ def start_floor(port: int) -> subprocess.Popen[bytes]:
 
 
 def run_floor_server(port: int) -> None:
-    """Verify, parse, answer a fixed text: the least any WeChat webhook must do."""
-    from bot.channels.wechat import WeChatGatekeeper, WeChatRejectedError, parse, render_text
+    """Verify, parse, answer: the least any WeChat webhook must do (bench/stack_floor.py)."""
+    from bench.stack_floor import make_app
+    from bot.channels.wechat import WeChatGatekeeper
 
     gate = WeChatGatekeeper(TOKEN, APP_ID, (AES_KEY,), mode="compatible")
-
-    async def receive(request: web.Request) -> web.Response:
-        try:
-            opened = gate.open(dict(request.query), await request.read())
-            message = parse(opened.xml)
-        except WeChatRejectedError as rejected:
-            return web.Response(status=rejected.status)
-        xml = render_text(message, "收到")
-        return web.Response(text=gate.seal(xml, opened), content_type="application/xml")
-
-    app = web.Application()
-    app.router.add_post("/wechat", receive)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(make_app(gate), host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 async def wait_until_up(url: str, seconds: float = 30) -> None:

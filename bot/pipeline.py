@@ -119,6 +119,7 @@ class Pipeline:
         self.settings = settings
         self.state_timeout = timedelta(minutes=settings.state_timeout_minutes)
         self.reference = ReferenceData()
+        self.data_dir = Path(settings.data_dir)
         self._user_locks = KeyedLocks()
         self._inflight: dict[InflightKey, asyncio.Future[list[Reply]]] = {}
         self.replay_window = timedelta(seconds=settings.wechat_timestamp_window_seconds)
@@ -330,7 +331,7 @@ class Pipeline:
         text = ctx.inbound.text
         if not replies or not text or ctx.payload is not None or ctx.identity.staff_id:
             return replies
-        if not load_lexicon(Path(self.settings.data_dir)).has("emergency", fold(text)):
+        if not load_lexicon(self.data_dir).has("emergency", fold(text)):
             return replies
         first, warning = replies[0], ctx.t("ask.emergency")
         return [Reply(f"{warning}\n{first.text}", first.buttons, first.link), *replies[1:]]
@@ -416,4 +417,4 @@ class Pipeline:
 
     def _agree_words(self) -> frozenset[str]:
         # Folded when the lexicon was read, and read again when data/intents.toml changes.
-        return _word_set(load_lexicon(Path(self.settings.data_dir)).words.get("agree", ()))
+        return _word_set(load_lexicon(self.data_dir).words.get("agree", ()))

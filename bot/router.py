@@ -14,6 +14,7 @@ from bot.context import Context
 from bot.messages import Reply
 
 HandlerResult = Reply | Sequence[Reply] | None
+KEYS_KEPT = 4096  # kinds of message (command, event, state) whose candidate routes are kept
 Handler = Callable[[Context], Awaitable[HandlerResult]]
 Filter = Callable[[Context], bool]
 
@@ -37,6 +38,9 @@ class Route:
     handler: Handler
     name: str
     prefixes: tuple[str, ...] = ()
+    # What the first filter asks, when it asks only that: ("command" | "event" | "state", the
+    # values it accepts), so that the index offers the route only the messages it can take.
+    gate: tuple[str, frozenset[str]] | None = None
 
     def matches(self, ctx: Context) -> bool:
         """Whether every filter accepts the message."""
@@ -68,13 +72,17 @@ class Router:
         return self
 
     def route(
-        self, phase: Phase, *filters: Filter, prefixes: tuple[str, ...] = ()
+        self,
+        phase: Phase,
+        *filters: Filter,
+        prefixes: tuple[str, ...] = (),
+        gate: tuple[str, frozenset[str]] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register a handler for a phase with arbitrary filters."""
 
         def register(handler: Handler) -> Handler:
             name = f"{self.name}.{handler.__name__}"
-            self._routes.append(Route(phase, tuple(filters), handler, name, prefixes))
+            self._routes.append(Route(phase, tuple(filters), handler, name, prefixes, gate))
             self._index = None
             return handler
 
@@ -94,15 +102,23 @@ class Router:
         self, *commands: str, filters: Sequence[Filter] = ()
     ) -> Callable[[Handler], Handler]:
         """Handle a chat word such as "菜单"/"menu" (see [commands] in the locale files)."""
-        return self.route(Phase.COMMAND, lambda ctx: ctx.command in commands, *filters)
+        gate = ("command", frozenset(commands))
+        return self.route(Phase.COMMAND, lambda ctx: ctx.command in commands, *filters, gate=gate)
 
     def event(self, *events: str, filters: Sequence[Filter] = ()) -> Callable[[Handler], Handler]:
         """Handle a channel event (subscribe, unsubscribe, image, location, …)."""
-        return self.route(Phase.COMMAND, lambda ctx: ctx.inbound.event in events, *filters)
+        gate = ("event", frozenset(events))
+        return self.route(
+            Phase.COMMAND, lambda ctx: ctx.inbound.event in events, *filters, gate=gate
+        )
 
     def state(self, *names: str) -> Callable[[Handler], Handler]:
         """Handle typed text while the conversation is in one of the named states."""
-        return self.route(Phase.STATE, lambda ctx: ctx.payload is None and ctx.state.name in names)
+        return self.route(
+            Phase.STATE,
+            lambda ctx: ctx.payload is None and ctx.state.name in names,
+            gate=("state", frozenset(names)),
+        )
 
     def keyword(self, *words: str) -> Callable[[Handler], Handler]:
         """Handle typed text that contains one of the words."""
@@ -125,7 +141,7 @@ class Router:
         chosen = self._index.payload_route(ctx)
         if chosen is None:
             chosen = next(
-                (route for route in self._index.unpressed if route.matches(ctx)),
+                (route for route in self._index.unpressed_for(ctx) if route.matches(ctx)),
                 None,
             )
         if chosen is None:
@@ -147,6 +163,27 @@ class _RouteIndex:
         self.unpressed = [
             route for phase in list(Phase)[1:] for route in routes if route.phase is phase
         ]
+        self._unpressed_by_key: dict[tuple[str | None, ...], list[Route]] = {}
+
+    def unpressed_for(self, ctx: Context) -> list[Route]:
+        """The routes other than payload routes that may take this message, in order: those
+        whose gate (command word, event, state) lets it through, and those without a gate."""
+        key = (
+            ctx.command,
+            ctx.inbound.event,
+            ctx.state.name if ctx.payload is None else None,
+        )
+        routes = self._unpressed_by_key.get(key)
+        if routes is None:
+            seen = dict(zip(("command", "event", "state"), key, strict=True))
+            routes = [
+                route
+                for route in self.unpressed
+                if route.gate is None or seen[route.gate[0]] in route.gate[1]
+            ]
+            if len(self._unpressed_by_key) < KEYS_KEPT:  # events and states are the sender's
+                self._unpressed_by_key[key] = routes
+        return routes
 
     def payload_route(self, ctx: Context) -> Route | None:
         """The route of the longest prefix the payload is, or starts with "prefix:" (the first

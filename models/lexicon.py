@@ -24,7 +24,7 @@ class Lexicon:
 
     def has(self, kind: str, text: str) -> bool:
         """Whether the folded text contains one of the kind's words."""
-        return any(_contains(text, word) for word in self.words.get(kind, ()))
+        return _any_word(self.words.get(kind, ())).search(text) is not None
 
     def found(self, kind: str, text: str) -> list[str]:
         """The kind's words the folded text contains."""
@@ -58,6 +58,14 @@ def _contains(text: str, word: str) -> bool:
 
 
 @cache
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One search for what any(_contains(text, word)) asks, word by word: run on every message
+    (the danger words), the loop cost more than the rest of reading it."""
+    alternatives = [rf"\b{re.escape(w)}\b" if _english(w) else re.escape(w) for w in words]
+    return re.compile("|".join(alternatives) or r"(?!)")
+
+
+@cache
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = [
         rf"(?<![a-z]){re.escape(w)}(?![a-z])" if _english(w) else re.escape(w)
@@ -68,7 +76,16 @@ def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
 
 def load_lexicon(data_dir: Path) -> Lexicon:
     """The intent words of a data directory (read again when its files change)."""
-    return _lexicon(data_dir, data_version(data_dir))
+    version = data_version(data_dir)
+    held = _last.get(data_dir)
+    if held is not None and held[0] is version:  # the same check of the files: no hashing
+        return held[1]
+    lexicon = _lexicon(data_dir, version)
+    _last[data_dir] = (version, lexicon)
+    return lexicon
+
+
+_last: dict[Path, tuple[Version, Lexicon]] = {}
 
 
 @lru_cache(maxsize=8)
