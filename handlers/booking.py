@@ -41,7 +41,7 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment, BookingSlot, WaitlistEntry
-from models.intents import fold, load_lexicon, services_asked
+from models.intents import fold, load_lexicon, names_no_service, services_asked
 from models.lexicon import Lexicon
 from models.org import Department
 from models.people import ensure_resident
@@ -114,8 +114,12 @@ async def _service(ctx: Context, code: str) -> Service | None:
 @router.command("book")
 async def start_booking(ctx: Context) -> HandlerResult:
     """Categories to choose from, or type part of a service's name (and a day)."""
-    if ctx.command_args:
+    if ctx.command_args and not _names_no_service(ctx, ctx.command_args):
         return await _service_typed(ctx, ctx.command_args)
+    return await _choose_category(ctx)
+
+
+async def _choose_category(ctx: Context) -> Reply:
     ctx.set_state(CHOOSE_SERVICE, back="menu")
     return Reply(ctx.t("booking.choose_category"), (*await _categories(ctx), *_mine_button(ctx)))
 
@@ -165,6 +169,8 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     if len(matches) == 1:
         return await _show_asked(ctx, matches[0], parse_when(text, _today(ctx)))
     ctx.set_state(CHOOSE_SERVICE, back="book")
+    if not matches and _names_no_service(ctx, text):  # "Book an appointment": no name to miss
+        return await _choose_category(ctx)
     if not matches:  # the categories again, so that nothing has to be started over
         buttons = (*await _categories(ctx), *back_to_menu(ctx))
         return Reply(ctx.t("booking.no_match", text=echoed(text)), buttons)
@@ -172,6 +178,11 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
     other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
     return Reply(ctx.t("booking.several", text=echoed(text)), (*buttons, other))
+
+
+def _names_no_service(ctx: Context, text: str) -> bool:
+    data = Path(ctx.settings.data_dir)
+    return names_no_service(text, load_lexicon(data), load_service_catalogue(data))
 
 
 async def match_services(ctx: Context, text: str) -> list[Service]:

@@ -22,7 +22,15 @@ from handlers.case_text import (
     when,
 )
 from handlers.cases_staff import staff_actions
-from handlers.common import back_to_menu, localized, location_of, main_menu, street_code, with_media
+from handlers.common import (
+    back_to_menu,
+    echoed,
+    localized,
+    location_of,
+    main_menu,
+    street_code,
+    with_media,
+)
 from handlers.personal_numbers import (
     CONSENT_PAYLOAD,
     NumberStep,
@@ -344,8 +352,9 @@ async def simple_words(ctx: Context) -> HandlerResult:
 @router.payload("track")
 @router.command("track")
 async def my_cases(ctx: Context) -> HandlerResult:
-    """进度: my cases, newest first, each with its status."""
-    if ctx.command_args:
+    """进度: my cases, newest first, each with its status; 进度 LC-… that one case."""
+    # "track my case", "进度 我的": words, not a reference number, ask for the list.
+    if any(char.isdigit() for char in ctx.command_args):
         ctx.clear_state()
         return await _show(ctx, ctx.command_args)
     return await cases_of(ctx, None)
@@ -416,7 +425,7 @@ async def _show(ctx: Context, ref: str) -> Reply:
     who = await viewer(ctx)
     case = await find_case(ctx.session, ref, who)
     if case is None:
-        return Reply(ctx.t("cases.not_found", ref=ref[:32]), back_to_menu(ctx))
+        return Reply(ctx.t("cases.not_found", ref=echoed(ref)), back_to_menu(ctx))
     events = await timeline(ctx.session, case)
     if who.staff is not None:
         card = await case_card(ctx.session, case, who.staff, now=ctx.now(), place="chat")

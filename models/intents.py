@@ -28,7 +28,7 @@ from models.lexicon import fold as fold
 from models.lexicon import load_lexicon as load_lexicon
 from models.model_cache import cached, fingerprint
 from models.refs import find_reference
-from models.service_match import Match, ServiceMatcher, load_service_catalogue
+from models.service_match import Match, ServiceMatcher, load_service_catalogue, units
 from models.when import names_when, without_when
 
 # Cancelling an appointment in words apart ("帮我取消一下明天的预约", "预约的体检能取消吗").
@@ -41,6 +41,7 @@ SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is ab
 SMALL_TALK_REST = 6  # characters besides the greeting itself ("谢谢啦", "thanks a lot")
 SURE_READING = 0.9  # the probability a reading needs before the bot acts on it unasked …
 SURE_AGREEING = 0.85  # … or when the word lists read it the same way
+SURE_NAMED = 0.75  # … or, for a booking the word lists agree on, that names a service in full
 MIN_INTENTS = 3  # fewer labelled intents in the examples and the rules read alone
 READINGS = 3  # readings offered when none is likely enough …
 READING_FLOOR = 0.3  # … as long as the best one is at least this likely …
@@ -136,6 +137,9 @@ def _understand(
     best, likelihood = usable[0]
     sure = likelihood >= (SURE_AGREEING if best is ruled.intent else SURE_READING)
     folded = fold(text)
+    if best is ruled.intent is Intent.BOOKING and likelihood >= SURE_NAMED:
+        # A booking word and a service's whole name ("预约居住证办理") leave nothing to ask.
+        sure = sure or any(match.named for match in services.named(folded))
     ruled = _reranked(ruled, folded, knowledge, model)
     grounded = _saw_something(ruled, lexicon, folded)
     if best is Intent.UNKNOWN or not grounded or (not sure and likelihood < READING_FLOOR):
@@ -325,6 +329,12 @@ def services_asked(
     holds the codes that may be offered (the database's active services)."""
     folded = fold(text)
     return services.named(folded, among) or services.rank(_asked(folded, lexicon), among=among)
+
+
+def names_no_service(text: str, lexicon: Lexicon, services: ServiceMatcher) -> bool:
+    """Whether a sentence, without its booking words, days and filler, has nothing left that
+    could name a service ("Book an appointment", "我想预约一下")."""
+    return not units(_asked(fold(text), lexicon), services.filler)
 
 
 def _asked(folded: str, lexicon: Lexicon) -> str:

@@ -1,0 +1,63 @@
+"""A resident's first message typed instead of pressed, as an outside walkthrough wrote them:
+short English requests that name no service, a booking word with a service's whole name, and
+进度 / track followed by words instead of a reference. On the web chat and on WeChat."""
+
+from __future__ import annotations
+
+from bot.i18n import t
+from tests.talk import Talk, open_rig, platform, talk
+
+__all__ = ["open_rig", "platform", "talk"]  # fixtures this module uses
+
+
+async def test_book_an_appointment_shows_the_categories(talk: Talk) -> None:
+    await talk.say("english")
+    for typed in ("I want to book an appointment", "Book an appointment"):
+        shown = await talk.say(typed)
+        assert t("en", "booking.choose_category") in shown, typed
+        assert "No service matches" not in shown
+        assert await talk.state() == "booking.service"
+
+
+async def test_book_an_appointment_at_the_service_step_keeps_the_step(talk: Talk) -> None:
+    await talk.say("english")
+    await talk.say("book")
+    shown = await talk.say("an appointment please")
+    assert t("en", "booking.choose_category") in shown
+    assert await talk.state() == "booking.service"
+    shown = await talk.say("residence permit application")  # the flow goes on from there
+    assert "Residence permit application" in shown
+
+
+async def test_a_booking_word_and_a_whole_service_name_go_straight_to_its_days(
+    talk: Talk,
+) -> None:
+    shown = await talk.say("预约居住证办理")
+    assert "「居住证办理」" in shown
+    assert "请选择日期" in shown
+    assert "我不太确定" not in shown
+
+
+async def test_track_with_words_lists_the_cases(talk: Talk) -> None:
+    await talk.say("english")
+    shown = await talk.say("track my case")
+    assert "was not found" not in shown
+    assert t("en", "cases.none") in shown
+
+
+async def test_a_number_after_track_is_masked_when_no_case_has_it(talk: Talk) -> None:
+    shown = await talk.say("进度 13912345678")
+    assert "13912345678" not in shown
+    assert "没有找到事项" in shown
+
+
+async def test_i_want_to_cancel_opens_the_appointments(talk: Talk) -> None:
+    await talk.say("english")
+    shown = await talk.say("I want to cancel")
+    assert t("en", "booking.none") in shown
+
+
+async def test_what_are_your_hours_is_answered(talk: Talk) -> None:
+    await talk.say("english")
+    shown = await talk.say("what are your hours")
+    assert "08:00" in shown and "18:00" in shown
