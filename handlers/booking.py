@@ -25,6 +25,7 @@ from handlers.common import (
     localized,
     main_menu,
     options_again,
+    options_shown,
     street_code,
     weekday_name,
 )
@@ -168,9 +169,15 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     matches = await match_services(ctx, text)
     if len(matches) == 1:
         return await _show_asked(ctx, matches[0], parse_when(text, _today(ctx)))
+    on_screen = options_shown(ctx.state.data)  # before the step starts again without them
     ctx.set_state(CHOOSE_SERVICE, back="book")
-    if not matches and _names_no_service(ctx, text):  # "Book an appointment": no name to miss
-        return await _choose_category(ctx)
+    if not matches and _names_no_service(ctx, text):
+        if not names_when(fold(text)):  # "Book an appointment": no name to miss
+            return await _choose_category(ctx)
+        # "周六上午可以吗" before any service: the options shown stay (the services of a
+        # category, the several that fit, or the categories), with what comes first.
+        buttons = on_screen or (*await _categories(ctx), *back_to_menu(ctx))
+        return Reply(ctx.t("booking.service_first"), buttons)
     if not matches:  # the categories again, so that nothing has to be started over
         buttons = (*await _categories(ctx), *back_to_menu(ctx))
         return Reply(ctx.t("booking.no_match", text=echoed(text)), buttons)
@@ -273,14 +280,27 @@ async def _appointment_item(ctx: Context, appointment: Appointment) -> Reply:
     return Reply(text, buttons)
 
 
-async def _show_service(ctx: Context, service: Service) -> Reply:
-    move = ctx.state.data.get("move")
-    ctx.set_state(CHOOSE_DAY, service=service.code, back="book", **({"move": move} if move else {}))
+def documents_lines(ctx: Context, service: Service) -> list[str]:
+    """「居住证办理」 请携带： · … : a service's name and the documents to bring."""
     documents = (
         service.documents_en if ctx.lang == "en" and service.documents_en else service.documents_zh
     )
     lines = [ctx.t("booking.service_title", service=_name(ctx, service))]
-    lines += [ctx.t("booking.documents")] + [f"· {d}" for d in documents]
+    return lines + [ctx.t("booking.documents")] + [f"· {d}" for d in documents]
+
+
+async def service_of_step(ctx: Context, step: object, data: object) -> Service | None:
+    """The service a booking step (its day or time, under way or paused) is for, if any."""
+    if not isinstance(step, str) or not step.startswith("booking.") or not isinstance(data, dict):
+        return None
+    code = data.get("service")
+    return await _service(ctx, code) if isinstance(code, str) and code else None
+
+
+async def _show_service(ctx: Context, service: Service) -> Reply:
+    move = ctx.state.data.get("move")
+    ctx.set_state(CHOOSE_DAY, service=service.code, back="book", **({"move": move} if move else {}))
+    lines = documents_lines(ctx, service)
     days = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN)
     if not days:
         nothing = await _no_place_ahead(ctx, service)

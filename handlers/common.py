@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from typing import Any
 
@@ -42,6 +43,16 @@ def clipped(text: str, limit: int) -> str:
 
 
 ECHO_CHARS = 20  # of the resident's own words quoted back in "没有找到与“…”相关的服务"
+
+
+def options_shown(data: Mapping[str, object]) -> tuple[Button, ...]:
+    """The options a step last showed (kept in its state by the pipeline), as buttons again."""
+    options, labels = data.get("options"), data.get("labels")
+    if not isinstance(options, list) or not isinstance(labels, list) or len(options) != len(labels):
+        return ()
+    return tuple(
+        Button(str(label), str(option)) for label, option in zip(labels, options, strict=True)
+    )
 
 
 def echoed(text: str) -> str:
@@ -116,12 +127,7 @@ def back_to_menu(ctx: Context) -> tuple[Button, ...]:
 def options_again(ctx: Context) -> tuple[Button, ...]:
     """The options the person was last shown (for a step that did not understand the answer:
     it asks again and keeps them, so nothing on the screen is lost); else the menu button."""
-    options, labels = ctx.state.data.get("options"), ctx.state.data.get("labels")
-    if not isinstance(options, list) or not isinstance(labels, list) or not options:
-        return back_to_menu(ctx)
-    return tuple(
-        Button(str(label), str(option)) for label, option in zip(labels, options, strict=False)
-    )
+    return options_shown(ctx.state.data) or back_to_menu(ctx)
 
 
 MEDIA_KEPT = 9

@@ -16,7 +16,9 @@ from handlers.booking import (
     CHOOSE_DAY,
     appointment_card,
     book_from_words,
+    documents_lines,
     match_services,
+    service_of_step,
     start_booking,
 )
 from handlers.cases import (
@@ -28,7 +30,14 @@ from handlers.cases import (
     proxy_from_words,
 )
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
-from handlers.common import back_to_menu, clipped, is_short, localized, main_menu
+from handlers.common import (
+    back_to_menu,
+    clipped,
+    is_short,
+    localized,
+    main_menu,
+    options_shown,
+)
 from handlers.grid_report import REPORT_WORDS as GRID_WORDS
 from handlers.grid_report import report_from_words
 from handlers.handover import HANDOVER_QUESTION, LIVE, STAFF_SIDE, hand_over
@@ -183,10 +192,29 @@ async def interrupting(ctx: Context) -> HandlerResult:
     seen = understood(ctx)
     if seen.intent is Intent.MOVE_BOOKING:
         return await move_to_day(ctx)  # reads the appointment in view from the state
+    documents = await _documents_of_booking(ctx, ctx.state.name, ctx.state.data)
+    if documents is not None:
+        return await answer_then_offer_flow(ctx, documents)
     if seen.intent is not Intent.QUESTION and seen.sure:
         ctx.clear_state()
         return await respond(ctx)
     return await answer_then_offer_flow(ctx)
+
+
+async def _documents_of_booking(ctx: Context, step: object, data: object) -> Handler | None:
+    """ "要带什么材料" while booking 居住证办理 (at its day or time, or after a question that
+    paused it): the answer is that service's list, not the FAQ's guess about another one."""
+    if not _asks_for(ctx, "documents", ctx.text):
+        return None
+    service = await service_of_step(ctx, step, data)
+    if service is None:
+        return None
+    documents = Reply("\n".join(documents_lines(ctx, service)), back_to_menu(ctx))
+
+    async def answer(_ctx: Context) -> Reply:
+        return documents
+
+    return answer
 
 
 async def answer_then_offer_flow(ctx: Context, answer: Handler | None = None) -> list[Reply]:
@@ -227,12 +255,7 @@ async def resume(ctx: Context) -> HandlerResult:
     if not isinstance(step, str) or not step or not isinstance(data, dict):
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
     ctx.set_state(step, **data)
-    options, labels = data.get("options"), data.get("labels")
-    buttons: tuple[Button, ...] = ()
-    if isinstance(options, list) and isinstance(labels, list) and len(options) == len(labels):
-        buttons = tuple(
-            Button(str(label), str(option)) for label, option in zip(labels, options, strict=True)
-        )
+    buttons = options_shown(data)
     prompt = data.get("prompt")
     text = ctx.t("flow.resumed") + (f"\n{prompt}" if isinstance(prompt, str) and prompt else "")
     return Reply(text, buttons or back_to_menu(ctx))
@@ -254,7 +277,15 @@ async def next_question(ctx: Context) -> HandlerResult:
     flow a first question paused still offered); "不对" right after an answer gets the others."""
     if _not_this_answer(ctx):
         return await _other_answers(ctx)
-    return await keeping_paused(ctx, paused_flow(ctx), respond)
+    return await _go_on_asking(ctx)
+
+
+async def _go_on_asking(ctx: Context) -> list[Reply]:
+    """The message answered, the flow a question paused (if any) still offered; what to bring
+    is still the paused booking's list."""
+    paused = paused_flow(ctx)
+    documents = paused and await _documents_of_booking(ctx, paused["name"], paused.get("data"))
+    return await keeping_paused(ctx, paused, documents or respond)
 
 
 def _not_this_answer(ctx: Context) -> bool:
@@ -294,7 +325,7 @@ def _typed(ctx: Context) -> bool:
 async def free_text(ctx: Context) -> HandlerResult:
     """Whatever typed text no button, command or flow took: work out what it wants."""
     if not ctx.state_expired:
-        return await keeping_paused(ctx, paused_flow(ctx), respond)
+        return await _go_on_asking(ctx)
     if understood(ctx).intent in (Intent.UNKNOWN, Intent.CHITCHAT):
         return await not_understood(ctx)  # "2" meant for the lost flow: say it was reset
     # The half-finished flow timed out: say so, and still act on what was written.

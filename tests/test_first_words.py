@@ -61,3 +61,36 @@ async def test_what_are_your_hours_is_answered(talk: Talk) -> None:
     await talk.say("english")
     shown = await talk.say("what are your hours")
     assert "08:00" in shown and "18:00" in shown
+
+
+async def test_what_to_bring_while_booking_is_that_services_list(talk: Talk) -> None:
+    await talk.say("预约居住证办理")
+    for question in ("要带什么材料", "要带照片吗"):
+        shown = await talk.say(question)
+        assert "「居住证办理」" in shown and "近期免冠证件照" in shown, question
+        assert "社保卡" not in shown  # the FAQ's guess about another service
+        assert t("zh-CN", "flow.resume_booking") in shown
+    shown = await talk.say(t("zh-CN", "flow.resume_booking"))
+    assert await talk.state() == "booking.day"
+    shown = await talk.say("周六")
+    assert "可预约的时段" in shown
+
+
+async def test_what_to_bring_at_the_time_step_in_english(talk: Talk) -> None:
+    await talk.say("english")
+    await talk.say("book residence permit application")
+    await talk.say("Saturday")
+    shown = await talk.say("what documents do I need to bring?")
+    assert "Residence permit application" in shown
+    assert t("en", "flow.resume_booking") in shown
+
+
+async def test_a_day_at_the_choice_of_several_services_keeps_them(talk: Talk) -> None:
+    await talk.say("english")
+    await talk.say("book")
+    listed = await talk.say("residence permit")
+    assert "Residence permit annual endorsement" in listed
+    shown = await talk.say("Saturday")
+    assert t("en", "booking.service_first") in shown
+    assert "Residence permit annual endorsement" in shown  # the three still to choose from
+    assert await talk.state() == "booking.service"
