@@ -16,6 +16,7 @@ from handlers.booking import (
     CHOOSE_DAY,
     appointment_card,
     book_from_words,
+    day_typed,
     documents_lines,
     match_services,
     service_of_step,
@@ -57,6 +58,7 @@ from models.intents import (
     fold,
     load_intent_model,
     load_lexicon,
+    names_no_service,
     read_as,
     understand,
 )
@@ -204,7 +206,13 @@ async def interrupting(ctx: Context) -> HandlerResult:
 async def _documents_of_booking(ctx: Context, step: object, data: object) -> Handler | None:
     """ "要带什么材料" while booking 居住证办理 (at its day or time, or after a question that
     paused it): the answer is that service's list, not the FAQ's guess about another one."""
-    if not _asks_for(ctx, "documents", ctx.text):
+    data_dir = Path(ctx.settings.data_dir)
+    lexicon, folded = load_lexicon(data_dir), fold(ctx.text)
+    if not lexicon.has("documents", folded):
+        return None
+    # "办社保卡要带什么" names another service: the answer is about that one, as usual.
+    rest = lexicon.pattern("documents", "question").sub(" ", folded)
+    if not names_no_service(rest, lexicon, load_service_catalogue(data_dir)):
         return None
     service = await service_of_step(ctx, step, data)
     if service is None:
@@ -284,8 +292,23 @@ async def _go_on_asking(ctx: Context) -> list[Reply]:
     """The message answered, the flow a question paused (if any) still offered; what to bring
     is still the paused booking's list."""
     paused = paused_flow(ctx)
+    step = _paused_booking_day(ctx, paused)
+    if step is not None:
+        ctx.set_state(CHOOSE_DAY, **step)
+        return as_replies(await day_typed(ctx))  # "10点半" after 要带什么: the step goes on
     documents = paused and await _documents_of_booking(ctx, paused["name"], paused.get("data"))
     return await keeping_paused(ctx, paused, documents or respond)
+
+
+def _paused_booking_day(
+    ctx: Context, paused: Mapping[str, object] | None
+) -> dict[str, object] | None:
+    """The data of a booking's day or time step a question paused, when the message names a
+    day or time: it is that step's answer, as if 继续预约 had been pressed first."""
+    data = paused.get("data") if paused is not None else None
+    if paused is None or paused["name"] != CHOOSE_DAY or not isinstance(data, dict):
+        return None
+    return data if names_when(fold(ctx.text)) else None
 
 
 def _not_this_answer(ctx: Context) -> bool:

@@ -94,3 +94,19 @@ async def test_a_day_at_the_choice_of_several_services_keeps_them(talk: Talk) ->
     assert t("en", "booking.service_first") in shown
     assert "Residence permit annual endorsement" in shown  # the three still to choose from
     assert await talk.state() == "booking.service"
+
+
+async def test_what_to_bring_for_another_service_is_not_the_booked_ones(talk: Talk) -> None:
+    await talk.say("预约居住证办理")
+    for question in ("办社保卡要带什么", "结婚登记要带什么材料"):
+        shown = await talk.say(question)
+        assert "住所证明" not in shown, question  # 居住证办理's list, for another service
+
+
+async def test_a_time_after_a_side_question_goes_on_with_the_booking(talk: Talk) -> None:
+    await talk.say("预约居住证办理")
+    await talk.say("周六")
+    await talk.say("要带什么材料")
+    shown = await talk.say("10点半")
+    assert "请确认预约" in shown and "10:30" in shown
+    assert await talk.state() == "booking.day"
