@@ -49,7 +49,7 @@ from models.people import ensure_resident
 from models.reminders import ReminderRules
 from models.roster_plan import planned_by
 from models.service_match import load_service_catalogue
-from models.services import Service
+from models.services import DayKind, Service
 from models.slots import (
     HORIZON_DAYS,
     DayPlan,
@@ -66,6 +66,7 @@ CHOOSE_SERVICE = "booking.service"
 CHOOSE_DAY = "booking.day"
 MOVE, CANCEL = "book:move:", "book:cancel:"  # an appointment's options, before its ref
 DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
+WEEK = 7  # open days looked through past those shown, for a weekend service's weekend day
 NOON = time(12)
 
 
@@ -301,13 +302,28 @@ async def _show_service(ctx: Context, service: Service) -> Reply:
     move = ctx.state.data.get("move")
     ctx.set_state(CHOOSE_DAY, service=service.code, back="book", **({"move": move} if move else {}))
     lines = documents_lines(ctx, service)
-    days = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN)
+    days = await _days_offered(ctx, service)
     if not days:
         nothing = await _no_place_ahead(ctx, service)
         return Reply("\n".join([*lines, nothing.text]), nothing.buttons)
     lines.append(ctx.t("booking.choose_day"))
     buttons = tuple(_day_button(ctx, service, plan) for plan in days)
     return Reply("\n".join(lines), buttons)
+
+
+async def _days_offered(ctx: Context, service: Service) -> list[DayPlan]:
+    """The next open days, and for a service offered at weekends the first weekend or holiday
+    with places when those days are all workdays: it is who the weekend hours are for."""
+    days = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN)
+    if not service.weekend or not days or any(_rest_day(plan) for plan in days):
+        return days
+    later = await next_open_days(ctx.session, service, ctx.now(), DAYS_SHOWN + WEEK)
+    rest = next((plan for plan in later[len(days) :] if _rest_day(plan)), None)
+    return [*days, rest] if rest is not None else days
+
+
+def _rest_day(plan: DayPlan) -> bool:
+    return plan.info.kind is DayKind.HOLIDAY
 
 
 def _day_button(ctx: Context, service: Service, plan: DayPlan) -> Button:

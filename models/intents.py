@@ -46,6 +46,9 @@ MIN_INTENTS = 3  # fewer labelled intents in the examples and the rules read alo
 READINGS = 3  # readings offered when none is likely enough …
 READING_FLOOR = 0.3  # … as long as the best one is at least this likely …
 READING_SHARE = 0.1  # … and the others are offered from this likelihood on
+# Word lists one handler reads for its own step, which say nothing of what a message wants: the
+# model does not see them (照片 or 身份证 in a sentence made short booking words unsure).
+NOT_SIGNALS = frozenset({"documents"})
 
 
 class Intent(StrEnum):
@@ -195,7 +198,11 @@ def features(text: str, ruled: Understood, lexicon: Lexicon, knowledge: Knowledg
     seen = [f"rule_{ruled.intent.value}", f"length_{min(len(folded) // 10, 6)}"]
     if ruled.outside:
         seen.append("rule_outside")
-    seen += [f"has_{kind}" for kind in lexicon.words if lexicon.pattern(kind).search(folded)]
+    seen += [
+        f"has_{kind}"
+        for kind in lexicon.words
+        if kind not in NOT_SIGNALS and lexicon.pattern(kind).search(folded)
+    ]
     if names_when(folded):
         seen.append("when")
     best = ruled.found[0] if ruled.found else None

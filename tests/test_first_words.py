@@ -4,6 +4,9 @@ short English requests that name no service, a booking word with a service's who
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from bot.clock import ManualClock
 from bot.i18n import t
 from tests.talk import Talk, open_rig, platform, talk
 
@@ -110,3 +113,15 @@ async def test_a_time_after_a_side_question_goes_on_with_the_booking(talk: Talk)
     shown = await talk.say("10点半")
     assert "请确认预约" in shown and "10:30" in shown
     assert await talk.state() == "booking.day"
+
+
+async def test_a_weekend_service_offers_a_weekend_day_from_a_monday(
+    talk: Talk, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 11, 30, 1, 0, tzinfo=UTC))  # Monday 09:00 in Chengdu
+    shown = await talk.say("预约居住证办理")
+    days = [line for line in shown.splitlines() if "（余" in line]
+    assert any("周一" in line for line in days) and any("周五" in line for line in days)
+    assert any("周六" in line for line in days), days  # 周末可办: the weekend is offered too
+    shown = await talk.say("预约居住证补领换领")  # weekdays only: no weekend day added
+    assert not any("周六" in line for line in shown.splitlines() if "（余" in line)
