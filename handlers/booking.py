@@ -4,6 +4,7 @@ appointments, cancel, reschedule, the waitlist."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from bot.context import Context
-from bot.dates import DayPart, WhenAsked, parse_when
+from bot.dates import DayPart, WhenAsked, parse_when, read_number
 from bot.i18n import format_day
 from bot.messages import Button, Link, Reply
 from bot.outgoing.tell import offer_place
@@ -68,6 +69,7 @@ MOVE, CANCEL = "book:move:", "book:cancel:"  # an appointment's options, before 
 DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
 WEEK = 7  # open days looked through past those shown, for a weekend service's weekend day
 NOON = time(12)
+HOURS_A_DAY = 24
 
 
 def reminder_rules(ctx: Context) -> ReminderRules:
@@ -169,23 +171,67 @@ async def service_typed(ctx: Context) -> HandlerResult:
 async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     matches = await match_services(ctx, text)
     if len(matches) == 1:
-        return await _show_asked(ctx, matches[0], parse_when(text, _today(ctx)))
+        asked = parse_when(text, _today(ctx))
+        return await _show_asked(
+            ctx, matches[0], asked if _says_when(asked) else _asked_before(ctx)
+        )
     on_screen = options_shown(ctx.state.data)  # before the step starts again without them
     ctx.set_state(CHOOSE_SERVICE, back="book")
     if not matches and _names_no_service(ctx, text):
         if not names_when(fold(text)):  # "Book an appointment": no name to miss
             return await _choose_category(ctx)
         # "周六上午可以吗" before any service: the options shown stay (the services of a
-        # category, the several that fit, or the categories), with what comes first.
+        # category, the several that fit, or the categories), with what comes first; the day
+        # is kept for the service chosen next, in place of one said before.
+        asked = parse_when(text, _today(ctx))
+        ctx.set_state(CHOOSE_SERVICE, back="book", **_kept_when(asked))
         buttons = on_screen or (*await _categories(ctx), *back_to_menu(ctx))
-        return Reply(ctx.t("booking.service_first"), buttons)
+        return Reply(ctx.t("booking.service_first") + _day_kept_note(ctx, asked), buttons)
     if not matches:  # the categories again, so that nothing has to be started over
         buttons = (*await _categories(ctx), *back_to_menu(ctx))
         return Reply(ctx.t("booking.no_match", text=echoed(text)), buttons)
-    shown = matches[:MATCHES_SHOWN]
+    return offer_services(ctx, matches, text)
+
+
+def offer_services(ctx: Context, services: Sequence[Service], text: str) -> Reply:
+    """Several services fit what was typed: the best of them and "none of these" (the
+    categories). A day or time said with them is kept for the one chosen
+    ("帮我约下周一下午两点办居住证" shows that Monday's 14:00 once 居住证办理 is chosen)."""
+    asked = parse_when(text, _today(ctx))
+    ctx.set_state(CHOOSE_SERVICE, back="book", **_kept_when(asked))
+    shown = services[:MATCHES_SHOWN]
     buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
     other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
-    return Reply(ctx.t("booking.several", text=echoed(text)), (*buttons, other))
+    return Reply(ctx.t("match.which_service") + _day_kept_note(ctx, asked), (*buttons, other))
+
+
+def _day_kept_note(ctx: Context, asked: WhenAsked) -> str:
+    """The line promising the day said (on its own line), or nothing without a day."""
+    if asked.day is None:
+        return ""
+    return "\n" + ctx.t("booking.day_kept", date=format_day(ctx.lang, asked.day))
+
+
+def _kept_when(asked: WhenAsked) -> dict[str, str]:
+    """A day, part of the day and time, as a step keeps them until the service is chosen."""
+    kept = {
+        "asked_day": asked.day.isoformat() if asked.day else "",
+        "asked_part": asked.part.value if asked.part else "",
+        "asked_at": asked.at.strftime("%H:%M") if asked.at else "",
+    }
+    return {key: value for key, value in kept.items() if value}
+
+
+def _when_kept(data: dict[str, object]) -> WhenAsked:
+    """What _kept_when kept in a step's data; anything unreadable is left out."""
+    day = part = at = None
+    with suppress(ValueError):
+        day = date.fromisoformat(str(data.get("asked_day", "")))
+    with suppress(ValueError):
+        part = DayPart(str(data.get("asked_part", "")))
+    with suppress(ValueError):
+        at = time.fromisoformat(str(data.get("asked_at", "")))
+    return WhenAsked(day, part, at)
 
 
 def _names_no_service(ctx: Context, text: str) -> bool:
@@ -215,7 +261,18 @@ async def service_chosen(ctx: Context) -> HandlerResult:
     service = await _service(ctx, ctx.args)
     if service is None:
         return await start_booking(ctx)
-    return await _show_service(ctx, service)
+    return await _show_asked(ctx, service, _asked_before(ctx))
+
+
+def _says_when(asked: WhenAsked) -> bool:
+    return asked.day is not None or asked.part is not None or asked.at is not None
+
+
+def _asked_before(ctx: Context) -> WhenAsked:
+    """The day or time said before the service was chosen (nothing, outside that step)."""
+    if ctx.state.name != CHOOSE_SERVICE:
+        return WhenAsked(None, None, None)
+    return _when_kept(ctx.state.data)  # a day gone by is shown as gone by, not replaced
 
 
 async def book_from_words(ctx: Context, service_code: str, text: str) -> HandlerResult:
@@ -229,7 +286,7 @@ async def book_from_words(ctx: Context, service_code: str, text: str) -> Handler
 
 async def _show_asked(ctx: Context, service: Service, asked: WhenAsked) -> Reply:
     """The service's days, or the slots of the day (and the time) the resident asked for."""
-    if asked.day is None and asked.part is None and asked.at is None:
+    if not _says_when(asked):
         return await _show_service(ctx, service)
     day = asked.day or _chosen_day(ctx, service) or await _first_fitting_day(ctx, service, asked)
     return await _show_day(ctx, service, day, asked.part, asked.at)
@@ -343,10 +400,20 @@ async def day_typed(ctx: Context) -> HandlerResult:
     service = await _service(ctx, str(ctx.state.data.get("service", "")))
     if service is None:
         return await start_booking(ctx)
-    asked = parse_when(ctx.text, _today(ctx))
-    if asked.day is None and asked.part is None and asked.at is None:
+    asked = parse_when(_hour_alone(ctx), _today(ctx))
+    if not _says_when(asked):
         return _not_understood(ctx)
     return await _show_asked(ctx, service, asked)
+
+
+def _hour_alone(ctx: Context) -> str:
+    """A number alone typed at a day's times ("10", "17") is an hour, read as "10点" is; the
+    number of an option shown was taken before as that option (WeChat numbers them). At the
+    days it stays unread: "10" could be a date as well."""
+    number = read_number(ctx.text.strip().rstrip("。.!！"))
+    if "day" in ctx.state.data and number is not None and 0 < number < HOURS_A_DAY:
+        return f"{number}点"
+    return ctx.text
 
 
 def _not_understood(ctx: Context) -> Reply:

@@ -1,6 +1,7 @@
 """A booking said in one sentence without a booking word: a service named with a day or a time
 ("我想明天下午5点去办社保卡补办", "social security card replacement tomorrow 5pm") goes straight
-to that day's slots, or to the confirm question when that time is free."""
+to that day's slots, or to the confirm question when that time is free; a name several services
+fit ("下周一下午两点办居住证") offers them, the day and time kept for the one chosen."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 from bot.context import Context
 from bot.dates import parse_when, without_when
 from bot.router import HandlerResult, Phase, Router
-from handlers.booking import CHOOSE_DAY, CHOOSE_SERVICE, book_from_words
+from handlers.booking import (
+    CHOOSE_DAY,
+    CHOOSE_SERVICE,
+    book_from_words,
+    match_services,
+    offer_services,
+    start_booking,
+)
 from handlers.inquiry import ASKING, understood
 from models.base import SHANGHAI
 from models.intents import Intent, fold, load_lexicon, services_asked
@@ -19,7 +27,7 @@ router = Router("booking_words")
 
 # Where a sentence may be taken before the flow reads it: no flow, booking, or asking.
 TAKEN_IN = ("", CHOOSE_SERVICE, CHOOSE_DAY, ASKING)
-_SERVICE = "booking_words.service"  # the service the sentence names, found once per message
+_SERVICE = "booking_words.services"  # the services the sentence names, found once a message
 
 
 def _says_when(ctx: Context, text: str) -> bool:
@@ -27,12 +35,12 @@ def _says_when(ctx: Context, text: str) -> bool:
     return asked.day is not None or asked.at is not None or asked.part is not None
 
 
-def _named_service(ctx: Context, text: str) -> str | None:
-    """The one service the sentence names (the shared matching path), its days and times left
-    out; several that fit equally are no booking in one sentence."""
+def _named_services(ctx: Context, text: str) -> list[str]:
+    """The services the sentence names (the shared matching path), its days and times left
+    out: the one that clearly fits, else the best few."""
     data = Path(ctx.settings.data_dir)
     matches = services_asked(without_when(text), load_lexicon(data), load_service_catalogue(data))
-    return matches[0].code if len(matches) == 1 else None
+    return [match.code for match in matches]
 
 
 def _books(ctx: Context) -> bool:
@@ -44,18 +52,33 @@ def _books(ctx: Context) -> bool:
         return False
     if ctx.state.name not in TAKEN_IN or not _says_when(ctx, text):
         return False
-    if load_lexicon(Path(ctx.settings.data_dir)).has("question", fold(text)):
+    lexicon, folded = load_lexicon(Path(ctx.settings.data_dir)), fold(text)
+    if lexicon.has("question", folded):
         return False
-    if understood(ctx).intent not in (Intent.QUESTION, Intent.UNKNOWN, Intent.BOOKING):
+    seen = understood(ctx)
+    if seen.intent not in (Intent.QUESTION, Intent.UNKNOWN, Intent.BOOKING):
+        # A day and a service read as perhaps a move, with no word of moving in it
+        # ("下周一下午两点办居住证"), is a booking: moving says what changes (改到, 换到).
+        unsure_move = not seen.sure and seen.intent is Intent.MOVE_BOOKING
+        if not unsure_move or lexicon.has("move_booking", folded):
+            return False
+    codes = _named_services(ctx, text)
+    if not codes or ctx.state.data.get("service") in codes:
         return False
-    code = _named_service(ctx, text)
-    if code is None or code == ctx.state.data.get("service"):
-        return False
-    ctx.extra[_SERVICE] = code
+    ctx.extra[_SERVICE] = codes
     return True
 
 
 @router.route(Phase.COMMAND, _books)
 async def book_in_one_sentence(ctx: Context) -> HandlerResult:
-    """That day's slots, or the confirm question for the time when it is free."""
-    return await book_from_words(ctx, str(ctx.extra[_SERVICE]), ctx.text)
+    """That day's slots, or the confirm question for the time when it is free; when several
+    services fit ("下周一下午两点办居住证"), which of them, the day and time kept."""
+    codes = ctx.extra[_SERVICE]
+    if isinstance(codes, list) and len(codes) == 1:
+        return await book_from_words(ctx, str(codes[0]), ctx.text)
+    fits = await match_services(ctx, ctx.text)
+    if len(fits) == 1:
+        return await book_from_words(ctx, fits[0].code, ctx.text)
+    if fits:
+        return offer_services(ctx, fits, ctx.text)
+    return await start_booking(ctx)

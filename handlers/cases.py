@@ -10,6 +10,7 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.outgoing import case_news
 from bot.router import HandlerResult, Phase, Router
+from handlers.booking import appointment_label, upcoming_appointments
 from handlers.case_text import (
     WORDS_LIMIT,
     alert_department,
@@ -41,6 +42,7 @@ from handlers.personal_numbers import (
     number_typed,
     numbers_to_ask,
 )
+from models.booking import Appointment
 from models.case_card import case_card
 from models.case_ops import (
     confirm_resolved,
@@ -369,7 +371,8 @@ async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
     if kind is not None and any(c.kind == kind for c in cases):
         cases = [c for c in cases if c.kind == kind]
     needs = [] if kind else await items_of_resident(ctx.session, ctx.identity.resident_id)
-    if not cases and not needs:
+    booked = [] if kind else await upcoming_appointments(ctx)
+    if not cases and not needs and not booked:
         return Reply(ctx.t("cases.none"), back_to_menu(ctx))
     lines = [ctx.t("cases.mine_title")] if cases else []
     lines += [
@@ -382,8 +385,19 @@ async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
         for c in cases
     ]
     lines += _needs_lines(ctx, needs)
+    lines += await _appointment_lines(ctx, booked)
     buttons = tuple(Button(c.ref, f"case:view:{c.ref}") for c in cases)
-    return Reply("\n".join(lines), (*buttons, *back_to_menu(ctx)))
+    mine = (Button(ctx.t("booking.mine"), "book:mine"),) if booked else ()
+    return Reply("\n".join(lines), (*buttons, *mine, *back_to_menu(ctx)))
+
+
+async def _appointment_lines(ctx: Context, appointments: list[Appointment]) -> list[str]:
+    """The appointments still to come, each with its service and time (进度 shows them too:
+    a resident who only booked has something to follow)."""
+    if not appointments:
+        return []
+    labels = [await appointment_label(ctx, a) for a in appointments]
+    return [ctx.t("cases.appointments_title"), *(f"· {label}" for label in labels)]
 
 
 def _needs_lines(ctx: Context, items: list[NeedItem]) -> list[str]:

@@ -19,6 +19,7 @@ from handlers.booking import (
     day_typed,
     documents_lines,
     match_services,
+    offer_services,
     service_of_step,
     start_booking,
 )
@@ -444,18 +445,8 @@ async def _book_what_fits(ctx: Context, text: str) -> HandlerResult:
     if len(fits) == 1:
         return await book_from_words(ctx, fits[0].code, text)
     if fits:
-        return _which_service(ctx, fits)
+        return offer_services(ctx, fits, text)
     return await start_booking(ctx)
-
-
-def _which_service(ctx: Context, services: list[Service]) -> Reply:
-    """Several services fit the sentence: the best three, and "none of these" (the menu)."""
-    buttons = tuple(
-        Button(localized(ctx, s.name_zh, s.name_en), f"book:svc:{s.code}") for s in services
-    )
-    ctx.clear_state()
-    other = Button(ctx.t("match.none_of_these"), "book")
-    return Reply(ctx.t("match.which_service"), (*buttons, other))
 
 
 async def _answer(ctx: Context, seen: Understood, text: str) -> Reply:
