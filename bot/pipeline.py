@@ -50,6 +50,7 @@ _PARTS = re.compile(r"[\s,.!?;:~、，。！？；：～]+")  # between the word
 InflightKey = tuple[str, str, str]
 CALLBACK_PURGE_SECONDS = 60.0
 PROMPT_KEPT = 400  # characters of a flow's last question kept in its state
+QUESTION_STEPS = ("ask.",)  # steps whose text is a question, as at no step
 # Pauses before each new try of a message whose database was out of reach: about 8 s in all,
 # after which the person gets an apology. A reply past a channel's deadline goes out by push.
 DATABASE_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -301,7 +302,9 @@ class Pipeline:
         if expired:  # a half-finished flow starts over; options shown at the menu stay usable
             state.name, state.data = "", {}
         # Answer in the language the person writes in, from this very message on.
-        answering = bool(state.name)  # a flow waits for this text: a name is no language
+        # A flow waits for this text: a name is no language. After a question, though, the
+        # next message is another question (handlers/inquiry.py's "ask." steps), not a name.
+        answering = bool(state.name) and not state.name.startswith(QUESTION_STEPS)
         adopt_language(identity, written_language(inbound.text or "", answering=answering))
         ctx = Context(
             unit=unit,

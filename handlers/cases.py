@@ -362,6 +362,18 @@ async def my_cases(ctx: Context) -> HandlerResult:
     return await cases_of(ctx, None)
 
 
+def _resident(ctx: Context) -> bool:
+    # An account still bound to staff who lost their powers is told so (handlers/staff.py).
+    return not ctx.is_staff and ctx.identity.staff_id is None
+
+
+@router.command("mycases", filters=(_resident,))
+async def my_cases_by_name(ctx: Context) -> HandlerResult:
+    """我的事项 / 我的案件 / my cases from a resident: their own cases and appointments, as
+    进度 shows them (the same words give staff their queue)."""
+    return await cases_of(ctx, None)
+
+
 async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
     """The resident's cases (of one kind, when they have any of it), each with its status."""
     ctx.clear_state()

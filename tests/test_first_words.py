@@ -125,3 +125,21 @@ async def test_a_weekend_service_offers_a_weekend_day_from_a_monday(
     assert any("周六" in line for line in days), days  # 周末可办: the weekend is offered too
     shown = await talk.say("预约居住证补领换领")  # weekdays only: no weekend day added
     assert not any("周六" in line for line in shown.splitlines() if "（余" in line)
+
+
+async def test_my_matters_from_a_resident_are_their_own(talk: Talk) -> None:
+    """我的事项 / my cases are also the staff's words for their queue: a resident typing them
+    got "not understood"."""
+    shown = await talk.say("我的事项")
+    assert t("zh-CN", "cases.none") in shown
+    assert t("zh-CN", "menu.not_understood") not in shown
+    await talk.say("english")
+    shown = await talk.say("my cases")
+    assert t("en", "cases.none") in shown
+
+
+async def test_chinese_after_an_english_question_is_answered_in_chinese(talk: Talk) -> None:
+    shown = await talk.say("check my status")  # English; the bot asks what is meant
+    assert "Check the progress of my matters" in shown
+    shown = await talk.say("我的预约")  # a question again, not a name for a flow
+    assert t("zh-CN", "booking.none") in shown
