@@ -169,28 +169,35 @@ async def service_typed(ctx: Context) -> HandlerResult:
 
 
 async def _service_typed(ctx: Context, text: str) -> HandlerResult:
+    said, before = parse_when(text, _today(ctx)), _asked_before(ctx)
     matches = await match_services(ctx, text)
     if len(matches) == 1:
-        asked = parse_when(text, _today(ctx))
-        return await _show_asked(
-            ctx, matches[0], asked if _says_when(asked) else _asked_before(ctx)
-        )
+        return await _show_asked(ctx, matches[0], _over(said, before))
     on_screen = options_shown(ctx.state.data)  # before the step starts again without them
     ctx.set_state(CHOOSE_SERVICE, back="book")
-    if not matches and _names_no_service(ctx, text):
-        if not names_when(fold(text)):  # "Book an appointment": no name to miss
-            return await _choose_category(ctx)
-        # "周六上午可以吗" before any service: the options shown stay (the services of a
-        # category, the several that fit, or the categories), with what comes first; the day
-        # is kept for the service chosen next, in place of one said before.
-        asked = parse_when(text, _today(ctx))
+    if not matches:
+        return await _nothing_named(ctx, text, on_screen, _over(said, before))
+    return offer_services(ctx, matches, text)
+
+
+async def _nothing_named(
+    ctx: Context, text: str, on_screen: tuple[Button, ...], asked: WhenAsked
+) -> Reply:
+    """No service fits. A day or time ("周六上午可以吗", "那就周五吧"): choose the service
+    first, the options shown kept (a category's services, the several that fit, or the
+    categories) and the day (said over what was kept) kept for the one chosen. No name at
+    all ("Book an appointment"): the categories. Other words: quoted, with the categories."""
+    if names_when(fold(text)):
         ctx.set_state(CHOOSE_SERVICE, back="book", **_kept_when(asked))
         buttons = on_screen or (*await _categories(ctx), *back_to_menu(ctx))
-        return Reply(ctx.t("booking.service_first") + _day_kept_note(ctx, asked), buttons)
-    if not matches:  # the categories again, so that nothing has to be started over
-        buttons = (*await _categories(ctx), *back_to_menu(ctx))
-        return Reply(ctx.t("booking.no_match", text=echoed(text)), buttons)
-    return offer_services(ctx, matches, text)
+        if asked.day is None:
+            return Reply(ctx.t("booking.service_first"), buttons)
+        day = format_day(ctx.lang, asked.day)
+        return Reply(ctx.t("booking.service_for_day", date=day), buttons)
+    if _names_no_service(ctx, text):
+        return await _choose_category(ctx)
+    buttons = (*await _categories(ctx), *back_to_menu(ctx))
+    return Reply(ctx.t("booking.no_match", text=echoed(text)), buttons)
 
 
 def offer_services(ctx: Context, services: Sequence[Service], text: str) -> Reply:
@@ -220,6 +227,14 @@ def _kept_when(asked: WhenAsked) -> dict[str, str]:
         "asked_at": asked.at.strftime("%H:%M") if asked.at else "",
     }
     return {key: value for key, value in kept.items() if value}
+
+
+def _over(said: WhenAsked, before: WhenAsked) -> WhenAsked:
+    """A day or time said again over the one kept: "还是周五吧" after "下周一下午两点" is Friday
+    at 14:00; a part of the day or a time said anew replaces the time as well."""
+    if said.part is not None or said.at is not None:
+        return WhenAsked(said.day or before.day, said.part, said.at)
+    return WhenAsked(said.day or before.day, before.part, before.at)
 
 
 def _when_kept(data: dict[str, object]) -> WhenAsked:

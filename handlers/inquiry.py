@@ -14,6 +14,7 @@ from bot.messages import Button, Reply
 from bot.router import Handler, HandlerResult, Phase, Router, as_replies
 from handlers.booking import (
     CHOOSE_DAY,
+    CHOOSE_SERVICE,
     appointment_card,
     book_from_words,
     day_typed,
@@ -111,6 +112,9 @@ LEFT_FOR_OTHER_MATTERS = ("booking.", "account.")
 OFFERED_READINGS = tuple(
     i for i in Intent if i not in (Intent.REFERENCE, Intent.ABUSE, Intent.UNKNOWN)
 )
+# Answered with the flow kept aside and offered again: a question, and a problem or a wish,
+# whose answer only asks how to take it up ("小区路灯坏了" while choosing a time).
+KEEPS_THE_FLOW = (Intent.QUESTION, Intent.REPORT, Intent.NEED)
 # A flow paused by a question is offered again with this label (by the state's first word).
 RESUME_LABELS = {"booking": "flow.resume_booking", "case": "flow.resume_proxy"}
 UNDERSTOOD_CHARS = 300  # of a message's text, the understanding reads no more
@@ -159,7 +163,11 @@ def _interrupts(ctx: Context) -> bool:
             return is_short(ctx.words, chars=6, count=4)  # a request and nothing else
         return intent in INTERRUPTING_FREE_TEXT
     if intent is Intent.MOVE_BOOKING:
-        # Choosing a day for a new booking, "改到周六" changes that day: the step reads it.
+        # Choosing a day for a new booking, "改到周六" changes that day: the step reads it; so
+        # does the choice of a service, for the day kept ("改成下周三上午"), unless an
+        # appointment is named ("把我的预约改到周三").
+        if ctx.state.name == CHOOSE_SERVICE:
+            return _asks_for(ctx, "booking", ctx.text)
         return ctx.state.name != CHOOSE_DAY or "move" in ctx.state.data
     if intent is Intent.BOOKING and not (seen.service or seen.services):
         # "周六上午10点" reads as booking, but names no service: inside the booking flow it is
@@ -198,7 +206,7 @@ async def interrupting(ctx: Context) -> HandlerResult:
     documents = await _documents_of_booking(ctx, ctx.state.name, ctx.state.data)
     if documents is not None:
         return await answer_then_offer_flow(ctx, documents)
-    if seen.intent is not Intent.QUESTION and seen.sure:
+    if seen.intent not in KEEPS_THE_FLOW and seen.sure:
         ctx.clear_state()
         return await respond(ctx)
     return await answer_then_offer_flow(ctx)

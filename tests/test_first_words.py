@@ -94,7 +94,7 @@ async def test_a_day_at_the_choice_of_several_services_keeps_them(talk: Talk) ->
     listed = await talk.say("residence permit")
     assert "Residence permit annual endorsement" in listed
     shown = await talk.say("Saturday")
-    assert t("en", "booking.service_first") in shown
+    assert "Please choose the service first" in shown
     assert "Residence permit annual endorsement" in shown  # the three still to choose from
     assert await talk.state() == "booking.service"
 

@@ -115,7 +115,7 @@ async def test_without_a_booking_word_the_several_are_offered_too(talk: Talk) ->
 async def test_another_day_before_choosing_replaces_the_one_kept(talk: Talk) -> None:
     await talk.say("帮我约下周一下午两点办居住证")
     shown = await talk.say("下周二上午")
-    assert t("zh-CN", "booking.service_first") in shown
+    assert t("zh-CN", "booking.service_for_day", date="12月1日") in shown
     assert "12月1日" in shown and "居住证签注" in shown  # the new day, the options kept
     shown = await talk.say("居住证办理")
     assert "「居住证办理」12月1日（周二）可预约的时段" in shown
@@ -127,3 +127,49 @@ async def test_a_day_gone_by_is_said_to_be_gone_by(talk: Talk) -> None:
     shown = await talk.say("居住证办理")
     assert "已经过去" in shown
     assert "请确认预约" not in shown
+
+
+async def test_changing_ones_mind_about_the_day_keeps_the_choice(talk: Talk) -> None:
+    """ "还是周五吧" sounded like 孩子 to the homophone match and opened 育儿补贴申领."""
+    await talk.say("帮我约下周一下午两点办居住证")
+    for typed in ("还是周五吧", "那就周五吧"):
+        shown = await talk.say(typed)
+        assert "请先选择要办的业务" in shown and "选好后直接为您显示" in shown, typed
+        assert "育儿" not in shown and "居住证签注" in shown, typed
+    shown = await talk.say("居住证签注")
+    assert "「居住证签注」" in shown and "周五" in shown
+    assert "14:00" in shown  # only the day changed: the time said first still holds
+
+
+async def test_change_words_at_the_choice_are_about_the_day_kept(talk: Talk) -> None:
+    """ "改成下周三上午" before choosing moved the resident's existing appointment."""
+    await talk.say("帮我约下周一下午两点办居住证")
+    shown = await talk.say("改成下周三上午")
+    assert "没有可以改约的预约" not in shown
+    assert t("zh-CN", "booking.service_for_day", date="12月2日") in shown
+    shown = await talk.say("居住证办理")
+    assert "「居住证办理」12月2日（周三）可预约的时段" in shown
+    assert "改约" not in shown
+
+
+async def test_main_menu_typed_where_it_is_no_button(talk: Talk) -> None:
+    await talk.say("预约")  # the categories: no 返回主菜单 button among them
+    shown = await talk.say("返回主菜单")
+    assert "预约办事" in shown and await talk.state() == ""
+    await talk.say("english")
+    await talk.say("book")
+    shown = await talk.say("main menu")
+    assert "Book a service" in shown and await talk.state() == ""
+
+
+async def test_a_problem_told_while_booking_can_be_reported_or_the_booking_resumed(
+    talk: Talk,
+) -> None:
+    await talk.say("预约社保卡补办")
+    await talk.say("周六")
+    shown = await talk.say("小区路灯坏了，晚上很黑")
+    assert t("zh-CN", "ask.as_report") in shown
+    assert t("zh-CN", "flow.resume_booking") in shown  # the booking was not dropped
+    shown = await talk.say(t("zh-CN", "ask.as_report"))
+    assert t("zh-CN", "menu.stale_option") not in shown
+    assert await talk.state() == "grid.category"  # the report goes on from here
