@@ -43,7 +43,7 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment, BookingSlot, WaitlistEntry
-from models.intents import fold, load_lexicon, names_no_service, services_asked
+from models.intents import fold, load_lexicon, services_asked, unnamed_words
 from models.lexicon import Lexicon
 from models.org import Department
 from models.people import ensure_resident
@@ -70,6 +70,8 @@ DAYS_SHOWN, SLOTS_SHOWN, MATCHES_SHOWN, ALTERNATIVES = 5, 12, 8, 3
 WEEK = 7  # open days looked through past those shown, for a weekend service's weekend day
 NOON = time(12)
 HOURS_A_DAY = 24
+NAME_CHARS = 2  # what is left of a sentence names something from two characters on
+NOTHING_SAID = WhenAsked(None, None, None)
 
 
 def reminder_rules(ctx: Context) -> ReminderRules:
@@ -119,6 +121,7 @@ async def _service(ctx: Context, code: str) -> Service | None:
 async def start_booking(ctx: Context) -> HandlerResult:
     """Categories to choose from, or type part of a service's name (and a day)."""
     if ctx.command_args and not _names_no_service(ctx, ctx.command_args):
+        ctx.clear_state()  # "预约社保卡补办" starts over: no day held from before applies
         return await _service_typed(ctx, ctx.command_args)
     return await _choose_category(ctx)
 
@@ -177,7 +180,7 @@ async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     ctx.set_state(CHOOSE_SERVICE, back="book")
     if not matches:
         return await _nothing_named(ctx, text, on_screen, _over(said, before))
-    return offer_services(ctx, matches, text)
+    return offer_services(ctx, matches, text, held=before)
 
 
 async def _nothing_named(
@@ -187,25 +190,29 @@ async def _nothing_named(
     first, the options shown kept (a category's services, the several that fit, or the
     categories) and the day (said over what was kept) kept for the one chosen. No name at
     all ("Book an appointment"): the categories. Other words: quoted, with the categories."""
-    if names_when(fold(text)):
-        ctx.set_state(CHOOSE_SERVICE, back="book", **_kept_when(asked))
+    unnamed = _unnamed_words(ctx, text)
+    if names_when(fold(text)) and len(unnamed) < NAME_CHARS:  # "护照" of "周六办护照" is a name
+        ctx.set_state(CHOOSE_SERVICE, back="book", **_held_data(asked))
         buttons = on_screen or (*await _categories(ctx), *back_to_menu(ctx))
         if asked.day is None:
             return Reply(ctx.t("booking.service_first"), buttons)
         day = format_day(ctx.lang, asked.day)
         return Reply(ctx.t("booking.service_for_day", date=day), buttons)
-    if _names_no_service(ctx, text):
+    if not unnamed:
         return await _choose_category(ctx)
     buttons = (*await _categories(ctx), *back_to_menu(ctx))
     return Reply(ctx.t("booking.no_match", text=echoed(text)), buttons)
 
 
-def offer_services(ctx: Context, services: Sequence[Service], text: str) -> Reply:
+def offer_services(
+    ctx: Context, services: Sequence[Service], text: str, held: WhenAsked = NOTHING_SAID
+) -> Reply:
     """Several services fit what was typed: the best of them and "none of these" (the
-    categories). A day or time said with them is kept for the one chosen
-    ("帮我约下周一下午两点办居住证" shows that Monday's 14:00 once 居住证办理 is chosen)."""
-    asked = parse_when(text, _today(ctx))
-    ctx.set_state(CHOOSE_SERVICE, back="book", **_kept_when(asked))
+    categories). A day or time said with them (over one held from before) is kept for the
+    one chosen ("帮我约下周一下午两点办居住证" shows that Monday's 14:00 once 居住证办理 is
+    chosen)."""
+    asked = _over(parse_when(text, _today(ctx)), held)
+    ctx.set_state(CHOOSE_SERVICE, back="book", **_held_data(asked))
     shown = services[:MATCHES_SHOWN]
     buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
     other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
@@ -219,7 +226,7 @@ def _day_kept_note(ctx: Context, asked: WhenAsked) -> str:
     return "\n" + ctx.t("booking.day_kept", date=format_day(ctx.lang, asked.day))
 
 
-def _kept_when(asked: WhenAsked) -> dict[str, str]:
+def _held_data(asked: WhenAsked) -> dict[str, str]:
     """A day, part of the day and time, as a step keeps them until the service is chosen."""
     kept = {
         "asked_day": asked.day.isoformat() if asked.day else "",
@@ -237,7 +244,7 @@ def _over(said: WhenAsked, before: WhenAsked) -> WhenAsked:
     return WhenAsked(said.day or before.day, before.part, before.at)
 
 
-def _when_kept(data: dict[str, object]) -> WhenAsked:
+def _held_when(data: dict[str, object]) -> WhenAsked:
     """What _kept_when kept in a step's data; anything unreadable is left out."""
     day = part = at = None
     with suppress(ValueError):
@@ -249,9 +256,25 @@ def _when_kept(data: dict[str, object]) -> WhenAsked:
     return WhenAsked(day, part, at)
 
 
+async def book_what_fits(ctx: Context, text: str) -> HandlerResult:
+    """A booking sentence naming a service, matched among the services the database offers (a
+    service deactivated there is never offered): its days (or that day's time), which of
+    several, or the categories."""
+    fits = await match_services(ctx, text)
+    if len(fits) == 1:
+        return await book_from_words(ctx, fits[0].code, text)
+    if fits:
+        return offer_services(ctx, fits, text)
+    return await start_booking(ctx)
+
+
 def _names_no_service(ctx: Context, text: str) -> bool:
+    return not _unnamed_words(ctx, text)
+
+
+def _unnamed_words(ctx: Context, text: str) -> list[str]:
     data = Path(ctx.settings.data_dir)
-    return names_no_service(text, load_lexicon(data), load_service_catalogue(data))
+    return unnamed_words(text, load_lexicon(data), load_service_catalogue(data))
 
 
 async def match_services(ctx: Context, text: str) -> list[Service]:
@@ -279,15 +302,22 @@ async def service_chosen(ctx: Context) -> HandlerResult:
     return await _show_asked(ctx, service, _asked_before(ctx))
 
 
-def _says_when(asked: WhenAsked) -> bool:
+def says_when(asked: WhenAsked) -> bool:
+    """Whether a message said anything of when: a day, a part of the day or a time."""
     return asked.day is not None or asked.part is not None or asked.at is not None
 
 
+def when_held(data: dict[str, object]) -> bool:
+    """Whether the choice of a service holds a day or time said before it."""
+    return says_when(_held_when(data))
+
+
 def _asked_before(ctx: Context) -> WhenAsked:
-    """The day or time said before the service was chosen (nothing, outside that step)."""
+    """The day or time held at the choice of a service (nothing at any other step; 预约 with a
+    service's name starts over first)."""
     if ctx.state.name != CHOOSE_SERVICE:
-        return WhenAsked(None, None, None)
-    return _when_kept(ctx.state.data)  # a day gone by is shown as gone by, not replaced
+        return NOTHING_SAID
+    return _held_when(ctx.state.data)  # a day gone by is shown as gone by, not replaced
 
 
 async def book_from_words(ctx: Context, service_code: str, text: str) -> HandlerResult:
@@ -301,7 +331,7 @@ async def book_from_words(ctx: Context, service_code: str, text: str) -> Handler
 
 async def _show_asked(ctx: Context, service: Service, asked: WhenAsked) -> Reply:
     """The service's days, or the slots of the day (and the time) the resident asked for."""
-    if not _says_when(asked):
+    if not says_when(asked):
         return await _show_service(ctx, service)
     day = asked.day or _chosen_day(ctx, service) or await _first_fitting_day(ctx, service, asked)
     return await _show_day(ctx, service, day, asked.part, asked.at)
@@ -416,7 +446,7 @@ async def day_typed(ctx: Context) -> HandlerResult:
     if service is None:
         return await start_booking(ctx)
     asked = parse_when(_hour_alone(ctx), _today(ctx))
-    if not _says_when(asked):
+    if not says_when(asked):
         return _not_understood(ctx)
     return await _show_asked(ctx, service, asked)
 

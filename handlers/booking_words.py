@@ -14,9 +14,8 @@ from handlers.booking import (
     CHOOSE_DAY,
     CHOOSE_SERVICE,
     book_from_words,
-    match_services,
-    offer_services,
-    start_booking,
+    book_what_fits,
+    says_when,
 )
 from handlers.inquiry import ASKING, understood
 from models.base import SHANGHAI
@@ -30,11 +29,6 @@ TAKEN_IN = ("", CHOOSE_SERVICE, CHOOSE_DAY, ASKING)
 _SERVICE = "booking_words.services"  # the services the sentence names, found once a message
 
 
-def _says_when(ctx: Context, text: str) -> bool:
-    asked = parse_when(text, ctx.now().astimezone(SHANGHAI).date())
-    return asked.day is not None or asked.at is not None or asked.part is not None
-
-
 def _named_services(ctx: Context, text: str) -> list[str]:
     """The services the sentence names (the shared matching path), its days and times left
     out: the one that clearly fits, else the best few."""
@@ -44,23 +38,28 @@ def _named_services(ctx: Context, text: str) -> list[str]:
 
 
 def _books(ctx: Context) -> bool:
-    """A statement (not a question) saying when and naming one service, with no flow or in the
-    booking or asking flows; a booking flow's own service is left to the flow (it reads the day
-    and time, and keeps a move), and a sentence with a booking word to the understanding."""
+    """A statement (not a question) saying when and naming a service (or several that fit),
+    with no flow or in the booking or asking flows; a sentence naming the booking flow's own
+    service is left to the flow (it reads the day and time, and keeps a move)."""
     text = ctx.text
     if ctx.payload is not None or ctx.command is not None or not text:
         return False
-    if ctx.state.name not in TAKEN_IN or not _says_when(ctx, text):
+    if ctx.state.name not in TAKEN_IN or not says_when(
+        parse_when(text, ctx.now().astimezone(SHANGHAI).date())
+    ):
         return False
     lexicon, folded = load_lexicon(Path(ctx.settings.data_dir)), fold(text)
     if lexicon.has("question", folded):
         return False
     seen = understood(ctx)
     if seen.intent not in (Intent.QUESTION, Intent.UNKNOWN, Intent.BOOKING):
-        # A day and a service read as perhaps a move, with no word of moving in it
-        # ("下周一下午两点办居住证"), is a booking: moving says what changes (改到, 换到).
+        # A day and a service read as perhaps a move, with no word of moving or of an
+        # appointment in it ("下周一下午两点办居住证"), is a booking: a move says what changes
+        # (改到, 换到) or which appointment ("居住证的预约调到周一" is still asked about).
         unsure_move = not seen.sure and seen.intent is Intent.MOVE_BOOKING
         if not unsure_move or lexicon.has("move_booking", folded):
+            return False
+        if lexicon.has("booking", folded) or "move" in folded:
             return False
     codes = _named_services(ctx, text)
     if not codes or ctx.state.data.get("service") in codes:
@@ -76,9 +75,4 @@ async def book_in_one_sentence(ctx: Context) -> HandlerResult:
     codes = ctx.extra[_SERVICE]
     if isinstance(codes, list) and len(codes) == 1:
         return await book_from_words(ctx, str(codes[0]), ctx.text)
-    fits = await match_services(ctx, ctx.text)
-    if len(fits) == 1:
-        return await book_from_words(ctx, fits[0].code, ctx.text)
-    if fits:
-        return offer_services(ctx, fits, ctx.text)
-    return await start_booking(ctx)
+    return await book_what_fits(ctx, ctx.text)

@@ -351,10 +351,17 @@ async def simple_words(ctx: Context) -> HandlerResult:
     return await open_and_alert(ctx, kind, words[:WORDS_LIMIT])
 
 
+def _resident(ctx: Context) -> bool:
+    # An account still bound to staff who lost their powers is told so (handlers/staff.py).
+    return not ctx.is_staff and ctx.identity.staff_id is None
+
+
 @router.payload("track")
 @router.command("track")
+@router.command("mycases", filters=(_resident,))  # the staff's words for their queue
 async def my_cases(ctx: Context) -> HandlerResult:
-    """进度: my cases, newest first, each with its status; 进度 LC-… that one case."""
+    """进度 (or 我的事项 / my cases from a resident): my cases, newest first, each with its
+    status, then my needs and appointments; 进度 LC-… that one case."""
     # "track my case", "进度 我的": words, not a reference number, ask for the list.
     if any(char.isdigit() for char in ctx.command_args):
         ctx.clear_state()
@@ -362,20 +369,9 @@ async def my_cases(ctx: Context) -> HandlerResult:
     return await cases_of(ctx, None)
 
 
-def _resident(ctx: Context) -> bool:
-    # An account still bound to staff who lost their powers is told so (handlers/staff.py).
-    return not ctx.is_staff and ctx.identity.staff_id is None
-
-
-@router.command("mycases", filters=(_resident,))
-async def my_cases_by_name(ctx: Context) -> HandlerResult:
-    """我的事项 / 我的案件 / my cases from a resident: their own cases and appointments, as
-    进度 shows them (the same words give staff their queue)."""
-    return await cases_of(ctx, None)
-
-
 async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
-    """The resident's cases (of one kind, when they have any of it), each with its status."""
+    """The resident's cases (of one kind, when they have any of it), each with its status;
+    asked without a kind, also their needs and upcoming appointments."""
     ctx.clear_state()
     if ctx.identity.resident_id is None:
         return Reply(ctx.t("cases.none"), back_to_menu(ctx))
@@ -385,7 +381,10 @@ async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
     needs = [] if kind else await items_of_resident(ctx.session, ctx.identity.resident_id)
     booked = [] if kind else await upcoming_appointments(ctx)
     if not cases and not needs and not booked:
-        return Reply(ctx.t("cases.none"), back_to_menu(ctx))
+        # Asked of one kind (我的代办进度), appointments were not looked at: no word of them.
+        return Reply(
+            ctx.t("cases.none" if kind is None else "cases.none_of_kind"), back_to_menu(ctx)
+        )
     lines = [ctx.t("cases.mine_title")] if cases else []
     lines += [
         ctx.t(

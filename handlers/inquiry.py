@@ -16,13 +16,12 @@ from handlers.booking import (
     CHOOSE_DAY,
     CHOOSE_SERVICE,
     appointment_card,
-    book_from_words,
+    book_what_fits,
     day_typed,
     documents_lines,
-    match_services,
-    offer_services,
     service_of_step,
     start_booking,
+    when_held,
 )
 from handlers.cases import (
     ANSWER,
@@ -164,9 +163,9 @@ def _interrupts(ctx: Context) -> bool:
         return intent in INTERRUPTING_FREE_TEXT
     if intent is Intent.MOVE_BOOKING:
         # Choosing a day for a new booking, "改到周六" changes that day: the step reads it; so
-        # does the choice of a service, for the day kept ("改成下周三上午"), unless an
-        # appointment is named ("把我的预约改到周三").
-        if ctx.state.name == CHOOSE_SERVICE:
+        # does the choice of a service holding a day ("改成下周三上午" after "下周一下午两点办
+        # 居住证"), unless a booking word says an appointment is meant ("把我的预约改到周三").
+        if ctx.state.name == CHOOSE_SERVICE and when_held(ctx.state.data):
             return _asks_for(ctx, "booking", ctx.text)
         return ctx.state.name != CHOOSE_DAY or "move" in ctx.state.data
     if intent is Intent.BOOKING and not (seen.service or seen.services):
@@ -381,7 +380,7 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     if not seen.sure and _offerable(seen):
         return _offer_readings(ctx, seen, text)
     if intent is Intent.BOOKING and (seen.service or seen.services):
-        return await _book_what_fits(ctx, text)
+        return await book_what_fits(ctx, text)
     if intent in OWN_RECORDS:
         return await _own_records(ctx, seen, text)
     if intent is Intent.BOOKING:
@@ -444,17 +443,6 @@ async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResu
     if seen.intent is Intent.CANCEL_BOOKING:
         return await offer_to_cancel(ctx)
     return await move_to_day(ctx)
-
-
-async def _book_what_fits(ctx: Context, text: str) -> HandlerResult:
-    """A booking naming a service, matched among the services the database offers (a service
-    deactivated there is never offered): its days, which of several, or the categories."""
-    fits = await match_services(ctx, text)
-    if len(fits) == 1:
-        return await book_from_words(ctx, fits[0].code, text)
-    if fits:
-        return offer_services(ctx, fits, text)
-    return await start_booking(ctx)
 
 
 async def _answer(ctx: Context, seen: Understood, text: str) -> Reply:

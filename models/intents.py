@@ -341,7 +341,13 @@ def services_asked(
 def names_no_service(text: str, lexicon: Lexicon, services: ServiceMatcher) -> bool:
     """Whether a sentence, without its booking words, days and filler, has nothing left that
     could name a service ("Book an appointment", "我想预约一下")."""
-    return not units(_asked(fold(text), lexicon), services.filler)
+    return not unnamed_words(text, lexicon, services)
+
+
+def unnamed_words(text: str, lexicon: Lexicon, services: ServiceMatcher) -> list[str]:
+    """What is left of a sentence once its booking words, days and filler are out: the
+    characters and words that could name a service ("护", "照" of "周六办护照")."""
+    return units(_asked(fold(text), lexicon), services.filler)
 
 
 def _asked(folded: str, lexicon: Lexicon) -> str:

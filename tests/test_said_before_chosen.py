@@ -12,6 +12,12 @@ __all__ = ["open_rig", "platform", "talk"]  # fixtures this module uses
 # The test clock stands on Friday 27 November 2026; next Monday is 30 November.
 
 
+async def _book_tomorrow_at_ten(talk: Talk) -> None:
+    """居住证办理 on Saturday 28 November at 10:00, booked."""
+    for typed in ("预约居住证办理", "明天", "10点", "确认"):
+        await talk.say(typed)
+
+
 async def test_a_day_and_time_said_with_several_services_is_kept_for_the_one_chosen(
     talk: Talk,
 ) -> None:
@@ -80,10 +86,7 @@ async def test_track_lists_the_appointments_too(talk: Talk) -> None:
     shown = await talk.say("进度")
     assert t("zh-CN", "cases.none") in shown
     assert "代办" not in shown  # no proxy suggestion to someone who only asked
-    await talk.say("预约居住证办理")
-    await talk.say("明天")
-    await talk.say("10点")
-    await talk.say("确认")
+    await _book_tomorrow_at_ten(talk)
     shown = await talk.say("进度")
     assert t("zh-CN", "cases.appointments_title") in shown
     assert "居住证办理" in shown and "10:00" in shown
@@ -173,3 +176,38 @@ async def test_a_problem_told_while_booking_can_be_reported_or_the_booking_resum
     shown = await talk.say(t("zh-CN", "ask.as_report"))
     assert t("zh-CN", "menu.stale_option") not in shown
     assert await talk.state() == "grid.category"  # the report goes on from here
+
+
+async def test_moving_at_the_categories_still_moves_the_appointment(talk: Talk) -> None:
+    """With no day held, 改到 at the choice of a service means the existing appointment."""
+    await _book_tomorrow_at_ten(talk)
+    await talk.say("预约")  # the categories: no day held
+    shown = await talk.say("改到下周一")
+    assert "改约" in shown or "「居住证办理」11月30日" in shown
+    assert (await talk.state_data()).get("move"), shown  # the reschedule step, not a new booking
+
+
+async def test_a_name_several_fit_keeps_the_day_held(talk: Talk) -> None:
+    await talk.say("帮我约下周一下午两点办居住证")
+    shown = await talk.say("居住证")  # the same several again
+    assert "11月30日" in shown
+    shown = await talk.say("居住证办理")
+    assert "请确认预约" in shown and "14:00" in shown
+
+
+async def test_a_name_of_no_service_with_a_day_is_quoted(talk: Talk) -> None:
+    await talk.say("预约")
+    shown = await talk.say("周六办护照")
+    assert "没有找到与“周六办护照”相关的服务" in shown
+
+
+async def test_booking_a_named_service_starts_over(talk: Talk) -> None:
+    await talk.say("帮我约下周一下午两点办居住证")
+    shown = await talk.say("预约社保卡补办")  # 预约 starts over: Monday 14:00 is not held
+    assert "请确认预约" not in shown and "请选择日期" in shown
+
+
+async def test_track_of_one_kind_says_nothing_of_appointments(talk: Talk) -> None:
+    await _book_tomorrow_at_ten(talk)
+    shown = await talk.say("我的代办进度")
+    assert t("zh-CN", "cases.none") not in shown  # it has an appointment
