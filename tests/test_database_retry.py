@@ -126,13 +126,15 @@ async def test_wechat_gets_its_apology_in_time_rather_than_silence(
     that is still away, so the passive apology is the only answer the person can get."""
     monkeypatch.setattr(bot.pipeline, "DATABASE_RETRY_PAUSES", (0.2, 0.2, 5.0))
     proxied = make_url(db_url).set(port=link.port).render_as_string(hide_password=False)
-    rig = await open_rig(database_url=proxied, wechat_reply_budget=2.0)
+    # A budget of 3 s, not 2: a CI run on a loaded machine once missed 2 (the pauses end in
+    # 5 s, far past either, so the retries still have to stop early to answer at all).
+    rig = await open_rig(database_url=proxied, wechat_reply_budget=3.0)
     assert "办公时间" in (await rig.post(rig.server.text("菜单")))["Content"]
     await link.cut()
     started = asyncio.get_running_loop().time()
     reply = await rig.post(rig.server.text("7", msg_id=7003))
     assert reply["Content"] == t("zh-CN", "error.polite")
-    assert asyncio.get_running_loop().time() - started < 2.0
+    assert asyncio.get_running_loop().time() - started < 3.0
 
 
 async def test_a_transaction_cut_off_silently_frees_the_chat_for_the_next_message(
