@@ -245,7 +245,7 @@ def _over(said: WhenAsked, before: WhenAsked) -> WhenAsked:
 
 
 def _held_when(data: dict[str, object]) -> WhenAsked:
-    """What _kept_when kept in a step's data; anything unreadable is left out."""
+    """The day or time _held_data put in a step's data; anything unreadable is left out."""
     day = part = at = None
     with suppress(ValueError):
         day = date.fromisoformat(str(data.get("asked_day", "")))
