@@ -12,7 +12,11 @@ of new ones (bench/wrk_load.py):
   gunicorn with one sync worker, as WeRoBot's docs deploy it;
 - sqlite: `linli serve`, one process, on a fresh SQLite file (db upgrade + seed);
 - pg1 / pg2: `linli serve` on PostgreSQL (--database-url; its tables are DROPPED and rebuilt)
-  with one process and with two (`linli serve --processes 2`).
+  with one process and with two (`linli serve --processes 2`);
+- floor / floor-sqlite: aiohttp verifying, parsing and echoing, with no pipeline (and one
+  committed SQLite row): the stack's ceiling (bench/stack_floor.py);
+- webhook: `linli serve` on SQLite with the pipeline answering at once (bench/webhook_only.py):
+  Linli's own HTTP and webhook layer, so that sqlite minus webhook is the pipeline's share.
 
 After each run a few more messages go through aiohttp and their XML replies are checked in full.
 Prints requests/s, wrk's p50/p99, errors and the issue's ratios, each marked met or not met.
@@ -41,7 +45,7 @@ from tests.fakes.wechat_sender import WeChatAccount, WeChatServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = "postgresql+asyncpg://root@127.0.0.1:5432/linli_h3"
-TARGETS = ("werobot", "sqlite", "pg1", "pg2", "floor", "floor-sqlite")
+TARGETS = ("werobot", "sqlite", "pg1", "pg2", "floor", "floor-sqlite", "webhook")
 DEFAULT_TARGETS = TARGETS[:4]
 FLOORS = ("floor", "floor-sqlite")  # the stack's ceiling: aiohttp with no pipeline
 WARM_SECONDS = 5
@@ -92,10 +96,10 @@ def linli_cli(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, check=True, cwd=ROOT)
 
 
-def serve_linli(env: dict[str, str], processes: int) -> Servers:
-    """`linli serve --processes N` on one port."""
+def serve_linli(env: dict[str, str], processes: int, module: str = "bot.cli") -> Servers:
+    """`linli serve --processes N` on one port (module bench.webhook_only: without the pipeline)."""
     port = free_port()
-    command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", module, "serve", "--port", str(port)]
     command += ["--processes", str(processes)]
     return [(subprocess.Popen(command, env=env, cwd=ROOT), port)]
 
@@ -126,13 +130,15 @@ def target_servers(target: str, args: argparse.Namespace) -> Iterator[Servers]:
         elif target in FLOORS:
             servers = serve_floor(folder, target == "floor-sqlite")
         else:
-            url = f"sqlite+aiosqlite:///{folder}/bench.db" if target == "sqlite" else args.pg
+            on_sqlite = target in ("sqlite", "webhook")
+            url = f"sqlite+aiosqlite:///{folder}/bench.db" if on_sqlite else args.pg
             if url.startswith("postgresql"):
                 asyncio.run(reset_postgres(url))
             env = linli_env(url)
             linli_cli(env, "db", "upgrade")
             linli_cli(env, "seed")
-            servers = serve_linli(env, 2 if target == "pg2" else 1)
+            module = "bench.webhook_only" if target == "webhook" else "bot.cli"
+            servers = serve_linli(env, 2 if target == "pg2" else 1, module)
         try:
             for _process, port in servers:
                 path = "/" if target == "werobot" else "/healthz"
@@ -261,6 +267,8 @@ def ratio_lines(rows: dict[str, Row]) -> list[str]:
         # The stack's ceiling: the most any pipeline on aiohttp could reach against WeRoBot.
         ("aiohttp echo, no pipeline / WeRoBot", "floor", "werobot", 1.0, 1.0),
         ("aiohttp echo + 1 SQLite commit / WeRoBot", "floor-sqlite", "werobot", 1.0, 1.0),
+        # Linli's own webhook layer with the pipeline answering at once: what is left is its cost.
+        ("Linli webhook, no pipeline / WeRoBot", "webhook", "werobot", 1.0, 1.0),
     ]
     lines = []
     for label, top, bottom, times, target in wanted:
