@@ -101,8 +101,19 @@ def area_buttons(ctx: Context, scope: Scope) -> tuple[Button, ...]:
 
 @router.state(CHOOSE)
 async def choose_with_buttons(ctx: Context) -> HandlerResult:
-    """Typed text where a button is expected: say so, and keep what was gathered."""
-    return Reply(ctx.t("notices.use_buttons"), back_to_menu(ctx))
+    """Typed text where a button is expected: say so, show the step's buttons again (their
+    numbers stay valid) and keep what was gathered."""
+    asked = ctx.state.data.get("asked")
+    if asked == "filter":
+        buttons = _filter_buttons(ctx)
+    elif asked == "urgency":
+        buttons = _urgency_buttons(ctx)
+    else:
+        author = await notice_author(ctx)
+        if author is None:
+            return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
+        buttons = area_buttons(ctx, author[1])
+    return Reply(ctx.t("notices.use_buttons"), (*buttons, *back_to_menu(ctx)))
 
 
 @router.payload("notice:area", filters=(is_staff,))
@@ -188,10 +199,21 @@ async def _typed_area(ctx: Context, kind: str, communities: list[Community]) -> 
 
 
 def _ask_filter(ctx: Context, data: dict[str, Any], audience: Audience) -> Reply:
-    ctx.set_state(CHOOSE, **data, audience=audience.as_data())
+    ctx.set_state(CHOOSE, **(data | {"audience": audience.as_data(), "asked": "filter"}))
+    return Reply(ctx.t("notices.ask_filter"), _filter_buttons(ctx))
+
+
+def _filter_buttons(ctx: Context) -> tuple[Button, ...]:
     buttons = [Button(ctx.t("notices.filter_all"), "notice:filter:all")]
     buttons += [Button(ctx.t(f"notices.filter_{f}"), f"notice:filter:{f}") for f in FILTERS]
-    return Reply(ctx.t("notices.ask_filter"), tuple(buttons))
+    return tuple(buttons)
+
+
+def _urgency_buttons(ctx: Context) -> tuple[Button, ...]:
+    return (
+        Button(ctx.t("notices.normal"), "notice:urgent:no"),
+        Button(ctx.t("notices.urgent"), "notice:urgent:yes"),
+    )
 
 
 @router.payload("notice:filter", filters=(is_staff,))
@@ -201,14 +223,8 @@ async def filter_chosen(ctx: Context) -> HandlerResult:
     if "audience" not in data or ctx.args not in ("all", *FILTERS):
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
     data["audience"] = {**data["audience"], "filters": [] if ctx.args == "all" else [ctx.args]}
-    ctx.set_state(CHOOSE, **data)
-    return Reply(
-        ctx.t("notices.ask_urgent"),
-        (
-            Button(ctx.t("notices.normal"), "notice:urgent:no"),
-            Button(ctx.t("notices.urgent"), "notice:urgent:yes"),
-        ),
-    )
+    ctx.set_state(CHOOSE, **(data | {"asked": "urgency"}))
+    return Reply(ctx.t("notices.ask_urgent"), _urgency_buttons(ctx))
 
 
 @router.payload("notice:urgent", filters=(is_staff,))
@@ -255,7 +271,9 @@ async def preview(ctx: Context, data: dict[str, Any]) -> Reply:
     audience = Audience.from_data(data["audience"])
     counted = await count_audience(ctx.session, audience, bool(data["urgent"]))
     # Confirming decides from these numbers whether to release the notice at once.
-    ctx.set_state(WHEN, **data, residents=counted.residents, accounts=counted.reachable_accounts)
+    # A preview typed at again (a new time) is made anew: its numbers replace the last ones.
+    counts = {"residents": counted.residents, "accounts": counted.reachable_accounts}
+    ctx.set_state(WHEN, **(data | counts))
     draft = Notice(
         author_staff_id=0, text=data["text"], link_url=data.get("link"), urgent=bool(data["urgent"])
     )

@@ -114,6 +114,18 @@ async def deliver_all(work: OutboxWorker) -> None:
         pass
 
 
+async def leader_at_the_filters(linli: Linli) -> Chat:
+    """S027, grid leader of a street of two grids, composing 义诊 up to the audience's filters."""
+    await street_of_two_grids(linli)
+    leader = Chat(linli, user="leader-27")
+    await leader.send(f"绑定 {await staff_code(linli, 'S027')}")
+    await leader.send("发通知")
+    await leader.send("周六上午社区义诊，欢迎参加。")
+    await leader.press("notice:link")
+    await leader.press("notice:area:grid")
+    return leader
+
+
 async def compose(chat: Chat, text: str, area: str, *, urgent: bool = False) -> list[Reply]:
     """Walk the compose flow up to the preview (sending now)."""
     await chat.send("发通知")
@@ -222,13 +234,7 @@ async def test_opted_out_residents_get_only_urgent_notices(
 async def test_a_scheduled_notice_waits_and_a_withdrawn_one_stops(
     linli: Linli, clock: ManualClock
 ) -> None:
-    await street_of_two_grids(linli)
-    leader = Chat(linli, user="leader-27")
-    await leader.send(f"绑定 {await staff_code(linli, 'S027')}")
-    await leader.send("发通知")
-    await leader.send("周六上午社区义诊，欢迎参加。")
-    await leader.press("notice:link")
-    await leader.press("notice:area:grid")
+    leader = await leader_at_the_filters(linli)
     await leader.press("notice:filter:all")
     await leader.press("notice:urgent:no")
     assert "没有看懂" in (await leader.send("下周"))[0].text
@@ -347,3 +353,37 @@ async def test_a_big_notice_is_released_in_steps_and_a_withdrawal_stops_them(
         stmt = select(OutboxMessage).where(OutboxMessage.notice_id == stopped)
         rows = (await session.exec(stmt)).all()
     assert len(rows) == 3 and {row.status for row in rows} == {OutboxStatus.CANCELLED}
+
+
+async def test_typing_at_the_compose_steps_keeps_the_draft(linli: Linli) -> None:
+    """A grid leader types instead of pressing: a label's beginning chooses it, an unknown word
+    shows the step's options again, and 确认 / 好的 at the preview send the notice. Typing a
+    time at the preview twice used to fail (the preview's own numbers were passed twice)."""
+    leader = await leader_at_the_filters(linli)
+    again = await leader.send("随便吧")
+    assert "notice:filter:all" in payloads(again[0])  # the options, shown again
+    urgency = await leader.send("全部")  # the start of 全部居民
+    assert payloads(urgency[0])[:2] == ["notice:urgent:no", "notice:urgent:yes"]
+    when = await leader.send("一般")  # the start of 一般通知
+    assert payloads(when[0]) == ["notice:when"]
+    for typed in ("明天上午10点", "明天上午11点"):  # a time, then another: a new preview each
+        preview = await leader.send(typed)
+        assert "11:00" in preview[0].text or typed.endswith("10点")
+        assert "notice:send" in payloads(preview[0])
+    sent = await leader.send("好的")
+    assert "已安排在 11-28 11:00 发送" in sent[0].text  # the time said last
+    async with linli.sessions() as session:
+        [notice] = (await session.exec(select(Notice))).all()
+    assert "义诊" in notice.text
+
+
+async def test_confirm_typed_at_the_preview_sends(linli: Linli) -> None:
+    await street_of_two_grids(linli)
+    leader = Chat(linli, user="leader-27")
+    await leader.send(f"绑定 {await staff_code(linli, 'S027')}")
+    preview = await compose(leader, "今晚8点停电检修。", "notice:area:grid")
+    assert "notice:send" in payloads(preview[0])
+    sent = await leader.send("确认")
+    assert "共" in sent[0].text
+    async with linli.sessions() as session:
+        assert len((await session.exec(select(Notice))).all()) == 1
