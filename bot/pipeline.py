@@ -22,13 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context
-from bot.i18n import LANGS, normalize_lang, t
+from bot.i18n import LANGS, normalize_lang, split_command, t
 from bot.language import written_language
 from bot.locks import KeyedLocks
 from bot.messages import Inbound, Reply
 from bot.metrics import MESSAGE_SECONDS, MESSAGES
 from bot.reference import ReferenceData
-from bot.render import option_by_label, option_number
+from bot.render import option_by_label, option_by_start, option_number
 from bot.router import Router
 from bot.unit import UnitOfWork
 from models.conversation import (
@@ -68,6 +68,12 @@ def _ways_out(*keys: str) -> frozenset[str]:
 
 
 NONE_OF_THESE, MAIN_MENU = "match.none_of_these", "menu.back"
+
+
+@cache
+def _way_out_labels() -> tuple[str, ...]:
+    """The labels, as shown, of the options that decline a choice, in every language."""
+    return tuple(t(lang, key) for lang in LANGS for key in (NONE_OF_THESE, MAIN_MENU))
 
 
 def chat_lock_name(channel: str, user_ref: str) -> str:
@@ -400,14 +406,19 @@ class Pipeline:
         found = option_by_label(text, shown)
         if found is None:
             found = self._agreeing_option(text, shown)
+        on_yes = data.get("on_yes")  # a yes-or-no question's step says what "yes" chooses
+        if found is None and on_yes in options and self._all_agree(text):
+            found = options.index(on_yes)
+        if found is None and split_command(text)[0] is None:
+            # A command word ("取消", "返回") keeps its meaning, not an option's it begins.
+            found = option_by_start(text, shown, _way_out_labels())
         return None if found is None else str(options[found])
 
     def _agreeing_option(self, text: str, labels: list[str]) -> int | None:
         """ "好的", "确定", "OK, confirm" answer a question whose one agreeing option is 确认 or
         Confirm, as that option would; "对", "是这个" at "您说的可能是：[A] [都不是]" choose A."""
         agree = self._agree_words()
-        parts = [part for part in _PARTS.split(fold(text)) if part]
-        if not parts or not all(part in agree for part in parts):
+        if not self._all_agree(text):
             return None
         agreeing = [i for i, label in enumerate(labels) if fold(label) in agree]
         if agreeing:
@@ -417,6 +428,12 @@ class Pipeline:
         ways_out = _ways_out(NONE_OF_THESE, MAIN_MENU)
         candidates = [i for i, label in enumerate(labels) if fold(label) not in ways_out]
         return candidates[0] if len(candidates) == 1 else None
+
+    def _all_agree(self, text: str) -> bool:
+        """Whether the message is made only of agreeing words ("好的", "是的，确认", "yes ok")."""
+        agree = self._agree_words()
+        parts = [part for part in _PARTS.split(fold(text)) if part]
+        return bool(parts) and all(part in agree for part in parts)
 
     def _agree_words(self) -> frozenset[str]:
         # Folded when the lexicon was read, and read again when data/intents.toml changes.

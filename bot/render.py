@@ -56,6 +56,23 @@ def option_by_label(text: str, labels: Sequence[str]) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
+def option_by_start(text: str, labels: Sequence[str], left_out: Sequence[str]) -> int | None:
+    """Index of the one option whose label begins with what was typed ("全部" for 全部居民,
+    "一般" for 一般通知): two characters and half the label at least, so that a general word
+    ("养老" at 养老保险参保) is not taken for a choice; labels in left_out are never chosen so."""
+    typed = normalize_words(text).strip(_QUOTES + " ")
+    if len(typed) < 2:
+        return None
+    never = {normalize_words(label) for label in left_out}
+    folded = [normalize_words(label) for label in labels]
+    found = [
+        i
+        for i, label in enumerate(folded)
+        if label.startswith(typed) and 2 * len(typed) >= len(label) and label not in never
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def option_number(text: str) -> int | None:
     """An option typed as a number: "2", "２", "二", "十二", "第三个", "选 4"; else None."""
     match = _OPTION.fullmatch(unicodedata.normalize("NFKC", text).strip())

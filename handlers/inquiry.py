@@ -542,7 +542,6 @@ async def _reference(ctx: Context, ref: str) -> HandlerResult:
 
 def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:
     """A problem or a wish: reported to the grid, or collected as a need (the resident picks)."""
-    ctx.set_state(ASKING, recent=_transcript(ctx), words=text[:500], readings=["report", "need"])
     first = (
         ("ask.as_report", "ask:report") if intent is Intent.REPORT else ("ask.as_need", "ask:need")
     )
@@ -550,6 +549,10 @@ def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:
         ("ask.as_need", "ask:need") if intent is Intent.REPORT else ("ask.as_report", "ask:report")
     )
     key = "ask.offer_report" if intent is Intent.REPORT else "ask.offer_need"
+    # "要把它作为一条需求提交吗？" answered "是的" takes the reading it proposes.
+    yes = first[1] if intent is Intent.NEED else None
+    recent = _transcript(ctx)
+    ctx.set_state(ASKING, recent=recent, words=text[:500], readings=["report", "need"], on_yes=yes)
     buttons = (Button(ctx.t(first[0]), first[1]), Button(ctx.t(second[0]), second[1]))
     return Reply(ctx.t(key), (*buttons, *back_to_menu(ctx)))
 
