@@ -62,7 +62,7 @@ from models.needs import NeedItem
 from models.people import ensure_resident
 from models.personal_data import remove_personal_data
 from models.refs import canonical_reference
-from models.service_match import named_items
+from models.service_match import load_service_catalogue, named_items
 
 router = Router("cases")
 
@@ -92,12 +92,18 @@ async def proxy_from_words(ctx: Context, words: str) -> Reply:
     if not words.strip():
         return Reply(ctx.t("cases.proxy_ask_words"), back_to_menu(ctx))
     ctx.set_state(PROXY_CATEGORY, words=words[:WORDS_LIMIT], back="proxy")
+    fits = _fitting_categories(ctx, words)
+    return _offered(ctx, fits) if fits else _all_categories(ctx)
+
+
+def _offered(ctx: Context, codes: list[str]) -> Reply:
+    """The categories that fit, and 都不是 for all of them."""
     categories = {c.code: c for c in catalogue(ctx).categories[CaseKind.PROXY]}
-    fits = [categories[code] for code in _fitting_categories(ctx, words)]
-    if not fits:
-        return _all_categories(ctx)
     buttons = tuple(
-        Button(localized(ctx, c.name_zh, c.name_en), f"case:cat:{c.code}") for c in fits
+        Button(
+            localized(ctx, categories[code].name_zh, categories[code].name_en), f"case:cat:{code}"
+        )
+        for code in codes
     )
     other = Button(ctx.t("match.none_of_these"), "case:cats")
     return Reply(ctx.t("cases.proxy_choose_category"), (*buttons, other))
@@ -108,7 +114,14 @@ def _fitting_categories(ctx: Context, words: str) -> list[str]:
     categories = catalogue(ctx).categories[CaseKind.PROXY]
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     matcher = named_items(((c.code, c.name_zh, c.name_en) for c in categories), lexicon)
-    return [m.code for m in matcher.rank(lexicon.without("proxy", fold(words)))]
+    wanted = lexicon.without("proxy", fold(words))
+    fits = matcher.rank(wanted)
+    if not fits:
+        # A category is a service handled for the resident, under the same code: the service's
+        # name and what the knowledge says of it ("低保" for 最低生活保障申请) find it too.
+        services = load_service_catalogue(Path(ctx.settings.data_dir))
+        fits = services.rank(wanted, among={c.code for c in categories})
+    return [m.code for m in fits]
 
 
 def _all_categories(ctx: Context) -> Reply:
@@ -117,6 +130,25 @@ def _all_categories(ctx: Context) -> Reply:
         for c in catalogue(ctx).categories[CaseKind.PROXY]
     )
     return Reply(ctx.t("cases.proxy_choose_category"), buttons)
+
+
+@router.state(PROXY_CATEGORY)
+async def category_typed(ctx: Context) -> HandlerResult:
+    """A category typed rather than pressed ("需要办理高龄补贴"): the one it names is chosen,
+    several are offered; otherwise every category again. The words said first are kept."""
+    words = ctx.state.data.get("words")
+    if not isinstance(words, str):
+        return await proxy_start(ctx)
+    typed = fold(ctx.text)
+    named = [
+        c.code
+        for c in catalogue(ctx).categories[CaseKind.PROXY]
+        if fold(c.name_zh) in typed or (c.name_en and fold(c.name_en) in typed)
+    ]
+    if len(named) == 1:  # its whole name: no need to ask which
+        return await ask_questions(ctx, CaseKind.PROXY, words, named[0])
+    fits = _fitting_categories(ctx, ctx.text)
+    return _offered(ctx, fits) if fits else _all_categories(ctx)
 
 
 @router.payload("case:cats")

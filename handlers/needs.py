@@ -12,6 +12,7 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
+from models.intents import fold, load_lexicon
 from models.need_match import NeedMatcher, load_matcher, refresh_matcher, take_in_new_items
 from models.need_ops import (
     NeedCategory,
@@ -31,6 +32,7 @@ from models.people import Resident, ensure_resident
 router = Router("needs")
 
 NEED_WORDS = "need.words"
+NEED_CATEGORY = "need.category"  # typed at the categories: "不知道" takes the suggested one
 MATCHES_SHOWN = 3
 # A process builds its matcher once (over 100,000 needs that takes about 15 s, in a worker
 # thread), then reads only what changed at most this often; items made since, here or by another
@@ -184,7 +186,33 @@ def _category_question(
         Button(localized(ctx, c.name_zh, c.name_en), f"need:cat:{need.id}:{c.code}{tail}")
         for c in ordered
     )
+    # The need is stored already; the step only lets typed words reach category_typed.
+    ctx.set_state(NEED_CATEGORY, back="menu", on_yes=buttons[0].payload)
     return Reply(ctx.t("needs.choose_category"), buttons)
+
+
+def says_dont_know(text: str, data_dir: Path) -> bool:
+    """Whether the words only say the resident cannot tell ("不知道选哪个", "not sure")."""
+    said = fold(text)
+    return any(
+        said.startswith(fold(words)) for words in load_lexicon(data_dir).words.get("dont_know", ())
+    )
+
+
+@router.state(NEED_CATEGORY)
+async def category_typed(ctx: Context) -> HandlerResult:
+    """Words typed at the categories (a label or its number is read as pressing it): "不知道"
+    takes the suggested one, shown first; anything else shows them again, nothing lost."""
+    options = ctx.state.data.get("options")
+    if not isinstance(options, list) or not options:
+        return await main_menu(ctx, ctx.t("menu.stale_option"))
+    if says_dont_know(ctx.text, Path(ctx.settings.data_dir)):
+        return await ctx.redirect(ctx, str(options[0]))
+    labels = [str(label) for label in ctx.state.data.get("labels") or []]
+    buttons = tuple(
+        Button(label, str(payload)) for label, payload in zip(labels, options, strict=False)
+    )
+    return Reply(ctx.t("needs.category_again"), buttons)
 
 
 async def _own_need(ctx: Context, number: str) -> Need | None:
@@ -234,6 +262,7 @@ async def category_chosen(ctx: Context) -> HandlerResult:
     need_id, _, rest = ctx.args.partition(":")
     code, _, declined = rest.partition(":")
     need = await _own_need(ctx, need_id)
+    ctx.clear_state()  # the categories' step is over, whatever comes of it
     category = next((c for c in categories(ctx) if c.code == code), None)
     if need is None or category is None or need.item_id is not None:
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
