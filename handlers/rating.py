@@ -27,6 +27,7 @@ from handlers.common import (
 )
 from handlers.rating_words import (
     Listed,
+    level_in_words,
     level_or_skip,
     named_by_reference,
     named_department,
@@ -242,6 +243,9 @@ async def level_unclear(ctx: Context) -> HandlerResult:
         subject = await find_subject(ctx.session, catalogue(ctx), kind, number, resident, ctx.now())
     if subject is None or resident is None:
         return await main_menu(ctx, ctx.t("menu.stale_option"))
+    said = level_in_words(ctx.text, Path(ctx.settings.data_dir))
+    if said is not None and await rating_of(ctx.session, subject, resident) is None:
+        return await _rated(ctx, subject, resident, RatingLevel(said))
     again = await _levels(ctx, subject, resident)
     return Reply(ctx.t("rating.pick_a_level") + "\n" + again.text, again.buttons)
 

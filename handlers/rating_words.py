@@ -108,3 +108,31 @@ def level_or_skip(text: str, labels: Sequence[str]) -> bool:
     """Whether the words are a rating level or 跳过 (something said before its time)."""
     words = normalize_words(text)
     return any(words == normalize_words(label) for label in labels)
+
+
+# The levels a resident's own words may say, complaints with a reason first: "不满意，等太久"
+# says 时间长, not a bare 不满意 (which fits three levels, so the levels are shown again).
+_SAID_LEVELS = ("too_slow", "bad_attitude", "poor_skill", "very_satisfied", "average", "satisfied")
+
+
+def level_in_words(text: str, data_dir: Path) -> str | None:
+    """The one rating level ("satisfied", "too_slow", …) the words say ("挺好的", "还行吧",
+    "等太久了"), or None when they say none, or a complaint without saying what about."""
+    words = load_lexicon(data_dir).words
+    typed = normalize_words(text)
+    for level in _SAID_LEVELS:
+        if level == "very_satisfied" and _says(typed, words.get("level_unhappy", ())):
+            return None  # "不满意" or "not happy", with no reason said
+        if _says(typed, words.get(f"level_{level}", ())):
+            return level
+    return None
+
+
+def _says(typed: str, phrases: Sequence[str]) -> bool:
+    for phrase in phrases:
+        if phrase.isascii():
+            if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", typed):
+                return True
+        elif phrase in typed:
+            return True
+    return False

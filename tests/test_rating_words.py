@@ -139,3 +139,50 @@ async def test_solved_words_confirm_and_not_solved_after_a_question(talk: Talk) 
     assert other.ref in await talk.say("没解决")
     other, events = await case_now(linli, other.id)
     assert other.status == CaseStatus.ACCEPTED and events[-1].kind == "reopened"
+
+
+async def test_a_level_in_ones_own_words(talk: Talk) -> None:
+    """An outside walkthrough: "非常满意", "还行吧", "不满意，等太久" were all refused."""
+    await talk.say("评价")
+    await talk.say("评价窗口服务")
+    assert "很满意" in await talk.say("社保")
+    thanks = await talk.say("不满意，等太久了")  # a complaint with its reason: 时间长
+    assert "感谢您的评价：时间长" in thanks
+    await talk.say("评价")
+    await talk.say("评价窗口服务")
+    await talk.say("民政科窗口")
+    again = await talk.say("不满意")  # which of the three complaints is not said
+    assert "感谢您的评价" not in again and "时间长" in again and "态度差" in again
+    assert "感谢您的评价：一般" in await talk.say("还行吧")
+    async with talk.linli.sessions() as session:
+        levels = sorted(rating.level for rating in (await session.exec(select(Rating))).all())
+    assert levels == ["average", "too_slow"]
+
+
+def test_levels_read_from_words() -> None:
+    from pathlib import Path
+
+    from handlers.rating_words import level_in_words
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    said = {
+        "非常满意": "very_satisfied",
+        "非常满意！": "very_satisfied",
+        "挺好的": "satisfied",
+        "满意吧": "satisfied",
+        "不错": "satisfied",
+        "还行吧": "average",
+        "一般般": "average",
+        "时间太长了": "too_slow",
+        "排队排了两个小时，太慢": "too_slow",
+        "工作人员态度不好": "bad_attitude",
+        "不专业，材料说错了让我白跑一趟": "poor_skill",
+        "very satisfied": "very_satisfied",
+        "it was ok i guess": "average",
+        "waited too long": "too_slow",
+        "the clerk was rude": "bad_attitude",
+    }
+    for words, level in said.items():
+        assert level_in_words(words, data) == level, words
+    for words in ("不满意", "不太满意", "not happy", "不好意思", "哈哈", "", "不满意吧"):
+        assert level_in_words(words, data) is None, words
