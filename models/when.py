@@ -119,7 +119,9 @@ _RELATIVE_DAYS = {
 }
 _CN_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _EN_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_WEEKS_AHEAD = {"下": 1, "next": 1, "下下": 2, "上": -1}  # 这/本/this and none: see _weekday
+# 这/本/this and none: see _weekday
+_WEEKS_AHEAD = {"下": 1, "next": 1, "下下": 2, "上": -1}
+MONTHS_STILL_RECENT = 3  # a month and day further back than this is next year's
 
 _RELATIVE = _words(_RELATIVE_DAYS)
 _YEAR_MONTH_DAY = re.compile(
@@ -138,7 +140,7 @@ _CN_WEEKDAY = re.compile(
     r"((?<!一)下下|这|本|(?<!一)下|(?<![早晚])上)?个?(?:周|星期|礼拜)([一二三四五六日天]|[1-7](?![0-9]))"
 )
 _EN_WEEKDAY = re.compile(
-    r"(?<![a-z])(?:(next|this) ?)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"(?<![a-z])(?:(next|this|last) ?)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday"
     r"|tues|thurs|mon|tue|wed|thu|fri|sat|sun)(?![a-z])"
 )
 
@@ -154,12 +156,15 @@ def _weekday(today: date, weekday: int, prefix: str | None) -> date:
 
 
 def _month_day(today: date, month: int | None, day: int | None) -> date | None:
-    """That day this year, or next year if it has already gone by."""
+    """That day this year; next year's once it is more than half a year gone by. A day a few
+    weeks back ("11月20日" on 7 December) is that day, gone by, and is said to be: reading it as
+    next year's made the booking answer "only 30 days ahead" to someone who mistyped a day."""
     if month is None or day is None:
         return None
     # The year is chosen before the date is checked, so "2月29日" is kept for a leap year ahead.
-    gone_by = (month, day) < (today.month, today.day)
-    return date(today.year + 1 if gone_by else today.year, month, day)
+    months_back = (today.month - month) * 31 + today.day - day
+    long_gone = months_back > MONTHS_STILL_RECENT * 31
+    return date(today.year + 1 if long_gone else today.year, month, day)
 
 
 def _day_of_month(today: date, day: int | None) -> date | None:
@@ -202,7 +207,10 @@ def _read_cn_weekday(match: re.Match[str], today: date) -> date | None:
 
 
 def _read_en_weekday(match: re.Match[str], today: date) -> date | None:
-    return _weekday(today, _EN_WEEKDAYS.index(match[2][:3]), match[1])
+    weekday = _EN_WEEKDAYS.index(match[2][:3])
+    if match[1] == "last":  # the latest one gone by, not 上周's: "last monday" on a Friday
+        return today - timedelta(days=(today.weekday() - weekday - 1) % 7 + 1)
+    return _weekday(today, weekday, match[1])
 
 
 _DAY_READERS: dict[re.Pattern[str], Callable[[re.Match[str], date], date | None]] = {

@@ -91,6 +91,8 @@ def test_chinese_weekdays(text: str, expected: date) -> None:
         ("wed", date(2026, 12, 2)),
         ("next wednesday", date(2026, 12, 2)),
         ("next saturday", date(2026, 12, 5)),
+        ("last monday", date(2026, 11, 23)),  # gone by, and said to be by the booking
+        ("last friday", date(2026, 11, 20)),
         ("Next  Friday", date(2026, 12, 4)),
         ("this friday", date(2026, 11, 27)),
         ("this saturday", date(2026, 11, 28)),
@@ -129,8 +131,11 @@ def test_next_week_when_today_is_sunday() -> None:
         ("2026/12/5", date(2026, 12, 5)),
         ("2026年12月5日", date(2026, 12, 5)),
         ("11月27日", date(2026, 11, 27)),
-        # Gone by this year: next year's.
-        ("11月26日", date(2027, 11, 26)),
+        # Gone by a few weeks ago: that day, gone by (the booking says so); further back: next
+        # year's.
+        ("11月26日", date(2026, 11, 26)),
+        ("9月1日", date(2026, 9, 1)),
+        ("8月20日", date(2027, 8, 20)),
         ("3月1日", date(2027, 3, 1)),
         # An explicit year is taken as written.
         ("2025年3月1日", date(2025, 3, 1)),
@@ -152,7 +157,8 @@ def test_dates_at_the_year_end() -> None:
     assert day_of("1/3", december_20) == date(2027, 1, 3)
     assert day_of("12月25日", december_20) == date(2026, 12, 25)
     assert day_of("12月20日", december_20) == december_20
-    assert day_of("12月19日", december_20) == date(2027, 12, 19)
+    assert day_of("12月19日", december_20) == date(2026, 12, 19)  # yesterday, not next year
+    assert day_of("11/20", december_20) == date(2026, 11, 20)
     assert day_of("5号", december_20) == date(2027, 1, 5)
     assert day_of("25号", december_20) == date(2026, 12, 25)
     new_years_eve = date(2026, 12, 31)
@@ -170,7 +176,8 @@ def test_impossible_dates_give_no_day(text: str) -> None:
 
 def test_leap_days() -> None:
     assert day_of("2月29日", date(2027, 1, 10)) is None
-    assert day_of("2月29日", date(2027, 3, 1)) == date(2028, 2, 29)
+    assert day_of("2月29日", date(2027, 3, 1)) is None  # a day ago, and 2027 had none
+    assert day_of("2月29日", date(2027, 6, 1)) == date(2028, 2, 29)
     assert day_of("2月29日", date(2027, 12, 1)) == date(2028, 2, 29)
     assert day_of("29号", date(2028, 2, 10)) == date(2028, 2, 29)
     assert day_of("30号", date(2027, 1, 31)) is None  # 30 Jan gone, no 30 Feb
@@ -378,7 +385,8 @@ def test_hostile_input_never_raises(text: str) -> None:
 def test_dates_beyond_the_calendar_give_no_day() -> None:
     assert parse_when("明天", date.max) == NOTHING
     assert parse_when("下周一", date.max) == NOTHING
-    assert parse_when("12月1日", date.max) == NOTHING
+    assert parse_when("1月5日", date.max) == NOTHING
+    assert parse_when("last monday", date.min) == NOTHING
     assert parse_when("5号", date.max) == NOTHING
     assert parse_when("上周一", date.min) == NOTHING
 
