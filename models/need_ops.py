@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from jieba import posseg
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,8 +99,8 @@ def clean_need_text(text: str) -> str:
 def need_title(text: str) -> str:
     """A new item's title from a need's words: what is wanted, on one line, personal data removed
     and the clauses that only told who and where the resident is ("我叫〔姓名〕") left out."""
-    cleaned = remove_personal_data(" ".join(text.split()))
-    clauses = _CLAUSE.findall(cleaned)
+    cleaned = remove_personal_data(" ".join(_MARKUP.sub(" ", text).split()))
+    clauses = [_without_personal_words(clause) for clause in _CLAUSE.findall(cleaned)]
     wanted = [clause for clause in clauses if not _only_personal(clause)] or clauses
     return clip("".join(wanted).strip(_CLAUSE_ENDS), TITLE_LENGTH) or clip(cleaned, TITLE_LENGTH)
 
@@ -115,6 +116,36 @@ _PERSONAL_CUE = re.compile(
     re.IGNORECASE,
 )
 _LITTLE_ELSE = 4  # meaningful characters besides its placeholders
+
+
+# Markup typed into a need ("<img src=x …>") is no part of what is wanted; shown escaped, it
+# took the whole title's length.
+_MARKUP = re.compile(r"<[^<>]{0,300}>")
+_BARE_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _without_personal_words(clause: str) -> str:
+    """The clause without its words (set apart by spaces) that are only personal data or only
+    a person's name: "电话〔电话〕 张三 想要社区食堂" is 想要社区食堂 (a name with no 我叫 before
+    it is no placeholder yet)."""
+    parts = clause.split(" ")
+    if len(parts) < 2:
+        return clause
+    kept = [part for part in parts if not (_personal_chinese(part) or _a_name(part))]
+    return " ".join(kept) if kept else clause
+
+
+def _personal_chinese(part: str) -> bool:
+    # Only Chinese words: an English clause's words are judged together, as a clause.
+    return _only_personal(part) and _CJK.search(without_placeholders(part)) is not None
+
+
+def _a_name(word: str) -> bool:
+    if not _BARE_NAME.fullmatch(word):
+        return False
+    tagged = list(posseg.cut(word))
+    return len(tagged) == 1 and tagged[0].flag.startswith("nr")
 
 
 def _only_personal(clause: str) -> bool:

@@ -186,3 +186,12 @@ async def test_wechat_report_sentence_at_the_category_step(rig: WeChatRig) -> No
 
 def test_a_title_typed_by_staff_keeps_its_punctuation() -> None:
     assert clean_title("  增设充电桩，\u3000优先3栋  ") == "增设充电桩， 优先3栋"
+
+
+def test_a_title_leaves_out_a_bare_name_and_markup() -> None:
+    """An outside walkthrough: neighbours were shown 张三 and "<img …>小区" as titles."""
+    typed = "电话13987654321 张三 身份证510124199001011234 想要社区食堂"
+    assert need_title(typed) == "想要社区食堂"
+    assert need_title("王建国 希望增加路灯") == "希望增加路灯"
+    assert need_title("<img src=x onerror=alert(1)>小区门口想要快递柜") == "小区门口想要快递柜"
+    assert need_title("小区 想要 篮球场") == "小区 想要 篮球场"  # no name: the words as typed
