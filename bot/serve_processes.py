@@ -75,8 +75,20 @@ def child_roles(settings: Settings, plan: ServePlan, index: int) -> tuple[bool, 
     return plan.run_worker, plan.run_scheduler
 
 
+def links_to_the_port_served(settings: Settings, plan: ServePlan) -> Settings:
+    """With no public URL configured, links in messages (加入日历, my data) point at the host and
+    port served, not at the default 8080 (a street's own host, from the streets file, stays)."""
+    if "public_url" in settings.model_fields_set or settings.streets_file is not None:
+        return settings
+    anywhere = ("", "0.0.0.0", "::")  # noqa: S104 - read, not bound: links then name loopback
+    host = plan.host if plan.host not in anywhere else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return settings.model_copy(update={"public_url": f"http://{host}:{plan.port}"})
+
+
 def serve(settings: Settings, plan: ServePlan) -> int:
     """Serve as planned until stopped; the exit status."""
+    settings = links_to_the_port_served(settings, plan)
     ensure_port_free(plan.host, plan.port, several=plan.processes > 1)
     learn_understanding(settings)
     if plan.processes == 1:

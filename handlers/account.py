@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.context import Context
+from bot.dates import read_number
+from bot.i18n import normalize_words
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, echoed, known_resident, localized, main_menu
@@ -92,6 +96,31 @@ async def _community_chosen(ctx: Context, code: str) -> Reply:
         Button(localized(ctx, g.name_zh, g.name_en), f"account:grid:{g.id}") for g in grids
     )
     return Reply(ctx.t("account.choose_grid", community=name), buttons)
+
+
+# "第一网格", "第1网格", "3号网格", "grid 2": the grid's number, as people say it.
+_GRID_NUMBER = re.compile(
+    r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})\s*号?\s*网格|grid\s*(?:no\.?\s*)?([0-9]{1,2})"
+)
+
+
+@router.state(CHOOSE_GRID)
+async def grid_typed(ctx: Context) -> HandlerResult:
+    """A grid typed by its number while step 2 waits (its label or option number is read as
+    pressing it); otherwise the grids again."""
+    community_id = ctx.state.data.get("community_id")
+    community = (
+        await ctx.session.get(Community, community_id) if isinstance(community_id, int) else None
+    )
+    if community is None:
+        return await _community_question(ctx, ctx.t("menu.stale_option"))
+    said = _GRID_NUMBER.search(normalize_words(ctx.text))
+    number = read_number(next(g for g in said.groups() if g)) if said else None
+    grids = [g for g in await list_grids(ctx.session, community.id or 0) if g.number == number]
+    if len(grids) == 1:
+        return await ctx.redirect(ctx, f"account:grid:{grids[0].id}")
+    again = await _community_chosen(ctx, community.code)
+    return Reply(ctx.t("account.grid_not_found") + "\n" + again.text, again.buttons)
 
 
 @router.payload("account:grid")

@@ -42,6 +42,7 @@ class CaseCard:
     phone_shown: bool
     name: str
     id_number: str = ""  # the ID card number, masked unless phone_shown (same rule, same log)
+    closed_for_owner: bool = False  # masked for its handler too: the case is no longer open
     parts: list[HandlerPart] = field(default_factory=list)
 
 
@@ -96,6 +97,7 @@ async def case_card(
         attachments=[a for a in case.attachments if isinstance(a, dict)],
         phone=phone if shown else mask_phone(phone),
         phone_shown=shown,
+        closed_for_owner=case.assignee_staff_id == staff.id and not owner,
         name=_name(resident, shown),
         id_number=id_number if shown else mask_id_number(id_number),
         parts=await _parts(session, case),

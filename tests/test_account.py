@@ -94,3 +94,18 @@ async def test_absurd_grid_numbers_are_just_stale(chat: Chat, caplog: object) ->
     await chat.send("永宁路")
     for payload in ("account:grid:" + "9" * 40, "account:grid:²", "account:grid:-1"):
         assert "失效" in (await chat.press(payload))[0].text
+
+
+async def test_a_grid_typed_by_its_number(chat: Chat) -> None:
+    """An outside walkthrough: "第一网格" and "第1网格" left the step with "我回答不了"."""
+    await chat.press("account:community")
+    await chat.send("永宁路社区")
+    again = (await chat.send("我家那边"))[0]
+    assert "没有找到这个网格" in again.text and "永宁路社区第1网格" in [
+        b.label for b in again.buttons
+    ]
+    saved = (await chat.send("第一网格"))[0]
+    assert "永宁路社区第1网格" in saved.text
+    await chat.press("account:community")
+    await chat.send("永宁路社区")
+    assert "永宁路社区第2网格" in (await chat.send("第2网格"))[0].text

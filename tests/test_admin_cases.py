@@ -375,6 +375,9 @@ async def test_dispatch_to_two_departments_through_to_resolution(
     timeline = await page(desk["S021"], case_path)
     for words in ("街道派单", "协办部门接手", "受理，负责到底", "协办部门完成", "已办结"):
         assert words in timeline, words
+    # Closed: masked for its handler too, and the note says why (not "once you accept").
+    assert PHONE not in timeline and "事项已结束，完整号码不再显示" in timeline
+    assert "受理后可见完整号码" not in timeline
     english = await page(desk["S021"], f"{case_path}?lang=en")
     assert "Timeline" in english and "Handling departments" in english
     await page(desk["S042"], "/admin/dispatch")

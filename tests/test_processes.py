@@ -445,3 +445,17 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_links_point_at_the_port_served_unless_a_public_url_is_set() -> None:
+    """An outside walkthrough served on 8093 and got 加入日历 links to :8080."""
+    from bot.config import Settings
+    from bot.serve_processes import links_to_the_port_served
+
+    plain = Settings(_env_file=None)
+    served = links_to_the_port_served(plain, ServePlan(host="0.0.0.0", port=8093))
+    assert served.public_url == "http://127.0.0.1:8093"
+    local = links_to_the_port_served(plain, ServePlan(host="127.0.0.1", port=9001))
+    assert local.public_url == "http://127.0.0.1:9001"
+    chosen = Settings(_env_file=None, public_url="https://linli.example.cn")
+    assert links_to_the_port_served(chosen, ServePlan(host="", port=8093)) is chosen
