@@ -409,8 +409,9 @@ class Pipeline:
         on_yes = data.get("on_yes")  # a yes-or-no question's step says what "yes" chooses
         if found is None and on_yes in options and self._all_agree(text):
             found = options.index(on_yes)
-        if found is None and split_command(text)[0] is None:
-            # A command word ("取消", "返回") keeps its meaning, not an option's it begins.
+        if found is None and data.get("by_start") is True and split_command(text)[0] is None:
+            # Only where a step allows it: elsewhere a short start chooses what acts at once
+            # ("态度" would rate 态度差). A command word keeps its meaning ("取消", "返回").
             found = option_by_start(text, shown, _way_out_labels())
         return None if found is None else str(options[found])
 

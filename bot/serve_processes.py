@@ -80,8 +80,10 @@ def links_to_the_port_served(settings: Settings, plan: ServePlan) -> Settings:
     port served, not at the default 8080 (a street's own host, from the streets file, stays)."""
     if "public_url" in settings.model_fields_set or settings.streets_file is not None:
         return settings
-    anywhere = ("", "0.0.0.0", "::")  # noqa: S104 - read, not bound: links then name loopback
-    host = plan.host if plan.host not in anywhere else "127.0.0.1"
+    if plan.port == 0:  # a port the system picks: nothing to name yet
+        return settings
+    anywhere = ("", "0.0.0.0", "::", "[::]")  # noqa: S104 - read, not bound: links name loopback
+    host = plan.host.strip("[]") if plan.host not in anywhere else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     return settings.model_copy(update={"public_url": f"http://{host}:{plan.port}"})
 

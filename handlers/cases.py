@@ -3,6 +3,7 @@ question from the office, confirm or reopen a resolved case (rating it is handle
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,15 +141,21 @@ async def category_typed(ctx: Context) -> HandlerResult:
     if not isinstance(words, str):
         return await proxy_start(ctx)
     typed = fold(ctx.text)
+    # What they add is kept with what they said first: it is the request's detail.
+    words = f"{words} {ctx.text}"[:WORDS_LIMIT]
     named = [
         c.code
         for c in catalogue(ctx).categories[CaseKind.PROXY]
         if fold(c.name_zh) in typed or (c.name_en and fold(c.name_en) in typed)
     ]
-    if len(named) == 1:  # its whole name: no need to ask which
+    if len(named) == 1 and not _DENIED.search(typed):  # its whole name, not "不是残疾证办理"
         return await ask_questions(ctx, CaseKind.PROXY, words, named[0])
     fits = _fitting_categories(ctx, ctx.text)
+    ctx.set_state(PROXY_CATEGORY, words=words, back="proxy")
     return _offered(ctx, fits) if fits else _all_categories(ctx)
+
+
+_DENIED = re.compile(r"不是|不要|不办|(?<![a-z])not(?![a-z])")
 
 
 @router.payload("case:cats")

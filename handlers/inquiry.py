@@ -103,9 +103,10 @@ FREE_TEXT_STATES = (
 INTERRUPTING_FREE_TEXT = (Intent.REFERENCE, Intent.HANDOVER, Intent.TRACK, Intent.CANCEL_BOOKING)
 INTERRUPTING = (*INTERRUPTING_FREE_TEXT, Intent.BOOKING)
 # A sure reading of another matter also leaves a step of these flows (a booking's day or time,
-# an account's grid); a report's own steps read a report sentence themselves.
+# an account's grid, a proxy's or a need's category); a report's own steps read a report
+# sentence themselves.
 OTHER_MATTERS = (Intent.COMPLAINT, Intent.PROXY, Intent.REPORT, Intent.NEED)
-LEFT_FOR_OTHER_MATTERS = ("booking.", "account.")
+LEFT_FOR_OTHER_MATTERS = ("booking.", "account.", "case.category", "need.category")
 # Readings the resident may pick when the bot is unsure (a reference is never guessed, and
 # neither swearing nor "not ours" is a thing to offer).
 OFFERED_READINGS = tuple(

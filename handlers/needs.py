@@ -33,6 +33,7 @@ router = Router("needs")
 
 NEED_WORDS = "need.words"
 NEED_CATEGORY = "need.category"  # typed at the categories: "不知道" takes the suggested one
+DONT_KNOW_TAIL = 4  # "不知道选哪个": what may follow the phrase
 MATCHES_SHOWN = 3
 # A process builds its matcher once (over 100,000 needs that takes about 15 s, in a worker
 # thread), then reads only what changed at most this often; items made since, here or by another
@@ -186,16 +187,21 @@ def _category_question(
         Button(localized(ctx, c.name_zh, c.name_en), f"need:cat:{need.id}:{c.code}{tail}")
         for c in ordered
     )
-    # The need is stored already; the step only lets typed words reach category_typed.
-    ctx.set_state(NEED_CATEGORY, back="menu", on_yes=buttons[0].payload)
-    return Reply(ctx.t("needs.choose_category"), buttons)
+    # The need is stored already; the step only lets typed words reach category_typed. "Yes"
+    # and "不知道" take the first category only when it is a suggestion, not the file's first.
+    ctx.set_state(
+        NEED_CATEGORY, back="menu", on_yes=buttons[0].payload if suggested is not None else None
+    )
+    return Reply(ctx.t("needs.choose_category"), (*buttons, *back_to_menu(ctx)))
 
 
 def says_dont_know(text: str, data_dir: Path) -> bool:
-    """Whether the words only say the resident cannot tell ("不知道选哪个", "not sure")."""
-    said = fold(text)
+    """Whether the words only say the resident cannot tell ("不知道选哪个", "not sure"): one
+    of the phrases, with a few characters after it at most ("不清楚，我想撤回" says more)."""
+    said = fold(text).strip(" ,，。.!！?？~")
     return any(
-        said.startswith(fold(words)) for words in load_lexicon(data_dir).words.get("dont_know", ())
+        said.startswith(phrase) and len(said) - len(phrase) <= DONT_KNOW_TAIL
+        for phrase in map(fold, load_lexicon(data_dir).words.get("dont_know", ()))
     )
 
 
@@ -206,8 +212,9 @@ async def category_typed(ctx: Context) -> HandlerResult:
     options = ctx.state.data.get("options")
     if not isinstance(options, list) or not options:
         return await main_menu(ctx, ctx.t("menu.stale_option"))
-    if says_dont_know(ctx.text, Path(ctx.settings.data_dir)):
-        return await ctx.redirect(ctx, str(options[0]))
+    suggested = ctx.state.data.get("on_yes")
+    if isinstance(suggested, str) and says_dont_know(ctx.text, Path(ctx.settings.data_dir)):
+        return await ctx.redirect(ctx, suggested)
     labels = [str(label) for label in ctx.state.data.get("labels") or []]
     buttons = tuple(
         Button(label, str(payload)) for label, payload in zip(labels, options, strict=False)
@@ -262,7 +269,8 @@ async def category_chosen(ctx: Context) -> HandlerResult:
     need_id, _, rest = ctx.args.partition(":")
     code, _, declined = rest.partition(":")
     need = await _own_need(ctx, need_id)
-    ctx.clear_state()  # the categories' step is over, whatever comes of it
+    if ctx.state.name == NEED_CATEGORY:  # that step is over; an old button leaves others be
+        ctx.clear_state()
     category = next((c for c in categories(ctx) if c.code == code), None)
     if need is None or category is None or need.item_id is not None:
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))

@@ -79,7 +79,7 @@ async def got_link(ctx: Context) -> HandlerResult:
     if author is None:
         ctx.clear_state()
         return Reply(ctx.t("notices.not_author"), back_to_menu(ctx))
-    ctx.set_state(CHOOSE, **data)
+    ctx.set_state(CHOOSE, **(data | {"by_start": True}))  # "全部" is 全部居民 at these steps
     return Reply(ctx.t("notices.ask_area"), area_buttons(ctx, author[1]))
 
 
@@ -149,7 +149,7 @@ async def _area_list(ctx: Context, data: dict[str, Any], scope: Scope, kind: str
         grids = await list_grids(ctx.session, communities[0].id or 0) if communities else []
         lines = [f"{g.number}. {localized(ctx, g.name_zh, g.name_en)}" for g in grids]
         key = "notices.pick_grids"
-    ctx.set_state(AREA_LIST, **data, kind=kind)
+    ctx.set_state(AREA_LIST, **(data | {"kind": kind}))
     # No buttons: a typed number must reach this step, not pick a button.
     return Reply("\n".join([ctx.t(key), *lines]))
 
@@ -233,7 +233,8 @@ async def urgency_chosen(ctx: Context) -> HandlerResult:
     data = dict(ctx.state.data)
     if "audience" not in data:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
-    ctx.set_state(WHEN, **data, urgent=ctx.args == "yes")
+    # Merged, not keyword arguments: a button pressed twice finds its own keys in the data.
+    ctx.set_state(WHEN, **(data | {"urgent": ctx.args == "yes", "by_start": True}))
     return Reply(ctx.t("notices.ask_when"), _send_now(ctx))
 
 
@@ -250,6 +251,10 @@ async def when_chosen(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
     if not ctx.payload:
         send_at = scheduled_time(ctx.text, ctx.now())
+        if send_at is None and "residents" in data:
+            # At the preview ("好的", "ok"): the preview again, saying how to send or re-time.
+            shown = await preview(ctx, data)
+            return Reply(ctx.t("notices.confirm_or_time") + "\n\n" + shown.text, shown.buttons)
         if send_at is None:
             return Reply(ctx.t("notices.when_again"), _send_now(ctx))
         data["send_at"] = send_at.isoformat()

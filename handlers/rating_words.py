@@ -120,19 +120,36 @@ def level_in_words(text: str, data_dir: Path) -> str | None:
     "等太久了"), or None when they say none, or a complaint without saying what about."""
     words = load_lexicon(data_dir).words
     typed = normalize_words(text)
+    unhappy = words.get("level_unhappy", ())
     for level in _SAID_LEVELS:
-        if level == "very_satisfied" and _says(typed, words.get("level_unhappy", ())):
+        if level == "very_satisfied" and _said(typed, unhappy):
             return None  # "不满意" or "not happy", with no reason said
-        if _says(typed, words.get(f"level_{level}", ())):
-            return level
+        phrases = words.get(f"level_{level}", ())
+        if _said(typed, phrases):
+            # A denial anywhere else ("不是很满意", "一点也不凶", "wasn't rude") says nothing
+            # sure: the levels are shown again rather than a level saved the wrong way round.
+            rest = _without(typed, (*phrases, *unhappy) if level in _COMPLAINTS else phrases)
+            return None if _DENIAL.search(rest) else level
     return None
 
 
-def _says(typed: str, phrases: Sequence[str]) -> bool:
-    for phrase in phrases:
-        if phrase.isascii():
-            if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", typed):
-                return True
-        elif phrase in typed:
-            return True
-    return False
+_COMPLAINTS = frozenset(_SAID_LEVELS[:3])
+_DENIAL = re.compile(r"[不没别未无非]|(?<![a-z])(?:not|no|never|nothing)(?![a-z])|n't")
+
+
+def _said(typed: str, phrases: Sequence[str]) -> bool:
+    return any(_found(typed, phrase) for phrase in phrases)
+
+
+def _found(typed: str, phrase: str) -> re.Match[str] | None:
+    if phrase.isascii():
+        return re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", typed)
+    return re.search(re.escape(phrase), typed)
+
+
+def _without(typed: str, phrases: Sequence[str]) -> str:
+    """The words left once every listed phrase found in them is taken out."""
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if _found(typed, phrase):
+            typed = typed.replace(phrase, " ")
+    return typed

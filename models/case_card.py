@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.access_log import log_view
-from models.cases import Case
+from models.cases import Case, CaseStatus
 from models.org import Department, Staff
 from models.people import Resident, mask_id_number, mask_phone
 from models.personal_data import find_personal_data, remove_personal_data
@@ -44,6 +44,9 @@ class CaseCard:
     id_number: str = ""  # the ID card number, masked unless phone_shown (same rule, same log)
     closed_for_owner: bool = False  # masked for its handler too: the case is no longer open
     parts: list[HandlerPart] = field(default_factory=list)
+
+
+ENDED = (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.CANCELLED)
 
 
 def intake_answers(case: Case) -> dict[str, str]:
@@ -97,7 +100,7 @@ async def case_card(
         attachments=[a for a in case.attachments if isinstance(a, dict)],
         phone=phone if shown else mask_phone(phone),
         phone_shown=shown,
-        closed_for_owner=case.assignee_staff_id == staff.id and not owner,
+        closed_for_owner=case.assignee_staff_id == staff.id and case.status in ENDED,
         name=_name(resident, shown),
         id_number=id_number if shown else mask_id_number(id_number),
         parts=await _parts(session, case),

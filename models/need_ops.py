@@ -99,7 +99,8 @@ def clean_need_text(text: str) -> str:
 def need_title(text: str) -> str:
     """A new item's title from a need's words: what is wanted, on one line, personal data removed
     and the clauses that only told who and where the resident is ("我叫〔姓名〕") left out."""
-    cleaned = remove_personal_data(" ".join(_MARKUP.sub(" ", text).split()))
+    unmarked = " ".join(_MARKUP.sub(" ", text).split()) or " ".join(text.split())
+    cleaned = remove_personal_data(unmarked)
     clauses = [_without_personal_words(clause) for clause in _CLAUSE.findall(cleaned)]
     wanted = [clause for clause in clauses if not _only_personal(clause)] or clauses
     return clip("".join(wanted).strip(_CLAUSE_ENDS), TITLE_LENGTH) or clip(cleaned, TITLE_LENGTH)
@@ -120,7 +121,7 @@ _LITTLE_ELSE = 4  # meaningful characters besides its placeholders
 
 # Markup typed into a need ("<img src=x …>") is no part of what is wanted; shown escaped, it
 # took the whole title's length.
-_MARKUP = re.compile(r"<[^<>]{0,300}>")
+_MARKUP = re.compile(r"</?[a-zA-Z][^<>\u4e00-\u9fff]{0,300}>")  # a tag, not "a<b 加装电梯 c>d"
 _BARE_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -130,8 +131,8 @@ def _without_personal_words(clause: str) -> str:
     a person's name: "电话〔电话〕 张三 想要社区食堂" is 想要社区食堂 (a name with no 我叫 before
     it is no placeholder yet)."""
     parts = clause.split(" ")
-    if len(parts) < 2:
-        return clause
+    if len(parts) < 2 or without_placeholders(clause) == clause:
+        return clause  # no personal data beside it: a word tagged a name is likelier a thing
     kept = [part for part in parts if not (_personal_chinese(part) or _a_name(part))]
     return " ".join(kept) if kept else clause
 
@@ -145,7 +146,7 @@ def _a_name(word: str) -> bool:
     if not _BARE_NAME.fullmatch(word):
         return False
     tagged = list(posseg.cut(word))
-    return len(tagged) == 1 and tagged[0].flag.startswith("nr")
+    return len(tagged) == 1 and tagged[0].flag == "nr"
 
 
 def _only_personal(clause: str) -> bool:

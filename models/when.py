@@ -156,7 +156,7 @@ def _weekday(today: date, weekday: int, prefix: str | None) -> date:
 
 
 def _month_day(today: date, month: int | None, day: int | None) -> date | None:
-    """That day this year; next year's once it is more than half a year gone by. A day a few
+    """That day this year; next year's once it is more than three months gone by. A day a few
     weeks back ("11月20日" on 7 December) is that day, gone by, and is said to be: reading it as
     next year's made the booking answer "only 30 days ahead" to someone who mistyped a day."""
     if month is None or day is None:

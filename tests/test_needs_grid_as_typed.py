@@ -192,6 +192,9 @@ def test_a_title_leaves_out_a_bare_name_and_markup() -> None:
     """An outside walkthrough: neighbours were shown 张三 and "<img …>小区" as titles."""
     typed = "电话13987654321 张三 身份证510124199001011234 想要社区食堂"
     assert need_title(typed) == "想要社区食堂"
-    assert need_title("王建国 希望增加路灯") == "希望增加路灯"
+    assert need_title("电话13900001111 王建国 希望增加路灯") == "希望增加路灯"
+    # With no personal data beside it, a word tagged a name is likelier a thing (幼儿园, 保姆).
+    assert need_title("小区 需要 幼儿园") == "小区 需要 幼儿园"
     assert need_title("<img src=x onerror=alert(1)>小区门口想要快递柜") == "小区门口想要快递柜"
-    assert need_title("小区 想要 篮球场") == "小区 想要 篮球场"  # no name: the words as typed
+    assert need_title("<b>") == "<b>"  # nothing but markup: shown escaped rather than empty
+    assert need_title("希望停车费<100元，充电桩>10个") == "希望停车费<100元，充电桩>10个"

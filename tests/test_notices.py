@@ -370,7 +370,9 @@ async def test_typing_at_the_compose_steps_keeps_the_draft(linli: Linli) -> None
         preview = await leader.send(typed)
         assert "11:00" in preview[0].text or typed.endswith("10点")
         assert "notice:send" in payloads(preview[0])
-    sent = await leader.send("好的")
+    held = await leader.send("好的")  # a mass send wants 确认, not a reflexive 好的
+    assert "已安排" not in held[0].text
+    sent = await leader.send("确认")
     assert "已安排在 11-28 11:00 发送" in sent[0].text  # the time said last
     async with linli.sessions() as session:
         [notice] = (await session.exec(select(Notice))).all()

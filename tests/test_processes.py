@@ -457,5 +457,9 @@ def test_links_point_at_the_port_served_unless_a_public_url_is_set() -> None:
     assert served.public_url == "http://127.0.0.1:8093"
     local = links_to_the_port_served(plain, ServePlan(host="127.0.0.1", port=9001))
     assert local.public_url == "http://127.0.0.1:9001"
+    assert links_to_the_port_served(plain, ServePlan(host="[::1]", port=8093)).public_url == (
+        "http://[::1]:8093"
+    )
+    assert links_to_the_port_served(plain, ServePlan(host="", port=0)) is plain
     chosen = Settings(_env_file=None, public_url="https://linli.example.cn")
     assert links_to_the_port_served(chosen, ServePlan(host="", port=8093)) is chosen

@@ -78,3 +78,17 @@ async def test_yes_please_confirms_a_booking(talk: Talk) -> None:
     shown = await talk.say("10am")
     assert "Please confirm" in shown
     assert "LCY-" in await talk.say("yes please")
+
+
+async def test_words_added_at_the_proxy_categories_are_kept_and_a_denial_chooses_nothing(
+    talk: Talk,
+) -> None:
+    """A review: "帮我代办" then the detail typed at the list opened a case whose words were only
+    "帮我代办"; "不是残疾证办理，是高龄补贴" chose 残疾证办理."""
+    await talk.say("帮我代办")
+    shown = await talk.say("不是残疾证办理，是高龄补贴")
+    assert t("zh-CN", "cases.question_address") not in shown
+    await talk.say("帮我代办")
+    await talk.say("我妈妈腿脚不便，需要办理高龄补贴")
+    await talk.say("好的")
+    assert "腿脚不便" in str((await talk.state_data()).get("words"))
