@@ -141,8 +141,10 @@ def _understand(
     sure = likelihood >= (SURE_AGREEING if best is ruled.intent else SURE_READING)
     folded = fold(text)
     if best is ruled.intent is Intent.BOOKING and likelihood >= SURE_NAMED:
-        # A booking word and a service's whole name ("预约居住证办理") leave nothing to ask.
+        # A booking word and a service's whole name ("预约居住证办理") leave nothing to ask, and
+        # nor does a booking word alone ("我要预约"): the booking menu asks what for.
         sure = sure or any(match.named for match in services.named(folded))
+        sure = sure or _only_booking_words(folded, lexicon)
     ruled = _reranked(ruled, folded, knowledge, model)
     grounded = _saw_something(ruled, lexicon, folded)
     if best is Intent.UNKNOWN or not grounded or (not sure and likelihood < READING_FLOOR):
@@ -170,6 +172,13 @@ def _understand(
         outside=False,
         ruled=ruled.intent,
     )
+
+
+def _only_booking_words(folded: str, lexicon: Lexicon) -> bool:
+    """Whether the words are a booking word and filler only ("我要预约", "想约一下")."""
+    rest = lexicon.without("booking", folded)
+    filler = set(lexicon.words.get("filler", ()))
+    return all(char in filler or not char.strip() for char in rest)
 
 
 def _reranked(
