@@ -95,7 +95,7 @@ async def test_not_the_same_after_all_makes_a_second_item_without_asking_again(
 ) -> None:
     second, offer = await _offered_meanwhile(linli, "merge-e", "merge-f")
     categories = await second.press(payloads(offer[0])[-1])
-    assert all(p.endswith(":own") for p in payloads(categories[0]))
+    assert all(p.endswith(":own") for p in payloads(categories[0]) if p != "menu")  # and 返回主菜单
     created = await second.send("1")  # typed, as on WeChat
     assert "已记录" in created[0].text, created[0].text
     assert [i.supporters for i in await _items(linli)] == [1, 1]
