@@ -99,15 +99,16 @@ async def proxy_from_words(ctx: Context, words: str) -> Reply:
 
 def _offered(ctx: Context, codes: list[str]) -> Reply:
     """The categories that fit, and 都不是 for all of them."""
-    categories = {c.code: c for c in catalogue(ctx).categories[CaseKind.PROXY]}
-    buttons = tuple(
-        Button(
-            localized(ctx, categories[code].name_zh, categories[code].name_en), f"case:cat:{code}"
-        )
-        for code in codes
-    )
     other = Button(ctx.t("match.none_of_these"), "case:cats")
-    return Reply(ctx.t("cases.proxy_choose_category"), (*buttons, other))
+    return Reply(ctx.t("cases.proxy_choose_category"), (*_category_buttons(ctx, codes), other))
+
+
+def _category_buttons(ctx: Context, codes: list[str] | None = None) -> tuple[Button, ...]:
+    """A button for each proxy category of codes (all of them, in order, when None)."""
+    categories = catalogue(ctx).categories[CaseKind.PROXY]
+    by_code = {c.code: c for c in categories}
+    chosen = categories if codes is None else [by_code[code] for code in codes]
+    return tuple(Button(localized(ctx, c.name_zh, c.name_en), f"case:cat:{c.code}") for c in chosen)
 
 
 def _fitting_categories(ctx: Context, words: str) -> list[str]:
@@ -126,11 +127,7 @@ def _fitting_categories(ctx: Context, words: str) -> list[str]:
 
 
 def _all_categories(ctx: Context) -> Reply:
-    buttons = tuple(
-        Button(localized(ctx, c.name_zh, c.name_en), f"case:cat:{c.code}")
-        for c in catalogue(ctx).categories[CaseKind.PROXY]
-    )
-    return Reply(ctx.t("cases.proxy_choose_category"), buttons)
+    return Reply(ctx.t("cases.proxy_choose_category"), _category_buttons(ctx))
 
 
 @router.state(PROXY_CATEGORY)
