@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,10 +41,10 @@ from models.conversation import (
 )
 from models.db import connection_lock, database_unreachable
 from models.intents import fold, load_lexicon
+from models.lexicon import word_parts
 from models.messaging import forget_callbacks, queue_message
 
 logger = logging.getLogger(__name__)
-_PARTS = re.compile(r"[\s,.!?;:~、，。！？；：～]+")  # between the words of "好的，确认"
 
 InflightKey = tuple[str, str, str]
 CALLBACK_PURGE_SECONDS = 60.0
@@ -68,6 +67,7 @@ def _ways_out(*keys: str) -> frozenset[str]:
 
 
 NONE_OF_THESE, MAIN_MENU = "match.none_of_these", "menu.back"
+NEW_NEED = "needs.new"  # 都不是，作为新需求: the "none of these" of similar needs
 
 
 @cache
@@ -424,16 +424,16 @@ class Pipeline:
         agreeing = [i for i, label in enumerate(labels) if fold(label) in agree]
         if agreeing:
             return agreeing[0] if len(agreeing) == 1 else None
-        if not any(fold(label) in _ways_out(NONE_OF_THESE) for label in labels):
+        if not any(fold(label) in _ways_out(NONE_OF_THESE, NEW_NEED) for label in labels):
             return None  # no "which one?" asked: "好的" may just say it was read
-        ways_out = _ways_out(NONE_OF_THESE, MAIN_MENU)
+        ways_out = _ways_out(NONE_OF_THESE, NEW_NEED, MAIN_MENU)
         candidates = [i for i, label in enumerate(labels) if fold(label) not in ways_out]
         return candidates[0] if len(candidates) == 1 else None
 
     def _all_agree(self, text: str) -> bool:
         """Whether the message is made only of agreeing words ("好的", "是的，确认", "yes ok")."""
         agree = self._agree_words()
-        parts = [part for part in _PARTS.split(fold(text)) if part]
+        parts = word_parts(fold(text))
         return bool(parts) and all(part in agree for part in parts)
 
     def _agree_words(self) -> frozenset[str]:

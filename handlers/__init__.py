@@ -34,10 +34,11 @@ def build_router() -> Router:
     return Router("root").include(
         binding.router,
         staff.router,
-        # Before free-text understanding: words answering a resolved case's push, and words
-        # naming a thing listed at the rating flow's first step.
-        case_reply.router,
+        # Before free-text understanding: a level typed where one thing to rate is in view,
+        # words naming a thing listed at the rating flow's first step, and words answering a
+        # resolved case's push.
         rating.choosing,
+        case_reply.router,
         booking_staff.router,
         cases_staff.router,
         dispatch_calls.router,

@@ -4,82 +4,21 @@ it. The push's options, remembered when it was delivered, say which case is in v
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 from sqlmodel import col, select
 
 from bot.context import Context
-from bot.i18n import normalize_words
 from bot.messages import Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import WORDS_LIMIT, alert_department
-from handlers.common import back_to_menu, is_short
+from handlers.common import back_to_menu
 from handlers.inquiry import respond
+from handlers.solved_words import CONFIRM, case_in_view, not_solved, short_reply, solved
 from models.case_ops import reopen
 from models.cases import Case, CaseKind, CaseStatus
-from models.intents import load_lexicon
 
 router = Router("case_reply")
-
-REOPEN, CONFIRM = "case:reopen:", "case:confirm:"
-SHORT_CHARS, SHORT_WORDS = 8, 3  # a reply no longer than this says nothing else …
-THANKS_CHARS, THANKS_WORDS = 12, 5  # … and one that says it is solved, with thanks
-
-
-def _words(data_dir: Path, kind: str) -> tuple[str, ...]:
-    """A word list of data/intents.toml (Chinese and English alike, folded when it was read;
-    read again when the file changes)."""
-    return load_lexicon(data_dir).words.get(kind, ())
-
-
-def _holds(text: str, words: Iterable[str]) -> bool:
-    return any(word in text for word in words)
-
-
-def not_solved(text: str, data_dir: Path, *, in_view: bool) -> bool:
-    """Whether the words say the matter is not solved; "不行"/"nope" at their start counts only
-    as the answer to a push in view."""
-    words = normalize_words(text)
-    if _holds(words, _words(data_dir, "not_solved")):
-        return True
-    return in_view and any(_starts(words, word) for word in _words(data_dir, "not_solved_start"))
-
-
-def _starts(text: str, word: str) -> bool:
-    """Whether the text begins with the word ("nope, still", not "nopes")."""
-    rest = text.removeprefix(word)
-    return text.startswith(word) and not (
-        word.isascii() and rest[:1].isascii() and rest[:1].isalpha()
-    )
-
-
-def solved(text: str, data_dir: Path) -> bool:
-    """Whether a short reply says the matter is solved (and nothing says it is not)."""
-    words = normalize_words(text)
-    return (
-        _short(words, THANKS_CHARS, THANKS_WORDS)
-        and _holds(words, _words(data_dir, "solved"))
-        and not not_solved(text, data_dir, in_view=True)
-    )
-
-
-def _short(words: str, chars: int = SHORT_CHARS, count: int = SHORT_WORDS) -> bool:
-    return is_short(words, chars, count)
-
-
-def case_in_view(ctx: Context) -> int | None:
-    """The case whose confirm/reopen options are the latest shown (a delivered push's)."""
-    options = ctx.state.data.get("options")
-    if not isinstance(options, list):
-        return None
-    ids = {
-        str(option).removeprefix(REOPEN)
-        for option in options
-        if str(option).startswith(REOPEN) and f"{CONFIRM}{str(option)[len(REOPEN) :]}" in options
-    }
-    found = ids.pop() if len(ids) == 1 else ""
-    return int(found) if found.isdecimal() and len(found) < 10 else None
 
 
 def _data(ctx: Context) -> Path:
@@ -94,7 +33,9 @@ def _answers_push(ctx: Context) -> bool:
     # The push scrolled away (a question asked meanwhile): only a short "没解决", outside a
     # flow, since a longer message ("楼道灯没修好") may well be news of another matter.
     return (
-        not ctx.state.name and _short(ctx.words) and not_solved(ctx.text, _data(ctx), in_view=False)
+        not ctx.state.name
+        and short_reply(ctx.words)
+        and not_solved(ctx.text, _data(ctx), in_view=False)
     )
 
 

@@ -47,6 +47,7 @@ from models.booking import Appointment
 from models.case_card import case_card
 from models.case_ops import (
     confirm_resolved,
+    earlier_answer,
     find_case,
     open_case,
     reopen,
@@ -227,11 +228,33 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
     answer = answer or ctx.text[:WORDS_LIMIT]
     if not left or not answer:
         return Reply(ctx.t("cases.question_again"), back_to_menu(ctx))
+    said_before = ""
+    if _points_back(ctx, answer):  # "同上": the answer given before, or the question again
+        earlier = await _earlier(ctx, left[0])
+        if earlier is None:
+            again = ctx.t("cases.nothing_before") + "\n" + ctx.t(f"cases.question_{left[0]}")
+            return Reply(again, back_to_menu(ctx))
+        answer, said_before = earlier, ctx.t("cases.same_as_before", answer=earlier) + "\n"
     answers[left[0]] = answer
     ctx.state.data = {**ctx.state.data, "answers": answers, "left": left[1:]}
     if left[1:]:
-        return Reply(ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
-    return await _open(ctx)
+        return Reply(said_before + ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
+    opened = await _open(ctx)
+    return Reply(said_before + opened.text, opened.buttons, opened.link) if said_before else opened
+
+
+def _points_back(ctx: Context, answer: str) -> bool:
+    """Whether an answer only points at one given before ("同上", "same as above")."""
+    return load_lexicon(Path(ctx.settings.data_dir)).is_only("same_as_before", answer)
+
+
+async def _earlier(ctx: Context, question: str) -> str | None:
+    """This resident's answer to the question on their latest case that asked it."""
+    resident = ctx.identity.resident_id
+    if resident is None:
+        return None
+    skip = load_lexicon(Path(ctx.settings.data_dir)).words.get("same_as_before", ())
+    return await earlier_answer(ctx.session, resident, question, skip)
 
 
 async def _open(ctx: Context) -> Reply:
@@ -510,6 +533,12 @@ def _resident_actions(ctx: Context, case: Case) -> tuple[Button, ...]:
     return (*buttons, *back_to_menu(ctx))
 
 
+def _not_taken(ctx: Context, case: Case | None) -> Reply:
+    """Why a case's button did nothing: another's (or no) case is not "moved on"."""
+    key = "cases.not_now" if case is not None else "cases.not_on_account"
+    return Reply(ctx.t(key), back_to_menu(ctx))
+
+
 async def _own(ctx: Context, number: str) -> Case | None:
     if not (number.isdecimal() and len(number) < 10) or ctx.identity.resident_id is None:
         return None
@@ -522,7 +551,7 @@ async def confirm(ctx: Context) -> HandlerResult:
     """The resident confirms the matter is solved."""
     case = await _own(ctx, ctx.args)
     if case is None or not confirm_resolved(ctx.session, case, case.resident_id or 0, ctx.now()):
-        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+        return _not_taken(ctx, case)
     rate = Button(ctx.t("cases.rate_button"), f"rate:case:{case.id}")
     return Reply(ctx.t("cases.confirmed", ref=case.ref), (rate, *back_to_menu(ctx)))
 
@@ -534,7 +563,7 @@ async def reopen_case(ctx: Context) -> HandlerResult:
     if case is None or not reopen(
         ctx.session, case, case.resident_id or 0, ctx.t("cases.not_solved"), ctx.now()
     ):
-        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+        return _not_taken(ctx, case)
     await alert_department(ctx, case, case.department_id or 0)
     return Reply(ctx.t("cases.reopened", ref=case.ref), back_to_menu(ctx))
 
@@ -544,7 +573,7 @@ async def answer_start(ctx: Context) -> HandlerResult:
     """Answer the office's question: the next message goes to the case."""
     case = await _own(ctx, ctx.args)
     if case is None or case.status != "waiting_resident":
-        return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
+        return _not_taken(ctx, case)
     ctx.set_state(ANSWER, case=case.id, back="track")
     return Reply(ctx.t("cases.answer_prompt", ref=case.ref), back_to_menu(ctx))
 

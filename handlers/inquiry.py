@@ -67,7 +67,7 @@ from models.knowledge import Entry, Found, Knowledge, load_knowledge
 from models.lexicon import Lexicon
 from models.service_match import ServiceMatcher, load_service_catalogue
 from models.services import Service
-from models.when import names_when
+from models.when import names_when, without_when
 
 router = Router("inquiry")
 
@@ -117,6 +117,7 @@ OFFERED_READINGS = tuple(
 KEEPS_THE_FLOW = (Intent.QUESTION, Intent.REPORT, Intent.NEED)
 # A flow paused by a question is offered again with this label (by the state's first word).
 RESUME_LABELS = {"booking": "flow.resume_booking", "case": "flow.resume_proxy"}
+WHEN_ANSWER_REST = 12  # characters besides a day or time that still leave it the answer
 UNDERSTOOD_CHARS = 300  # of a message's text, the understanding reads no more
 
 
@@ -317,7 +318,11 @@ def _paused_booking_day(
     data = paused.get("data") if paused is not None else None
     if paused is None or paused["name"] != CHOOSE_DAY or not isinstance(data, dict):
         return None
-    return data if names_when(fold(ctx.text)) else None
+    folded = fold(ctx.text)
+    # The day or time must be what the message says: "晚上" in a long complaint about the
+    # neighbours' noise is no answer to the paused booking's day.
+    said_besides = sum(ch.isalnum() for ch in without_when(folded))
+    return data if names_when(folded) and said_besides <= WHEN_ANSWER_REST else None
 
 
 def _not_this_answer(ctx: Context) -> bool:

@@ -10,9 +10,10 @@ from typing import Any
 
 from bot.context import Context
 from bot.messages import Button, Reply
-from bot.router import HandlerResult, Router
+from bot.router import HandlerResult, Phase, Router
 from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
 from models.intents import fold, load_lexicon
+from models.lexicon import word_parts
 from models.need_match import NeedMatcher, load_matcher, refresh_matcher, take_in_new_items
 from models.need_ops import (
     NeedCategory,
@@ -189,9 +190,9 @@ def _category_question(
     )
     # The need is stored already; the step only lets typed words reach category_typed. "Yes"
     # and "不知道" take the first category only when it is a suggestion, not the file's first.
-    ctx.set_state(
-        NEED_CATEGORY, back="menu", on_yes=buttons[0].payload if suggested is not None else None
-    )
+    # A label's start chooses it ("文化" is 文化体育): no other label begins the same way.
+    on_yes = buttons[0].payload if suggested is not None else None
+    ctx.set_state(NEED_CATEGORY, back="menu", on_yes=on_yes, by_start=True)
     return Reply(ctx.t("needs.choose_category"), (*buttons, *back_to_menu(ctx)))
 
 
@@ -234,6 +235,30 @@ async def _own_need(ctx: Context, number: str) -> Need | None:
     )
     by_staff = ctx.staff is not None and need.submitted_by_staff_id == ctx.staff.id
     return need if by_resident or by_staff else None
+
+
+def _supported_option(ctx: Context) -> str | None:
+    """The one similar need offered, when the message only says "+1", "支持", "me too"
+    (perhaps with 就是这个): its +1 button's payload."""
+    options = ctx.state.data.get("options")
+    if ctx.payload is not None or ctx.state.name or not ctx.text or not isinstance(options, list):
+        return None
+    plus = [str(option) for option in options if str(option).startswith("need:plus:")]
+    if len(plus) != 1:
+        return None
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    support, agree = set(lexicon.words.get("plus_one", ())), set(lexicon.words.get("agree", ()))
+    parts = word_parts(fold(ctx.text))
+    said = lexicon.is_only("plus_one", ctx.text) or (
+        any(part in support for part in parts) and all(p in support | agree for p in parts)
+    )
+    return plus[0] if said else None
+
+
+@router.route(Phase.COMMAND, lambda ctx: _supported_option(ctx) is not None)
+async def supported_in_words(ctx: Context) -> HandlerResult:
+    """ "+1" or "支持" typed at the one similar need offered: as its +1 button."""
+    return await ctx.redirect(ctx, _supported_option(ctx) or "")
 
 
 @router.payload("need:plus")

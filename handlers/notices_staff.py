@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.context import Context
@@ -17,6 +18,7 @@ from bot.router import HandlerResult, Router
 from handlers.common import back_to_menu, list_number, localized
 from handlers.staff import active_staff, is_staff
 from models.base import SHANGHAI
+from models.intents import load_lexicon
 from models.notice_audience import FILTERS, Audience, allowed
 from models.notice_ops import TEXT_MAX, count_audience, create_notice, notice_text_ok, web_address
 from models.notices import Notice
@@ -57,6 +59,11 @@ async def got_text(ctx: Context) -> HandlerResult:
     return Reply(ctx.t("notices.ask_link"), _no_link(ctx))
 
 
+def _only(ctx: Context, kind: str) -> bool:
+    """Whether the message is, as a whole, one of a word list of data/intents.toml."""
+    return load_lexicon(Path(ctx.settings.data_dir)).is_only(kind, ctx.text)
+
+
 def _no_link(ctx: Context) -> tuple[Button, ...]:
     return (Button(ctx.t("notices.no_link"), "notice:link"),)
 
@@ -70,7 +77,7 @@ async def got_link(ctx: Context) -> HandlerResult:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
     if ctx.inbound.event == "image":
         return Reply(ctx.t("notices.image_as_link"), _no_link(ctx))
-    if not ctx.payload:
+    if not ctx.payload and not _only(ctx, "nothing_more"):  # "不用", "没有": no link
         link = web_address(ctx.text)
         if link is None:
             return Reply(ctx.t("notices.link_again"), _no_link(ctx))
@@ -249,7 +256,7 @@ async def when_chosen(ctx: Context) -> HandlerResult:
     data = dict(ctx.state.data)
     if "audience" not in data or "urgent" not in data:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
-    if not ctx.payload:
+    if not ctx.payload and not _only(ctx, "send_now"):  # "马上发": at once
         send_at = scheduled_time(ctx.text, ctx.now())
         if send_at is None and "residents" in data:
             # At the preview ("好的", "ok"): the preview again, saying how to send or re-time.

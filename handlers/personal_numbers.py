@@ -5,6 +5,7 @@ which owns the states and opens the case once nothing is left to ask."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +40,28 @@ NO_WORDS = frozenset(
     {"不同意", "不", "不要", "不要了", "不用", "不用了", "算了", "否", "不提供", "不给", "不想给"}
     | {"no", "n", "nope", "skip", "decline", "no thanks", "no thank you"}
 )
+# A short refusal in one's own words ("不想给电话", "不提供身份证号", "rather not").
+DECLINING_STARTS = (
+    "不同意",
+    "不想",
+    "不给",
+    "不提供",
+    "不要",
+    "不用",
+    "不方便",
+    "no ",
+    "rather not",
+)
+DECLINING_CHARS = 12
+_ID_IN_TEXT = re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])", re.IGNORECASE)
+
+
+def declines(word: str) -> bool:
+    """Whether a folded answer to the consent question says no."""
+    if word in NO_WORDS:
+        return True
+    short = len(word) <= DECLINING_CHARS and not any(ch.isdigit() for ch in word)
+    return short and word.startswith(DECLINING_STARTS)
 
 
 async def numbers_to_ask(ctx: Context, data: dict[str, Any]) -> list[str]:
@@ -102,7 +125,7 @@ async def consent_given(ctx: Context, purpose: str, answer: str) -> NumberStep:
             Outcome.AGAIN,
             Reply(ctx.t(f"consent.invalid_{purpose}"), consent_question(ctx, purpose).buttons),
         )
-    if typed is None and word not in YES_WORDS | NO_WORDS:
+    if typed is None and word not in YES_WORDS and not declines(word):
         return NumberStep(
             Outcome.AGAIN, Reply(ctx.t("consent.again"), consent_question(ctx, purpose).buttons)
         )
@@ -120,7 +143,7 @@ async def number_typed(ctx: Context, purpose: str) -> NumberStep:
     """The number itself: kept sealed when it is valid, asked again politely when not."""
     value = _valid_number(purpose, ctx.text)
     resident = await ensure_resident(ctx.session, ctx.identity, ctx.now())
-    if value is None and fold(ctx.text) in NO_WORDS:  # changed their mind: a "no" after all
+    if value is None and declines(fold(ctx.text)):  # changed their mind: a "no" after all
         record_consent(ctx.session, resident.id or 0, ConsentPurpose(purpose), False, ctx.now())
         return NumberStep(Outcome.DONE, Reply(ctx.t(f"consent.declined_{purpose}")))
     if value is None:
@@ -160,8 +183,13 @@ def _valid_number(purpose: str, text: str) -> str | None:
     """A mainland mobile number, or an ID card number with a right date and check digit."""
     if purpose == ConsentPurpose.PHONE.value:
         return normalise_mobile(text)
-    number = "".join(unicodedata.normalize("NFKC", text).split()).upper()
-    return number if id_number_ok(number) else None
+    typed = unicodedata.normalize("NFKC", text)
+    number = "".join(typed.split()).upper()
+    if id_number_ok(number):
+        return number
+    # The number with words around it ("510102… 这是我爸的"): the one number in the text.
+    found = {match.upper() for match in _ID_IN_TEXT.findall(typed)}
+    return found.pop() if len(found) == 1 and id_number_ok(next(iter(found))) else None
 
 
 def id_number_ok(number: str) -> bool:

@@ -33,8 +33,10 @@ from handlers.rating_words import (
     named_department,
     named_thing,
 )
+from handlers.solved_words import CONFIRM, case_in_view, says_solved
 from models.base import SHANGHAI
 from models.cases import Case, Rating, RatingLevel
+from models.intents import load_lexicon
 from models.org import Department
 from models.people import ensure_resident
 from models.ratings import (
@@ -56,7 +58,7 @@ choosing = Router("rating.choosing")  # included before references are read as r
 CHOOSE, WINDOW_STEP = "rating.choose", "rating.window"
 LEVEL, COMMENT = "rating.level", "rating.comment"
 SHORT = {APPOINTMENT: "appt", CASE: "case", WINDOW: "window"}
-NOT_TAKEN = {CASE: "cases.not_now"}  # what the case's own buttons always said
+NOT_TAKEN = {CASE: "cases.not_rateable"}
 
 
 def _number(text: str) -> int | None:
@@ -129,6 +131,39 @@ async def reference_chosen(ctx: Context) -> HandlerResult:
     """A listed thing's reference typed at the list chooses it (before a reference is shown
     as the resident's record)."""
     return await subject_named(ctx)
+
+
+def _rate_option(ctx: Context) -> str | None:
+    """The one thing to rate among the options just shown ("评价服务" under a resolved case's
+    push or its confirmation, a visit's reminder), as its payload."""
+    options = ctx.state.data.get("options")
+    rated = {
+        str(option)
+        for option in (options if isinstance(options, list) else ())
+        if str(option).startswith("rate:") and str(option).count(":") == 2
+    }
+    return rated.pop() if len(rated) == 1 and not ctx.state.name else None
+
+
+def _level_in_view(ctx: Context) -> str | None:
+    if ctx.payload is not None or not ctx.text or ctx.command is not None:
+        return None
+    if _rate_option(ctx) is None:
+        return None
+    return level_in_words(ctx.text, Path(ctx.settings.data_dir))
+
+
+@choosing.route(Phase.COMMAND, lambda ctx: _level_in_view(ctx) is not None)
+async def rated_in_view(ctx: Context) -> HandlerResult:
+    """A level typed in words ("非常满意", "工作人员很耐心，很满意", "等太久了") where one thing
+    to rate is in view is that thing's rating, as pressing the level would be; words saying the
+    matter is solved confirm a resolved case first. Never a question for staff."""
+    payload, level = _rate_option(ctx), _level_in_view(ctx)
+    replies: list[Reply] = []
+    case = case_in_view(ctx)
+    if case is not None and says_solved(ctx.text, Path(ctx.settings.data_dir)):
+        replies += await ctx.redirect(ctx, f"{CONFIRM}{case}")
+    return [*replies, *(await ctx.redirect(ctx, f"{payload}:{level}"))]
 
 
 @router.state(CHOOSE)
@@ -321,7 +356,8 @@ async def comment_given(ctx: Context) -> HandlerResult:
     """The resident's optional comment, in their own words."""
     if not ctx.text.strip():
         return Reply(ctx.t("rating.comment_prompt"), (Button(ctx.t("rating.skip"), "rate:skip"),))
-    return await _finish(ctx, ctx.text)
+    nothing = load_lexicon(Path(ctx.settings.data_dir)).is_only("nothing_more", ctx.text)
+    return await _finish(ctx, "" if nothing else ctx.text)  # "没什么了" is 跳过
 
 
 @router.payload("rate:skip")

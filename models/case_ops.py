@@ -7,6 +7,7 @@ Every action is an event on the case's timeline (who, when, what).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -456,6 +457,9 @@ async def find_case(session: AsyncSession, ref: str, viewer: Viewer) -> Case | N
     return case
 
 
+EARLIER_CASES_READ = 10
+
+
 async def resident_cases(session: AsyncSession, resident_id: int, limit: int = 10) -> list[Case]:
     """A resident's most recent cases."""
     stmt = (
@@ -465,6 +469,19 @@ async def resident_cases(session: AsyncSession, resident_id: int, limit: int = 1
         .limit(limit)
     )
     return list((await session.exec(stmt)).all())
+
+
+async def earlier_answer(
+    session: AsyncSession, resident_id: int, question: str, skip: Collection[str]
+) -> str | None:
+    """What the resident answered to an intake question on their latest case that asked it
+    (a visit's address), leaving out answers that are themselves in skip ("同上")."""
+    for case in await resident_cases(session, resident_id, limit=EARLIER_CASES_READ):
+        answers = case.details.get("answers") if isinstance(case.details, dict) else None
+        answer = answers.get(question) if isinstance(answers, dict) else None
+        if isinstance(answer, str) and answer.strip() and answer.strip().lower() not in skip:
+            return answer
+    return None
 
 
 async def staff_cases(session: AsyncSession, staff: Staff, limit: int = 20) -> list[Case]:

@@ -48,7 +48,9 @@ READING_FLOOR = 0.3  # … as long as the best one is at least this likely …
 READING_SHARE = 0.1  # … and the others are offered from this likelihood on
 # Word lists one handler reads for its own step, which say nothing of what a message wants: the
 # model does not see them (照片 or 身份证 in a sentence made short booking words unsure).
-NOT_SIGNALS = frozenset({"documents"})
+NOT_SIGNALS = frozenset(
+    {"documents", "greeting", "plus_one", "same_as_before", "nothing_more", "send_now"}
+)
 
 
 class Intent(StrEnum):
@@ -132,6 +134,7 @@ def _understand(
     services: ServiceMatcher,
     model: IntentModel | None,
 ) -> Understood:
+    text = after_greeting(text, lexicon)
     ruled = by_rules(text, lexicon, knowledge, services)
     if model is None or ruled.intent is Intent.REFERENCE or not ruled.sure:
         return ruled
@@ -298,6 +301,26 @@ def by_rules(
         if lexicon.has(kind.value, folded):
             return Understood(kind, found)
     return Understood(Intent.UNKNOWN, found)
+
+
+GREETING_GAP = " ,.!?~:;、，。！？～：；"  # between a greeting and what follows
+
+
+def after_greeting(text: str, lexicon: Lexicon) -> str:
+    """What a message says after the greeting it opens with ("hi, I need a residence permit"
+    → "i need a residence permit"), when something besides more small talk follows; else the
+    message as it is. A greeting beside a request made the request read as small talk."""
+    folded = fold(text)
+    for word in sorted(lexicon.words.get("greeting", ()), key=len, reverse=True):
+        if not folded.startswith(word):
+            continue
+        rest = folded[len(word) :]
+        if word.isascii() and rest[:1].isalnum():
+            continue  # "hiking", "hey" is not in "heyday"
+        rest = rest.lstrip(GREETING_GAP)
+        named = sum(ch.isalnum() for ch in rest) >= 2
+        return rest if named and not _small_talk(rest, lexicon) else text
+    return text
 
 
 def _own_records(folded: str, lexicon: Lexicon) -> Intent | None:

@@ -16,6 +16,15 @@ from models.matching_text import matching_copy
 BOOKING_YUE = re.compile(r"(?<![大节合契公条隐])约(?![定束谈])")
 
 
+_AROUND_WORDS = " ,.!?~;:，。！？～；：、"
+_BETWEEN_WORDS = re.compile(r"[\s,.!?;:~、，。！？；：～]+")
+
+
+def word_parts(folded: str) -> list[str]:
+    """The pieces of a folded message between its spaces and punctuation ("好的，确认")."""
+    return [part for part in _BETWEEN_WORDS.split(folded) if part]
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """The word lists of data/intents.toml, each word in its matching copy."""
@@ -25,6 +34,11 @@ class Lexicon:
     def has(self, kind: str, text: str) -> bool:
         """Whether the folded text contains one of the kind's words."""
         return _any_word(self.words.get(kind, ())).search(text) is not None
+
+    def is_only(self, kind: str, text: str) -> bool:
+        """Whether the text as a whole, folded and without the marks around it, is one of the
+        kind's words ("同上。", "没什么了！", "马上发")."""
+        return fold(text).strip(_AROUND_WORDS) in self.words.get(kind, ())
 
     def found(self, kind: str, text: str) -> list[str]:
         """The kind's words the folded text contains."""

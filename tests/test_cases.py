@@ -161,8 +161,14 @@ async def test_access_rules_on_every_forbidden_path(linli: Linli) -> None:
     await stranger.send("我的")
     assert "没有找到" in (await stranger.send(ref))[0].text
     assert "没有找到" in (await stranger.press(f"case:view:{ref}"))[0].text
-    assert "不能进行" in (await stranger.press(f"case:confirm:{case.id}"))[0].text
-    assert "不能进行" in (await stranger.press(f"rate:case:{case.id}:very_satisfied"))[0].text
+    # Another's case is no "moved on" case: the button says it is not on this account.
+    for payload in (f"case:confirm:{case.id}", f"case:reopen:{case.id}", f"case:answer:{case.id}"):
+        refused = (await stranger.press(payload))[0].text
+        assert "不属于您的账号" in refused and "状态已变化" not in refused
+    rated = (await stranger.press(f"rate:case:{case.id}:very_satisfied"))[0].text
+    assert "不能评价" in rated and "状态已变化" not in rated
+    # The owner's own case, not yet resolved, has truly not reached that step.
+    assert "状态已变化" in (await owner.press(f"case:confirm:{case.id}"))[0].text
     own = (await stranger.send("我的案件"))[0].text  # staff's word: a resident's own cases
     assert ref not in own and "您目前没有在办的事项" in own
     crafted = await stranger.press(f"case:accept:{case.id}")

@@ -140,3 +140,22 @@ async def test_id_numbers_of_newer_counties_and_wrong_numbers_typed_at_once(linl
     # 锦江区's code, born 1985 (stdnum.cn.ric would refuse it: the county is newer than that).
     kept = await chat.send("510104198501010010")
     assert "5****************0" in kept[0].text
+
+
+async def test_a_refusal_in_words_and_a_number_with_words_around_it(linli: Linli) -> None:
+    """An outside walkthrough: "不想给电话" was asked again, and a valid ID number followed by
+    "这是我爸的" was called invalid."""
+    chat = Chat(linli, user="consent-5")
+    await _to_consent(chat)
+    declined = await chat.send("不想给电话")
+    assert "不留手机号" in declined[0].text
+    assert "身份证号" in declined[-1].text
+    await chat.send("同意")
+    opened = await chat.send(f"{ID_NUMBER} 这是我爸的")
+    assert "1****************X" in opened[0].text and "LC-" in opened[-1].text
+    resident = await _resident(linli, "consent-5")
+    assert (resident.phone, resident.id_number) == (None, ID_NUMBER)
+    other = Chat(linli, user="consent-6")
+    await _to_consent(other)
+    await other.send("不错")  # no refusal, nor a yes: asked again
+    assert (await _resident(linli, "consent-6")).phone is None

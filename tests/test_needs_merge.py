@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -202,3 +203,19 @@ async def test_on_wechat_a_typed_category_finds_the_item_made_meanwhile(rig: WeC
     assert t("zh-CN", "needs.similar_meanwhile") in offer["Content"], offer["Content"]
     done = await rig.post(rig.server.text("1"))  # +1 the neighbour's item
     assert "2 位邻居支持" in done["Content"], done["Content"]
+
+
+@pytest.mark.parametrize("typed", ["+1", "就是这个", "支持", "me too", "好的 +1"])
+async def test_support_typed_at_the_one_similar_need_joins_it(linli: Linli, typed: str) -> None:
+    """An outside walkthrough: "+1", "就是这个", "支持" at the offer all ended the need."""
+    second, _ = await _offered_meanwhile(linli, "typed-a", "typed-b")
+    said = (await second.send(typed))[0].text
+    assert "2 位邻居支持" in said or "with 2 neighbours" in said, said  # English answered so
+    assert [i.supporters for i in await _items(linli)] == [2]
+
+
+async def test_other_words_at_the_offer_are_no_support(linli: Linli) -> None:
+    second, _ = await _offered_meanwhile(linli, "typed-c", "typed-d")
+    said = (await second.send("支持是支持，但是要收费吗"))[0].text
+    assert "位邻居支持" not in said
+    assert [i.supporters for i in await _items(linli)] == [1]

@@ -389,3 +389,25 @@ async def test_confirm_typed_at_the_preview_sends(linli: Linli) -> None:
     assert "共" in sent[0].text
     async with linli.sessions() as session:
         assert len((await session.exec(select(Notice))).all()) == 1
+
+
+async def test_no_link_and_send_now_in_words(linli: Linli) -> None:
+    """An outside walkthrough: "不用" at the link step and "马上发" at the time were asked
+    again."""
+    await street_of_two_grids(linli)
+    leader = Chat(linli, user="leader-27")
+    await leader.send(f"绑定 {await staff_code(linli, 'S027')}")
+    await leader.send("发通知")
+    await leader.send("周日下午小区停水两小时。")
+    area = await leader.send("不用")
+    assert "notice:area:grid" in payloads(area[0])
+    await leader.press("notice:area:grid")
+    await leader.press("notice:filter:all")
+    await leader.press("notice:urgent:no")
+    preview = await leader.send("马上发")
+    assert "notice:send" in payloads(preview[0])
+    sent = await leader.send("确认")
+    assert "共" in sent[0].text and "已安排" not in sent[0].text
+    async with linli.sessions() as session:
+        [notice] = (await session.exec(select(Notice))).all()
+    assert notice.link_url is None

@@ -366,3 +366,16 @@ async def test_a_department_without_a_hall_window_cannot_be_rated_as_a_window_vi
     assert "态度差" not in labels(refused[0])
     async with linli.sessions() as session:
         assert (await session.exec(select(WindowVisit))).all() == []
+
+
+async def test_nothing_more_typed_at_the_comment_is_no_comment(linli: Linli, chat: Chat) -> None:
+    """An outside walkthrough: "没什么了" was kept as the comment."""
+    await served_appointment(linli, chat)
+    await chat.send("评价")
+    await chat.send("1")
+    await chat.send("满意")
+    done = await chat.send("没什么了")
+    assert "评价已记录" in done[0].text
+    async with linli.sessions() as session:
+        [rating] = (await session.exec(select(Rating))).all()
+    assert rating.level == RatingLevel.SATISFIED and not rating.comment

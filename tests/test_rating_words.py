@@ -186,3 +186,43 @@ def test_levels_read_from_words() -> None:
         assert level_in_words(words, data) == level, words
     for words in ("不满意", "不太满意", "not happy", "不好意思", "哈哈", "", "不满意吧"):
         assert level_in_words(words, data) is None, words
+
+
+async def _ratings(linli: Linli) -> list[Rating]:
+    async with linli.sessions() as session:
+        return list((await session.exec(select(Rating))).all())
+
+
+async def test_praise_under_a_resolved_cases_push_rates_and_confirms_it(talk: Talk) -> None:
+    """An outside walkthrough: "办好了 谢谢你们 工作人员很耐心 非常满意" under the push was
+    answered "不客气" with nothing saved, and then opened a question for staff."""
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    said = await talk.say("办好了 谢谢你们 工作人员很耐心 非常满意")
+    assert "已办结归档" in said and "感谢您的评价：很满意" in said
+    assert "咨询" not in said
+    case, _ = await case_now(linli, case.id)
+    assert case.status == CaseStatus.CLOSED
+    [rating] = await _ratings(linli)
+    assert (rating.subject_id, rating.level) == (case.id, "very_satisfied")
+    async with linli.sessions() as session:  # nothing was opened for staff
+        assert len((await session.exec(select(Case))).all()) == 1
+
+
+async def test_a_level_after_the_confirmation_rates_the_case(talk: Talk) -> None:
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    assert "欢迎评价本次服务" in await talk.say("好了，谢谢")
+    assert "感谢您的评价：满意" in await talk.say("满意")
+    [rating] = await _ratings(linli)
+    assert (rating.subject_id, rating.level) == (case.id, "satisfied")
+
+
+async def test_a_level_under_the_push_with_a_denial_rates_nothing(talk: Talk) -> None:
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    said = await talk.say("不是很满意")  # no level is sure: unhappy, so back to the clerk
+    assert "感谢您的评价" not in said and case.ref in said
+    assert await _ratings(linli) == []
+    case, _ = await case_now(linli, case.id)
+    assert case.status == CaseStatus.ACCEPTED

@@ -3,7 +3,10 @@ category in words, a past day typed as a date, an English "last monday"."""
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from bot.i18n import t
+from models.needs import Need
 from tests.talk import Talk, open_rig, platform, talk
 
 __all__ = ["open_rig", "platform", "talk"]  # fixtures this module uses
@@ -92,3 +95,72 @@ async def test_words_added_at_the_proxy_categories_are_kept_and_a_denial_chooses
     await talk.say("我妈妈腿脚不便，需要办理高龄补贴")
     await talk.say("好的")
     assert "腿脚不便" in str((await talk.state_data()).get("words"))
+
+
+async def test_whom_it_is_for_names_no_category(talk: Talk) -> None:
+    """An outside walkthrough: "帮我爸办社保" showed all 22 categories; 爸 diluted 社保."""
+    await talk.say("代办")
+    shown = await talk.say("帮我爸办社保")
+    assert "社保卡办理" in shown and "社保待遇认证" in shown and "入学材料代办" not in shown
+
+
+async def test_a_greeting_before_a_request_is_not_small_talk(talk: Talk) -> None:
+    """ "hi, I need …" was offered "Just saying hello" among the readings."""
+    shown = await talk.say("hi, I need to apply for a residence permit")
+    assert t("en", "ask.reading.chitchat") not in shown
+    assert "residence permit" in shown.lower()
+    assert t("en", "ask.chitchat") in await talk.say("hi, thanks")  # small talk stays so
+
+
+async def test_a_long_message_mentioning_the_evening_does_not_resume_a_booking(
+    talk: Talk,
+) -> None:
+    """A long complaint with 晚上 in it, typed while a booking was paused by a question, was
+    taken as the booking's time of day and the complaint was lost."""
+    await talk.say("预约社保卡补办")
+    await talk.say("算了，我想问别的")
+    complaint = "我想反映一个问题，楼上每天晚上很吵，影响睡觉，已经好几个月了，物业也不管"
+    shown = await talk.say(complaint)
+    assert "可预约的时段" not in shown
+    assert await talk.state() != "booking.day"
+    assert "11月28日（周六）" in await talk.say("那就明天晚上吧")  # a day and time alone still is
+
+
+async def test_same_as_above_takes_the_address_given_before_or_asks_for_it(talk: Talk) -> None:
+    """An outside walkthrough: "同上" was stored as a proxy visit's address and time."""
+    for typed in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1"):
+        shown = await talk.say(typed)
+    assert t("zh-CN", "cases.question_address") in shown
+    shown = await talk.say("同上")  # nothing given before: asked again, nothing stored
+    assert t("zh-CN", "cases.nothing_before") in shown
+    assert t("zh-CN", "cases.question_address") in shown
+    shown = await talk.say("幸福小区3号楼201")
+    assert t("zh-CN", "cases.question_visit_time") in shown
+    await _declined_numbers(talk, await talk.say("工作日上午"))
+    for typed in ("代办", "帮我父亲办残疾证"):
+        shown = await talk.say(typed)
+    if t("zh-CN", "cases.question_address") not in shown:
+        shown = await talk.say("1")
+    shown = await talk.say("同上")  # the address of the case before
+    assert "按您上次填写的：幸福小区3号楼201" in shown
+    assert t("zh-CN", "cases.question_visit_time") in shown
+    assert (await talk.state_data())["answers"]["address"] == "幸福小区3号楼201"
+
+
+async def _declined_numbers(talk: Talk, said: str) -> None:
+    for _ in range(2):  # no phone number, nor the ID number, when asked
+        if "LC-" not in said:
+            said = await talk.say("不同意")
+    assert "LC-" in said
+
+
+async def test_the_start_of_a_need_category_chooses_it(talk: Talk) -> None:
+    """An outside walkthrough: "文化" at the need categories did not choose 文化体育."""
+    await talk.say("需求")
+    shown = await talk.say("希望社区周末办个读书会")
+    assert t("zh-CN", "needs.choose_category") in shown
+    shown = await talk.say("文化")
+    assert "已记录您的需求「" in shown
+    async with talk.linli.sessions() as session:
+        [need] = (await session.exec(select(Need))).all()
+    assert need.category == "culture-sports"
