@@ -67,7 +67,6 @@ def _ways_out(*keys: str) -> frozenset[str]:
 
 
 NONE_OF_THESE, MAIN_MENU = "match.none_of_these", "menu.back"
-NEW_NEED = "needs.new"  # 都不是，作为新需求: the "none of these" of similar needs
 
 
 @cache
@@ -327,7 +326,8 @@ class Pipeline:
         if identity.staff_id is not None:  # only staff accounts pay for this lookup
             await ctx.reload_staff()
         replies = self._warn_of_danger(ctx, await self.router.dispatch(ctx) or [])
-        self._remember_options(state, replies)
+        if replies:  # a silent event (a menu link opened) leaves the options on screen usable
+            self._remember_options(state, replies)
         # An idle, unchanged state costs no write; a flow's timestamp moves on every message.
         if state.name or (state.name, state.data) != before:
             state.updated_at = now
@@ -424,9 +424,9 @@ class Pipeline:
         agreeing = [i for i, label in enumerate(labels) if fold(label) in agree]
         if agreeing:
             return agreeing[0] if len(agreeing) == 1 else None
-        if not any(fold(label) in _ways_out(NONE_OF_THESE, NEW_NEED) for label in labels):
+        if not any(fold(label) in _ways_out(NONE_OF_THESE) for label in labels):
             return None  # no "which one?" asked: "好的" may just say it was read
-        ways_out = _ways_out(NONE_OF_THESE, NEW_NEED, MAIN_MENU)
+        ways_out = _ways_out(NONE_OF_THESE, MAIN_MENU)
         candidates = [i for i, label in enumerate(labels) if fold(label) not in ways_out]
         return candidates[0] if len(candidates) == 1 else None
 

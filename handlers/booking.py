@@ -442,23 +442,41 @@ def _day_button(ctx: Context, service: Service, plan: DayPlan) -> Button:
 @router.state(CHOOSE_DAY)
 async def day_typed(ctx: Context) -> HandlerResult:
     """A typed day or time ("周六", "12月5日", "明天傍晚", "下午5点半" for the day shown)."""
+    return await day_said(ctx, ctx.text)
+
+
+async def day_said(ctx: Context, text: str) -> HandlerResult:
+    """The day or time the text says, at the booking's day or time step (the text may be words
+    said earlier that the resident then chose a reading for)."""
     service = await _service(ctx, str(ctx.state.data.get("service", "")))
     if service is None:
         return await start_booking(ctx)
-    asked = parse_when(_hour_alone(ctx), _today(ctx))
+    asked = parse_when(_hour_alone(ctx, text), _today(ctx))
     if not says_when(asked):
         return _not_understood(ctx)
     return await _show_asked(ctx, service, asked)
 
 
-def _hour_alone(ctx: Context) -> str:
+def _hour_alone(ctx: Context, text: str) -> str:
     """A number alone typed at a day's times ("10", "17") is an hour, read as "10点" is; the
     number of an option shown was taken before as that option (WeChat numbers them). At the
     days it stays unread: "10" could be a date as well."""
-    number = read_number(ctx.text.strip().rstrip("。.!！"))
+    number = read_number(text.strip().rstrip("。.!！"))
     if "day" in ctx.state.data and number is not None and 0 < number < HOURS_A_DAY:
         return f"{number}点"
-    return ctx.text
+    return _asked_for(ctx, text)
+
+
+def _asked_for(ctx: Context, text: str) -> str:
+    """The part of the text that says the day or time wanted: after the last 改到 / 换成 …
+    when a day or time follows it ("十点来不了，改到11点半" asks for 11:30, not 10:00)."""
+    folded = fold(text)
+    markers = load_lexicon(Path(ctx.settings.data_dir)).words.get("move_target", ())
+    ends = [folded.rfind(marker) + len(marker) for marker in markers if marker in folded]
+    if not ends:
+        return text
+    rest = folded[max(ends) :]
+    return rest if names_when(rest) else text
 
 
 def _not_understood(ctx: Context) -> Reply:

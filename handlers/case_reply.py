@@ -1,6 +1,7 @@
-"""Answering a resolved case's push in one's own words: "还没解决呢，垃圾还在", "不行",
-"still broken" reopen the case with those words as the reason; "解决了", "好了", "谢谢" confirm
-it. The push's options, remembered when it was delivered, say which case is in view."""
+"""Answering a case's push in one's own words. Under a resolved case's push, "还没解决呢，垃圾
+还在", "不行", "still broken" reopen the case with those words as the reason; "解决了", "好了",
+"谢谢" confirm it. Under the office's question ("工作人员想问：…"), the words typed next are the
+answer. The push's options, remembered when it was delivered, say which case is in view."""
 
 from __future__ import annotations
 
@@ -9,20 +10,80 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from bot.context import Context
+from bot.i18n import LANGS, t
 from bot.messages import Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import WORDS_LIMIT, alert_department
+from handlers.cases import ANSWER, answer_given
 from handlers.common import back_to_menu
-from handlers.inquiry import respond
+from handlers.inquiry import respond, understood
 from handlers.solved_words import CONFIRM, case_in_view, not_solved, short_reply, solved
 from models.case_ops import reopen
 from models.cases import Case, CaseKind, CaseStatus
+from models.intents import OWN_RECORDS, Intent, fold
 
 router = Router("case_reply")
 
 
 def _data(ctx: Context) -> Path:
     return Path(ctx.settings.data_dir)
+
+
+ANSWER_PREFIX = "case:answer:"
+# Sure readings that are no answer to the office's question: another request of one's own.
+NOT_AN_ANSWER = (*OWN_RECORDS, Intent.BOOKING, Intent.REFERENCE, Intent.HANDOVER)
+
+
+def question_in_view(ctx: Context) -> int | None:
+    """The case whose question from the office is the latest thing shown (its 回复 option)."""
+    options = ctx.state.data.get("options")
+    ids = {
+        str(option).removeprefix(ANSWER_PREFIX)
+        for option in (options if isinstance(options, list) else ())
+        if str(option).startswith(ANSWER_PREFIX)
+    }
+    found = ids.pop() if len(ids) == 1 else ""
+    return int(found) if found.isdecimal() and len(found) < 10 else None
+
+
+def _says_reply(ctx: Context) -> bool:
+    """Whether the message is the 回复 option's label, typed after it scrolled away."""
+    return fold(ctx.text) in {fold(t(lang, "cases.answer")) for lang in LANGS}
+
+
+def _answers_question(ctx: Context) -> bool:
+    if ctx.payload is not None or not ctx.text or ctx.command is not None or ctx.state.name:
+        return False
+    if question_in_view(ctx) is None:
+        return _says_reply(ctx)
+    seen = understood(ctx)
+    return not (seen.sure and seen.intent in NOT_AN_ANSWER)
+
+
+@router.route(Phase.COMMAND, _answers_question)
+async def question_answered(ctx: Context) -> HandlerResult:
+    """Words typed under the office's question are the answer, as after pressing 回复; "回复"
+    typed later starts the answer to the one case waiting for it."""
+    number = question_in_view(ctx)
+    if number is None:
+        waiting = await _waiting_for_answer(ctx)
+        if waiting is None:  # none, or several: the word is understood as any other
+            return await respond(ctx)
+        return await ctx.redirect(ctx, f"{ANSWER_PREFIX}{waiting.id}")
+    ctx.set_state(ANSWER, case=number, back="track")
+    return await answer_given(ctx)
+
+
+async def _waiting_for_answer(ctx: Context) -> Case | None:
+    """The resident's one case whose office waits for their answer."""
+    resident = ctx.identity.resident_id
+    if resident is None:
+        return None
+    stmt = select(Case).where(
+        Case.resident_id == resident, Case.status == CaseStatus.WAITING_RESIDENT
+    )
+    waiting = (await ctx.session.exec(stmt.limit(2))).all()
+    return waiting[0] if len(waiting) == 1 else None
 
 
 def _answers_push(ctx: Context) -> bool:

@@ -253,8 +253,7 @@ async def _earlier(ctx: Context, question: str) -> str | None:
     resident = ctx.identity.resident_id
     if resident is None:
         return None
-    skip = load_lexicon(Path(ctx.settings.data_dir)).words.get("same_as_before", ())
-    return await earlier_answer(ctx.session, resident, question, skip)
+    return await earlier_answer(ctx.session, resident, question, lambda a: _points_back(ctx, a))
 
 
 async def _open(ctx: Context) -> Reply:

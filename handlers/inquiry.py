@@ -65,7 +65,7 @@ from models.intents import (
 )
 from models.knowledge import Entry, Found, Knowledge, load_knowledge
 from models.lexicon import Lexicon
-from models.service_match import ServiceMatcher, load_service_catalogue
+from models.service_match import ServiceMatcher, load_service_catalogue, units
 from models.services import Service
 from models.when import names_when, without_when
 
@@ -117,7 +117,7 @@ OFFERED_READINGS = tuple(
 KEEPS_THE_FLOW = (Intent.QUESTION, Intent.REPORT, Intent.NEED)
 # A flow paused by a question is offered again with this label (by the state's first word).
 RESUME_LABELS = {"booking": "flow.resume_booking", "case": "flow.resume_proxy"}
-WHEN_ANSWER_REST = 12  # characters besides a day or time that still leave it the answer
+WHEN_ANSWER_REST = 6  # characters or English words besides a day or time that leave it the answer
 UNDERSTOOD_CHARS = 300  # of a message's text, the understanding reads no more
 
 
@@ -319,10 +319,15 @@ def _paused_booking_day(
     if paused is None or paused["name"] != CHOOSE_DAY or not isinstance(data, dict):
         return None
     folded = fold(ctx.text)
-    # The day or time must be what the message says: "晚上" in a long complaint about the
-    # neighbours' noise is no answer to the paused booking's day.
-    said_besides = sum(ch.isalnum() for ch in without_when(folded))
-    return data if names_when(folded) and said_besides <= WHEN_ANSWER_REST else None
+    if not names_when(folded):
+        return None
+    # The day or time must be what the message says: "晚上" in a complaint about the
+    # neighbours' noise ("每天晚上楼上都很吵") is no answer to the paused booking's day.
+    rest = without_when(folded)
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    if any(lexicon.has(kind.value, rest) for kind in OTHER_MATTERS):
+        return None
+    return data if len(units(rest, frozenset())) <= WHEN_ANSWER_REST else None
 
 
 def _not_this_answer(ctx: Context) -> bool:
@@ -448,7 +453,7 @@ async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResu
         return await _answer(ctx, seen, text)
     if seen.intent is Intent.CANCEL_BOOKING:
         return await offer_to_cancel(ctx)
-    return await move_to_day(ctx)
+    return await move_to_day(ctx, text)
 
 
 async def _answer(ctx: Context, seen: Understood, text: str) -> Reply:

@@ -54,7 +54,8 @@ async def welcome(ctx: Context) -> HandlerResult:
 
 @router.event("view")
 async def link_opened(ctx: Context) -> HandlerResult:
-    """A menu link was opened; the platform shows the page, nothing to say."""
+    """A menu link was opened, or the platform reported where the person is on entering the
+    chat (WeChat's LOCATION event): nothing to say, and any question shown stays shown."""
     return None
 
 

@@ -14,7 +14,7 @@ from handlers.booking import (
     CANCEL,
     CHOOSE_DAY,
     MOVE,
-    day_typed,
+    day_said,
     my_appointments,
     only_or_latest,
     own_appointment,
@@ -46,15 +46,17 @@ async def offer_to_cancel(ctx: Context) -> HandlerResult:
     return await which_appointment(ctx, CANCEL, upcoming)
 
 
-async def move_to_day(ctx: Context) -> HandlerResult:
-    """Move the appointment in view (or just booked, or the only one) to the day typed; with no
-    day typed ("改期", "reschedule"), its new day is chosen as after pressing 改约."""
+async def move_to_day(ctx: Context, text: str | None = None) -> HandlerResult:
+    """Move the appointment in view (or just booked, or the only one) to the day typed (or said
+    in text, the words a reading was chosen for); with no day ("改期", "reschedule"), its new
+    day is chosen as after pressing 改约."""
+    text = ctx.text if text is None else text
     appointment = await _in_view(ctx)
     if appointment is None and len(_refs_in_view(ctx)) < 2:
         appointment = await only_or_latest(ctx)
     if appointment is None:
         return await which_appointment(ctx, MOVE, await upcoming_appointments(ctx))
-    if not names_when(fold(ctx.text)):
+    if not names_when(fold(text)):
         return await ctx.redirect(ctx, f"{MOVE}{appointment.ref}")
     service = await ctx.session.get(Service, appointment.service_id)
     if service is None:
@@ -65,7 +67,7 @@ async def move_to_day(ctx: Context) -> HandlerResult:
     ctx.set_state(
         CHOOSE_DAY, service=service.code, move=appointment.ref, back="book:mine", day=own_day
     )
-    return await day_typed(ctx)
+    return await day_said(ctx, text)
 
 
 async def show_my_cases(ctx: Context) -> HandlerResult:

@@ -238,8 +238,8 @@ async def _own_need(ctx: Context, number: str) -> Need | None:
 
 
 def _supported_option(ctx: Context) -> str | None:
-    """The one similar need offered, when the message only says "+1", "支持", "me too"
-    (perhaps with 就是这个): its +1 button's payload."""
+    """The one similar need offered, when the message only says "+1", "支持", "就是这个",
+    "me too" (`plus_one`; a reflexive 好的 joins nothing): its +1 button's payload."""
     options = ctx.state.data.get("options")
     if ctx.payload is not None or ctx.state.name or not ctx.text or not isinstance(options, list):
         return None

@@ -256,7 +256,9 @@ async def when_chosen(ctx: Context) -> HandlerResult:
     data = dict(ctx.state.data)
     if "audience" not in data or "urgent" not in data:
         return Reply(ctx.t("notices.expired"), back_to_menu(ctx))
-    if not ctx.payload and not _only(ctx, "send_now"):  # "马上发": at once
+    if ctx.payload or _only(ctx, "send_now"):  # 立即发送, "马上发": at once, whatever was said
+        data.pop("send_at", None)
+    else:
         send_at = scheduled_time(ctx.text, ctx.now())
         if send_at is None and "residents" in data:
             # At the preview ("好的", "ok"): the preview again, saying how to send or re-time.

@@ -40,18 +40,23 @@ NO_WORDS = frozenset(
     {"不同意", "不", "不要", "不要了", "不用", "不用了", "算了", "否", "不提供", "不给", "不想给"}
     | {"no", "n", "nope", "skip", "decline", "no thanks", "no thank you"}
 )
-# A short refusal in one's own words ("不想给电话", "不提供身份证号", "rather not").
+# A short refusal in one's own words ("不想给电话", "不提供身份证号", "rather not"); not "不要紧",
+# "no problem", "不方便，我待会儿发", nor a question ("不提供可以吗").
 DECLINING_STARTS = (
     "不同意",
-    "不想",
+    "不愿意",
+    "不想给",
+    "不想提供",
+    "不想留",
     "不给",
     "不提供",
-    "不要",
-    "不用",
-    "不方便",
-    "no ",
+    "不留",
     "rather not",
+    "i'd rather not",
+    "i would rather not",
+    "i don't want to give",
 )
+NOT_DECLINING = re.compile(r"[吗呢?？]|可以|能不能|能办|怎么|为什么|现在|待会|一会|等等|稍后|later")
 DECLINING_CHARS = 12
 _ID_IN_TEXT = re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])", re.IGNORECASE)
 
@@ -60,8 +65,9 @@ def declines(word: str) -> bool:
     """Whether a folded answer to the consent question says no."""
     if word in NO_WORDS:
         return True
-    short = len(word) <= DECLINING_CHARS and not any(ch.isdigit() for ch in word)
-    return short and word.startswith(DECLINING_STARTS)
+    if len(word) > DECLINING_CHARS or any(ch.isdigit() for ch in word):
+        return False
+    return word.startswith(DECLINING_STARTS) and not NOT_DECLINING.search(word)
 
 
 async def numbers_to_ask(ctx: Context, data: dict[str, Any]) -> list[str]:
@@ -123,7 +129,9 @@ async def consent_given(ctx: Context, purpose: str, answer: str) -> NumberStep:
     if typed is None and answer == "typed" and _looks_like_number(ctx.text):
         return NumberStep(
             Outcome.AGAIN,
-            Reply(ctx.t(f"consent.invalid_{purpose}"), consent_question(ctx, purpose).buttons),
+            Reply(
+                ctx.t(_wrong_number_key(purpose, ctx.text)), consent_question(ctx, purpose).buttons
+            ),
         )
     if typed is None and word not in YES_WORDS and not declines(word):
         return NumberStep(
@@ -148,7 +156,7 @@ async def number_typed(ctx: Context, purpose: str) -> NumberStep:
         return NumberStep(Outcome.DONE, Reply(ctx.t(f"consent.declined_{purpose}")))
     if value is None:
         return NumberStep(
-            Outcome.AGAIN, Reply(ctx.t(f"consent.invalid_{purpose}"), _number_buttons(ctx))
+            Outcome.AGAIN, Reply(ctx.t(_wrong_number_key(purpose, ctx.text)), _number_buttons(ctx))
         )
     return NumberStep(Outcome.DONE, _keep(ctx, resident, purpose, value))
 
@@ -183,13 +191,24 @@ def _valid_number(purpose: str, text: str) -> str | None:
     """A mainland mobile number, or an ID card number with a right date and check digit."""
     if purpose == ConsentPurpose.PHONE.value:
         return normalise_mobile(text)
-    typed = unicodedata.normalize("NFKC", text)
-    number = "".join(typed.split()).upper()
-    if id_number_ok(number):
-        return number
-    # The number with words around it ("510102… 这是我爸的"): the one number in the text.
-    found = {match.upper() for match in _ID_IN_TEXT.findall(typed)}
-    return found.pop() if len(found) == 1 and id_number_ok(next(iter(found))) else None
+    number = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    return number if id_number_ok(number) else None
+
+
+def _wrong_number_key(purpose: str, text: str) -> str:
+    """What to say of a number not kept: wrong, or right but with other words around it."""
+    among = _number_among_words(purpose, text)
+    return "consent.id_number_alone" if among else f"consent.invalid_{purpose}"
+
+
+def _number_among_words(purpose: str, text: str) -> bool:
+    """Whether a right ID number came with other words ("510102… 这是我爸的"): it is asked for
+    alone, since the words may say it is another person's, and it would be kept as this
+    resident's own."""
+    if purpose == ConsentPurpose.PHONE.value:
+        return False
+    found = _ID_IN_TEXT.findall(unicodedata.normalize("NFKC", text))
+    return any(id_number_ok(number.upper()) for number in found)
 
 
 def id_number_ok(number: str) -> bool:

@@ -33,10 +33,10 @@ from handlers.rating_words import (
     named_department,
     named_thing,
 )
-from handlers.solved_words import CONFIRM, case_in_view, says_solved
+from handlers.solved_words import CONFIRM, case_in_view, not_solved, says_solved
 from models.base import SHANGHAI
 from models.cases import Case, Rating, RatingLevel
-from models.intents import load_lexicon
+from models.intents import fold, load_lexicon
 from models.org import Department
 from models.people import ensure_resident
 from models.ratings import (
@@ -146,11 +146,19 @@ def _rate_option(ctx: Context) -> str | None:
 
 
 def _level_in_view(ctx: Context) -> str | None:
+    """A level said outright where one thing to rate is in view; not in a question ("一般多久能
+    修好？"), nor beside words saying the matter is not solved ("还是老样子，太慢了" reopens
+    the case), and not 一般 / 差不多, words that more often say something else ("差不多了")."""
     if ctx.payload is not None or not ctx.text or ctx.command is not None:
         return None
     if _rate_option(ctx) is None:
         return None
-    return level_in_words(ctx.text, Path(ctx.settings.data_dir))
+    data = Path(ctx.settings.data_dir)
+    lexicon = load_lexicon(data)
+    if lexicon.has("question", fold(ctx.text)) or not_solved(ctx.text, data, in_view=True):
+        return None
+    level = level_in_words(ctx.text, data)
+    return None if level == RatingLevel.AVERAGE.value else level
 
 
 @choosing.route(Phase.COMMAND, lambda ctx: _level_in_view(ctx) is not None)

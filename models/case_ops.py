@@ -7,7 +7,7 @@ Every action is an event on the case's timeline (who, when, what).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -472,14 +472,14 @@ async def resident_cases(session: AsyncSession, resident_id: int, limit: int = 1
 
 
 async def earlier_answer(
-    session: AsyncSession, resident_id: int, question: str, skip: Collection[str]
+    session: AsyncSession, resident_id: int, question: str, skip: Callable[[str], bool]
 ) -> str | None:
     """What the resident answered to an intake question on their latest case that asked it
-    (a visit's address), leaving out answers that are themselves in skip ("同上")."""
+    (a visit's address), leaving out answers skip refuses (one that was itself "同上。")."""
     for case in await resident_cases(session, resident_id, limit=EARLIER_CASES_READ):
         answers = case.details.get("answers") if isinstance(case.details, dict) else None
         answer = answers.get(question) if isinstance(answers, dict) else None
-        if isinstance(answer, str) and answer.strip() and answer.strip().lower() not in skip:
+        if isinstance(answer, str) and answer.strip() and not skip(answer):
             return answer
     return None
 

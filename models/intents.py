@@ -34,6 +34,7 @@ from models.when import names_when, without_when
 # Cancelling an appointment in words apart ("帮我取消一下明天的预约", "预约的体检能取消吗").
 CANCEL_PAIR = re.compile(
     r"(?:取消|撤销|退掉).{0,12}(?:预约|预订)|(?:预约|预订).{0,12}(?:取消|撤销|退掉|不要了|不去了)"
+    r"|(?:还是|那就|干脆)取消"  # "算了还是取消吧": of what is under way
 )
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
@@ -49,7 +50,15 @@ READING_SHARE = 0.1  # … and the others are offered from this likelihood on
 # Word lists one handler reads for its own step, which say nothing of what a message wants: the
 # model does not see them (照片 or 身份证 in a sentence made short booking words unsure).
 NOT_SIGNALS = frozenset(
-    {"documents", "greeting", "plus_one", "same_as_before", "nothing_more", "send_now"}
+    {
+        "documents",
+        "greeting",
+        "plus_one",
+        "same_as_before",
+        "nothing_more",
+        "send_now",
+        "move_target",
+    }
 )
 
 
@@ -304,6 +313,7 @@ def by_rules(
 
 
 GREETING_GAP = " ,.!?~:;、，。！？～：；"  # between a greeting and what follows
+GREETING_REST = 3  # characters after a greeting that can be a request ("你好，请问" is none)
 
 
 def after_greeting(text: str, lexicon: Lexicon) -> str:
@@ -315,10 +325,10 @@ def after_greeting(text: str, lexicon: Lexicon) -> str:
         if not folded.startswith(word):
             continue
         rest = folded[len(word) :]
-        if word.isascii() and rest[:1].isalnum():
-            continue  # "hiking", "hey" is not in "heyday"
+        if rest[:1] not in GREETING_GAP:
+            continue  # "hiking", "heyday", "你好像没听懂": no greeting at all
         rest = rest.lstrip(GREETING_GAP)
-        named = sum(ch.isalnum() for ch in rest) >= 2
+        named = sum(ch.isalnum() for ch in rest) >= GREETING_REST
         return rest if named and not _small_talk(rest, lexicon) else text
     return text
 

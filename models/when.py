@@ -132,6 +132,21 @@ _MONTH_DAY = re.compile(rf"(?<![0-9])({_NUM})月({_NUM})[日号]?(?![0-9])")
 _SLASH_DATE = re.compile(
     r"(?<![0-9/.:\-])([0-9]{1,2})[/\-]([0-9]{1,2})(?![0-9/.:\-天个周月年小分点号日人次])"
 )
+# "12.12", "1.1": a month and day written with a dot; not "3.5元", "1.5小时", "10.30点" or a
+# longer run of numbers.
+_DOT_DATE = re.compile(
+    r"(?<![0-9/.:\-])([0-9]{1,2})\.([0-9]{1,2})(?![0-9/.:\-%元块点分个小天周月年])"
+)
+# Days of fixed-date public holidays, by name (lunar ones, 春节 and 中秋, move: not read; 国庆 and
+# 五一 alone are also a given name and a road's).
+_HOLIDAY_DAYS = {
+    "元旦": (1, 1),
+    "new year's day": (1, 1),
+    "劳动节": (5, 1),
+    "国庆节": (10, 1),
+    "national day": (10, 1),
+}
+_HOLIDAY = _words(_HOLIDAY_DAYS)
 # "5号", "五日"; not "5号楼" (building 5), "2号线" (metro line 2), "3日内" (within three days).
 _DAY_OF_MONTH = re.compile(rf"(?<![0-9月])({_NUM})[号日](?![楼线门窗院室房床栋座层内])")
 # 上 after 早/晚 ends 早上/晚上 ("晚上周日" is not "last Sunday"), and 下 after 一 ends the
@@ -196,6 +211,10 @@ def _read_month_day(match: re.Match[str], today: date) -> date | None:
     return _month_day(today, read_number(match[1]), read_number(match[2]))
 
 
+def _read_holiday(match: re.Match[str], today: date) -> date | None:
+    return _month_day(today, *_HOLIDAY_DAYS[match[0]])
+
+
 def _read_day_of_month(match: re.Match[str], today: date) -> date | None:
     return _day_of_month(today, read_number(match[1]))
 
@@ -218,6 +237,8 @@ _DAY_READERS: dict[re.Pattern[str], Callable[[re.Match[str], date], date | None]
     _YEAR_MONTH_DAY: _read_year_month_day,
     _MONTH_DAY: _read_month_day,
     _SLASH_DATE: _read_month_day,
+    _DOT_DATE: _read_month_day,
+    _HOLIDAY: _read_holiday,
     _DAY_OF_MONTH: _read_day_of_month,
     _CN_WEEKDAY: _read_cn_weekday,
     _EN_WEEKDAY: _read_en_weekday,

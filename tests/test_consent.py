@@ -143,19 +143,29 @@ async def test_id_numbers_of_newer_counties_and_wrong_numbers_typed_at_once(linl
 
 
 async def test_a_refusal_in_words_and_a_number_with_words_around_it(linli: Linli) -> None:
-    """An outside walkthrough: "不想给电话" was asked again, and a valid ID number followed by
-    "这是我爸的" was called invalid."""
+    """An outside walkthrough: "不想给电话" was asked again, and a right ID number followed by
+    "这是我爸的" was called wrong; it is asked for alone (it may be another person's)."""
     chat = Chat(linli, user="consent-5")
     await _to_consent(chat)
     declined = await chat.send("不想给电话")
     assert "不留手机号" in declined[0].text
     assert "身份证号" in declined[-1].text
     await chat.send("同意")
-    opened = await chat.send(f"{ID_NUMBER} 这是我爸的")
+    alone = await chat.send(f"{ID_NUMBER} 这是我爸的")
+    assert "只发送身份证号本身" in alone[0].text and "校验不通过" not in alone[0].text
+    assert (await _resident(linli, "consent-5")).id_number is None
+    opened = await chat.send(ID_NUMBER)
     assert "1****************X" in opened[0].text and "LC-" in opened[-1].text
     resident = await _resident(linli, "consent-5")
     assert (resident.phone, resident.id_number) == (None, ID_NUMBER)
-    other = Chat(linli, user="consent-6")
-    await _to_consent(other)
-    await other.send("不错")  # no refusal, nor a yes: asked again
-    assert (await _resident(linli, "consent-6")).phone is None
+
+
+async def test_words_that_sound_like_no_but_are_not_a_refusal(linli: Linli) -> None:
+    """ "不要紧", "no problem" and a question are no refusal: asked again, nothing recorded."""
+    chat = Chat(linli, user="consent-6")
+    await _to_consent(chat)
+    for typed in ("不要紧", "no problem", "不提供可以吗", "不方便，我待会儿发"):
+        again = await chat.send(typed)
+        assert "不留手机号" not in again[0].text, typed
+    async with linli.sessions() as session:
+        assert (await session.exec(select(Consent))).all() == []

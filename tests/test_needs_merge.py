@@ -214,8 +214,10 @@ async def test_support_typed_at_the_one_similar_need_joins_it(linli: Linli, type
     assert [i.supporters for i in await _items(linli)] == [2]
 
 
-async def test_other_words_at_the_offer_are_no_support(linli: Linli) -> None:
+@pytest.mark.parametrize("typed", ["支持是支持，但是要收费吗", "好的", "ok"])
+async def test_other_words_at_the_offer_are_no_support(linli: Linli, typed: str) -> None:
+    """A question, or a reflexive 好的 / ok, joins nothing."""
     second, _ = await _offered_meanwhile(linli, "typed-c", "typed-d")
-    said = (await second.send("支持是支持，但是要收费吗"))[0].text
-    assert "位邻居支持" not in said
+    said = (await second.send(typed))[0].text
+    assert "位邻居支持" not in said and "with 2 neighbours" not in said, said
     assert [i.supporters for i in await _items(linli)] == [1]

@@ -404,7 +404,8 @@ async def test_no_link_and_send_now_in_words(linli: Linli) -> None:
     await leader.press("notice:area:grid")
     await leader.press("notice:filter:all")
     await leader.press("notice:urgent:no")
-    preview = await leader.send("马上发")
+    await leader.send("明天上午10点")
+    preview = await leader.send("马上发")  # at once after all: the time said before is gone
     assert "notice:send" in payloads(preview[0])
     sent = await leader.send("确认")
     assert "共" in sent[0].text and "已安排" not in sent[0].text

@@ -34,7 +34,7 @@ from bot.web.app import create_web_app
 from models.base import SHANGHAI
 from models.booking import Appointment, AppointmentStatus, BookingSlot, RosterShift, WaitlistEntry
 from models.case_ops import CaseCatalogue
-from models.cases import Case, CaseKind, CaseStatus, Rating, RatingLevel
+from models.cases import Case, CaseEvent, CaseKind, CaseStatus, Rating, RatingLevel
 from models.messaging import ConversationState
 from models.needs import Need, NeedItem
 from models.org import Community as CommunityRow
@@ -559,6 +559,38 @@ async def test_staff_message_on_a_case(rig: Rig, channel: str, lang: str) -> Non
     await assert_arrives_once(rig, person, Expected(text, (t(lang, "cases.answer"),), (question,)))
     answers = await answer_first_option(person)  # 1: answer the question
     assert answers and answers[0].startswith(t(lang, "cases.answer_prompt", ref=case.ref)), answers
+
+
+@pytest.mark.parametrize(("channel", "lang"), MATRIX)
+async def test_the_answer_to_a_question_typed_in_words(rig: Rig, channel: str, lang: str) -> None:
+    """An outside walkthrough: an answer typed under "工作人员想问：…" (rather than pressing
+    回复 first) was read as a new question, and lost."""
+    person, case, clerk = await case_ready(rig, channel, lang)
+    await clerk.press(f"case:accept:{case.id}")
+    await clerk.press(f"case:ask:{case.id}")
+    await clerk.say("请问是哪一侧的门口？")
+    await person.mark()
+    words = "是东门，靠近快递柜那边" if lang == "zh-CN" else "The east gate, by the parcel lockers"
+    answered = await person.say(words, webhook=True)
+    assert any(t(lang, "cases.answer_sent", ref=case.ref) in said for said in answered), answered
+    async with rig.linli.sessions() as session:
+        events = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))).all()
+    assert any(event.note == words for event in events)
+    assert (await case_of(person)).status != CaseStatus.WAITING_RESIDENT
+
+
+@pytest.mark.parametrize(("channel", "lang"), [("web", "zh-CN"), ("wechat", "zh-CN")])
+async def test_reply_typed_after_the_question_scrolled_away(
+    rig: Rig, channel: str, lang: str
+) -> None:
+    person, case, clerk = await case_ready(rig, channel, lang)
+    await clerk.press(f"case:accept:{case.id}")
+    await clerk.press(f"case:ask:{case.id}")
+    await clerk.say("请问老人的户籍在本街道吗？")
+    await person.mark()
+    await person.say("办公时间", webhook=True)  # something else first: 回复 is off the screen
+    prompt = await person.say(t(lang, "cases.answer"), webhook=True)
+    assert any(t(lang, "cases.answer_prompt", ref=case.ref) in said for said in prompt), prompt
 
 
 # --- hand-over -----------------------------------------------------------------------------

@@ -226,3 +226,27 @@ async def test_a_level_under_the_push_with_a_denial_rates_nothing(talk: Talk) ->
     assert await _ratings(linli) == []
     case, _ = await case_now(linli, case.id)
     assert case.status == CaseStatus.ACCEPTED
+
+
+async def test_not_solved_with_a_level_in_it_reopens_and_rates_nothing(talk: Talk) -> None:
+    """A review: "还是老样子，太慢了" under the push was saved as 时间长, the case left resolved."""
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    said = await talk.say("还是老样子，太慢了")
+    assert "感谢您的评价" not in said and case.ref in said
+    case, _ = await case_now(linli, case.id)
+    assert case.status == CaseStatus.ACCEPTED
+    assert await _ratings(linli) == []
+
+
+async def test_a_question_or_about_done_under_the_push_is_no_rating(talk: Talk) -> None:
+    """ "一般多久能修好？" is a question, and "差不多了，谢谢" says it is done, not 一般."""
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    assert "感谢您的评价" not in await talk.say("一般多久能修好？")
+    assert await _ratings(linli) == []
+    other = await resolved_case(linli, talk)
+    said = await talk.say("差不多了，谢谢")
+    assert "感谢您的评价" not in said
+    assert await _ratings(linli) == []
+    assert case.id != other.id

@@ -123,6 +123,9 @@ async def test_a_long_message_mentioning_the_evening_does_not_resume_a_booking(
     shown = await talk.say(complaint)
     assert "可预约的时段" not in shown
     assert await talk.state() != "booking.day"
+    await talk.say("继续预约")
+    await talk.say("要带什么材料")
+    assert "可预约的时段" not in await talk.say("每天晚上楼上都很吵")  # short, and a report
     assert "11月28日（周六）" in await talk.say("那就明天晚上吧")  # a day and time alone still is
 
 
@@ -164,3 +167,40 @@ async def test_the_start_of_a_need_category_chooses_it(talk: Talk) -> None:
     async with talk.linli.sessions() as session:
         [need] = (await session.exec(select(Need))).all()
     assert need.category == "culture-sports"
+
+
+async def _booked_saturday_at_ten(talk: Talk) -> None:
+    for typed in ("预约居住证办理", "明天", "10点", "确认"):
+        shown = await talk.say(typed)
+    assert "预约成功" in shown
+
+
+async def test_the_time_after_gai_dao_is_the_one_asked_for(talk: Talk) -> None:
+    """An outside walkthrough: "十点来不了，改到11点半" was read as 10:00, the time given up."""
+    await _booked_saturday_at_ten(talk)
+    shown = await talk.say("十点来不了，改到11点半")
+    assert "请确认改约到" in shown and "11:30" in shown
+
+
+async def test_a_reading_chosen_for_a_move_keeps_the_time_said(talk: Talk) -> None:
+    await _booked_saturday_at_ten(talk)
+    shown = await talk.say("不好意思 十点来不了 改到11点半行吗")
+    if "请确认改约到" not in shown:  # asked which reading: the words are kept for it
+        shown = await talk.say(t("zh-CN", "ask.reading.move_booking"))
+    assert "请确认改约到" in shown and "11:30" in shown
+    assert "改约成功" in await talk.say("确认")
+
+
+async def test_cancel_in_passing_with_a_day_in_it_offers_to_cancel(talk: Talk) -> None:
+    await _booked_saturday_at_ten(talk)
+    await talk.say("改约")
+    shown = await talk.say("算了还是取消吧 周六有事")  # 周六 is why, not the day to move to
+    assert "确定取消预约" in shown
+
+
+async def test_a_holiday_or_dotted_date_with_a_time_is_not_dropped(talk: Talk) -> None:
+    """ "元旦上午10点预约社保卡补办" offered the next day's 10:00 to confirm."""
+    shown = await talk.say("元旦上午10点预约社保卡补办")
+    assert "11月28日" not in shown and "请确认预约" not in shown
+    shown = await talk.say("12.5上午10点预约社保卡补办")  # Saturday 5 December
+    assert "12月5日" in shown

@@ -338,3 +338,16 @@ def test_a_long_text_is_passed_on_cut_to_the_input_limit() -> None:
     )
     inbound = to_inbound(parse(xml))
     assert inbound.text == "办" * INPUT_LIMIT
+
+
+async def test_a_reported_location_or_an_opened_link_keeps_the_question_on_screen(
+    rig: WeChatRig,
+) -> None:
+    """An outside walkthrough: WeChat's LOCATION report (sent on entering the chat) got
+    "暂时不支持" and the menu, and it or a VIEW event made the "1" typed next open 预约办事."""
+    asked = await rig.post(rig.server.text("小区门口的井盖坏了"))
+    assert "1. 报给网格员" in asked["Content"]
+    assert await rig.post(rig.server.event("LOCATION")) == {}  # silent
+    assert await rig.post(rig.server.event("VIEW", "https://example.invalid/page")) == {}
+    chosen = await rig.post(rig.server.text("1"))
+    assert "这属于哪一类问题" in chosen["Content"]

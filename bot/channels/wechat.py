@@ -247,6 +247,8 @@ def _event_inbound(message: BaseMessage, base: dict[str, Any]) -> Inbound:
         return Inbound(payload=key, **base)
     if event in ("unsubscribe", "view", "scan"):
         return Inbound(event=event, **base)
+    if event == "location":  # reported by the platform on entering the chat: no message
+        return Inbound(event="view", **base)
     return Inbound(event="unsupported", **base)
 
 
