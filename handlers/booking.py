@@ -468,14 +468,15 @@ def _hour_alone(ctx: Context, text: str) -> str:
 
 
 def _asked_for(ctx: Context, text: str) -> str:
-    """The part of the text that says the day or time wanted: after the last 改到 / 换成 …
-    when a day or time follows it ("十点来不了，改到11点半" asks for 11:30, not 10:00)."""
+    """The part of the text that says the day or time wanted: from the first 改到 / 换成 …
+    on, when a day or time follows it ("十点来不了，改到11点半" asks for 11:30, not 10:00;
+    "改到周六，时间换成下午三点" keeps both)."""
     folded = fold(text)
     markers = load_lexicon(Path(ctx.settings.data_dir)).words.get("move_target", ())
-    ends = [folded.rfind(marker) + len(marker) for marker in markers if marker in folded]
+    ends = [folded.find(marker) + len(marker) for marker in markers if marker in folded]
     if not ends:
         return text
-    rest = folded[max(ends) :]
+    rest = folded[min(ends) :]
     return rest if names_when(rest) else text
 
 

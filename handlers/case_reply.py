@@ -5,6 +5,7 @@ answer. The push's options, remembered when it was delivered, say which case is 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -20,7 +21,7 @@ from handlers.inquiry import respond, understood
 from handlers.solved_words import CONFIRM, case_in_view, not_solved, short_reply, solved
 from models.case_ops import reopen
 from models.cases import Case, CaseKind, CaseStatus
-from models.intents import OWN_RECORDS, Intent, fold
+from models.intents import Intent, fold
 
 router = Router("case_reply")
 
@@ -30,8 +31,7 @@ def _data(ctx: Context) -> Path:
 
 
 ANSWER_PREFIX = "case:answer:"
-# Sure readings that are no answer to the office's question: another request of one's own.
-NOT_AN_ANSWER = (*OWN_RECORDS, Intent.BOOKING, Intent.REFERENCE, Intent.HANDOVER)
+QUESTION_FRESH = timedelta(days=2)  # typed words answer a question delivered this lately
 
 
 def question_in_view(ctx: Context) -> int | None:
@@ -52,12 +52,19 @@ def _says_reply(ctx: Context) -> bool:
 
 
 def _answers_question(ctx: Context) -> bool:
+    """Words typed under the office's question, delivered lately, that the bot would not
+    otherwise understand surely ("是东门，靠近快递柜那边"): not small talk ("好的", "稍等"),
+    nor a request it reads surely ("楼道灯坏了", "社保卡怎么办理")."""
     if ctx.payload is not None or not ctx.text or ctx.command is not None or ctx.state.name:
         return False
     if question_in_view(ctx) is None:
         return _says_reply(ctx)
+    if ctx.now() - ctx.state.updated_at > QUESTION_FRESH:
+        return False  # asked days ago: the next words may be about anything
     seen = understood(ctx)
-    return not (seen.sure and seen.intent in NOT_AN_ANSWER)
+    if seen.intent in (Intent.CHITCHAT, Intent.ABUSE) or seen.ruled is Intent.CHITCHAT:
+        return False
+    return not seen.sure or seen.intent is Intent.UNKNOWN
 
 
 @router.route(Phase.COMMAND, _answers_question)
@@ -70,6 +77,9 @@ async def question_answered(ctx: Context) -> HandlerResult:
         if waiting is None:  # none, or several: the word is understood as any other
             return await respond(ctx)
         return await ctx.redirect(ctx, f"{ANSWER_PREFIX}{waiting.id}")
+    case = await ctx.session.get(Case, number)
+    if case is None or case.status != CaseStatus.WAITING_RESIDENT:
+        return await respond(ctx)  # answered already, or the case moved on: read as any words
     ctx.set_state(ANSWER, case=number, back="track")
     return await answer_given(ctx)
 
@@ -111,7 +121,7 @@ async def push_answered(ctx: Context) -> HandlerResult:
     reason = ctx.text[:WORDS_LIMIT]
     if not reopen(ctx.session, case, case.resident_id or 0, reason, ctx.now()):
         return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))
-    await alert_department(ctx, case, case.department_id or 0)
+    await alert_department(ctx, case, case.department_id or 0, reopened=reason)
     ctx.clear_state()
     text = ctx.t("cases.reopened", ref=case.ref) + "\n" + ctx.t("case_reply.words_kept")
     return Reply(text, back_to_menu(ctx))

@@ -143,11 +143,18 @@ async def tell_resident(
 
 
 async def alert_department(
-    ctx: Context, case: Case, department_id: int, *, co: bool = False
+    ctx: Context, case: Case, department_id: int, *, co: bool = False, reopened: str | None = None
 ) -> int:
-    """The assigned-case alert, with accept and view buttons, to a department's staff."""
+    """The assigned-case alert, with accept and view buttons, to a department's staff; for a
+    case the resident reopened, the words they reopened it with."""
     return await case_news.alert_department(
-        ctx.session, case, department_id, now=ctx.now(), data_dir=ctx.settings.data_dir, co=co
+        ctx.session,
+        case,
+        department_id,
+        now=ctx.now(),
+        data_dir=ctx.settings.data_dir,
+        co=co,
+        reopened=reopened,
     )
 
 

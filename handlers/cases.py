@@ -563,7 +563,8 @@ async def reopen_case(ctx: Context) -> HandlerResult:
         ctx.session, case, case.resident_id or 0, ctx.t("cases.not_solved"), ctx.now()
     ):
         return _not_taken(ctx, case)
-    await alert_department(ctx, case, case.department_id or 0)
+    reason = ctx.t("cases.not_solved")
+    await alert_department(ctx, case, case.department_id or 0, reopened=reason)
     return Reply(ctx.t("cases.reopened", ref=case.ref), back_to_menu(ctx))
 
 

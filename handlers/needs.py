@@ -246,6 +246,8 @@ def _supported_option(ctx: Context) -> str | None:
     plus = [str(option) for option in options if str(option).startswith("need:plus:")]
     if len(plus) != 1:
         return None
+    if any(mark in ctx.text for mark in "?？吗"):
+        return None  # "对？", "一样吗" ask; they do not join
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     support, agree = set(lexicon.words.get("plus_one", ())), set(lexicon.words.get("agree", ()))
     parts = word_parts(fold(ctx.text))

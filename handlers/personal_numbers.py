@@ -40,24 +40,29 @@ NO_WORDS = frozenset(
     {"不同意", "不", "不要", "不要了", "不用", "不用了", "算了", "否", "不提供", "不给", "不想给"}
     | {"no", "n", "nope", "skip", "decline", "no thanks", "no thank you"}
 )
-# A short refusal in one's own words ("不想给电话", "不提供身份证号", "rather not"); not "不要紧",
-# "no problem", "不方便，我待会儿发", nor a question ("不提供可以吗").
+# A short refusal in one's own words ("不想给电话", "不方便", "rather not"); not "不要紧",
+# "不用谢", "不方便，我待会儿发", nor a question ("不提供可以吗").
 DECLINING_STARTS = (
     "不同意",
     "不愿意",
-    "不想给",
-    "不想提供",
-    "不想留",
+    "不想",
     "不给",
     "不提供",
     "不留",
+    "不方便",
+    "不要",
+    "不用",
     "rather not",
     "i'd rather not",
     "i would rather not",
-    "i don't want to give",
+    "i don't want to",
+    "no way",
 )
-NOT_DECLINING = re.compile(r"[吗呢?？]|可以|能不能|能办|怎么|为什么|现在|待会|一会|等等|稍后|later")
+NOT_DECLINING = re.compile(
+    r"[吗呢?？]|不要紧|不用谢|不用担心|不要急|可以|能不能|能办|怎么|为什么|行不行|现在|待会|一会|等等|稍后|later"
+)
 DECLINING_CHARS = 12
+_AROUND_NUMBER = " .,!?;:。，！？；：、\"'“”‘’「」《》()（）"  # marks a number may come in
 _ID_IN_TEXT = re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])", re.IGNORECASE)
 
 
@@ -191,7 +196,7 @@ def _valid_number(purpose: str, text: str) -> str | None:
     """A mainland mobile number, or an ID card number with a right date and check digit."""
     if purpose == ConsentPurpose.PHONE.value:
         return normalise_mobile(text)
-    number = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    number = "".join(unicodedata.normalize("NFKC", text).split()).upper().strip(_AROUND_NUMBER)
     return number if id_number_ok(number) else None
 
 

@@ -4,6 +4,7 @@ levels and, if they like, a comment. A poor rating (时间长, 态度差, 业务
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -154,8 +155,7 @@ def _level_in_view(ctx: Context) -> str | None:
     if _rate_option(ctx) is None:
         return None
     data = Path(ctx.settings.data_dir)
-    lexicon = load_lexicon(data)
-    if lexicon.has("question", fold(ctx.text)) or not_solved(ctx.text, data, in_view=True):
+    if ASKING.search(fold(ctx.text)) or not_solved(ctx.text, data, in_view=True):
         return None
     level = level_in_words(ctx.text, data)
     return None if level == RatingLevel.AVERAGE.value else level
@@ -250,6 +250,12 @@ async def _subject_pressed(ctx: Context, kind: str) -> HandlerResult:
 
 
 LEVELS = frozenset(level.value for level in RatingLevel)
+# What makes words a question rather than a level said ("一般多久能修好？"); 呢 and "what a …"
+# end praise too ("非常满意呢"), so the word list of questions is too wide here.
+ASKING = re.compile(
+    r"[?？吗]|怎么|多久|什么时候|几点|哪|为什么"
+    r"|(?<![a-z])(?:how|when|why|where|is it|can i|do i)(?![a-z])"
+)
 
 
 def _register_subjects() -> None:

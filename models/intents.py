@@ -314,6 +314,7 @@ def by_rules(
 
 GREETING_GAP = " ,.!?~:;、，。！？～：；"  # between a greeting and what follows
 GREETING_REST = 3  # characters after a greeting that can be a request ("你好，请问" is none)
+NOT_GREETED = ("像",)  # 你好像 is "you seem", no greeting
 
 
 def after_greeting(text: str, lexicon: Lexicon) -> str:
@@ -325,7 +326,7 @@ def after_greeting(text: str, lexicon: Lexicon) -> str:
         if not folded.startswith(word):
             continue
         rest = folded[len(word) :]
-        if rest[:1] not in GREETING_GAP:
+        if rest[:1] not in GREETING_GAP if word.isascii() else rest.startswith(NOT_GREETED):
             continue  # "hiking", "heyday", "你好像没听懂": no greeting at all
         rest = rest.lstrip(GREETING_GAP)
         named = sum(ch.isalnum() for ch in rest) >= GREETING_REST

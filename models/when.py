@@ -237,7 +237,6 @@ _DAY_READERS: dict[re.Pattern[str], Callable[[re.Match[str], date], date | None]
     _YEAR_MONTH_DAY: _read_year_month_day,
     _MONTH_DAY: _read_month_day,
     _SLASH_DATE: _read_month_day,
-    _DOT_DATE: _read_month_day,
     _HOLIDAY: _read_holiday,
     _DAY_OF_MONTH: _read_day_of_month,
     _CN_WEEKDAY: _read_cn_weekday,

@@ -541,6 +541,23 @@ async def test_case_resolved(rig: Rig, channel: str, lang: str) -> None:
     assert (await case_of(person)).status == CaseStatus.CLOSED
 
 
+@pytest.mark.parametrize(("channel", "lang"), [("web", "zh-CN"), ("wechat", "en")])
+async def test_the_owner_hears_why_a_case_was_reopened(rig: Rig, channel: str, lang: str) -> None:
+    """A second walkthrough: the owner of a case the resident reopened was sent "新事项待受理",
+    without saying it was reopened or why."""
+    person, case, clerk = await case_ready(rig, channel, lang)
+    await clerk.press(f"case:accept:{case.id}")
+    await clerk.press(f"case:step:{case.id}:resolved")
+    before = len(rig.wechat.sent)
+    words = "还没修好呢，晚上还是黑的" if lang == "zh-CN" else "still broken, dark again last night"
+    await person.say(words, webhook=True)
+    await rig.deliver()
+    to_clerk = [m.text or "" for m in rig.wechat.sent[before:] if m.touser == clerk.server.openid]
+    assert any("没有解决，已重新打开" in text and words in text for text in to_clerk), to_clerk
+    assert not any("新事项待受理" in text for text in to_clerk)
+    assert (await case_of(person)).status == CaseStatus.ACCEPTED
+
+
 @pytest.mark.parametrize(("channel", "lang"), MATRIX)
 async def test_staff_message_on_a_case(rig: Rig, channel: str, lang: str) -> None:
     person, case, clerk = await case_ready(rig, channel, lang)
@@ -577,6 +594,22 @@ async def test_the_answer_to_a_question_typed_in_words(rig: Rig, channel: str, l
         events = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))).all()
     assert any(event.note == words for event in events)
     assert (await case_of(person)).status != CaseStatus.WAITING_RESIDENT
+
+
+@pytest.mark.parametrize(("channel", "lang"), [("web", "zh-CN"), ("wechat", "en")])
+async def test_small_talk_under_the_question_is_no_answer(
+    rig: Rig, channel: str, lang: str
+) -> None:
+    """A review: "好的" typed under the question was filed as the answer, and the real
+    answer typed next was lost."""
+    person, case, clerk = await case_ready(rig, channel, lang)
+    await clerk.press(f"case:accept:{case.id}")
+    await clerk.press(f"case:ask:{case.id}")
+    await clerk.say("请问您家具体是几单元？")
+    await person.mark()
+    said = await person.say("好的" if lang == "zh-CN" else "ok", webhook=True)
+    assert not any(t(lang, "cases.answer_sent", ref=case.ref) in s for s in said), said
+    assert (await case_of(person)).status == CaseStatus.WAITING_RESIDENT
 
 
 @pytest.mark.parametrize(("channel", "lang"), [("web", "zh-CN"), ("wechat", "zh-CN")])

@@ -238,6 +238,13 @@ def check_sender(query: dict[str, str], message: BaseMessage) -> None:
         raise WeChatRejectedError(403, "openid is not the sender", "openid")
 
 
+# Events WeChat sends on its own: where the follower is on entering the chat, and the results
+# of template and mass sends. Answering them put "not supported" and the menu over the chat.
+PLATFORM_NOTICES = frozenset(
+    {"location", "templatesendjobfinish", "masssendjobfinish", "subscribe_msg_sent_event"}
+)
+
+
 def _event_inbound(message: BaseMessage, base: dict[str, Any]) -> Inbound:
     event = message.event
     if event in ("subscribe", "subscribe_scan"):
@@ -247,7 +254,7 @@ def _event_inbound(message: BaseMessage, base: dict[str, Any]) -> Inbound:
         return Inbound(payload=key, **base)
     if event in ("unsubscribe", "view", "scan"):
         return Inbound(event=event, **base)
-    if event == "location":  # reported by the platform on entering the chat: no message
+    if event in PLATFORM_NOTICES:  # the platform reporting, not the person writing: silent
         return Inbound(event="view", **base)
     return Inbound(event="unsupported", **base)
 

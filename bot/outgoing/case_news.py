@@ -103,10 +103,13 @@ async def alert_department(
     now: datetime,
     data_dir: Path,
     co: bool = False,
+    reopened: str | None = None,
 ) -> int:
-    """The assigned-case alert, with accept and view buttons, to a department's staff."""
+    """The assigned-case alert, with accept and view buttons, to a department's staff (for a
+    case the resident reopened, with their words, to whoever answers for it)."""
     department = await session.get(Department, department_id)
     alert = pushes.case_alert(
+        reopened=None if reopened is None else remove_personal_data(reopened),
         co=co,
         case_id=case.id or 0,
         ref=case.ref,

@@ -87,10 +87,16 @@ def case_alert(
     department: Name,
     due_at: datetime | None,
     details: tuple[Say, ...] = (),
+    reopened: str | None = None,
 ) -> Message:
     """A case assigned to a department, for each of its staff: accept (the lead) and view;
-    the request's details (address, time, place, attachments) follow the first line."""
+    the request's details (address, time, place, attachments) follow the first line. A case
+    the resident reopened says so, with their words, and is only to be viewed (it is still
+    its owner's)."""
     view = option("cases.view", f"case:view:{ref}")
+    if reopened is not None:
+        text = say("dispatch.resident_reopened", ref=ref, category=category, text=reopened)
+        return message(text, *details, options=(view,))
     options = (view,) if co else (option("cases.accept", f"case:accept:{case_id}"), view)
     key = "cases.alert_co" if co else "cases.alert"
     text = say(
