@@ -18,7 +18,14 @@ from handlers.case_text import WORDS_LIMIT, alert_department
 from handlers.cases import ANSWER, answer_given
 from handlers.common import back_to_menu
 from handlers.inquiry import respond, understood
-from handlers.solved_words import CONFIRM, case_in_view, not_solved, short_reply, solved
+from handlers.solved_words import (
+    CONFIRM,
+    case_in_view,
+    not_solved,
+    one_case_shown,
+    short_reply,
+    solved,
+)
 from models.case_ops import reopen
 from models.cases import Case, CaseKind, CaseStatus
 from models.intents import Intent, fold
@@ -36,14 +43,7 @@ QUESTION_FRESH = timedelta(days=2)  # typed words answer a question delivered th
 
 def question_in_view(ctx: Context) -> int | None:
     """The case whose question from the office is the latest thing shown (its 回复 option)."""
-    options = ctx.state.data.get("options")
-    ids = {
-        str(option).removeprefix(ANSWER_PREFIX)
-        for option in (options if isinstance(options, list) else ())
-        if str(option).startswith(ANSWER_PREFIX)
-    }
-    found = ids.pop() if len(ids) == 1 else ""
-    return int(found) if found.isdecimal() and len(found) < 10 else None
+    return one_case_shown(ctx, ANSWER_PREFIX)
 
 
 def _says_reply(ctx: Context) -> bool:

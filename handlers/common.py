@@ -55,6 +55,13 @@ def options_shown(data: Mapping[str, object]) -> tuple[Button, ...]:
     )
 
 
+def payloads_shown(data: Mapping[str, object], prefix: str) -> list[str]:
+    """The payloads of the options a step last showed that begin with prefix, in order."""
+    options = data.get("options")
+    shown = options if isinstance(options, list) else []
+    return [str(option) for option in shown if str(option).startswith(prefix)]
+
+
 def echoed(text: str) -> str:
     """The resident's words quoted back to them: phone and ID numbers masked before the cut,
     so that no 17 of an ID card's 18 digits come back (or into a screenshot)."""

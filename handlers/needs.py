@@ -11,7 +11,14 @@ from typing import Any
 from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
-from handlers.common import back_to_menu, localized, location_of, main_menu, with_media
+from handlers.common import (
+    back_to_menu,
+    localized,
+    location_of,
+    main_menu,
+    payloads_shown,
+    with_media,
+)
 from models.intents import fold, load_lexicon
 from models.lexicon import word_parts
 from models.need_match import NeedMatcher, load_matcher, refresh_matcher, take_in_new_items
@@ -240,10 +247,9 @@ async def _own_need(ctx: Context, number: str) -> Need | None:
 def _supported_option(ctx: Context) -> str | None:
     """The one similar need offered, when the message only says "+1", "支持", "就是这个",
     "me too" (`plus_one`; a reflexive 好的 joins nothing): its +1 button's payload."""
-    options = ctx.state.data.get("options")
-    if ctx.payload is not None or ctx.state.name or not ctx.text or not isinstance(options, list):
+    if ctx.payload is not None or ctx.state.name or not ctx.text:
         return None
-    plus = [str(option) for option in options if str(option).startswith("need:plus:")]
+    plus = payloads_shown(ctx.state.data, "need:plus:")
     if len(plus) != 1:
         return None
     if any(mark in ctx.text for mark in "?？吗"):

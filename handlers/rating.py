@@ -23,6 +23,7 @@ from handlers.common import (
     format_time,
     localized,
     main_menu,
+    payloads_shown,
     street_code,
     weekday_name,
 )
@@ -137,12 +138,8 @@ async def reference_chosen(ctx: Context) -> HandlerResult:
 def _rate_option(ctx: Context) -> str | None:
     """The one thing to rate among the options just shown ("评价服务" under a resolved case's
     push or its confirmation, a visit's reminder), as its payload."""
-    options = ctx.state.data.get("options")
-    rated = {
-        str(option)
-        for option in (options if isinstance(options, list) else ())
-        if str(option).startswith("rate:") and str(option).count(":") == 2
-    }
+    shown = payloads_shown(ctx.state.data, "rate:")
+    rated = {payload for payload in shown if payload.count(":") == 2}
     return rated.pop() if len(rated) == 1 and not ctx.state.name else None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.context import Context
 from bot.i18n import normalize_words
-from handlers.common import is_short
+from handlers.common import is_short, payloads_shown
 from models.intents import load_lexicon
 
 REOPEN, CONFIRM = "case:reopen:", "case:confirm:"
@@ -65,13 +65,17 @@ def short_reply(words: str, chars: int = SHORT_CHARS, count: int = SHORT_WORDS) 
 
 def case_in_view(ctx: Context) -> int | None:
     """The case whose confirm/reopen options are the latest shown (a delivered push's)."""
-    options = ctx.state.data.get("options")
-    if not isinstance(options, list):
-        return None
+    return one_case_shown(ctx, REOPEN, paired=CONFIRM)
+
+
+def one_case_shown(ctx: Context, prefix: str, *, paired: str | None = None) -> int | None:
+    """The one case whose option with prefix ("case:answer:") is among those last shown (with
+    its paired option too, when one is named), by its number."""
+    shown = payloads_shown(ctx.state.data, "")
     ids = {
-        str(option).removeprefix(REOPEN)
-        for option in options
-        if str(option).startswith(REOPEN) and f"{CONFIRM}{str(option)[len(REOPEN) :]}" in options
+        payload.removeprefix(prefix)
+        for payload in payloads_shown(ctx.state.data, prefix)
+        if paired is None or f"{paired}{payload.removeprefix(prefix)}" in shown
     }
     found = ids.pop() if len(ids) == 1 else ""
     return int(found) if found.isdecimal() and len(found) < 10 else None
