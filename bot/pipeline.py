@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context
+from bot.group_commit import GroupCommit
 from bot.i18n import LANGS, normalize_lang, split_command, t
 from bot.language import written_language
 from bot.locks import KeyedLocks
@@ -130,6 +131,8 @@ class Pipeline:
         self._inflight: dict[InflightKey, asyncio.Future[list[Reply]]] = {}
         self.replay_window = timedelta(seconds=settings.wechat_timestamp_window_seconds)
         self._callbacks_purged_at = 0.0
+        # SQLite's one writer: messages waiting together share a commit (bot/group_commit.py).
+        self._group = GroupCommit(engine) if engine.dialect.name == "sqlite" else None
 
     async def handle(self, inbound: Inbound, delivery: Delivery | None = None) -> list[Reply]:
         """Handle one message; concurrent or later redeliveries get the first answer."""
@@ -211,12 +214,20 @@ class Pipeline:
         return await self._transaction(inbound, delivery)
 
     async def _transaction(self, inbound: Inbound, delivery: Delivery) -> list[Reply]:
+        job = partial(self._unit_of_work, inbound, delivery)
+        if self._group is not None:
+            return await self._group.run(job)
         async with self.engine.connect() as connection, connection.begin():
-            unit = UnitOfWork(connection)
-            try:
-                return await self._in_transaction(unit, inbound, delivery)
-            finally:
-                await unit.close()
+            return await job(connection)
+
+    async def _unit_of_work(
+        self, inbound: Inbound, delivery: Delivery, connection: AsyncConnection
+    ) -> list[Reply]:
+        unit = UnitOfWork(connection)
+        try:
+            return await self._in_transaction(unit, inbound, delivery)
+        finally:
+            await unit.close()
 
     async def _in_transaction(
         self, unit: UnitOfWork, inbound: Inbound, delivery: Delivery

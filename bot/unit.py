@@ -22,8 +22,12 @@ class UnitOfWork:
         """An ORM session inside this transaction; it never commits on its own."""
         if self._session is None:
             # Bound to a connection already in a transaction, the session joins it and leaves
-            # committing to the pipeline.
-            self._session = AsyncSession(bind=self.connection, expire_on_commit=False)
+            # committing to the pipeline. rollback_only: in a group commit's savepoint, the
+            # default would open a savepoint of its own that closing the session rolls back,
+            # taking the message's later writes with it.
+            self._session = AsyncSession(
+                bind=self.connection, expire_on_commit=False, join_transaction_mode="rollback_only"
+            )
         return self._session
 
     async def flush(self) -> None:

@@ -187,13 +187,46 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        inline = connection.connection.driver_connection
-        if isinstance(inline, InlineSQLiteConnection) and inline._connection is not None:
-            # Straight to sqlite3 (with the inline busy retry): a full SQLAlchemy execution of
-            # a constant statement cost more than the statement, on every message.
-            await_(inline._execute(inline._connection.execute, "BEGIN IMMEDIATE"))
-        else:
+        raw = getattr(connection.connection.driver_connection, "_connection", None)
+        if isinstance(raw, sqlite3.Connection) and raw.in_transaction:
+            # A COMMIT that failed (a deferred constraint) leaves SQLite's transaction open,
+            # and the pool does not roll back on return (pool_reset_on_return=None).
+            raw.execute("ROLLBACK")
+        # Straight to sqlite3 (with the inline busy retry): a full SQLAlchemy execution of
+        # a constant statement cost more than the statement, on every message.
+        if not _inline_sql(connection, "BEGIN IMMEDIATE"):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    _savepoints_inline(engine.sync_engine.dialect)
+
+
+def _inline_sql(connection: Any, sql: str) -> bool:
+    """Run a constant statement straight on an inline SQLite connection; False if not one."""
+    inline = connection.connection.driver_connection
+    if not isinstance(inline, InlineSQLiteConnection) or inline._connection is None:
+        return False
+    await_(inline._execute(inline._connection.execute, sql))
+    return True
+
+
+def _savepoints_inline(dialect: Any) -> None:
+    """SAVEPOINT, RELEASE and ROLLBACK TO straight to sqlite3, as BEGIN above: a group commit
+    (bot/group_commit.py) puts each message in a savepoint, and SQLAlchemy compiled those
+    statements afresh every time, at twice the cost of the message's own statements."""
+    statements = {
+        "do_savepoint": "SAVEPOINT {}",
+        "do_release_savepoint": "RELEASE SAVEPOINT {}",
+        "do_rollback_to_savepoint": "ROLLBACK TO SAVEPOINT {}",
+    }
+    for method, sql in statements.items():
+        compiled = getattr(dialect, method)
+
+        def inline(connection: Any, name: str, sql: str = sql, compiled: Any = compiled) -> None:
+            # name is SQLAlchemy's own (sa_savepoint_N), never input
+            if not _inline_sql(connection, sql.format(name)):
+                compiled(connection, name)
+
+        setattr(dialect, method, inline)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
