@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from models.db import database_unreachable, transaction_open
+
 T = TypeVar("T")
 Job = Callable[[AsyncConnection], Awaitable[Any]]
 GROUP_LIMIT = 32  # messages in one transaction, so that others' turns come soon
@@ -54,23 +56,29 @@ class GroupCommit:
                 self._waiting.clear()
 
     async def _run_group(self, group: list[tuple[Job, asyncio.Future[Any]]]) -> None:
-        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        outcomes: dict[asyncio.Future[Any], tuple[bool, Any]] = {}
         try:
             async with self.engine.connect() as connection, connection.begin():
                 if len(group) == 1:  # alone, its failure may roll back the whole transaction
                     job, future = group[0]
-                    outcomes.append((future, True, await job(connection)))
+                    outcomes[future] = (True, await job(connection))
                 else:
                     for job, future in group:
-                        outcomes.append((future, *await _in_savepoint(connection, job)))
+                        outcomes[future] = await _in_savepoint(connection, job)
+                        if not outcomes[future][0]:
+                            await _still_whole(connection, outcomes[future][1])
+                await _still_whole(connection, None)
         except BaseException as error:  # no commit: nothing of the group was written
             for _, future in group:
                 if not future.done():
-                    future.set_exception(error)
+                    done, own = outcomes.get(future, (True, None))
+                    # A message that failed on its own keeps its own error (a replayed request
+                    # is refused as such); the rest get the group's.
+                    future.set_exception(error if done else own)
             if not isinstance(error, Exception):
                 raise
             return
-        for future, done, value in outcomes:
+        for future, (done, value) in outcomes.items():
             if future.done():
                 continue
             if done:
@@ -86,3 +94,21 @@ async def _in_savepoint(connection: AsyncConnection, job: Job) -> tuple[bool, An
             return True, await job(connection)
     except Exception as error:
         return False, error
+
+
+class GroupLostError(Exception):
+    """The group's transaction ended under it: none of its messages may be answered as done."""
+
+
+async def _still_whole(connection: AsyncConnection, cause: BaseException | None) -> None:
+    """Raise unless the group's transaction is still the one it began.
+
+    Some failures (a full disk, an I/O error) make SQLite roll back the whole transaction, not
+    the statement; later savepoints would then each commit on their own and the final COMMIT do
+    nothing, answering as written what was discarded. A lost connection fails the group with
+    its own error, so that the pipeline tries the messages again.
+    """
+    if cause is not None and database_unreachable(cause):
+        raise cause
+    if not await transaction_open(connection):
+        raise GroupLostError("the database ended the transaction") from cause

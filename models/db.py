@@ -200,6 +200,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     _savepoints_inline(engine.sync_engine.dialect)
 
 
+async def transaction_open(connection: AsyncConnection) -> bool:
+    """Whether SQLite still holds the transaction SQLAlchemy began (an error such as a full disk
+    can roll it back whole); True on other databases, which report such an end themselves."""
+    raw = getattr((await connection.get_raw_connection()).driver_connection, "_connection", None)
+    return not isinstance(raw, sqlite3.Connection) or raw.in_transaction
+
+
 def _inline_sql(connection: Any, sql: str) -> bool:
     """Run a constant statement straight on an inline SQLite connection; False if not one."""
     inline = connection.connection.driver_connection

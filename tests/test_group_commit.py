@@ -104,11 +104,35 @@ async def test_a_failed_commit_fails_the_whole_group_and_writes_nothing(
     group = GroupCommit(engine)
     # The orphan's foreign key is checked only at COMMIT, which therefore fails.
     outcomes = await asyncio.gather(
-        group.run(adding(1)), group.run(adding(2, parent_id=99)), return_exceptions=True
+        group.run(adding(1)),
+        group.run(adding(2, parent_id=99)),
+        group.run(adding(3, fail=True)),
+        return_exceptions=True,
     )
-    assert all(isinstance(outcome, sa.exc.IntegrityError) for outcome in outcomes)
+    assert all(isinstance(outcome, sa.exc.IntegrityError) for outcome in outcomes[:2])
+    assert isinstance(outcomes[2], ValueError)  # one that failed on its own keeps its error
     assert await children(engine) == set()
     assert await group.run(adding(5)) == 5  # the next group is unharmed
+
+
+async def test_a_failure_that_ends_the_whole_transaction_fails_the_whole_group(
+    engine: AsyncEngine,
+) -> None:
+    """A full disk or an I/O error makes SQLite roll back the transaction, not the statement;
+    the messages before it in the group must not be answered as written (a review found they
+    were: later savepoints committed on their own, and the final COMMIT did nothing)."""
+    async with engine.begin() as connection:  # stands in for SQLITE_FULL at message 2
+        await connection.exec_driver_sql(
+            "CREATE TRIGGER full_disk BEFORE INSERT ON child WHEN NEW.id = 2"
+            " BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END"
+        )
+    group = GroupCommit(engine)
+    outcomes = await asyncio.gather(
+        *(group.run(adding(n)) for n in (1, 2, 3)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    assert await children(engine) == set()
+    assert await group.run(adding(4)) == 4  # the next group begins afresh
 
 
 async def test_a_job_alone_that_fails_writes_nothing(engine: AsyncEngine) -> None:
