@@ -63,7 +63,9 @@ from models.need_ops import items_of_resident
 from models.needs import NeedItem
 from models.people import ensure_resident
 from models.personal_data import remove_personal_data
+from models.ratings import rating_by
 from models.refs import canonical_reference
+from models.reminders import CASE
 from models.service_match import load_service_catalogue, named_items
 
 router = Router("cases")
@@ -515,21 +517,30 @@ async def _show(ctx: Context, ref: str) -> Reply:
         text = timeline_text(ctx, case, events, for_staff=True, card=card)
         return Reply(text, await staff_actions(ctx, case, who.staff))
     text = timeline_text(ctx, case, events, for_staff=False)
-    return Reply(text, _resident_actions(ctx, case))
+    return Reply(text, await _resident_actions(ctx, case))
 
 
-def _resident_actions(ctx: Context, case: Case) -> tuple[Button, ...]:
+async def _resident_actions(ctx: Context, case: Case) -> tuple[Button, ...]:
     buttons: list[Button] = []
     if case.status in ("resolved", "ready_for_pickup"):
         buttons += [
             Button(ctx.t("cases.confirm"), f"case:confirm:{case.id}"),
             Button(ctx.t("cases.reopen"), f"case:reopen:{case.id}"),
         ]
-    if case.status in ("resolved", "closed"):
+    if case.status in ("resolved", "closed") and not await _rated(ctx, case):
         buttons.append(Button(ctx.t("cases.rate_button"), f"rate:case:{case.id}"))
     if case.status == "waiting_resident":
         buttons.append(Button(ctx.t("cases.answer"), f"case:answer:{case.id}"))
     return (*buttons, *back_to_menu(ctx))
+
+
+async def _rated(ctx: Context, case: Case) -> bool:
+    """Whether the resident has rated this case already (no 评价服务 button then)."""
+    resident = case.resident_id
+    return (
+        resident is not None
+        and await rating_by(ctx.session, CASE, case.id or 0, resident) is not None
+    )
 
 
 def _not_taken(ctx: Context, case: Case | None) -> Reply:

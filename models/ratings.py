@@ -203,9 +203,16 @@ async def window_visit(
 
 async def rating_of(session: AsyncSession, subject: Subject, resident_id: int) -> Rating | None:
     """The resident's rating of this thing, if they gave one."""
+    return await rating_by(session, subject.kind, subject.id, resident_id)
+
+
+async def rating_by(
+    session: AsyncSession, kind: str, subject_id: int, resident_id: int
+) -> Rating | None:
+    """The resident's rating of the thing of this kind and number, if they gave one."""
     stmt = select(Rating).where(
-        Rating.subject_kind == subject.kind,
-        Rating.subject_id == subject.id,
+        Rating.subject_kind == kind,
+        Rating.subject_id == subject_id,
         Rating.resident_id == resident_id,
     )
     return (await session.exec(stmt)).first()

@@ -250,3 +250,15 @@ async def test_a_question_or_about_done_under_the_push_is_no_rating(talk: Talk) 
     assert "感谢您的评价" not in said
     assert await _ratings(linli) == []
     assert case.id != other.id
+
+
+async def test_a_rated_case_viewed_again_offers_no_rating(talk: Talk) -> None:
+    """A walkthrough: a closed case the resident had rated still showed 评价服务, and pressing
+    it only said it was rated already."""
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    viewed = await talk.say(case.ref)
+    assert "评价服务" in viewed  # resolved, not yet rated
+    assert "感谢您的评价：很满意" in await talk.say("办好了，非常满意")
+    again = await talk.say(case.ref)
+    assert case.ref in again and "评价服务" not in again
