@@ -243,3 +243,18 @@ async def test_only_proxy_handling_has_documents_and_pick_up(linli: Linli) -> No
     assert not any(p.endswith((":collected", ":ready_for_pickup")) for p in shown)
     refused = await masswork.press(f"case:step:{case.id}:ready_for_pickup")  # a crafted button
     assert "不适用" in refused[0].text
+
+
+async def test_a_new_cases_timeline_says_registered_until_someone_accepts_it(linli: Linli) -> None:
+    """A walkthrough: the first step of every timeline read "已受理，转…" while the case still
+    waited to be accepted (待受理)."""
+    owner = Chat(linli, user="timeline-owner")
+    ref = await open_proxy(owner)
+    before = (await owner.send(ref))[0].text
+    assert "已登记，转民政科" in before and "待受理" in before and "已受理" not in before
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == ref))).one()
+    clerk = await bound_chat(linli, "S021", "timeline-clerk")
+    await clerk.press(f"case:accept:{case.id}")
+    after = (await owner.send(ref))[0].text
+    assert "受理，负责到底" in after and "办理中" in after

@@ -111,7 +111,7 @@ async def test_a_resident_sees_synthetic_cases_and_opens_a_fresh_one(linli: Linl
     assert all(ref in listed.text for ref in mine[:10])
     assert f"case:view:{mine[0]}" in payloads(listed)
     shown = (await chat.send(mine[0]))[0]
-    assert mine[0] in shown.text and "已受理，转" in shown.text
+    assert mine[0] in shown.text and "已登记，转" in shown.text
 
     await chat.send("代办")
     await chat.send("帮我母亲办高龄补贴")
