@@ -1042,24 +1042,35 @@ async def cancel_question(ctx: Context) -> HandlerResult:
     appointment = await own_appointment(ctx, ctx.args)
     if appointment is None:
         return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
+    return _cancel_question(ctx, appointment)
+
+
+def _cancel_question(ctx: Context, appointment: Appointment, *, changed: bool = False) -> Reply:
     text = ctx.t(
         "booking.cancel_question", ref=appointment.ref, when=_when(ctx, appointment.starts_at)
     )
-    return Reply(
-        text,
-        (
-            Button(ctx.t("booking.cancel_yes"), f"book:cancelled:{appointment.ref}"),
-            *back_to_menu(ctx),
-        ),
-    )
+    if changed:
+        text = f"{ctx.t('booking.cancel_changed', ref=appointment.ref)}\n{text}"
+    # The time asked about goes with the answer: a 确定取消 left on screen must not cancel the
+    # booking after it was moved to another time.
+    payload = f"book:cancelled:{appointment.ref}:{_minute_of(appointment.starts_at)}"
+    return Reply(text, (Button(ctx.t("booking.cancel_yes"), payload), *back_to_menu(ctx)))
+
+
+def _minute_of(moment: datetime) -> int:
+    """A moment as whole minutes since the epoch: short, and the same in any time zone."""
+    return int(moment.timestamp()) // 60
 
 
 @router.payload("book:cancelled")
 async def cancel_confirmed(ctx: Context) -> HandlerResult:
     """Cancel; the freed place is offered to the waitlist."""
-    appointment = await own_appointment(ctx, ctx.args)
+    ref, _, asked_at = ctx.args.partition(":")
+    appointment = await own_appointment(ctx, ref)
     if appointment is None:
         return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
+    if asked_at and asked_at != str(_minute_of(appointment.starts_at)):
+        return _cancel_question(ctx, appointment, changed=True)
     offered = await cancel_appointment(ctx.session, appointment, ctx.now(), booking_limits(ctx))
     await _announce_offers(ctx, offered)
     return await main_menu(ctx, ctx.t("booking.cancelled", ref=appointment.ref))

@@ -19,6 +19,7 @@ from handlers.booking import (
     book_what_fits,
     day_typed,
     documents_lines,
+    my_appointments,
     service_of_step,
     start_booking,
     when_held,
@@ -56,11 +57,13 @@ from models.intents import (
     OWN_RECORDS,
     Intent,
     Understood,
+    asks_for_appointments,
     fold,
     load_intent_model,
     load_lexicon,
     names_no_service,
     read_as,
+    says_cancel,
     understand,
 )
 from models.knowledge import Entry, Found, Knowledge, load_knowledge
@@ -221,7 +224,9 @@ async def _documents_of_booking(ctx: Context, step: object, data: object) -> Han
     if not lexicon.has("documents", folded):
         return None
     # "办社保卡要带什么" names another service: the answer is about that one, as usual.
-    rest = lexicon.pattern("documents", "question").sub(" ", folded)
+    rest = lexicon.without(
+        "documents_filler", lexicon.pattern("documents", "question").sub(" ", folded)
+    )
     if not names_no_service(rest, lexicon, load_service_catalogue(data_dir)):
         return None
     service = await service_of_step(ctx, step, data)
@@ -447,11 +452,16 @@ async def as_reading(ctx: Context) -> HandlerResult:
 async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     """Cancel or move one of the resident's appointments, or show their cases; "怎么取消预约?"
     from one with no appointment gets the answer instead."""
+    folded, lexicon = fold(text), load_lexicon(Path(ctx.settings.data_dir))
     if seen.intent is Intent.TRACK:
+        if asks_for_appointments(folded, lexicon):
+            return await my_appointments(ctx)
         return await show_my_cases(ctx)
     if seen.answer is not None and _asks(ctx, text) and not await has_appointments(ctx):
         return await _answer(ctx, seen, text)
     if seen.intent is Intent.CANCEL_BOOKING:
+        if not says_cancel(folded, lexicon):  # a cancel question answered "好的" cancels
+            return await my_appointments(ctx)
         return await offer_to_cancel(ctx)
     return await move_to_day(ctx, text)
 

@@ -58,6 +58,8 @@ NOT_SIGNALS = frozenset(
         "nothing_more",
         "send_now",
         "move_target",
+        "appointments_asked",
+        "documents_filler",
     }
 )
 
@@ -145,6 +147,10 @@ def _understand(
 ) -> Understood:
     text = after_greeting(text, lexicon)
     ruled = by_rules(text, lexicon, knowledge, services)
+    if ruled.intent in LISTING_OVERRIDES and asks_for_appointments(fold(text), lexicon):
+        # "我约了什么": the model learned no such words, and its guess would book or cancel.
+        # Not among the rules' readings, which the model reads as features.
+        return replace(ruled, intent=Intent.TRACK, sure=True)
     if model is None or ruled.intent is Intent.REFERENCE or not ruled.sure:
         return ruled
     ranked = model.readings(features(text, ruled, lexicon, knowledge))
@@ -344,6 +350,32 @@ def _own_records(folded: str, lexicon: Lexicon) -> Intent | None:
     if lexicon.has("track", folded):
         return Intent.TRACK
     return None
+
+
+# Readings that words asking to see one's appointments replace (not a cancel or move said in
+# words, a reference, a complaint …).
+LISTING_OVERRIDES = frozenset({Intent.BOOKING, Intent.TRACK, Intent.QUESTION, Intent.UNKNOWN})
+
+
+def asks_for_appointments(folded: str, lexicon: Lexicon) -> bool:
+    """Whether the words ask to see one's appointments ("我约了哪天来着"), not to change one
+    (a day or time named: "我的预约想该到下午") or to know what to bring to it."""
+    return (
+        lexicon.has("appointments_asked", folded)
+        and not lexicon.has("move_booking", folded)
+        and not lexicon.has("documents", folded)
+        and not names_when(folded)
+    )
+
+
+def says_cancel(folded: str, lexicon: Lexicon) -> bool:
+    """Whether the words themselves say to cancel ("不去了", "取消", "cancel it"), as a reading
+    of the whole message may say without them ("看看我的预约" is no wish to cancel)."""
+    return bool(
+        lexicon.has("cancel_booking", folded)
+        or lexicon.has("cancel_option", folded)
+        or CANCEL_PAIR.search(folded)
+    )
 
 
 def _about_our_business(best: Found) -> bool:

@@ -202,3 +202,17 @@ async def test_a_holiday_with_a_time_is_not_dropped(talk: Talk) -> None:
     """ "元旦上午10点预约社保卡补办" offered the next day's 10:00 to confirm."""
     shown = await talk.say("元旦上午10点预约社保卡补办")
     assert "11月28日" not in shown and "请确认预约" not in shown
+
+
+async def test_what_to_bring_in_everyday_words_is_about_the_service_being_booked(
+    talk: Talk,
+) -> None:
+    """A walkthrough: "需要带些啥" while booking 高龄补贴申领 got the 社保卡补办 FAQ, and
+    "要带啥子材料" a list of unrelated FAQs; a leftover 些 or 子 was taken for another service."""
+    await talk.say("预约高龄补贴申领")
+    for words in ("需要带些啥", "要带啥子材料", "等一下 要带啥子材料"):
+        said = await talk.say(words)
+        assert "户口簿" in said and "免冠证件照" not in said, (words, said)
+        await talk.say("继续预约")
+    other = await talk.say("办社保卡要带什么")  # names another service: about that one
+    assert "社保卡" in other and "户口簿" not in other
