@@ -1,10 +1,12 @@
 """Benchmark: one message through the pipeline, in process, on a fresh SQLite file.
 
-    .venv/bin/python -m bench.pipeline [--messages 2000]
+    .venv/bin/python -m bench.pipeline [--messages 2000] [--concurrency 32]
 
 Sends the same words the webhook benchmark uses (菜单, 7, 办公时间, 8, 返回) from 500 chat accounts,
 one at a time, as a text-only channel (WeChat's rendering), and prints milliseconds per message
 for first contacts and for returning accounts. No HTTP, no XML: the pipeline's own cost.
+With --concurrency N, N accounts' messages are handled at once, as under load: on SQLite they
+then share a commit (bot/group_commit.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ ACCOUNTS = 500
 WORDS = ["菜单", "7", "办公时间", "8", "返回"]
 
 
-async def run(messages: int) -> None:
+async def run(messages: int, concurrency: int = 1) -> None:
     """Seed a street, then time first contacts and returning messages."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", data_dir=DATA)
@@ -44,15 +46,18 @@ async def run(messages: int) -> None:
             inbound = Inbound("wechat", f"oBench{n % ACCOUNTS}", text=word, message_id=str(n))
             await linli.pipeline.handle(inbound, delivery)
 
-        started = time.perf_counter()
-        for n in range(ACCOUNTS):
-            await send(n)
-        first = (time.perf_counter() - started) / ACCOUNTS * 1000
-        started = time.perf_counter()
-        for n in range(ACCOUNTS, ACCOUNTS + messages):
-            await send(n)
-        returning = (time.perf_counter() - started) / messages * 1000
+        async def send_all(first: int, last: int) -> float:
+            started = time.perf_counter()
+            for batch in range(first, last, concurrency):
+                await asyncio.gather(
+                    *(send(n) for n in range(batch, min(last, batch + concurrency)))
+                )
+            return (time.perf_counter() - started) / (last - first) * 1000
+
+        first = await send_all(0, ACCOUNTS)
+        returning = await send_all(ACCOUNTS, ACCOUNTS + messages)
         await linli.close()
+    print(f"concurrency {concurrency}")
     print(f"first contact: {first:.2f} ms/message ({ACCOUNTS} accounts)")
     print(f"returning:     {returning:.2f} ms/message ({messages} messages)")
 
@@ -61,7 +66,9 @@ def main() -> None:
     """Parse arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
-    asyncio.run(run(parser.parse_args().messages))
+    parser.add_argument("--concurrency", type=int, default=1)
+    args = parser.parse_args()
+    asyncio.run(run(args.messages, args.concurrency))
 
 
 if __name__ == "__main__":
