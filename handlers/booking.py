@@ -402,6 +402,10 @@ async def service_of_step(ctx: Context, step: object, data: object) -> Service |
 
 async def _show_service(ctx: Context, service: Service) -> Reply:
     move = ctx.state.data.get("move")
+    held = None if move else await _held_for(ctx, service)
+    if held is not None:  # said now, not after a day and a time were chosen for nothing
+        ctx.clear_state()
+        return await _already_booked(ctx, service, held)
     ctx.set_state(CHOOSE_DAY, service=service.code, back="book", **({"move": move} if move else {}))
     lines = documents_lines(ctx, service)
     days = await _days_offered(ctx, service)
@@ -411,6 +415,32 @@ async def _show_service(ctx: Context, service: Service) -> Reply:
     lines.append(ctx.t("booking.choose_day"))
     buttons = tuple(_day_button(ctx, service, plan) for plan in days)
     return Reply("\n".join(lines), buttons)
+
+
+async def _held_for(ctx: Context, service: Service) -> Appointment | None:
+    """The resident's appointment for this service still to come, when another would pass the
+    limit of appointments per service."""
+    resident = ctx.identity.resident_id
+    if resident is None:
+        return None
+    mine = await active_appointments(ctx.session, resident, ctx.now())
+    held = [a for a in mine if a.service_id == service.id]
+    return held[0] if len(held) >= booking_limits(ctx).per_service else None
+
+
+async def _already_booked(ctx: Context, service: Service, held: Appointment) -> Reply:
+    text = ctx.t(
+        "booking.already_booked",
+        service=_name(ctx, service),
+        ref=held.ref,
+        when=_when(ctx, held.starts_at),
+    )
+    buttons = (
+        Button(ctx.t("booking.move"), f"book:move:{held.ref}"),
+        Button(ctx.t("booking.cancel"), f"book:cancel:{held.ref}"),
+        *back_to_menu(ctx),
+    )
+    return Reply(text, buttons)
 
 
 async def _days_offered(ctx: Context, service: Service) -> list[DayPlan]:

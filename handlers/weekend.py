@@ -27,6 +27,7 @@ from models.base import SHANGHAI
 from models.intents import OWN_RECORDS, fold, load_lexicon
 from models.lexicon import Lexicon
 from models.services import Service
+from models.when import without_when
 
 router = Router("weekend")
 
@@ -41,8 +42,8 @@ def _lexicon(ctx: Context) -> Lexicon:
 def _subject(text: str, lexicon: Lexicon) -> str:
     """What the question names besides the weekend and the asking words ("社保" in
     "星期六可以办社保吗")."""
-    rest = lexicon.pattern("weekend", "which").sub(" ", text)
-    rest = lexicon.pattern("question", "not_a_service").sub(" ", rest)
+    rest = lexicon.pattern("weekend", "after_work", "evening", "which").sub(" ", without_when(text))
+    rest = lexicon.pattern("question", "not_a_service", "after_work_filler").sub(" ", rest)
     rest = re.sub(r"[^\w]+", " ", rest).strip()
     rest = re.sub(r"(?<=[^a-z0-9]) | (?=[^a-z0-9])", "", rest)  # spaces only between words
     return rest if sum(ch.isalnum() for ch in rest) >= 2 else ""
@@ -58,10 +59,11 @@ def _asks_about_weekend(ctx: Context) -> bool:
         return False
     text, lexicon = fold(ctx.text), _lexicon(ctx)
     weekend = lexicon.pattern("weekend")
-    if not weekend.search(text):
+    if not weekend.search(text) and not _after_work(text, lexicon):
         return False
-    if parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at is not None:
-        return False
+    at = parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at
+    if at is not None and not (_after_work(text, lexicon) and "下班" in text):
+        return False  # "我六点半才下班" says when work ends, not when to come
     if understood(ctx).intent in OWN_RECORDS:
         return False  # "我预约的社保卡补办能改到周六吗" moves that appointment
     if lexicon.has("which", text):
@@ -69,27 +71,56 @@ def _asks_about_weekend(ctx: Context) -> bool:
     if ctx.state.name in ("", ASKING) and weekend.fullmatch(text.strip("?？!！。.呢 ")):
         return True
     asking = lexicon.has("question", text)
-    asking = asking or text.rstrip("?？!！。. ").endswith(("吗", "么", "嘛"))
-    return asking and bool(_subject(text, lexicon))
+    asking = asking or text.rstrip("?？!！。. ").endswith(("吗", "么", "嘛", "不", "没"))
+    return asking and (bool(_subject(text, lexicon)) or _after_work(text, lexicon))
 
 
 @router.route(Phase.COMMAND, _asks_about_weekend)
 async def weekend_question(ctx: Context) -> HandlerResult:
     """Which services are open at weekends, or whether the ones asked about are (a question
     about something else, "周末出去玩吗", goes where it would have gone)."""
-    subject = _subject(fold(ctx.text), _lexicon(ctx))
+    text, lexicon = fold(ctx.text), _lexicon(ctx)
+    subject = _subject(text, lexicon)
     asked = await _services_about(ctx, subject) if subject else []
     if subject and not asked:
         return await _as_typed(ctx)
+    after_work = _after_work(text, lexicon)
 
     async def answer(ctx: Context) -> HandlerResult:
-        return await _yes_or_no(ctx, asked) if asked else await weekend_services(ctx)
+        if asked:
+            reply = await _yes_or_no(ctx, asked)
+            return await _after_work_first(ctx, reply) if after_work else reply
+        return await _after_work_reply(ctx) if after_work else await weekend_services(ctx)
 
     if ctx.state.name in ("", ASKING):
         paused = paused_flow(ctx)  # a flow an earlier question paused is still offered
         ctx.clear_state()
         return await keeping_paused(ctx, paused, answer)
     return await answer_then_offer_flow(ctx, answer)  # mid-booking: the step is offered again
+
+
+def _after_work(text: str, lexicon: Lexicon) -> bool:
+    """Whether a question is about coming after work, in the evening (the weekend's words
+    would make it one about the weekend only when no evening is said)."""
+    evening = lexicon.has("evening", text) and lexicon.has("coming", text)
+    return evening or lexicon.has("after_work", text)
+
+
+async def _after_work_reply(ctx: Context) -> Reply:
+    """When one who works can come: the evening closed, the weekend's mornings, proxy."""
+    hours = await opening_hours(ctx)
+    buttons = (
+        Button(ctx.t("weekend.all"), "weekend"),
+        Button(ctx.t("weekend.proxy"), "proxy"),
+        *back_to_menu(ctx),
+    )
+    return Reply(ctx.t("weekend.after_work", **hours), buttons)
+
+
+async def _after_work_first(ctx: Context, reply: Reply) -> Reply:
+    """The after-work answer, then whether the services asked about are open at weekends."""
+    hours = await opening_hours(ctx)
+    return Reply(f"{ctx.t('weekend.after_work', **hours)}\n{reply.text}", reply.buttons)
 
 
 async def _as_typed(ctx: Context) -> HandlerResult:

@@ -60,6 +60,10 @@ NOT_SIGNALS = frozenset(
         "move_target",
         "appointments_asked",
         "documents_filler",
+        "after_work",
+        "after_work_filler",
+        "evening",
+        "coming",
     }
 )
 

@@ -97,10 +97,19 @@ async def test_my_appointments_cancel_and_nobody_elses(linli: Linli, chat: Chat)
 
 
 async def test_one_booking_per_service(chat: Chat) -> None:
-    await book_first_slot(chat)
+    """Said when the service is chosen again, with the booking's move and cancel (an outside
+    walkthrough: it used to be said only after a day and a time had been chosen)."""
+    ref = await book_first_slot(chat)
+    again = await chat.press("book:svc:ss-card-reissue")
+    assert "每项服务同时只能有一个预约" in again[0].text and ref in again[0].text
+    assert payloads(again[0])[:2] == [f"book:move:{ref}", f"book:cancel:{ref}"]
+
+
+async def test_one_booking_per_service_holds_at_the_last_step_too(chat: Chat) -> None:
     days = await chat.press("book:svc:ss-card-reissue")
     slots = await chat.press(payloads(days[0])[1])
-    confirm = await chat.press(payloads(slots[0])[0])
+    confirm = await chat.press(payloads(slots[0])[0])  # left on screen meanwhile
+    await book_first_slot(chat)
     refused = await chat.press(payloads(confirm[0])[0])
     assert "每项服务同时只能有一个预约" in refused[0].text
 
