@@ -68,6 +68,32 @@ def _ways_out(*keys: str) -> frozenset[str]:
 
 
 NONE_OF_THESE, MAIN_MENU = "match.none_of_these", "menu.back"
+AGREEING_ENDINGS = frozenset("的吧啊呀哈啦嘛了")  # "可以的", "好吧": still agreeing
+AGREE_JOINED = 12  # characters of a part worth reading as several agreeing words together
+
+
+def _made_of(part: str, words: frozenset[str]) -> bool:
+    """Whether a part is one of the words, or several written together, with an ending or two
+    ("嗯可以", "好的呀"); not endings alone, nor any other character."""
+    if part in words:
+        return True
+    if len(part) > AGREE_JOINED or part.isascii():
+        return False
+    # reachable[i]: the first i characters are words and endings, at least one of them a word
+    reachable: list[bool | None] = [None] * (len(part) + 1)
+    reachable[0] = False
+    for end in range(1, len(part) + 1):
+        for start in range(end):
+            before = reachable[start]
+            if before is None:
+                continue
+            piece = part[start:end]
+            if piece in words:
+                reachable[end] = True
+                break
+            if end - start == 1 and piece in AGREEING_ENDINGS:
+                reachable[end] = before or reachable[end] or False
+    return reachable[-1] is True
 
 
 @cache
@@ -442,10 +468,11 @@ class Pipeline:
         return candidates[0] if len(candidates) == 1 else None
 
     def _all_agree(self, text: str) -> bool:
-        """Whether the message is made only of agreeing words ("好的", "是的，确认", "yes ok")."""
+        """Whether the message is made only of agreeing words ("好的", "是的，确认", "yes ok"),
+        written together too ("嗯可以", "嗯嗯好的", "可以的")."""
         agree = self._agree_words()
         parts = word_parts(fold(text))
-        return bool(parts) and all(part in agree for part in parts)
+        return bool(parts) and all(_made_of(part, agree) for part in parts)
 
     def _agree_words(self) -> frozenset[str]:
         # Folded when the lexicon was read, and read again when data/intents.toml changes.

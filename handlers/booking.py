@@ -547,6 +547,8 @@ async def _show_day(
     start: int = 0,
 ) -> Reply:
     move = ctx.state.data.get("move")
+    # Booked from words ("预约医保 明天晚上7点"), the service has not been named to the resident.
+    unnamed = ctx.state.data.get("service") != service.code
     ctx.set_state(
         CHOOSE_DAY,
         service=service.code,
@@ -556,13 +558,13 @@ async def _show_day(
     )
     plan = await plan_day(ctx.session, service, day, ctx.now())
     if plan.closed is not None:
-        return await _closed(ctx, service, plan)
+        return await _closed(ctx, service, plan, unnamed=unnamed)
     wanted = [s for s in plan.free if _fits(s, plan, part, at)]
     if at is not None and wanted:
         asked = _confirm_question(ctx, service, wanted[0])
         return replace(asked, text=asked.text + _unpublished_note(ctx, plan))
     if not wanted:
-        return await _nothing_free(ctx, service, plan, part, at)
+        return await _nothing_free(ctx, service, plan, part, at, unnamed=unnamed)
     buttons = _slot_page(ctx, service, day, wanted, start if part is None else 0)
     title = ctx.t(
         "booking.choose_slot",
@@ -629,7 +631,7 @@ def _part_hours(plan: DayPlan, part: DayPart) -> tuple[time, time]:
     return max(NOON, hour_before.time()), time.max
 
 
-async def _closed(ctx: Context, service: Service, plan: DayPlan) -> Reply:
+async def _closed(ctx: Context, service: Service, plan: DayPlan, *, unnamed: bool) -> Reply:
     """Why the day is closed, and the nearest days that are open."""
     day = plan.info.day
     reason = ctx.t(
@@ -639,17 +641,29 @@ async def _closed(ctx: Context, service: Service, plan: DayPlan) -> Reply:
     )
     if not plan.info.published:
         reason += ctx.t("booking.unpublished", year=day.year)
-    return await _with_alternatives(ctx, service, reason)
+    return await _with_alternatives(ctx, service, _for_service(ctx, service, unnamed) + reason)
+
+
+def _for_service(ctx: Context, service: Service, unnamed: bool) -> str:
+    """The service's name before a day's answer, when the resident has not been told it yet."""
+    return ctx.t("booking.for_service", service=_name(ctx, service)) if unnamed else ""
 
 
 async def _nothing_free(
-    ctx: Context, service: Service, plan: DayPlan, part: DayPart | None, at: time | None
+    ctx: Context,
+    service: Service,
+    plan: DayPlan,
+    part: DayPart | None,
+    at: time | None,
+    *,
+    unnamed: bool,
 ) -> Reply:
     """No free slot at the asked time (or on the day): why — not offered that day, taken, or
     nobody on duty yet — then the nearest free times, and the waitlist of a taken slot."""
     asked = [s for s in plan.slots if _fits(s, plan, part, at)]
     taken = [s for s in asked if s.capacity > 0]
     reason = await _why_nothing_free(ctx, plan, part, at, asked, taken)
+    reason = _for_service(ctx, service, unnamed) + reason
     wait_for = taken[0] if taken else None
     if not plan.free:
         return await _with_alternatives(ctx, service, reason, wait_for)

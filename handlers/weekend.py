@@ -42,7 +42,9 @@ def _lexicon(ctx: Context) -> Lexicon:
 def _subject(text: str, lexicon: Lexicon) -> str:
     """What the question names besides the weekend and the asking words ("社保" in
     "星期六可以办社保吗")."""
-    rest = lexicon.pattern("weekend", "after_work", "evening", "which").sub(" ", without_when(text))
+    # After work, a clock time says when work ends ("我六点半才下班"), not a service.
+    text = without_when(text) if _after_work(text, lexicon) else text
+    rest = lexicon.pattern("weekend", "after_work", "evening", "which").sub(" ", text)
     rest = lexicon.pattern("question", "not_a_service", "after_work_filler").sub(" ", rest)
     rest = re.sub(r"[^\w]+", " ", rest).strip()
     rest = re.sub(r"(?<=[^a-z0-9]) | (?=[^a-z0-9])", "", rest)  # spaces only between words

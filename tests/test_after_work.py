@@ -42,3 +42,6 @@ async def test_the_evening_in_other_words_is_not_taken_for_a_question_about_hour
     assert EVENING_CLOSED not in await talk.say("晚上楼上很吵怎么办")
     booking = await talk.say("明天晚上7点预约社保卡补办")  # a booking's time, as before
     assert EVENING_CLOSED not in booking and "不在办理时间内" in booking
+    # … and the service read from the words is named (the walkthrough's "预约医保 明天晚上7点"
+    # was answered about the hours of a service it never named)
+    assert booking.startswith("「社保卡补办」"), booking

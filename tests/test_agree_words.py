@@ -20,7 +20,11 @@ async def booked(linli: Linli) -> int:
         return len((await session.exec(select(Appointment))).all())
 
 
-@pytest.mark.parametrize("words", ["好的", "确定", "好的，确认", "OK, confirm", "可以"])
+@pytest.mark.parametrize(
+    "words",
+    # written together too (an outside walkthrough: "嗯可以" was told it had not booked)
+    ["好的", "确定", "好的，确认", "OK, confirm", "可以", "嗯可以", "嗯嗯好的", "可以的"],
+)
 async def test_agreeing_at_the_confirm_question_books(linli: Linli, words: str) -> None:
     chat = Chat(linli, user="agreeing-0001")
     await _confirm_step(chat)
@@ -43,6 +47,16 @@ async def test_on_wechat_ok_books(rig: WeChatRig) -> None:
     done = (await rig.post(rig.server.text("好的")))["Content"]
     assert "预约成功" in done, done
     assert await booked(rig.linli) == 1
+
+
+@pytest.mark.parametrize("words", ["不可以", "好不好", "可以不", "的"])
+async def test_a_denial_or_a_question_written_together_books_nothing(
+    linli: Linli, words: str
+) -> None:
+    chat = Chat(linli, user="agreeing-0003")
+    await _confirm_step(chat)
+    await chat.send(words)
+    assert await booked(linli) == 0
 
 
 async def test_other_words_at_the_confirm_question_keep_it(linli: Linli) -> None:
