@@ -22,6 +22,7 @@ from handlers.common import (
     back_to_menu,
     echoed,
     format_time,
+    holiday_label,
     is_short,
     localized,
     main_menu,
@@ -634,12 +635,17 @@ def _part_hours(plan: DayPlan, part: DayPart) -> tuple[time, time]:
 async def _closed(ctx: Context, service: Service, plan: DayPlan, *, unnamed: bool) -> Reply:
     """Why the day is closed, and the nearest days that are open."""
     day = plan.info.day
+    holiday = holiday_label(ctx, plan.info)
+    weekday = weekday_name(ctx, day)
     reason = ctx.t(
         f"booking.closed_{plan.closed}",
         date=format_day(ctx.lang, day),
-        weekday=weekday_name(ctx, day),
+        weekday=ctx.t("booking.weekday_holiday", weekday=weekday, holiday=holiday)
+        if holiday
+        else weekday,
     )
-    if not plan.info.published:
+    # A holiday the law fixes by date (元旦) is one whatever the year's schedule will add.
+    if not plan.info.published and plan.info.holiday is None:
         reason += ctx.t("booking.unpublished", year=day.year)
     return await _with_alternatives(ctx, service, _for_service(ctx, service, unnamed) + reason)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from bot.app import Linli
+from bot.clock import ManualClock
 from bot.i18n import t
 from models.base import SHANGHAI
 from models.binding import deactivate_staff
@@ -186,3 +187,16 @@ async def test_a_confirm_question_shown_before_the_staff_left_books_nothing(linl
     after = await chat.press(payloads(confirm[0])[0])
     assert "预约成功" not in after[0].text, after[0].text
     assert not any(p.startswith("book:wait:") for p in payloads(after[0]))  # no waitlist either
+
+
+async def test_new_years_day_is_named_as_the_holiday_it_is_by_law(
+    linli: Linli, clock: ManualClock
+) -> None:
+    """A walkthrough: 1 January 2027 (a Friday) was called "周末或节假日" and then "treated as an
+    ordinary weekend" because 2027's schedule is not published; 元旦 is a holiday by law."""
+    clock.advance(timedelta(days=13))  # 10 December: 1 January is within the 30 days
+    chat = Chat(linli, user="new-year-0001")
+    await chat.press("book:svc:fl-residence-permit-reissue")  # weekdays only
+    said = (await chat.send("1月1日上午"))[0].text
+    assert said.startswith("1月1日（周五，元旦）"), said
+    assert "尚未发布" not in said
