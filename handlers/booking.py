@@ -647,7 +647,12 @@ async def _closed(ctx: Context, service: Service, plan: DayPlan, *, unnamed: boo
     # A holiday the law fixes by date (元旦) is one whatever the year's schedule will add.
     if not plan.info.published and plan.info.holiday is None:
         reason += ctx.t("booking.unpublished", year=day.year)
-    return await _with_alternatives(ctx, service, _for_service(ctx, service, unnamed) + reason)
+    reason = _for_service(ctx, service, unnamed) + reason
+    near = day if plan.closed in NEAR_CLOSED else None
+    return await _with_alternatives(ctx, service, reason, near=near)
+
+
+NEAR_CLOSED = ("not_on_holidays", "no_hours")  # a day that is closed, not gone by or too far
 
 
 def _for_service(ctx: Context, service: Service, unnamed: bool) -> str:
@@ -759,14 +764,20 @@ async def _no_place_ahead(ctx: Context, service: Service, said: str = "") -> Rep
 
 
 async def _with_alternatives(
-    ctx: Context, service: Service, reason: str, wait_for: BookingSlot | None = None
+    ctx: Context,
+    service: Service,
+    reason: str,
+    wait_for: BookingSlot | None = None,
+    near: date | None = None,
 ) -> Reply:
-    """The reason, then the nearest times with places (slots already made first: cheap), and
+    """The reason, then the nearest times with places (slots already made first: cheap), from
+    the day asked for on when there are any (元旦 closed: the days after it, not tomorrow's), and
     the waitlist of the slot that was asked for when it is taken."""
-    slots = await known_free_slots(ctx.session, service.id or 0, ctx.now(), ALTERNATIVES)
+    slots: list[BookingSlot] = []
+    if near is not None:
+        slots = await _free_slots_from(ctx, service, _start_of(near))
     if not slots:
-        plans = await next_open_days(ctx.session, service, ctx.now(), 2)
-        slots = [s for plan in plans for s in plan.free][:ALTERNATIVES]
+        slots = await _free_slots_from(ctx, service, ctx.now())
     if not slots and wait_for is not None:
         text = reason + ctx.t("booking.others_taken")
         return Reply(text, (*_wait_button(ctx, wait_for), *back_to_menu(ctx)))
@@ -776,6 +787,21 @@ async def _with_alternatives(
     buttons = tuple(_slot_button(ctx, s, with_day=True) for s in slots)
     text = reason + ctx.t("booking.alternatives")
     return Reply(text, (*_wait_button(ctx, wait_for), *buttons, *back_to_menu(ctx)))
+
+
+async def _free_slots_from(ctx: Context, service: Service, moment: datetime) -> list[BookingSlot]:
+    """The first free slots from a moment on (not before now)."""
+    moment = max(moment, ctx.now())
+    slots = await known_free_slots(ctx.session, service.id or 0, moment, ALTERNATIVES)
+    if not slots:
+        plans = await next_open_days(ctx.session, service, moment, 2)
+        slots = [s for plan in plans for s in plan.free][:ALTERNATIVES]
+    return slots
+
+
+def _start_of(day: date) -> datetime:
+    """Midnight of a day in Shanghai."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI)
 
 
 def _slot_button(ctx: Context, slot: BookingSlot, *, with_day: bool) -> Button:

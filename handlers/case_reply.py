@@ -17,7 +17,7 @@ from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import WORDS_LIMIT, alert_department
 from handlers.cases import ANSWER, answer_given
 from handlers.common import back_to_menu
-from handlers.inquiry import respond, understood
+from handlers.inquiry import ASKING, respond, understood
 from handlers.solved_words import (
     CONFIRM,
     case_in_view,
@@ -51,11 +51,18 @@ def _says_reply(ctx: Context) -> bool:
     return fold(ctx.text) in {fold(t(lang, "cases.answer")) for lang in LANGS}
 
 
+def _in_a_flow(ctx: Context) -> bool:
+    """Whether a flow waits for the resident's words; after a question answered from the FAQ
+    (ask.recent) none does, and "没解决" or an answer to the office is still that (an outside
+    walkthrough: both were lost after any FAQ answer)."""
+    return ctx.state.name not in ("", ASKING)
+
+
 def _answers_question(ctx: Context) -> bool:
     """Words typed under the office's question, delivered lately, that the bot would not
     otherwise understand surely ("是东门，靠近快递柜那边"): not small talk ("好的", "稍等"),
     nor a request it reads surely ("楼道灯坏了", "社保卡怎么办理")."""
-    if ctx.payload is not None or not ctx.text or ctx.command is not None or ctx.state.name:
+    if ctx.payload is not None or not ctx.text or ctx.command is not None or _in_a_flow(ctx):
         return False
     if question_in_view(ctx) is None:
         return _says_reply(ctx)
@@ -104,7 +111,7 @@ def _answers_push(ctx: Context) -> bool:
     # The push scrolled away (a question asked meanwhile): only a short "没解决", outside a
     # flow, since a longer message ("楼道灯没修好") may well be news of another matter.
     return (
-        not ctx.state.name
+        not _in_a_flow(ctx)
         and short_reply(ctx.words)
         and not_solved(ctx.text, _data(ctx), in_view=False)
     )

@@ -223,6 +223,9 @@ def place_answer(ctx: Context) -> str | None:
 async def proxy_answer(ctx: Context) -> HandlerResult:
     """One intake answer (a place may be a shared location); the next question, or the case
     opened."""
+    if _gives_up(ctx):  # "算了，先不报了" is no address: nothing is submitted
+        ctx.clear_state()
+        return await main_menu(ctx, ctx.t("cases.given_up"))
     left = [q for q in ctx.state.data.get("left", []) if isinstance(q, str)]
     answers = dict(ctx.state.data.get("answers", {}))
     ctx.state.data = with_media(ctx, ctx.state.data)  # a photo sent meanwhile stays too
@@ -243,6 +246,16 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
         return Reply(said_before + ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
     opened = await _open(ctx)
     return Reply(said_before + opened.text, opened.buttons, opened.link) if said_before else opened
+
+
+def _gives_up(ctx: Context) -> bool:
+    """Whether the words only give the request up ("算了不办了"; data/intents.toml gives_up)."""
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    folded = fold(ctx.text)
+    if not ctx.text or not lexicon.has("gives_up", folded):
+        return False
+    rest = lexicon.pattern("gives_up", "gives_up_filler").sub(" ", folded)
+    return not any(ch.isalnum() for ch in rest)
 
 
 def _points_back(ctx: Context, answer: str) -> bool:

@@ -160,6 +160,8 @@ def _interrupts(ctx: Context) -> bool:
     if not seen.sure:  # the flow's step reads it (the bot would only ask what it means) …
         return _no_day_but_another_matter(ctx, seen)
     intent = seen.intent
+    if ctx.state.name == PROXY_QUESTION and intent is Intent.QUESTION and _plainly_asks(ctx):
+        return True  # "先问一下要带什么材料？" at "上门地址？" is no address: answered, kept aside
     if ctx.state.name in FREE_TEXT_STATES:
         if seen.ruled not in (None, intent):
             return False  # words the flow asked for: only the word lists' own reading interrupts
@@ -182,6 +184,12 @@ def _interrupts(ctx: Context) -> bool:
     if intent in OTHER_MATTERS and ctx.state.name.startswith(LEFT_FOR_OTHER_MATTERS):
         return True
     return intent is Intent.QUESTION and _asks(ctx, ctx.text)
+
+
+def _plainly_asks(ctx: Context) -> bool:
+    """A question by its words and its end ("…要带什么材料？"), as no place or time is said."""
+    asks_at_end = ctx.text.rstrip(" 。.!！").endswith(("?", "？", "吗"))
+    return asks_at_end and _asks(ctx, ctx.text)
 
 
 def _no_day_but_another_matter(ctx: Context, seen: Understood) -> bool:

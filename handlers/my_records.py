@@ -90,7 +90,7 @@ def _refs_in_view(ctx: Context) -> set[str]:
     options = data.get("options")
     if not refs and isinstance(options, list):
         refs = {
-            str(o).split(":", 2)[2]
+            str(o).split(":")[2]  # "book:cancelled:REF:minute" carries the time asked about
             for o in options
             if isinstance(o, str) and o.startswith(MOVE_PAYLOADS)
         }

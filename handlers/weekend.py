@@ -64,7 +64,7 @@ def _asks_about_weekend(ctx: Context) -> bool:
     if not weekend.search(text) and not _after_work(text, lexicon):
         return False
     at = parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at
-    if at is not None and not (_after_work(text, lexicon) and "下班" in text):
+    if at is not None and not (_after_work(text, lexicon) and WORK_ENDS.search(text)):
         return False  # "我六点半才下班" says when work ends, not when to come
     if understood(ctx).intent in OWN_RECORDS:
         return False  # "我预约的社保卡补办能改到周六吗" moves that appointment
@@ -101,11 +101,17 @@ async def weekend_question(ctx: Context) -> HandlerResult:
     return await answer_then_offer_flow(ctx, answer)  # mid-booking: the step is offered again
 
 
+# A clock time that says when work ends: "六点半才下班", "6点下班", "18:30下班".
+WORK_ENDS = re.compile(r"(?:点|点半|分|[0-9]:[0-9]{2})\s*(?:才|就|左右)?下班")
+
+
 def _after_work(text: str, lexicon: Lexicon) -> bool:
-    """Whether a question is about coming after work, in the evening (the weekend's words
-    would make it one about the weekend only when no evening is said)."""
-    evening = lexicon.has("evening", text) and lexicon.has("coming", text)
-    return evening or lexicon.has("after_work", text)
+    """Whether a question asks whether one can come after work or in the evening: those words
+    with coming or opening ones ("下班后能办吗", "晚上几点关门"), and not about what to bring,
+    how long it takes or picking up ("我刚下班了，社保卡补办要带什么" asks what to bring)."""
+    if not (lexicon.has("after_work", text) or lexicon.has("evening", text)):
+        return False
+    return lexicon.has("coming", text) and not lexicon.has("after_work_not", text)
 
 
 async def _after_work_reply(ctx: Context) -> Reply:

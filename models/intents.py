@@ -60,10 +60,14 @@ NOT_SIGNALS = frozenset(
         "move_target",
         "appointments_asked",
         "documents_filler",
+        "appointments_filler",
         "after_work",
         "after_work_filler",
         "evening",
         "coming",
+        "after_work_not",
+        "gives_up",
+        "gives_up_filler",
     }
 )
 
@@ -356,6 +360,7 @@ def _own_records(folded: str, lexicon: Lexicon) -> Intent | None:
     return None
 
 
+LISTING_REST = 2  # characters besides the listing words: "我约了哪天来着", not "…迟到了怎么办"
 # Readings that words asking to see one's appointments replace (not a cancel or move said in
 # words, a reference, a complaint …).
 LISTING_OVERRIDES = frozenset({Intent.BOOKING, Intent.TRACK, Intent.QUESTION, Intent.UNKNOWN})
@@ -364,12 +369,13 @@ LISTING_OVERRIDES = frozenset({Intent.BOOKING, Intent.TRACK, Intent.QUESTION, In
 def asks_for_appointments(folded: str, lexicon: Lexicon) -> bool:
     """Whether the words ask to see one's appointments ("我约了哪天来着"), not to change one
     (a day or time named: "我的预约想该到下午") or to know what to bring to it."""
-    return (
-        lexicon.has("appointments_asked", folded)
-        and not lexicon.has("move_booking", folded)
-        and not lexicon.has("documents", folded)
-        and not names_when(folded)
-    )
+    if not lexicon.has("appointments_asked", folded) or names_when(folded):
+        return False
+    if lexicon.has("move_booking", folded) or lexicon.has("documents", folded):
+        return False
+    rest = lexicon.pattern("appointments_asked").sub(" ", folded)
+    rest = lexicon.pattern("appointments_filler").sub(" ", rest)
+    return sum(ch.isalnum() for ch in rest) <= LISTING_REST
 
 
 def says_cancel(folded: str, lexicon: Lexicon) -> bool:

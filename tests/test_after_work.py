@@ -45,3 +45,22 @@ async def test_the_evening_in_other_words_is_not_taken_for_a_question_about_hour
     # … and the service read from the words is named (the walkthrough's "预约医保 明天晚上7点"
     # was answered about the hours of a service it never named)
     assert booking.startswith("「社保卡补办」"), booking
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "我刚下班了，想问下社保卡补办要带什么",
+        "我下班过来取居住证，需要带什么",
+        "下班后去办社保卡补办，要多久",
+        "我老公下班了还没回家怎么办",
+    ],
+)
+async def test_work_words_in_other_questions_are_left_to_them(talk: Talk, words: str) -> None:
+    """A review: any 下班 with 什么 was answered with the hours and the weekend."""
+    assert EVENING_CLOSED not in await talk.say(words)
+
+
+async def test_a_time_within_the_hours_after_work_is_a_booking(talk: Talk) -> None:
+    said = await talk.say("明天下班后5点半能来办居住证吗")
+    assert EVENING_CLOSED not in said

@@ -19,6 +19,8 @@ from models.booking import BookingSlot, RosterShift
 from models.org import Staff, StaffSkill, get_street
 from models.services import Service
 from models.slots import plan_day
+from scheduler.context import JobContext
+from scheduler.roster import keep_roster_ahead
 from tests.conftest import Chat, labels, payloads
 from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
 
@@ -195,8 +197,12 @@ async def test_new_years_day_is_named_as_the_holiday_it_is_by_law(
     """A walkthrough: 1 January 2027 (a Friday) was called "周末或节假日" and then "treated as an
     ordinary weekend" because 2027's schedule is not published; 元旦 is a holiday by law."""
     clock.advance(timedelta(days=13))  # 10 December: 1 January is within the 30 days
+    await keep_roster_ahead(JobContext(linli.engine, linli.sessions, clock, linli.settings))
     chat = Chat(linli, user="new-year-0001")
     await chat.press("book:svc:fl-residence-permit-reissue")  # weekdays only
-    said = (await chat.send("1月1日上午"))[0].text
+    reply = (await chat.send("1月1日上午"))[0]
+    said, offered = reply.text, " ".join(labels(reply))
     assert said.startswith("1月1日（周五，元旦）"), said
     assert "尚未发布" not in said
+    # the nearest times after that day, not tomorrow's (the walkthrough was offered 12月8日)
+    assert "1月4日" in offered and "12月" not in offered, offered

@@ -7,13 +7,16 @@ answer for a time that has since changed asks again."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from bot.app import Linli
 from bot.clock import ManualClock
+from bot.config import Settings
 from models.booking import Appointment, AppointmentStatus
+from models.intents import asks_for_appointments, fold, load_lexicon
 from tests.conftest import Chat, payloads
 from tests.test_booking_chat import REF
 from tests.wechat_fixtures import WeChatRig, open_rig, platform, rig
@@ -102,3 +105,36 @@ async def test_on_wechat_typed_words_list_the_appointments(rig: WeChatRig) -> No
     await rig.post(rig.server.text("好的"))
     [appointment] = await appointments(rig.linli)
     assert appointment.status == AppointmentStatus.BOOKED
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "book my appointment for residence permit",
+        "I'd like to book my appointment",
+        "看看预约居住证",
+        "查一下预约社保卡补办还有没有号",
+        "我的预约迟到了怎么办",
+        "Is there parking for my appointment?",
+    ],
+)
+def test_words_with_more_besides_ask_something_else(settings: Settings, words: str) -> None:
+    """A review: with these, the listing words took over a booking or a question."""
+    assert not asks_for_appointments(fold(words), load_lexicon(Path(settings.data_dir)))
+
+
+async def test_the_appointment_whose_cancel_question_is_on_screen_is_the_one_meant(
+    linli: Linli, clock: ManualClock
+) -> None:
+    """A review: the cancel answer's payload carries a minute, and "the appointment in view"
+    read it as part of the reference, so "取消这个预约" asked which of two again."""
+    chat = Chat(linli, user="two-booked-0001")
+    first = await book_next_day(chat)
+    days = await chat.press("book:svc:fl-residence-permit-apply")
+    slots = await chat.press(payloads(days[0])[1])
+    confirm = await chat.press(payloads(slots[0])[0])
+    await chat.press(payloads(confirm[0])[0])
+    clock.advance(timedelta(hours=1))
+    await chat.press(f"book:cancel:{first}")
+    asked = await chat.send("取消这个预约")
+    assert any(p.startswith(f"book:cancelled:{first}:") for p in payloads(asked[0])), asked[0].text

@@ -262,3 +262,18 @@ async def test_a_rated_case_viewed_again_offers_no_rating(talk: Talk) -> None:
     assert "感谢您的评价：很满意" in await talk.say("办好了，非常满意")
     again = await talk.say(case.ref)
     assert case.ref in again and "评价服务" not in again
+
+
+async def test_not_solved_after_a_question_answered_from_the_faq_still_reopens(
+    talk: Talk,
+) -> None:
+    """An outside walkthrough: after any FAQ answer (its ask.recent state), "没解决" got "抱歉，
+    我没有听懂" and the case stayed resolved."""
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    await talk.say("社保卡丢了怎么补办")
+    assert await talk.state() == "ask.recent"
+    said = await talk.say("没解决")
+    assert case.ref in said, said
+    case, _ = await case_now(linli, case.id)
+    assert case.status == CaseStatus.ACCEPTED

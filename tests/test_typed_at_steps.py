@@ -3,9 +3,11 @@ category in words, a past day typed as a date, an English "last monday"."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.i18n import t
+from models.cases import Case
 from models.needs import Need
 from tests.talk import Talk, open_rig, platform, talk
 
@@ -216,3 +218,33 @@ async def test_what_to_bring_in_everyday_words_is_about_the_service_being_booked
         await talk.say("继续预约")
     other = await talk.say("办社保卡要带什么")  # names another service: about that one
     assert "社保卡" in other and "户口簿" not in other
+
+
+async def _cases_filed(talk: Talk) -> int:
+    async with talk.linli.sessions() as session:
+        return len((await session.exec(select(Case))).all())
+
+
+async def test_a_question_at_the_address_step_is_answered_not_stored_as_the_address(
+    talk: Talk,
+) -> None:
+    """An outside walkthrough: "等下，先问一下高龄补贴要带什么材料？" at 上门地址 was saved as the
+    address a clerk would visit."""
+    for words in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1"):
+        await talk.say(words)
+    asked = await talk.say("等下，先问一下高龄补贴要带什么材料？")
+    assert "继续代办" in asked and "什么时间上门" not in asked, asked
+    assert "上门的地址" in await talk.say("继续代办")
+    assert "什么时间上门" in await talk.say("幸福小区3号楼201")
+
+
+@pytest.mark.parametrize("words", ["算了，先不报了", "算了不办了", "never mind"])
+async def test_giving_up_at_an_intake_step_submits_nothing(talk: Talk, words: str) -> None:
+    """An outside walkthrough: "算了，先不报了" at a report's place step was filed as its place
+    and sent for dispatch."""
+    for typed in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1"):
+        await talk.say(typed)
+    said = await talk.say(words)
+    assert "没有提交" in said or "nothing was submitted" in said, said
+    assert await _cases_filed(talk) == 0
+    assert await talk.state() == ""
