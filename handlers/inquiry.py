@@ -187,9 +187,12 @@ def _interrupts(ctx: Context) -> bool:
 
 
 def _plainly_asks(ctx: Context) -> bool:
-    """A question by its words and its end ("…要带什么材料？"), as no place or time is said."""
+    """A question by its words and its end, asking what or which ("…要带什么材料？"); not a
+    place or time put as a question ("周末上午可以吗？", "幸福小区3栋是吗？"), which answers."""
     asks_at_end = ctx.text.rstrip(" 。.!！").endswith(("?", "？", "吗"))
-    return asks_at_end and _asks(ctx, ctx.text)
+    folded, lexicon = fold(ctx.text), load_lexicon(Path(ctx.settings.data_dir))
+    what = lexicon.has("which", folded) or lexicon.has("documents", folded)
+    return asks_at_end and what and _asks(ctx, ctx.text) and not names_when(folded)
 
 
 def _no_day_but_another_matter(ctx: Context, seen: Understood) -> bool:

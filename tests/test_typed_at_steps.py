@@ -248,3 +248,14 @@ async def test_giving_up_at_an_intake_step_submits_nothing(talk: Talk, words: st
     assert "没有提交" in said or "nothing was submitted" in said, said
     assert await _cases_filed(talk) == 0
     assert await talk.state() == ""
+
+
+@pytest.mark.parametrize("when", ["周末上午可以吗？", "工作日上午可以吗", "下午3点以后都可以吗？"])
+async def test_a_time_put_as_a_question_at_the_time_step_is_the_answer(
+    talk: Talk, when: str
+) -> None:
+    for words in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1", "幸福小区3号楼201"):
+        await talk.say(words)
+    said = await talk.say(when)  # taken as the time: the next step asks for the phone
+    assert "继续代办" not in said and "手机号" in said, said
+    assert await talk.state() != "ask.recent"
