@@ -68,7 +68,9 @@ def _ways_out(*keys: str) -> frozenset[str]:
 
 
 NONE_OF_THESE, MAIN_MENU = "match.none_of_these", "menu.back"
-AGREEING_ENDINGS = frozenset("的吧啊呀哈啦嘛了")  # "可以的", "好吧": still agreeing
+# "可以的", "好的呀": still agreeing; not 吧, 嘛 or 了, which make "是吧", "对吧", "是嘛" questions
+# and "对了" "by the way"
+AGREEING_ENDINGS = frozenset("的啊呀哈啦")
 AGREE_JOINED = 12  # characters of a part worth reading as several agreeing words together
 
 

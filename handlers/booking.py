@@ -790,11 +790,17 @@ async def _with_alternatives(
 
 
 async def _free_slots_from(ctx: Context, service: Service, moment: datetime) -> list[BookingSlot]:
-    """The first free slots from a moment on (not before now)."""
+    """The first free slots from a moment on (not before now, nor past the days residents may
+    book, counted from today)."""
     moment = max(moment, ctx.now())
+    last = ctx.now().astimezone(SHANGHAI).date() + timedelta(days=HORIZON_DAYS)
+    left = (last - moment.astimezone(SHANGHAI).date()).days
+    if left < 0:
+        return []
     slots = await known_free_slots(ctx.session, service.id or 0, moment, ALTERNATIVES)
+    slots = [s for s in slots if s.starts_at.astimezone(SHANGHAI).date() <= last]
     if not slots:
-        plans = await next_open_days(ctx.session, service, moment, 2)
+        plans = await next_open_days(ctx.session, service, moment, 2, horizon_days=left)
         slots = [s for plan in plans for s in plan.free][:ALTERNATIVES]
     return slots
 

@@ -53,8 +53,8 @@ def _says_reply(ctx: Context) -> bool:
 
 def _in_a_flow(ctx: Context) -> bool:
     """Whether a flow waits for the resident's words; after a question answered from the FAQ
-    (ask.recent) none does, and "没解决" or an answer to the office is still that (an outside
-    walkthrough: both were lost after any FAQ answer)."""
+    (ask.recent) none does, and an answer to the office is still that (an outside
+    walkthrough: it was lost after any FAQ answer)."""
     return ctx.state.name not in ("", ASKING)
 
 
@@ -110,8 +110,9 @@ def _answers_push(ctx: Context) -> bool:
         return not_solved(ctx.text, _data(ctx), in_view=True) or solved(ctx.text, _data(ctx))
     # The push scrolled away (a question asked meanwhile): only a short "没解决", outside a
     # flow, since a longer message ("楼道灯没修好") may well be news of another matter.
+    # Not after an FAQ answer either: "还是不行" there says the answer did not help.
     return (
-        not _in_a_flow(ctx)
+        not ctx.state.name
         and short_reply(ctx.words)
         and not_solved(ctx.text, _data(ctx), in_view=False)
     )

@@ -191,8 +191,12 @@ def _plainly_asks(ctx: Context) -> bool:
     place or time put as a question ("周末上午可以吗？", "幸福小区3栋是吗？"), which answers."""
     asks_at_end = ctx.text.rstrip(" 。.!！").endswith(("?", "？", "吗"))
     folded, lexicon = fold(ctx.text), load_lexicon(Path(ctx.settings.data_dir))
-    what = lexicon.has("which", folded) or lexicon.has("documents", folded)
-    return asks_at_end and what and _asks(ctx, ctx.text) and not names_when(folded)
+    if not asks_at_end or not lexicon.has("which", folded) or names_when(folded):
+        return False
+    # "什么时间都可以吗？", "我家在3栋，上门要带证件吗？", "楼道里，什么时候来修？" answer the step
+    if lexicon.has("step_answer", folded) or any(ch.isdigit() for ch in folded):
+        return False
+    return _asks(ctx, ctx.text)
 
 
 def _no_day_but_another_matter(ctx: Context, seen: Understood) -> bool:

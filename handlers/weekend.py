@@ -42,9 +42,7 @@ def _lexicon(ctx: Context) -> Lexicon:
 def _subject(text: str, lexicon: Lexicon) -> str:
     """What the question names besides the weekend and the asking words ("社保" in
     "星期六可以办社保吗")."""
-    # After work, a clock time says when work ends ("我六点半才下班"), not a service.
-    text = without_when(text) if _after_work(text, lexicon) else text
-    rest = lexicon.pattern("weekend", "after_work", "evening", "which").sub(" ", text)
+    rest = lexicon.pattern("weekend", "after_work", "evening", "which").sub(" ", without_when(text))
     rest = lexicon.pattern("question", "not_a_service", "after_work_filler").sub(" ", rest)
     rest = re.sub(r"[^\w]+", " ", rest).strip()
     rest = re.sub(r"(?<=[^a-z0-9]) | (?=[^a-z0-9])", "", rest)  # spaces only between words
@@ -74,6 +72,8 @@ def _asks_about_weekend(ctx: Context) -> bool:
         return True
     asking = lexicon.has("question", text)
     asking = asking or text.rstrip("?？!！。. ").endswith(("吗", "么", "嘛", "不", "没"))
+    if asking and ctx.state.name == CHOOSE_SERVICE:
+        return True
     return asking and (bool(_subject(text, lexicon)) or _after_work(text, lexicon))
 
 
@@ -84,8 +84,8 @@ async def weekend_question(ctx: Context) -> HandlerResult:
     text, lexicon = fold(ctx.text), _lexicon(ctx)
     subject = _subject(text, lexicon)
     asked = await _services_about(ctx, subject) if subject else []
-    if subject and not asked:
-        return await _as_typed(ctx)
+    if (subject and not asked) or (ctx.state.name == CHOOSE_SERVICE and not subject):
+        return await _as_typed(ctx)  # "周六上午可以吗" at the service step: the booking's day
     after_work = _after_work(text, lexicon)
 
     async def answer(ctx: Context) -> HandlerResult:
@@ -102,7 +102,7 @@ async def weekend_question(ctx: Context) -> HandlerResult:
 
 
 # A clock time that says when work ends: "六点半才下班", "6点下班", "18:30下班".
-WORK_ENDS = re.compile(r"(?:点|点半|分|[0-9]:[0-9]{2})\s*(?:才|就|左右)?下班")
+WORK_ENDS = re.compile(r"(?:点|点半|点多|点钟|点以后|分|[0-9]:[0-9]{2})\s*(?:才|就|左右)?下班")
 
 
 def _after_work(text: str, lexicon: Lexicon) -> bool:

@@ -68,6 +68,7 @@ NOT_SIGNALS = frozenset(
         "after_work_not",
         "gives_up",
         "gives_up_filler",
+        "step_answer",
     }
 )
 

@@ -21,6 +21,8 @@ EVENING_CLOSED = "晚上不办公"
         "那晚上几点关门",
         "周六晚上中心开门吗",
         "下班后能办什么",
+        "下班后可以去吗",
+        "我六点多下班后还能去吗",
     ],
 )
 async def test_after_work_questions_get_the_hours_the_weekend_and_proxy(
@@ -64,3 +66,13 @@ async def test_work_words_in_other_questions_are_left_to_them(talk: Talk, words:
 async def test_a_time_within_the_hours_after_work_is_a_booking(talk: Talk) -> None:
     said = await talk.say("明天下班后5点半能来办居住证吗")
     assert EVENING_CLOSED not in said
+
+
+@pytest.mark.parametrize("words", ["这个周六可以办社保吗", "这周六能办医保吗"])
+async def test_a_weekend_question_with_this_saturday_names_its_services(
+    talk: Talk, words: str
+) -> None:
+    """A review: "这个" stayed in the question's subject once day words were kept, and no
+    service matched it."""
+    said = await talk.say(words)
+    assert said.startswith(("可以", "不可以")), said

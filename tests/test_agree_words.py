@@ -49,7 +49,9 @@ async def test_on_wechat_ok_books(rig: WeChatRig) -> None:
     assert await booked(rig.linli) == 1
 
 
-@pytest.mark.parametrize("words", ["不可以", "好不好", "可以不", "的"])
+@pytest.mark.parametrize(
+    "words", ["不可以", "好不好", "可以不", "的", "是吧？", "对吧", "是嘛", "对了"]
+)
 async def test_a_denial_or_a_question_written_together_books_nothing(
     linli: Linli, words: str
 ) -> None:

@@ -206,3 +206,17 @@ async def test_new_years_day_is_named_as_the_holiday_it_is_by_law(
     assert "尚未发布" not in said
     # the nearest times after that day, not tomorrow's (the walkthrough was offered 12月8日)
     assert "1月4日" in offered and "12月" not in offered, offered
+
+
+async def test_times_offered_after_a_closed_day_stay_within_the_days_one_may_book(
+    linli: Linli, clock: ManualClock
+) -> None:
+    """A review: after a closed day 30 days ahead, the times after it were offered, past the
+    30 days residents may book."""
+    clock.advance(timedelta(days=13))  # Thursday 10 December; Saturday 9 January is day 30
+    await keep_roster_ahead(JobContext(linli.engine, linli.sessions, clock, linli.settings))
+    chat = Chat(linli, user="horizon-0001")
+    await chat.press("book:svc:fl-residence-permit-reissue")  # weekdays only
+    reply = (await chat.send("1月9日上午"))[0]
+    offered = " ".join(labels(reply))
+    assert "1月11日" not in offered and "1月12日" not in offered, offered

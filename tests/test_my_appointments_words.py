@@ -31,6 +31,9 @@ ASKING_TO_SEE = [
     "我约了哪天来着",
     "what did I book?",
     "show my bookings",
+    "我的预约是几点",
+    "我的预约什么时候",
+    "what time is my appointment",
 ]
 
 

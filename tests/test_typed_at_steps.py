@@ -250,7 +250,9 @@ async def test_giving_up_at_an_intake_step_submits_nothing(talk: Talk, words: st
     assert await talk.state() == ""
 
 
-@pytest.mark.parametrize("when", ["周末上午可以吗？", "工作日上午可以吗", "下午3点以后都可以吗？"])
+@pytest.mark.parametrize(
+    "when", ["周末上午可以吗？", "工作日上午可以吗", "下午3点以后都可以吗？", "什么时间都可以吗？"]
+)
 async def test_a_time_put_as_a_question_at_the_time_step_is_the_answer(
     talk: Talk, when: str
 ) -> None:
@@ -259,3 +261,20 @@ async def test_a_time_put_as_a_question_at_the_time_step_is_the_answer(
     said = await talk.say(when)  # taken as the time: the next step asks for the phone
     assert "继续代办" not in said and "手机号" in said, said
     assert await talk.state() != "ask.recent"
+
+
+@pytest.mark.parametrize("address", ["我家在3栋，上门要带证件吗？", "就是身份证上那个地址吗？"])
+async def test_an_address_put_as_a_question_is_the_address(talk: Talk, address: str) -> None:
+    """A review: these were answered from the FAQ and the address lost."""
+    for words in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1"):
+        await talk.say(words)
+    said = await talk.say(address)
+    assert "什么时间上门" in said, said
+
+
+@pytest.mark.parametrize("words", ["不用了谢谢", "算了，不用上门了"])
+async def test_giving_up_with_thanks_submits_nothing(talk: Talk, words: str) -> None:
+    for typed in ("代办", "帮我母亲办高龄补贴，她腿脚不便", "1"):
+        await talk.say(typed)
+    assert "没有提交" in await talk.say(words)
+    assert await _cases_filed(talk) == 0
