@@ -54,6 +54,7 @@ from models.service_match import load_service_catalogue
 from models.services import DayKind, Service
 from models.slots import (
     HORIZON_DAYS,
+    Closed,
     DayPlan,
     known_free_slots,
     next_open_days,
@@ -652,7 +653,7 @@ async def _closed(ctx: Context, service: Service, plan: DayPlan, *, unnamed: boo
     return await _with_alternatives(ctx, service, reason, near=near)
 
 
-NEAR_CLOSED = ("not_on_holidays", "no_hours")  # a day that is closed, not gone by or too far
+NEAR_CLOSED = (Closed.NOT_ON_HOLIDAYS, Closed.NO_HOURS)  # closed, not gone by nor too far
 
 
 def _for_service(ctx: Context, service: Service, unnamed: bool) -> str:

@@ -71,11 +71,9 @@ def case_in_view(ctx: Context) -> int | None:
 def one_case_shown(ctx: Context, prefix: str, *, paired: str | None = None) -> int | None:
     """The one case whose option with prefix ("case:answer:") is among those last shown (with
     its paired option too, when one is named), by its number."""
-    shown = payloads_shown(ctx.state.data, "")
-    ids = {
-        payload.removeprefix(prefix)
-        for payload in payloads_shown(ctx.state.data, prefix)
-        if paired is None or f"{paired}{payload.removeprefix(prefix)}" in shown
-    }
+    ids = {payload.removeprefix(prefix) for payload in payloads_shown(ctx.state.data, prefix)}
+    if paired is not None:
+        partners = set(payloads_shown(ctx.state.data, paired))
+        ids = {found for found in ids if f"{paired}{found}" in partners}
     found = ids.pop() if len(ids) == 1 else ""
     return int(found) if found.isdecimal() and len(found) < 10 else None

@@ -58,11 +58,11 @@ def _asks_about_weekend(ctx: Context) -> bool:
     if ctx.state.name not in TAKEN_IN:
         return False
     text, lexicon = fold(ctx.text), _lexicon(ctx)
-    weekend = lexicon.pattern("weekend")
-    if not weekend.search(text) and not _after_work(text, lexicon):
+    weekend, after_work = lexicon.pattern("weekend"), _after_work(text, lexicon)
+    if not weekend.search(text) and not after_work:
         return False
     at = parse_when(text, ctx.now().astimezone(SHANGHAI).date()).at
-    if at is not None and not (_after_work(text, lexicon) and WORK_ENDS.search(text)):
+    if at is not None and not (after_work and WORK_ENDS.search(text)):
         return False  # "我六点半才下班" says when work ends, not when to come
     if understood(ctx).intent in OWN_RECORDS:
         return False  # "我预约的社保卡补办能改到周六吗" moves that appointment
@@ -74,7 +74,7 @@ def _asks_about_weekend(ctx: Context) -> bool:
     asking = asking or text.rstrip("?？!！。. ").endswith(("吗", "么", "嘛", "不", "没"))
     if asking and ctx.state.name == CHOOSE_SERVICE:
         return True
-    return asking and (bool(_subject(text, lexicon)) or _after_work(text, lexicon))
+    return asking and (bool(_subject(text, lexicon)) or after_work)
 
 
 @router.route(Phase.COMMAND, _asks_about_weekend)
@@ -127,8 +127,8 @@ async def _after_work_reply(ctx: Context) -> Reply:
 
 async def _after_work_first(ctx: Context, reply: Reply) -> Reply:
     """The after-work answer, then whether the services asked about are open at weekends."""
-    hours = await opening_hours(ctx)
-    return Reply(f"{ctx.t('weekend.after_work', **hours)}\n{reply.text}", reply.buttons)
+    after_work = await _after_work_reply(ctx)
+    return Reply(f"{after_work.text}\n{reply.text}", reply.buttons)
 
 
 async def _as_typed(ctx: Context) -> HandlerResult:

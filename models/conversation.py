@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.db import InlineSQLiteConnection, advisory_key
+from models.db import advisory_key, inline_sqlite
 from models.messaging import ConversationState, InboundMessage, WeChatCallback, bind_callback
 from models.people import ChannelIdentity, mark_seen
 
@@ -206,10 +206,8 @@ class _Store(Protocol):
 
 
 async def _store(connection: AsyncConnection) -> _Store:
-    raw = (await connection.get_raw_connection()).driver_connection
-    if isinstance(raw, InlineSQLiteConnection) and raw._connection is not None:
-        return _SQLiteStore(raw._connection)
-    return _CoreStore(connection)
+    raw = inline_sqlite((await connection.get_raw_connection()).driver_connection)
+    return _CoreStore(connection) if raw is None else _SQLiteStore(raw)
 
 
 # --- SQLite: plain SQL on the transaction's own sqlite3 connection -------------------------

@@ -187,8 +187,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        raw = getattr(connection.connection.driver_connection, "_connection", None)
-        if isinstance(raw, sqlite3.Connection) and raw.in_transaction:
+        raw = inline_sqlite(connection.connection.driver_connection)
+        if raw is not None and raw.in_transaction:
             # A COMMIT that failed (a deferred constraint) leaves SQLite's transaction open,
             # and the pool does not roll back on return (pool_reset_on_return=None).
             raw.execute("ROLLBACK")
@@ -203,16 +203,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 async def transaction_open(connection: AsyncConnection) -> bool:
     """Whether SQLite still holds the transaction SQLAlchemy began (an error such as a full disk
     can roll it back whole); True on other databases, which report such an end themselves."""
-    raw = getattr((await connection.get_raw_connection()).driver_connection, "_connection", None)
-    return not isinstance(raw, sqlite3.Connection) or raw.in_transaction
+    raw = inline_sqlite((await connection.get_raw_connection()).driver_connection)
+    return raw is None or raw.in_transaction
+
+
+def inline_sqlite(driver_connection: object) -> sqlite3.Connection | None:
+    """The sqlite3 connection behind an open InlineSQLiteConnection; None for any other."""
+    if isinstance(driver_connection, InlineSQLiteConnection):
+        return driver_connection._connection
+    return None
 
 
 def _inline_sql(connection: Any, sql: str) -> bool:
     """Run a constant statement straight on an inline SQLite connection; False if not one."""
     inline = connection.connection.driver_connection
-    if not isinstance(inline, InlineSQLiteConnection) or inline._connection is None:
+    raw = inline_sqlite(inline)
+    if raw is None:
         return False
-    await_(inline._execute(inline._connection.execute, sql))
+    await_(inline._execute(raw.execute, sql))
     return True
 
 
