@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from bot.app import Linli
 from models.cases import Case, CaseEvent, CaseStatus, Rating
+from models.messaging import OutboxMessage, OutboxStatus
 from tests.conftest import Chat
 from tests.talk import Talk, open_rig, platform, talk
 from tests.test_cases import bound_chat
@@ -37,6 +38,12 @@ async def resolved_case(linli: Linli, resident: Talk) -> Case:
     await clerk.press(f"case:step:{case.id}:resolved")
     while await linli.worker.deliver_due():
         pass
+    async with linli.sessions() as session:
+        failed = select(OutboxMessage).where(
+            col(OutboxMessage.status) != OutboxStatus.SENT, col(OutboxMessage.attempts) > 0
+        )
+        unsent = [(row.kind, row.last_error) for row in (await session.exec(failed)).all()]
+    assert unsent == []  # a failed send is retried only later: the push would not be in view
     return case
 
 

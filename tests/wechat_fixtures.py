@@ -69,7 +69,10 @@ def wechat_settings(db_url: str, platform: FakeWeChatAPI, **extra: object) -> Se
         "wechat_aes_key": AES_KEY,
         "wechat_aes_key_previous": OLD_AES_KEY,
         "wechat_api_base": platform.base_url,
-        "wechat_api_timeout": 1.0,
+        # WeChat's own API answers within a second; the fake shares its event loop with the
+        # test and, on a loaded CI machine, a passing stall of a second made a push fail and
+        # wait for its retry (a test then read the resident's next words without it in view).
+        "wechat_api_timeout": 5.0,
         # Most tests post both plain and encrypted bodies; tests/security checks safe mode.
         "wechat_mode": "compatible",
         "wechat_reply_budget": RIG_REPLY_BUDGET,
