@@ -158,15 +158,16 @@ async def alert_department(
     )
 
 
-async def alert_handlers(ctx: Context, case: Case) -> None:
+async def alert_handlers(ctx: Context, case: Case) -> int:
     """The alert to the lead department and to every co-handling one (协同整治), or, for a
-    grid report waiting in the dispatch queue, to the street's dispatchers."""
+    grid report waiting in the dispatch queue, to the street's dispatchers; how many were sent."""
     if in_queue(case):
-        await case_news.alert_dispatchers(
+        return await case_news.alert_dispatchers(
             ctx.session, case, "dispatch.alert_new", now=ctx.now(), data_dir=ctx.settings.data_dir
         )
-        return
-    await case_news.alert_handlers(ctx.session, case, now=ctx.now(), data_dir=ctx.settings.data_dir)
+    return await case_news.alert_handlers(
+        ctx.session, case, now=ctx.now(), data_dir=ctx.settings.data_dir
+    )
 
 
 def category_name(ctx: Context, case: Case) -> Name:

@@ -264,10 +264,11 @@ async def text_for_case(ctx: Context) -> HandlerResult:
     if refusal is not None:
         return refused(ctx, refusal)
     await ctx.unit.flush()
-    await case_news.tell_transferred(
+    alerted = await case_news.tell_transferred(
         ctx.session, case, now=ctx.now(), data_dir=ctx.settings.data_dir
     )
-    return Reply(ctx.t("cases.transferred", ref=case.ref), back_to_menu(ctx))
+    key = "cases.transferred" if alerted else "cases.transferred_unalerted"
+    return Reply(ctx.t(key, ref=case.ref), back_to_menu(ctx))
 
 
 @router.payload("case:transfer", filters=(is_staff,))
@@ -345,12 +346,19 @@ async def report_category(ctx: Context) -> HandlerResult:
         to_dispatch=await goes_to_dispatch(ctx.session, CaseKind.GRID_REPORT),
     )
     ctx.clear_state()
-    await alert_handlers(ctx, case)
+    alerted = await alert_handlers(ctx, case)
     return Reply(
         ctx.t(
-            "dispatch.reported" if in_queue(case) else "cases.reported",
+            _reported_key(case, alerted),
             ref=case.ref,
             category=category_name(ctx, case).render(ctx.lang),
         ),
         back_to_menu(ctx),
     )
+
+
+def _reported_key(case: Case, alerted: int) -> str:
+    """What the reporter is told: with the dispatch desk, or alerted departments, or none yet."""
+    if in_queue(case):
+        return "dispatch.reported"
+    return "cases.reported" if alerted else "cases.reported_unalerted"

@@ -308,13 +308,14 @@ async def tell_accepted(session: AsyncSession, case: Case, *, now: datetime, dat
 async def tell_transferred(
     session: AsyncSession, case: Case, *, now: datetime, data_dir: Path
 ) -> int:
-    """The new department is alerted; the resident and grid worker learn where it went."""
+    """The new department is alerted; the resident and grid worker learn where it went. How
+    many of the department's staff were alerted (none when nobody there has a chat account)."""
     await session.flush()
-    sent = await alert_department(
+    alerted = await alert_department(
         session, case, case.department_id or 0, now=now, data_dir=data_dir
     )
     department = await _department(session, case.department_id)
-    return sent + await tell_both(
+    await tell_both(
         session,
         case,
         "cases.notice_transferred",
@@ -322,6 +323,7 @@ async def tell_transferred(
         data_dir=data_dir,
         department=department_name(department),
     )
+    return alerted
 
 
 async def tell_part(
