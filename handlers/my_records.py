@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlmodel import select
+
 from bot.context import Context
+from bot.messages import Reply
 from bot.router import HandlerResult
 from handlers.booking import (
     CANCEL,
@@ -22,21 +25,26 @@ from handlers.booking import (
     which_appointment,
 )
 from handlers.cases import cases_of
+from handlers.common import localized
 from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import CaseKind
-from models.intents import fold, load_lexicon
+from models.intents import fold, load_lexicon, services_asked
+from models.service_match import load_service_catalogue
 from models.services import Service
-from models.when import names_when
+from models.when import names_when, without_when
 
 MOVE_PAYLOADS = ("book:move:", "book:cancel:", "book:cancelled:")
 
 
 async def offer_to_cancel(ctx: Context) -> HandlerResult:
-    """The cancel question of the appointment in view, or of the only one; else the resident's
-    upcoming appointments, each with the cancel question of the booking flow."""
+    """The cancel question of the appointment named ("取消高龄补贴那个"), in view, or the only
+    one; else the resident's upcoming appointments, each with the booking flow's question."""
     upcoming = await upcoming_appointments(ctx)
-    in_view = await _in_view(ctx)
+    named = await _named_by_service(ctx, ctx.text, upcoming)
+    if named is not None and len(named) != 1:
+        return await _which_of_named(ctx, CANCEL, named, upcoming)
+    in_view = named[0] if named else await _in_view(ctx)
     if in_view is not None or len(upcoming) == 1:
         ctx.clear_state()
         return await ctx.redirect(ctx, f"{CANCEL}{(in_view or upcoming[0]).ref}")
@@ -51,7 +59,11 @@ async def move_to_day(ctx: Context, text: str | None = None) -> HandlerResult:
     in text, the words a reading was chosen for); with no day ("改期", "reschedule"), its new
     day is chosen as after pressing 改约."""
     text = ctx.text if text is None else text
-    appointment = await _in_view(ctx)
+    upcoming = await upcoming_appointments(ctx)
+    named = await _named_by_service(ctx, text, upcoming)
+    if named is not None and len(named) != 1:
+        return await _which_of_named(ctx, MOVE, named, upcoming)
+    appointment = named[0] if named else await _in_view(ctx)
     if appointment is None and len(_refs_in_view(ctx)) < 2:
         appointment = await only_or_latest(ctx)
     if appointment is None:
@@ -103,3 +115,63 @@ async def _in_view(ctx: Context) -> Appointment | None:
     if len(refs) != 1:
         return None
     return await own_appointment(ctx, next(iter(refs)))
+
+
+# Words that say what to do with an appointment, or point at one, rather than name its service.
+_NOT_NAMING = (
+    "move_booking",
+    "move_target",
+    "move_option",
+    "cancel_booking",
+    "cancel_option",
+    "pointing",
+    "appointments_filler",
+)
+
+
+async def _named_by_service(
+    ctx: Context, text: str, upcoming: list[Appointment]
+) -> list[Appointment] | None:
+    """The upcoming appointments whose service the words name ("社保卡那个改到下周六"), through
+    the shared service-matching path: None when the words name no service, empty when they
+    name one the resident has no appointment for."""
+    if not upcoming or not text:
+        return None
+    data = Path(ctx.settings.data_dir)
+    lexicon, catalogue = load_lexicon(data), load_service_catalogue(data)
+    words = without_when(fold(text))
+    for kind in _NOT_NAMING:
+        words = lexicon.without(kind, words)
+    codes = {a.id: await _service_code(ctx, a) for a in upcoming}
+    mine = {m.code for m in services_asked(words, lexicon, catalogue, among=set(codes.values()))}
+    if mine:
+        return [a for a in upcoming if codes[a.id] in mine]
+    other = services_asked(words, lexicon, catalogue)
+    if other and (other[0].named or other[0].score >= SURELY_NAMED):
+        ctx.extra[_OTHER_SERVICE] = other[0].code
+        return []
+    return None
+
+
+SURELY_NAMED = 0.8  # a service named this well, and none of the resident's, is another one
+_OTHER_SERVICE = "my_records.other_service"
+
+
+async def _service_code(ctx: Context, appointment: Appointment) -> str:
+    service = await ctx.session.get(Service, appointment.service_id)
+    return service.code if service is not None else ""
+
+
+async def _which_of_named(
+    ctx: Context, prefix: str, named: list[Appointment], upcoming: list[Appointment]
+) -> HandlerResult:
+    """Several appointments of the named service: which one; none of it: say so, then all."""
+    result = await which_appointment(ctx, prefix, named or upcoming)
+    code = ctx.extra.get(_OTHER_SERVICE)
+    if named or not isinstance(result, Reply) or not isinstance(code, str):
+        return result
+    service = (await ctx.session.exec(select(Service).where(Service.code == code))).first()
+    if service is None:
+        return result
+    said = ctx.t("records.none_of_that", service=localized(ctx, service.name_zh, service.name_en))
+    return Reply(f"{said}\n{result.text}", result.buttons)

@@ -202,3 +202,34 @@ async def test_another_matter_at_a_booking_step_is_not_read_as_a_day(talk: Talk)
     assert "09:00" in resumed and await talk.state() == "booking.day"
     unclear = await talk.say("随便")  # a short unclear answer stays the step's
     assert await talk.state() == "booking.day", unclear
+
+
+async def test_a_move_naming_its_service_moves_that_appointment(talk: Talk) -> None:
+    """An outside walkthrough: "我想把社保卡那个改到下周六" moved the one booked last."""
+    card = await book(talk, "预约社保卡补办")
+    allowance = await book(talk, "预约高龄补贴申领")
+    slots = await talk.say("我想把社保卡那个改到下周六")
+    assert "社保卡补办" in slots and "高龄补贴" not in slots, slots
+    await talk.say("1")
+    done = await talk.say(t("zh-CN", "booking.yes"))
+    assert card in done and "改约成功" in done, done
+    assert (await _appointment(talk, card)).starts_at.astimezone(SHANGHAI).weekday() == 5
+    assert (await _appointment(talk, allowance)).starts_at.astimezone(SHANGHAI).weekday() != 5
+
+
+async def test_a_cancel_naming_its_service_asks_about_that_appointment(talk: Talk) -> None:
+    card = await book(talk, "预约社保卡补办")
+    allowance = await book(talk, "预约高龄补贴申领")
+    question = await talk.say("帮我取消高龄补贴那个")
+    assert allowance in question and card not in question, question
+    assert t("zh-CN", "booking.cancel_yes") in question
+
+
+async def test_a_move_naming_a_service_not_booked_says_so_and_lists_them(talk: Talk) -> None:
+    card = await book(talk, "预约社保卡补办")
+    allowance = await book(talk, "预约高龄补贴申领")
+    said = await talk.say("我想把居住证的预约改到周日")
+    assert "您没有「" in said and t("zh-CN", "records.which_to_move") in said, said
+    assert "社保卡补办" in said and "高龄补贴申领" in said
+    for ref in (card, allowance):  # nothing moved
+        assert (await _appointment(talk, ref)).starts_at.astimezone(SHANGHAI).weekday() != 6
