@@ -181,6 +181,18 @@ async def _deliver(rig: WeChatRig, server: WeChatServer, xml: str, safe: bool) -
 @example(Callback([("MsgType", "text"), ("Content", "a-" * 30_000)], True, "none", 0, True))
 @example(Callback([("MsgType", "location"), ("Location_X", "1e999")], True, "none", 0, False))
 @example(Callback([("MsgType", "event"), ("Event", "CLICK")], True, "pi", 0, True))
+# Markup inside a field the bot reads (an outside walkthrough: each was a 500).
+@example(Callback([("MsgType", "text"), ("Content", [("a", "b")])], True, "none", 0, False))
+@example(
+    Callback(
+        [("MsgType", "event"), ("Event", "click"), ("EventKey", [("a", "1")])],
+        True,
+        "none",
+        0,
+        False,
+    )
+)
+@example(Callback([("MsgType", "voice"), ("Recognition", [("a", "1")])], True, "none", 0, True))
 async def test_hostile_callbacks(rig: WeChatRig, callback: Callback) -> None:
     """No 5xx, refusals write nothing, and the sender can always go on to the menu."""
     openid = f"oProp{next(SENDERS):023d}"

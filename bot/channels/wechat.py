@@ -281,7 +281,26 @@ def _well_formed(message: BaseMessage) -> bool:
         numbers = (message.id or 0, message.time or 0)
     except (TypeError, ValueError):
         return False
+    if not all(_plain_text(message, name) for name in _TEXT_FIELDS):
+        return False
     return all(isinstance(n, int) and 0 <= n < 10**20 for n in numbers)
+
+
+def _plain_text(message: BaseMessage, name: str) -> bool:
+    """Whether a field is text or absent: markup inside it, or the field given twice, parses
+    to a dict or a list (an outside walkthrough: a signed <Content><a>b</a></Content> was a
+    500, and WeChat retries those)."""
+    try:
+        value = getattr(message, name, None)
+    except KeyError:  # wechatpy raises it for a field its message type has but this one lacks
+        return True
+    except (TypeError, ValueError):
+        return False
+    return value is None or isinstance(value, str)
+
+
+# The fields to_inbound reads as text, by wechatpy's names.
+_TEXT_FIELDS = ("type", "content", "recognition", "media_id", "label", "event", "key", "url")
 
 
 def draw(replies: Sequence[Reply]) -> str:

@@ -165,6 +165,14 @@ async def test_signed_but_malformed_messages_get_400(rig: WeChatRig) -> None:
         good.replace("<CreateTime>", "<CreateTime>abc"),
         good.replace(f"<![CDATA[{rig.server.openid}]]>", "<a>x</a>"),
         good.replace(rig.server.openid, "o" * 200),
+        # Markup inside a field the bot reads, or a field given twice (an outside
+        # walkthrough: each was a 500, which WeChat retries).
+        good.replace("<![CDATA[菜单]]>", "<a>b</a>"),
+        good.replace("<Content>", '<Content x="1">'),
+        good.replace("</MsgType>", "</MsgType><Content>再来</Content>"),
+        good.replace("<![CDATA[text]]>", "<a>text</a>"),
+        _event(rig, "<Event>click</Event><EventKey><a>1</a></EventKey>"),
+        _voice(rig, "<Recognition><a>1</a></Recognition>"),
     ]
     for body in bodies:
         assert body != good
@@ -173,3 +181,20 @@ async def test_signed_but_malformed_messages_get_400(rig: WeChatRig) -> None:
         response = await rig.client.post("/wechat", params=query, data=data)
         assert response.status == 400, body
     assert await accounts(rig) == []
+
+
+def _event(rig: WeChatRig, fields: str) -> str:
+    """A signed event callback from the rig's follower, with the fields given."""
+    return _callback(rig, "event", fields)
+
+
+def _voice(rig: WeChatRig, fields: str) -> str:
+    """A signed voice message from the rig's follower, with the fields given."""
+    return _callback(rig, "voice", f"{fields}<MediaId>m1</MediaId><MsgId>424242</MsgId>")
+
+
+def _callback(rig: WeChatRig, kind: str, fields: str) -> str:
+    return (
+        f"<xml><ToUserName>gh_test</ToUserName><FromUserName>{rig.server.openid}</FromUserName>"
+        f"<CreateTime>1700000000</CreateTime><MsgType>{kind}</MsgType>{fields}</xml>"
+    )
