@@ -32,6 +32,7 @@ from models.case_ops import (
     Refusal,
     accept_case,
     add_note,
+    ask_refusal,
     ask_resident,
     finish_part,
     mark_progress,
@@ -39,6 +40,7 @@ from models.case_ops import (
     staff_cases,
     steps_for,
     transfer_case,
+    transfer_refusal,
 )
 from models.cases import Case, CaseHandler, CaseKind
 from models.dispatch import goes_to_dispatch, in_queue
@@ -209,7 +211,17 @@ async def _ask_text(ctx: Context, state: str, key: str) -> HandlerResult:
     case = await visible_case(ctx, ctx.args.partition(":")[0], staff) if staff else None
     if staff is None or case is None:
         return Reply(ctx.t("cases.not_yours"), back_to_menu(ctx))
-    ctx.set_state(state, case=case.id, extra=ctx.args.partition(":")[2])
+    extra = ctx.args.partition(":")[2]
+    # Refused before the words are typed, not after (an outside walkthrough).
+    if state == ASK:
+        refusal = ask_refusal(case, staff)
+    elif state == TRANSFER_REASON:
+        refusal = await transfer_refusal(ctx.session, case, staff, extra)
+    else:
+        refusal = None
+    if refusal is not None:
+        return refused(ctx, refusal)
+    ctx.set_state(state, case=case.id, extra=extra)
     return Reply(ctx.t(key, ref=case.ref), back_to_menu(ctx))
 
 

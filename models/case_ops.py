@@ -256,6 +256,7 @@ class Refusal(StrEnum):
     NO_SUCH_STEP = "no_such_step"
     NO_REASON = "no_reason"
     ALREADY_YOURS = "already_yours"
+    NO_SUCH_DEPARTMENT = "no_such_department"  # unknown, or the one that has it already
 
 
 def steps_for(case: Case) -> tuple[Progress, ...]:
@@ -298,10 +299,9 @@ async def transfer_case(
     now: datetime,
 ) -> Refusal | None:
     """Hand the case to another department, with a reason; it is unassigned again there."""
-    if case.status not in OPEN:
-        return Refusal.CLOSED
-    if not may_transfer_case(staff, case):
-        return Refusal.NOT_YOURS
+    refusal = await transfer_refusal(session, case, staff, department_code)
+    if refusal is not None:
+        return refusal
     target = await _department(session, department_code)
     handlers = await handler_departments(session, case)
     old = handlers.get(case.department_id or 0)
@@ -316,6 +316,29 @@ async def transfer_case(
         session, case, ("staff", staff.id), "transferred", now, reason, department=target.name_zh
     )
     return None
+
+
+async def transfer_refusal(
+    session: AsyncSession, case: Case, staff: Staff, department_code: str
+) -> Refusal | None:
+    """Why this staff member may not hand the case to that department, if they may not (asked
+    before the reason is typed, too, so that no one types it in vain)."""
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    if not may_transfer_case(staff, case):
+        return Refusal.NOT_YOURS
+    stmt = select(Department.id).where(Department.code == department_code[:32])
+    target = (await session.exec(stmt)).first()
+    if target is None or target == case.department_id:
+        return Refusal.NO_SUCH_DEPARTMENT
+    return None
+
+
+def ask_refusal(case: Case, staff: Staff) -> Refusal | None:
+    """Why this staff member may not ask the resident about the case, if they may not."""
+    if case.status not in OPEN:
+        return Refusal.CLOSED
+    return None if may_work_case(staff, case) else Refusal.NOT_YOURS
 
 
 async def finish_part(
@@ -400,10 +423,9 @@ async def ask_resident(
     session: AsyncSession, case: Case, staff: Staff, question: str, now: datetime
 ) -> Refusal | None:
     """A question for the resident; the case waits for the answer."""
-    if case.status not in OPEN:
-        return Refusal.CLOSED
-    if not may_work_case(staff, case):
-        return Refusal.NOT_YOURS
+    refusal = ask_refusal(case, staff)
+    if refusal is not None:
+        return refusal
     case.status = CaseStatus.WAITING_RESIDENT
     record(session, case, ("staff", staff.id), "question", now, question)
     return None

@@ -77,3 +77,38 @@ async def test_a_grid_report_says_alerted_when_a_department_was(rig: WeChatRig) 
     await bound_on_wechat(rig, ("S025",))  # 卫生健康科 leads on rubbish
     said = await _grid_report(rig.linli)
     assert "已通知相关部门" in said and await _alerts(rig.linli) != []
+
+
+async def _accepted_case(linli: Linli) -> tuple[Case, Chat]:
+    ref = await open_proxy(Chat(linli, user="transfer-resident"))
+    clerk = await bound_chat(linli, "S021", "civil-affairs-clerk")
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == ref))).one()
+    await clerk.press(f"case:accept:{case.id}")
+    return case, clerk
+
+
+async def test_a_transfer_to_no_department_or_its_own_is_refused_before_the_reason(
+    linli: Linli,
+) -> None:
+    """An outside walkthrough: a made-up department code asked for the reason, then failed on
+    every message; its own department was accepted, and the owner lost the case."""
+    case, clerk = await _accepted_case(linli)
+    for code in ("nonexist", "civil_affairs"):
+        said = (await clerk.press(f"case:to:{case.id}:{code}"))[0].text
+        assert said == t("zh-CN", "cases.refused_no_such_department"), said
+        menu = (await clerk.send("菜单"))[0].text  # no half-open step left behind
+        assert "出了点问题" not in menu
+    async with linli.sessions() as session:
+        kept = await session.get(Case, case.id)
+    assert kept is not None and kept.assignee_staff_id is not None  # still the clerk's
+
+
+async def test_a_colleague_who_may_not_ask_or_transfer_is_told_before_typing(
+    linli: Linli,
+) -> None:
+    case, _clerk = await _accepted_case(linli)
+    colleague = await bound_chat(linli, "S022", "civil-affairs-colleague")
+    for payload in (f"case:ask:{case.id}", f"case:to:{case.id}:masswork"):
+        said = (await colleague.press(payload))[0].text
+        assert said == t("zh-CN", "cases.refused_not_yours"), said
