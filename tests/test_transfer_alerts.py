@@ -28,15 +28,11 @@ async def _alerts(linli: Linli) -> list[int | None]:
 
 async def _transferred_to_masswork(linli: Linli) -> tuple[str, str]:
     """A resident's proxy case, accepted by the 民政科 clerk and transferred; the reply."""
-    ref = await open_proxy(Chat(linli, user="transfer-resident"))
-    clerk = await bound_chat(linli, "S021", "civil-affairs-clerk")
-    async with linli.sessions() as session:
-        case = (await session.exec(select(Case).where(Case.ref == ref))).one()
-    await clerk.press(f"case:accept:{case.id}")
+    case, clerk = await _accepted_case(linli)
     await clerk.press(f"case:transfer:{case.id}")
     await clerk.press(f"case:to:{case.id}:masswork")
     said = await clerk.send("老人有信访诉求，由群众工作科统一办理")
-    return ref, said[0].text
+    return case.ref, said[0].text
 
 
 async def test_a_transfer_nobody_can_be_alerted_of_says_where_it_waits(linli: Linli) -> None:
@@ -80,6 +76,7 @@ async def test_a_grid_report_says_alerted_when_a_department_was(rig: WeChatRig) 
 
 
 async def _accepted_case(linli: Linli) -> tuple[Case, Chat]:
+    """A resident's proxy case, accepted by the 民政科 clerk (S021, on the web chat)."""
     ref = await open_proxy(Chat(linli, user="transfer-resident"))
     clerk = await bound_chat(linli, "S021", "civil-affairs-clerk")
     async with linli.sessions() as session:
