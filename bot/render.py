@@ -53,7 +53,16 @@ def option_by_label(text: str, labels: Sequence[str]) -> int | None:
     if not typed:
         return None
     found = [i for i, label in enumerate(labels) if normalize_words(label) == typed]
+    if not found:  # "都不是" for 都不是，作为新需求: the words before a label's comma say it
+        found = [i for i, label in enumerate(labels) if _head(label) == typed]
     return found[0] if len(found) == 1 else None
+
+
+def _head(label: str) -> str:
+    """A label's words before its first comma, when it has one and they are two characters or
+    more ("都不是，作为新需求" → "都不是"); else nothing."""
+    head, comma, _rest = normalize_words(label).replace(",", "，").partition("，")
+    return head.strip(_QUOTES + " ") if comma and len(head.strip()) >= 2 else ""
 
 
 def option_by_start(text: str, labels: Sequence[str], left_out: Sequence[str]) -> int | None:

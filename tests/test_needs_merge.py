@@ -102,6 +102,16 @@ async def test_not_the_same_after_all_makes_a_second_item_without_asking_again(
     assert [i.supporters for i in await _items(linli)] == [1, 1]
 
 
+async def test_the_first_words_of_not_the_same_typed_choose_it(linli: Linli) -> None:
+    """An outside walkthrough: "都不是" typed at [+1] [都不是，作为新需求] was searched in the
+    FAQ, and the need was never made an item."""
+    second, _offer = await _offered_meanwhile(linli, "merge-k", "merge-l")
+    categories = await second.send("都不是")
+    assert categories[0].text == t("zh-CN", "needs.choose_category"), categories[0].text
+    assert "已记录" in (await second.send("1"))[0].text
+    assert [i.supporters for i in await _items(linli)] == [1, 1]
+
+
 async def test_two_presses_at_the_same_instant_make_one_item(linli: Linli) -> None:
     first, second = Chat(linli, user="merge-g"), Chat(linli, user="merge-h")
     third, fourth = Chat(linli, user="merge-i"), Chat(linli, user="merge-j")
