@@ -34,6 +34,7 @@ def build_router() -> Router:
     return Router("root").include(
         binding.router,
         staff.router,
+        inquiry.going_on,  # "继续" in a flow shows its step again, before any reading of it
         # Before free-text understanding: a level typed where one thing to rate is in view,
         # words naming a thing listed at the rating flow's first step, and words answering a
         # resolved case's push.

@@ -284,6 +284,39 @@ async def keeping_paused(
     return [*replies[:-1], Reply(last.text, (again, *last.buttons), last.link)]
 
 
+def _goes_on(ctx: Context) -> bool:
+    """ "继续", "接着约", "continue" typed in a flow, or after a question paused one."""
+    if ctx.payload is not None or not ctx.text or ctx.command is not None:
+        return False
+    if not ctx.state.name and paused_flow(ctx) is None:
+        return False
+    if ctx.state.name in FREE_TEXT_STATES:
+        return False  # any words are the step's answer there ("继续" to the staff in a chat)
+    return load_lexicon(Path(ctx.settings.data_dir)).is_only("going_on", ctx.text)
+
+
+# Included before every feature's router: "继续预约" must not be read as a new booking.
+going_on = Router("going_on")
+
+
+@going_on.route(Phase.COMMAND, _goes_on)
+async def go_on(ctx: Context) -> HandlerResult:
+    """The step shown again, with its options; after a question, the paused flow taken up."""
+    if ctx.state.name in ("", ASKING):
+        return await ctx.redirect(ctx, "flow:resume")
+    data = ctx.state.data
+    return Reply(_resumed_text(ctx, data.get("prompt")), options_shown(data) or back_to_menu(ctx))
+
+
+def _resumed_text(ctx: Context, prompt: object) -> str:
+    """ "好的，接着刚才的步骤：" and the step's words, said once even when the step shown was
+    itself a resumed one."""
+    said = ctx.t("flow.resumed")
+    if not isinstance(prompt, str) or not prompt:
+        return said
+    return f"{said}\n{prompt.removeprefix(said).lstrip()}"
+
+
 @router.payload("flow:resume")
 async def resume(ctx: Context) -> HandlerResult:
     """Back to the step a question interrupted, with what it showed (its options kept)."""
@@ -293,10 +326,7 @@ async def resume(ctx: Context) -> HandlerResult:
     if not isinstance(step, str) or not step or not isinstance(data, dict):
         return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
     ctx.set_state(step, **data)
-    buttons = options_shown(data)
-    prompt = data.get("prompt")
-    text = ctx.t("flow.resumed") + (f"\n{prompt}" if isinstance(prompt, str) and prompt else "")
-    return Reply(text, buttons or back_to_menu(ctx))
+    return Reply(_resumed_text(ctx, data.get("prompt")), options_shown(data) or back_to_menu(ctx))
 
 
 @router.payload("ask")

@@ -69,6 +69,7 @@ NOT_SIGNALS = frozenset(
         "gives_up",
         "gives_up_filler",
         "step_answer",
+        "going_on",
     }
 )
 
@@ -437,8 +438,9 @@ def unnamed_words(text: str, lexicon: Lexicon, services: ServiceMatcher) -> list
 
 
 def _asked(folded: str, lexicon: Lexicon) -> str:
-    """What is to be booked: the text without its booking words, days and times."""
-    return without_when(lexicon.without("booking", folded))
+    """What is to be booked: the text without its booking words, days and times, and words of
+    going on ("继续预约" names no service: 继续 is no part of 居住证签注)."""
+    return without_when(lexicon.without("going_on", lexicon.without("booking", folded)))
 
 
 def load_intent_model(data_dir: Path) -> IntentModel | None:

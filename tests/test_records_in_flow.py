@@ -233,3 +233,25 @@ async def test_a_move_naming_a_service_not_booked_says_so_and_lists_them(talk: T
     assert "社保卡补办" in said and "高龄补贴申领" in said
     for ref in (card, allowance):  # nothing moved
         assert (await _appointment(talk, ref)).starts_at.astimezone(SHANGHAI).weekday() != 6
+
+
+async def test_going_on_words_in_a_booking_show_its_step_again(talk: Talk) -> None:
+    """An outside walkthrough: "继续预约" at the time step switched to 居住证签注, "接着约" to
+    预防接种预约; and "继续吧" after a question did not take the booking up again."""
+    await talk.say("预约社保卡补办")
+    slots = await talk.say("周六")
+    for words in ("继续预约", "接着约", "继续吧"):
+        again = await talk.say(words)
+        assert again.startswith(t("zh-CN", "flow.resumed")), again
+        assert "「社保卡补办」" in again and "09:00" in again and "居住证" not in again, again
+        assert again.count(t("zh-CN", "flow.resumed")) == 1
+    await talk.say("要带什么材料？")
+    resumed = await talk.say("继续吧")
+    assert resumed.count(t("zh-CN", "flow.resumed")) == 1 and "09:00" in resumed, resumed
+    confirm = await talk.say("9点")
+    assert "社保卡补办" in confirm and "09:00" in confirm, (slots, confirm)
+
+
+async def test_going_on_words_with_no_flow_name_no_service(talk: Talk) -> None:
+    said = await talk.say("继续预约")
+    assert "居住证" not in said and "预防接种" not in said, said
