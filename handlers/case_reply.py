@@ -5,7 +5,6 @@ answer. The push's options, remembered when it was delivered, say which case is 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -15,9 +14,9 @@ from bot.i18n import LANGS, t
 from bot.messages import Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import WORDS_LIMIT, alert_department
-from handlers.cases import ANSWER, answer_given
+from handlers.cases import ANSWER, ANSWER_FRESH, answer_given, waiting_for_answer
 from handlers.common import back_to_menu
-from handlers.inquiry import ASKING, respond, understood
+from handlers.inquiry import ASKING, puts_a_question, respond, understood
 from handlers.solved_words import (
     CONFIRM,
     case_in_view,
@@ -38,7 +37,6 @@ def _data(ctx: Context) -> Path:
 
 
 ANSWER_PREFIX = "case:answer:"
-QUESTION_FRESH = timedelta(days=2)  # typed words answer a question delivered this lately
 
 
 def question_in_view(ctx: Context) -> int | None:
@@ -59,19 +57,26 @@ def _in_a_flow(ctx: Context) -> bool:
 
 
 def _answers_question(ctx: Context) -> bool:
-    """Words typed under the office's question, delivered lately, that the bot would not
-    otherwise understand surely ("是东门，靠近快递柜那边"): not small talk ("好的", "稍等"),
-    nor a request it reads surely ("楼道灯坏了", "社保卡怎么办理")."""
+    """Words typed under the office's question, delivered lately, that are no other matter
+    ("是东门，靠近快递柜那边", "有的，残疾证也有", "是的，户籍在南街社区"): not small talk
+    ("好的", "谢谢"), nor a request the bot reads surely ("楼道灯坏了"), nor a question
+    ("社保卡怎么办理"). After other replies scrolled the question away, only words the bot
+    reads as nothing sure, while one case waits for an answer (see _waiting_for_answer)."""
     if ctx.payload is not None or not ctx.text or ctx.command is not None or _in_a_flow(ctx):
         return False
     if question_in_view(ctx) is None:
-        return _says_reply(ctx)
-    if ctx.now() - ctx.state.updated_at > QUESTION_FRESH:
+        return _says_reply(ctx)  # the answer itself then waits for respond (answer_left_waiting)
+    if ctx.now() - ctx.state.updated_at > ANSWER_FRESH:
         return False  # asked days ago: the next words may be about anything
     seen = understood(ctx)
-    if seen.intent in (Intent.CHITCHAT, Intent.ABUSE) or seen.ruled is Intent.CHITCHAT:
+    if seen.ruled is Intent.CHITCHAT or (seen.sure and seen.intent in _NO_ANSWER):
         return False
-    return not seen.sure or seen.intent is Intent.UNKNOWN
+    if not seen.sure or seen.intent is Intent.UNKNOWN:
+        return True
+    return seen.intent is Intent.QUESTION and not puts_a_question(ctx, ctx.text)
+
+
+_NO_ANSWER = (Intent.CHITCHAT, Intent.ABUSE)
 
 
 @router.route(Phase.COMMAND, _answers_question)
@@ -80,7 +85,7 @@ async def question_answered(ctx: Context) -> HandlerResult:
     typed later starts the answer to the one case waiting for it."""
     number = question_in_view(ctx)
     if number is None:
-        waiting = await _waiting_for_answer(ctx)
+        waiting = await waiting_for_answer(ctx)
         if waiting is None:  # none, or several: the word is understood as any other
             return await respond(ctx)
         return await ctx.redirect(ctx, f"{ANSWER_PREFIX}{waiting.id}")
@@ -89,18 +94,6 @@ async def question_answered(ctx: Context) -> HandlerResult:
         return await respond(ctx)  # answered already, or the case moved on: read as any words
     ctx.set_state(ANSWER, case=number, back="track")
     return await answer_given(ctx)
-
-
-async def _waiting_for_answer(ctx: Context) -> Case | None:
-    """The resident's one case whose office waits for their answer."""
-    resident = ctx.identity.resident_id
-    if resident is None:
-        return None
-    stmt = select(Case).where(
-        Case.resident_id == resident, Case.status == CaseStatus.WAITING_RESIDENT
-    )
-    waiting = (await ctx.session.exec(stmt.limit(2))).all()
-    return waiting[0] if len(waiting) == 1 else None
 
 
 def _answers_push(ctx: Context) -> bool:

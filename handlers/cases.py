@@ -4,8 +4,11 @@ question from the office, confirm or reopen a resolved case (rating it is handle
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlmodel import col, select
 
 from bot.context import Context
 from bot.messages import Button, Reply
@@ -55,7 +58,7 @@ from models.case_ops import (
     resident_cases,
     timeline,
 )
-from models.cases import Case, CaseKind
+from models.cases import Case, CaseEvent, CaseKind, CaseStatus
 from models.complaints import route_past_named_staff
 from models.dispatch import goes_to_dispatch, in_queue
 from models.intents import fold, load_lexicon
@@ -600,6 +603,43 @@ async def answer_start(ctx: Context) -> HandlerResult:
         return _not_taken(ctx, case)
     ctx.set_state(ANSWER, case=case.id, back="track")
     return Reply(ctx.t("cases.answer_prompt", ref=case.ref), back_to_menu(ctx))
+
+
+ANSWER_FRESH = timedelta(days=2)  # typed words may answer a question asked this lately
+
+
+async def waiting_for_answer(ctx: Context) -> Case | None:
+    """The resident's one case whose office waits for their answer."""
+    resident = ctx.identity.resident_id
+    if resident is None:
+        return None
+    stmt = select(Case).where(
+        Case.resident_id == resident, Case.status == CaseStatus.WAITING_RESIDENT
+    )
+    waiting = (await ctx.session.exec(stmt.limit(2))).all()
+    return waiting[0] if len(waiting) == 1 else None
+
+
+async def answer_left_waiting(ctx: Context) -> HandlerResult | None:
+    """Words the bot reads as nothing sure, typed after the office's question scrolled away
+    ("是的，户籍在南街社区" after a reply in between), are the answer when one case waits
+    for it and its question was asked within ANSWER_FRESH; else None (an outside walkthrough:
+    such answers were lost, and the resident thought they had answered)."""
+    case = await waiting_for_answer(ctx)
+    if case is None or not await _asked_lately(ctx, case):
+        return None
+    ctx.set_state(ANSWER, case=case.id, back="track")
+    return await answer_given(ctx)
+
+
+async def _asked_lately(ctx: Context, case: Case) -> bool:
+    stmt = (
+        select(CaseEvent.at)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "question")
+        .order_by(col(CaseEvent.at).desc())
+    )
+    asked = (await ctx.session.exec(stmt.limit(1))).first()
+    return asked is not None and ctx.now() - asked <= ANSWER_FRESH
 
 
 @router.state(ANSWER)

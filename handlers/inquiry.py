@@ -29,6 +29,7 @@ from handlers.cases import (
     PROXY_QUESTION,
     PROXY_WORDS,
     SIMPLE_WORDS,
+    answer_left_waiting,
     complaint_from_words,
     proxy_from_words,
 )
@@ -438,6 +439,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     text = ctx.text if text is None else text
     seen = understood(ctx, text)
     intent = seen.intent
+    if _may_answer_the_office(ctx, seen, text) and (answered := await answer_left_waiting(ctx)):
+        return answered
     if not seen.sure and _offerable(seen):
         return _offer_readings(ctx, seen, text)
     if intent is Intent.BOOKING and (seen.service or seen.services):
@@ -464,6 +467,24 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     if not seen.found and not seen.outside and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
     return await _answer(ctx, seen, text)
+
+
+def _may_answer_the_office(ctx: Context, seen: Understood, text: str) -> bool:
+    """Whether the words could be an answer to the office's question: the message's own,
+    outside any flow, read as nothing sure, no small talk and no question."""
+    if text != ctx.text or ctx.payload is not None or ctx.state.name not in ("", ASKING):
+        return False
+    if seen.sure and seen.intent is not Intent.UNKNOWN:
+        return False
+    if Intent.CHITCHAT in (seen.intent, seen.ruled) or seen.intent is Intent.ABUSE:
+        return False
+    return not puts_a_question(ctx, text)
+
+
+def puts_a_question(ctx: Context, text: str) -> bool:
+    """Whether the words put a question ("社保卡怎么办理", "要带什么？"), not a statement read
+    as one ("不在本街道")."""
+    return any(mark in text for mark in "?？") or _asks(ctx, text)
 
 
 def _offerable(seen: Understood) -> list[Intent]:

@@ -626,6 +626,39 @@ async def test_reply_typed_after_the_question_scrolled_away(
     assert any(t(lang, "cases.answer_prompt", ref=case.ref) in said for said in prompt), prompt
 
 
+async def _asked(rig: Rig, channel: str, question: str) -> tuple[Resident, Case]:
+    person, case, clerk = await case_ready(rig, channel, "zh-CN")
+    await clerk.press(f"case:accept:{case.id}")
+    await clerk.press(f"case:ask:{case.id}")
+    await clerk.say(question)
+    await person.mark()
+    return person, case
+
+
+@pytest.mark.parametrize("words", ["是的，户籍在南街社区", "有的，残疾证也有", "不在本街道"])
+async def test_answers_read_as_small_talk_or_a_question_are_answers(rig: Rig, words: str) -> None:
+    """An outside walkthrough: "是的，户籍在南街社区" under the question got "我不太确定您的
+    意思", and the answer was lost; statements the bot reads as questions are answers too."""
+    person, case = await _asked(rig, "web", "请问您母亲的户籍在本街道吗？")
+    said = await person.say(words, webhook=True)
+    assert any(t("zh-CN", "cases.answer_sent", ref=case.ref) in s for s in said), said
+    assert (await case_of(person)).status != CaseStatus.WAITING_RESIDENT
+
+
+async def test_the_answer_typed_after_the_question_scrolled_away_is_kept(rig: Rig) -> None:
+    """An outside walkthrough: the answer typed after another reply came in between was read
+    as anything else, and lost; a question asked then is still answered as a question."""
+    person, case = await _asked(rig, "wechat", "请问老人的户籍在本街道吗？")
+    await person.say("办公时间", webhook=True)  # something else first: 回复 is off the screen
+    asked = await person.say("社保卡怎么办理？", webhook=True)
+    assert not any(t("zh-CN", "cases.answer_sent", ref=case.ref) in s for s in asked), asked
+    said = await person.say("户籍在南街社区，已经住了三十年", webhook=True)
+    assert any(t("zh-CN", "cases.answer_sent", ref=case.ref) in s for s in said), said
+    async with rig.linli.sessions() as session:
+        events = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))).all()
+    assert any(event.note == "户籍在南街社区，已经住了三十年" for event in events)
+
+
 # --- hand-over -----------------------------------------------------------------------------
 
 
