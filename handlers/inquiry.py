@@ -13,8 +13,10 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import Handler, HandlerResult, Phase, Router, as_replies
 from handlers.booking import (
+    CANCEL,
     CHOOSE_DAY,
     CHOOSE_SERVICE,
+    MOVE,
     appointment_card,
     book_what_fits,
     day_typed,
@@ -450,7 +452,7 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     if intent is Intent.BOOKING:
         return await start_booking(ctx)  # wants to book, has not said what yet
     if intent is Intent.REFERENCE and seen.reference:
-        return await _reference(ctx, seen.reference)
+        return await _reference(ctx, seen.reference, text)
     if intent is Intent.COMPLAINT:
         return await complaint_from_words(ctx, text)
     if intent is Intent.HANDOVER:
@@ -618,13 +620,31 @@ def _transcript(ctx: Context) -> list[dict[str, str]]:
     return [dict(r) for r in recent if isinstance(r, dict)]
 
 
-async def _reference(ctx: Context, ref: str) -> HandlerResult:
+async def _reference(ctx: Context, ref: str, text: str = "") -> HandlerResult:
     if ref.startswith("LCY"):
+        acted = _act_on_appointment(ctx, ref, text)
+        if acted is not None:  # "取消LCY-…" asks the cancel question, "LCY-… 改到周六" moves
+            return await ctx.redirect(ctx, acted)
         card = await appointment_card(ctx, ref)
         if card is not None:
             return card
         return Reply(ctx.t("ask.no_reference", ref=ref), back_to_menu(ctx))
     return await ctx.redirect(ctx, f"case:view:{ref}")
+
+
+def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
+    """The appointment option the words around its reference ask for: cancel or move (an
+    outside walkthrough: "取消LCY-…" only showed the appointment, and "是的" then was lost)."""
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    words = fold(text).replace(fold(ref), " ")
+    if says_cancel(words, lexicon) or any(word in words for word in _CANCEL_WORDS):
+        return f"{CANCEL}{ref}"
+    if any(lexicon.has(kind, words) for kind in ("move_booking", "move_option", "move_target")):
+        return f"{MOVE}{ref}"
+    return None
+
+
+_CANCEL_WORDS = ("取消", "撤销", "退掉", "cancel")
 
 
 def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:

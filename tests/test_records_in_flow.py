@@ -255,3 +255,21 @@ async def test_going_on_words_in_a_booking_show_its_step_again(talk: Talk) -> No
 async def test_going_on_words_with_no_flow_name_no_service(talk: Talk) -> None:
     said = await talk.say("继续预约")
     assert "居住证" not in said and "预防接种" not in said, said
+
+
+async def test_cancel_with_the_appointment_number_asks_the_cancel_question(talk: Talk) -> None:
+    """An outside walkthrough: "取消LCY-…" only showed the appointment, and "是的" then was
+    not understood: the resident may have thought it cancelled."""
+    ref = await book(talk, "预约社保卡补办")
+    question = await talk.say(f"取消{ref}")
+    assert t("zh-CN", "booking.cancel_yes") in question and ref in question, question
+    done = await talk.say("是的")
+    assert t("zh-CN", "booking.cancelled", ref=ref) in done, done
+    assert (await _appointment(talk, ref)).status == "cancelled"
+
+
+async def test_the_appointment_number_alone_still_shows_it(talk: Talk) -> None:
+    ref = await book(talk, "预约社保卡补办")
+    shown = await talk.say(ref.lower())
+    assert ref in shown and t("zh-CN", "booking.cancel_yes") not in shown, shown
+    assert (await _appointment(talk, ref)).status != "cancelled"
