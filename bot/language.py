@@ -11,6 +11,8 @@ import re
 import unicodedata
 from functools import cache
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from bot.i18n import catalogue, misspelt_command, normalize_words
 
 # CJK Unified Ideographs, extension A, compatibility ideographs, extensions B–H, and 〇.
@@ -46,6 +48,32 @@ def english_chat_words() -> frozenset[str]:
     return frozenset(english - chinese)  # "start" is Telegram's, whatever the language
 
 
+@cache
+def english_vocabulary() -> frozenset[str]:
+    """Words that show a message is English: scikit-learn's English stop words and every word
+    of the English catalogue. Latin letters alone show nothing: "wo yao ban shebaoka" (pinyin,
+    typed with the Chinese input off) and "asdfjkl qwer" are no English (an outside
+    walkthrough: each switched a Chinese resident's replies to English)."""
+    words: set[str] = set(ENGLISH_STOP_WORDS)
+    pending: list[object] = list(catalogue("en").values())
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            words.update(_WORD.findall(value.lower()))
+        elif isinstance(value, list):
+            pending.extend(value)
+    return frozenset(words)
+
+
+# A message of Latin words is English when this share of them at least is known English.
+ENGLISH_SHARE = 0.25
+
+
+def _english(words: list[str]) -> bool:
+    known = sum(word in english_vocabulary() for word in words)
+    return known >= 1 and known >= ENGLISH_SHARE * len(words)
+
+
 # An answer to a flow's question is often a name ("永宁路社区", "Wang Wei"), which tells nothing of
 # the language its writer reads: inside a flow, a few Chinese characters alone or two Latin
 # words are no evidence; a sentence still is.
@@ -75,7 +103,7 @@ def written_language(text: str, *, answering: bool = False) -> str | None:
         words[0] in english_chat_words()
         or (not answering and misspelt_command(words[0]) is not None)
     )
-    enough_words = len(words) >= (ANSWER_WORDS_NEEDED if answering else 2)
+    enough_words = len(words) >= (ANSWER_WORDS_NEEDED if answering else 2) and _english(words)
     if han:
         if answering and not words and han <= ANSWER_HAN_LIMIT:
             return None

@@ -50,6 +50,13 @@ GREETING_ZH = "您好！这里是"
         ("hlep", "en"),  # a slip for a chat word (misspelt_command) is as good as the word
         ("meun", "en"),
         ("xqzt", None),  # one unknown word is no evidence
+        # Latin letters that are no English (an outside walkthrough: each switched a Chinese
+        # resident's replies to English): pinyin typed with the Chinese input off, a mash.
+        ("wo yao ban shebaoka", None),
+        ("wo xiang yu yue", None),
+        ("asdfjkl;qwer", None),
+        ("my grandma broke her leg", "en"),  # English words the catalogue does not hold
+        ("noise upstairs every night", "en"),
         ("ok", None),
         ("OK!", None),
         ("start", None),  # Telegram's, and listed among the Chinese chat words
