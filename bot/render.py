@@ -41,7 +41,10 @@ def paginate(text: str, limit: int) -> list[str]:
     return pages
 
 
-_OPTION = re.compile(r"(?:第|选)?\s*([0-9]{1,3}|[一二两三四五六七八九十]{1,3})\s*(?:个|项|号|条)?")
+_OPTION = re.compile(
+    r"(?:就)?(?:第|选)?\s*([0-9]{1,3}|[一二两三四五六七八九十]{1,3})\s*(?:个|项|号|条)?"
+    r"\s*(?:吧|啊|呀|哈)?[。.!！]?"  # "第一个吧" (an outside walkthrough: read as a service name)
+)
 
 
 _QUOTES = "\"'“”‘’「」『』《》【】"

@@ -175,11 +175,15 @@ async def service_typed(ctx: Context) -> HandlerResult:
 
 async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     said, before = parse_when(text, _today(ctx)), _asked_before(ctx)
+    on_screen = options_shown(ctx.state.data)
+    if on_screen and load_lexicon(Path(ctx.settings.data_dir)).is_only("agree", text):
+        # "好的" / "确认" at several services that fit chooses none of them: they are asked
+        # again, the day kept (an outside walkthrough: "确认" found 调解协议司法确认指引).
+        return Reply(ctx.t("match.choose_one"), on_screen)
     matches = await match_services(ctx, text)
     if len(matches) == 1:
         return await _show_asked(ctx, matches[0], _over(said, before))
-    on_screen = options_shown(ctx.state.data)  # before the step starts again without them
-    ctx.set_state(CHOOSE_SERVICE, back="book")
+    ctx.set_state(CHOOSE_SERVICE, back="book")  # on_screen read before, kept for the reply
     if not matches:
         return await _nothing_named(ctx, text, on_screen, _over(said, before))
     return offer_services(ctx, matches, text, held=before)

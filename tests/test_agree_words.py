@@ -108,3 +108,19 @@ async def test_other_words_at_the_time_step_ask_for_a_time_with_the_times_kept(
     times = await chat.press([p for p in payloads(days[0]) if p.startswith("book:day:")][1])
     again = await chat.send("嗯……")
     assert "没看懂这个时间" in again[0].text and labels(again[0]) == labels(times[0])
+
+
+@pytest.mark.parametrize("words", ["确认", "好的", "对"])
+async def test_agreeing_at_several_services_asks_again_with_the_day_kept(
+    linli: Linli, words: str
+) -> None:
+    """An outside walkthrough: "确认" at three 居住证 services found 调解协议司法确认指引, and
+    "好的" was searched as a service name, the 周六 10:00 said first lost."""
+    chat = Chat(linli, user="agreeing-0003")
+    offered = await chat.send("周六上午10点办居住证")
+    assert len([p for p in payloads(offered[0]) if p.startswith("book:svc:")]) >= 2, offered
+    again = await chat.send(words)
+    assert again[0].text.startswith("请从上面几项中选一个"), again[0].text
+    assert payloads(again[0]) == payloads(offered[0])
+    slots = await chat.send("第一个吧")  # typed as people say it
+    assert "11月28日" in slots[0].text and "10:00" in slots[0].text, slots[0].text
