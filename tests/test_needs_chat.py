@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from bot.app import Linli
 from bot.cli_needs import needs_export, needs_merge, needs_stage, needs_top
+from bot.i18n import t
 from bot.messages import Attachment, Inbound, Location
 from bot.outgoing import payload_replies
 from models.messaging import OutboxMessage
@@ -139,3 +140,23 @@ async def test_track_shows_the_needs_one_raised_or_supported(linli: Linli) -> No
     assert "Needs you raised or supported" in english and "2 supporter(s)" in english
     nobody = (await Chat(linli, user="no-needs-yet").send("进度"))[0].text
     assert "您提出或支持的需求" not in nobody
+
+
+@pytest.mark.parametrize(
+    ("words", "lang"),
+    [
+        ("我想提个需求", "zh-CN"),
+        ("我有个需求", "zh-CN"),
+        ("提个建议", "zh-CN"),
+        ("我要提需求", "zh-CN"),
+        ("I have a suggestion", "en"),
+    ],
+)
+async def test_saying_one_has_a_need_asks_for_it(linli: Linli, words: str, lang: str) -> None:
+    """An outside walkthrough: "我想提个需求" was not understood, "我要提需求" got an FAQ page,
+    and "提个建议" was saved as a need of those words (and merged with another's)."""
+    chat = Chat(linli, user="need-opener-1")
+    said = await chat.send(words)
+    assert said[0].text == t(lang, "needs.ask"), said[0].text
+    async with linli.sessions() as session:
+        assert (await session.exec(select(Need))).all() == []
