@@ -155,7 +155,14 @@ def _level_in_view(ctx: Context) -> str | None:
     if ASKING.search(fold(ctx.text)) or not_solved(ctx.text, data, in_view=True):
         return None
     level = level_in_words(ctx.text, data)
-    return None if level == RatingLevel.AVERAGE.value else level
+    if level == RatingLevel.AVERAGE.value and any(word in ctx.text for word in _NOT_ONLY_LEVELS):
+        return None
+    return level
+
+
+# Words of 一般 that more often say something else ("一般多久", "差不多了"); "还行吧" under the
+# confirmation's 评价服务 is a rating (an outside walkthrough: it got "这个问题我回答不了").
+_NOT_ONLY_LEVELS = ("一般", "差不多")
 
 
 @choosing.route(Phase.COMMAND, lambda ctx: _level_in_view(ctx) is not None)

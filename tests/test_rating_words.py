@@ -281,3 +281,14 @@ async def test_not_helped_after_an_faq_answer_reopens_no_old_case(talk: Talk) ->
     await talk.say("还是不行")
     case, _ = await case_now(linli, case.id)
     assert case.status == CaseStatus.RESOLVED
+
+
+async def test_a_level_typed_under_the_confirmation_rates_the_case(talk: Talk) -> None:
+    """An outside walkthrough: "还行吧" under "欢迎评价本次服务 [评价服务]" got "这个问题我
+    回答不了"."""
+    linli = talk.linli
+    case = await resolved_case(linli, talk)
+    await talk.say("解决了")
+    assert "感谢您的评价：一般" in await talk.say("还行吧")
+    [rating] = await _ratings(linli)
+    assert (rating.level, rating.subject_kind, rating.subject_id) == ("average", "case", case.id)
