@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import cache
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from pypinyin.constants import PINYIN_DICT
 
 from bot.i18n import catalogue, misspelt_command, normalize_words
 
@@ -50,11 +50,8 @@ def english_chat_words() -> frozenset[str]:
 
 @cache
 def english_vocabulary() -> frozenset[str]:
-    """Words that show a message is English: scikit-learn's English stop words and every word
-    of the English catalogue. Latin letters alone show nothing: "wo yao ban shebaoka" (pinyin,
-    typed with the Chinese input off) and "asdfjkl qwer" are no English (an outside
-    walkthrough: each switched a Chinese resident's replies to English)."""
-    words: set[str] = set(ENGLISH_STOP_WORDS)
+    """Every word of the English catalogue ("open", "time", "book", "please", …)."""
+    words: set[str] = set()
     pending: list[object] = list(catalogue("en").values())
     while pending:
         value = pending.pop()
@@ -65,13 +62,44 @@ def english_vocabulary() -> frozenset[str]:
     return frozenset(words)
 
 
-# A message of Latin words is English when this share of them at least is known English.
-ENGLISH_SHARE = 0.25
+@cache
+def pinyin_syllables() -> frozenset[str]:
+    """Every syllable of Mandarin as typed without tones ("hao", "de", "shuang"), from
+    pypinyin's dictionary."""
+    readings = (r for value in PINYIN_DICT.values() for r in value.split(","))
+    plain = {
+        "".join(c for c in unicodedata.normalize("NFKD", r) if not unicodedata.combining(c))
+        for r in readings
+    }
+    return frozenset(word.replace("ü", "v") for word in plain if word.isascii() and word.isalpha())
+
+
+PINYIN_LONGEST = 6  # letters in the longest syllable ("chuang", "zhuang")
+PINYIN_WORD_LIMIT = 40  # a longer run of letters is no typed pinyin
+
+
+def is_pinyin(word: str) -> bool:
+    """Whether the letters split into pinyin syllables ("shebaoka", "hao", "wo")."""
+    if not word or len(word) > PINYIN_WORD_LIMIT:
+        return False
+    syllables = pinyin_syllables()
+    ends = [True] + [False] * len(word)  # ends[i]: the first i letters split into syllables
+    for end in range(1, len(word) + 1):
+        ends[end] = any(
+            ends[start] and word[start:end] in syllables
+            for start in range(max(0, end - PINYIN_LONGEST), end)
+        )
+    return ends[-1]
 
 
 def _english(words: list[str]) -> bool:
+    """Latin words that are English: not all pinyin ("wo yao ban shebaoka", "hao de", typed with
+    the Chinese input off: an outside walkthrough saw them switch a resident to English), or,
+    when they could all be pinyin, mostly words of the English catalogue ("open time")."""
+    if not all(is_pinyin(word) for word in words):
+        return True
     known = sum(word in english_vocabulary() for word in words)
-    return known >= 1 and known >= ENGLISH_SHARE * len(words)
+    return 3 * known >= 2 * len(words)
 
 
 # An answer to a flow's question is often a name ("永宁路社区", "Wang Wei"), which tells nothing of

@@ -489,6 +489,9 @@ async def day_said(ctx: Context, text: str) -> HandlerResult:
         return await start_booking(ctx)
     asked = parse_when(_hour_alone(ctx, text), _today(ctx))
     if not says_when(asked):
+        if "move" in ctx.state.data and _gives_up(ctx, text):
+            ctx.clear_state()  # "算了不改了": the appointment stays as it was
+            return await main_menu(ctx, ctx.t("booking.move_dropped"))
         return _not_understood(ctx)
     return await _show_asked(ctx, service, asked)
 
@@ -516,13 +519,19 @@ def _asked_for(ctx: Context, text: str) -> str:
     return rest if names_when(rest) else text
 
 
+def _gives_up(ctx: Context, text: str) -> bool:
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    return lexicon.only_with_filler("gives_up", "gives_up_filler", text)
+
+
 def _not_understood(ctx: Context) -> Reply:
     """Words that are no day or time: ask again, with what was on the screen still there (at
-    the confirm question, its 确认 stays)."""
+    the confirm question, its 确认 stays; for a move, saying the appointment is unchanged)."""
     shown = options_again(ctx)
     key = "booking.day_not_understood"
     if any(button.payload.startswith("book:ok:") for button in shown):
-        key = "booking.confirm_not_understood"
+        moving = "move" in ctx.state.data
+        key = "booking.move_not_understood" if moving else "booking.confirm_not_understood"
     elif any(button.payload.startswith("book:slot:") for button in shown):
         key = "booking.time_not_understood"  # the buttons are times, not days
     return Reply(ctx.t(key), shown)

@@ -254,11 +254,7 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
 def _gives_up(ctx: Context) -> bool:
     """Whether the words only give the request up ("算了不办了"; data/intents.toml gives_up)."""
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    folded = fold(ctx.text)
-    if not ctx.text or not lexicon.has("gives_up", folded):
-        return False
-    rest = lexicon.pattern("gives_up", "gives_up_filler").sub(" ", folded)
-    return not any(ch.isalnum() for ch in rest)
+    return bool(ctx.text) and lexicon.only_with_filler("gives_up", "gives_up_filler", ctx.text)
 
 
 def _points_back(ctx: Context, answer: str) -> bool:

@@ -40,6 +40,15 @@ class Lexicon:
         kind's words ("同上。", "没什么了！", "马上发")."""
         return fold(text).strip(_AROUND_WORDS) in self.words.get(kind, ())
 
+    def only_with_filler(self, kind: str, filler: str, text: str) -> bool:
+        """Whether the text holds one of the kind's words and nothing else but the filler's
+        ("算了不办了", "算了，先不改了吧": gives_up with gives_up_filler)."""
+        folded = fold(text)
+        if not self.has(kind, folded):
+            return False
+        rest = self.pattern(kind, filler).sub(" ", folded)
+        return not any(ch.isalnum() for ch in rest)
+
     def found(self, kind: str, text: str) -> list[str]:
         """The kind's words the folded text contains."""
         return [word for word in self.words.get(kind, ()) if _contains(text, word)]

@@ -50,13 +50,18 @@ GREETING_ZH = "您好！这里是"
         ("hlep", "en"),  # a slip for a chat word (misspelt_command) is as good as the word
         ("meun", "en"),
         ("xqzt", None),  # one unknown word is no evidence
-        # Latin letters that are no English (an outside walkthrough: each switched a Chinese
-        # resident's replies to English): pinyin typed with the Chinese input off, a mash.
+        # Pinyin typed with the Chinese input off is no English (an outside walkthrough: it
+        # switched a Chinese resident's replies to English), syllables that are English words
+        # too ("de", "you", "a") included; English words that split into pinyin still count.
         ("wo yao ban shebaoka", None),
         ("wo xiang yu yue", None),
-        ("asdfjkl;qwer", None),
+        ("hao de", None),
+        ("mei you", None),
+        ("ni hao a", None),
         ("my grandma broke her leg", "en"),  # English words the catalogue does not hold
-        ("noise upstairs every night", "en"),
+        ("garbage smell downstairs", "en"),
+        ("streetlight broken", "en"),
+        ("open time", "en"),  # o-pen ti-me, but English words of the catalogue
         ("ok", None),
         ("OK!", None),
         ("start", None),  # Telegram's, and listed among the Chinese chat words

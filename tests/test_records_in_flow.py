@@ -273,3 +273,19 @@ async def test_the_appointment_number_alone_still_shows_it(talk: Talk) -> None:
     shown = await talk.say(ref.lower())
     assert ref in shown and t("zh-CN", "booking.cancel_yes") not in shown, shown
     assert (await _appointment(talk, ref)).status != "cancelled"
+
+
+async def test_giving_up_a_move_keeps_the_appointment_and_says_so(talk: Talk) -> None:
+    """An outside walkthrough: "算了不改了" at the move's confirm question got "还没有预约
+    成功", though the resident had an appointment and only dropped the change."""
+    ref = await book(talk, "预约社保卡补办")
+    before = (await _appointment(talk, ref)).starts_at
+    await talk.say("改到周六")
+    confirm = await talk.say("1")
+    assert t("zh-CN", "booking.yes") in confirm
+    unclear = await talk.say("嗯嗯再想想那个")
+    assert "还没有预约成功" not in unclear and "原来的预约不变" in unclear, unclear
+    dropped = await talk.say("算了不改了")
+    assert t("zh-CN", "booking.move_dropped") in dropped, dropped
+    assert (await _appointment(talk, ref)).starts_at == before
+    assert not (await talk.state()).startswith("booking")  # the move is over
