@@ -616,16 +616,16 @@ async def waiting_for_answer(ctx: Context) -> Case | None:
     return waiting[0] if len(waiting) == 1 else None
 
 
-async def answer_left_waiting(ctx: Context) -> HandlerResult | None:
-    """Words the bot reads as nothing sure, typed after the office's question scrolled away
-    ("是的，户籍在南街社区" after a reply in between), are the answer when one case waits
-    for it and its question was asked within ANSWER_FRESH; else None (an outside walkthrough:
-    such answers were lost, and the resident thought they had answered)."""
+async def answer_offer(ctx: Context) -> Button | None:
+    """回复 for the one case whose office asked the resident within ANSWER_FRESH and waits: put
+    beside a reply to words the bot did not read surely, typed after the question scrolled
+    away, it brings the question back in view, so the words typed next are the answer (an
+    outside walkthrough: such answers were lost; filing them unasked took a leak report
+    for an answer, a review found)."""
     case = await waiting_for_answer(ctx)
     if case is None or not await _asked_lately(ctx, case):
         return None
-    ctx.set_state(ANSWER, case=case.id, back="track")
-    return await answer_given(ctx)
+    return Button(ctx.t("cases.answer_waiting", ref=case.ref), f"case:answer:{case.id}")
 
 
 async def _asked_lately(ctx: Context, case: Case) -> bool:

@@ -31,7 +31,7 @@ from handlers.cases import (
     PROXY_QUESTION,
     PROXY_WORDS,
     SIMPLE_WORDS,
-    answer_left_waiting,
+    answer_offer,
     complaint_from_words,
     proxy_from_words,
 )
@@ -440,9 +440,16 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     """Answer what the message (or the given text) wants."""
     text = ctx.text if text is None else text
     seen = understood(ctx, text)
+    offer = await answer_offer(ctx) if _may_answer_the_office(ctx, seen, text) else None
+    replies = as_replies(await _respond(ctx, seen, text))
+    if offer is None or not replies:
+        return replies
+    last = replies[-1]
+    return [*replies[:-1], Reply(last.text, (offer, *last.buttons), last.link)]
+
+
+async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     intent = seen.intent
-    if _may_answer_the_office(ctx, seen, text) and (answered := await answer_left_waiting(ctx)):
-        return answered
     if not seen.sure and _offerable(seen):
         return _offer_readings(ctx, seen, text)
     if intent is Intent.BOOKING and (seen.service or seen.services):
@@ -472,8 +479,9 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
 
 
 def _may_answer_the_office(ctx: Context, seen: Understood, text: str) -> bool:
-    """Whether the words could be an answer to the office's question: the message's own,
-    outside any flow, read as nothing sure, no small talk and no question."""
+    """Whether the words could be an answer to the office's question (回复 is offered beside
+    the reply): the message's own, outside any flow, read as nothing sure, no small talk and
+    no question."""
     if text != ctx.text or ctx.payload is not None or ctx.state.name not in ("", ASKING):
         return False
     if seen.sure and seen.intent is not Intent.UNKNOWN:

@@ -645,18 +645,27 @@ async def test_answers_read_as_small_talk_or_a_question_are_answers(rig: Rig, wo
     assert (await case_of(person)).status != CaseStatus.WAITING_RESIDENT
 
 
-async def test_the_answer_typed_after_the_question_scrolled_away_is_kept(rig: Rig) -> None:
+async def test_words_after_the_question_scrolled_away_offer_to_answer_it(rig: Rig) -> None:
     """An outside walkthrough: the answer typed after another reply came in between was read
-    as anything else, and lost; a question asked then is still answered as a question."""
+    as anything else, and lost. Filing such words unasked took a new leak report for the
+    answer (a review), so 回复 is offered beside the reply, and what is typed next is the
+    answer; a question asked then is still answered as a question."""
     person, case = await _asked(rig, "wechat", "请问老人的户籍在本街道吗？")
     await person.say("办公时间", webhook=True)  # something else first: 回复 is off the screen
     asked = await person.say("社保卡怎么办理？", webhook=True)
     assert not any(t("zh-CN", "cases.answer_sent", ref=case.ref) in s for s in asked), asked
+    offer = t("zh-CN", "cases.answer_waiting", ref=case.ref)
+    leak = await person.say("邻居家漏水到我家", webhook=True)
+    assert not any(t("zh-CN", "cases.answer_sent", ref=case.ref) in s for s in leak), leak
+    assert any(offer in s for s in leak), leak
+    assert (await case_of(person)).status == CaseStatus.WAITING_RESIDENT  # nothing filed
     said = await person.say("户籍在南街社区，已经住了三十年", webhook=True)
     assert any(t("zh-CN", "cases.answer_sent", ref=case.ref) in s for s in said), said
     async with rig.linli.sessions() as session:
         events = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))).all()
-    assert any(event.note == "户籍在南街社区，已经住了三十年" for event in events)
+    assert [event.note for event in events if event.kind == "answer"] == [
+        "户籍在南街社区，已经住了三十年"
+    ]
 
 
 # --- hand-over -----------------------------------------------------------------------------
