@@ -4,6 +4,7 @@ the grid, a wish, proxy handling, a person — even in the middle of another flo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -291,8 +292,8 @@ def _goes_on(ctx: Context) -> bool:
     """ "继续", "接着约", "continue" typed in a flow, or after a question paused one."""
     if ctx.payload is not None or not ctx.text or ctx.command is not None:
         return False
-    if not ctx.state.name and paused_flow(ctx) is None:
-        return False
+    if ctx.state.name in ("", ASKING) and paused_flow(ctx) is None:
+        return False  # no flow to go on with: the words are read as any others
     if ctx.state.name in FREE_TEXT_STATES:
         return False  # any words are the step's answer there ("继续" to the staff in a chat)
     return load_lexicon(Path(ctx.settings.data_dir)).is_only("going_on", ctx.text)
@@ -645,6 +646,8 @@ def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
     outside walkthrough: "取消LCY-…" only showed the appointment, and "是的" then was lost)."""
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     words = fold(text).replace(fold(ref), " ")
+    if _NOT_AN_ORDER.search(words):
+        return None  # "不用取消了", "取消了吗？": the card, whose buttons act (a review)
     if says_cancel(words, lexicon) or any(word in words for word in _CANCEL_WORDS):
         return f"{CANCEL}{ref}"
     if any(lexicon.has(kind, words) for kind in ("move_booking", "move_option", "move_target")):
@@ -653,6 +656,8 @@ def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
 
 
 _CANCEL_WORDS = ("取消", "撤销", "退掉", "cancel")
+# A denial or a question anywhere makes the words no order to cancel or move.
+_NOT_AN_ORDER = re.compile(r"[不别没未无非?？吗]|(?<![a-z])(?:not|no|don't|dont)(?![a-z])")
 
 
 def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:

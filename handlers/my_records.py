@@ -135,8 +135,8 @@ async def _named_by_service(
     """The upcoming appointments whose service the words name ("社保卡那个改到下周六"), through
     the shared service-matching path: None when the words name no service, empty when they
     name one the resident has no appointment for."""
-    if not upcoming or not text:
-        return None
+    if len(upcoming) < 2 or not text:
+        return None  # one appointment is the one meant ("取消预约，明天要去打疫苗": a reason)
     data = Path(ctx.settings.data_dir)
     lexicon, catalogue = load_lexicon(data), load_service_catalogue(data)
     words = without_when(fold(text))

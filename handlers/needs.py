@@ -87,6 +87,16 @@ async def _kept_matcher(ctx: Context) -> NeedMatcher:
     return fresh
 
 
+def _opens_a_need(ctx: Context) -> bool:
+    """ "我想提个需求", "我有个建议" alone, outside a flow (data/intents.toml need_opening)."""
+    if ctx.payload is not None or ctx.command is not None or not ctx.text:
+        return False
+    if ctx.state.name and not ctx.state.name.startswith("ask."):
+        return False  # a flow's step: the words are its answer
+    return load_lexicon(Path(ctx.settings.data_dir)).is_only("need_opening", ctx.text)
+
+
+@router.route(Phase.COMMAND, _opens_a_need)
 @router.payload("need")
 @router.command("need")
 async def need_start(ctx: Context) -> HandlerResult:

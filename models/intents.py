@@ -70,6 +70,7 @@ NOT_SIGNALS = frozenset(
         "gives_up_filler",
         "step_answer",
         "going_on",
+        "need_opening",
     }
 )
 

@@ -160,3 +160,16 @@ async def test_saying_one_has_a_need_asks_for_it(linli: Linli, words: str, lang:
     assert said[0].text == t(lang, "needs.ask"), said[0].text
     async with linli.sessions() as session:
         assert (await session.exec(select(Need))).all() == []
+
+
+async def test_saying_one_has_a_suggestion_inside_a_complaint_is_the_complaint(
+    linli: Linli,
+) -> None:
+    """A review: as chat commands, "我有个建议，…" typed as a complaint's words started a
+    need instead, and the complaint was never filed."""
+    chat = Chat(linli, user="need-opener-2")
+    await chat.send("我要投诉")
+    said = await chat.send("我有个建议，你们窗口排队太久了，应该多开几个")
+    assert said[0].text != t("zh-CN", "needs.choose_category"), said[0].text
+    async with linli.sessions() as session:
+        assert (await session.exec(select(Need))).all() == []

@@ -289,3 +289,33 @@ async def test_giving_up_a_move_keeps_the_appointment_and_says_so(talk: Talk) ->
     assert t("zh-CN", "booking.move_dropped") in dropped, dropped
     assert (await _appointment(talk, ref)).starts_at == before
     assert not (await talk.state()).startswith("booking")  # the move is over
+
+
+async def test_a_reason_naming_a_service_leaves_the_only_appointment_chosen(talk: Talk) -> None:
+    """A review: with one appointment, "我想取消预约，明天要带孩子去打疫苗" was told
+    "您没有「预防接种预约」的预约"; the one appointment is the one meant."""
+    ref = await book(talk, "预约社保卡补办")
+    question = await talk.say("我想取消预约，明天要带孩子去打疫苗")
+    assert ref in question and t("zh-CN", "booking.cancel_yes") in question, question
+    assert "您没有「" not in question
+
+
+async def test_a_denied_or_asked_cancel_beside_the_number_cancels_nothing(talk: Talk) -> None:
+    """A review: "LCY-… 不用取消了，我会准时到" asked the cancel question, and "是的" then
+    cancelled the appointment the resident meant to keep."""
+    ref = await book(talk, "预约社保卡补办")
+    for words in (f"{ref} 不用取消了，我会准时到", f"取消了{ref}吗"):
+        shown = await talk.say(words)
+        assert t("zh-CN", "booking.cancel_yes") not in shown, shown
+        await talk.say("是的")
+    assert (await _appointment(talk, ref)).status != "cancelled"
+
+
+async def test_going_on_words_after_an_answer_with_nothing_paused_are_no_stale_option(
+    talk: Talk,
+) -> None:
+    """A review: "下一步" after an FAQ answer, with no flow paused, said an option had
+    expired, though none was pressed."""
+    await talk.say("社保卡怎么办理")
+    said = await talk.say("下一步")
+    assert t("zh-CN", "menu.stale_option") not in said, said
