@@ -66,12 +66,15 @@ def english_vocabulary() -> frozenset[str]:
 def pinyin_syllables() -> frozenset[str]:
     """Every syllable of Mandarin as typed without tones ("hao", "de", "shuang"), from
     pypinyin's dictionary."""
-    readings = (r for value in PINYIN_DICT.values() for r in value.split(","))
-    plain = {
-        "".join(c for c in unicodedata.normalize("NFKD", r) if not unicodedata.combining(c))
-        for r in readings
-    }
-    return frozenset(word.replace("ü", "v") for word in plain if word.isascii() and word.isalpha())
+    readings = {r for value in PINYIN_DICT.values() for r in value.split(",")}
+    # ü is typed as v ("lv") or as u ("lu"); both count.
+    plain = {_toneless(r.replace("ü", "v")) for r in readings} | {_toneless(r) for r in readings}
+    return frozenset(word for word in plain if word.isascii() and word.isalpha())
+
+
+def _toneless(text: str) -> str:
+    """The letters without their tone marks ("wǒ" → "wo", "lǜ" → "lu")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 PINYIN_LONGEST = 6  # letters in the longest syllable ("chuang", "zhuang")
@@ -93,12 +96,17 @@ def is_pinyin(word: str) -> bool:
 
 
 def _english(words: list[str]) -> bool:
-    """Latin words that are English: not all pinyin ("wo yao ban shebaoka", "hao de", typed with
-    the Chinese input off: an outside walkthrough saw them switch a resident to English), or,
-    when they could all be pinyin, mostly words of the English catalogue ("open time")."""
-    if not all(is_pinyin(word) for word in words):
+    """Latin words that are English: two different ones at least that are no pinyin ("my
+    grandma broke her leg"; "wo yao ban shebaoka", "hao de", "ok la", "app bu neng yong", typed
+    with the Chinese input off, are not: an outside walkthrough saw them switch a resident to
+    English), or mostly words of the English catalogue, or slips for chat words ("open time",
+    "hlep me")."""
+    foreign = {word for word in words if not all(map(is_pinyin, word.split("'")))}
+    if len(foreign) >= 2:
         return True
-    known = sum(word in english_vocabulary() for word in words)
+    known = sum(
+        word in english_vocabulary() or misspelt_command(word) is not None for word in words
+    )
     return 3 * known >= 2 * len(words)
 
 
@@ -121,7 +129,7 @@ def written_language(text: str, *, answering: bool = False) -> str | None:
     unknown word ("ok"). When answering a flow's question, a short Chinese answer alone or two
     Latin words are taken for a name, not a language.
     """
-    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    folded = _toneless(unicodedata.normalize("NFKC", text).strip().lower())
     if not folded or folded.startswith("/"):
         return None
     han = len(_HAN.findall(folded))

@@ -592,6 +592,7 @@ async def reopen_case(ctx: Context) -> HandlerResult:
 
 
 @router.payload("case:answer")
+@router.payload("case:answer_offered")
 async def answer_start(ctx: Context) -> HandlerResult:
     """Answer the office's question: the next message goes to the case."""
     case = await _own(ctx, ctx.args)
@@ -619,13 +620,17 @@ async def waiting_for_answer(ctx: Context) -> Case | None:
 async def answer_offer(ctx: Context) -> Button | None:
     """回复 for the one case whose office asked the resident within ANSWER_FRESH and waits: put
     beside a reply to words the bot did not read surely, typed after the question scrolled
-    away, it brings the question back in view, so the words typed next are the answer (an
-    outside walkthrough: such answers were lost; filing them unasked took a leak report
-    for an answer, a review found)."""
+    away; pressed, it asks for the answer (an outside walkthrough: such answers were lost;
+    filing them unasked took a leak report for an answer, a review found)."""
     case = await waiting_for_answer(ctx)
     if case is None or not await _asked_lately(ctx, case):
         return None
-    return Button(ctx.t("cases.answer_waiting", ref=case.ref), f"case:answer:{case.id}")
+    return Button(ctx.t("cases.answer_waiting", ref=case.ref), f"{ANSWER_OFFERED}{case.id}")
+
+
+# The offer's own payload: unlike the push's 回复 (case:answer:), it does not make the words
+# typed next the answer; only pressing it does (a review: the next unsure words were filed).
+ANSWER_OFFERED = "case:answer_offered:"
 
 
 async def _asked_lately(ctx: Context, case: Case) -> bool:

@@ -443,9 +443,11 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
     seen = understood(ctx, text)
     offer = await answer_offer(ctx) if _may_answer_the_office(ctx, seen, text) else None
     replies = as_replies(await _respond(ctx, seen, text))
-    if offer is None or not replies:
-        return replies
+    if offer is None or not replies or ctx.state.name not in ("", ASKING):
+        return replies  # a flow the reply started keeps its own options
     last = replies[-1]
+    if any(button.payload.startswith("case:answer") for button in last.buttons):
+        return replies  # the case's own 回复 is there already
     return [*replies[:-1], Reply(last.text, (offer, *last.buttons), last.link)]
 
 
@@ -646,7 +648,7 @@ def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
     outside walkthrough: "取消LCY-…" only showed the appointment, and "是的" then was lost)."""
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     words = fold(text).replace(fold(ref), " ")
-    if _NOT_AN_ORDER.search(words):
+    if _DENIED.search(words) or (_DONE.search(words) and _ASKED.search(words)):
         return None  # "不用取消了", "取消了吗？": the card, whose buttons act (a review)
     if says_cancel(words, lexicon) or any(word in words for word in _CANCEL_WORDS):
         return f"{CANCEL}{ref}"
@@ -656,8 +658,14 @@ def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
 
 
 _CANCEL_WORDS = ("取消", "撤销", "退掉", "cancel")
-# A denial or a question anywhere makes the words no order to cancel or move.
-_NOT_AN_ORDER = re.compile(r"[不别没未无非?？吗]|(?<![a-z])(?:not|no|don't|dont)(?![a-z])")
+# No order to cancel or move: the act denied ("不用取消了", "don't cancel"), or asked about as
+# done ("取消了…吗"); a reason ("临时有事去不了") or a polite "好吗" is still an order.
+_DENIED = re.compile(
+    r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉|改|换)"
+    r"|(?<![a-z])(?:don't|dont|do not|not)\s+(?:cancel|move|change)"
+)
+_DONE = re.compile(r"(?:取消|撤销|退掉|改|换)(?:好)?了")
+_ASKED = re.compile(r"[吗么没?？]\s*$")
 
 
 def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:

@@ -135,8 +135,8 @@ async def _named_by_service(
     """The upcoming appointments whose service the words name ("社保卡那个改到下周六"), through
     the shared service-matching path: None when the words name no service, empty when they
     name one the resident has no appointment for."""
-    if len(upcoming) < 2 or not text:
-        return None  # one appointment is the one meant ("取消预约，明天要去打疫苗": a reason)
+    if not upcoming or not text:
+        return None
     data = Path(ctx.settings.data_dir)
     lexicon, catalogue = load_lexicon(data), load_service_catalogue(data)
     words = without_when(fold(text))
@@ -147,7 +147,10 @@ async def _named_by_service(
     if mine:
         return [a for a in upcoming if codes[a.id] in mine]
     other = services_asked(words, lexicon, catalogue)
-    if other and (other[0].named or other[0].score >= SURELY_NAMED):
+    # With one appointment, only another service named in full says it is not that one: a
+    # reason may mention a service ("取消预约，明天要带孩子去打疫苗", a review).
+    sure = SURELY_NAMED if len(upcoming) > 1 else 1.0
+    if other and other[0].code not in codes.values() and (other[0].named or other[0].score >= sure):
         ctx.extra[_OTHER_SERVICE] = other[0].code
         return []
     return None

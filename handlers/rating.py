@@ -155,14 +155,25 @@ def _level_in_view(ctx: Context) -> str | None:
     if ASKING.search(fold(ctx.text)) or not_solved(ctx.text, data, in_view=True):
         return None
     level = level_in_words(ctx.text, data)
-    if level == RatingLevel.AVERAGE.value and any(word in ctx.text for word in _NOT_ONLY_LEVELS):
+    if level == RatingLevel.AVERAGE.value and not _only_average(ctx.text, data):
         return None
     return level
 
 
-# Words of 一般 that more often say something else ("一般多久", "差不多了"); "还行吧" under the
-# confirmation's 评价服务 is a rating (an outside walkthrough: it got "这个问题我回答不了").
+# Words of 一般 that more often say something else ("一般多久", "差不多了").
 _NOT_ONLY_LEVELS = ("一般", "差不多")
+_ENDINGS = re.compile(r"[吧啊呀哈的了嘛呢~～!！。.,，\s]")
+
+
+def _only_average(text: str, data: Path) -> bool:
+    """Whether the message is a 一般 word and endings only ("还行吧", "还可以", "alright"): then
+    it rates, where one thing to rate is in view (an outside walkthrough: "还行吧" under the
+    confirmation got "这个问题我回答不了"); in a sentence ("还可以改时间", "明天我过得去",
+    "还行，但是水管又漏了") such words say other things (a review)."""
+    said = _ENDINGS.sub("", fold(text))
+    if any(word in said for word in _NOT_ONLY_LEVELS):
+        return False
+    return said in {_ENDINGS.sub("", fold(w)) for w in load_lexicon(data).words["level_average"]}
 
 
 @choosing.route(Phase.COMMAND, lambda ctx: _level_in_view(ctx) is not None)

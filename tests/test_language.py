@@ -58,6 +58,11 @@ GREETING_ZH = "您好！这里是"
         ("hao de", None),
         ("mei you", None),
         ("ni hao a", None),
+        ("ok la", None),  # one word no pinyin among pinyin: no English (a review)
+        ("app bu neng yong", None),
+        ("wo zai xi'an", None),
+        ("lv se", None),  # ü typed as v
+        ("wǒ yào bàn shèbǎokǎ", None),  # with tone marks
         ("my grandma broke her leg", "en"),  # English words the catalogue does not hold
         ("garbage smell downstairs", "en"),
         ("streetlight broken", "en"),

@@ -292,3 +292,14 @@ async def test_a_level_typed_under_the_confirmation_rates_the_case(talk: Talk) -
     assert "感谢您的评价：一般" in await talk.say("还行吧")
     [rating] = await _ratings(linli)
     assert (rating.level, rating.subject_kind, rating.subject_id) == ("average", "case", case.id)
+
+
+async def test_words_of_average_in_a_sentence_rate_nothing(talk: Talk) -> None:
+    """A review: "还可以改时间", "还行，但是水管又漏了" under the confirmation were saved as
+    一般, the rest of the message lost."""
+    linli = talk.linli
+    await resolved_case(linli, talk)
+    await talk.say("解决了")
+    for words in ("还可以改时间吗", "还行，但是水管又漏了"):
+        assert "感谢您的评价" not in await talk.say(words)
+    assert await _ratings(linli) == []

@@ -319,3 +319,23 @@ async def test_going_on_words_after_an_answer_with_nothing_paused_are_no_stale_o
     await talk.say("社保卡怎么办理")
     said = await talk.say("下一步")
     assert t("zh-CN", "menu.stale_option") not in said, said
+
+
+async def test_one_appointment_and_another_service_named_in_full_says_so(talk: Talk) -> None:
+    """A review: with one 社保卡补办 appointment, "取消居住证签注的预约" then "是的" would have
+    cancelled the 社保卡补办 one."""
+    ref = await book(talk, "预约社保卡补办")
+    said = await talk.say("取消居住证签注的预约")
+    assert "您没有「居住证签注」的预约" in said and t("zh-CN", "booking.cancel_yes") not in said
+    await talk.say("是的")
+    assert (await _appointment(talk, ref)).status != "cancelled"
+
+
+async def test_an_order_with_a_reason_or_a_polite_ask_beside_the_number_still_acts(
+    talk: Talk,
+) -> None:
+    """A review: a denial anywhere ("去不了") or a polite "好吗" kept the cancel from acting."""
+    ref = await book(talk, "预约社保卡补办")
+    for words in (f"取消{ref}，临时有事去不了", f"帮我取消{ref}好吗"):
+        question = await talk.say(words)
+        assert t("zh-CN", "booking.cancel_yes") in question, question
