@@ -49,7 +49,13 @@ from handlers.grid_report import REPORT_WORDS as GRID_WORDS
 from handlers.grid_report import report_from_words
 from handlers.handover import HANDOVER_QUESTION, LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
-from handlers.my_records import has_appointments, move_to_day, offer_to_cancel, show_my_cases
+from handlers.my_records import (
+    has_appointments,
+    move_by_reference,
+    move_to_day,
+    offer_to_cancel,
+    show_my_cases,
+)
 from handlers.needs import NEED_WORDS, need_from_words
 from handlers.needs_edit import RENAME
 from handlers.needs_staff import REJECT_REASON
@@ -634,7 +640,9 @@ def _transcript(ctx: Context) -> list[dict[str, str]]:
 async def _reference(ctx: Context, ref: str, text: str = "") -> HandlerResult:
     if ref.startswith("LCY"):
         acted = _act_on_appointment(ctx, ref, text)
-        if acted is not None:  # "取消LCY-…" asks the cancel question, "LCY-… 改到周六" moves
+        if acted == f"{MOVE}{ref}":  # "LCY-… 改到周六上午10点": to the day said
+            return await move_by_reference(ctx, ref, text)
+        if acted is not None:  # "取消LCY-…" asks the cancel question
             return await ctx.redirect(ctx, acted)
         card = await appointment_card(ctx, ref)
         if card is not None:

@@ -26,6 +26,7 @@ from models.calendar import (
     next_non_working_day,
 )
 from models.intents import fold, load_lexicon
+from models.refs import find_reference
 from models.services import DayKind
 
 router = Router("menu")
@@ -90,7 +91,12 @@ async def unsupported_message(ctx: Context) -> HandlerResult:
 
 @router.command("cancel")
 async def cancel(ctx: Context) -> HandlerResult:
-    """Abandon the current flow from anywhere; "cancel my appointment" cancels an appointment."""
+    """Abandon the current flow from anywhere; "cancel my appointment" cancels an appointment,
+    and "取消 LCY-…" that one (a walkthrough: it asked about the one booked last)."""
+    ref = find_reference(ctx.command_args) if ctx.command_args else None
+    if ref is not None and ref.startswith("LCY"):
+        ctx.clear_state()
+        return await ctx.redirect(ctx, f"book:cancel:{ref}")
     if ctx.command_args and (_names_a_booking(ctx) or _points_at_a_booking(ctx)):
         return await offer_to_cancel(ctx)
     if not ctx.state.name:

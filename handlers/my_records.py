@@ -68,6 +68,19 @@ async def move_to_day(ctx: Context, text: str | None = None) -> HandlerResult:
         appointment = await only_or_latest(ctx)
     if appointment is None:
         return await which_appointment(ctx, MOVE, await upcoming_appointments(ctx))
+    return await _move_to_said(ctx, appointment, text)
+
+
+async def move_by_reference(ctx: Context, ref: str, text: str) -> HandlerResult:
+    """ "LCY-… 改到周六上午10点": that appointment moved to the day said (a walkthrough: the day
+    was ignored); another's, or none, is told as 改约 tells it."""
+    appointment = await own_appointment(ctx, ref)
+    if appointment is None:
+        return await ctx.redirect(ctx, f"{MOVE}{ref}")
+    return await _move_to_said(ctx, appointment, text.replace(ref, " "))
+
+
+async def _move_to_said(ctx: Context, appointment: Appointment, text: str) -> HandlerResult:
     if not names_when(fold(text)):
         return await ctx.redirect(ctx, f"{MOVE}{appointment.ref}")
     service = await ctx.session.get(Service, appointment.service_id)

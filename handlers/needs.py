@@ -3,6 +3,7 @@ for (+1 it) or made a new item with a suggested category; supporters hear of eve
 
 from __future__ import annotations
 
+import re
 import time
 from functools import cache
 from pathlib import Path
@@ -252,6 +253,31 @@ async def _own_need(ctx: Context, number: str) -> Need | None:
     )
     by_staff = ctx.staff is not None and need.submitted_by_staff_id == ctx.staff.id
     return need if by_resident or by_staff else None
+
+
+_NOT_THE_SAME = re.compile(
+    r"不是|不一样|没有一样|不同|不相同|另一回事|两回事"
+    r"|(?<![a-z])(?:none|not the same|different)(?![a-z])"
+)
+
+
+def _declined_option(ctx: Context) -> str | None:
+    """At the similar needs offered, words saying none is theirs ("都不是我说的", "没有一样的",
+    "not the same"): the 都不是，作为新需求 button's payload (a walkthrough: the need was lost)."""
+    if ctx.payload is not None or ctx.state.name or not ctx.text or ctx.command is not None:
+        return None
+    declined = payloads_shown(ctx.state.data, "need:new:")
+    if len(declined) != 1 or any(mark in ctx.text for mark in "?？吗"):
+        return None
+    if not _NOT_THE_SAME.search(fold(ctx.text)) or _supported_option(ctx) is not None:
+        return None
+    return declined[0]
+
+
+@router.route(Phase.COMMAND, lambda ctx: _declined_option(ctx) is not None)
+async def declined_in_words(ctx: Context) -> HandlerResult:
+    """None of the similar needs is the resident's, said in words: as 都不是，作为新需求."""
+    return await ctx.redirect(ctx, _declined_option(ctx) or "")
 
 
 def _supported_option(ctx: Context) -> str | None:

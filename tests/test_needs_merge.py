@@ -112,6 +112,16 @@ async def test_the_first_words_of_not_the_same_typed_choose_it(linli: Linli) -> 
     assert [i.supporters for i in await _items(linli)] == [1, 1]
 
 
+@pytest.mark.parametrize("words", ["都不是我说的", "没有一样的", "not the same"])
+async def test_saying_none_is_the_same_makes_a_new_item(linli: Linli, words: str) -> None:
+    """A walkthrough: "都不是我说的" at the offer got "我不太确定您的意思", and the need was
+    lost."""
+    second, _offer = await _offered_meanwhile(linli, "merge-m", "merge-n")
+    categories = await second.send(words)
+    lang = "en" if words.isascii() else "zh-CN"  # the reply follows the words' language
+    assert categories[0].text == t(lang, "needs.choose_category"), categories[0].text
+
+
 async def test_two_presses_at_the_same_instant_make_one_item(linli: Linli) -> None:
     first, second = Chat(linli, user="merge-g"), Chat(linli, user="merge-h")
     third, fourth = Chat(linli, user="merge-i"), Chat(linli, user="merge-j")

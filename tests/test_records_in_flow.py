@@ -339,3 +339,25 @@ async def test_an_order_with_a_reason_or_a_polite_ask_beside_the_number_still_ac
     for words in (f"取消{ref}，临时有事去不了", f"帮我取消{ref}好吗"):
         question = await talk.say(words)
         assert t("zh-CN", "booking.cancel_yes") in question, question
+
+
+async def test_cancel_and_a_number_with_a_space_is_about_that_appointment(talk: Talk) -> None:
+    """A walkthrough: "取消 LCY-…" (a space after 取消) asked about the one booked last; and
+    another's number or none must not stand for it either."""
+    first = await book(talk, "预约社保卡补办")
+    second = await book(talk, "预约高龄补贴申领")
+    question = await talk.say(f"取消 {first}")
+    assert first in question and second not in question, question
+    assert t("zh-CN", "booking.cancel_yes") in question
+    other = await talk.say("取消 LCY-20261127-0099")
+    assert second not in other and t("zh-CN", "booking.cancel_yes") not in other, other
+
+
+async def test_a_number_and_a_day_moves_that_appointment_to_the_day(talk: Talk) -> None:
+    """A walkthrough: "LCY-… 改到周六上午10点" ignored the day and showed the first days."""
+    ref = await book(talk, "预约社保卡补办")
+    slots = await talk.say(f"{ref} 改到周六上午10点")
+    assert "10:00" in slots and t("zh-CN", "booking.yes") in slots, slots
+    done = await talk.say(t("zh-CN", "booking.yes"))
+    assert ref in done and "改约成功" in done, done
+    assert (await _appointment(talk, ref)).starts_at.astimezone(SHANGHAI).weekday() == 5
