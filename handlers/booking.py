@@ -22,6 +22,7 @@ from handlers.common import (
     back_to_menu,
     echoed,
     format_time,
+    gives_up,
     holiday_label,
     is_short,
     localized,
@@ -489,7 +490,7 @@ async def day_said(ctx: Context, text: str) -> HandlerResult:
         return await start_booking(ctx)
     asked = parse_when(_hour_alone(ctx, text), _today(ctx))
     if not says_when(asked):
-        if "move" in ctx.state.data and _gives_up(ctx, text):
+        if "move" in ctx.state.data and gives_up(ctx, text):
             ctx.clear_state()  # "算了不改了": the appointment stays as it was
             return await main_menu(ctx, ctx.t("booking.move_dropped"))
         return _not_understood(ctx)
@@ -517,11 +518,6 @@ def _asked_for(ctx: Context, text: str) -> str:
         return text
     rest = folded[min(ends) :]
     return rest if names_when(rest) else text
-
-
-def _gives_up(ctx: Context, text: str) -> bool:
-    lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    return lexicon.only_with_filler("gives_up", "gives_up_filler", text)
 
 
 def _not_understood(ctx: Context) -> Reply:

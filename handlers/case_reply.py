@@ -60,12 +60,12 @@ def _answers_question(ctx: Context) -> bool:
     """Words typed under the office's question, delivered lately, that are no other matter
     ("是东门，靠近快递柜那边", "有的，残疾证也有", "是的，户籍在南街社区"): not small talk
     ("好的", "谢谢"), nor a request the bot reads surely ("楼道灯坏了"), nor a question
-    ("社保卡怎么办理"). After other replies scrolled the question away, only words the bot
-    reads as nothing sure, while one case waits for an answer (see _waiting_for_answer)."""
+    ("社保卡怎么办理"). After other replies scrolled the question away, only "回复" typed
+    (the reply to unsure words then offers 回复, see answer_offer in handlers/cases)."""
     if ctx.payload is not None or not ctx.text or ctx.command is not None or _in_a_flow(ctx):
         return False
     if question_in_view(ctx) is None:
-        return _says_reply(ctx)  # the answer itself then waits for respond (answer_left_waiting)
+        return _says_reply(ctx)
     if ctx.now() - ctx.state.updated_at > ANSWER_FRESH:
         return False  # asked days ago: the next words may be about anything
     seen = understood(ctx)

@@ -30,6 +30,7 @@ from handlers.cases_staff import staff_actions
 from handlers.common import (
     back_to_menu,
     echoed,
+    gives_up,
     localized,
     location_of,
     main_menu,
@@ -226,7 +227,7 @@ def place_answer(ctx: Context) -> str | None:
 async def proxy_answer(ctx: Context) -> HandlerResult:
     """One intake answer (a place may be a shared location); the next question, or the case
     opened."""
-    if _gives_up(ctx):  # "算了，先不报了" is no address: nothing is submitted
+    if gives_up(ctx, ctx.text):  # "算了，先不报了" is no address: nothing is submitted
         ctx.clear_state()
         return await main_menu(ctx, ctx.t("cases.given_up"))
     left = [q for q in ctx.state.data.get("left", []) if isinstance(q, str)]
@@ -249,12 +250,6 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
         return Reply(said_before + ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
     opened = await _open(ctx)
     return Reply(said_before + opened.text, opened.buttons, opened.link) if said_before else opened
-
-
-def _gives_up(ctx: Context) -> bool:
-    """Whether the words only give the request up ("算了不办了"; data/intents.toml gives_up)."""
-    lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    return bool(ctx.text) and lexicon.only_with_filler("gives_up", "gives_up_filler", ctx.text)
 
 
 def _points_back(ctx: Context, answer: str) -> bool:

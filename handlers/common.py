@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, time
+from pathlib import Path
 from typing import Any
 
 from bot.context import Context
@@ -11,6 +12,7 @@ from bot.i18n import catalogue, format_day
 from bot.messages import Button, Reply
 from bot.outgoing import Name
 from models.calendar import DayInfo
+from models.intents import load_lexicon
 from models.org import Street
 from models.people import Resident
 from models.personal_data import remove_personal_data
@@ -172,3 +174,10 @@ async def known_resident(ctx: Context) -> Resident | None:
     """The resident behind this chat account, if it has one (never made here)."""
     rid = ctx.identity.resident_id
     return None if rid is None else await ctx.session.get(Resident, rid)
+
+
+def gives_up(ctx: Context, text: str) -> bool:
+    """Whether the words only give up what is under way ("算了不办了", "算了不改了";
+    data/intents.toml gives_up with gives_up_filler)."""
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    return bool(text) and lexicon.only_with_filler("gives_up", "gives_up_filler", text)
