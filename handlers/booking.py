@@ -1134,12 +1134,19 @@ async def cancel_question(ctx: Context) -> HandlerResult:
     appointment = await own_appointment(ctx, ctx.args)
     if appointment is None:
         return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
-    return _cancel_question(ctx, appointment)
+    return await _cancel_question(ctx, appointment)
 
 
-def _cancel_question(ctx: Context, appointment: Appointment, *, changed: bool = False) -> Reply:
+async def _cancel_question(
+    ctx: Context, appointment: Appointment, *, changed: bool = False
+) -> Reply:
+    # The service is named: a resident with two appointments at one time must see which.
+    service = await ctx.session.get(Service, appointment.service_id)
     text = ctx.t(
-        "booking.cancel_question", ref=appointment.ref, when=_when(ctx, appointment.starts_at)
+        "booking.cancel_question",
+        service=_name(ctx, service) if service else "",
+        ref=appointment.ref,
+        when=_when(ctx, appointment.starts_at),
     )
     if changed:
         text = f"{ctx.t('booking.cancel_changed', ref=appointment.ref)}\n{text}"
@@ -1162,7 +1169,7 @@ async def cancel_confirmed(ctx: Context) -> HandlerResult:
     if appointment is None:
         return Reply(ctx.t("booking.not_found"), back_to_menu(ctx))
     if asked_at and asked_at != str(_minute_of(appointment.starts_at)):
-        return _cancel_question(ctx, appointment, changed=True)
+        return await _cancel_question(ctx, appointment, changed=True)
     offered = await cancel_appointment(ctx.session, appointment, ctx.now(), booking_limits(ctx))
     await _announce_offers(ctx, offered)
     return await main_menu(ctx, ctx.t("booking.cancelled", ref=appointment.ref))

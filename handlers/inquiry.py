@@ -53,6 +53,7 @@ from handlers.my_records import (
     has_appointments,
     move_by_reference,
     move_to_day,
+    names_an_appointment,
     offer_to_cancel,
     show_my_cases,
 )
@@ -62,6 +63,8 @@ from handlers.needs_staff import REJECT_REASON
 from handlers.needs_visit import VISIT_WORDS
 from handlers.notices_staff import TEXT as NOTICE_TEXT
 from handlers.rating import COMMENT as RATING_COMMENT
+from handlers.rating import LEVEL as RATING_LEVEL
+from handlers.rating_words import level_in_words
 from models.intent_model import IntentModel
 from models.intents import (
     OWN_RECORDS,
@@ -166,6 +169,8 @@ def _interrupts(ctx: Context) -> bool:
         return False
     if ctx.command is not None and not ctx.command_args:
         return False  # a chat word alone (取消, 进度) is its command's, whatever a model reads
+    if ctx.state.name == RATING_LEVEL and level_in_words(ctx.text, Path(ctx.settings.data_dir)):
+        return False  # "满意，工作人员讲得很清楚" rates: 工作人员 there asks for nobody
     seen = understood(ctx)
     if not seen.sure:  # the flow's step reads it (the bot would only ask what it means) …
         return _no_day_but_another_matter(ctx, seen)
@@ -460,6 +465,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
 async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     intent = seen.intent
     if not seen.sure and _offerable(seen):
+        if await _cancels_a_named_appointment(ctx, seen, text):
+            return await offer_to_cancel(ctx)
         return _offer_readings(ctx, seen, text)
     if intent is Intent.BOOKING and (seen.service or seen.services):
         return await book_what_fits(ctx, text)
@@ -485,6 +492,17 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     if not seen.found and not seen.outside and not _asks(ctx, text):
         return await not_understood(ctx)  # nothing we know of, and not even a question
     return await _answer(ctx, seen, text)
+
+
+async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str) -> bool:
+    """Whether cancel words stand beside the name of a service the resident has booked
+    ("高龄补贴那个不要了": a walkthrough was asked which reading it meant)."""
+    if Intent.CANCEL_BOOKING not in seen.readings or text != ctx.text:
+        return False
+    folded = fold(text)
+    if _DENIED.search(folded) or not says_cancel(folded, load_lexicon(Path(ctx.settings.data_dir))):
+        return False
+    return await names_an_appointment(ctx, text)
 
 
 def _may_answer_the_office(ctx: Context, seen: Understood, text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from bot.clock import local_today
@@ -20,6 +21,7 @@ from handlers.common import (
     weekday_name,
 )
 from handlers.my_records import offer_to_cancel
+from models.base import SHANGHAI
 from models.calendar import (
     DayInfo,
     classify_day,
@@ -136,10 +138,38 @@ async def back(ctx: Context) -> HandlerResult:
 @router.payload("hours")
 @router.command("hours")
 async def opening_hours(ctx: Context) -> HandlerResult:
-    """Opening hours today and on the next weekend or holiday."""
+    """Whether the hall is open now, its hours today and on the next weekend or holiday."""
+    now_line = await _open_now(ctx)
     key = f"hours:{ctx.lang}:{local_today(ctx.clock).isoformat()}"
     text = await ctx.reference.remember(key, lambda: _hours_text(ctx))
-    return Reply(text, back_to_menu(ctx))
+    return Reply("\n".join(line for line in (now_line, text) if line), back_to_menu(ctx))
+
+
+async def _open_now(ctx: Context) -> str:
+    """Open now, not yet, or closed for today and when it opens next (a walkthrough: at 23:00
+    办公时间 gave today's hours without saying the hall had closed)."""
+    overrides = await ctx.reference.overrides(ctx.unit)
+    today = classify_day(local_today(ctx.clock), overrides)
+    rule = await ctx.reference.opening_rule(ctx.unit, today.kind)
+    now = ctx.now().astimezone(SHANGHAI).time()
+    if rule is not None and now < rule.opens:
+        return ctx.t("hours.now_before", opens=format_time(rule.opens))
+    if rule is not None and now < rule.closes:
+        return ctx.t("hours.now_open", closes=format_time(rule.closes))
+    for offset in range(1, NEXT_OPENING_DAYS + 1):
+        info = classify_day(today.day + timedelta(days=offset), overrides)
+        following = await ctx.reference.opening_rule(ctx.unit, info.kind)
+        if following is not None:
+            return ctx.t(
+                "hours.now_closed",
+                date=format_date(ctx, info.day),
+                weekday=weekday_name(ctx, info.day),
+                opens=format_time(following.opens),
+            )
+    return ""
+
+
+NEXT_OPENING_DAYS = 14  # how far ahead "closed now" looks for the next opening
 
 
 async def _hours_text(ctx: Context) -> str:

@@ -142,6 +142,11 @@ _NOT_NAMING = (
 )
 
 
+async def names_an_appointment(ctx: Context, text: str) -> bool:
+    """Whether the words name the service of one of the resident's upcoming appointments."""
+    return bool(await _named_by_service(ctx, text, await upcoming_appointments(ctx)))
+
+
 async def _named_by_service(
     ctx: Context, text: str, upcoming: list[Appointment]
 ) -> list[Appointment] | None:

@@ -160,7 +160,7 @@ async def take_need(
     items = await _similar_items(ctx, need, need.category)
     if not items:
         return _category_question(ctx, need, suggested)
-    return _offer(ctx, need, items, ctx.t("needs.similar", count=items[0].supporters))
+    return _offer(ctx, need, items, ctx.t("needs.similar"))
 
 
 async def _same_words_joined(ctx: Context, need: Need) -> Reply | None:

@@ -29,6 +29,7 @@ from handlers.common import (
 )
 from handlers.rating_words import (
     Listed,
+    comment_beside_level,
     level_in_words,
     level_or_skip,
     named_by_reference,
@@ -344,8 +345,12 @@ async def _rated(ctx: Context, subject: Subject, resident: int, level: RatingLev
         if visit is not None:  # its supervisor is alerted once the comment is in (or skipped)
             lines.append(ctx.t("rating.call_back", **_who_and_when(ctx, visit)))
             case_id = visit.case.id
-    lines.append(ctx.t("rating.comment_poor" if level in POOR else "rating.comment_prompt"))
     ctx.set_state(COMMENT, rating=rating.id, case=case_id)
+    comment = comment_beside_level(ctx.text, Path(ctx.settings.data_dir)) if ctx.text else ""
+    if comment:  # "满意，工作人员很耐心": the words with the level are its comment
+        done = await _finish(ctx, comment)
+        return Reply("\n".join([*lines, done.text]), done.buttons)
+    lines.append(ctx.t("rating.comment_poor" if level in POOR else "rating.comment_prompt"))
     return Reply("\n".join(lines), (Button(ctx.t("rating.skip"), "rate:skip"), *back_to_menu(ctx)))
 
 

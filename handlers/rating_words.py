@@ -133,6 +133,23 @@ def level_in_words(text: str, data_dir: Path) -> str | None:
     return None
 
 
+def comment_beside_level(text: str, data_dir: Path) -> str:
+    """The words a typed level came with ("满意，工作人员很耐心"), kept whole as the rating's
+    comment (a walkthrough: the level was saved and the words lost); "" for a level alone or
+    with only thanks and endings ("非常满意，谢谢你们")."""
+    if level_in_words(text, data_dir) is None:
+        return ""
+    lexicon = load_lexicon(data_dir)
+    said = [p for level in _SAID_LEVELS for p in lexicon.words.get(f"level_{level}", ())]
+    rest = _without(normalize_words(text), (*said, *lexicon.words.get("level_unhappy", ())))
+    rest = _without(rest, (*lexicon.words.get("thanks", ()), *lexicon.words.get("filler", ())))
+    rest = re.sub(r"(?<![a-z])(?:you|very much|so much|a lot)(?![a-z])", " ", rest)
+    kept = sum(ch.isalnum() for ch in _ENDINGS.sub("", rest))
+    return text.strip() if kept >= COMMENT_LEAST else ""
+
+
+COMMENT_LEAST = 4  # letters and characters besides the level that make a comment
+_ENDINGS = re.compile(r"[你们的了啊呀吧哈嘛呢]")
 _COMPLAINTS = frozenset(_SAID_LEVELS[:3])
 _DENIAL = re.compile(r"[不没别未无非]|(?<![a-z])(?:not|no|never|nothing)(?![a-z])|n't")
 

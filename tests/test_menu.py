@@ -75,6 +75,25 @@ async def test_opening_hours_follow_the_calendar(
     assert "柳城街道办事处" in text
 
 
+@pytest.mark.parametrize(
+    ("moment", "said"),
+    [
+        ((2026, 11, 27, 7, 30), "现在还没到办公时间，今天 08:00 开始办公。"),
+        ((2026, 11, 27, 10, 0), "现在正在办公，今天 18:00 结束。"),
+        ((2026, 11, 27, 23, 0), "现在已过办公时间。下次办公：11月28日（周六）09:00 开始。"),
+        ((2026, 11, 28, 12, 30), "现在已过办公时间。下次办公：11月29日（周日）09:00 开始。"),
+        ((2026, 11, 29, 20, 0), "现在已过办公时间。下次办公：11月30日（周一）08:00 开始。"),
+    ],
+)
+async def test_hours_say_whether_the_hall_is_open_now(
+    chat: Chat, clock: ManualClock, moment: tuple[int, int, int, int, int], said: str
+) -> None:
+    """A walkthrough: at 23:00 办公时间 gave today's hours and did not say it had closed."""
+    clock.set(datetime(*moment, tzinfo=SHANGHAI))
+    text = (await chat.press("hours"))[0].text
+    assert text.startswith(said), text
+
+
 async def test_hours_say_when_a_year_is_not_published(chat: Chat, clock: ManualClock) -> None:
     clock.set(datetime(2026, 12, 31, 10, 0, tzinfo=SHANGHAI))
     text = (await chat.press("hours"))[0].text

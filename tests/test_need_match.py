@@ -308,8 +308,8 @@ async def test_chat_offers_what_another_process_added_and_not_what_it_closed(
         assert await change_stage(session, canteen, NeedStage.REJECTED, clock.now(), reason="已有")
     second = Chat(linli, user="second-neighbour")
     await second.send("需求")
-    assert "位邻居提过类似需求" in (await second.send("快递柜不够用，取件太难"))[0].text
+    assert "邻居提过类似需求" in (await second.send("快递柜不够用，取件太难"))[0].text
     third = Chat(linli, user="third-neighbour")
     await third.send("需求")
     reply = await third.send("老人吃饭不方便，社区能不能办个老年食堂")
-    assert "位邻居提过类似需求" not in reply[0].text
+    assert "邻居提过类似需求" not in reply[0].text

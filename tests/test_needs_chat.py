@@ -33,7 +33,7 @@ async def test_submit_match_plus_and_the_same_words_twice(linli: Linli) -> None:
     second = Chat(linli, user="second-neighbour")
     await second.send("需求")
     offer = await second.send("老人吃饭不方便，社区能不能办个老年食堂")
-    assert "位邻居提过类似需求" in offer[0].text
+    assert "邻居提过类似需求" in offer[0].text
     plus = payloads(offer[0])[0]
     assert plus.startswith("need:plus:") and payloads(offer[0])[-1].startswith("need:new:")
     done = await second.press(plus)

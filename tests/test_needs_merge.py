@@ -200,7 +200,7 @@ async def test_another_process_s_item_is_offered_at_once(linli: Linli) -> None:
     second = Chat(linli, user="merge-l")
     await second.send("需求")
     offer = await second.send(CANTEEN_SIMILAR)  # seconds later, long before a refresh is due
-    assert "位邻居提过类似需求" in offer[0].text, offer[0].text
+    assert "邻居提过类似需求" in offer[0].text, offer[0].text
     assert payloads(offer[0])[0].startswith("need:plus:")
 
 

@@ -303,3 +303,39 @@ async def test_words_of_average_in_a_sentence_rate_nothing(talk: Talk) -> None:
     for words in ("还可以改时间吗", "还行，但是水管又漏了"):
         assert "感谢您的评价" not in await talk.say(words)
     assert await _ratings(linli) == []
+
+
+def test_words_beside_a_typed_level_are_its_comment() -> None:
+    from pathlib import Path
+
+    from handlers.rating_words import comment_beside_level
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    for words in (
+        "满意，工作人员很耐心",
+        "排队排了两个小时，太慢",
+        "very satisfied, the clerk explained everything",
+    ):
+        assert comment_beside_level(words, data) == words, words
+    for words in (
+        "非常满意",
+        "很满意，谢谢你们",
+        "满意吧",
+        "不满意，等太久了",
+        "还行吧",
+        "随便说说",
+        "thank you, very satisfied",
+    ):
+        assert comment_beside_level(words, data) == "", words
+
+
+async def test_a_level_with_a_comment_in_one_sentence_keeps_both(talk: Talk) -> None:
+    """A walkthrough: "满意，工作人员很耐心" at the levels kept 满意 and lost the words."""
+    await talk.say("评价")
+    await talk.say("评价窗口服务")
+    assert "很满意" in await talk.say("社保")
+    said = await talk.say("满意，工作人员讲得很清楚")
+    assert "感谢您的评价：满意" in said and "您的意见已记录" in said, said
+    assert "跳过" not in said and await talk.state() == ""
+    [rating] = await _ratings(talk.linli)
+    assert (rating.level, rating.comment) == ("satisfied", "满意，工作人员讲得很清楚")

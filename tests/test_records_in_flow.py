@@ -34,6 +34,16 @@ async def book(talk: Talk, sentence: str) -> str:
     return found.group()
 
 
+async def _book_monday(talk: Talk, sentence: str) -> str:
+    """Book the first slot of next Monday (not today: the clock may move past it)."""
+    slots = await talk.say(f"{sentence} 下周一")
+    assert "11月30日" in slots, slots
+    await talk.say("1")
+    found = APPOINTMENT.search(await talk.say(t("zh-CN", "booking.yes")))
+    assert found is not None
+    return found.group()
+
+
 async def _count(talk: Talk, table: type[Case] | type[Appointment]) -> int:
     async with talk.linli.sessions() as session:
         return (await session.exec(select(func.count()).select_from(table))).one()
@@ -48,7 +58,10 @@ async def test_cancel_my_appointment_from_inside_another_flow(talk: Talk) -> Non
     ref = await book(talk, "预约社保卡补办")
     await talk.say("代办")  # a flow that takes free text of its own
     question = await talk.say("取消我的预约")
-    assert t("zh-CN", "booking.cancel_question", ref=ref, when="")[:12] in question, question
+    assert (
+        t("zh-CN", "booking.cancel_question", service="社保卡补办", ref=ref, when="")[:30]
+        in question
+    ), question
     done = await talk.say(t("zh-CN", "booking.cancel_yes"))
     assert t("zh-CN", "booking.cancelled", ref=ref) in done
     assert (await _appointment(talk, ref)).status == "cancelled"
@@ -361,3 +374,38 @@ async def test_a_number_and_a_day_moves_that_appointment_to_the_day(talk: Talk) 
     done = await talk.say(t("zh-CN", "booking.yes"))
     assert ref in done and "改约成功" in done, done
     assert (await _appointment(talk, ref)).starts_at.astimezone(SHANGHAI).weekday() == 5
+
+
+async def test_a_booked_service_with_cancel_words_asks_the_cancel_question(talk: Talk) -> None:
+    """A walkthrough: "高龄补贴那个不要了" (no 预约 in it) was asked which reading it meant; the
+    cancel question now names the service, as two appointments can share a time."""
+    card = await book(talk, "预约社保卡补办")
+    allowance = await book(talk, "预约高龄补贴申领")
+    question = await talk.say("高龄补贴那个不要了")
+    assert allowance in question and card not in question, question
+    assert "「高龄补贴申领」" in question and t("zh-CN", "booking.cancel_yes") in question
+    kept = await talk.say("高龄补贴那个不用取消了")  # a denial cancels nothing, asks nothing
+    assert t("zh-CN", "booking.cancel_yes") not in kept, kept
+    assert (await _appointment(talk, allowance)).status != "cancelled"
+
+
+async def test_a_service_typed_at_the_list_of_appointments_chooses_it(
+    talk: Talk, clock: ManualClock
+) -> None:
+    """A walkthrough: "高龄补贴" typed at 要取消哪一个？ got the FAQ's answer."""
+    card = await _book_monday(talk, "预约社保卡补办")
+    allowance = await _book_monday(talk, "预约高龄补贴申领")
+    await talk.say("菜单")
+    listed = await talk.say("取消预约")
+    assert t("zh-CN", "records.which_to_cancel") in listed, listed
+    question = await talk.say("高龄补贴那个")
+    assert allowance in question and card not in question, question
+    assert t("zh-CN", "booking.cancel_yes") in question
+    await talk.say("菜单")
+    clock.advance(timedelta(minutes=31))  # neither booked a moment ago: 改约 asks which
+    listed = await talk.say("改约")
+    assert t("zh-CN", "records.which_to_move") in listed, listed
+    days = await talk.say("社保卡")
+    assert "「社保卡补办」" in days and await talk.state() == "booking.day", days
+    await talk.say("菜单")
+    assert (await _appointment(talk, allowance)).status != "cancelled"
