@@ -4,7 +4,6 @@ the grid, a wish, proxy handling, a person — even in the middle of another flo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,11 +13,8 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import Handler, HandlerResult, Phase, Router, as_replies
 from handlers.booking import (
-    CANCEL,
     CHOOSE_DAY,
     CHOOSE_SERVICE,
-    MOVE,
-    appointment_card,
     book_what_fits,
     day_typed,
     documents_lines,
@@ -50,8 +46,9 @@ from handlers.grid_report import report_from_words
 from handlers.handover import HANDOVER_QUESTION, LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
 from handlers.my_records import (
+    DENIED,
+    appointment_by_reference,
     has_appointments,
-    move_by_reference,
     move_to_day,
     names_an_appointment,
     offer_to_cancel,
@@ -500,7 +497,7 @@ async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str
     if Intent.CANCEL_BOOKING not in seen.readings or text != ctx.text:
         return False
     folded = fold(text)
-    if _DENIED.search(folded) or not says_cancel(folded, load_lexicon(Path(ctx.settings.data_dir))):
+    if DENIED.search(folded) or not says_cancel(folded, load_lexicon(Path(ctx.settings.data_dir))):
         return False
     return await names_an_appointment(ctx, text)
 
@@ -657,41 +654,8 @@ def _transcript(ctx: Context) -> list[dict[str, str]]:
 
 async def _reference(ctx: Context, ref: str, text: str = "") -> HandlerResult:
     if ref.startswith("LCY"):
-        acted = _act_on_appointment(ctx, ref, text)
-        if acted == f"{MOVE}{ref}":  # "LCY-… 改到周六上午10点": to the day said
-            return await move_by_reference(ctx, ref, text)
-        if acted is not None:  # "取消LCY-…" asks the cancel question
-            return await ctx.redirect(ctx, acted)
-        card = await appointment_card(ctx, ref)
-        if card is not None:
-            return card
-        return Reply(ctx.t("ask.no_reference", ref=ref), back_to_menu(ctx))
+        return await appointment_by_reference(ctx, ref, text)
     return await ctx.redirect(ctx, f"case:view:{ref}")
-
-
-def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
-    """The appointment option the words around its reference ask for: cancel or move (an
-    outside walkthrough: "取消LCY-…" only showed the appointment, and "是的" then was lost)."""
-    lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    words = fold(text).replace(fold(ref), " ")
-    if _DENIED.search(words) or (_DONE.search(words) and _ASKED.search(words)):
-        return None  # "不用取消了", "取消了吗？": the card, whose buttons act (a review)
-    if says_cancel(words, lexicon) or any(word in words for word in _CANCEL_WORDS):
-        return f"{CANCEL}{ref}"
-    if any(lexicon.has(kind, words) for kind in ("move_booking", "move_option", "move_target")):
-        return f"{MOVE}{ref}"
-    return None
-
-
-_CANCEL_WORDS = ("取消", "撤销", "退掉", "cancel")
-# No order to cancel or move: the act denied ("不用取消了", "don't cancel"), or asked about as
-# done ("取消了…吗"); a reason ("临时有事去不了") or a polite "好吗" is still an order.
-_DENIED = re.compile(
-    r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉|改|换)"
-    r"|(?<![a-z])(?:don't|dont|do not|not)\s+(?:cancel|move|change)"
-)
-_DONE = re.compile(r"(?:取消|撤销|退掉|改|换)(?:好)?了")
-_ASKED = re.compile(r"[吗么没?？]\s*$")
 
 
 def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:

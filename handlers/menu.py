@@ -20,7 +20,7 @@ from handlers.common import (
     street_name,
     weekday_name,
 )
-from handlers.my_records import offer_to_cancel
+from handlers.my_records import appointment_by_reference, offer_to_cancel
 from models.base import SHANGHAI
 from models.calendar import (
     DayInfo,
@@ -96,9 +96,8 @@ async def cancel(ctx: Context) -> HandlerResult:
     """Abandon the current flow from anywhere; "cancel my appointment" cancels an appointment,
     and "取消 LCY-…" that one (a walkthrough: it asked about the one booked last)."""
     ref = find_reference(ctx.command_args) if ctx.command_args else None
-    if ref is not None and ref.startswith("LCY"):
-        ctx.clear_state()
-        return await ctx.redirect(ctx, f"book:cancel:{ref}")
+    if ref is not None and ref.startswith("LCY"):  # read as "取消LCY-…" is, denials and all
+        return await appointment_by_reference(ctx, ref, ctx.text)
     if ctx.command_args and (_names_a_booking(ctx) or _points_at_a_booking(ctx)):
         return await offer_to_cancel(ctx)
     if not ctx.state.name:

@@ -6,6 +6,7 @@ request."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlmodel import select
@@ -17,6 +18,7 @@ from handlers.booking import (
     CANCEL,
     CHOOSE_DAY,
     MOVE,
+    appointment_card,
     day_said,
     my_appointments,
     only_or_latest,
@@ -25,11 +27,11 @@ from handlers.booking import (
     which_appointment,
 )
 from handlers.cases import cases_of
-from handlers.common import localized
+from handlers.common import back_to_menu, localized
 from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import CaseKind
-from models.intents import fold, load_lexicon, services_asked
+from models.intents import fold, load_lexicon, says_cancel, services_asked
 from models.service_match import load_service_catalogue
 from models.services import Service
 from models.when import names_when, without_when
@@ -196,3 +198,43 @@ async def _which_of_named(
         return result
     said = ctx.t("records.none_of_that", service=localized(ctx, service.name_zh, service.name_en))
     return Reply(f"{said}\n{result.text}", result.buttons)
+
+
+async def appointment_by_reference(ctx: Context, ref: str, text: str) -> HandlerResult:
+    """An appointment number with words around it: "取消LCY-…" asks the cancel question,
+    "LCY-… 改到周六上午10点" moves it to the day said, else (or when denied) its card."""
+    acted = _act_on_appointment(ctx, ref, text)
+    if acted == f"{MOVE}{ref}":
+        return await move_by_reference(ctx, ref, text)
+    if acted is not None:
+        ctx.clear_state()
+        return await ctx.redirect(ctx, acted)
+    card = await appointment_card(ctx, ref)
+    if card is not None:
+        return card
+    return Reply(ctx.t("ask.no_reference", ref=ref), back_to_menu(ctx))
+
+
+def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
+    """The appointment option the words around its reference ask for: cancel or move (an
+    outside walkthrough: "取消LCY-…" only showed the appointment, and "是的" then was lost)."""
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    words = fold(text).replace(fold(ref), " ")
+    if DENIED.search(words) or (_DONE.search(words) and _ASKED.search(words)):
+        return None  # "不用取消了", "取消了吗？": the card, whose buttons act (a review)
+    # 取消 itself is no lexicon word (alone, it leaves a flow): beside a number it cancels.
+    if says_cancel(words, lexicon) or "取消" in words:
+        return f"{CANCEL}{ref}"
+    if any(lexicon.has(kind, words) for kind in ("move_booking", "move_option", "move_target")):
+        return f"{MOVE}{ref}"
+    return None
+
+
+# No order to cancel or move: the act denied ("不用取消了", "don't cancel"), or asked about as
+# done ("取消了…吗"); a reason ("临时有事去不了") or a polite "好吗" is still an order.
+DENIED = re.compile(
+    r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉|改|换)"
+    r"|(?<![a-z])(?:don't|dont|do not|not)\s+(?:cancel|move|change)"
+)
+_DONE = re.compile(r"(?:取消|撤销|退掉|改|换)\s*(?:好)?\s*了")
+_ASKED = re.compile(r"[吗么没?？]\s*$")

@@ -364,6 +364,8 @@ async def test_cancel_and_a_number_with_a_space_is_about_that_appointment(talk: 
     assert t("zh-CN", "booking.cancel_yes") in question
     other = await talk.say("取消 LCY-20261127-0099")
     assert second not in other and t("zh-CN", "booking.cancel_yes") not in other, other
+    asked = await talk.say(f"取消 {second} 了吗？")  # asks whether it is done: its card
+    assert second in asked and t("zh-CN", "booking.cancel_yes") not in asked, asked
 
 
 async def test_a_number_and_a_day_moves_that_appointment_to_the_day(talk: Talk) -> None:
