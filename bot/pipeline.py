@@ -42,7 +42,6 @@ from models.conversation import (
 )
 from models.db import connection_lock, database_unreachable
 from models.intents import fold, load_lexicon
-from models.lexicon import word_parts
 from models.messaging import forget_callbacks, queue_message
 
 logger = logging.getLogger(__name__)
@@ -57,45 +56,12 @@ DATABASE_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 @cache
-def _word_set(words: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(words)
-
-
-@cache
 def _ways_out(*keys: str) -> frozenset[str]:
     """The labels, folded, in every language, of options that decline a choice."""
     return frozenset(fold(t(lang, key)) for lang in LANGS for key in keys)
 
 
 NONE_OF_THESE, MAIN_MENU = "match.none_of_these", "menu.back"
-# "可以的", "好的呀": still agreeing; not 吧, 嘛 or 了, which make "是吧", "对吧", "是嘛" questions
-# and "对了" "by the way"
-AGREEING_ENDINGS = frozenset("的啊呀哈啦")
-AGREE_JOINED = 12  # characters of a part worth reading as several agreeing words together
-
-
-def _made_of(part: str, words: frozenset[str]) -> bool:
-    """Whether a part is one of the words, or several written together, with an ending or two
-    ("嗯可以", "好的呀"); not endings alone, nor any other character."""
-    if part in words:
-        return True
-    if len(part) > AGREE_JOINED or part.isascii():
-        return False
-    # reachable[i]: the first i characters are words and endings, at least one of them a word
-    reachable: list[bool | None] = [None] * (len(part) + 1)
-    reachable[0] = False
-    for end in range(1, len(part) + 1):
-        for start in range(end):
-            before = reachable[start]
-            if before is None:
-                continue
-            piece = part[start:end]
-            if piece in words:
-                reachable[end] = True
-                break
-            if end - start == 1 and piece in AGREEING_ENDINGS:
-                reachable[end] = before or reachable[end] or False
-    return reachable[-1] is True
 
 
 @cache
@@ -470,12 +436,8 @@ class Pipeline:
         return candidates[0] if len(candidates) == 1 else None
 
     def _all_agree(self, text: str) -> bool:
-        """Whether the message is made only of agreeing words ("好的", "是的，确认", "yes ok"),
-        written together too ("嗯可以", "嗯嗯好的", "可以的")."""
-        agree = self._agree_words()
-        parts = word_parts(fold(text))
-        return bool(parts) and all(_made_of(part, agree) for part in parts)
+        return load_lexicon(self.data_dir).only_agrees(text)
 
     def _agree_words(self) -> frozenset[str]:
         # Folded when the lexicon was read, and read again when data/intents.toml changes.
-        return _word_set(load_lexicon(self.data_dir).words.get("agree", ()))
+        return load_lexicon(self.data_dir).word_set("agree")

@@ -49,6 +49,11 @@ _OPTION = re.compile(
 
 _QUOTES = "\"'“”‘’「」『』《》【】"
 _OPENING_NAME = re.compile(r"[「“\"](.+?)[」”\"]")
+# "the residence permit one", "my social security appointment"
+_POINTING_EN = re.compile(
+    r"^(?:cancel |move |change )?(?:the |my |that )|\s(?:one|appointment|booking)$"
+)
+_ENDING = re.compile(r"[吧啊呀哈呢嘛]+$")
 _POINTING = re.compile(
     r"(?:的|那个|这个)?(?:预约|那个|这个|吧)?$"
 )  # "高龄补贴那个", "社保卡的预约"
@@ -75,7 +80,7 @@ def _opening_name(label: str) -> str:
 
 def _names_part(name: str, typed: str) -> bool:
     """Whether typed words are a part of the name (two characters at least) or hold all of it."""
-    typed = _POINTING.sub("", typed)
+    typed = _POINTING_EN.sub("", _POINTING.sub("", typed)).strip()
     return bool(name) and len(typed) >= 2 and (typed in name or name in typed)
 
 
@@ -90,7 +95,7 @@ def option_by_start(text: str, labels: Sequence[str], left_out: Sequence[str]) -
     """Index of the one option whose label begins with what was typed ("全部" for 全部居民,
     "一般" for 一般通知): two characters and half the label at least, so that a general word
     ("养老" at 养老保险参保) is not taken for a choice; labels in left_out are never chosen so."""
-    typed = normalize_words(text).strip(_QUOTES + " ")
+    typed = _ENDING.sub("", normalize_words(text).strip(_QUOTES + " "))  # "养老吧"
     if len(typed) < 2:
         return None
     never = {normalize_words(label) for label in left_out}

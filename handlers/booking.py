@@ -29,6 +29,7 @@ from handlers.common import (
     main_menu,
     options_again,
     options_shown,
+    payloads_shown,
     street_code,
     weekday_name,
 )
@@ -45,7 +46,7 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment, BookingSlot, WaitlistEntry
-from models.intents import fold, load_lexicon, services_asked, unnamed_words
+from models.intents import DENIED, fold, load_lexicon, services_asked, unnamed_words
 from models.lexicon import Lexicon
 from models.org import Department
 from models.people import ensure_resident
@@ -177,7 +178,7 @@ async def service_typed(ctx: Context) -> HandlerResult:
 async def _service_typed(ctx: Context, text: str) -> HandlerResult:
     said, before = parse_when(text, _today(ctx)), _asked_before(ctx)
     on_screen = options_shown(ctx.state.data)
-    if on_screen and load_lexicon(Path(ctx.settings.data_dir)).is_only("agree", text):
+    if on_screen and load_lexicon(Path(ctx.settings.data_dir)).only_agrees(text):
         # "好的" / "确认" at several services that fit chooses none of them: they are asked
         # again, the day kept (an outside walkthrough: "确认" found 调解协议司法确认指引).
         return Reply(ctx.t("match.choose_one"), on_screen)
@@ -1159,6 +1160,29 @@ async def _cancel_question(
 def _minute_of(moment: datetime) -> int:
     """A moment as whole minutes since the epoch: short, and the same in any time zone."""
     return int(moment.timestamp()) // 60
+
+
+def _kept_at_cancel_question(ctx: Context) -> str | None:
+    """The appointment whose cancel question is on screen, when the words then take the cancel
+    back ("算了不取消了", "不用了", "don't cancel"; a walkthrough was offered 取消我的预约)."""
+    if ctx.payload is not None or not ctx.text or ctx.state.name:
+        return None
+    shown = payloads_shown(ctx.state.data, "book:cancelled:")
+    if len(shown) != 1:
+        return None
+    if not (DENIED.search(fold(ctx.text)) or gives_up(ctx, ctx.text)):
+        return None
+    return shown[0].split(":")[2]
+
+
+@router.route(Phase.COMMAND, lambda ctx: _kept_at_cancel_question(ctx) is not None)
+async def cancel_taken_back(ctx: Context) -> HandlerResult:
+    """Not cancelled after all: the appointment stands, said with its time."""
+    appointment = await own_appointment(ctx, _kept_at_cancel_question(ctx) or "")
+    if appointment is None:
+        return await main_menu(ctx)
+    when = _when(ctx, appointment.starts_at)
+    return await main_menu(ctx, ctx.t("booking.cancel_kept", ref=appointment.ref, when=when))
 
 
 @router.payload("book:cancelled")

@@ -46,7 +46,6 @@ from handlers.grid_report import report_from_words
 from handlers.handover import HANDOVER_QUESTION, LIVE, STAFF_SIDE, hand_over
 from handlers.menu import not_understood
 from handlers.my_records import (
-    DENIED,
     appointment_by_reference,
     has_appointments,
     move_to_day,
@@ -64,6 +63,7 @@ from handlers.rating import LEVEL as RATING_LEVEL
 from handlers.rating_words import level_in_words
 from models.intent_model import IntentModel
 from models.intents import (
+    DENIED,
     OWN_RECORDS,
     Intent,
     Understood,

@@ -20,7 +20,7 @@ from handlers.common import (
     street_name,
     weekday_name,
 )
-from handlers.my_records import appointment_by_reference, offer_to_cancel
+from handlers.my_records import appointment_by_reference, has_appointments, offer_to_cancel
 from models.base import SHANGHAI
 from models.calendar import (
     DayInfo,
@@ -99,6 +99,10 @@ async def cancel(ctx: Context) -> HandlerResult:
     if ref is not None and ref.startswith("LCY"):  # read as "取消LCY-…" is, denials and all
         return await appointment_by_reference(ctx, ref, ctx.text)
     if ctx.command_args and (_names_a_booking(ctx) or _points_at_a_booking(ctx)):
+        return await offer_to_cancel(ctx)
+    if ctx.command_args and not ctx.state.name and await has_appointments(ctx):
+        # "cancel the social security one", "取消周六那个": asked about the one named, or
+        # which (a walkthrough: the one booked last was offered, and cancelled on "yes")
         return await offer_to_cancel(ctx)
     if not ctx.state.name:
         booked = await just_booked(ctx)

@@ -31,7 +31,7 @@ from handlers.common import back_to_menu, localized
 from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import CaseKind
-from models.intents import fold, load_lexicon, says_cancel, services_asked
+from models.intents import DENIED, fold, load_lexicon, says_cancel, services_asked
 from models.service_match import load_service_catalogue
 from models.services import Service
 from models.when import names_when, without_when
@@ -230,11 +230,7 @@ def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
     return None
 
 
-# No order to cancel or move: the act denied ("不用取消了", "don't cancel"), or asked about as
-# done ("取消了…吗"); a reason ("临时有事去不了") or a polite "好吗" is still an order.
-DENIED = re.compile(
-    r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉|改|换)"
-    r"|(?<![a-z])(?:don't|dont|do not|not)\s+(?:cancel|move|change)"
-)
+# No order to cancel or move: the act denied (DENIED), or asked about as done ("取消了…吗");
+# a reason ("临时有事去不了") or a polite "好吗" is still an order.
 _DONE = re.compile(r"(?:取消|撤销|退掉|改|换)\s*(?:好)?\s*了")
 _ASKED = re.compile(r"[吗么没?？]\s*$")

@@ -21,7 +21,6 @@ from handlers.common import (
     with_media,
 )
 from models.intents import fold, load_lexicon
-from models.lexicon import word_parts
 from models.need_match import NeedMatcher, load_matcher, refresh_matcher, take_in_new_items
 from models.need_ops import (
     NeedCategory,
@@ -291,10 +290,8 @@ def _supported_option(ctx: Context) -> str | None:
     if any(mark in ctx.text for mark in "?？吗"):
         return None  # "对？", "一样吗" ask; they do not join
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    support, agree = set(lexicon.words.get("plus_one", ())), set(lexicon.words.get("agree", ()))
-    parts = word_parts(fold(ctx.text))
-    said = lexicon.is_only("plus_one", ctx.text) or (
-        any(part in support for part in parts) and all(p in support | agree for p in parts)
+    said = lexicon.is_only("plus_one", ctx.text) or (  # "对对，一样的" (a walkthrough)
+        lexicon.only_words_of(("plus_one", "agree"), ctx.text) and not lexicon.only_agrees(ctx.text)
     )
     return plus[0] if said else None
 

@@ -346,7 +346,9 @@ async def _rated(ctx: Context, subject: Subject, resident: int, level: RatingLev
             lines.append(ctx.t("rating.call_back", **_who_and_when(ctx, visit)))
             case_id = visit.case.id
     ctx.set_state(COMMENT, rating=rating.id, case=case_id)
-    comment = comment_beside_level(ctx.text, Path(ctx.settings.data_dir)) if ctx.text else ""
+    # The words as typed: under a push the level came through its option, which hides them.
+    typed = (ctx.inbound.text or "").strip()
+    comment = comment_beside_level(typed, Path(ctx.settings.data_dir)) if typed else ""
     if comment:  # "满意，工作人员很耐心": the words with the level are its comment
         done = await _finish(ctx, comment)
         return Reply("\n".join([*lines, done.text]), done.buttons)

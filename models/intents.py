@@ -36,6 +36,11 @@ CANCEL_PAIR = re.compile(
     r"(?:取消|撤销|退掉).{0,12}(?:预约|预订)|(?:预约|预订).{0,12}(?:取消|撤销|退掉|不要了|不去了)"
     r"|(?:还是|那就|干脆)取消"  # "算了还是取消吧": of what is under way
 )
+# A cancel or a move denied: "不用取消了", "算了不取消了", "don't cancel".
+DENIED = re.compile(
+    r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉|改|换)"
+    r"|(?<![a-z])(?:don't|dont|do not|not)\s+(?:cancel|move|change)"
+)
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else

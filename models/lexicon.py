@@ -25,6 +25,41 @@ def word_parts(folded: str) -> list[str]:
     return [part for part in _BETWEEN_WORDS.split(folded) if part]
 
 
+@cache
+def _word_set(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(words)
+
+
+# "可以的", "好的呀": still agreeing; not 吧, 嘛 or 了, which make "是吧", "对吧", "是嘛" questions
+# and "对了" "by the way"
+AGREEING_ENDINGS = frozenset("的啊呀哈啦")
+AGREE_JOINED = 12  # characters of a part worth reading as several agreeing words together
+
+
+def _made_of(part: str, words: frozenset[str]) -> bool:
+    """Whether a part is one of the words, or several written together, with an ending or two
+    ("嗯可以", "好的呀"); not endings alone, nor any other character."""
+    if part in words:
+        return True
+    if len(part) > AGREE_JOINED or part.isascii():
+        return False
+    # reachable[i]: the first i characters are words and endings, at least one of them a word
+    reachable: list[bool | None] = [None] * (len(part) + 1)
+    reachable[0] = False
+    for end in range(1, len(part) + 1):
+        for start in range(end):
+            before = reachable[start]
+            if before is None:
+                continue
+            piece = part[start:end]
+            if piece in words:
+                reachable[end] = True
+                break
+            if end - start == 1 and piece in AGREEING_ENDINGS:
+                reachable[end] = before or reachable[end] or False
+    return reachable[-1] is True
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """The word lists of data/intents.toml, each word in its matching copy."""
@@ -34,6 +69,22 @@ class Lexicon:
     def has(self, kind: str, text: str) -> bool:
         """Whether the folded text contains one of the kind's words."""
         return _any_word(self.words.get(kind, ())).search(text) is not None
+
+    def word_set(self, kind: str) -> frozenset[str]:
+        """The kind's words as a set (built once per reading of the file)."""
+        return _word_set(self.words.get(kind, ()))
+
+    def only_agrees(self, text: str) -> bool:
+        """Whether the message is made only of agreeing words ("好的", "是的，确认", "yes ok"),
+        written together too ("嗯可以", "嗯嗯好的", "可以的")."""
+        return self.only_words_of(("agree",), text)
+
+    def only_words_of(self, kinds: tuple[str, ...], text: str) -> bool:
+        """Whether the message is made only of the kinds' words, written together too, with
+        an ending or two ("对对，一样的" of plus_one and agree)."""
+        words = frozenset().union(*(self.word_set(kind) for kind in kinds))
+        parts = word_parts(fold(text))
+        return bool(parts) and all(_made_of(part, words) for part in parts)
 
     def is_only(self, kind: str, text: str) -> bool:
         """Whether the text as a whole, folded and without the marks around it, is one of the

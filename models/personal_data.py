@@ -183,6 +183,8 @@ _RULES = (
         rf"|联系人(?:是)?\s*:?)\s*(?P<pii>{_NAME})",
     ),
     _rule(Kind.NAME, rf"我是\s*(?P<pii>{_NAME}){_NAME_END}"),
+    # "我是住5栋的王秀英，…" (a walkthrough: the need showed the name to the neighbours)
+    _rule(Kind.NAME, rf"我是[^，,。！!？?；;\s]{{1,12}}的\s*(?P<pii>{_NAME}){_NAME_END}"),
     # The cue in any case, the name itself capitalised: "my name is li si" is not taken.
     _Rule(
         Kind.NAME,

@@ -225,7 +225,9 @@ async def test_on_wechat_a_typed_category_finds_the_item_made_meanwhile(rig: WeC
     assert "2 位邻居支持" in done["Content"], done["Content"]
 
 
-@pytest.mark.parametrize("typed", ["+1", "就是这个", "支持", "me too", "好的 +1"])
+@pytest.mark.parametrize(
+    "typed", ["+1", "就是这个", "支持", "me too", "好的 +1", "对对，一样的", "嗯，一样"]
+)
 async def test_support_typed_at_the_one_similar_need_joins_it(linli: Linli, typed: str) -> None:
     """An outside walkthrough: "+1", "就是这个", "支持" at the offer all ended the need."""
     second, _ = await _offered_meanwhile(linli, "typed-a", "typed-b")

@@ -411,3 +411,27 @@ async def test_a_service_typed_at_the_list_of_appointments_chooses_it(
     assert "「社保卡补办」" in days and await talk.state() == "booking.day", days
     await talk.say("菜单")
     assert (await _appointment(talk, allowance)).status != "cancelled"
+
+
+async def test_english_cancel_naming_a_service_asks_about_that_one(talk: Talk) -> None:
+    """A walkthrough: "cancel the social security one" offered the one booked last, and "yes"
+    cancelled it; "the residence permit one" at the list was not understood."""
+    card = await _book_monday(talk, "预约社保卡补办")
+    permit = await _book_monday(talk, "预约居住证办理")
+    question = await talk.say("cancel the social security one")
+    assert card in question and permit not in question, question
+    await talk.say("menu")
+    listed = await talk.say("cancel my appointment")
+    assert t("en", "records.which_to_cancel") in listed, listed
+    question = await talk.say("the residence permit one")
+    assert permit in question and card not in question, question
+
+
+async def test_taking_the_cancel_back_at_its_question_keeps_the_appointment(talk: Talk) -> None:
+    """A walkthrough: "算了不取消了" at 确定取消…吗？ was offered 取消我的预约."""
+    ref = await _book_monday(talk, "预约社保卡补办")
+    for words in ("算了不取消了", "不用了", "no, don't cancel"):
+        assert t("zh-CN", "booking.cancel_yes") in await talk.say(f"取消{ref}")
+        kept = await talk.say(words)
+        assert ref in kept and ("保留不变" in kept or "stands" in kept), (words, kept)
+        assert (await _appointment(talk, ref)).status != "cancelled"
