@@ -64,6 +64,8 @@ def _typed_reference(words: str) -> str:
 
 async def _step(ctx: Context, step: Step) -> HandlerResult:
     ref = _typed_reference(ctx.command_args)
+    if ref.startswith("LC-"):  # "办结 LC-…": a case's number, whose card has its own 办结
+        return await _case_card(ctx, ref)
     appointment = await find_appointment(ctx.session, ref[:32]) if ref else None
     outcome = (
         await serve_appointment(ctx.session, appointment, step, ctx.staff, ctx.now())
@@ -83,6 +85,17 @@ async def _step(ctx: Context, step: Step) -> HandlerResult:
     if step is Step.COMPLETE:
         await ask_for_rating(ctx.session, appointment, ctx.now())
     return Reply(ctx.t(f"window.done_{step}", ref=appointment.ref), back_to_menu(ctx))
+
+
+async def _case_card(ctx: Context, ref: str) -> list[Reply]:
+    """The case's card (as its number alone shows it), under a line saying how it is acted on
+    (a walkthrough: "办结 LC-…" was "没有找到预约号")."""
+    shown = await ctx.redirect(ctx, f"case:view:{ref}")
+    if not shown:
+        return shown
+    first = shown[0]
+    said = ctx.t("window.case_reference", ref=ref)
+    return [Reply(f"{said}\n{first.text}", first.buttons, first.link), *shown[1:]]
 
 
 def _register_steps() -> None:

@@ -120,6 +120,8 @@ INTERRUPTING = (*INTERRUPTING_FREE_TEXT, Intent.BOOKING)
 # sentence themselves.
 OTHER_MATTERS = (Intent.COMPLAINT, Intent.PROXY, Intent.REPORT, Intent.NEED)
 LEFT_FOR_OTHER_MATTERS = ("booking.", "account.", "case.category", "need.category")
+# What a staff account's words never start: a resident's request to the office.
+NOT_FOR_STAFF = (Intent.PROXY, Intent.REPORT, Intent.NEED, Intent.COMPLAINT, Intent.HANDOVER)
 # Readings the resident may pick when the bot is unsure (a reference is never guessed, and
 # neither swearing nor "not ours" is a thing to offer).
 OFFERED_READINGS = tuple(
@@ -461,6 +463,8 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
 
 async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     intent = seen.intent
+    if ctx.identity.staff_id and (intent in NOT_FOR_STAFF or (not seen.sure and _offerable(seen))):
+        return _staff_words(ctx)
     if not seen.sure and _offerable(seen):
         if await _cancels_a_named_appointment(ctx, seen, text):
             return await offer_to_cancel(ctx)
@@ -500,6 +504,14 @@ async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str
     if DENIED.search(folded) or not says_cancel(folded, load_lexicon(Path(ctx.settings.data_dir))):
         return False
     return await names_an_appointment(ctx, text)
+
+
+def _staff_words(ctx: Context) -> Reply:
+    """A staff account's words start no resident's request (a walkthrough: a clerk's note
+    after 办结 was offered 申请上门代办): how staff act on a case instead."""
+    return Reply(
+        ctx.t("ask.staff_words"), (Button(ctx.t("menu.staff"), "staff"), *back_to_menu(ctx))
+    )
 
 
 def _may_answer_the_office(ctx: Context, seen: Understood, text: str) -> bool:
