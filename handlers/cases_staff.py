@@ -59,6 +59,7 @@ from models.policy import (
 router = Router("cases_staff")
 
 NOTE, ASK, TRANSFER_REASON = "case.note", "case.ask", "case.transfer"
+TRANSFER_TO = "case.transfer_to"  # the department list is shown: "民政" chooses 民政科
 REPORT_WORDS, REPORT_CATEGORY = "report.words", "report.category"
 
 
@@ -301,7 +302,23 @@ async def transfer_start(ctx: Context) -> HandlerResult:
         Button(localized(ctx, d.name_zh, d.name_en), f"case:to:{case.id}:{d.code}")
         for d in departments
     )
-    return Reply(ctx.t("cases.transfer_choose", ref=case.ref), buttons)
+    # A department's name typed in part chooses it (a walkthrough: "民政" got an FAQ and the
+    # transfer was dropped); other words show the list again.
+    ctx.set_state(TRANSFER_TO, case=case.id, by_start=True)
+    return Reply(ctx.t("cases.transfer_choose", ref=case.ref), (*buttons, *back_to_menu(ctx)))
+
+
+@router.state(TRANSFER_TO)
+async def transfer_target_unclear(ctx: Context) -> HandlerResult:
+    """Words that name none of the departments: the list again."""
+    case = ctx.state.data.get("case")
+    if not isinstance(case, int):
+        return Reply(ctx.t("menu.stale_option"), back_to_menu(ctx))
+    again = await ctx.redirect(ctx, f"case:transfer:{case}")
+    if not again:
+        return again
+    first = again[0]
+    return [Reply(f"{ctx.t('cases.transfer_unclear')}\n{first.text}", first.buttons), *again[1:]]
 
 
 def _may_report(ctx: Context) -> bool:

@@ -41,3 +41,24 @@ async def test_a_case_number_after_a_window_command_shows_the_case(linli: Linli)
     async with linli.sessions() as session:
         case = (await session.exec(select(Case).where(Case.ref == ref))).one()
     assert case.status != "resolved"  # shown, not acted on
+
+
+async def test_a_department_typed_in_part_at_the_transfer_list_chooses_it(linli: Linli) -> None:
+    """A walkthrough: "民政" at 转给哪个部门？ got an FAQ, and the transfer was dropped."""
+    resident = Chat(linli, user="resident-typing-3")
+    ref = await open_proxy(resident)
+    clerk = await bound_chat(linli, "S021", "clerk-typing-3")
+    async with linli.sessions() as session:
+        case = (await session.exec(select(Case).where(Case.ref == ref))).one()
+    await clerk.press(f"case:accept:{case.id}")
+    listed = await clerk.press(f"case:transfer:{case.id}")
+    assert t("zh-CN", "cases.transfer_choose", ref=ref) in listed[0].text
+    unclear = await clerk.send("随便哪个")
+    assert unclear[0].text.startswith(t("zh-CN", "cases.transfer_unclear")), unclear[0].text
+    asked = await clerk.send("社会保障")
+    assert asked[0].text == t("zh-CN", "cases.transfer_prompt", ref=ref), asked[0].text
+    done = await clerk.send("居民要办的是医保报销，归社会保障科")
+    assert ref in done[0].text
+    async with linli.sessions() as session:
+        moved = (await session.exec(select(Case).where(Case.ref == ref))).one()
+    assert moved.department_id != case.department_id
