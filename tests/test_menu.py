@@ -134,3 +134,14 @@ async def test_stale_or_forged_buttons_are_refused_politely(chat: Chat) -> None:
 async def test_empty_and_unknown_text(chat: Chat) -> None:
     assert "请输入文字" in (await chat.send("   "))[0].text
     assert "没有听懂" in (await chat.send("asdfgh"))[0].text
+
+
+@pytest.mark.parametrize("typed", ["现在开门吗？", "几点下班", "are you open now?", "我想评价一下"])
+async def test_everyday_ways_of_asking_the_hours_or_to_rate(chat: Chat, typed: str) -> None:
+    """A walkthrough: "现在开门吗" got a holiday FAQ, "are you open now" was not understood,
+    and "我想评价一下" got an FAQ."""
+    reply = (await chat.send(typed))[0]
+    if "评价" in typed:
+        assert "rate:dept" in payloads(reply), reply.text
+    else:
+        assert "现在正在办公" in reply.text or "Open now" in reply.text, reply.text
