@@ -42,6 +42,8 @@ def event_line(lang: str, event: CaseEvent, *, for_staff: bool = True, redact: b
     inside the office; personal data in the note removed when redact is set)."""
     values = {k: v for k, v in event.data.items() if isinstance(v, str | int)}
     values.setdefault("department", "")
+    if lang == "en" and values.get("department_en"):  # recorded in both since 2026-12-07
+        values["department"] = values["department_en"]
     values.setdefault("staff", "")
     values.setdefault("window", "")
     kind = event.kind if for_staff or event.kind != "returned" else "returned_public"

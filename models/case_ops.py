@@ -200,7 +200,9 @@ async def open_case(
     for code in category.co if category else ():
         co = await _department(session, code)
         session.add(CaseHandler(case_id=case.id, department_id=co.id or 0, lead=False))
-    record(session, case, actor, "received", now, department=lead.name_zh)
+    record(
+        session, case, actor, "received", now, department=lead.name_zh, department_en=lead.name_en
+    )
     return case
 
 
@@ -313,7 +315,14 @@ async def transfer_case(
     session.add(CaseHandler(case_id=case.id or 0, department_id=target.id or 0, lead=True))
     case.department_id, case.assignee_staff_id, case.status = target.id, None, CaseStatus.ASSIGNED
     record(
-        session, case, ("staff", staff.id), "transferred", now, reason, department=target.name_zh
+        session,
+        case,
+        ("staff", staff.id),
+        "transferred",
+        now,
+        reason,
+        department=target.name_zh,
+        department_en=target.name_en,
     )
     return None
 

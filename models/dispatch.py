@@ -109,6 +109,7 @@ async def dispatch_case(
         "dispatched",
         now,
         department=lead.name_zh,
+        department_en=lead.name_en,
         co="、".join(names) or "—",
         days=working_days,
     )
@@ -198,6 +199,12 @@ async def settle_returned_part(
         return Refusal.NO_SUCH_STEP  # already on the case
     session.add(CaseHandler(case_id=case.id or 0, department_id=replacement.id or 0, lead=False))
     record(
-        session, case, ("staff", dispatcher.id), "co_called", now, department=replacement.name_zh
+        session,
+        case,
+        ("staff", dispatcher.id),
+        "co_called",
+        now,
+        department=replacement.name_zh,
+        department_en=replacement.name_en,
     )
     return None

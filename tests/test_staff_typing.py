@@ -62,3 +62,12 @@ async def test_a_department_typed_in_part_at_the_transfer_list_chooses_it(linli:
     async with linli.sessions() as session:
         moved = (await session.exec(select(Case).where(Case.ref == ref))).one()
     assert moved.department_id != case.department_id
+
+
+async def test_an_english_timeline_names_departments_in_english(linli: Linli) -> None:
+    """Carried over: English case timelines showed Chinese department names."""
+    resident = Chat(linli, user="resident-typing-4")
+    ref = await open_proxy(resident)
+    await resident.send("english")
+    shown = "\n".join(r.text for r in await resident.send(ref))
+    assert "sent to Civil Affairs" in shown and "民政科" not in shown, shown
