@@ -48,15 +48,7 @@ _OPTION = re.compile(
 
 
 _QUOTES = "\"'“”‘’「」『』《》【】"
-_OPENING_NAME = re.compile(r"[「“\"](.+?)[」”\"]")
-# "the residence permit one", "my social security appointment"
-_POINTING_EN = re.compile(
-    r"^(?:cancel |move |change )?(?:the |my |that )|\s(?:one|appointment|booking)$"
-)
-_ENDING = re.compile(r"[吧啊呀哈呢嘛]+$")
-_POINTING = re.compile(
-    r"(?:的|那个|这个)?(?:预约|那个|这个|吧)?$"
-)  # "高龄补贴那个", "社保卡的预约"
+_ENDING = re.compile(r"[吧啊呀哈啦]+$")  # not 呢 or 嘛, which ask ("民政呢")
 
 
 def option_by_label(text: str, labels: Sequence[str]) -> int | None:
@@ -67,21 +59,7 @@ def option_by_label(text: str, labels: Sequence[str]) -> int | None:
     found = [i for i, label in enumerate(labels) if normalize_words(label) == typed]
     if not found:  # "都不是" for 都不是，作为新需求: the words before a label's comma say it
         found = [i for i, label in enumerate(labels) if _head(label) == typed]
-    if not found:  # "高龄补贴" for 「高龄补贴申领」11月27日…: part of the name it opens with
-        found = [i for i, label in enumerate(labels) if _names_part(_opening_name(label), typed)]
     return found[0] if len(found) == 1 else None
-
-
-def _opening_name(label: str) -> str:
-    """The quoted name a label opens with ("「社保卡补办」11月27日" → "社保卡补办"), else ""."""
-    match = _OPENING_NAME.match(normalize_words(label))
-    return match.group(1) if match else ""
-
-
-def _names_part(name: str, typed: str) -> bool:
-    """Whether typed words are a part of the name (two characters at least) or hold all of it."""
-    typed = _POINTING_EN.sub("", _POINTING.sub("", typed)).strip()
-    return bool(name) and len(typed) >= 2 and (typed in name or name in typed)
 
 
 def _head(label: str) -> str:

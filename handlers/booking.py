@@ -46,7 +46,15 @@ from models.appointments import (
 )
 from models.base import SHANGHAI
 from models.booking import Appointment, BookingSlot, WaitlistEntry
-from models.intents import DENIED, fold, load_lexicon, services_asked, unnamed_words
+from models.intents import (
+    CANCEL_DENIED,
+    fold,
+    load_lexicon,
+    no_order,
+    services_asked,
+    services_named,
+    unnamed_words,
+)
 from models.lexicon import Lexicon
 from models.org import Department
 from models.people import ensure_resident
@@ -1083,11 +1091,45 @@ async def which_appointment(
         key = "records.nothing_to_move" if prefix == MOVE else "booking.none"
         return Reply(ctx.t(key), (Button(ctx.t("menu.book"), "book"), *back_to_menu(ctx)))
     key = "records.which_to_move" if prefix == MOVE else "records.which_to_cancel"
-    buttons = [
-        Button(await appointment_label(ctx, a), f"{prefix}{a.ref}")
-        for a in appointments[:SHOWN_TO_CHOOSE]
-    ]
+    buttons, listed = [], {}
+    for appointment in appointments[:SHOWN_TO_CHOOSE]:
+        service = await ctx.session.get(Service, appointment.service_id)
+        buttons.append(
+            Button(await appointment_label(ctx, appointment), f"{prefix}{appointment.ref}")
+        )
+        listed[f"{prefix}{appointment.ref}"] = service.code if service else ""
+    ctx.set_state("", listed=listed)  # no step: only a service's name typed next chooses
     return Reply(ctx.t(key), (*buttons, *back_to_menu(ctx)))
+
+
+def _listed_by_name(ctx: Context) -> str | None:
+    """At a list of appointments to cancel or move, the option of the one whose service the
+    words name ("高龄补贴那个", "the residence permit one"; a walkthrough got an FAQ), through
+    the shared service matching; not a question, a denial or a long sentence."""
+    listed = ctx.state.data.get("listed")
+    if ctx.payload is not None or not ctx.text or ctx.state.name or not isinstance(listed, dict):
+        return None
+    folded, data = fold(ctx.text), Path(ctx.settings.data_dir)
+    longest = LISTED_LETTERS if folded.isascii() else LISTED_CHARS
+    if len(folded) > longest or any(mark in folded for mark in "?？吗") or no_order(folded):
+        return None
+    if load_lexicon(data).has("question", folded):  # "社保卡补办要带什么材料" (a review)
+        return None
+    among = {str(code) for code in listed.values()}
+    named = services_named(ctx.text, load_lexicon(data), load_service_catalogue(data), among=among)
+    shown = {button.payload for button in options_shown(ctx.state.data)}  # not a list gone by
+    chosen = [p for p, code in listed.items() if code in {m.code for m in named} and p in shown]
+    return chosen[0] if len(chosen) == 1 else None
+
+
+@router.route(Phase.COMMAND, lambda ctx: _listed_by_name(ctx) is not None)
+async def listed_by_name(ctx: Context) -> HandlerResult:
+    """The appointment named at the list: as pressing it."""
+    return await ctx.redirect(ctx, _listed_by_name(ctx) or "")
+
+
+# A service's name with a pointing word or two, no sentence: in characters, or English letters.
+LISTED_CHARS, LISTED_LETTERS = 20, 48
 
 
 async def appointment_label(ctx: Context, appointment: Appointment) -> str:
@@ -1170,7 +1212,7 @@ def _kept_at_cancel_question(ctx: Context) -> str | None:
     shown = payloads_shown(ctx.state.data, "book:cancelled:")
     if len(shown) != 1:
         return None
-    if not (DENIED.search(fold(ctx.text)) or gives_up(ctx, ctx.text)):
+    if not (CANCEL_DENIED.search(fold(ctx.text)) or gives_up(ctx, ctx.text)):
         return None
     return shown[0].split(":")[2]
 

@@ -63,7 +63,6 @@ from handlers.rating import LEVEL as RATING_LEVEL
 from handlers.rating_words import level_in_words
 from models.intent_model import IntentModel
 from models.intents import (
-    DENIED,
     OWN_RECORDS,
     Intent,
     Understood,
@@ -72,8 +71,10 @@ from models.intents import (
     load_intent_model,
     load_lexicon,
     names_no_service,
+    no_order,
     read_as,
     says_cancel,
+    speaks_of_staff,
     understand,
 )
 from models.knowledge import Entry, Found, Knowledge, load_knowledge
@@ -168,9 +169,11 @@ def _interrupts(ctx: Context) -> bool:
         return False
     if ctx.command is not None and not ctx.command_args:
         return False  # a chat word alone (取消, 进度) is its command's, whatever a model reads
-    if ctx.state.name == RATING_LEVEL and level_in_words(ctx.text, Path(ctx.settings.data_dir)):
-        return False  # "满意，工作人员讲得很清楚" rates: 工作人员 there asks for nobody
     seen = understood(ctx)
+    if ctx.state.name == RATING_LEVEL and seen.intent is Intent.HANDOVER:
+        # "满意，工作人员讲得很清楚" rates: 工作人员 there asks for nobody (a question or a
+        # request beside a level still interrupts, a review)
+        return not level_in_words(ctx.text, Path(ctx.settings.data_dir))
     if not seen.sure:  # the flow's step reads it (the bot would only ask what it means) …
         return _no_day_but_another_matter(ctx, seen)
     intent = seen.intent
@@ -463,11 +466,11 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
 
 async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     intent = seen.intent
-    if ctx.identity.staff_id and (intent in NOT_FOR_STAFF or (not seen.sure and _offerable(seen))):
+    if ctx.identity.staff_id and intent in NOT_FOR_STAFF:
         return _staff_words(ctx)
-    if not seen.sure and _offerable(seen):
-        if await _cancels_a_named_appointment(ctx, seen, text):
-            return await offer_to_cancel(ctx)
+    if intent is not Intent.REFERENCE and await _cancels_a_named_appointment(ctx, text):
+        return await offer_to_cancel(ctx)
+    if not seen.sure and _offerable(seen, ctx):
         return _offer_readings(ctx, seen, text)
     if intent is Intent.BOOKING and (seen.service or seen.services):
         return await book_what_fits(ctx, text)
@@ -479,6 +482,9 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
         return await _reference(ctx, seen.reference, text)
     if intent is Intent.COMPLAINT:
         return await complaint_from_words(ctx, text)
+    if intent is Intent.HANDOVER and speaks_of_staff(fold(text), _readers(ctx)[0]):
+        # "解决了，很满意，工作人员上门很及时" praises staff (a walkthrough opened a consultation)
+        return await main_menu(ctx, ctx.t("ask.thanks"))
     if intent is Intent.HANDOVER:
         return await hand_over(ctx, _transcript(ctx))
     if intent is Intent.PROXY:
@@ -495,13 +501,16 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     return await _answer(ctx, seen, text)
 
 
-async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str) -> bool:
+async def _cancels_a_named_appointment(ctx: Context, text: str) -> bool:
     """Whether cancel words stand beside the name of a service the resident has booked
-    ("高龄补贴那个不要了": a walkthrough was asked which reading it meant)."""
-    if Intent.CANCEL_BOOKING not in seen.readings or text != ctx.text:
+    ("高龄补贴那个不要了" was asked which reading it meant, "取消社保卡补办" got the service's
+    guide: walkthroughs). The cancel question still asks first."""
+    if text != ctx.text or ctx.identity.resident_id is None:
         return False
     folded = fold(text)
-    if DENIED.search(folded) or not says_cancel(folded, load_lexicon(Path(ctx.settings.data_dir))):
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    # 取消 itself is no lexicon word (alone, it leaves a flow); beside a service it cancels.
+    if no_order(folded) or not (says_cancel(folded, lexicon) or "取消" in folded):
         return False
     return await names_an_appointment(ctx, text)
 
@@ -533,14 +542,18 @@ def puts_a_question(ctx: Context, text: str) -> bool:
     return any(mark in text for mark in "?？") or _asks(ctx, text)
 
 
-def _offerable(seen: Understood) -> list[Intent]:
-    return [i for i in seen.readings if i in OFFERED_READINGS]
+def _offerable(seen: Understood, ctx: Context) -> list[Intent]:
+    """The readings to offer; to a staff account, none that would start a resident's request."""
+    staff = ctx.identity.staff_id is not None
+    return [
+        i for i in seen.readings if i in OFFERED_READINGS and not (staff and i in NOT_FOR_STAFF)
+    ]
 
 
 def _offer_readings(ctx: Context, seen: Understood, text: str) -> Reply:
     """Not sure what the message wants: the likeliest readings to choose from (the words are
     kept for the one chosen), a person, and the menu."""
-    offered = [i.value for i in _offerable(seen)]
+    offered = [i.value for i in _offerable(seen, ctx)]
     ctx.set_state(ASKING, recent=_transcript(ctx), words=text[:500], readings=offered)
     buttons = tuple(Button(ctx.t(f"ask.reading.{i}"), f"ask:as:{i}") for i in offered)
     return Reply(ctx.t("ask.which_reading"), (*buttons, *_human_and_menu(ctx)))

@@ -20,7 +20,7 @@ from handlers.common import (
     street_name,
     weekday_name,
 )
-from handlers.my_records import appointment_by_reference, has_appointments, offer_to_cancel
+from handlers.my_records import appointment_by_reference, names_an_appointment, offer_to_cancel
 from models.base import SHANGHAI
 from models.calendar import (
     DayInfo,
@@ -30,6 +30,7 @@ from models.calendar import (
 from models.intents import fold, load_lexicon
 from models.refs import find_reference
 from models.services import DayKind
+from models.when import names_when
 
 router = Router("menu")
 
@@ -100,18 +101,25 @@ async def cancel(ctx: Context) -> HandlerResult:
         return await appointment_by_reference(ctx, ref, ctx.text)
     if ctx.command_args and (_names_a_booking(ctx) or _points_at_a_booking(ctx)):
         return await offer_to_cancel(ctx)
-    if ctx.command_args and not ctx.state.name and await has_appointments(ctx):
-        # "cancel the social security one", "取消周六那个": asked about the one named, or
+    if ctx.command_args and not ctx.state.name and await _points_at_an_appointment(ctx):
+        # "cancel the social security one", "取消 周一那个": asked about the one named, or
         # which (a walkthrough: the one booked last was offered, and cancelled on "yes")
         return await offer_to_cancel(ctx)
     if not ctx.state.name:
-        booked = await just_booked(ctx)
+        # "取消" alone right after booking means that booking; "取消 订阅通知" does not
+        booked = None if ctx.command_args else await just_booked(ctx)
         if booked is not None:  # "取消" right after booking means that booking: ask first
             return await ctx.redirect(ctx, f"book:cancel:{booked.ref}")
         # nothing under way: say so, and how an appointment is cancelled
         return await main_menu(ctx, ctx.t("menu.nothing_to_cancel"))
     ctx.clear_state()
     return await main_menu(ctx, ctx.t("menu.cancelled"))
+
+
+async def _points_at_an_appointment(ctx: Context) -> bool:
+    """Whether the words after 取消/cancel name a booked service or a day or time."""
+    args = ctx.command_args
+    return names_when(fold(args)) or await names_an_appointment(ctx, args)
 
 
 def _names_a_booking(ctx: Context) -> bool:

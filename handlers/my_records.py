@@ -6,7 +6,6 @@ request."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from sqlmodel import select
@@ -31,10 +30,10 @@ from handlers.common import back_to_menu, localized
 from models.base import SHANGHAI
 from models.booking import Appointment
 from models.cases import CaseKind
-from models.intents import DENIED, fold, load_lexicon, says_cancel, services_asked
+from models.intents import fold, load_lexicon, no_order, says_cancel, services_named
 from models.service_match import load_service_catalogue
 from models.services import Service
-from models.when import names_when, without_when
+from models.when import names_when
 
 MOVE_PAYLOADS = ("book:move:", "book:cancel:", "book:cancelled:")
 
@@ -132,18 +131,6 @@ async def _in_view(ctx: Context) -> Appointment | None:
     return await own_appointment(ctx, next(iter(refs)))
 
 
-# Words that say what to do with an appointment, or point at one, rather than name its service.
-_NOT_NAMING = (
-    "move_booking",
-    "move_target",
-    "move_option",
-    "cancel_booking",
-    "cancel_option",
-    "pointing",
-    "appointments_filler",
-)
-
-
 async def names_an_appointment(ctx: Context, text: str) -> bool:
     """Whether the words name the service of one of the resident's upcoming appointments."""
     return bool(await _named_by_service(ctx, text, await upcoming_appointments(ctx)))
@@ -159,14 +146,11 @@ async def _named_by_service(
         return None
     data = Path(ctx.settings.data_dir)
     lexicon, catalogue = load_lexicon(data), load_service_catalogue(data)
-    words = without_when(fold(text))
-    for kind in _NOT_NAMING:
-        words = lexicon.without(kind, words)
     codes = {a.id: await _service_code(ctx, a) for a in upcoming}
-    mine = {m.code for m in services_asked(words, lexicon, catalogue, among=set(codes.values()))}
+    mine = {m.code for m in services_named(text, lexicon, catalogue, among=set(codes.values()))}
     if mine:
         return [a for a in upcoming if codes[a.id] in mine]
-    other = services_asked(words, lexicon, catalogue)
+    other = services_named(text, lexicon, catalogue)
     # With one appointment, only another service named in full says it is not that one: a
     # reason may mention a service ("取消预约，明天要带孩子去打疫苗", a review).
     sure = SURELY_NAMED if len(upcoming) > 1 else 1.0
@@ -220,7 +204,7 @@ def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
     outside walkthrough: "取消LCY-…" only showed the appointment, and "是的" then was lost)."""
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     words = fold(text).replace(fold(ref), " ")
-    if DENIED.search(words) or (_DONE.search(words) and _ASKED.search(words)):
+    if no_order(words):
         return None  # "不用取消了", "取消了吗？": the card, whose buttons act (a review)
     # 取消 itself is no lexicon word (alone, it leaves a flow): beside a number it cancels.
     if says_cancel(words, lexicon) or "取消" in words:
@@ -228,9 +212,3 @@ def _act_on_appointment(ctx: Context, ref: str, text: str) -> str | None:
     if any(lexicon.has(kind, words) for kind in ("move_booking", "move_option", "move_target")):
         return f"{MOVE}{ref}"
     return None
-
-
-# No order to cancel or move: the act denied (DENIED), or asked about as done ("取消了…吗");
-# a reason ("临时有事去不了") or a polite "好吗" is still an order.
-_DONE = re.compile(r"(?:取消|撤销|退掉|改|换)\s*(?:好)?\s*了")
-_ASKED = re.compile(r"[吗么没?？]\s*$")

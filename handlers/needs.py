@@ -154,12 +154,30 @@ async def take_need(
     if not created and need.item_id is not None:
         item = await ctx.session.get(NeedItem, need.item_id)
         return Reply(ctx.t("needs.already", title=item.title if item else ""), back_to_menu(ctx))
+    return await _place(ctx, need, suggested)
+
+
+async def _place(ctx: Context, need: Need, suggested: NeedCategory | None) -> Reply:
+    """An unplaced need: into a neighbour's item in the same words, else the similar items
+    offered, else the categories for a new item."""
     if need.item_id is None and (joined := await _same_words_joined(ctx, need)) is not None:
         return joined
     items = await _similar_items(ctx, need, need.category)
     if not items:
         return _category_question(ctx, need, suggested)
     return _offer(ctx, need, items, ctx.t("needs.similar"))
+
+
+@router.payload("need:again")
+async def placing_again(ctx: Context) -> HandlerResult:
+    """A need left at its offer or categories (进度 lists it): the choice again."""
+    need = await _own_need(ctx, ctx.args)
+    if need is None:
+        return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
+    if need.item_id is not None:
+        item = await ctx.session.get(NeedItem, need.item_id)
+        return Reply(ctx.t("needs.already", title=item.title if item else ""), back_to_menu(ctx))
+    return await _place(ctx, need, suggest_category(need.text, categories(ctx)))
 
 
 async def _same_words_joined(ctx: Context, need: Need) -> Reply | None:
@@ -314,7 +332,10 @@ async def plus_one(ctx: Context) -> HandlerResult:
     )
     if need is None or item is None or item.merged_into_id is not None:
         return Reply(ctx.t("needs.gone"), back_to_menu(ctx))
-    await join_item(ctx.session, need, item, ctx.now())
+    if not await join_item(ctx.session, need, item, ctx.now()):
+        # their own item, or one they backed (a walkthrough was told "已为…+1", nothing added)
+        said = ctx.t("needs.supported_before", title=item.title, count=item.supporters)
+        return await main_menu(ctx, said)
     return await main_menu(ctx, ctx.t("needs.supported", title=item.title, count=item.supporters))
 
 

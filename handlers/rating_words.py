@@ -143,11 +143,13 @@ def comment_beside_level(text: str, data_dir: Path) -> str:
     said = [p for level in _SAID_LEVELS for p in lexicon.words.get(f"level_{level}", ())]
     rest = _without(normalize_words(text), (*said, *lexicon.words.get("level_unhappy", ())))
     rest = _without(rest, (*lexicon.words.get("thanks", ()), *lexicon.words.get("filler", ())))
-    rest = re.sub(r"(?<![a-z])(?:you|very much|so much|a lot)(?![a-z])", " ", rest)
+    rest = _THANKED.sub(" ", rest)
     kept = sum(ch.isalnum() for ch in _ENDINGS.sub("", rest))
     return text.strip() if kept >= COMMENT_LEAST else ""
 
 
+# English thanks as written ("thanks", "thank you so much"): the lexicon's words are stems.
+_THANKED = re.compile(r"(?<![a-z])(?:thanks|thank|thx|ty|you|very much|so much|a lot)(?![a-z])")
 COMMENT_LEAST = 4  # letters and characters besides the level that make a comment
 _ENDINGS = re.compile(r"[你们的了啊呀吧哈嘛呢]")
 _COMPLAINTS = frozenset(_SAID_LEVELS[:3])

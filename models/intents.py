@@ -36,10 +36,15 @@ CANCEL_PAIR = re.compile(
     r"(?:取消|撤销|退掉).{0,12}(?:预约|预订)|(?:预约|预订).{0,12}(?:取消|撤销|退掉|不要了|不去了)"
     r"|(?:还是|那就|干脆)取消"  # "算了还是取消吧": of what is under way
 )
-# A cancel or a move denied: "不用取消了", "算了不取消了", "don't cancel".
+# A cancel or a move denied: "不用取消了", "算了不取消了", "don't cancel"; a cancel alone
+# denied ("不改了，直接取消" denies the move, not the cancel).
 DENIED = re.compile(
     r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉|改|换)"
     r"|(?<![a-z])(?:don't|dont|do not|not)\s+(?:cancel|move|change)"
+)
+CANCEL_DENIED = re.compile(
+    r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉)"
+    r"|(?<![a-z])(?:don't|dont|do not|not)\s+cancel"
 )
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
@@ -76,6 +81,7 @@ NOT_SIGNALS = frozenset(
         "step_answer",
         "going_on",
         "need_opening",
+        "handover_people",
     }
 )
 
@@ -386,6 +392,29 @@ def asks_for_appointments(folded: str, lexicon: Lexicon) -> bool:
     return sum(ch.isalnum() for ch in rest) <= LISTING_REST
 
 
+# What a sentence naming staff says about them: a level, thanks, or that it is solved.
+ABOUT_STAFF = (
+    "level_very_satisfied",
+    "level_satisfied",
+    "level_average",
+    "level_too_slow",
+    "level_bad_attitude",
+    "level_poor_skill",
+    "thanks",
+    "solved",
+)
+
+
+def speaks_of_staff(folded: str, lexicon: Lexicon) -> bool:
+    """Whether the handover words only name staff, in words about them ("工作人员很耐心，
+    谢谢"), not asking for one ("转人工", "找工作人员"). Read by the handlers, after the
+    understanding, so that the trained model is not changed by it."""
+    people = set(lexicon.words.get("handover_people", ()))
+    if not set(lexicon.found("handover", folded)) <= people:
+        return False
+    return any(lexicon.has(kind, folded) for kind in ABOUT_STAFF)
+
+
 def says_cancel(folded: str, lexicon: Lexicon) -> bool:
     """Whether the words themselves say to cancel ("不去了", "取消", "cancel it"), as a reading
     of the whole message may say without them ("看看我的预约" is no wish to cancel)."""
@@ -415,6 +444,40 @@ def _names_anything(folded: str, lexicon: Lexicon) -> bool:
     service ("我要预约" has none left; "约体检" has)."""
     filler = lexicon.chars("filler")
     return sum(ch.isalnum() and ch not in filler for ch in folded) >= 2
+
+
+# Words that say what to do with an appointment, or point at one, rather than name its service.
+NOT_NAMING = (
+    "move_booking",
+    "move_target",
+    "move_option",
+    "cancel_booking",
+    "cancel_option",
+    "pointing",
+    "appointments_filler",
+)
+
+
+def services_named(
+    text: str, lexicon: Lexicon, services: ServiceMatcher, among: Collection[str] | None = None
+) -> list[Match]:
+    """The services words about one's appointments name ("社保卡那个改到下周六": 社保卡补办),
+    the days, times and words of cancelling, moving or pointing left aside."""
+    words = without_when(fold(text))
+    for kind in NOT_NAMING:
+        words = lexicon.without(kind, words)
+    return services_asked(words, lexicon, services, among=among)
+
+
+def no_order(folded: str) -> bool:
+    """Whether words about an appointment give no order to cancel or move it: the act denied
+    (DENIED), or asked about as done ("取消了…吗"); a reason ("临时有事去不了") or a polite
+    "好吗" is still one."""
+    return bool(DENIED.search(folded) or (_DONE.search(folded) and _ASKED.search(folded)))
+
+
+_DONE = re.compile(r"(?:取消|撤销|退掉|改|换)\s*(?:好)?\s*了")
+_ASKED = re.compile(r"[吗么没?？]\s*$")
 
 
 def services_asked(

@@ -251,12 +251,14 @@ async def item_with_same_words(session: AsyncSession, need: Need) -> NeedItem | 
     return (await session.exec(stmt)).first()
 
 
-async def join_item(session: AsyncSession, need: Need, item: NeedItem, now: datetime) -> None:
-    """Put a need in an item and count its resident as a supporter (once)."""
+async def join_item(session: AsyncSession, need: Need, item: NeedItem, now: datetime) -> bool:
+    """Put a need in an item and count its resident as a supporter (once); whether they were
+    not one before."""
     need.item_id = item.id
     session.add(need)
-    await support_item(session, item.id or 0, need.resident_id, now)
+    added = await support_item(session, item.id or 0, need.resident_id, now)
     await session.refresh(item)
+    return added
 
 
 async def support_item(
@@ -278,6 +280,18 @@ async def support_item(
 
 
 MERGE_HOPS = 5  # an item merged into one that was merged again: follow a few steps, no more
+
+
+async def unplaced_needs(session: AsyncSession, resident_id: int, limit: int = 3) -> list[Need]:
+    """The resident's own needs still waiting for them to choose an item (or make one), newest
+    first: left at the similar-needs offer or the categories for other words."""
+    stmt = (
+        select(Need)
+        .where(Need.resident_id == resident_id, col(Need.item_id).is_(None))
+        .order_by(col(Need.created_at).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
 
 
 async def items_of_resident(

@@ -82,6 +82,9 @@ _COMPOUND_SURNAMES = (
 # A given name's second character is not one of these words that usually follow a name.
 _NOT_IN_NAME = "想要在是住的了电家今说和与跟也都就请我你他她们"
 _NAME = rf"(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}]){_HAN}(?:(?![{_NOT_IN_NAME}]){_HAN})?"
+# After "我是…的" a full name of three characters, not a role ("房东", "江西人", "钟点工").
+_ROLE_ENDS = "人工客户主东子女生员长师爷奶婆公妈爸哥姐弟妹"
+_FULL_NAME = rf"(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}]){_HAN}(?![{_ROLE_ENDS}]){_HAN}"
 _NAME_END = r"(?=[，,。.！!；;、：:\s]|$)"
 
 
@@ -184,7 +187,7 @@ _RULES = (
     ),
     _rule(Kind.NAME, rf"我是\s*(?P<pii>{_NAME}){_NAME_END}"),
     # "我是住5栋的王秀英，…" (a walkthrough: the need showed the name to the neighbours)
-    _rule(Kind.NAME, rf"我是[^，,。！!？?；;\s]{{1,12}}的\s*(?P<pii>{_NAME}){_NAME_END}"),
+    _rule(Kind.NAME, rf"我是[^，,。！!？?；;\s]{{1,12}}的\s*(?P<pii>{_FULL_NAME}){_NAME_END}"),
     # The cue in any case, the name itself capitalised: "my name is li si" is not taken.
     _Rule(
         Kind.NAME,

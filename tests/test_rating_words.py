@@ -325,6 +325,8 @@ def test_words_beside_a_typed_level_are_its_comment() -> None:
         "还行吧",
         "随便说说",
         "thank you, very satisfied",
+        "Very satisfied, thanks!",
+        "too slow, thanks",
     ):
         assert comment_beside_level(words, data) == "", words
 
@@ -350,3 +352,22 @@ async def test_a_level_with_words_under_the_push_keeps_the_words(talk: Talk) -> 
     assert "感谢您的评价：满意" in said and "您的意见已记录" in said, said
     [rating] = await _ratings(linli)
     assert rating.comment == "解决了，挺满意的，就是等得有点久"
+
+
+async def test_praise_of_staff_with_no_case_in_view_asks_no_person(talk: Talk) -> None:
+    """A walkthrough (WeChat, the push not delivered): "解决了，很满意，工作人员上门很及时"
+    opened a consultation for staff, as 工作人员 asks for a person."""
+    said = await talk.say("解决了，很满意，工作人员上门很及时")
+    assert "登记为咨询" not in said, said
+    async with talk.linli.sessions() as session:
+        assert (await session.exec(select(Case))).all() == []
+
+
+async def test_a_question_beside_a_level_at_the_levels_is_answered(talk: Talk) -> None:
+    """A review: "满意。请问居住证办理要带什么材料？" at the levels was kept as the comment."""
+    await talk.say("评价")
+    await talk.say("评价窗口服务")
+    assert "很满意" in await talk.say("社保")
+    said = await talk.say("满意。请问居住证办理要带什么材料？")
+    assert "您的意见已记录" not in said, said
+    assert await _ratings(talk.linli) == []

@@ -435,3 +435,51 @@ async def test_taking_the_cancel_back_at_its_question_keeps_the_appointment(talk
         kept = await talk.say(words)
         assert ref in kept and ("保留不变" in kept or "stands" in kept), (words, kept)
         assert (await _appointment(talk, ref)).status != "cancelled"
+
+
+async def test_cancel_beside_a_booked_services_name_asks_about_it(talk: Talk) -> None:
+    """A walkthrough: "取消社保卡补办" and "居住证办理那个取消" got the service's guide, with a
+    button to book it again; asking whether it is cancelled asks nothing."""
+    card = await _book_monday(talk, "预约社保卡补办")
+    permit = await _book_monday(talk, "预约居住证办理")
+    for words, ref, other in (
+        ("取消社保卡补办", card, permit),
+        ("居住证办理那个取消", permit, card),
+    ):
+        question = await talk.say(words)
+        assert ref in question and other not in question, (words, question)
+        assert t("zh-CN", "booking.cancel_yes") in question
+        await talk.say("菜单")
+    asked = await talk.say("社保卡补办的预约取消了吗？")
+    assert t("zh-CN", "booking.cancel_yes") not in asked, asked
+
+
+async def test_cancel_with_other_words_is_no_cancel_of_an_appointment(talk: Talk) -> None:
+    """A review: "取消 订阅通知" or "cancel notifications" asked to cancel the appointment."""
+    ref = await _book_monday(talk, "预约社保卡补办")
+    await talk.say("菜单")
+    for words in ("取消 订阅通知", "退出，不用了"):
+        said = await talk.say(words)
+        assert t("zh-CN", "booking.cancel_yes") not in said, (words, said)
+    said = await talk.say("取消 周一那个")  # a day points at it: asked first
+    assert ref in said and t("zh-CN", "booking.cancel_yes") in said, said
+
+
+async def test_a_question_at_the_list_of_appointments_chooses_none(talk: Talk) -> None:
+    card = await _book_monday(talk, "预约社保卡补办")
+    await _book_monday(talk, "预约居住证办理")
+    await talk.say("菜单")
+    assert t("zh-CN", "records.which_to_cancel") in await talk.say("取消预约")
+    said = await talk.say("社保卡补办要带什么材料")
+    assert t("zh-CN", "booking.cancel_yes") not in said, said
+    assert (await _appointment(talk, card)).status != "cancelled"
+
+
+async def test_not_moving_but_cancelling_at_the_cancel_question_is_no_take_back(
+    talk: Talk,
+) -> None:
+    """A review: "不改了，直接取消" at the cancel question kept the appointment."""
+    ref = await _book_monday(talk, "预约社保卡补办")
+    await talk.say(f"取消{ref}")
+    said = await talk.say("不改了，直接取消")
+    assert "保留不变" not in said, said
