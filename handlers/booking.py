@@ -1113,8 +1113,8 @@ def _listed_by_name(ctx: Context) -> str | None:
     longest = LISTED_LETTERS if folded.isascii() else LISTED_CHARS
     if len(folded) > longest or any(mark in folded for mark in "?？吗") or no_order(folded):
         return None
-    if load_lexicon(data).has("question", folded):  # "社保卡补办要带什么材料" (a review)
-        return None
+    if load_lexicon(data).has("question", folded) or names_when(folded):
+        return None  # "社保卡补办要带什么材料"; a day is the move's, read with it (reviews)
     among = {str(code) for code in listed.values()}
     named = services_named(ctx.text, load_lexicon(data), load_service_catalogue(data), among=among)
     shown = {button.payload for button in options_shown(ctx.state.data)}  # not a list gone by

@@ -467,12 +467,12 @@ async def cases_of(ctx: Context, kind: CaseKind | None) -> Reply:
     lines += _needs_lines(ctx, needs)
     if unplaced:  # a walkthrough: a need left at the similar-needs offer was lost from sight
         lines.append(ctx.t("needs.unplaced_title"))
-        lines += [f"· {clipped(echoed(n.text), UNPLACED_CHARS)}" for n in unplaced]
+        lines += [f"· {clipped(remove_personal_data(n.text), UNPLACED_CHARS)}" for n in unplaced]
     lines += await _appointment_lines(ctx, booked)
     buttons = tuple(Button(c.ref, f"case:view:{c.ref}") for c in cases)
     finish = tuple(
         Button(
-            ctx.t("needs.finish", words=clipped(echoed(n.text), UNPLACED_LABEL)),
+            ctx.t("needs.finish", words=clipped(remove_personal_data(n.text), UNPLACED_LABEL)),
             f"need:again:{n.id}",
         )
         for n in unplaced

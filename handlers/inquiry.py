@@ -121,6 +121,14 @@ INTERRUPTING = (*INTERRUPTING_FREE_TEXT, Intent.BOOKING)
 # sentence themselves.
 OTHER_MATTERS = (Intent.COMPLAINT, Intent.PROXY, Intent.REPORT, Intent.NEED)
 LEFT_FOR_OTHER_MATTERS = ("booking.", "account.", "case.category", "need.category")
+# Readings of words that, beside a rating level at the levels, only describe the service.
+SAID_BESIDE_A_LEVEL = (
+    Intent.HANDOVER,
+    Intent.TRACK,
+    Intent.CANCEL_BOOKING,
+    Intent.MOVE_BOOKING,
+    Intent.CHITCHAT,
+)
 # What a staff account's words never start: a resident's request to the office.
 NOT_FOR_STAFF = (Intent.PROXY, Intent.REPORT, Intent.NEED, Intent.COMPLAINT, Intent.HANDOVER)
 # Readings the resident may pick when the bot is unsure (a reference is never guessed, and
@@ -170,9 +178,9 @@ def _interrupts(ctx: Context) -> bool:
     if ctx.command is not None and not ctx.command_args:
         return False  # a chat word alone (取消, 进度) is its command's, whatever a model reads
     seen = understood(ctx)
-    if ctx.state.name == RATING_LEVEL and seen.intent is Intent.HANDOVER:
-        # "满意，工作人员讲得很清楚" rates: 工作人员 there asks for nobody (a question or a
-        # request beside a level still interrupts, a review)
+    if ctx.state.name == RATING_LEVEL and seen.intent in SAID_BESIDE_A_LEVEL:
+        # "满意，工作人员讲得很清楚", "满意，进度挺快" rate: such words there ask for nothing (a
+        # question or a request beside a level still interrupts, reviews)
         return not level_in_words(ctx.text, Path(ctx.settings.data_dir))
     if not seen.sure:  # the flow's step reads it (the bot would only ask what it means) …
         return _no_day_but_another_matter(ctx, seen)
@@ -466,9 +474,9 @@ async def respond(ctx: Context, text: str | None = None) -> HandlerResult:
 
 async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     intent = seen.intent
-    if ctx.identity.staff_id and intent in NOT_FOR_STAFF:
+    if ctx.staff is not None and intent in NOT_FOR_STAFF:
         return _staff_words(ctx)
-    if intent is not Intent.REFERENCE and await _cancels_a_named_appointment(ctx, text):
+    if await _cancels_a_named_appointment(ctx, seen, text):
         return await offer_to_cancel(ctx)
     if not seen.sure and _offerable(seen, ctx):
         return _offer_readings(ctx, seen, text)
@@ -501,12 +509,14 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     return await _answer(ctx, seen, text)
 
 
-async def _cancels_a_named_appointment(ctx: Context, text: str) -> bool:
+async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str) -> bool:
     """Whether cancel words stand beside the name of a service the resident has booked
     ("高龄补贴那个不要了" was asked which reading it meant, "取消社保卡补办" got the service's
     guide: walkthroughs). The cancel question still asks first."""
-    if text != ctx.text or ctx.identity.resident_id is None:
-        return False
+    if text != ctx.text or ctx.identity.resident_id is None or puts_a_question(ctx, text):
+        return False  # "社保卡补办预约取消后还能再约吗" asks (a review)
+    if seen.sure and seen.intent in (Intent.REFERENCE, *NOT_FOR_STAFF):
+        return False  # "我想投诉，社保卡补办的预约被无故取消了" is a complaint
     folded = fold(text)
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     # 取消 itself is no lexicon word (alone, it leaves a flow); beside a service it cancels.
@@ -544,7 +554,7 @@ def puts_a_question(ctx: Context, text: str) -> bool:
 
 def _offerable(seen: Understood, ctx: Context) -> list[Intent]:
     """The readings to offer; to a staff account, none that would start a resident's request."""
-    staff = ctx.identity.staff_id is not None
+    staff = ctx.staff is not None
     return [
         i for i in seen.readings if i in OFFERED_READINGS and not (staff and i in NOT_FOR_STAFF)
     ]

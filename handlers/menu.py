@@ -30,7 +30,7 @@ from models.calendar import (
 from models.intents import fold, load_lexicon
 from models.refs import find_reference
 from models.services import DayKind
-from models.when import names_when
+from models.when import names_when, without_when
 
 router = Router("menu")
 
@@ -117,9 +117,18 @@ async def cancel(ctx: Context) -> HandlerResult:
 
 
 async def _points_at_an_appointment(ctx: Context) -> bool:
-    """Whether the words after 取消/cancel name a booked service or a day or time."""
-    args = ctx.command_args
-    return names_when(fold(args)) or await names_an_appointment(ctx, args)
+    """Whether the words after 取消/cancel name a booked service, or a day or time and little
+    else ("周一那个", "the 10:30 one"; not "明天的停水通知订阅", a review)."""
+    args = fold(ctx.command_args)
+    if names_when(args):
+        lexicon = load_lexicon(Path(ctx.settings.data_dir))
+        rest = lexicon.without("pointing", without_when(args))
+        rest = " ".join(w for w in rest.split() if w not in lexicon.word_set("pointing"))
+        return sum(ch.isalnum() for ch in rest) <= WHEN_POINTING_REST
+    return await names_an_appointment(ctx, ctx.command_args)
+
+
+WHEN_POINTING_REST = 2  # characters beside a day or time that still only point at one
 
 
 def _names_a_booking(ctx: Context) -> bool:

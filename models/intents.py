@@ -82,6 +82,7 @@ NOT_SIGNALS = frozenset(
         "going_on",
         "need_opening",
         "handover_people",
+        "handover_asking",
     }
 )
 
@@ -392,17 +393,9 @@ def asks_for_appointments(folded: str, lexicon: Lexicon) -> bool:
     return sum(ch.isalnum() for ch in rest) <= LISTING_REST
 
 
-# What a sentence naming staff says about them: a level, thanks, or that it is solved.
-ABOUT_STAFF = (
-    "level_very_satisfied",
-    "level_satisfied",
-    "level_average",
-    "level_too_slow",
-    "level_bad_attitude",
-    "level_poor_skill",
-    "thanks",
-    "solved",
-)
+# What praise of staff says: a good level, thanks, or that it is solved (a complaint level
+# beside 负责人 is a call for one: "办得太慢了，我要找负责人").
+ABOUT_STAFF = ("level_very_satisfied", "level_satisfied", "thanks", "solved")
 
 
 def speaks_of_staff(folded: str, lexicon: Lexicon) -> bool:
@@ -410,7 +403,9 @@ def speaks_of_staff(folded: str, lexicon: Lexicon) -> bool:
     谢谢"), not asking for one ("转人工", "找工作人员"). Read by the handlers, after the
     understanding, so that the trained model is not changed by it."""
     people = set(lexicon.words.get("handover_people", ()))
-    if not set(lexicon.found("handover", folded)) <= people:
+    if not set(lexicon.found("handover", folded)) <= people or lexicon.has(
+        "handover_asking", folded
+    ):
         return False
     return any(lexicon.has(kind, folded) for kind in ABOUT_STAFF)
 

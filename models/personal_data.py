@@ -82,9 +82,10 @@ _COMPOUND_SURNAMES = (
 # A given name's second character is not one of these words that usually follow a name.
 _NOT_IN_NAME = "想要在是住的了电家今说和与跟也都就请我你他她们"
 _NAME = rf"(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}]){_HAN}(?:(?![{_NOT_IN_NAME}]){_HAN})?"
-# After "我是…的" a full name of three characters, not a role ("房东", "江西人", "钟点工").
-_ROLE_ENDS = "人工客户主东子女生员长师爷奶婆公妈爸哥姐弟妹"
-_FULL_NAME = rf"(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}]){_HAN}(?![{_ROLE_ENDS}]){_HAN}"
+# After "我是…的" a name of two or three characters, not a role ("房东", "江西人", "钟点工").
+_ROLE_ENDS = "人工客户主东子女员长师爷奶婆公妈爸哥姐弟妹"
+_NAME_PART = rf"(?![{_ROLE_ENDS}]){_HAN}"
+_FULL_NAME = rf"(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}]){_NAME_PART}{_NAME_PART}?"
 _NAME_END = r"(?=[，,。.！!；;、：:\s]|$)"
 
 

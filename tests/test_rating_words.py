@@ -361,6 +361,8 @@ async def test_praise_of_staff_with_no_case_in_view_asks_no_person(talk: Talk) -
     assert "登记为咨询" not in said, said
     async with talk.linli.sessions() as session:
         assert (await session.exec(select(Case))).all() == []
+    asked = await talk.say("办得太慢了，我要找负责人")  # a call for a person, all the same
+    assert "不客气" not in asked, asked
 
 
 async def test_a_question_beside_a_level_at_the_levels_is_answered(talk: Talk) -> None:
@@ -371,3 +373,8 @@ async def test_a_question_beside_a_level_at_the_levels_is_answered(talk: Talk) -
     said = await talk.say("满意。请问居住证办理要带什么材料？")
     assert "您的意见已记录" not in said, said
     assert await _ratings(talk.linli) == []
+    await talk.say("评价")
+    await talk.say("评价窗口服务")
+    assert "很满意" in await talk.say("社保")
+    rated = await talk.say("满意，进度挺快")  # 进度 there asks for nothing (a review)
+    assert "感谢您的评价：满意" in rated, rated

@@ -450,15 +450,21 @@ async def test_cancel_beside_a_booked_services_name_asks_about_it(talk: Talk) ->
         assert ref in question and other not in question, (words, question)
         assert t("zh-CN", "booking.cancel_yes") in question
         await talk.say("菜单")
-    asked = await talk.say("社保卡补办的预约取消了吗？")
-    assert t("zh-CN", "booking.cancel_yes") not in asked, asked
+    for words in (
+        "社保卡补办的预约取消了吗？",
+        "社保卡补办预约取消后还能再约吗",
+        "我想投诉，社保卡补办的预约被无故取消了",
+    ):
+        said = await talk.say(words)  # a question or a complaint: no cancel question (a review)
+        assert t("zh-CN", "booking.cancel_yes") not in said, (words, said)
+        await talk.say("菜单")
 
 
 async def test_cancel_with_other_words_is_no_cancel_of_an_appointment(talk: Talk) -> None:
     """A review: "取消 订阅通知" or "cancel notifications" asked to cancel the appointment."""
     ref = await _book_monday(talk, "预约社保卡补办")
     await talk.say("菜单")
-    for words in ("取消 订阅通知", "退出，不用了"):
+    for words in ("取消 订阅通知", "退出，不用了", "取消 明天的停水通知订阅"):
         said = await talk.say(words)
         assert t("zh-CN", "booking.cancel_yes") not in said, (words, said)
     said = await talk.say("取消 周一那个")  # a day points at it: asked first
