@@ -320,8 +320,30 @@ def _goes_on(ctx: Context) -> bool:
     return load_lexicon(Path(ctx.settings.data_dir)).is_only("going_on", ctx.text)
 
 
+def _holds_on(ctx: Context) -> bool:
+    """ "等等", "我还没说完", "hang on" typed at a step of a flow (not in a chat with staff)."""
+    if ctx.payload is not None or not ctx.text or ctx.command is not None:
+        return False
+    if ctx.state.name in ("", ASKING, LIVE, STAFF_SIDE):
+        return False
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    return lexicon.only_with_filler("hold_on", "gives_up_filler", ctx.text)
+
+
 # Included before every feature's router: "继续预约" must not be read as a new booking.
 going_on = Router("going_on")
+
+
+@going_on.route(Phase.COMMAND, _holds_on)
+async def hold_on(ctx: Context) -> HandlerResult:
+    """The step waits: nothing is taken as its answer (a walkthrough: "等等我还没说完" was
+    saved as a report's location and the case filed)."""
+    data = ctx.state.data
+    prompt = data.get("prompt")
+    said = ctx.t("flow.hold_on")
+    shown = prompt.removeprefix(said).lstrip() if isinstance(prompt, str) else ""
+    text = f"{said}\n{shown}" if shown else said
+    return Reply(text, options_shown(data) or back_to_menu(ctx))
 
 
 @going_on.route(Phase.COMMAND, _goes_on)

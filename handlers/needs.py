@@ -14,6 +14,7 @@ from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.common import (
     back_to_menu,
+    gives_up,
     localized,
     location_of,
     main_menu,
@@ -166,6 +167,29 @@ async def _place(ctx: Context, need: Need, suggested: NeedCategory | None) -> Re
     if not items:
         return _category_question(ctx, need, suggested)
     return _offer(ctx, need, items, ctx.t("needs.similar"))
+
+
+def _unplaced_given_up(ctx: Context) -> str | None:
+    """The need whose offer or categories are on screen, when the words only give it up ("算了
+    先不提了"; a walkthrough: the need stayed, listed as unfinished)."""
+    if ctx.payload is not None or not ctx.text:
+        return None
+    shown = payloads_shown(ctx.state.data, "need:new:") or payloads_shown(
+        ctx.state.data, "need:cat:"
+    )
+    if not shown or not gives_up(ctx, ctx.text):
+        return None
+    return shown[0].split(":")[2]
+
+
+@router.route(Phase.COMMAND, lambda ctx: _unplaced_given_up(ctx) is not None)
+async def need_given_up(ctx: Context) -> HandlerResult:
+    """Not submitted after all: the need, placed in no item yet, is removed."""
+    need = await _own_need(ctx, _unplaced_given_up(ctx) or "")
+    ctx.clear_state()
+    if need is not None and need.item_id is None:
+        await ctx.session.delete(need)
+    return await main_menu(ctx, ctx.t("needs.given_up"))
 
 
 @router.payload("need:again")

@@ -44,7 +44,7 @@ DENIED = re.compile(
 )
 CANCEL_DENIED = re.compile(
     r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉)"
-    r"|(?<![a-z])(?:don't|dont|do not|not)\s+cancel"
+    r"|(?<![a-z])(?:don't|dont|do not|not)\s+cancel|(?<![a-z])keep (?:it|my appointment)"
 )
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
@@ -83,6 +83,7 @@ NOT_SIGNALS = frozenset(
         "need_opening",
         "handover_people",
         "handover_asking",
+        "hold_on",
     }
 )
 

@@ -45,3 +45,20 @@ async def test_supporting_ones_own_item_says_so(linli: Linli) -> None:
     assert "邻居提过类似需求" in offer[0].text, offer[0].text
     said = await resident.send("对，一样的")
     assert "之前已经支持过" in said[0].text and "1 位邻居支持" in said[0].text, said[0].text
+
+
+async def test_giving_up_at_the_offer_submits_nothing(linli: Linli) -> None:
+    """A walkthrough: "算了先不提了" at the similar needs got "回答不了", and the need stayed
+    (进度 listed it as unfinished)."""
+    first = Chat(linli, user="neighbour-typing-8")
+    await first.send("需求")
+    offered = await first.send("双职工多，希望放学后有地方看孩子写作业")
+    await first.press(payloads(offered[0])[0])
+    second = Chat(linli, user="neighbour-typing-9")
+    await second.send("需求")
+    offer = await second.send("希望小区放学后有人托管孩子写作业")
+    assert "邻居提过类似需求" in offer[0].text, offer[0].text
+    said = await second.send("算了先不提了")
+    assert said[0].text.startswith(t("zh-CN", "needs.given_up")), said[0].text
+    track = await second.send("进度")
+    assert t("zh-CN", "needs.unplaced_title") not in track[0].text

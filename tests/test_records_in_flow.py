@@ -430,7 +430,7 @@ async def test_english_cancel_naming_a_service_asks_about_that_one(talk: Talk) -
 async def test_taking_the_cancel_back_at_its_question_keeps_the_appointment(talk: Talk) -> None:
     """A walkthrough: "算了不取消了" at 确定取消…吗？ was offered 取消我的预约."""
     ref = await _book_monday(talk, "预约社保卡补办")
-    for words in ("算了不取消了", "不用了", "no, don't cancel"):
+    for words in ("算了不取消了", "不用了", "no, don't cancel", "no keep it"):
         assert t("zh-CN", "booking.cancel_yes") in await talk.say(f"取消{ref}")
         kept = await talk.say(words)
         assert ref in kept and ("保留不变" in kept or "stands" in kept), (words, kept)
@@ -489,3 +489,18 @@ async def test_not_moving_but_cancelling_at_the_cancel_question_is_no_take_back(
     await talk.say(f"取消{ref}")
     said = await talk.say("不改了，直接取消")
     assert "保留不变" not in said, said
+
+
+async def test_waiting_words_at_a_step_are_not_its_answer(talk: Talk) -> None:
+    """A walkthrough: "等等我还没说完" at a report's location step was saved as the place and
+    the case filed; "hang on" did the same in English."""
+    await talk.say("楼道灯坏了")
+    await talk.say(t("zh-CN", "ask.as_report"))
+    step = await talk.state()
+    assert step, "the report asks its next step"
+    before = await _count(talk, Case)
+    for words in ("等等我还没说完", "稍等一下", "hang on"):
+        said = await talk.say(words)
+        assert await talk.state() == step, (words, said)
+        assert await _count(talk, Case) == before
+    assert "nothing you gave is lost" in said or "刚才填的都还在" in said, said
