@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from sqlmodel import select
+
 from bot.context import Context
 from bot.messages import Reply
 from bot.outgoing.tell import ask_for_rating
@@ -18,6 +20,7 @@ from models.appointments import (
     todays_appointments,
 )
 from models.base import SHANGHAI
+from models.cases import Case
 from models.refs import canonical_reference
 from models.services import Service
 
@@ -64,9 +67,9 @@ def _typed_reference(words: str) -> str:
 
 async def _step(ctx: Context, step: Step) -> HandlerResult:
     ref = _typed_reference(ctx.command_args)
-    if ref.startswith("LC-"):  # "办结 LC-…": a case's number, whose card has its own 办结
-        return await _case_card(ctx, ref)
     appointment = await find_appointment(ctx.session, ref[:32]) if ref else None
+    if appointment is None and ref and await _is_a_case(ctx, ref):
+        return await _case_card(ctx, ref)  # "办结 LC-…": a case's card has its own 办结
     outcome = (
         await serve_appointment(ctx.session, appointment, step, ctx.staff, ctx.now())
         if appointment is not None and ctx.staff is not None
@@ -85,6 +88,12 @@ async def _step(ctx: Context, step: Step) -> HandlerResult:
     if step is Step.COMPLETE:
         await ask_for_rating(ctx.session, appointment, ctx.now())
     return Reply(ctx.t(f"window.done_{step}", ref=appointment.ref), back_to_menu(ctx))
+
+
+async def _is_a_case(ctx: Context, ref: str) -> bool:
+    """Whether the reference is a case's (refs of both kinds vary by street: look it up)."""
+    stmt = select(Case.id).where(Case.ref == ref.strip().upper()[:32])
+    return (await ctx.session.exec(stmt)).first() is not None
 
 
 async def _case_card(ctx: Context, ref: str) -> list[Reply]:
