@@ -200,10 +200,13 @@ async def open_case(
     for code in category.co if category else ():
         co = await _department(session, code)
         session.add(CaseHandler(case_id=case.id, department_id=co.id or 0, lead=False))
-    record(
-        session, case, actor, "received", now, department=lead.name_zh, department_en=lead.name_en
-    )
+    record(session, case, actor, "received", now, **named(lead))
     return case
+
+
+def named(department: Department) -> dict[str, str]:
+    """A department's name for a timeline step, in both languages (read back by language)."""
+    return {"department": department.name_zh, "department_en": department.name_en}
 
 
 def record(
@@ -321,8 +324,7 @@ async def transfer_case(
         "transferred",
         now,
         reason,
-        department=target.name_zh,
-        department_en=target.name_en,
+        **named(target),
     )
     return None
 

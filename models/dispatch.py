@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.calendar import add_working_days, load_overrides
-from models.case_ops import OPEN, Refusal, record
+from models.case_ops import OPEN, Refusal, named, record
 from models.cases import Case, CaseHandler, CaseKind, CaseStatus
 from models.org import Department, Staff, StaffRole
 from models.policy import handler_departments, may_accept_part, may_dispatch, may_return_call
@@ -108,8 +108,7 @@ async def dispatch_case(
         ("staff", dispatcher.id),
         "dispatched",
         now,
-        department=lead.name_zh,
-        department_en=lead.name_en,
+        **named(lead),
         co="、".join(names) or "—",
         days=working_days,
     )
@@ -204,7 +203,6 @@ async def settle_returned_part(
         ("staff", dispatcher.id),
         "co_called",
         now,
-        department=replacement.name_zh,
-        department_en=replacement.name_en,
+        **named(replacement),
     )
     return None
