@@ -1,6 +1,7 @@
 """Benchmark: one message through the pipeline, in process, on a fresh SQLite file.
 
-    .venv/bin/python -m bench.pipeline [--messages 2000] [--concurrency 32]
+    .venv/bin/python -m bench.pipeline [--messages 2000] [--concurrency 32] [--warm-up 2500]
+        [--profile pipeline.prof]
 
 Sends the same words the webhook benchmark uses (菜单, 7, 办公时间, 8, 返回) from 500 chat accounts,
 one at a time, as a text-only channel (WeChat's rendering), and prints milliseconds per message
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -31,7 +33,9 @@ ACCOUNTS = 500
 WORDS = ["菜单", "7", "办公时间", "8", "返回"]
 
 
-async def run(messages: int, concurrency: int = 1) -> None:
+async def run(
+    messages: int, concurrency: int = 1, warm_up: int = 0, profile: Path | None = None
+) -> None:
     """Seed a street, then time first contacts and returning messages."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", data_dir=DATA)
@@ -55,11 +59,20 @@ async def run(messages: int, concurrency: int = 1) -> None:
             return (time.perf_counter() - started) / (last - first) * 1000
 
         first = await send_all(0, ACCOUNTS)
-        returning = await send_all(ACCOUNTS, ACCOUNTS + messages)
+        start = ACCOUNTS + warm_up
+        if warm_up:
+            await send_all(ACCOUNTS, start)
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        returning = await send_all(start, start + messages)
+        if profiler and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
         await linli.close()
     print(f"concurrency {concurrency}")
     print(f"first contact: {first:.2f} ms/message ({ACCOUNTS} accounts)")
-    print(f"returning:     {returning:.2f} ms/message ({messages} messages)")
+    print(f"returning:     {returning:.2f} ms/message ({messages} messages, {warm_up} before)")
 
 
 def main() -> None:
@@ -67,8 +80,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--warm-up", type=int, default=0, help="returning messages not timed")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the timed part")
     args = parser.parse_args()
-    asyncio.run(run(args.messages, args.concurrency))
+    asyncio.run(run(args.messages, args.concurrency, args.warm_up, args.profile))
 
 
 if __name__ == "__main__":
