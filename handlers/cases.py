@@ -233,6 +233,9 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
         return await main_menu(ctx, ctx.t("cases.given_up"))
     left = [q for q in ctx.state.data.get("left", []) if isinstance(q, str)]
     answers = dict(ctx.state.data.get("answers", {}))
+    corrected = _category_corrected(ctx, left, answers)
+    if corrected is not None:
+        return corrected
     ctx.state.data = with_media(ctx, ctx.state.data)  # a photo sent meanwhile stays too
     answer = place_answer(ctx) if left and left[0] in PLACE_QUESTIONS else None
     answer = answer or ctx.text[:WORDS_LIMIT]
@@ -251,6 +254,68 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
         return Reply(said_before + ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
     opened = await _open(ctx)
     return Reply(said_before + opened.text, opened.buttons, opened.link) if said_before else opened
+
+
+CATEGORY_NAME_REST = 3  # "是高龄补贴申领": characters besides a category's whole name
+
+
+def _category_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) -> Reply | None:
+    """A proxy category chosen by mistake, said at its questions ("不对 是高龄补贴", "选错了",
+    or another category's whole name): that category is taken with the answers kept, or the
+    categories are offered again; "不对" alone after an answer asks that question again."""
+    data = ctx.state.data
+    words, current = data.get("words"), data.get("category")
+    proxy = data.get("kind") == CaseKind.PROXY.value and isinstance(words, str)
+    if not proxy or not ctx.text or not left or not isinstance(words, str):
+        return None
+    lexicon, typed = load_lexicon(Path(ctx.settings.data_dir)), fold(ctx.text)
+    named = _whole_names(ctx, typed)
+    wrong = lexicon.has("wrong_choice", typed)
+    if not wrong and not (len(named) == 1 and named[0][1] <= CATEGORY_NAME_REST):
+        return None
+    rest = lexicon.pattern("wrong_choice", "wrong_choice_filler").sub(" ", typed)
+    fits = [code for code, _ in named] or (_fitting_categories(ctx, rest) if wrong else [])
+    others = [code for code in fits if code != current]
+    if len(others) == 1 and len(fits) == 1:
+        return _category_changed(ctx, others[0], left)
+    if others:
+        ctx.set_state(PROXY_CATEGORY, words=words, back="proxy")
+        return Reply(ctx.t("cases.category_again"), _offered(ctx, others).buttons)
+    if fits:  # the category it already is
+        return _category_changed(ctx, fits[0], left, "cases.category_kept")
+    if sum(ch.isalnum() for ch in lexicon.without("filler", rest)) > CATEGORY_NAME_REST:
+        return None  # "不对，地址是南街5栋2单元": words of their own, the step's answer
+    if not answers:  # nothing else was answered yet: the category is what was wrong
+        ctx.set_state(PROXY_CATEGORY, words=words, back="proxy")
+        return Reply(ctx.t("cases.category_again"), _category_buttons(ctx))
+    last = next(q for q in reversed(list(answers)) if q not in left)
+    del answers[last]
+    ctx.state.data = {**data, "answers": answers, "left": [last, *left]}
+    question = ctx.t(f"cases.question_{last}")
+    return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
+
+
+def _whole_names(ctx: Context, typed: str) -> list[tuple[str, int]]:
+    """The proxy categories whose whole name the words hold, with how much else they say."""
+    named = []
+    for c in catalogue(ctx).categories[CaseKind.PROXY]:
+        for name in (c.name_zh, c.name_en):
+            if name and fold(name) in typed:
+                rest = typed.replace(fold(name), "")
+                named.append((c.code, sum(ch.isalnum() for ch in rest)))
+                break
+    return named
+
+
+def _category_changed(
+    ctx: Context, code: str, left: list[str], key: str = "cases.category_changed"
+) -> Reply:
+    """The request moved to another category, its answers kept; the question it is at again."""
+    ctx.state.data = {**ctx.state.data, "category": code}
+    category = catalogue(ctx).category(CaseKind.PROXY, code)
+    name = localized(ctx, category.name_zh, category.name_en) if category else code
+    said = ctx.t(key, name=name)
+    return Reply(f"{said}\n{ctx.t(f'cases.question_{left[0]}')}", back_to_menu(ctx))
 
 
 def _points_back(ctx: Context, answer: str) -> bool:

@@ -84,6 +84,8 @@ NOT_SIGNALS = frozenset(
         "handover_people",
         "handover_asking",
         "hold_on",
+        "wrong_choice",
+        "wrong_choice_filler",
     }
 )
 
