@@ -60,7 +60,7 @@ from models.case_ops import (
     resident_cases,
     timeline,
 )
-from models.cases import Case, CaseEvent, CaseKind, CaseStatus
+from models.cases import OPEN_STATUSES, Case, CaseEvent, CaseKind, CaseStatus
 from models.complaints import route_past_named_staff
 from models.dispatch import goes_to_dispatch, in_queue
 from models.intents import fold, load_lexicon
@@ -72,6 +72,7 @@ from models.ratings import rating_by
 from models.refs import canonical_reference
 from models.reminders import CASE
 from models.service_match import load_service_catalogue, named_items
+from models.when import names_when
 
 router = Router("cases")
 
@@ -153,10 +154,11 @@ async def category_typed(ctx: Context) -> HandlerResult:
         for c in catalogue(ctx).categories[CaseKind.PROXY]
         if fold(c.name_zh) in typed or (c.name_en and fold(c.name_en) in typed)
     ]
+    kept = {k: v for k, v in ctx.state.data.items() if k in _KEPT_AT_CATEGORY}
     if len(named) == 1 and not _DENIED.search(typed):  # its whole name, not "不是残疾证办理"
-        return await ask_questions(ctx, CaseKind.PROXY, words, named[0])
+        return await ask_questions(ctx, CaseKind.PROXY, words, named[0], kept)
     fits = _fitting_categories(ctx, ctx.text)
-    ctx.set_state(PROXY_CATEGORY, words=words, back="proxy")
+    ctx.set_state(PROXY_CATEGORY, **{**kept, "words": words}, back="proxy")
     return _offered(ctx, fits) if fits else _all_categories(ctx)
 
 
@@ -178,7 +180,7 @@ async def proxy_category(ctx: Context) -> HandlerResult:
     category = catalogue(ctx).category(CaseKind.PROXY, ctx.args)
     if not isinstance(words, str) or category is None:
         return await proxy_start(ctx)
-    return await ask_questions(ctx, CaseKind.PROXY, words, category.code)
+    return await ask_questions(ctx, CaseKind.PROXY, words, category.code, ctx.state.data)
 
 
 # Questions a shared location answers (its name, else its coordinates), as well as typed words.
@@ -198,6 +200,9 @@ async def ask_questions(
     questions = catalogue(ctx).types[kind].questions
     place = kept.get("place")
     answers = {q: place for q in questions if q in PLACE_QUESTIONS and isinstance(place, str)}
+    given = kept.get("answers")  # before the category was corrected
+    if isinstance(given, dict):
+        answers |= {q: a for q, a in given.items() if q in questions and isinstance(a, str)}
     left = [q for q in questions if q not in answers]
     ctx.set_state(
         PROXY_QUESTION,
@@ -256,54 +261,83 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
     return Reply(said_before + opened.text, opened.buttons, opened.link) if said_before else opened
 
 
-CATEGORY_NAME_REST = 3  # "是高龄补贴申领": characters besides a category's whole name
+CORRECTION_REST = 6  # what a correction may say besides its words ("残疾证", "disability card")
+# A place or a time in a correction makes it the step's answer ("不对，我下午在家", "社保卡上的
+# 地址不对，现在住南街5栋", "错了，是残疾人托养中心": a review found them read as categories).
+_PLACE_OR_TIME = re.compile(
+    r"在|(?<!居)住|楼|旁|隔壁|对面|附近|栋|幢|号|单元|室|门口|路|街|巷|中心|站|处|点|厅|所|局|院|以后|之后"
+    r"|上的|地址|(?<![a-z])(?:at|in|on|near|next|street|road|room|block|floor|address)(?![a-z])"
+)
 
 
 def _category_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) -> Reply | None:
     """A proxy category chosen by mistake, said at its questions ("不对 是高龄补贴", "选错了",
-    or another category's whole name): that category is taken with the answers kept, or the
-    categories are offered again; "不对" alone after an answer asks that question again."""
+    "I meant disability card", another category's whole name alone): that category is taken
+    with the answers kept, or the categories are offered again; "不对" alone after an answer
+    asks that question again. A place or time, or words of one's own, are the step's answer."""
     data = ctx.state.data
-    words, current = data.get("words"), data.get("category")
-    proxy = data.get("kind") == CaseKind.PROXY.value and isinstance(words, str)
-    if not proxy or not ctx.text or not left or not isinstance(words, str):
+    current = data.get("category")
+    if data.get("kind") != CaseKind.PROXY.value or not ctx.text or not left:
         return None
     lexicon, typed = load_lexicon(Path(ctx.settings.data_dir)), fold(ctx.text)
     named = _whole_names(ctx, typed)
-    wrong = lexicon.has("wrong_choice", typed)
-    if not wrong and not (len(named) == 1 and named[0][1] <= CATEGORY_NAME_REST):
+    said = lexicon.pattern("wrong_choice", "wrong_choice_filler").sub(" ", typed)
+    for name in (name for _, name in named):
+        said = said.replace(name, " ")
+    if _PLACE_OR_TIME.search(said) or names_when(said):
         return None
-    rest = lexicon.pattern("wrong_choice", "wrong_choice_filler").sub(" ", typed)
-    fits = [code for code, _ in named] or (_fitting_categories(ctx, rest) if wrong else [])
-    others = [code for code in fits if code != current]
-    if len(others) == 1 and len(fits) == 1:
-        return _category_changed(ctx, others[0], left)
-    if others:
-        ctx.set_state(PROXY_CATEGORY, words=words, back="proxy")
-        return Reply(ctx.t("cases.category_again"), _offered(ctx, others).buttons)
-    if fits:  # the category it already is
-        return _category_changed(ctx, fits[0], left, "cases.category_kept")
-    if sum(ch.isalnum() for ch in lexicon.without("filler", rest)) > CATEGORY_NAME_REST:
-        return None  # "不对，地址是南街5栋2单元": words of their own, the step's answer
-    if not answers:  # nothing else was answered yet: the category is what was wrong
-        ctx.set_state(PROXY_CATEGORY, words=words, back="proxy")
-        return Reply(ctx.t("cases.category_again"), _category_buttons(ctx))
-    last = next(q for q in reversed(list(answers)) if q not in left)
-    del answers[last]
-    ctx.state.data = {**data, "answers": answers, "left": [last, *left]}
-    question = ctx.t(f"cases.question_{last}")
-    return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
+    own = _own_words(lexicon.pattern("filler").sub(" ", said))
+    wrong = lexicon.has("wrong_choice", typed)
+    if named and own == 0:
+        return _category_switched(ctx, left, [code for code, _ in named], current)
+    if not wrong or own > CORRECTION_REST:
+        return None
+    if own == 0 and (not answers or lexicon.has("wrong_pick", typed)):
+        return _categories_again(ctx, [])  # "选错了": the choice itself
+    if own == 0:  # "不对" after an answer: that answer
+        last = next(q for q in reversed(list(answers)) if q not in left)
+        del answers[last]
+        ctx.state.data = {**data, "answers": answers, "left": [last, *left]}
+        question = ctx.t(f"cases.question_{last}")
+        return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
+    fits = _fitting_categories(ctx, said)
+    return _category_switched(ctx, left, fits, current) if fits else None
 
 
-def _whole_names(ctx: Context, typed: str) -> list[tuple[str, int]]:
-    """The proxy categories whose whole name the words hold, with how much else they say."""
+def _own_words(rest: str) -> int:
+    """How much a correction says besides its words: Chinese characters, two per English word."""
+    chinese = sum(ch.isalnum() for ch in rest if not ch.isascii())
+    return chinese + 2 * len(re.findall(r"[a-z0-9]+", rest))
+
+
+def _category_switched(ctx: Context, left: list[str], fits: list[str], current: object) -> Reply:
+    """The one category fitting a correction taken (or said to be the one already), or the
+    fitting ones offered."""
+    if len(fits) == 1:
+        key = "cases.category_kept" if fits[0] == current else "cases.category_changed"
+        return _category_changed(ctx, fits[0], left, key)
+    return _categories_again(ctx, [code for code in fits if code != current])
+
+
+def _categories_again(ctx: Context, codes: list[str]) -> Reply:
+    """Back to the category step, keeping the words, the answers given and any location or
+    photo; the categories that fit (with 都不是), else all."""
+    kept = {k: v for k, v in ctx.state.data.items() if k in _KEPT_AT_CATEGORY}
+    ctx.set_state(PROXY_CATEGORY, **kept, back="proxy")
+    buttons = _offered(ctx, codes).buttons if codes else _category_buttons(ctx)
+    return Reply(ctx.t("cases.category_again"), buttons)
+
+
+_KEPT_AT_CATEGORY = ("words", "answers", "location", "attachments")
+
+
+def _whole_names(ctx: Context, typed: str) -> list[tuple[str, str]]:
+    """The proxy categories whose whole name (folded) the words hold."""
     named = []
     for c in catalogue(ctx).categories[CaseKind.PROXY]:
-        for name in (c.name_zh, c.name_en):
-            if name and fold(name) in typed:
-                rest = typed.replace(fold(name), "")
-                named.append((c.code, sum(ch.isalnum() for ch in rest)))
-                break
+        name = next((fold(n) for n in (c.name_zh, c.name_en) if n and fold(n) in typed), None)
+        if name is not None:
+            named.append((c.code, name))
     return named
 
 
@@ -618,6 +652,8 @@ async def _resident_actions(ctx: Context, case: Case) -> tuple[Button, ...]:
         buttons.append(Button(ctx.t("cases.rate_button"), f"rate:case:{case.id}"))
     if case.status == "waiting_resident":
         buttons.append(Button(ctx.t("cases.answer"), f"case:answer:{case.id}"))
+    if case.status in OPEN_STATUSES:
+        buttons.append(Button(ctx.t("cases.withdraw"), f"case:withdraw:{case.id}"))
     return (*buttons, *back_to_menu(ctx))
 
 
@@ -630,13 +666,14 @@ async def _rated(ctx: Context, case: Case) -> bool:
     )
 
 
-def _not_taken(ctx: Context, case: Case | None) -> Reply:
+def not_taken(ctx: Context, case: Case | None) -> Reply:
     """Why a case's button did nothing: another's (or no) case is not "moved on"."""
     key = "cases.not_now" if case is not None else "cases.not_on_account"
     return Reply(ctx.t(key), back_to_menu(ctx))
 
 
-async def _own(ctx: Context, number: str) -> Case | None:
+async def own_case(ctx: Context, number: str) -> Case | None:
+    """The resident's own case by its id (from a button), else None."""
     if not (number.isdecimal() and len(number) < 10) or ctx.identity.resident_id is None:
         return None
     case = await ctx.session.get(Case, int(number))
@@ -646,9 +683,9 @@ async def _own(ctx: Context, number: str) -> Case | None:
 @router.payload("case:confirm")
 async def confirm(ctx: Context) -> HandlerResult:
     """The resident confirms the matter is solved."""
-    case = await _own(ctx, ctx.args)
+    case = await own_case(ctx, ctx.args)
     if case is None or not confirm_resolved(ctx.session, case, case.resident_id or 0, ctx.now()):
-        return _not_taken(ctx, case)
+        return not_taken(ctx, case)
     rate = Button(ctx.t("cases.rate_button"), f"rate:case:{case.id}")
     return Reply(ctx.t("cases.confirmed", ref=case.ref), (rate, *back_to_menu(ctx)))
 
@@ -656,11 +693,11 @@ async def confirm(ctx: Context) -> HandlerResult:
 @router.payload("case:reopen")
 async def reopen_case(ctx: Context) -> HandlerResult:
     """ "Not solved": back to the owner."""
-    case = await _own(ctx, ctx.args)
+    case = await own_case(ctx, ctx.args)
     if case is None or not reopen(
         ctx.session, case, case.resident_id or 0, ctx.t("cases.not_solved"), ctx.now()
     ):
-        return _not_taken(ctx, case)
+        return not_taken(ctx, case)
     reason = ctx.t("cases.not_solved")
     await alert_department(ctx, case, case.department_id or 0, reopened=reason)
     return Reply(ctx.t("cases.reopened", ref=case.ref), back_to_menu(ctx))
@@ -670,9 +707,9 @@ async def reopen_case(ctx: Context) -> HandlerResult:
 @router.payload("case:answer_offered")
 async def answer_start(ctx: Context) -> HandlerResult:
     """Answer the office's question: the next message goes to the case."""
-    case = await _own(ctx, ctx.args)
+    case = await own_case(ctx, ctx.args)
     if case is None or case.status != "waiting_resident":
-        return _not_taken(ctx, case)
+        return not_taken(ctx, case)
     ctx.set_state(ANSWER, case=case.id, back="track")
     return Reply(ctx.t("cases.answer_prompt", ref=case.ref), back_to_menu(ctx))
 
@@ -721,7 +758,7 @@ async def _asked_lately(ctx: Context, case: Case) -> bool:
 @router.state(ANSWER)
 async def answer_given(ctx: Context) -> HandlerResult:
     """The answer lands on the case's timeline."""
-    case = await _own(ctx, str(ctx.state.data.get("case", "")))
+    case = await own_case(ctx, str(ctx.state.data.get("case", "")))
     ctx.clear_state()
     if case is None or not ctx.text:
         return Reply(ctx.t("cases.not_now"), back_to_menu(ctx))

@@ -482,6 +482,15 @@ def reopen(session: AsyncSession, case: Case, resident_id: int, reason: str, now
     return True
 
 
+def withdraw_case(session: AsyncSession, case: Case, resident_id: int, now: datetime) -> bool:
+    """The resident withdraws a case still being handled: no one works on it any more."""
+    if case.status not in OPEN_STATUSES or case.resident_id != resident_id:
+        return False
+    case.status, case.closed_at = CaseStatus.CANCELLED, now
+    record(session, case, ("resident", resident_id), "withdrawn", now)
+    return True
+
+
 async def find_case(session: AsyncSession, ref: str, viewer: Viewer) -> Case | None:
     """A case by reference number, only if the viewer may see it (else as if it did not exist)."""
     case = (await session.exec(select(Case).where(Case.ref == ref.strip().upper()[:32]))).first()

@@ -86,6 +86,7 @@ NOT_SIGNALS = frozenset(
         "hold_on",
         "wrong_choice",
         "wrong_choice_filler",
+        "wrong_pick",
     }
 )
 

@@ -4,6 +4,7 @@ the wrong category, at the wrong office)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.i18n import t
@@ -108,3 +109,78 @@ async def test_english_correction(talk: Talk) -> None:
     data = await talk.state_data()
     assert data["category"] == "ca-disability-card", shown
     assert "changed to" in shown
+
+
+# A review: places and times with 不对/错了 or a category's name in them were read as categories.
+STILL_ADDRESSES = [
+    "居住证上的地址不对，现在住南街5栋",
+    "社保卡上的地址不对，现在住南街5栋",
+    "不对，我家在养老院隔壁",
+    "错了，是残疾人托养中心",
+    "不对，是法律援助中心楼上",
+    "社保卡办理点",
+    "残疾证办理大厅",
+    "不对，6栋",
+    "不对，是3号楼",
+]
+STILL_TIMES = ["不对，我下午在家", "不对，要等社保卡办理好以后", "不对，下午", "不对，周六"]
+
+
+@pytest.mark.parametrize("answer", STILL_ADDRESSES)
+async def test_an_address_with_correction_words_stays_the_address(talk: Talk, answer: str) -> None:
+    await talk.say("我想申请代办")
+    await talk.say("5")  # 高龄补贴申领
+    shown = await talk.say(answer)
+    assert VISIT in shown and "已改为" not in shown
+    data = await talk.state_data()
+    assert data["category"] == "ca-elderly-allowance" and data["answers"] == {"address": answer}
+
+
+@pytest.mark.parametrize("answer", STILL_TIMES)
+async def test_a_time_with_correction_words_stays_the_time(talk: Talk, answer: str) -> None:
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("南街5栋2单元301")
+    shown = await talk.say(answer)
+    assert "已改为" not in shown and ADDRESS not in shown
+    data = await talk.state_data()
+    assert data["category"] == "ca-elderly-allowance"
+    assert data["answers"] == {"address": "南街5栋2单元301", "visit_time": answer}
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("I meant disability card", "ca-disability-card"),
+        ("不好意思选错了，应该是残疾证办理", "ca-disability-card"),
+        ("应该是残疾证", "ca-disability-card"),
+        ("我要办的是法律援助申请", "jd-legal-aid"),
+    ],
+)
+async def test_more_ways_of_correcting(talk: Talk, said: str, category: str) -> None:
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    shown = await talk.say(said)
+    assert "已改为" in shown or "changed to" in shown, shown
+    assert (await talk.state_data())["category"] == category
+
+
+async def test_answers_stay_when_several_categories_fit(talk: Talk) -> None:
+    await _at_the_address_of_the_wrong_category(talk)
+    await talk.say("南街5栋2单元301")
+    shown = await talk.say("错了，是居住证")
+    assert "居住证办理" in shown and "居住证明开具" in shown
+    shown = await talk.say("居住证办理")
+    assert VISIT in shown and ADDRESS not in shown
+    data = await talk.state_data()
+    assert data["category"] == "fl-residence-permit"
+    assert data["answers"] == {"address": "南街5栋2单元301"}
+
+
+async def test_chose_wrong_after_an_answer_offers_the_categories(talk: Talk) -> None:
+    await _at_the_address_of_the_wrong_category(talk)
+    await talk.say("南街5栋2单元301")
+    shown = await talk.say("选错了")
+    assert t("zh-CN", "cases.category_again") in shown and "入学材料代办" in shown
+    shown = await talk.say("高龄补贴申领")
+    assert VISIT in shown  # the address was kept

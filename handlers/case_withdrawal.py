@@ -1,0 +1,152 @@
+"""A resident withdraws a case still being handled (撤回): from its card, or in words ("撤销这个
+事项", "代办不需要了", "取消 LC-…"); asked first, then whoever handles it is told."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.context import Context
+from bot.messages import Button, Reply
+from bot.outgoing import case_news
+from bot.router import HandlerResult, Phase, Router
+from handlers.case_text import category_name
+from handlers.cases import not_taken, own_case
+from handlers.common import back_to_menu, gives_up, main_menu
+from models.case_ops import resident_cases, withdraw_case
+from models.cases import OPEN_STATUSES, Case
+from models.intents import CANCEL_DENIED, DENIED, load_lexicon
+from models.refs import find_reference
+
+router = Router("case_withdrawal")
+
+WITHDRAW = "case.withdraw"
+
+# Words that take something back, and words that name a case rather than an appointment or a
+# need; a case's number names one too. Read only with no flow under way.
+_TAKES_BACK = re.compile(
+    r"撤销|撤回|取消|作废|不需要了|不要了|不用了|不办了|不用办了|不用上门了|不需要上门了"
+    r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need)"
+)
+_A_CASE = re.compile(
+    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|求助|调解|咨询"
+    r"|(?<![a-z])(?:case|request|report|complaint)(?![a-z])"
+)
+# "我的代办被取消了", "为什么取消了我的事项": about a withdrawal, not asking for one.
+_NOT_ASKING = re.compile(r"被|无故|凭什么|为什么|怎么回事|who|why")
+_NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|need")
+
+
+def _asks_to_withdraw(ctx: Context) -> bool:
+    """Whether typed words, with no flow under way, ask to take back one of one's cases."""
+    if ctx.payload is not None or ctx.state.name or not ctx.text or ctx.staff is not None:
+        return False
+    words = ctx.words
+    if not _TAKES_BACK.search(words) or _NOT_ASKING.search(words):
+        return False
+    if CANCEL_DENIED.search(words) or DENIED.search(words):
+        return False
+    ref = find_reference(ctx.text)
+    if ref is not None:
+        return not ref.startswith("LCY")  # an appointment's number: its own cancel question
+    return bool(_A_CASE.search(words)) and not _NOT_A_CASE.search(words)
+
+
+@router.route(Phase.COMMAND, _asks_to_withdraw)
+async def withdrawal_in_words(ctx: Context) -> HandlerResult:
+    """The case named by its number, the one still open, or which of them."""
+    resident = ctx.identity.resident_id
+    cases = await resident_cases(ctx.session, resident) if resident is not None else []
+    ref = find_reference(ctx.text)
+    if ref is not None:
+        named = [c for c in cases if c.ref == ref]
+        if not named:
+            return Reply(ctx.t("cases.withdraw_unknown", ref=ref), _track_and_menu(ctx))
+        if named[0].status not in OPEN_STATUSES:
+            return Reply(ctx.t("cases.withdraw_ended", ref=ref), _track_and_menu(ctx))
+        return withdraw_question(ctx, named[0])
+    still_open = [c for c in cases if c.status in OPEN_STATUSES]
+    if len(still_open) == 1:
+        return withdraw_question(ctx, still_open[0])
+    if not still_open:
+        return Reply(ctx.t("cases.withdraw_none"), _track_and_menu(ctx))
+    buttons = tuple(
+        Button(f"{c.ref} {category_name(ctx, c).render(ctx.lang)}", f"case:withdraw:{c.id}")
+        for c in still_open
+    )
+    return Reply(ctx.t("cases.withdraw_which"), (*buttons, *back_to_menu(ctx)))
+
+
+def _track_and_menu(ctx: Context) -> tuple[Button, ...]:
+    return (Button(ctx.t("menu.track"), "track"), *back_to_menu(ctx))
+
+
+def withdraw_question(ctx: Context, case: Case) -> Reply:
+    """Asked before a case is withdrawn: the staff's work on it stops."""
+    ctx.set_state(WITHDRAW, case=case.id, back="track")
+    name = category_name(ctx, case).render(ctx.lang)
+    choices = (
+        Button(ctx.t("cases.withdraw_yes"), f"case:withdraw_yes:{case.id}"),
+        Button(ctx.t("cases.withdraw_no"), f"case:withdraw_no:{case.id}"),
+    )
+    said = ctx.t("cases.withdraw_confirm", ref=case.ref, category=name)
+    return Reply(said, (*choices, *back_to_menu(ctx)))
+
+
+@router.payload("case:withdraw")
+async def withdraw_pressed(ctx: Context) -> HandlerResult:
+    """撤回 on a case's card: asked first."""
+    case = await own_case(ctx, ctx.args)
+    if case is None or case.status not in OPEN_STATUSES:
+        return not_taken(ctx, case)
+    return withdraw_question(ctx, case)
+
+
+@router.payload("case:withdraw_yes")
+async def withdraw_confirmed(ctx: Context) -> HandlerResult:
+    """Withdrawn: the case ends, and whoever handles it is told."""
+    case = await own_case(ctx, ctx.args)
+    ctx.clear_state()
+    if case is None or not withdraw_case(ctx.session, case, case.resident_id or 0, ctx.now()):
+        return not_taken(ctx, case)
+    await case_news.alert_owner(
+        ctx.session, case, "cases.withdrawn_alert", now=ctx.now(), data_dir=ctx.settings.data_dir
+    )
+    return await main_menu(ctx, ctx.t("cases.withdrawn", ref=case.ref))
+
+
+@router.payload("case:withdraw_no")
+async def withdraw_declined(ctx: Context) -> HandlerResult:
+    """Not withdrawn: the case goes on."""
+    case = await own_case(ctx, ctx.args)
+    ctx.clear_state()
+    return await main_menu(ctx, ctx.t("cases.withdraw_kept", ref=case.ref if case else ""))
+
+
+@router.state(WITHDRAW)
+async def withdraw_answered(ctx: Context) -> HandlerResult:
+    """Words at the question: agreeing or 撤回 withdraws, declining keeps (nothing is lost on
+    words that could mean either: "不用了" keeps it), else the question again."""
+    case = await own_case(ctx, str(ctx.state.data.get("case", "")))
+    if case is None or case.status not in OPEN_STATUSES:
+        ctx.clear_state()
+        return not_taken(ctx, case)
+    if _keeps(ctx) or gives_up(ctx, ctx.text):
+        return await ctx.redirect(ctx, f"case:withdraw_no:{case.id}")
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    if lexicon.only_agrees(ctx.text) or _WITHDRAW_WORD.search(ctx.words):
+        return await ctx.redirect(ctx, f"case:withdraw_yes:{case.id}")
+    return withdraw_question(ctx, case)
+
+
+_WITHDRAW_WORD = re.compile(r"撤销|撤回|作废|(?<![a-z])withdraw")
+
+
+def _keeps(ctx: Context) -> bool:
+    """ "不撤了", "不用撤回", "no, keep it", "不要": the case stays."""
+    words = ctx.words
+    keep = re.search(
+        r"不撤|别撤|不用撤|不要撤|继续办|不用了|不要|不了|^不$|^否|(?<![a-z])(?:keep|no|don't|dont)(?![a-z])",
+        words,
+    )
+    return bool(keep or CANCEL_DENIED.search(words))

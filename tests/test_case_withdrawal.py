@@ -1,0 +1,131 @@
+"""A resident withdraws a case still being handled: from its card or in words, asked first;
+whoever handles it is told, and nothing else is touched (a walkthrough: "撤销这个事项" got
+"您目前没有待办的预约", and a case once filed could not be taken back)."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.app import Linli
+from bot.i18n import t
+from models.cases import Case, CaseEvent, CaseStatus
+from tests.conftest import Chat, payloads
+from tests.talk import Talk, open_rig, platform, talk
+from tests.test_binding import staff_code
+from tests.test_cases import REF, open_proxy
+from tests.wechat_fixtures import OpenRig
+
+__all__ = ["open_rig", "platform", "talk"]  # fixtures this module uses
+
+ASKED = t("zh-CN", "cases.withdraw_confirm", ref="", category="")[:6]
+
+
+async def _file_proxy(talk: Talk) -> str:
+    """A proxy request filed in words, its number returned."""
+    await talk.say("代办")
+    await talk.say("帮我母亲办高龄补贴，她腿脚不便")
+    await talk.say("好的")
+    await talk.say("幸福小区3号楼201")
+    await talk.say("工作日上午")
+    await talk.say("不同意")
+    shown = await talk.say("不同意")
+    found = REF.search(shown)
+    assert found is not None, shown
+    return found.group()
+
+
+async def _case(linli: Linli, ref: str) -> Case:
+    async with linli.sessions() as session:
+        return (await session.exec(select(Case).where(Case.ref == ref))).one()
+
+
+async def test_withdrawn_in_words_after_a_question(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    shown = await talk.say("撤销这个事项")
+    assert ASKED in shown and ref in shown and "高龄补贴申领" in shown
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED  # not yet
+    shown = await talk.say("确定")
+    assert t("zh-CN", "cases.withdrawn", ref=ref) in shown
+    assert (await _case(talk.linli, ref)).status == CaseStatus.CANCELLED
+    shown = await talk.say("进度")
+    assert ref in shown and "已取消" in shown
+
+
+async def test_no_at_the_question_keeps_the_case(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("代办不需要了")
+    shown = await talk.say("不用了")
+    assert t("zh-CN", "cases.withdraw_kept", ref=ref) in shown
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+async def test_other_words_at_the_question_ask_it_again(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("取消 " + ref)
+    shown = await talk.say("今天天气怎么样")
+    assert ASKED in shown
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+async def test_an_appointment_or_a_question_about_a_withdrawal_is_not_one(talk: Talk) -> None:
+    await _file_proxy(talk)
+    for words in ("取消预约", "为什么我的代办被取消了", "不要撤销事项"):
+        shown = await talk.say(words)
+        assert ASKED not in shown, words
+        await talk.say("菜单")
+
+
+async def test_with_nothing_open_the_resident_is_told_so(talk: Talk) -> None:
+    shown = await talk.say("我要撤回我的代办事项")
+    assert t("zh-CN", "cases.withdraw_none") in shown
+
+
+async def test_english(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("english")
+    shown = await talk.say("please withdraw my request")
+    assert "Withdraw case" in shown and ref in shown
+    shown = await talk.say("yes")
+    assert f"Case {ref} is withdrawn" in shown
+
+
+async def test_the_card_button_and_the_clerk_on_wechat_is_told(open_rig: OpenRig) -> None:
+    rig = await open_rig()
+    code = await staff_code(rig.linli, "S021")  # 民政科, on WeChat (staff get no web pushes)
+    assert "绑定成功" in (await rig.post(rig.server.text(f"绑定 {code}"))).get("Content", "")
+    resident = Chat(rig.linli, user="resident-withdraw-01")
+    ref = await open_proxy(resident)
+    card = await resident.send(ref)
+    case = await _case(rig.linli, ref)
+    assert f"case:withdraw:{case.id}" in payloads(card[-1])
+    asked = await resident.press(f"case:withdraw:{case.id}")
+    assert f"case:withdraw_yes:{case.id}" in payloads(asked[-1])
+    before = len(rig.platform.sent)
+    await resident.press(f"case:withdraw_yes:{case.id}")
+    case = await _case(rig.linli, ref)
+    assert case.status == CaseStatus.CANCELLED and case.closed_at is not None
+    while await rig.linli.worker.deliver_due():
+        pass
+    told = [m.text or "" for m in rig.platform.sent[before:]]
+    assert any(f"事项 {ref}" in text and "已由群众撤回" in text for text in told), told
+    async with rig.linli.sessions() as session:
+        stmt = select(CaseEvent.kind).where(CaseEvent.case_id == case.id)
+        assert "withdrawn" in (await session.exec(stmt)).all()
+    # An ended case has no 撤回 button, and its old button does nothing.
+    again = await resident.press(f"case:withdraw_yes:{case.id}")
+    assert t("zh-CN", "cases.not_now") in again[-1].text
+    card = await resident.send(ref)
+    assert f"case:withdraw:{case.id}" not in payloads(card[-1])
+    assert "群众撤回了这个事项" in card[-1].text
+
+
+async def test_another_residents_case_cannot_be_withdrawn(linli: Linli) -> None:
+    owner = Chat(linli, user="resident-withdraw-02")
+    ref = await open_proxy(owner)
+    case = await _case(linli, ref)
+    stranger = Chat(linli, user="resident-withdraw-03")
+    await stranger.send("菜单")
+    await stranger.press(f"case:withdraw_yes:{case.id}")
+    shown = await stranger.send(f"撤回 {ref}")
+    assert ASKED not in shown[-1].text
+    assert (await _case(linli, ref)).status == CaseStatus.ASSIGNED
