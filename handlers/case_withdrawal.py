@@ -14,7 +14,7 @@ from handlers.case_text import category_name
 from handlers.cases import not_taken, own_case
 from handlers.common import back_to_menu, gives_up, main_menu
 from models.case_ops import resident_cases, withdraw_case
-from models.cases import OPEN_STATUSES, Case
+from models.cases import OPEN_STATUSES, Case, CaseKind, CaseStatus
 from models.intents import CANCEL_DENIED, DENIED, load_lexicon
 from models.refs import find_reference
 
@@ -25,16 +25,27 @@ WITHDRAW = "case.withdraw"
 # Words that take something back, and words that name a case rather than an appointment or a
 # need; a case's number names one too. Read only with no flow under way.
 _TAKES_BACK = re.compile(
-    r"撤销|撤回|取消|作废|不需要了|不要了|不用了|不办了|不用办了|不用上门了|不需要上门了"
+    r"撤销|撤回|取消|作废|不需要了|不要了|不用了|不办了|不用办了|不用上门了|不需要上门了|不用来了|不要来了"
     r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need)"
 )
 _A_CASE = re.compile(
-    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|求助|调解|咨询"
-    r"|(?<![a-z])(?:case|request|report|complaint)(?![a-z])"
+    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|师傅"
+    r"|(?<![a-z])(?:case|request|report|complaint|home visit)(?![a-z])"
 )
-# "我的代办被取消了", "为什么取消了我的事项": about a withdrawal, not asking for one.
-_NOT_ASKING = re.compile(r"被|无故|凭什么|为什么|怎么回事|who|why")
-_NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|need")
+# "我的代办被取消了", "为什么取消了我的事项": about a withdrawal; "调解协议可以撤销吗",
+# "how do I withdraw a case": a question (a review found both asked to confirm a withdrawal).
+_NOT_ASKING = re.compile(
+    r"被|无故|凭什么|为什么|怎么|如何|能不能|能否|可以|可不可以|吗|手续|流程|是真的|[?？]"
+    r"|(?<![a-z])(?:who|why|how|can i|could i|what|money)(?![a-z])"
+)
+_NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|need(?!ed)")
+# A kind of case named ("我要撤销我的投诉"): only those are offered.
+_KINDS_NAMED = {
+    CaseKind.COMPLAINT: re.compile(r"投诉|complaint"),
+    CaseKind.GRID_REPORT: re.compile(r"报修|上报|反映的|(?<![a-z])report"),
+    CaseKind.PROXY: re.compile(r"代办|上门|师傅|proxy|home visit"),
+}
+_ONLY_TAKING_BACK = re.compile(r"(?:撤回|撤销|withdraw)(?:吧|了)?")
 
 
 def _asks_to_withdraw(ctx: Context) -> bool:
@@ -49,12 +60,14 @@ def _asks_to_withdraw(ctx: Context) -> bool:
     ref = find_reference(ctx.text)
     if ref is not None:
         return not ref.startswith("LCY")  # an appointment's number: its own cancel question
+    if _ONLY_TAKING_BACK.fullmatch(words.strip()):
+        return True  # "撤回" alone: which case, if any, is asked next
     return bool(_A_CASE.search(words)) and not _NOT_A_CASE.search(words)
 
 
 @router.route(Phase.COMMAND, _asks_to_withdraw)
 async def withdrawal_in_words(ctx: Context) -> HandlerResult:
-    """The case named by its number, the one still open, or which of them."""
+    """The case named by its number, the one still open (of the kind named), or which."""
     resident = ctx.identity.resident_id
     cases = await resident_cases(ctx.session, resident) if resident is not None else []
     ref = find_reference(ctx.text)
@@ -62,10 +75,11 @@ async def withdrawal_in_words(ctx: Context) -> HandlerResult:
         named = [c for c in cases if c.ref == ref]
         if not named:
             return Reply(ctx.t("cases.withdraw_unknown", ref=ref), _track_and_menu(ctx))
-        if named[0].status not in OPEN_STATUSES:
-            return Reply(ctx.t("cases.withdraw_ended", ref=ref), _track_and_menu(ctx))
-        return withdraw_question(ctx, named[0])
+        return _asked_about(ctx, named[0])
     still_open = [c for c in cases if c.status in OPEN_STATUSES]
+    kinds = [kind for kind, said in _KINDS_NAMED.items() if said.search(ctx.words)]
+    if kinds:
+        still_open = [c for c in still_open if c.kind in kinds]
     if len(still_open) == 1:
         return withdraw_question(ctx, still_open[0])
     if not still_open:
@@ -75,6 +89,15 @@ async def withdrawal_in_words(ctx: Context) -> HandlerResult:
         for c in still_open
     )
     return Reply(ctx.t("cases.withdraw_which"), (*buttons, *back_to_menu(ctx)))
+
+
+def _asked_about(ctx: Context, case: Case) -> Reply:
+    """A case named by its number: the question, or why it cannot be withdrawn."""
+    if case.status == CaseStatus.READY_FOR_PICKUP:
+        return Reply(ctx.t("cases.withdraw_ready", ref=case.ref), _track_and_menu(ctx))
+    if case.status not in OPEN_STATUSES:
+        return Reply(ctx.t("cases.withdraw_ended", ref=case.ref), _track_and_menu(ctx))
+    return withdraw_question(ctx, case)
 
 
 def _track_and_menu(ctx: Context) -> tuple[Button, ...]:
@@ -91,6 +114,16 @@ def withdraw_question(ctx: Context, case: Case) -> Reply:
     )
     said = ctx.t("cases.withdraw_confirm", ref=case.ref, category=name)
     return Reply(said, (*choices, *back_to_menu(ctx)))
+
+
+def _cancel_at_the_question(ctx: Context) -> bool:
+    return ctx.state.name == WITHDRAW and ctx.command == "cancel"
+
+
+@router.route(Phase.COMMAND, _cancel_at_the_question)
+async def cancel_at_the_question(ctx: Context) -> HandlerResult:
+    """取消 at "确定撤回…吗？" may mean the question or the case: nothing is withdrawn."""
+    return await ctx.redirect(ctx, f"case:withdraw_no:{ctx.state.data.get('case', '')}")
 
 
 @router.payload("case:withdraw")
@@ -120,33 +153,33 @@ async def withdraw_declined(ctx: Context) -> HandlerResult:
     """Not withdrawn: the case goes on."""
     case = await own_case(ctx, ctx.args)
     ctx.clear_state()
-    return await main_menu(ctx, ctx.t("cases.withdraw_kept", ref=case.ref if case else ""))
+    if case is None or case.status not in OPEN_STATUSES:
+        return not_taken(ctx, case)  # an old button: the case has ended meanwhile
+    return await main_menu(ctx, ctx.t("cases.withdraw_kept", ref=case.ref))
 
 
 @router.state(WITHDRAW)
 async def withdraw_answered(ctx: Context) -> HandlerResult:
-    """Words at the question: agreeing or 撤回 withdraws, declining keeps (nothing is lost on
-    words that could mean either: "不用了" keeps it), else the question again."""
+    """Words at the question: only agreeing or withdrawing words withdraw ("撤回吧", "是的",
+    "不要了"); declining keeps ("不用了", "不撤了", "算了"); anything else, another case
+    named among it, asks again (a review: "我要撤销我的投诉" withdrew the case asked about)."""
     case = await own_case(ctx, str(ctx.state.data.get("case", "")))
     if case is None or case.status not in OPEN_STATUSES:
         ctx.clear_state()
         return not_taken(ctx, case)
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    if lexicon.only_words_of(("withdraw_yes", "agree", "gives_up_filler"), ctx.text):
+        return await ctx.redirect(ctx, f"case:withdraw_yes:{case.id}")
     if _keeps(ctx) or gives_up(ctx, ctx.text):
         return await ctx.redirect(ctx, f"case:withdraw_no:{case.id}")
-    lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    if lexicon.only_agrees(ctx.text) or _WITHDRAW_WORD.search(ctx.words):
-        return await ctx.redirect(ctx, f"case:withdraw_yes:{case.id}")
     return withdraw_question(ctx, case)
 
 
-_WITHDRAW_WORD = re.compile(r"撤销|撤回|作废|(?<![a-z])withdraw")
-
-
 def _keeps(ctx: Context) -> bool:
-    """ "不撤了", "不用撤回", "no, keep it", "不要": the case stays."""
-    words = ctx.words
+    """ "不撤了", "不用撤回", "no, keep it", "不": the case stays."""
     keep = re.search(
-        r"不撤|别撤|不用撤|不要撤|继续办|不用了|不要|不了|^不$|^否|(?<![a-z])(?:keep|no|don't|dont)(?![a-z])",
-        words,
+        r"不撤|别撤|不用撤|不要撤|继续办|不用了|不要|不了|^不是?$|^别$|^否|再想想"
+        r"|(?<![a-z])(?:keep|no|don't|dont)(?![a-z])",
+        ctx.words,
     )
-    return bool(keep or CANCEL_DENIED.search(words))
+    return bool(keep or CANCEL_DENIED.search(ctx.words))

@@ -238,7 +238,7 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
         return await main_menu(ctx, ctx.t("cases.given_up"))
     left = [q for q in ctx.state.data.get("left", []) if isinstance(q, str)]
     answers = dict(ctx.state.data.get("answers", {}))
-    corrected = _category_corrected(ctx, left, answers)
+    corrected = _answer_corrected(ctx, left, answers) or _category_corrected(ctx, left, answers)
     if corrected is not None:
         return corrected
     ctx.state.data = with_media(ctx, ctx.state.data)  # a photo sent meanwhile stays too
@@ -259,6 +259,40 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
         return Reply(said_before + ctx.t(f"cases.question_{left[1]}"), back_to_menu(ctx))
     opened = await _open(ctx)
     return Reply(said_before + opened.text, opened.buttons, opened.link) if said_before else opened
+
+
+# What an answer given before is called in a correction of it ("不对，地址是南街6栋").
+_ANSWER_TOPICS = {
+    "address": re.compile(r"地址|门牌|楼号|(?<![a-z])address"),
+    "visit_time": re.compile(r"时间|(?<![a-z])time(?![a-z])"),
+}
+_TOPIC_WORDS = re.compile(r"地址|门牌|楼号|时间|写|说|填|刚才|(?<![a-z])(?:address|time)(?![a-z])")
+
+
+def _answer_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) -> Reply | None:
+    """An answer given before, corrected by name at a later question ("不对，地址是南街6栋":
+    that answer replaced by these words; "地址写错了": that question asked again). A review
+    found the corrected address stored as the visit time, and staff sent to the old one."""
+    lexicon, typed = load_lexicon(Path(ctx.settings.data_dir)), fold(ctx.text)
+    if not ctx.text or not lexicon.has("wrong_choice", typed):
+        return None
+    topic = next((q for q, said in _ANSWER_TOPICS.items() if said.search(typed)), None)
+    if topic is None or (topic not in answers and topic != left[0]):
+        return None
+    rest = lexicon.pattern("wrong_choice", "wrong_choice_filler").sub(" ", typed)
+    said = _own_words(lexicon.pattern("filler").sub(" ", _TOPIC_WORDS.sub(" ", rest)))
+    if said and topic == left[0]:
+        return None  # "地址不对，是南街6栋" at the address question: its answer
+    if said:
+        answers[topic] = ctx.text[:WORDS_LIMIT]
+        ctx.state.data = {**ctx.state.data, "answers": answers}
+        changed = ctx.t("cases.answer_changed", answer=ctx.text[:WORDS_LIMIT])
+        return Reply(f"{changed}\n{ctx.t(f'cases.question_{left[0]}')}", back_to_menu(ctx))
+    answers.pop(topic, None)
+    ahead = [topic, *(q for q in left if q != topic)]
+    ctx.state.data = {**ctx.state.data, "answers": answers, "left": ahead}
+    question = ctx.t(f"cases.question_{topic}")
+    return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
 
 
 CORRECTION_REST = 6  # what a correction may say besides its words ("残疾证", "disability card")

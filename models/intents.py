@@ -87,6 +87,8 @@ NOT_SIGNALS = frozenset(
         "wrong_choice",
         "wrong_choice_filler",
         "wrong_pick",
+        "offer_pointing",
+        "withdraw_yes",
     }
 )
 

@@ -4,6 +4,7 @@ whoever handles it is told, and nothing else is touched (a walkthrough: "撤销�
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.app import Linli
@@ -129,3 +130,64 @@ async def test_another_residents_case_cannot_be_withdrawn(linli: Linli) -> None:
     shown = await stranger.send(f"撤回 {ref}")
     assert ASKED not in shown[-1].text
     assert (await _case(linli, ref)).status == CaseStatus.ASSIGNED
+
+
+# A review of the first version.
+QUESTIONS = [
+    "我要咨询撤销户口怎么办",
+    "调解协议可以撤销吗",
+    "报修后能撤回吗",
+    "工作人员说我的代办要取消，是真的吗",
+    "代办要收费吗，不要了吧",
+    "how do I withdraw a case",
+    "I want to withdraw money from pension, request form?",
+]
+
+
+@pytest.mark.parametrize("words", QUESTIONS)
+async def test_a_question_is_not_asked_to_withdraw(talk: Talk, words: str) -> None:
+    await _file_proxy(talk)
+    shown = await talk.say(words)
+    assert ASKED not in shown and "Withdraw case" not in shown
+
+
+async def test_another_case_named_at_the_question_withdraws_nothing(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("撤销这个事项")
+    shown = await talk.say("我要撤销我的投诉")
+    assert ASKED in shown  # asked again, nothing withdrawn
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "answer", ["撤回吧", "还是撤回吧", "不要了", "对，不需要了", "嗯嗯 撤了吧"]
+)
+async def test_withdrawing_words_at_the_question_withdraw(talk: Talk, answer: str) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("撤销这个事项")
+    await talk.say(answer)
+    assert (await _case(talk.linli, ref)).status == CaseStatus.CANCELLED
+
+
+@pytest.mark.parametrize("answer", ["不用了", "算了", "不", "取消", "我再想想", "不要撤回"])
+async def test_declining_or_unsure_words_keep_the_case(talk: Talk, answer: str) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("撤销这个事项")
+    await talk.say(answer)
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+async def test_the_kind_named_picks_the_case(talk: Talk) -> None:
+    await _file_proxy(talk)
+    shown = await talk.say("我要撤销我的投诉")  # no complaint is open
+    assert t("zh-CN", "cases.withdraw_none") in shown
+
+
+async def test_an_old_keep_button_after_withdrawal_says_nothing_false(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("撤销这个事项")
+    await talk.say("确定")
+    case = await _case(talk.linli, ref)
+    if talk.chat is not None:
+        replies = await talk.chat.press(f"case:withdraw_no:{case.id}")
+        assert t("zh-CN", "cases.not_now") in replies[-1].text

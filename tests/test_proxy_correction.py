@@ -184,3 +184,17 @@ async def test_chose_wrong_after_an_answer_offers_the_categories(talk: Talk) -> 
     assert t("zh-CN", "cases.category_again") in shown and "入学材料代办" in shown
     shown = await talk.say("高龄补贴申领")
     assert VISIT in shown  # the address was kept
+
+
+async def test_an_address_corrected_at_the_time_question(talk: Talk) -> None:
+    """A review: "不对，地址是南街6栋" was stored as the visit time."""
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("南街5栋2单元301")
+    shown = await talk.say("不对，地址是南街6栋")
+    assert "已记下更正" in shown and VISIT in shown
+    assert (await talk.state_data())["answers"] == {"address": "不对，地址是南街6栋"}
+    shown = await talk.say("地址写错了")
+    assert ADDRESS in shown
+    await talk.say("南街7栋")
+    assert (await talk.state_data())["answers"] == {"address": "南街7栋"}

@@ -278,3 +278,14 @@ async def test_giving_up_with_thanks_submits_nothing(talk: Talk, words: str) -> 
         await talk.say(typed)
     assert "没有提交" in await talk.say(words)
     assert await _cases_filed(talk) == 0
+
+
+async def test_report_it_at_the_offer_keeps_the_words(talk: Talk) -> None:
+    """A walkthrough: "report it" at "Report it to the grid worker, or submit it as a need?"
+    filed a report whose words were "it"; the stairwell light was offered Sanitation first."""
+    await talk.say("english")
+    await talk.say("the stairwell light in building 3 is broken")
+    shown = await talk.say("report it")
+    data = await talk.state_data()
+    assert data["words"] == "the stairwell light in building 3 is broken"
+    assert data["options"][0] == "report:cat:facilities", shown
