@@ -7,15 +7,17 @@ import re
 from pathlib import Path
 
 from bot.context import Context
+from bot.i18n import normalize_words
 from bot.messages import Button, Reply
 from bot.outgoing import case_news
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import category_name
 from handlers.cases import not_taken, own_case
-from handlers.common import back_to_menu, gives_up, main_menu
+from handlers.common import back_to_menu, clipped, gives_up, main_menu
 from models.case_ops import resident_cases, withdraw_case
 from models.cases import OPEN_STATUSES, Case, CaseKind, CaseStatus
 from models.intents import CANCEL_DENIED, DENIED, load_lexicon
+from models.personal_data import remove_personal_data
 from models.refs import find_reference
 
 router = Router("case_withdrawal")
@@ -25,11 +27,12 @@ WITHDRAW = "case.withdraw"
 # Words that take something back, and words that name a case rather than an appointment or a
 # need; a case's number names one too. Read only with no flow under way.
 _TAKES_BACK = re.compile(
-    r"撤销|撤回|取消|作废|不需要了|不要了|不用了|不办了|不用办了|不用上门了|不需要上门了|不用来了|不要来了"
-    r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need)"
+    r"撤销|撤回|撤消|撤会|撤单|撤了|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
+    r"|不需要上门了|不用来了|不要来了|不想投诉|不投诉了|不投了|不用报了"
+    r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need|don't need)"
 )
 _A_CASE = re.compile(
-    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|师傅"
+    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|师傅|申请|上报|那个事|那件事"
     r"|(?<![a-z])(?:case|request|report|complaint|home visit)(?![a-z])"
 )
 # "我的代办被取消了", "为什么取消了我的事项": about a withdrawal; "调解协议可以撤销吗",
@@ -38,14 +41,25 @@ _NOT_ASKING = re.compile(
     r"被|无故|凭什么|为什么|怎么|如何|能不能|能否|可以|可不可以|吗|手续|流程|是真的|[?？]"
     r"|(?<![a-z])(?:who|why|how|can i|could i|what|money)(?![a-z])"
 )
-_NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|need(?!ed)")
+_NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|(?<!t )need(?!ed)")
+# "上门时间取消了，改到周五下午": moving a visit, not withdrawing the case (a walkthrough).
+_MOVES = re.compile(
+    r"改到|改成|改为|换个时间|改天|推迟|换到|改后天|改期|另约|reschedule|another time"
+)
+# "不要撤回我的投诉": a take-back denied (a walkthrough: asked to confirm, "对" withdrew it).
+_DENIED_TAKING_BACK = re.compile(
+    r"(?:不|别|不要|不用|不必)(?:要|用)?(?:撤|取消)"
+    r"|(?<![a-z])(?:don't|dont|do not) (?:withdraw|cancel)"
+)
 # A kind of case named ("我要撤销我的投诉"): only those are offered.
 _KINDS_NAMED = {
     CaseKind.COMPLAINT: re.compile(r"投诉|complaint"),
     CaseKind.GRID_REPORT: re.compile(r"报修|上报|反映的|(?<![a-z])report"),
     CaseKind.PROXY: re.compile(r"代办|上门|师傅|proxy|home visit"),
 }
-_ONLY_TAKING_BACK = re.compile(r"(?:撤回|撤销|withdraw)(?:吧|了)?")
+_ONLY_TAKING_BACK = re.compile(
+    r"(?:我要|我想|帮我|i want to |i'd like to |please )?(?:撤回|撤销|撤消|withdraw)(?:一下|吧|了)?"
+)
 
 
 def _asks_to_withdraw(ctx: Context) -> bool:
@@ -55,7 +69,9 @@ def _asks_to_withdraw(ctx: Context) -> bool:
     words = ctx.words
     if not _TAKES_BACK.search(words) or _NOT_ASKING.search(words):
         return False
-    if CANCEL_DENIED.search(words) or DENIED.search(words):
+    if CANCEL_DENIED.search(words) or DENIED.search(words) or _DENIED_TAKING_BACK.search(words):
+        return False
+    if _MOVES.search(words):
         return False
     ref = find_reference(ctx.text)
     if ref is not None:
@@ -68,27 +84,47 @@ def _asks_to_withdraw(ctx: Context) -> bool:
 @router.route(Phase.COMMAND, _asks_to_withdraw)
 async def withdrawal_in_words(ctx: Context) -> HandlerResult:
     """The case named by its number, the one still open (of the kind named), or which."""
+    return await withdrawal_of(ctx, ctx.text)
+
+
+@router.payload("case:withdraw_words")
+async def withdrawal_redirected(ctx: Context) -> HandlerResult:
+    """A step that took withdrawal words for its answer hands them here (the typed text)."""
+    return await withdrawal_of(ctx, ctx.inbound.text or "")
+
+
+async def withdrawal_of(ctx: Context, text: str) -> Reply:
+    """The case the words name by number, the one still open (of the kind named), or which."""
     resident = ctx.identity.resident_id
     cases = await resident_cases(ctx.session, resident) if resident is not None else []
-    ref = find_reference(ctx.text)
+    ref = find_reference(text)
     if ref is not None:
         named = [c for c in cases if c.ref == ref]
         if not named:
             return Reply(ctx.t("cases.withdraw_unknown", ref=ref), _track_and_menu(ctx))
         return _asked_about(ctx, named[0])
     still_open = [c for c in cases if c.status in OPEN_STATUSES]
-    kinds = [kind for kind, said in _KINDS_NAMED.items() if said.search(ctx.words)]
-    if kinds:
-        still_open = [c for c in still_open if c.kind in kinds]
-    if len(still_open) == 1:
-        return withdraw_question(ctx, still_open[0])
+    kinds = [kind for kind, said in _KINDS_NAMED.items() if said.search(normalize_words(text))]
+    of_kind = [c for c in still_open if c.kind in kinds] if kinds else still_open
+    if len(of_kind) == 1:
+        return withdraw_question(ctx, of_kind[0])
     if not still_open:
         return Reply(ctx.t("cases.withdraw_none"), _track_and_menu(ctx))
+    # Several, or none of the kind named ("撤销我的投诉" with only a proxy open): all open ones.
+    key = "cases.withdraw_which" if of_kind else "cases.withdraw_none_of_kind"
     buttons = tuple(
-        Button(f"{c.ref} {category_name(ctx, c).render(ctx.lang)}", f"case:withdraw:{c.id}")
-        for c in still_open
+        Button(_case_label(ctx, c), f"case:withdraw:{c.id}") for c in of_kind or still_open
     )
-    return Reply(ctx.t("cases.withdraw_which"), (*buttons, *back_to_menu(ctx)))
+    return Reply(ctx.t(key), (*buttons, *back_to_menu(ctx)))
+
+
+CASE_LABEL_WORDS = 8  # characters of a case's words in its button, to tell cases apart
+
+
+def _case_label(ctx: Context, case: Case) -> str:
+    """A case in a list: number, category and the start of its words (no personal data)."""
+    words = clipped(remove_personal_data(case.summary), CASE_LABEL_WORDS)
+    return f"{case.ref} {category_name(ctx, case).render(ctx.lang)}：{words}"
 
 
 def _asked_about(ctx: Context, case: Case) -> Reply:

@@ -270,29 +270,41 @@ _TOPIC_WORDS = re.compile(r"地址|门牌|楼号|时间|写|说|填|刚才|(?<![
 
 
 def _answer_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) -> Reply | None:
-    """An answer given before, corrected by name at a later question ("不对，地址是南街6栋":
-    that answer replaced by these words; "地址写错了": that question asked again). A review
-    found the corrected address stored as the visit time, and staff sent to the old one."""
+    """An answer given before, corrected at a later question ("不对，地址是南街6栋", "上门地址
+    改成南街6栋", "不对，是南街6栋" at the time question: the address becomes "南街6栋";
+    "地址写错了", or a door number alone, "门牌号错了，是402": that question asked again). A
+    review found the corrected address stored as the visit time, and staff sent to the old one."""
     lexicon, typed = load_lexicon(Path(ctx.settings.data_dir)), fold(ctx.text)
-    if not ctx.text or not lexicon.has("wrong_choice", typed):
+    if not ctx.text or not (lexicon.has("wrong_choice", typed) or _CHANGE.search(typed)):
         return None
     topic = next((q for q, said in _ANSWER_TOPICS.items() if said.search(typed)), None)
+    if topic is None and "address" in answers and _PLACE.search(typed) and not names_when(typed):
+        topic = "address"  # "不对，是南街6栋" after the address was given
     if topic is None or (topic not in answers and topic != left[0]):
         return None
     rest = lexicon.pattern("wrong_choice", "wrong_choice_filler").sub(" ", typed)
     said = _own_words(lexicon.pattern("filler").sub(" ", _TOPIC_WORDS.sub(" ", rest)))
     if said and topic == left[0]:
         return None  # "地址不对，是南街6栋" at the address question: its answer
-    if said:
-        answers[topic] = ctx.text[:WORDS_LIMIT]
+    found = _CHANGED_TO.search(ctx.text)
+    answer = (found.group(1) if found else ctx.text).strip()[:WORDS_LIMIT]
+    if said and not (topic == "address" and not _NAMES_A_PLACE.search(answer.lower())):
+        answers[topic] = answer
         ctx.state.data = {**ctx.state.data, "answers": answers}
-        changed = ctx.t("cases.answer_changed", answer=ctx.text[:WORDS_LIMIT])
+        changed = ctx.t("cases.answer_changed", answer=answer)
         return Reply(f"{changed}\n{ctx.t(f'cases.question_{left[0]}')}", back_to_menu(ctx))
     answers.pop(topic, None)
     ahead = [topic, *(q for q in left if q != topic)]
     ctx.state.data = {**ctx.state.data, "answers": answers, "left": ahead}
     question = ctx.t(f"cases.question_{topic}")
     return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
+
+
+_CHANGE = re.compile(r"改成|改为|换成|(?<![a-z])change (?:it )?to(?![a-z])")
+_CHANGED_TO = re.compile(r"(?:改成|改为|换成|应该是|是|(?<![A-Za-z])(?:is|to)(?![A-Za-z]))\s*(.+)$")
+_PLACE = re.compile(r"栋|幢|号|楼|单元|室|路|街|巷|小区|院")
+# An address names a place in words, not only a door number ("402": the whole address asked).
+_NAMES_A_PLACE = re.compile(r"[\u4e00-\u9fff]{2}|[a-z]{3}")
 
 
 CORRECTION_REST = 6  # what a correction may say besides its words ("残疾证", "disability card")
@@ -318,6 +330,8 @@ def _category_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) 
     said = lexicon.pattern("wrong_choice", "wrong_choice_filler").sub(" ", typed)
     for name in (name for _, name in named):
         said = said.replace(name, " ")
+    if lexicon.has("wrong_choice", typed) and re.sub(r"\W", "", said).isdigit():
+        return _categories_again(ctx, [])  # "选错了，应该是5": the number of a list gone by
     if _PLACE_OR_TIME.search(said) or names_when(said):
         return None
     own = _own_words(lexicon.pattern("filler").sub(" ", said))
@@ -541,12 +555,19 @@ async def complaint_from_words(ctx: Context, text: str) -> HandlerResult:
     return Reply(ctx.t("cases.ask_complaint"), back_to_menu(ctx))
 
 
+_TAKES_A_COMPLAINT_BACK = re.compile(r"撤回|撤销|撤消|撤了|不投诉|不投了|不想投诉|withdraw")
+
+
 @router.state(SIMPLE_WORDS)
 async def simple_words(ctx: Context) -> HandlerResult:
     """The complaint or dispute in the resident's own words: the case is opened at once."""
     kind = CaseKind(str(ctx.state.data.get("kind", CaseKind.COMPLAINT.value)))
     if not ctx.text:
         return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
+    if kind is CaseKind.COMPLAINT and _TAKES_A_COMPLAINT_BACK.search(ctx.words):
+        # "不是，我是说刚才那个投诉撤回" was filed as a new complaint (a walkthrough)
+        ctx.clear_state()
+        return await ctx.redirect(ctx, "case:withdraw_words")
     said = str(ctx.state.data.get("said", ""))  # "我要投诉工作人员", then what happened
     words = f"{said}：{ctx.text}" if said else ctx.text
     return await open_and_alert(ctx, kind, words[:WORDS_LIMIT])

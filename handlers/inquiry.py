@@ -732,6 +732,29 @@ def _offer_report_or_need(ctx: Context, intent: Intent, text: str) -> Reply:
     return Reply(ctx.t(key), (*buttons, *back_to_menu(ctx)))
 
 
+_OFFER_WORDS = (("ask:report", "offer_report"), ("ask:need", "offer_need"))
+
+
+def _offer_answered(ctx: Context) -> str | None:
+    """The option of the report-or-need offer that words choose ("上报吧", "报给网格员吧",
+    "作为需求", "需求吧"; a walkthrough: they got an FAQ and the offer was lost)."""
+    options = ctx.state.data.get("options")
+    if ctx.state.name != ASKING or ctx.payload is not None or not isinstance(options, list):
+        return None
+    lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    for payload, kind in _OFFER_WORDS:
+        kinds = (kind, "offer_pointing", "gives_up_filler")
+        if payload in options and ctx.text and lexicon.only_words_of(kinds, ctx.text):
+            return payload
+    return None
+
+
+@router.route(Phase.COMMAND, lambda ctx: _offer_answered(ctx) is not None)
+async def offer_answered_in_words(ctx: Context) -> HandlerResult:
+    """The report-or-need offer answered in words: that option, with the words said before."""
+    return await ctx.redirect(ctx, _offer_answered(ctx) or "menu")
+
+
 @router.payload("ask:report")
 async def as_grid_report(ctx: Context) -> HandlerResult:
     """Report it to the grid: its category and place next, then its reference."""

@@ -89,6 +89,8 @@ NOT_SIGNALS = frozenset(
         "wrong_pick",
         "offer_pointing",
         "withdraw_yes",
+        "offer_report",
+        "offer_need",
     }
 )
 

@@ -179,8 +179,8 @@ async def test_declining_or_unsure_words_keep_the_case(talk: Talk, answer: str) 
 
 async def test_the_kind_named_picks_the_case(talk: Talk) -> None:
     await _file_proxy(talk)
-    shown = await talk.say("我要撤销我的投诉")  # no complaint is open
-    assert t("zh-CN", "cases.withdraw_none") in shown
+    shown = await talk.say("我要撤销我的投诉")  # no complaint is open: the open ones listed
+    assert t("zh-CN", "cases.withdraw_none_of_kind") in shown and ASKED not in shown
 
 
 async def test_an_old_keep_button_after_withdrawal_says_nothing_false(talk: Talk) -> None:
@@ -191,3 +191,44 @@ async def test_an_old_keep_button_after_withdrawal_says_nothing_false(talk: Talk
     if talk.chat is not None:
         replies = await talk.chat.press(f"case:withdraw_no:{case.id}")
         assert t("zh-CN", "cases.not_now") in replies[-1].text
+
+
+async def test_a_denied_withdrawal_asks_nothing(talk: Talk) -> None:
+    """A walkthrough: "不要撤回我的投诉" asked to confirm, and "对" withdrew the case."""
+    ref = await _file_proxy(talk)
+    shown = await talk.say("不要撤回我的代办")
+    assert ASKED not in shown
+    await talk.say("对")
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+@pytest.mark.parametrize("words", ["上门时间取消了，改到周五下午", "明天师傅不用来了，改后天"])
+async def test_moving_a_visit_is_no_withdrawal(talk: Talk, words: str) -> None:
+    await _file_proxy(talk)
+    assert ASKED not in await talk.say(words)
+
+
+@pytest.mark.parametrize(
+    "words", ["我要撤回", "撤消", "我妈的补贴申请不用办了", "I want to withdraw"]
+)
+async def test_more_ways_of_asking_to_withdraw(talk: Talk, words: str) -> None:
+    ref = await _file_proxy(talk)
+    shown = await talk.say(words)
+    assert (ASKED in shown or "Withdraw case" in shown) and ref in shown
+
+
+async def test_taking_a_complaint_back_at_its_words_step_files_nothing(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("我不想投诉了")  # withdraw words and 投诉: the one open case is asked about
+    await talk.say("菜单")
+    await talk.say("投诉")
+    shown = await talk.say("不是，我是说刚才那个代办撤回")
+    assert ASKED in shown and ref in shown
+    async with talk.linli.sessions() as session:
+        assert len((await session.exec(select(Case))).all()) == 1  # no complaint filed
+
+
+async def test_words_answer_the_report_or_need_offer(talk: Talk) -> None:
+    await talk.say("小区门口的路灯坏了")
+    await talk.say("上报吧")
+    assert (await talk.state_data()).get("words") == "小区门口的路灯坏了"

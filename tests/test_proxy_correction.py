@@ -193,8 +193,43 @@ async def test_an_address_corrected_at_the_time_question(talk: Talk) -> None:
     await talk.say("南街5栋2单元301")
     shown = await talk.say("不对，地址是南街6栋")
     assert "已记下更正" in shown and VISIT in shown
-    assert (await talk.state_data())["answers"] == {"address": "不对，地址是南街6栋"}
+    assert (await talk.state_data())["answers"] == {"address": "南街6栋"}
     shown = await talk.say("地址写错了")
     assert ADDRESS in shown
     await talk.say("南街7栋")
     assert (await talk.state_data())["answers"] == {"address": "南街7栋"}
+
+
+@pytest.mark.parametrize(
+    ("said", "address"),
+    [
+        ("不对，是南街6栋", "南街6栋"),
+        ("上门地址改成南街6栋", "南街6栋"),
+        ("不对，地址是南街6栋", "南街6栋"),
+    ],
+)
+async def test_the_new_address_alone_is_kept(talk: Talk, said: str, address: str) -> None:
+    """A walkthrough: these were stored as the visit time, or whole as the address."""
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("北街3号401")
+    shown = await talk.say(said)
+    assert VISIT in shown
+    assert (await talk.state_data())["answers"] == {"address": address}
+
+
+async def test_a_door_number_alone_asks_for_the_whole_address(talk: Talk) -> None:
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("北街3号401")
+    shown = await talk.say("门牌号错了，是402")
+    assert ADDRESS in shown and (await talk.state_data())["answers"] == {}
+
+
+async def test_chose_wrong_with_a_number_offers_the_categories(talk: Talk) -> None:
+    await talk.say("我想申请代办")
+    await talk.say("7")
+    shown = await talk.say("选错了，应该是5")
+    assert t("zh-CN", "cases.category_again") in shown
+    shown = await talk.say("5")
+    assert (await talk.state_data())["category"] == "ca-elderly-allowance", shown
