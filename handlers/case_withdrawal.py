@@ -16,7 +16,7 @@ from handlers.cases import not_taken, own_case
 from handlers.common import back_to_menu, clipped, gives_up, main_menu
 from models.case_ops import resident_cases, withdraw_case
 from models.cases import OPEN_STATUSES, Case, CaseKind, CaseStatus
-from models.intents import CANCEL_DENIED, DENIED, load_lexicon
+from models.intents import CANCEL_DENIED, DENIED, fold, load_lexicon
 from models.personal_data import remove_personal_data
 from models.refs import find_reference
 
@@ -27,12 +27,12 @@ WITHDRAW = "case.withdraw"
 # Words that take something back, and words that name a case rather than an appointment or a
 # need; a case's number names one too. Read only with no flow under way.
 _TAKES_BACK = re.compile(
-    r"撤销|撤回|撤消|撤会|撤单|撤了|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
-    r"|不需要上门了|不用来了|不要来了|不想投诉|不投诉了|不投了|不用报了"
+    r"撤销|撤回|撤消|撤会|撤单|撤了吧|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
+    r"|不需要上门了|不用来了|不要来了|不想投诉了|不投诉了|不投了|不用报了"
     r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need|don't need)"
 )
 _A_CASE = re.compile(
-    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|师傅|申请|上报|那个事|那件事"
+    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|师傅|我的申请|申请的|上报的|刚才(?:那个)?(?:申请|上报)"
     r"|(?<![a-z])(?:case|request|report|complaint|home visit)(?![a-z])"
 )
 # "我的代办被取消了", "为什么取消了我的事项": about a withdrawal; "调解协议可以撤销吗",
@@ -43,9 +43,7 @@ _NOT_ASKING = re.compile(
 )
 _NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|(?<!t )need(?!ed)")
 # "上门时间取消了，改到周五下午": moving a visit, not withdrawing the case (a walkthrough).
-_MOVES = re.compile(
-    r"改到|改成|改为|换个时间|改天|推迟|换到|改后天|改期|另约|reschedule|another time"
-)
+_MOVES = re.compile(r"改到|改成|改为|换个时间|推迟|换到|改后天|改期|另约|reschedule|another time")
 # "不要撤回我的投诉": a take-back denied (a walkthrough: asked to confirm, "对" withdrew it).
 _DENIED_TAKING_BACK = re.compile(
     r"(?:不|别|不要|不用|不必)(?:要|用)?(?:撤|取消)"
@@ -204,7 +202,9 @@ async def withdraw_answered(ctx: Context) -> HandlerResult:
         ctx.clear_state()
         return not_taken(ctx, case)
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    if lexicon.only_words_of(("withdraw_yes", "agree", "gives_up_filler"), ctx.text):
+    folded = fold(ctx.text)
+    saying = lexicon.has("withdraw_yes", folded) or lexicon.has("agree", folded)  # not "谢谢"
+    if saying and lexicon.only_words_of(("withdraw_yes", "agree", "gives_up_filler"), ctx.text):
         return await ctx.redirect(ctx, f"case:withdraw_yes:{case.id}")
     if _keeps(ctx) or gives_up(ctx, ctx.text):
         return await ctx.redirect(ctx, f"case:withdraw_no:{case.id}")

@@ -286,7 +286,8 @@ def _answer_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) ->
     said = _own_words(lexicon.pattern("filler").sub(" ", _TOPIC_WORDS.sub(" ", rest)))
     if said and topic == left[0]:
         return None  # "地址不对，是南街6栋" at the address question: its answer
-    found = _CHANGED_TO.search(ctx.text)
+    named = _TOPIC_NAMED.search(ctx.text)  # "是我写错了，地址是南街6栋": what follows 地址
+    found = _CHANGED_TO.search(ctx.text[named.end() :] if named else ctx.text)
     answer = (found.group(1) if found else ctx.text).strip()[:WORDS_LIMIT]
     if said and not (topic == "address" and not _NAMES_A_PLACE.search(answer.lower())):
         answers[topic] = answer
@@ -300,6 +301,7 @@ def _answer_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) ->
     return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
 
 
+_TOPIC_NAMED = re.compile(r"地址|门牌号?|时间|address|time", re.IGNORECASE)
 _CHANGE = re.compile(r"改成|改为|换成|(?<![a-z])change (?:it )?to(?![a-z])")
 _CHANGED_TO = re.compile(r"(?:改成|改为|换成|应该是|是|(?<![A-Za-z])(?:is|to)(?![A-Za-z]))\s*(.+)$")
 _PLACE = re.compile(r"栋|幢|号|楼|单元|室|路|街|巷|小区|院")
@@ -330,7 +332,7 @@ def _category_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) 
     said = lexicon.pattern("wrong_choice", "wrong_choice_filler").sub(" ", typed)
     for name in (name for _, name in named):
         said = said.replace(name, " ")
-    if lexicon.has("wrong_choice", typed) and re.sub(r"\W", "", said).isdigit():
+    if lexicon.has("wrong_pick", typed) and re.sub(r"\W", "", said).isdigit():
         return _categories_again(ctx, [])  # "选错了，应该是5": the number of a list gone by
     if _PLACE_OR_TIME.search(said) or names_when(said):
         return None
@@ -555,7 +557,13 @@ async def complaint_from_words(ctx: Context, text: str) -> HandlerResult:
     return Reply(ctx.t("cases.ask_complaint"), back_to_menu(ctx))
 
 
-_TAKES_A_COMPLAINT_BACK = re.compile(r"撤回|撤销|撤消|撤了|不投诉|不投了|不想投诉|withdraw")
+# Taking the complaint itself back; not a complaint about something 撤销 ("居委会把我家的低保撤销
+# 了": a review found it lost, and another case offered for withdrawal).
+_TAKES_A_COMPLAINT_BACK = re.compile(
+    r"(?:投诉|代办|事项)(?:我)?(?:要|想)?(?:撤回|撤销|撤消|撤了)"
+    r"|(?:撤回|撤销|撤消)(?:我的|这个|那个|刚才的?)?(?:投诉|代办|事项)"
+    r"|不(?:想)?投诉了|不投了|withdraw (?:my|the|this|that) complaint"
+)
 
 
 @router.state(SIMPLE_WORDS)

@@ -744,7 +744,8 @@ def _offer_answered(ctx: Context) -> str | None:
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     for payload, kind in _OFFER_WORDS:
         kinds = (kind, "offer_pointing", "gives_up_filler")
-        if payload in options and ctx.text and lexicon.only_words_of(kinds, ctx.text):
+        said = bool(ctx.text) and lexicon.has(kind, fold(ctx.text))  # not "谢谢" alone (a review)
+        if payload in options and said and lexicon.only_words_of(kinds, ctx.text):
             return payload
     return None
 

@@ -208,9 +208,7 @@ async def test_moving_a_visit_is_no_withdrawal(talk: Talk, words: str) -> None:
     assert ASKED not in await talk.say(words)
 
 
-@pytest.mark.parametrize(
-    "words", ["我要撤回", "撤消", "我妈的补贴申请不用办了", "I want to withdraw"]
-)
+@pytest.mark.parametrize("words", ["我要撤回", "撤消", "我的申请不用办了", "I want to withdraw"])
 async def test_more_ways_of_asking_to_withdraw(talk: Talk, words: str) -> None:
     ref = await _file_proxy(talk)
     shown = await talk.say(words)
@@ -232,3 +230,39 @@ async def test_words_answer_the_report_or_need_offer(talk: Talk) -> None:
     await talk.say("小区门口的路灯坏了")
     await talk.say("上报吧")
     assert (await talk.state_data()).get("words") == "小区门口的路灯坏了"
+
+
+# A review of the walkthrough's fixes.
+async def test_a_complaint_about_something_revoked_is_filed(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("我要投诉")
+    shown = await talk.say("居委会把我家的低保撤销了，没有任何通知")
+    assert ASKED not in shown
+    async with talk.linli.sessions() as session:
+        kinds = [c.kind for c in (await session.exec(select(Case))).all()]
+    assert sorted(kinds) == ["complaint", "proxy"]
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["小区门口的垃圾桶撤了，想上报一下", "我想申请取消低保", "网格员说那个事不用了，他们直接修"],
+)
+async def test_reports_and_requests_are_no_withdrawal(talk: Talk, words: str) -> None:
+    await _file_proxy(talk)
+    shown = await talk.say(words)
+    assert ASKED not in shown and t("zh-CN", "cases.withdraw_none_of_kind") not in shown
+
+
+async def test_thanks_at_the_question_withdraws_nothing(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("撤回")
+    await talk.say("谢谢")
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+@pytest.mark.parametrize("words", ["谢谢", "好", "哈哈"])
+async def test_filler_alone_does_not_answer_the_offer(talk: Talk, words: str) -> None:
+    await talk.say("希望小区能增加一个老年食堂")
+    await talk.say(words)
+    assert await talk.state() not in ("grid.category", "grid.words")

@@ -233,3 +233,20 @@ async def test_chose_wrong_with_a_number_offers_the_categories(talk: Talk) -> No
     assert t("zh-CN", "cases.category_again") in shown
     shown = await talk.say("5")
     assert (await talk.state_data())["category"] == "ca-elderly-allowance", shown
+
+
+async def test_not_right_with_a_door_number_is_no_category_choice(talk: Talk) -> None:
+    """A review: "不对，是402" at the time question showed the 22 categories."""
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("北街3号楼")
+    shown = await talk.say("不对，是402")
+    assert t("zh-CN", "cases.category_again") not in shown
+
+
+async def test_the_words_after_the_topic_are_the_new_answer(talk: Talk) -> None:
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("北街3号401")
+    await talk.say("是我写错了，地址是南街6栋")
+    assert (await talk.state_data())["answers"] == {"address": "南街6栋"}
