@@ -23,6 +23,7 @@ from models.refs import find_reference
 router = Router("case_withdrawal")
 
 WITHDRAW = "case.withdraw"
+CASES_READ = 100  # a resident's latest cases looked at (an open one may be older than ten)
 
 # Words that take something back, and words that name a case rather than an appointment or a
 # need; a case's number names one too. Read only with no flow under way.
@@ -32,7 +33,8 @@ _TAKES_BACK = re.compile(
     r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need|don't need)"
 )
 _A_CASE = re.compile(
-    r"事项|代办|上门|报修|反映的|投诉|诉求|工单|师傅|我的申请|申请的|上报的|刚才(?:那个)?(?:申请|上报)"
+    r"事项|代办|上门(?!送|维修|回收|收|拉|理发|做饭|护理|推销|服务)|报修|反映的|投诉|诉求|工单"
+    r"|不用来了|不要来了|我的申请|申请的|上报的|刚才(?:那个)?(?:申请|上报)"
     r"|(?<![a-z])(?:case|request|report|complaint|home visit)(?![a-z])"
 )
 # "我的代办被取消了", "为什么取消了我的事项": about a withdrawal; "调解协议可以撤销吗",
@@ -42,6 +44,16 @@ _NOT_ASKING = re.compile(
     r"|(?<![a-z])(?:who|why|how|can i|could i|what|money)(?![a-z])"
 )
 _NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|(?<!t )need(?!ed)")
+# Someone else cancelled something ("物业取消了上门维修服务", "网格员说这个事项不用办了", "我申请的
+# 低保取消了", "the bus route was cancelled"), or a complaint or report is being made ("物业取消了
+# 我家的车位，我要投诉"): no take-back of one's own case (a review found them asked to confirm).
+_NOT_ONES_OWN = re.compile(
+    r"(?:物业|社区|小区|居委会|村委会|街道|停车场|学校|单位|公司|医院|网格员|师傅|他们|政府|上面)"
+    r"[^，。,.!！]{0,8}?(?:取消|撤销|撤了|作废|不用(?!来)|不要(?!来))"
+    r"|说[^，。,.]{0,6}(?:不用|不要|取消)|申请的[^，。,.]{0,10}(?:取消|撤销|作废)了"
+    r"|(?<!不)(?:我要|我想|要|想)(?:投诉|反映|上报|报修)|谢谢|thank"
+    r"|(?<![a-z])(?:was|were|been|got) cancel+ed|(?<![a-z])(?:file|make) a complaint"
+)
 # "上门时间取消了，改到周五下午": moving a visit, not withdrawing the case (a walkthrough).
 _MOVES = re.compile(r"改到|改成|改为|换个时间|推迟|换到|改后天|改期|另约|reschedule|another time")
 # "不要撤回我的投诉": a take-back denied (a walkthrough: asked to confirm, "对" withdrew it).
@@ -69,7 +81,7 @@ def _asks_to_withdraw(ctx: Context) -> bool:
         return False
     if CANCEL_DENIED.search(words) or DENIED.search(words) or _DENIED_TAKING_BACK.search(words):
         return False
-    if _MOVES.search(words):
+    if _MOVES.search(words) or _NOT_ONES_OWN.search(words):
         return False
     ref = find_reference(ctx.text)
     if ref is not None:
@@ -94,7 +106,7 @@ async def withdrawal_redirected(ctx: Context) -> HandlerResult:
 async def withdrawal_of(ctx: Context, text: str) -> Reply:
     """The case the words name by number, the one still open (of the kind named), or which."""
     resident = ctx.identity.resident_id
-    cases = await resident_cases(ctx.session, resident) if resident is not None else []
+    cases = await resident_cases(ctx.session, resident, CASES_READ) if resident is not None else []
     ref = find_reference(text)
     if ref is not None:
         named = [c for c in cases if c.ref == ref]

@@ -266,3 +266,41 @@ async def test_filler_alone_does_not_answer_the_offer(talk: Talk, words: str) ->
     await talk.say("希望小区能增加一个老年食堂")
     await talk.say(words)
     assert await talk.state() not in ("grid.category", "grid.words")
+
+
+# A last review: ordinary complaints and reports about something cancelled by others.
+NOT_ONES_OWN = [
+    "社区取消了上门送餐服务，老人没饭吃",
+    "物业取消了上门维修服务",
+    "我申请的低保取消了",
+    "家里旧沙发不要了，想找人上门回收",
+    "维修师傅说不用了，已经修好了",
+    "师傅，不用了，谢谢",
+    "物业取消了我家的车位，我要投诉",
+    "我想投诉，物业把门禁卡作废了",
+    "The bus route was cancelled, I want to make a complaint",
+]
+
+
+@pytest.mark.parametrize("words", NOT_ONES_OWN)
+async def test_what_others_cancelled_is_no_withdrawal(talk: Talk, words: str) -> None:
+    ref = await _file_proxy(talk)
+    shown = await talk.say(words)
+    assert ASKED not in shown and "Withdraw case" not in shown
+    assert t("zh-CN", "cases.withdraw_none_of_kind") not in shown
+    await talk.say("对")
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "师傅不用来了，我自己修好了",
+        "明天不用上门了，我女儿回来了",
+        "I don't need the home visit anymore",
+    ],
+)
+async def test_a_visit_no_longer_needed_asks(talk: Talk, words: str) -> None:
+    ref = await _file_proxy(talk)
+    shown = await talk.say(words)
+    assert (ASKED in shown or "Withdraw case" in shown) and ref in shown
