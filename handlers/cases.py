@@ -149,12 +149,8 @@ async def category_typed(ctx: Context) -> HandlerResult:
     typed = fold(ctx.text)
     # What they add is kept with what they said first: it is the request's detail.
     words = f"{words} {ctx.text}"[:WORDS_LIMIT]
-    named = [
-        c.code
-        for c in catalogue(ctx).categories[CaseKind.PROXY]
-        if fold(c.name_zh) in typed or (c.name_en and fold(c.name_en) in typed)
-    ]
-    kept = {k: v for k, v in ctx.state.data.items() if k in _KEPT_AT_CATEGORY}
+    named = [code for code, _ in _whole_names(ctx, typed)]
+    kept = _kept_at_category(ctx.state.data)
     if len(named) == 1 and not _DENIED.search(typed):  # its whole name, not "不是残疾证办理"
         return await ask_questions(ctx, CaseKind.PROXY, words, named[0], kept)
     fits = _fitting_categories(ctx, ctx.text)
@@ -263,8 +259,8 @@ async def proxy_answer(ctx: Context) -> HandlerResult:
 
 # What an answer given before is called in a correction of it ("不对，地址是南街6栋").
 _ANSWER_TOPICS = {
-    "address": re.compile(r"地址|门牌|楼号|(?<![a-z])address"),
-    "visit_time": re.compile(r"时间|(?<![a-z])time(?![a-z])"),
+    "address": re.compile(r"地址|门牌号?|楼号|(?<![a-z])address", re.IGNORECASE),
+    "visit_time": re.compile(r"时间|(?<![a-z])time(?![a-z])", re.IGNORECASE),
 }
 _TOPIC_WORDS = re.compile(r"地址|门牌|楼号|时间|写|说|填|刚才|(?<![a-z])(?:address|time)(?![a-z])")
 
@@ -286,7 +282,7 @@ def _answer_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) ->
     said = _own_words(lexicon.pattern("filler").sub(" ", _TOPIC_WORDS.sub(" ", rest)))
     if said and topic == left[0]:
         return None  # "地址不对，是南街6栋" at the address question: its answer
-    named = _TOPIC_NAMED.search(ctx.text)  # "是我写错了，地址是南街6栋": what follows 地址
+    named = _ANSWER_TOPICS[topic].search(ctx.text)  # "是我写错了，地址是南街6栋": after 地址
     found = _CHANGED_TO.search(ctx.text[named.end() :] if named else ctx.text)
     answer = (found.group(1) if found else ctx.text).strip()[:WORDS_LIMIT]
     if said and not (topic == "address" and not _NAMES_A_PLACE.search(answer.lower())):
@@ -294,14 +290,19 @@ def _answer_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) ->
         ctx.state.data = {**ctx.state.data, "answers": answers}
         changed = ctx.t("cases.answer_changed", answer=answer)
         return Reply(f"{changed}\n{ctx.t(f'cases.question_{left[0]}')}", back_to_menu(ctx))
-    answers.pop(topic, None)
-    ahead = [topic, *(q for q in left if q != topic)]
+    return _asked_again(ctx, topic, left, answers)
+
+
+def _asked_again(ctx: Context, question: str, left: list[str], answers: dict[str, Any]) -> Reply:
+    """An answered (or the current) question asked again, its answer dropped; the questions
+    after it follow as before."""
+    answers.pop(question, None)
+    ahead = [question, *(q for q in left if q != question)]
     ctx.state.data = {**ctx.state.data, "answers": answers, "left": ahead}
-    question = ctx.t(f"cases.question_{topic}")
-    return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
+    asked = ctx.t(f"cases.question_{question}")
+    return Reply(ctx.t("cases.answer_again", question=asked), back_to_menu(ctx))
 
 
-_TOPIC_NAMED = re.compile(r"地址|门牌号?|时间|address|time", re.IGNORECASE)
 _CHANGE = re.compile(r"改成|改为|换成|(?<![a-z])change (?:it )?to(?![a-z])")
 _CHANGED_TO = re.compile(r"(?:改成|改为|换成|应该是|是|(?<![A-Za-z])(?:is|to)(?![A-Za-z]))\s*(.+)$")
 _PLACE = re.compile(r"栋|幢|号|楼|单元|室|路|街|巷|小区|院")
@@ -346,10 +347,7 @@ def _category_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) 
         return _categories_again(ctx, [])  # "选错了": the choice itself
     if own == 0:  # "不对" after an answer: that answer
         last = next(q for q in reversed(list(answers)) if q not in left)
-        del answers[last]
-        ctx.state.data = {**data, "answers": answers, "left": [last, *left]}
-        question = ctx.t(f"cases.question_{last}")
-        return Reply(ctx.t("cases.answer_again", question=question), back_to_menu(ctx))
+        return _asked_again(ctx, last, left, answers)
     fits = _fitting_categories(ctx, said)
     return _category_switched(ctx, left, fits, current) if fits else None
 
@@ -372,13 +370,14 @@ def _category_switched(ctx: Context, left: list[str], fits: list[str], current: 
 def _categories_again(ctx: Context, codes: list[str]) -> Reply:
     """Back to the category step, keeping the words, the answers given and any location or
     photo; the categories that fit (with 都不是), else all."""
-    kept = {k: v for k, v in ctx.state.data.items() if k in _KEPT_AT_CATEGORY}
-    ctx.set_state(PROXY_CATEGORY, **kept, back="proxy")
+    ctx.set_state(PROXY_CATEGORY, **_kept_at_category(ctx.state.data), back="proxy")
     buttons = _offered(ctx, codes).buttons if codes else _category_buttons(ctx)
     return Reply(ctx.t("cases.category_again"), buttons)
 
 
-_KEPT_AT_CATEGORY = ("words", "answers", "location", "attachments")
+def _kept_at_category(data: dict[str, Any]) -> dict[str, Any]:
+    """What a request keeps when it goes back to its category step."""
+    return {k: v for k, v in data.items() if k in ("words", "answers", "location", "attachments")}
 
 
 def _whole_names(ctx: Context, typed: str) -> list[tuple[str, str]]:

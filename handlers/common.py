@@ -176,17 +176,6 @@ async def known_resident(ctx: Context) -> Resident | None:
     return None if rid is None else await ctx.session.get(Resident, rid)
 
 
-def answers_an_offer(ctx: Context, payload: str) -> bool:
-    """Whether a command word, with only pointing words beside it ("report it", "上报吧"),
-    answers an offer on screen that shows payload as an option."""
-    options = ctx.state.data.get("options")
-    if not isinstance(options, list) or payload not in options:
-        return False
-    args = ctx.command_args
-    lexicon = load_lexicon(Path(ctx.settings.data_dir))
-    return not args or lexicon.only_words_of(("offer_pointing",), args)
-
-
 def gives_up(ctx: Context, text: str) -> bool:
     """Whether the words only give up what is under way ("算了不办了", "算了不改了";
     data/intents.toml gives_up with gives_up_filler)."""

@@ -13,7 +13,7 @@ from bot.messages import Button, Reply
 from bot.router import HandlerResult, Router
 from handlers.case_text import WORDS_LIMIT, catalogue
 from handlers.cases import ask_questions, place_answer
-from handlers.common import answers_an_offer, back_to_menu, localized, with_media
+from handlers.common import back_to_menu, localized, with_media
 from models.case_ops import Category
 from models.cases import CaseKind
 from models.matching_text import matching_copy
@@ -32,10 +32,7 @@ def _resident(ctx: Context) -> bool:
 
 @router.command("report", filters=(_resident,))
 async def report_start(ctx: Context) -> HandlerResult:
-    """Ask what the problem is (a photo or location may come first); at an offer to report
-    words said before, "report it" takes it."""
-    if answers_an_offer(ctx, "ask:report"):
-        return await ctx.redirect(ctx, "ask:report")
+    """Ask what the problem is (a photo or location may come first)."""
     if ctx.command_args:
         return await report_from_words(ctx, ctx.command_args)
     ctx.set_state(REPORT_WORDS, back="menu")

@@ -742,15 +742,18 @@ def _offer_answered(ctx: Context) -> str | None:
     if ctx.state.name != ASKING or ctx.payload is not None or not isinstance(options, list):
         return None
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
+    words = ctx.words  # folded as command words are: "/report it" too
     for payload, kind in _OFFER_WORDS:
         kinds = (kind, "offer_pointing", "gives_up_filler")
-        said = bool(ctx.text) and lexicon.has(kind, fold(ctx.text))  # not "谢谢" alone (a review)
-        if payload in options and said and lexicon.only_words_of(kinds, ctx.text):
+        said = bool(words) and lexicon.has(kind, fold(words))  # not "谢谢" alone (a review)
+        if payload in options and said and lexicon.only_words_of(kinds, words):
             return payload
     return None
 
 
-@router.route(Phase.COMMAND, lambda ctx: _offer_answered(ctx) is not None)
+# On going_on, before the report and need commands: "report it" / "需求 吧" at the offer take
+# it with the words said before, rather than starting anew with "it" (a walkthrough).
+@going_on.route(Phase.COMMAND, lambda ctx: _offer_answered(ctx) is not None)
 async def offer_answered_in_words(ctx: Context) -> HandlerResult:
     """The report-or-need offer answered in words: that option, with the words said before."""
     return await ctx.redirect(ctx, _offer_answered(ctx) or "menu")

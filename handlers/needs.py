@@ -13,7 +13,6 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
 from handlers.common import (
-    answers_an_offer,
     back_to_menu,
     gives_up,
     localized,
@@ -102,10 +101,7 @@ def _opens_a_need(ctx: Context) -> bool:
 @router.payload("need")
 @router.command("need")
 async def need_start(ctx: Context) -> HandlerResult:
-    """Ask for the need in the resident's own words; at an offer to collect words said before
-    as a need, "需求吧" takes it."""
-    if answers_an_offer(ctx, "ask:need"):
-        return await ctx.redirect(ctx, "ask:need")
+    """Ask for the need in the resident's own words."""
     if ctx.command_args:
         return await need_from_words(ctx, ctx.command_args)
     ctx.set_state(NEED_WORDS, back="menu")
