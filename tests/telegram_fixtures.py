@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from telegram.error import TelegramError
 
 from bot.app import Linli, build_linli
 from bot.clock import ManualClock
@@ -87,7 +88,25 @@ async def telegram(
     """A bot on the fake platform with every feature's router, served over loopback."""
     linli = build_linli(telegram_settings(db_url, telegram_platform), clock=clock)
     async with TestClient(TestServer(create_web_app(linli), host="127.0.0.1")) as client:
+        await warm_up(linli)
         yield TelegramRig(linli, client, telegram_platform)
+
+
+async def warm_up(linli: Linli, attempts: int = 5) -> None:
+    """Ask getMe before the test starts.
+
+    The rig's API timeout is short (0.5 s) so tests of stalls stay quick; on two busy cores the
+    first getMe of a fresh connection pool has overrun it, and the test's first update was
+    refused with 503. Tests of the bot not being ready build their own bot.
+    """
+    assert linli.telegram is not None
+    for attempt in range(attempts):
+        try:
+            await linli.telegram.ready()
+            return
+        except TelegramError:
+            if attempt == attempts - 1:
+                raise
 
 
 def button_data(sent: SentText) -> list[str]:

@@ -15,7 +15,7 @@ from models.booking import RosterShift
 from models.cases import Case, CaseEvent, CaseKind, CaseStatus
 from models.org import Staff
 from tests.fakes.telegram_api import FakeTelegramAPI, SentText, callback_update, text_update
-from tests.telegram_fixtures import SECRET, telegram_platform
+from tests.telegram_fixtures import SECRET, telegram_platform, warm_up
 from tests.test_binding import staff_code
 from tests.wechat_fixtures import OpenRig, WeChatRig, open_rig, platform
 
@@ -62,6 +62,7 @@ async def two(open_rig: OpenRig, telegram_platform: FakeTelegramAPI) -> TwoChann
         telegram_api_base=telegram_platform.base_url,
         telegram_api_timeout=0.5,
     )
+    await warm_up(rig.linli)
     return TwoChannels(rig, telegram_platform)
 
 
