@@ -33,6 +33,7 @@ from tests.telegram_fixtures import (
     telegram,
     telegram_platform,
     telegram_settings,
+    warm_up,
 )
 
 __all__ = ["telegram", "telegram_platform"]
@@ -286,6 +287,7 @@ async def test_a_failing_handler_still_gets_the_person_an_apology(
 
     linli = build_linli(telegram_settings(db_url, telegram_platform), clock=clock, router=router)
     async with TestClient(TestServer(create_web_app(linli), host="127.0.0.1")) as client:
+        await warm_up(linli)
         rig = TelegramRig(linli, client, telegram_platform)
         sent = await rig.say(ALICE, "你好")
     assert len(sent) == 1 and "出了点问题" in sent[0].text
