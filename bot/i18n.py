@@ -80,6 +80,9 @@ def t(lang: str, key: str, **values: Any) -> str:
     return text.format_map(_Blank(values))
 
 
+# Pure and asked several times a message (commands, option labels, filters); bounded, since the
+# text is whoever's.
+@lru_cache(maxsize=2048)
 def normalize_words(text: str) -> str:
     """Fold full-width characters, case, traditional characters ("預約" is 预约), a leading
     slash and trailing punctuation away."""

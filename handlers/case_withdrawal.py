@@ -16,7 +16,7 @@ from handlers.cases import not_taken, own_case
 from handlers.common import back_to_menu, clipped, gives_up, main_menu
 from models.case_ops import resident_cases, withdraw_case
 from models.cases import OPEN_STATUSES, Case, CaseKind, CaseStatus
-from models.intents import CANCEL_DENIED, DENIED, fold, load_lexicon
+from models.intents import CANCEL_DENIED, CANCELLED_BY_OTHERS, DENIED, fold, load_lexicon
 from models.personal_data import remove_personal_data
 from models.refs import find_reference
 
@@ -30,6 +30,7 @@ CASES_READ = 100  # a resident's latest cases looked at (an open one may be olde
 _TAKES_BACK = re.compile(
     r"撤销|撤回|撤消|撤会|撤单|撤了吧|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
     r"|不需要上门了|不用来了|不要来了|不想投诉了|不投诉了|不投了|不用报了"
+    r"|不(?:要|需要|用)(?:代办|上门|投诉|办理?)了"
     r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need|don't need)"
 )
 _A_CASE = re.compile(
@@ -44,15 +45,11 @@ _NOT_ASKING = re.compile(
     r"|(?<![a-z])(?:who|why|how|can i|could i|what|money)(?![a-z])"
 )
 _NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|(?<!t )need(?!ed)")
-# Someone else cancelled something ("物业取消了上门维修服务", "网格员说这个事项不用办了", "我申请的
-# 低保取消了", "the bus route was cancelled"), or a complaint or report is being made ("物业取消了
-# 我家的车位，我要投诉"): no take-back of one's own case (a review found them asked to confirm).
+# Someone else cancelled something, or a complaint or report is being made ("物业取消了我家的车位，
+# 我要投诉"): no take-back of one's own case (a review found them asked to confirm).
 _NOT_ONES_OWN = re.compile(
-    r"(?:物业|社区|小区|居委会|村委会|街道|停车场|学校|单位|公司|医院|网格员|师傅|他们|政府|上面)"
-    r"[^，。,.!！]{0,8}?(?:取消|撤销|撤了|作废|不用(?!来)|不要(?!来))"
-    r"|说[^，。,.]{0,6}(?:不用|不要|取消)|申请的[^，。,.]{0,10}(?:取消|撤销|作废)了"
-    r"|(?<!不)(?:我要|我想|要|想)(?:投诉|反映|上报|报修)|谢谢|thank"
-    r"|(?<![a-z])(?:was|were|been|got) cancel+ed|(?<![a-z])(?:file|make) a complaint"
+    r"(?<!不)(?:我要|我想|要|想)(?:投诉|反映|上报|报修)|谢谢|thank"
+    r"|(?<![a-z])(?:file|make) a complaint"
 )
 # "上门时间取消了，改到周五下午": moving a visit, not withdrawing the case (a walkthrough).
 _MOVES = re.compile(r"改到|改成|改为|换个时间|推迟|换到|改后天|改期|另约|reschedule|another time")
@@ -81,7 +78,7 @@ def _asks_to_withdraw(ctx: Context) -> bool:
         return False
     if CANCEL_DENIED.search(words) or DENIED.search(words) or _DENIED_TAKING_BACK.search(words):
         return False
-    if _MOVES.search(words) or _NOT_ONES_OWN.search(words):
+    if _MOVES.search(words) or _NOT_ONES_OWN.search(words) or CANCELLED_BY_OTHERS.search(words):
         return False
     ref = find_reference(ctx.text)
     if ref is not None:

@@ -23,6 +23,7 @@ from handlers.booking import (
     start_booking,
     when_held,
 )
+from handlers.case_withdrawal import CASES_READ
 from handlers.cases import (
     ANSWER,
     PROXY_QUESTION,
@@ -61,8 +62,11 @@ from handlers.notices_staff import TEXT as NOTICE_TEXT
 from handlers.rating import COMMENT as RATING_COMMENT
 from handlers.rating import LEVEL as RATING_LEVEL
 from handlers.rating_words import level_in_words
+from models.case_ops import resident_cases
+from models.cases import OPEN_STATUSES
 from models.intent_model import IntentModel
 from models.intents import (
+    CANCELLED_BY_OTHERS,
     OWN_RECORDS,
     Intent,
     Understood,
@@ -75,6 +79,7 @@ from models.intents import (
     read_as,
     says_cancel,
     speaks_of_staff,
+    tells_solved,
     understand,
 )
 from models.knowledge import Entry, Found, Knowledge, load_knowledge
@@ -498,6 +503,10 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     intent = seen.intent
     if ctx.staff is not None and intent in NOT_FOR_STAFF:
         return _staff_words(ctx)
+    if intent not in NOT_TOLD_SOLVED and tells_solved(
+        fold(text), load_lexicon(Path(ctx.settings.data_dir))
+    ):
+        return await _thanked_for_solved(ctx)
     if await _cancels_a_named_appointment(ctx, seen, text):
         return await offer_to_cancel(ctx)
     if not seen.sure and _offerable(seen, ctx):
@@ -531,6 +540,22 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     return await _answer(ctx, seen, text)
 
 
+# Words about one's appointments: "已经解决了，预约不用了" cancels one.
+NOT_TOLD_SOLVED = (Intent.BOOKING, Intent.CANCEL_BOOKING, Intent.MOVE_BOOKING)
+
+
+async def _thanked_for_solved(ctx: Context) -> Reply:
+    """ "投诉的事情已经解决了，谢谢" files nothing (a walkthrough filed it as a complaint); with a
+    case still open, how to withdraw it."""
+    resident = ctx.identity.resident_id
+    cases = await resident_cases(ctx.session, resident, CASES_READ) if resident else []
+    if not any(case.status in OPEN_STATUSES for case in cases):
+        return await main_menu(ctx, ctx.t("ask.solved"))
+    return Reply(
+        ctx.t("ask.solved_open"), (Button(ctx.t("menu.track"), "track"), *back_to_menu(ctx))
+    )
+
+
 async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str) -> bool:
     """Whether cancel words stand beside the name of a service the resident has booked
     ("高龄补贴那个不要了" was asked which reading it meant, "取消社保卡补办" got the service's
@@ -544,6 +569,8 @@ async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str
     # 取消 itself is no lexicon word (alone, it leaves a flow); beside a service it cancels.
     if no_order(folded) or not (says_cancel(folded, lexicon) or "取消" in folded):
         return False
+    if CANCELLED_BY_OTHERS.search(folded):
+        return False  # "社区把我的社保卡补办预约取消了" tells what happened
     return await names_an_appointment(ctx, text)
 
 
@@ -617,6 +644,10 @@ async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResu
     if seen.answer is not None and _asks(ctx, text) and not await has_appointments(ctx):
         return await _answer(ctx, seen, text)
     if seen.intent is Intent.CANCEL_BOOKING:
+        if CANCELLED_BY_OTHERS.search(folded):  # "居委会把我家的低保撤销了" asks for nothing
+            if asks_for_appointments(folded, lexicon):
+                return await my_appointments(ctx)
+            return await _answer(ctx, seen, text)
         if not says_cancel(folded, lexicon):  # a cancel question answered "好的" cancels
             return await my_appointments(ctx)
         return await offer_to_cancel(ctx)

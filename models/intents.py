@@ -46,6 +46,16 @@ CANCEL_DENIED = re.compile(
     r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉)"
     r"|(?<![a-z])(?:don't|dont|do not|not)\s+cancel|(?<![a-z])keep (?:it|my appointment)"
 )
+# Someone else cancelled or revoked something ("居委会把我家的低保撤销了", "我申请的低保取消了",
+# "我的低保被取消了", "the bus route was cancelled"): no wish of the resident's to cancel or
+# withdraw anything (walkthroughs: offered their appointments, or asked to withdraw a case).
+CANCELLED_BY_OTHERS = re.compile(
+    r"(?:物业|社区|小区|居委会|村委会|街道|停车场|学校|单位|公司|医院|网格员|师傅|他们|政府|上面)"
+    r"[^，。,.!！]{0,8}?(?:取消|撤销|撤了|作废|不用(?!来)|不要(?!来))"
+    r"|说[^，。,.]{0,6}(?:不用|不要|取消)|申请的[^，。,.]{0,10}(?:取消|撤销|作废)了"
+    r"|被(?:人)?(?:取消|撤销|撤了|作废)"
+    r"|(?<![a-z])(?:was|were|been|got) cancel+ed"
+)
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)
 SHORT_CHAT = 14  # small talk is short; a longer message with 你好 in it is about something else
@@ -91,6 +101,8 @@ NOT_SIGNALS = frozenset(
         "withdraw_yes",
         "offer_report",
         "offer_need",
+        "already_solved",
+        "solved_but",
     }
 )
 
@@ -416,6 +428,16 @@ def speaks_of_staff(folded: str, lexicon: Lexicon) -> bool:
     ):
         return False
     return any(lexicon.has(kind, folded) for kind in ABOUT_STAFF)
+
+
+def tells_solved(folded: str, lexicon: Lexicon) -> bool:
+    """Whether the words only tell that a matter is solved by now ("投诉的事情已经解决了，谢谢",
+    "路灯不亮的问题已经修好了"): nothing to file, ask or hand over."""
+    return (
+        lexicon.has("already_solved", folded)
+        and not lexicon.has("not_solved", folded)
+        and not lexicon.has("solved_but", folded)
+    )
 
 
 def says_cancel(folded: str, lexicon: Lexicon) -> bool:

@@ -5,7 +5,7 @@ as typed; only this copy is normalised."""
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 from opencc import OpenCC
 
@@ -22,6 +22,7 @@ def simplified(text: str) -> str:
     return str(_to_simplified().convert(text))
 
 
+@lru_cache(maxsize=2048)  # pure, and read by several word lists a message; bounded
 def matching_copy(text: str) -> str:
     """Half-width, lower case, simplified, single spaces: what matching compares."""
     return " ".join(simplified(unicodedata.normalize("NFKC", text)).lower().split())
