@@ -440,4 +440,4 @@ class Pipeline:
 
     def _agree_words(self) -> frozenset[str]:
         # Folded when the lexicon was read, and read again when data/intents.toml changes.
-        return load_lexicon(self.data_dir).word_set("agree")
+        return load_lexicon(self.data_dir).agreeing_words()

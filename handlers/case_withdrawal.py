@@ -10,25 +10,26 @@ from bot.context import Context
 from bot.i18n import normalize_words
 from bot.messages import Button, Reply
 from bot.outgoing import case_news
+from bot.pipeline import QUESTION_STEPS
 from bot.router import HandlerResult, Phase, Router
 from handlers.case_text import category_name
-from handlers.cases import not_taken, own_case
+from handlers.cases import CASES_READ, not_taken, own_case
 from handlers.common import back_to_menu, clipped, gives_up, main_menu
 from models.case_ops import resident_cases, withdraw_case
 from models.cases import OPEN_STATUSES, Case, CaseKind, CaseStatus
 from models.intents import CANCEL_DENIED, CANCELLED_BY_OTHERS, DENIED, fold, load_lexicon
+from models.lexicon import AGREEING
 from models.personal_data import remove_personal_data
 from models.refs import find_reference
 
 router = Router("case_withdrawal")
 
 WITHDRAW = "case.withdraw"
-CASES_READ = 100  # a resident's latest cases looked at (an open one may be older than ten)
 
 # Words that take something back, and words that name a case rather than an appointment or a
 # need; a case's number names one too. Read only with no flow under way.
 _TAKES_BACK = re.compile(
-    r"撤销|撤回|撤消|撤会|撤单|撤了吧|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
+    r"撤销|撤回|撤消|撤会|撤单|撤掉|收回|撤了吧|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
     r"|不需要上门了|不用来了|不要来了|不想投诉了|不投诉了|不投了|不用报了"
     r"|不(?:要|需要|用)(?:代办|上门|投诉|办理?)了"
     r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need|don't need)"
@@ -71,8 +72,10 @@ _ONLY_TAKING_BACK = re.compile(
 
 def _asks_to_withdraw(ctx: Context) -> bool:
     """Whether typed words, with no flow under way, ask to take back one of one's cases."""
-    if ctx.payload is not None or ctx.state.name or not ctx.text or ctx.staff is not None:
+    if ctx.payload is not None or not ctx.text or ctx.staff is not None:
         return False
+    if ctx.state.name and not ctx.state.name.startswith(QUESTION_STEPS):
+        return False  # a flow's step reads its own answer; after a question, "撤回投诉" is this
     words = ctx.words
     if not _TAKES_BACK.search(words) or _NOT_ASKING.search(words):
         return False
@@ -212,8 +215,8 @@ async def withdraw_answered(ctx: Context) -> HandlerResult:
         return not_taken(ctx, case)
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     folded = fold(ctx.text)
-    saying = lexicon.has("withdraw_yes", folded) or lexicon.has("agree", folded)  # not "谢谢"
-    if saying and lexicon.only_words_of(("withdraw_yes", "agree", "gives_up_filler"), ctx.text):
+    saying = lexicon.has("withdraw_yes", folded) or lexicon.only_agrees(ctx.text)  # not "谢谢"
+    if saying and lexicon.only_words_of(("withdraw_yes", *AGREEING, "gives_up_filler"), ctx.text):
         return await ctx.redirect(ctx, f"case:withdraw_yes:{case.id}")
     if _keeps(ctx) or gives_up(ctx, ctx.text):
         return await ctx.redirect(ctx, f"case:withdraw_no:{case.id}")

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.context import Context
+from bot.i18n import normalize_words
 from bot.messages import Button, Reply
 from bot.outgoing import case_news
 from bot.router import HandlerResult, Phase, Router
@@ -547,6 +548,9 @@ COMPLAINT_SAYS_ENOUGH = 6  # characters left after the complaint words: what hap
 async def complaint_from_words(ctx: Context, text: str) -> HandlerResult:
     """ "我要投诉窗口的王丽态度很差…" opens the complaint in those words at once; "我要投诉" or
     "我要投诉工作人员" alone first asks what happened."""
+    if _TAKES_A_COMPLAINT_BACK.search(normalize_words(text)):
+        # "刚才那个投诉我想收回" filed a second complaint (a walkthrough)
+        return await ctx.redirect(ctx, "case:withdraw_words")
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     rest = lexicon.without("complaint_filler", lexicon.without("complaint", fold(text)))
     said = sum(1 for ch in rest if ch.isalnum())
@@ -559,10 +563,38 @@ async def complaint_from_words(ctx: Context, text: str) -> HandlerResult:
 # Taking the complaint itself back; not a complaint about something 撤销 ("居委会把我家的低保撤销
 # 了": a review found it lost, and another case offered for withdrawal).
 _TAKES_A_COMPLAINT_BACK = re.compile(
-    r"(?:投诉|代办|事项)(?:我)?(?:要|想)?(?:撤回|撤销|撤消|撤了)"
-    r"|(?:撤回|撤销|撤消)(?:我的|这个|那个|刚才的?)?(?:投诉|代办|事项)"
+    r"(?:投诉|代办|事项)(?:我)?(?:要|想)?(?:撤回|撤销|撤消|撤了|收回)"
+    r"|(?:撤回|撤销|撤消|收回)(?:我的|这个|那个|刚才的?)?(?:投诉|代办|事项)"
     r"|不(?:想)?投诉了|不投了|withdraw (?:my|the|this|that) complaint"
 )
+
+
+# Said at the words step, before anything is filed: a mistake owned, and this one dropped.
+_RETRACTED = re.compile(
+    r"(?:搞错|弄错|错了|误会|不好意思|算了)[^。]{0,16}?(?:撤销|撤回|收回|取消|不投诉了|不投了|不提交了"
+    r"|不用了|不要了|不用提交)"
+    r"|^(?:我)?(?:不投诉了|不投了|不想投诉了|不提交了)"
+    r"|(?<![a-z])(?:my mistake|my bad|never ?mind)(?![a-z])"
+)
+
+
+CASES_READ = 100  # a resident's latest cases looked at (an open one may be older than ten)
+
+
+async def open_cases(ctx: Context) -> list[Case]:
+    """The resident's cases still being handled, newest first."""
+    resident = ctx.identity.resident_id
+    cases = await resident_cases(ctx.session, resident, CASES_READ) if resident is not None else []
+    return [case for case in cases if case.status in OPEN_STATUSES]
+
+
+_KIND_WORDS = {"投诉": CaseKind.COMPLAINT, "代办": CaseKind.PROXY}
+
+
+async def _open_of_kind(ctx: Context, words: str) -> bool:
+    """Whether a case of the kind the words name (any, naming none) is still being handled."""
+    kinds = {kind for word, kind in _KIND_WORDS.items() if word in words}
+    return any(not kinds or case.kind in kinds for case in await open_cases(ctx))
 
 
 @router.state(SIMPLE_WORDS)
@@ -571,10 +603,14 @@ async def simple_words(ctx: Context) -> HandlerResult:
     kind = CaseKind(str(ctx.state.data.get("kind", CaseKind.COMPLAINT.value)))
     if not ctx.text:
         return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
-    if kind is CaseKind.COMPLAINT and _TAKES_A_COMPLAINT_BACK.search(ctx.words):
-        # "不是，我是说刚才那个投诉撤回" was filed as a new complaint (a walkthrough)
+    takes_back = kind is CaseKind.COMPLAINT and _TAKES_A_COMPLAINT_BACK.search(ctx.words)
+    if takes_back or _RETRACTED.search(ctx.words):
         ctx.clear_state()
-        return await ctx.redirect(ctx, "case:withdraw_words")
+        if takes_back and await _open_of_kind(ctx, ctx.words):
+            # "不是，我是说刚才那个投诉撤回" was filed as a new complaint (a walkthrough)
+            return await ctx.redirect(ctx, "case:withdraw_words")
+        # "不好意思我弄错人了，帮我撤销" was filed as the complaint's words (a walkthrough)
+        return await main_menu(ctx, ctx.t(f"cases.{kind}_dropped"))
     said = str(ctx.state.data.get("said", ""))  # "我要投诉工作人员", then what happened
     words = f"{said}：{ctx.text}" if said else ctx.text
     return await open_and_alert(ctx, kind, words[:WORDS_LIMIT])

@@ -23,7 +23,6 @@ from handlers.booking import (
     start_booking,
     when_held,
 )
-from handlers.case_withdrawal import CASES_READ
 from handlers.cases import (
     ANSWER,
     PROXY_QUESTION,
@@ -31,6 +30,7 @@ from handlers.cases import (
     SIMPLE_WORDS,
     answer_offer,
     complaint_from_words,
+    open_cases,
     proxy_from_words,
 )
 from handlers.cases_staff import ASK, NOTE, REPORT_WORDS, TRANSFER_REASON
@@ -62,8 +62,6 @@ from handlers.notices_staff import TEXT as NOTICE_TEXT
 from handlers.rating import COMMENT as RATING_COMMENT
 from handlers.rating import LEVEL as RATING_LEVEL
 from handlers.rating_words import level_in_words
-from models.case_ops import resident_cases
-from models.cases import OPEN_STATUSES
 from models.intent_model import IntentModel
 from models.intents import (
     CANCELLED_BY_OTHERS,
@@ -503,9 +501,7 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
     intent = seen.intent
     if ctx.staff is not None and intent in NOT_FOR_STAFF:
         return _staff_words(ctx)
-    if intent not in NOT_TOLD_SOLVED and tells_solved(
-        fold(text), load_lexicon(Path(ctx.settings.data_dir))
-    ):
+    if intent not in NOT_TOLD_SOLVED and tells_solved(fold(text)):
         return await _thanked_for_solved(ctx)
     if await _cancels_a_named_appointment(ctx, seen, text):
         return await offer_to_cancel(ctx)
@@ -526,6 +522,8 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
         return await main_menu(ctx, ctx.t("ask.thanks"))
     if intent is Intent.HANDOVER:
         return await hand_over(ctx, _transcript(ctx))
+    if intent is Intent.PROXY and CANCELLED_BY_OTHERS.search(fold(text)):
+        return await show_my_cases(ctx)  # "他们把我母亲的高龄补贴代办取消了" asks for no new one
     if intent is Intent.PROXY:
         return await proxy_from_words(ctx, text)
     if intent in (Intent.REPORT, Intent.NEED):
@@ -547,9 +545,7 @@ NOT_TOLD_SOLVED = (Intent.BOOKING, Intent.CANCEL_BOOKING, Intent.MOVE_BOOKING)
 async def _thanked_for_solved(ctx: Context) -> Reply:
     """ "投诉的事情已经解决了，谢谢" files nothing (a walkthrough filed it as a complaint); with a
     case still open, how to withdraw it."""
-    resident = ctx.identity.resident_id
-    cases = await resident_cases(ctx.session, resident, CASES_READ) if resident else []
-    if not any(case.status in OPEN_STATUSES for case in cases):
+    if not await open_cases(ctx):
         return await main_menu(ctx, ctx.t("ask.solved"))
     return Reply(
         ctx.t("ask.solved_open"), (Button(ctx.t("menu.track"), "track"), *back_to_menu(ctx))

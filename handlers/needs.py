@@ -22,6 +22,7 @@ from handlers.common import (
     with_media,
 )
 from models.intents import fold, load_lexicon
+from models.lexicon import AGREEING
 from models.need_match import NeedMatcher, load_matcher, refresh_matcher, take_in_new_items
 from models.need_ops import (
     NeedCategory,
@@ -333,7 +334,8 @@ def _supported_option(ctx: Context) -> str | None:
         return None  # "对？", "一样吗" ask; they do not join
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
     said = lexicon.is_only("plus_one", ctx.text) or (  # "对对，一样的" (a walkthrough)
-        lexicon.only_words_of(("plus_one", "agree"), ctx.text) and not lexicon.only_agrees(ctx.text)
+        lexicon.only_words_of(("plus_one", *AGREEING), ctx.text)
+        and not lexicon.only_agrees(ctx.text)
     )
     return plus[0] if said else None
 

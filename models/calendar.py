@@ -102,6 +102,32 @@ def add_working_days(
     return datetime.combine(day, local.timetz()).astimezone(start.tzinfo)
 
 
+def within_opening(moment: datetime, rule: OpeningRule | None) -> datetime:
+    """The moment moved into a working day's opening hours: 23:30 to closing time that day,
+    06:00 to opening time. A deadline counted from a message sent at night would otherwise
+    fall at night too, and its escalation wake a clerk."""
+    if rule is None:
+        return moment
+    local = moment.astimezone(SHANGHAI)
+    of_day = local.time().replace(tzinfo=None)
+    if rule.opens <= of_day <= rule.closes:
+        return moment
+    hours = rule.opens if of_day < rule.opens else rule.closes
+    moved = local.replace(hour=hours.hour, minute=hours.minute, second=0, microsecond=0)
+    return moved.astimezone(moment.tzinfo)
+
+
+async def working_deadline(
+    session: AsyncSession,
+    start: datetime,
+    days: int,
+    overrides: dict[date, HolidayOverride],
+) -> datetime:
+    """`days` working days after start, within the weekday opening hours (see within_opening)."""
+    due = add_working_days(start, days, overrides)
+    return within_opening(due, await street_opening_rule(session, DayKind.WORKDAY))
+
+
 def is_working_day(moment: datetime, overrides: dict[date, HolidayOverride]) -> bool:
     """Whether the local date of a moment is a working day."""
     return classify_day(moment.astimezone(SHANGHAI).date(), overrides).kind is DayKind.WORKDAY

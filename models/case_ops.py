@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from models.base import SHANGHAI
-from models.calendar import add_working_days, load_overrides
+from models.calendar import load_overrides, working_deadline
 from models.cases import (
     OPEN_CONDITION,
     OPEN_STATUSES,
@@ -184,8 +184,8 @@ async def open_case(
         latitude=latitude,
         longitude=longitude,
         attachments=attachments or [],
-        first_reply_due_at=add_working_days(now, spec.first_reply_days, overrides),
-        due_at=add_working_days(now, spec.deadline_days, overrides),
+        first_reply_due_at=await working_deadline(session, now, spec.first_reply_days, overrides),
+        due_at=await working_deadline(session, now, spec.deadline_days, overrides),
         created_at=now,
         updated_at=now,
     )

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.calendar import add_working_days, load_overrides
+from models.calendar import load_overrides, working_deadline
 from models.case_ops import OPEN, Refusal, named, record
 from models.cases import Case, CaseHandler, CaseKind, CaseStatus
 from models.org import Department, Staff, StaffRole
@@ -97,10 +97,10 @@ async def dispatch_case(
             _called(earlier.get(department_id), case, department_id, department_id == lead.id)
         )
     overrides = await load_overrides(session)
-    case.due_at = add_working_days(now, working_days, overrides)
+    case.due_at = await working_deadline(session, now, working_days, overrides)
     if not owned:
         case.department_id, case.status = lead.id, CaseStatus.ASSIGNED
-        case.first_reply_due_at = add_working_days(now, 1, overrides)
+        case.first_reply_due_at = await working_deadline(session, now, 1, overrides)
     names = [d.name_zh for d in co if (d.id or 0) in co_ids]
     record(
         session,
@@ -164,7 +164,8 @@ async def return_call(
     if mine.lead:  # back in the queue: the dispatcher has a working day to call again
         case.department_id, case.assignee_staff_id = None, None
         case.status, case.accepted_at = CaseStatus.NEW, None
-        case.first_reply_due_at = add_working_days(now, 1, await load_overrides(session))
+        overrides = await load_overrides(session)
+        case.first_reply_due_at = await working_deadline(session, now, 1, overrides)
     name = department.name_zh if department else ""
     record(session, case, ("staff", staff.id), "returned", now, reason, department=name)
     return None

@@ -60,6 +60,9 @@ def _made_of(part: str, words: frozenset[str]) -> bool:
     return reachable[-1] is True
 
 
+AGREEING = ("agree", "agree_dialect")  # the kinds of words that agree
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """The word lists of data/intents.toml, each word in its matching copy."""
@@ -77,7 +80,11 @@ class Lexicon:
     def only_agrees(self, text: str) -> bool:
         """Whether the message is made only of agreeing words ("好的", "是的，确认", "yes ok"),
         written together too ("嗯可以", "嗯嗯好的", "可以的")."""
-        return self.only_words_of(("agree",), text)
+        return self.only_words_of(AGREEING, text)
+
+    def agreeing_words(self) -> frozenset[str]:
+        """Every word that agrees: agree and agree_dialect."""
+        return self.word_set("agree") | self.word_set("agree_dialect")
 
     def only_words_of(self, kinds: tuple[str, ...], text: str) -> bool:
         """Whether the message is made only of the kinds' words, written together too, with
