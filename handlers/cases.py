@@ -287,11 +287,30 @@ def _answer_corrected(ctx: Context, left: list[str], answers: dict[str, Any]) ->
     found = _CHANGED_TO.search(ctx.text[named.end() :] if named else ctx.text)
     answer = (found.group(1) if found else ctx.text).strip()[:WORDS_LIMIT]
     if said and not (topic == "address" and not _NAMES_A_PLACE.search(answer.lower())):
+        answer = corrected_answer(answer, str(answers.get(topic, "")), topic)
         answers[topic] = answer
         ctx.state.data = {**ctx.state.data, "answers": answers}
         changed = ctx.t("cases.answer_changed", answer=answer)
         return Reply(f"{changed}\n{ctx.t(f'cases.question_{left[0]}')}", back_to_menu(ctx))
     return _asked_again(ctx, topic, left, answers)
+
+
+# "…，不是3栋" after the corrected answer says what it replaces; the estate ("光华小区") is what
+# a corrected address beginning at the building ("5栋2单元501") keeps of the one it replaces.
+_NOT_THIS = re.compile(r"[，,。.;；\s]*(?:不是|而不是|(?<![a-z])not )[^，,。]*$")
+_BUILDING = re.compile(r"\d+(?:栋|幢|号楼|楼|单元)")
+
+
+def corrected_answer(answer: str, before: str, topic: str) -> str:
+    """A corrected answer as staff will read it: what it replaces dropped, and for an address
+    the estate of the one before kept (a walkthrough: "是5栋2单元501，不是3栋" replaced
+    "光华小区3栋2单元501" with "5栋2单元501，不是3栋": no one could tell which estate)."""
+    answer = _NOT_THIS.sub("", answer).strip() or answer
+    building = _BUILDING.search(before) if topic == "address" else None
+    estate = before[: building.start()] if building is not None else ""
+    if _NAMES_A_PLACE.search(estate) and _BUILDING.match(answer):
+        return f"{estate}{answer}"[:WORDS_LIMIT]
+    return answer
 
 
 def _asked_again(ctx: Context, question: str, left: list[str], answers: dict[str, Any]) -> Reply:

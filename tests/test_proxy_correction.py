@@ -250,3 +250,14 @@ async def test_the_words_after_the_topic_are_the_new_answer(talk: Talk) -> None:
     await talk.say("北街3号401")
     await talk.say("是我写错了，地址是南街6栋")
     assert (await talk.state_data())["answers"] == {"address": "南街6栋"}
+
+
+async def test_a_corrected_building_keeps_the_estate(talk: Talk) -> None:
+    """A walkthrough: "是5栋2单元501，不是3栋" replaced "光华小区3栋2单元501" whole, estate lost and
+    "不是3栋" kept, so staff could not tell which estate."""
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("光华小区3栋2单元501")
+    shown = await talk.say("哎呀 地址说错了，是5栋2单元501，不是3栋")
+    assert VISIT in shown and "光华小区5栋2单元501" in shown
+    assert (await talk.state_data())["answers"] == {"address": "光华小区5栋2单元501"}
