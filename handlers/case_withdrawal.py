@@ -17,7 +17,7 @@ from handlers.cases import CASES_READ, not_taken, own_case
 from handlers.common import back_to_menu, clipped, gives_up, main_menu
 from models.case_ops import resident_cases, withdraw_case
 from models.cases import OPEN_STATUSES, Case, CaseKind, CaseStatus
-from models.intents import CANCEL_DENIED, CANCELLED_BY_OTHERS, DENIED, fold, load_lexicon
+from models.intents import CANCEL_DENIED, DENIED, cancelled_by_others, fold, load_lexicon
 from models.lexicon import AGREEING
 from models.personal_data import remove_personal_data
 from models.refs import find_reference
@@ -29,7 +29,7 @@ WITHDRAW = "case.withdraw"
 # Words that take something back, and words that name a case rather than an appointment or a
 # need; a case's number names one too. Read only with no flow under way.
 _TAKES_BACK = re.compile(
-    r"撤销|撤回|撤消|撤会|撤单|撤掉|收回|撤了吧|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
+    r"撤销|撤回|撤消|撤会|撤单|把[^，。,.]{0,12}?(?:撤掉|收回)|(?:我|想|要)收回|收回吧|撤了吧|取消|作废|不需要了|不要了|不用了|不办了|不用办了|甭办|不用上门了"
     r"|不需要上门了|不用来了|不要来了|不想投诉了|不投诉了|不投了|不用报了"
     r"|不(?:要|需要|用)(?:代办|上门|投诉|办理?)了"
     r"|(?<![a-z])(?:withdraw|cancel|call off|no longer need|don't need)"
@@ -52,6 +52,8 @@ _NOT_ONES_OWN = re.compile(
     r"(?<!不)(?:我要|我想|要|想)(?:投诉|反映|上报|报修)|谢谢|thank"
     r"|(?<![a-z])(?:file|make) a complaint"
 )
+# "请网格员帮我代办作废旧社保卡": a proxy request for a cancellation, not one taken back.
+_ASKS_FOR_PROXY = re.compile(r"(?:帮我|帮忙|请[^，。,.]{0,8}?|申请)(?:上门)?代办(?!的|申请)")
 # "上门时间取消了，改到周五下午": moving a visit, not withdrawing the case (a walkthrough).
 _MOVES = re.compile(r"改到|改成|改为|换个时间|推迟|换到|改后天|改期|另约|reschedule|another time")
 # "不要撤回我的投诉": a take-back denied (a walkthrough: asked to confirm, "对" withdrew it).
@@ -81,7 +83,9 @@ def _asks_to_withdraw(ctx: Context) -> bool:
         return False
     if CANCEL_DENIED.search(words) or DENIED.search(words) or _DENIED_TAKING_BACK.search(words):
         return False
-    if _MOVES.search(words) or _NOT_ONES_OWN.search(words) or CANCELLED_BY_OTHERS.search(words):
+    if _MOVES.search(words) or _NOT_ONES_OWN.search(words) or cancelled_by_others(words):
+        return False
+    if _ASKS_FOR_PROXY.search(words):
         return False
     ref = find_reference(ctx.text)
     if ref is not None:

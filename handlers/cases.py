@@ -582,18 +582,23 @@ async def complaint_from_words(ctx: Context, text: str) -> HandlerResult:
 # Taking the complaint itself back; not a complaint about something 撤销 ("居委会把我家的低保撤销
 # 了": a review found it lost, and another case offered for withdrawal).
 _TAKES_A_COMPLAINT_BACK = re.compile(
-    r"(?:投诉|代办|事项)(?:我)?(?:要|想)?(?:撤回|撤销|撤消|撤了|收回)"
+    # the take-back ends its clause: "我要投诉收回我家公租房的工作人员" complains (a review)
+    r"(?:投诉|代办|事项)(?:我)?(?:要|想)?(?:撤回|撤销|撤消|撤了|收回)(?:吧|了|一下|掉)?"
+    r"(?=$|[，,。.!！~ ])"
     r"|(?:撤回|撤销|撤消|收回)(?:我的|这个|那个|刚才的?)?(?:投诉|代办|事项)"
     r"|不(?:想)?投诉了|不投了|withdraw (?:my|the|this|that) complaint"
 )
 
 
-# Said at the words step, before anything is filed: a mistake owned, and this one dropped.
+# Said at the words step, before anything is filed, as the whole message: a mistake owned,
+# and this one dropped ("不好意思我弄错人了，帮我撤销"). Not a complaint that holds such words
+# ("工作人员弄错了我的材料，还把我的申请取消了": a review found it dropped).
 _RETRACTED = re.compile(
-    r"(?:搞错|弄错|错了|误会|不好意思|算了)[^。]{0,16}?(?:撤销|撤回|收回|取消|不投诉了|不投了|不提交了"
-    r"|不用了|不要了|不用提交)"
-    r"|^(?:我)?(?:不投诉了|不投了|不想投诉了|不提交了)"
-    r"|(?<![a-z])(?:my mistake|my bad|never ?mind)(?![a-z])"
+    r"(?:(?:哎呀|啊|哦|噢|嗯|唉)?[，,。.…~ ]*(?:不好意思|对不起|抱歉|sorry)?[，,。.…~ ]*"
+    r"(?:我)?(?:搞错了|弄错了|弄错人了|搞错人了|说错了|写错了|错了|误会了|算了)?[，,。.…~ ]*)"
+    r"(?:(?:帮我|请|麻烦)?(?:撤销|撤回|收回|取消)(?:吧|掉|一下|了)?"
+    r"|(?:我)?(?:不投诉了|不投了|不想投诉了|不提交了|不用提交了|不用了|不要了)(?:吧)?"
+    r"|my mistake|my bad|never ?mind)[。.!！~ ]*"
 )
 
 
@@ -623,7 +628,7 @@ async def simple_words(ctx: Context) -> HandlerResult:
     if not ctx.text:
         return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
     takes_back = kind is CaseKind.COMPLAINT and _TAKES_A_COMPLAINT_BACK.search(ctx.words)
-    if takes_back or _RETRACTED.search(ctx.words):
+    if takes_back or _RETRACTED.fullmatch(ctx.words):
         ctx.clear_state()
         if takes_back and await _open_of_kind(ctx, ctx.words):
             # "不是，我是说刚才那个投诉撤回" was filed as a new complaint (a walkthrough)

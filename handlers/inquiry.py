@@ -64,11 +64,11 @@ from handlers.rating import LEVEL as RATING_LEVEL
 from handlers.rating_words import level_in_words
 from models.intent_model import IntentModel
 from models.intents import (
-    CANCELLED_BY_OTHERS,
     OWN_RECORDS,
     Intent,
     Understood,
     asks_for_appointments,
+    cancelled_by_others,
     fold,
     load_intent_model,
     load_lexicon,
@@ -522,7 +522,7 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
         return await main_menu(ctx, ctx.t("ask.thanks"))
     if intent is Intent.HANDOVER:
         return await hand_over(ctx, _transcript(ctx))
-    if intent is Intent.PROXY and CANCELLED_BY_OTHERS.search(fold(text)):
+    if intent is Intent.PROXY and cancelled_by_others(fold(text)):
         return await show_my_cases(ctx)  # "他们把我母亲的高龄补贴代办取消了" asks for no new one
     if intent is Intent.PROXY:
         return await proxy_from_words(ctx, text)
@@ -548,7 +548,8 @@ async def _thanked_for_solved(ctx: Context) -> Reply:
     if not await open_cases(ctx):
         return await main_menu(ctx, ctx.t("ask.solved"))
     return Reply(
-        ctx.t("ask.solved_open"), (Button(ctx.t("menu.track"), "track"), *back_to_menu(ctx))
+        ctx.t("ask.solved_open", withdraw=ctx.t("cases.withdraw")),
+        (Button(ctx.t("menu.track"), "track"), *back_to_menu(ctx)),
     )
 
 
@@ -565,7 +566,7 @@ async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str
     # 取消 itself is no lexicon word (alone, it leaves a flow); beside a service it cancels.
     if no_order(folded) or not (says_cancel(folded, lexicon) or "取消" in folded):
         return False
-    if CANCELLED_BY_OTHERS.search(folded):
+    if cancelled_by_others(folded):
         return False  # "社区把我的社保卡补办预约取消了" tells what happened
     return await names_an_appointment(ctx, text)
 
@@ -640,7 +641,7 @@ async def _own_records(ctx: Context, seen: Understood, text: str) -> HandlerResu
     if seen.answer is not None and _asks(ctx, text) and not await has_appointments(ctx):
         return await _answer(ctx, seen, text)
     if seen.intent is Intent.CANCEL_BOOKING:
-        if CANCELLED_BY_OTHERS.search(folded):  # "居委会把我家的低保撤销了" asks for nothing
+        if cancelled_by_others(folded):  # "居委会把我家的低保撤销了" asks for nothing
             if asks_for_appointments(folded, lexicon):
                 return await my_appointments(ctx)
             return await _answer(ctx, seen, text)

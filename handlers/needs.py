@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.context import Context
 from bot.messages import Button, Reply
+from bot.pipeline import QUESTION_STEPS
 from bot.router import HandlerResult, Phase, Router
 from handlers.common import (
     back_to_menu,
@@ -93,7 +94,7 @@ def _opens_a_need(ctx: Context) -> bool:
     """ "我想提个需求", "我有个建议" alone, outside a flow (data/intents.toml need_opening)."""
     if ctx.payload is not None or ctx.command is not None or not ctx.text:
         return False
-    if ctx.state.name and not ctx.state.name.startswith("ask."):
+    if ctx.state.name and not ctx.state.name.startswith(QUESTION_STEPS):
         return False  # a flow's step: the words are its answer
     return load_lexicon(Path(ctx.settings.data_dir)).is_only("need_opening", ctx.text)
 

@@ -117,6 +117,11 @@ def within_opening(moment: datetime, rule: OpeningRule | None) -> datetime:
     return moved.astimezone(moment.tzinfo)
 
 
+async def weekday_hours(session: AsyncSession) -> OpeningRule | None:
+    """The street's opening hours on a working day."""
+    return await street_opening_rule(session, DayKind.WORKDAY)
+
+
 async def working_deadline(
     session: AsyncSession,
     start: datetime,
@@ -125,7 +130,7 @@ async def working_deadline(
 ) -> datetime:
     """`days` working days after start, within the weekday opening hours (see within_opening)."""
     due = add_working_days(start, days, overrides)
-    return within_opening(due, await street_opening_rule(session, DayKind.WORKDAY))
+    return within_opening(due, await weekday_hours(session))
 
 
 def is_working_day(moment: datetime, overrides: dict[date, HolidayOverride]) -> bool:

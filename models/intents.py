@@ -46,20 +46,34 @@ CANCEL_DENIED = re.compile(
     r"(?:不用|不要|不必|无需|别|没|不)(?:再|帮我|给我)?(?:取消|撤销|退掉)"
     r"|(?<![a-z])(?:don't|dont|do not|not)\s+cancel|(?<![a-z])keep (?:it|my appointment)"
 )
-# Someone else cancelled or revoked something ("居委会把我家的低保撤销了", "我申请的低保取消了",
-# "我的低保被取消了", "the bus route was cancelled"): no wish of the resident's to cancel or
-# withdraw anything (walkthroughs: offered their appointments, or asked to withdraw a case).
 _OTHERS = (
-    r"(?:物业|社区|小区|居委会|村委会|街道|停车场|学校|单位|公司|医院|网格员|师傅|他们|政府|上面"
+    r"(?:物业|社区|小区|居委会|村委会|街道|停车场|学校|单位|公司|医院|网格员|师傅|他们|政府"
     r"|工作人员|办事员|系统|领导|窗口|有人|人家|民政|社保局)"
 )
-CANCELLED_BY_OTHERS = re.compile(
-    _OTHERS + r"[^，。,.!！]{0,8}?(?:取消|撤销|撤了|作废|不用(?!来)|不要(?!来))"
-    r"|" + _OTHERS + r"[^，。,.!！?？]{0,16}?(?:取消|撤销|撤回|撤掉|作废)了"
+_OTHERS_NEAR = (
+    r"(?:物业|社区|小区|居委会|村委会|街道|停车场|学校|单位|公司|医院|网格员|师傅|他们|政府)"
+)
+_CANCELLED_BY_OTHERS = re.compile(
+    _OTHERS_NEAR + r"[^，。,.!！]{0,8}?(?:取消|撤销|撤了|作废|不用(?!来)|不要(?!来))"
+    r"|" + _OTHERS + r"[^，。,.!！?？]{0,16}?(?:取消|撤销|撤回|撤掉|收回|作废)了"
     r"|说[^，。,.]{0,6}(?:不用|不要|取消)|申请的[^，。,.]{0,10}(?:取消|撤销|作废)了"
-    r"|被(?:人)?(?:取消|撤销|撤了|作废)"
+    r"|被(?:人)?(?:取消|撤销|撤了|收回|作废)"
     r"|(?<![a-z])(?:was|were|been|got) cancel+ed"
 )
+# … unless the resident asks for it ("窗口的预约帮我取消", "请网格员帮我代办作废旧社保卡").
+_ASKS_FOR_IT = re.compile(
+    r"帮我|给我|(?<!申)请|麻烦|我想|我要|想要|一下|吧$|(?<![a-z])please(?![a-z])"
+)
+
+
+def cancelled_by_others(folded: str) -> bool:
+    """Whether someone else cancelled or revoked something ("居委会把我家的低保撤销了", "我申请的
+    低保取消了", "我的低保被取消了", "the bus route was cancelled"): no wish of the resident's to
+    cancel, withdraw or ask for anything (walkthroughs: offered their appointments, asked to
+    withdraw a case, or started a new proxy request)."""
+    return bool(_CANCELLED_BY_OTHERS.search(folded)) and not _ASKS_FOR_IT.search(folded)
+
+
 # A message that only tells a matter is solved: what it is about, then solved, then thanks at
 # most. A whole-message shape, not words anywhere: "一楼修好了二楼还漏", "路灯修好了三天就坏了",
 # "已经解决了，帮我查一下进度" say more, and a review found a word list thanked 64 of 111 such.
@@ -91,7 +105,8 @@ _SOLVED_TOPIC_NOT = re.compile(
     r"(?:没|无法|没法|不能|不会|不可能|未|还|才|该|要|能|会|想|希望|快|马上|是不是|可以)$"
     r"|吗|么|咋|怎|谁|什么|啥|哪|多久|几时|何时|是否"
     r"|^(?:has|have|is|are|was|were|did|do|does|will|can|could|when|how|why|if)(?: |$)"
-    r"|not|n't|never|still|yet|when|how|why|if |hope|will"
+    r"|以为|说是|说已|说|假装|号称|表面|显示|本来|应该|没有|根本|听说|据说"
+    r"|not|n't|never|still|yet|when|how|why|if |hope|will|should|supposed|nobody|claim|said"
 )
 ASK_SCORE = 7.0  # a question about the street's business: its best entry scores this …
 ASK_COVERAGE = 0.05  # … and holds this share of its words (else: not something we know)

@@ -17,7 +17,7 @@ from bot.outgoing import for_resident, for_staff, pushes, queue
 from bot.outgoing.case_news import department_name
 from bot.outgoing.message import Value
 from bot.outgoing.tell import RETURN_VISIT_ALERT, alert_return_visit, case_category
-from models.calendar import add_working_days, load_overrides
+from models.calendar import add_working_days, load_overrides, weekday_hours, within_opening
 from models.case_ops import OPEN
 from models.cases import CONCERNS, Case, CaseEvent, CaseHandler, CaseKind, CaseStatus, Rating
 from models.org import Department, Staff
@@ -105,10 +105,10 @@ async def _flag_unaccepted(session: AsyncSession, ctx: JobContext, now: datetime
         col(Case.created_at) < now - timedelta(days=days),  # a cheap bound; exact check below
         not_yet_marked(CASE, UNACCEPTED_RISK, col(Case.id)),
     )
-    overrides = await load_overrides(session)
+    overrides, hours = await load_overrides(session), await weekday_hours(session)
     sent = 0
     for case in (await session.exec(stmt)).all():
-        if add_working_days(case.created_at, days, overrides) > now:
+        if within_opening(add_working_days(case.created_at, days, overrides), hours) > now:
             continue
         assignee = await _assignee_name(session, case)
         supervisors = await supervisors_for(session, case.department_id)
@@ -131,11 +131,11 @@ async def _flag_unanswered_calls(session: AsyncSession, ctx: JobContext, now: da
             col(CaseHandler.done_at).is_(None),
         )
     )
-    overrides = await load_overrides(session)
+    overrides, hours = await load_overrides(session), await weekday_hours(session)
     sent = 0
     for case, part in (await session.exec(stmt)).all():
         called = await _called_at(session, case)
-        if called is None or add_working_days(called, days, overrides) > now:
+        if called is None or within_opening(add_working_days(called, days, overrides), hours) > now:
             continue
         department = await session.get(Department, part.department_id)
         supervisors = await supervisors_for(session, part.department_id)

@@ -11,6 +11,7 @@ from sqlmodel import select
 from bot.app import Linli
 from bot.i18n import t
 from models.cases import Case, CaseKind, CaseStatus
+from models.intents import fold, tells_solved
 from tests.talk import Talk, open_rig, platform, talk
 from tests.test_case_withdrawal import ASKED, _case, _file_proxy
 
@@ -83,3 +84,75 @@ async def test_yaode_chooses_the_one_category_suggested(talk: Talk) -> None:
     await talk.say("帮我母亲办高龄补贴，她腿脚不便")
     shown = await talk.say("要得")
     assert t("zh-CN", "cases.ask_address")[:8] in shown or await talk.state() == "case.question"
+
+
+# A review of the first version of these fixes.
+@pytest.mark.parametrize(
+    "words",
+    [
+        "工作人员弄错了我的材料，还把我的申请取消了",
+        "他们把我的低保搞错了，然后又撤销了",
+        "不好意思打扰了，办事员把我的材料弄丢了还取消了我的登记",
+        "算了不说别的，物业擅自取消了我家的车位",
+    ],
+)
+async def test_a_complaint_holding_mistake_and_cancel_words_is_filed(
+    talk: Talk, words: str
+) -> None:
+    await talk.say("投诉一下")
+    await talk.say(words)
+    assert len(await _complaints(talk.linli)) == 1
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["我要投诉收回我家公租房的工作人员，态度很差", "我要投诉撤销我低保的社区干部，没有任何通知"],
+)
+async def test_a_complaint_about_taking_back_is_filed_not_withdrawn(talk: Talk, words: str) -> None:
+    await talk.say(COMPLAINT)
+    shown = await talk.say(words)
+    assert ASKED not in shown and t("zh-CN", "cases.withdraw_none") not in shown
+    # filed at once, or (naming staff) asked what happened first: a complaint either way
+    assert len(await _complaints(talk.linli)) == 2 or await talk.state() == "case.simple"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "请网格员帮我代办作废旧社保卡，重新补办",
+        "我母亲行动不便，想请工作人员上门代办取消独生子女奖励扶助的手续",
+    ],
+)
+async def test_a_proxy_request_naming_a_cancel_is_started(talk: Talk, words: str) -> None:
+    shown = await talk.say(words)
+    assert await talk.state() in ("case.category", "case.question", "case.words"), shown
+
+
+@pytest.mark.parametrize(
+    "words", ["街道收回了我家的公租房，我的申请白交了", "垃圾桶撤掉了，反映的问题还是没解决"]
+)
+async def test_after_a_question_what_others_took_back_asks_no_withdrawal(
+    talk: Talk, words: str
+) -> None:
+    await talk.say(COMPLAINT)
+    await talk.say("社保卡补办要带什么材料")
+    shown = await talk.say(words)
+    assert ASKED not in shown and await talk.state() != "case.withdraw"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "根本没有解决了",
+        "假装修好了",
+        "我以为已经解决了",
+        "楼道灯表面上修好了",
+        "系统显示已经办好了",
+        "说是修好了",
+        "it was supposed to be fixed",
+        "the street light should have been fixed",
+        "they claim it has been resolved",
+    ],
+)
+def test_doubting_a_fix_is_not_only_solved(words: str) -> None:
+    assert not tells_solved(fold(words))

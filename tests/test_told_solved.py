@@ -18,7 +18,7 @@ from tests.test_case_withdrawal import ASKED, _case, _file_proxy
 __all__ = ["open_rig", "platform", "talk"]  # fixtures this module uses
 
 SOLVED = t("zh-CN", "ask.solved")
-SOLVED_OPEN = t("zh-CN", "ask.solved_open")
+SOLVED_OPEN = t("zh-CN", "ask.solved_open", withdraw=t("zh-CN", "cases.withdraw"))
 
 
 async def _cases(linli: Linli) -> list[Case]:
