@@ -102,7 +102,8 @@ async def _flag_unaccepted(session: AsyncSession, ctx: JobContext, now: datetime
     stmt = select(Case).where(
         col(Case.status).in_(UNACCEPTED),
         col(Case.accepted_at).is_(None),
-        col(Case.created_at) < now - timedelta(days=days),  # a cheap bound; exact check below
+        # a cheap bound, a day wide: the exact time may be moved back to closing time (below)
+        col(Case.created_at) < now - timedelta(days=days - 1),
         not_yet_marked(CASE, UNACCEPTED_RISK, col(Case.id)),
     )
     overrides, hours = await load_overrides(session), await weekday_hours(session)

@@ -176,6 +176,18 @@ async def test_unaccepted_time_counts_working_days_only(linli: Linli, clock: Man
     assert await sweep_case_deadlines(ctx) == 2  # both supervisors
 
 
+async def test_a_case_filed_at_night_is_flagged_by_closing_time_not_at_night(
+    linli: Linli, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 11, 30, 23, 30, tzinfo=SHANGHAI))  # Monday night
+    await open_case(linli, status=CaseStatus.ASSIGNED, created_ago=timedelta(0), due_in=None)
+    ctx = job_context(linli)
+    clock.set(datetime(2026, 12, 1, 17, 59, tzinfo=SHANGHAI))
+    assert await sweep_case_deadlines(ctx) == 0
+    clock.set(datetime(2026, 12, 1, 18, 0, tzinfo=SHANGHAI))  # closing time, not 23:30
+    assert await sweep_case_deadlines(ctx) == 2  # both supervisors
+
+
 async def test_resolved_cases_get_a_follow_up_then_one_nudge(
     linli: Linli, clock: ManualClock, resident: int
 ) -> None:
