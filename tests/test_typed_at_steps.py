@@ -289,3 +289,15 @@ async def test_report_it_at_the_offer_keeps_the_words(talk: Talk) -> None:
     data = await talk.state_data()
     assert data["words"] == "the stairwell light in building 3 is broken"
     assert data["options"][0] == "report:cat:facilities", shown
+
+
+async def test_asking_after_a_case_in_dialect_at_the_time_question_is_no_visit_time(
+    talk: Talk,
+) -> None:
+    """A walkthrough: "等哈 我上次那个事情办得咋样了" at "什么时间上门方便？" became the visit
+    time."""
+    await talk.say("我想申请代办")
+    await talk.say("5")
+    await talk.say("光华小区3栋2单元501")
+    shown = await talk.say("等哈 我上次那个事情办得咋样了")
+    assert "visit_time" not in (await talk.state_data()).get("answers", {}), shown
