@@ -74,6 +74,7 @@ from models.slots import (
 from models.when import names_when
 
 router = Router("booking")
+BOOK_SERVICE = "book:svc:"  # the option that books a service: the code follows
 
 CHOOSE_SERVICE = "booking.service"
 CHOOSE_DAY = "booking.day"
@@ -167,7 +168,7 @@ async def category(ctx: Context) -> HandlerResult:
     )
     services = (await ctx.session.exec(stmt.order_by(col(Service.id)))).all()
     ctx.set_state(CHOOSE_SERVICE, back="book")
-    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in services)
+    buttons = tuple(Button(_service_label(ctx, s), f"{BOOK_SERVICE}{s.code}") for s in services)
     return Reply(ctx.t("booking.choose_service"), buttons)
 
 
@@ -230,7 +231,7 @@ def offer_services(
     asked = _over(parse_when(text, _today(ctx)), held)
     ctx.set_state(CHOOSE_SERVICE, back="book", **_held_data(asked))
     shown = services[:MATCHES_SHOWN]
-    buttons = tuple(Button(_service_label(ctx, s), f"book:svc:{s.code}") for s in shown)
+    buttons = tuple(Button(_service_label(ctx, s), f"{BOOK_SERVICE}{s.code}") for s in shown)
     other = Button(ctx.t("match.none_of_these"), "book")  # 都不是: the categories
     return Reply(ctx.t("match.which_service") + _day_kept_note(ctx, asked), (*buttons, other))
 
@@ -573,7 +574,7 @@ async def _show_day(
         CHOOSE_DAY,
         service=service.code,
         day=day.isoformat(),
-        back=f"book:svc:{service.code}",
+        back=f"{BOOK_SERVICE}{service.code}",
         **({"move": move} if move else {}),
     )
     plan = await plan_day(ctx.session, service, day, ctx.now())

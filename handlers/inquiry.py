@@ -13,8 +13,10 @@ from bot.context import Context
 from bot.messages import Button, Reply
 from bot.router import Handler, HandlerResult, Phase, Router, as_replies
 from handlers.booking import (
+    BOOK_SERVICE,
     CHOOSE_DAY,
     CHOOSE_SERVICE,
+    book_from_words,
     book_what_fits,
     day_typed,
     documents_lines,
@@ -511,6 +513,9 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
         return await book_what_fits(ctx, text)
     if intent in OWN_RECORDS:
         return await _own_records(ctx, seen, text)
+    if intent is Intent.BOOKING and _booking_just_offered(ctx) is not None:
+        # "好的 帮我约这周六上午吧" under 预约「社保卡补办」 got the departments (a walkthrough)
+        return await book_from_words(ctx, _booking_just_offered(ctx) or "", text)
     if intent is Intent.BOOKING:
         return await start_booking(ctx)  # wants to book, has not said what yet
     if intent is Intent.REFERENCE and seen.reference:
@@ -551,6 +556,18 @@ async def _thanked_for_solved(ctx: Context) -> Reply:
         ctx.t("ask.solved_open", withdraw=ctx.t("cases.withdraw")),
         (Button(ctx.t("menu.track"), "track"), *back_to_menu(ctx)),
     )
+
+
+def _booking_just_offered(ctx: Context) -> str | None:
+    """The one service whose booking the last reply offered as an option ("预约「社保卡补办」"
+    under an answer), if it offered one."""
+    options = ctx.state.data.get("options", [])
+    codes = [
+        option.removeprefix(BOOK_SERVICE)
+        for option in options
+        if isinstance(option, str) and option.startswith(BOOK_SERVICE)
+    ]
+    return codes[0] if len(codes) == 1 else None
 
 
 async def _cancels_a_named_appointment(ctx: Context, seen: Understood, text: str) -> bool:
@@ -692,7 +709,7 @@ def _answer_text(ctx: Context, entry: Entry) -> str:
 async def _next_steps(ctx: Context, entry: Entry) -> tuple[Button, ...]:
     buttons: list[Button] = []
     if entry.service and await _offered(ctx, entry.service):
-        buttons.append(Button(ctx.t("ask.book_this"), f"book:svc:{entry.service}"))
+        buttons.append(Button(ctx.t("ask.book_this"), f"{BOOK_SERVICE}{entry.service}"))
     if entry.proxy or _proxy_possible(ctx, entry.service):
         buttons.append(Button(ctx.t("ask.proxy_this"), "proxy"))
     return (*buttons, *_human_and_menu(ctx))

@@ -12,7 +12,14 @@ from bot.context import Context
 from bot.dates import parse_when
 from bot.messages import Button, Reply
 from bot.router import HandlerResult, Phase, Router
-from handlers.booking import CHOOSE_DAY, CHOOSE_SERVICE, day_typed, match_services, service_typed
+from handlers.booking import (
+    BOOK_SERVICE,
+    CHOOSE_DAY,
+    CHOOSE_SERVICE,
+    day_typed,
+    match_services,
+    service_typed,
+)
 from handlers.booking_words import TAKEN_IN
 from handlers.common import back_to_menu, localized, opening_hours
 from handlers.inquiry import (
@@ -166,7 +173,7 @@ async def _yes_or_no(ctx: Context, asked: list[Service]) -> Reply:
     buttons = tuple(
         Button(
             ctx.t("weekend.book_one", service=localized(ctx, s.name_zh, s.name_en)),
-            f"book:svc:{s.code}",
+            f"{BOOK_SERVICE}{s.code}",
         )
         for s in yes[:_SHOWN]
     )

@@ -301,3 +301,14 @@ async def test_asking_after_a_case_in_dialect_at_the_time_question_is_no_visit_t
     await talk.say("光华小区3栋2单元501")
     shown = await talk.say("等哈 我上次那个事情办得咋样了")
     assert "visit_time" not in (await talk.state_data()).get("answers", {}), shown
+
+
+async def test_booking_words_under_an_offered_booking_book_that_service(talk: Talk) -> None:
+    """A walkthrough: "好的 帮我约这周六上午吧" under 预约「社保卡补办」 got the departments, and
+    the service and the day were lost."""
+    shown = await talk.say("我上班族，社保卡丢了要补办，只有周六能来，可以约吗")
+    assert "社保卡补办" in shown
+    shown = await talk.say("好的 帮我约这周六上午吧")
+    assert "「社保卡补办」11月28日（周六）" in shown
+    data = await talk.state_data()
+    assert data.get("service") == "ss-card-reissue" and data.get("day") == "2026-11-28"
