@@ -513,9 +513,9 @@ async def _respond(ctx: Context, seen: Understood, text: str) -> HandlerResult:
         return await book_what_fits(ctx, text)
     if intent in OWN_RECORDS:
         return await _own_records(ctx, seen, text)
-    if intent is Intent.BOOKING and _booking_just_offered(ctx) is not None:
+    if intent is Intent.BOOKING and (offered := _booking_just_offered(ctx)) is not None:
         # "好的 帮我约这周六上午吧" under 预约「社保卡补办」 got the departments (a walkthrough)
-        return await book_from_words(ctx, _booking_just_offered(ctx) or "", text)
+        return await book_from_words(ctx, offered, text)
     if intent is Intent.BOOKING:
         return await start_booking(ctx)  # wants to book, has not said what yet
     if intent is Intent.REFERENCE and seen.reference:
