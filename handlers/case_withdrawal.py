@@ -42,7 +42,7 @@ _A_CASE = re.compile(
 # "我的代办被取消了", "为什么取消了我的事项": about a withdrawal; "调解协议可以撤销吗",
 # "how do I withdraw a case": a question (a review found both asked to confirm a withdrawal).
 _NOT_ASKING = re.compile(
-    r"被|无故|凭什么|为什么|怎么|如何|能不能|能否|可以|可不可以|吗|手续|流程|是真的|[?？]"
+    r"被|无故|凭什么|为什么|怎么|如何|能不能|能否|可以|可不可以|吗|手续|流程|是真的|谁|是不是|[?？]"
     r"|(?<![a-z])(?:who|why|how|can i|could i|what|money)(?![a-z])"
 )
 _NOT_A_CASE = re.compile(r"预约|需求|订阅|通知|appointment|booking|(?<!t )need(?!ed)")

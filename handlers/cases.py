@@ -64,7 +64,7 @@ from models.case_ops import (
 from models.cases import OPEN_STATUSES, Case, CaseEvent, CaseKind, CaseStatus
 from models.complaints import route_past_named_staff
 from models.dispatch import goes_to_dispatch, in_queue
-from models.intents import fold, load_lexicon
+from models.intents import done_by_others, fold, load_lexicon
 from models.need_ops import items_of_resident, unplaced_needs
 from models.needs import NeedItem
 from models.people import ensure_resident
@@ -567,7 +567,8 @@ COMPLAINT_SAYS_ENOUGH = 6  # characters left after the complaint words: what hap
 async def complaint_from_words(ctx: Context, text: str) -> HandlerResult:
     """ "我要投诉窗口的王丽态度很差…" opens the complaint in those words at once; "我要投诉" or
     "我要投诉工作人员" alone first asks what happened."""
-    if _TAKES_A_COMPLAINT_BACK.search(normalize_words(text)):
+    folded = normalize_words(text)
+    if _TAKES_A_COMPLAINT_BACK.search(folded) and not done_by_others(folded):
         # "刚才那个投诉我想收回" filed a second complaint (a walkthrough)
         return await ctx.redirect(ctx, "case:withdraw_words")
     lexicon = load_lexicon(Path(ctx.settings.data_dir))
@@ -597,7 +598,10 @@ _RETRACTED = re.compile(
     r"(?:(?:哎呀|啊|哦|噢|嗯|唉)?[，,。.…~ ]*(?:不好意思|对不起|抱歉|sorry)?[，,。.…~ ]*"
     r"(?:我)?(?:搞错了|弄错了|弄错人了|搞错人了|说错了|写错了|错了|误会了|算了)?[，,。.…~ ]*)"
     r"(?:(?:帮我|请|麻烦)?(?:撤销|撤回|收回|取消)(?:吧|掉|一下|了)?"
-    r"|(?:我)?(?:不投诉了|不投了|不想投诉了|不提交了|不用提交了|不用了|不要了)(?:吧)?"
+    r"|(?:我)?(?:不投诉了|不投了|不想投诉了|不提交了|不用提交了|不用投诉了|不用了|不要了)(?:吧)?"
+    r"|(?:我要|我想)?(?:撤回|撤销|取消)(?:这条|这个)?投诉|没事了(?:[，, ]*不用了)?|算了吧?"
+    r"|(?:搞错了|弄错了|弄错人了|搞错人了|说错了|写错了|发错了|错了)"
+    r"[，,。 ]*(?:不好意思|对不起|抱歉)?"
     r"|my mistake|my bad|never ?mind)[。.!！~ ]*"
 )
 
@@ -627,7 +631,11 @@ async def simple_words(ctx: Context) -> HandlerResult:
     kind = CaseKind(str(ctx.state.data.get("kind", CaseKind.COMPLAINT.value)))
     if not ctx.text:
         return Reply(ctx.t(f"cases.ask_{kind}"), back_to_menu(ctx))
-    takes_back = kind is CaseKind.COMPLAINT and _TAKES_A_COMPLAINT_BACK.search(ctx.words)
+    takes_back = (
+        kind is CaseKind.COMPLAINT
+        and _TAKES_A_COMPLAINT_BACK.search(ctx.words)
+        and not done_by_others(ctx.words)  # "社区把我的代办撤销了，我要投诉" (a review)
+    )
     if takes_back or _RETRACTED.fullmatch(ctx.words):
         ctx.clear_state()
         if takes_back and await _open_of_kind(ctx, ctx.words):

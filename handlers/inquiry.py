@@ -197,6 +197,10 @@ def _interrupts(ctx: Context) -> bool:
             return False  # words the flow asked for: only the word lists' own reading interrupts
         if intent is Intent.HANDOVER:  # "那个工作人员一直玩手机" is an answer, "转人工" a request
             return is_short(ctx.words, chars=6, count=4)  # a request and nothing else
+        if ctx.state.name == SIMPLE_WORDS and intent in (Intent.CANCEL_BOOKING, Intent.TRACK):
+            # "取消预约不通知，太过分了" is the complaint asked for: a review saw it cancel the
+            # resident's appointment on "是的"; "取消预约" alone still asks to cancel
+            return is_short(ctx.words, chars=8, count=4)
         return intent in INTERRUPTING_FREE_TEXT
     if intent is Intent.MOVE_BOOKING:
         # Choosing a day for a new booking, "改到周六" changes that day: the step reads it; so

@@ -66,12 +66,18 @@ _ASKS_FOR_IT = re.compile(
 )
 
 
+def done_by_others(folded: str) -> bool:
+    """Whether the words tell that someone else cancelled or revoked something, asked for or
+    not ("社区把我的代办撤销了，我要投诉")."""
+    return bool(_CANCELLED_BY_OTHERS.search(folded))
+
+
 def cancelled_by_others(folded: str) -> bool:
     """Whether someone else cancelled or revoked something ("居委会把我家的低保撤销了", "我申请的
     低保取消了", "我的低保被取消了", "the bus route was cancelled"): no wish of the resident's to
     cancel, withdraw or ask for anything (walkthroughs: offered their appointments, asked to
     withdraw a case, or started a new proxy request)."""
-    return bool(_CANCELLED_BY_OTHERS.search(folded)) and not _ASKS_FOR_IT.search(folded)
+    return done_by_others(folded) and not _ASKS_FOR_IT.search(folded)
 
 
 # A message that only tells a matter is solved: what it is about, then solved, then thanks at
@@ -79,12 +85,13 @@ def cancelled_by_others(folded: str) -> bool:
 # "已经解决了，帮我查一下进度" say more, and a review found a word list thanked 64 of 111 such.
 SOLVED_LONGEST = 40
 _THANKS_TAIL = (
-    r"(?:[，,。.!！~～ ]*(?:谢谢|感谢|多谢|谢啦|谢了|辛苦了|辛苦|非常满意|很满意|满意|太好了"
+    r"(?:[，,。.!！~～ ]*(?:太|非常|十分)?"
+    r"(?:谢谢|感谢|多谢|谢啦|谢了|辛苦了|辛苦|非常满意|很满意|满意|太好了"
     r"|thanks|thank you|thx|cheers|great)(?:你们|您|了|啦|大家|各位|a lot| so much| very much)?)*"
     r"[，,。.!！~～ ]*"
 )
 _THANKS_HEAD = (
-    r"(?:(?:太|非常|十分)?(?:谢谢|感谢|多谢)(?:你们|您)?了?|thanks|thank you)?"
+    r"(?:(?:太|非常|十分)?(?:谢谢|感谢|多谢)(?:你们|您)?了?|好了|好的|ok|thanks|thank you)?"
     r"[哈啊呀 ]*[，,。.!！ ]*"
 )
 _SOLVED_ZH = re.compile(

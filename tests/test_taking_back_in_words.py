@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot.app import Linli
 from bot.i18n import t
+from models.booking import Appointment, AppointmentStatus
 from models.cases import Case, CaseKind, CaseStatus
 from models.intents import fold, tells_solved
 from tests.talk import Talk, open_rig, platform, talk
@@ -156,3 +157,67 @@ async def test_after_a_question_what_others_took_back_asks_no_withdrawal(
 )
 def test_doubting_a_fix_is_not_only_solved(words: str) -> None:
     assert not tells_solved(fold(words))
+
+
+# A second review: a complaint about a cancellation, typed at the complaint's words step,
+# asked to cancel the resident's own appointment ("是的" cancelled it) or to withdraw a case.
+async def test_a_complaint_about_a_cancelled_appointment_cancels_nothing(talk: Talk) -> None:
+    await _book(talk)
+    await talk.say("投诉一下")
+    shown = await talk.say("取消预约不通知，太过分了")
+    assert "确定取消" not in shown
+    assert len(await _complaints(talk.linli)) == 1
+    assert await _booked(talk.linli) == 1
+
+
+async def test_cancel_words_alone_at_the_complaint_step_still_cancel(talk: Talk) -> None:
+    await _book(talk)
+    await talk.say("投诉一下")
+    shown = await talk.say("取消预约")
+    assert "确定取消" in shown
+    assert await _complaints(talk.linli) == []
+
+
+async def test_a_complaint_that_others_withdrew_a_case_is_filed(talk: Talk) -> None:
+    ref = await _file_proxy(talk)
+    await talk.say("投诉一下")
+    shown = await talk.say("社区把我的代办撤销了，我要投诉")
+    assert ASKED not in shown
+    assert len(await _complaints(talk.linli)) == 1
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "words", ["谁取消了我的代办申请？", "是谁撤回了我的申请", "谁撤销了我的代办"]
+)
+async def test_asking_who_withdrew_asks_no_withdrawal(talk: Talk, words: str) -> None:
+    ref = await _file_proxy(talk)
+    shown = await talk.say(words)
+    assert ASKED not in shown
+    await talk.say("对")
+    assert (await _case(talk.linli, ref)).status == CaseStatus.ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["不好意思，弄错了", "搞错了不好意思", "取消投诉", "不用投诉了", "没事了，不用了", "算了吧"],
+)
+async def test_more_retractions_at_the_words_step_file_nothing(talk: Talk, words: str) -> None:
+    await talk.say("投诉一下")
+    await talk.say(words)
+    assert await _complaints(talk.linli) == []
+
+
+async def _book(talk: Talk) -> None:
+    """A 社保卡补办 appointment booked by typing."""
+    for words in ("预约办事", "社会保障科", "社保卡补办", "1", "1", "确认"):
+        await talk.say(words)
+    assert await _booked(talk.linli) == 1
+
+
+async def _booked(linli: Linli) -> int:
+    async with linli.sessions() as session:
+        rows = await session.exec(
+            select(Appointment).where(Appointment.status == AppointmentStatus.BOOKED)
+        )
+        return len(rows.all())
